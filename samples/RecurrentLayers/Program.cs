@@ -1,0 +1,4 @@
+using System;
+using RecurrentLayers;
+
+Tutorial.Run(Console.Out);

@@ -1,0 +1,378 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Deepbox.Generators;
+
+/// <summary>The forward pass: public entry points, shape checks, workspace, weight packing and the stage sequence.</summary>
+internal static partial class Emitter
+{
+    private static string Tag(int layer, int direction) => Inv(layer) + (direction == 1 ? "r" : string.Empty);
+
+    /// <summary>The packed weight buffers: (field, length, what it holds).</summary>
+    private static IEnumerable<(string Field, int Length, string What)> PackedBuffers(ModelPlan plan)
+    {
+        foreach (StagePlan s in plan.Stages)
+        {
+            LayerSpec l = s.Layer;
+            int n = l.Gates * s.Padded;
+            if (l.IsRecurrent)
+            {
+                for (int layer = 0; layer < l.NumLayers; layer++)
+                {
+                    for (int d = 0; d < l.Directions; d++)
+                    {
+                        string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
+                        string tag = Tag(layer, d);
+                        RowSource src = s.LayerInput(layer);
+                        yield return ($"_w{s.Index}_{tag}_ih", src.PackedRows * n, $"{s.Prefix}weight_ih_l{sfx} as [{Inv(src.PackedRows)}][{Inv(n)}]");
+                        yield return ($"_w{s.Index}_{tag}_hh", l.HiddenSize * n, $"{s.Prefix}weight_hh_l{sfx} as [{Inv(l.HiddenSize)}][{Inv(n)}]");
+                        yield return ($"_b{s.Index}_{tag}", n, l.Kind == LayerKind.Gru
+                            ? "b_ih + b_hh for r and z, b_in for n"
+                            : (l.Bias ? "b_ih + b_hh" : "zeros (no bias)"));
+                        if (l.Kind == LayerKind.Gru)
+                        {
+                            yield return ($"_bhn{s.Index}_{tag}", s.Padded, "b_hn, kept apart: it sits inside r * (W_hn h + b_hn)");
+                        }
+                    }
+                }
+            }
+            else if (l.Kind == LayerKind.Linear)
+            {
+                yield return ($"_w{s.Index}", s.Input.PackedRows * s.Padded, $"{s.Prefix}weight as [{Inv(s.Input.PackedRows)}][{Inv(s.Padded)}]");
+                yield return ($"_b{s.Index}", s.Padded, l.Bias ? $"{s.Prefix}bias" : "zeros (no bias)");
+            }
+        }
+    }
+
+    /// <summary>The workspace buffers: (field, length expression over <c>rows</c> and <c>batch</c>, what).</summary>
+    private static IEnumerable<(string Field, string Length, string What)> Workspace(ModelPlan plan)
+    {
+        yield return ("_x", $"rows * {Inv(plan.InputSize)}", "the input as time-major rows [T, B, I]");
+        foreach (StagePlan s in plan.Stages)
+        {
+            LayerSpec l = s.Layer;
+            if (l.IsRecurrent)
+            {
+                int states = l.NumLayers * l.Directions;
+                for (int layer = 0; layer < l.NumLayers; layer++)
+                {
+                    yield return ($"_seq{s.Index}_{Inv(layer)}", $"rows * {Inv(l.Directions * s.Padded)}", $"({Inv(s.Index)}) layer {Inv(layer)} hidden states [T, B, {(l.Directions == 2 ? "2 x " : string.Empty)}{Inv(s.Padded)}]");
+                }
+
+                yield return ($"_gx{s.Index}", $"rows * {Inv(l.Gates * s.Padded)}", $"({Inv(s.Index)}) input products of every step [T, B, {Inv(l.Gates * s.Padded)}]");
+                yield return ($"_h0_{s.Index}", $"batch * {Inv(states * s.Padded)}", $"({Inv(s.Index)}) initial hidden states [{Inv(states)}, B, {Inv(s.Padded)}]");
+                if (l.Kind == LayerKind.Lstm)
+                {
+                    yield return ($"_c{s.Index}", $"batch * {Inv(states * s.Padded)}", $"({Inv(s.Index)}) cell states [{Inv(states)}, B, {Inv(s.Padded)}], updated in place");
+                }
+            }
+            else if (l.Kind == LayerKind.Linear)
+            {
+                yield return ($"_y{s.Index}", $"{(s.Input.Collapsed ? "batch" : "rows")} * {Inv(s.Padded)}", $"({Inv(s.Index)}) outputs [{(s.Input.Collapsed ? "B" : "T, B")}, {Inv(s.Padded)}]");
+            }
+        }
+    }
+
+    private static void WriteForwardApi(SourceWriter w, ModelPlan plan)
+    {
+        string perStep = plan.Spec.BatchFirst ? "[*, *, " : "[*, *, ";
+        string inShape = perStep + Inv(plan.InputSize) + "]";
+        w.Line("/// <summary>");
+        w.Line("/// Runs the model on <paramref name=\"input\"/>: <c>" + (plan.Spec.BatchFirst ? "[B, T, " : "[T, B, ") + Inv(plan.InputSize) + "]</c>, or unbatched <c>[T, " + Inv(plan.InputSize) + "]</c>.");
+        w.Line("/// Initial states are zero.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"input\">The input sequence(s).</param>");
+        w.Line("/// <returns>A new tensor, <c>" + OutputShapeText(plan) + "</c> (unbatched input drops the <c>B</c>).</returns>");
+        w.Line($"/// <exception cref=\"global::System.ArgumentException\">The input shape is not <c>{inShape}</c> or <c>[*, {Inv(plan.InputSize)}]</c>.</exception>");
+        using (w.Block($"public {T} Forward({T} input)"))
+        {
+            w.Line("(int batch, int seqLen, bool unbatched) = CheckInput(input);");
+            w.Line($"{T} output = {T}.Zeros(OutputShape(batch, seqLen, unbatched));");
+            w.Line("Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default);");
+            w.Line("return output;");
+        }
+
+        w.Line();
+        StagePlan? state = plan.StateStage;
+        if (state is not null)
+        {
+            WriteForwardWithState(w, plan, state);
+        }
+
+        w.Line("/// <summary>");
+        w.Line("/// Runs the model on a caller-owned sequence batch (<c>" + (plan.Spec.BatchFirst ? "[B, T, " : "[T, B, ") + Inv(plan.InputSize) + "]</c>, row-major) into caller-owned");
+        w.Line("/// memory (<c>" + OutputShapeText(plan) + "</c>), with zero initial states. Allocates nothing once the workspace has grown to");
+        w.Line("/// the largest batch and length seen.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"input\">The input values.</param>");
+        w.Line("/// <param name=\"batch\">Sequences in the batch.</param>");
+        w.Line("/// <param name=\"seqLen\">Time steps per sequence.</param>");
+        w.Line("/// <param name=\"output\">Receives the output values; its length must match exactly.</param>");
+        using (w.Block($"public void Forward({RoSpan} input, int batch, int seqLen, {Span} output)"))
+        {
+            w.Line($"{S}.CheckSequenceSizes(batch, seqLen);");
+            w.Line($"{S}.CheckLength(\"input\", input.Length, batch, seqLen, InputSize);");
+            w.Line($"{S}.CheckLength(\"output\", output.Length, batch, {(plan.HasLastStep ? "1" : "seqLen")}, OutputSize);");
+            w.Line("Run(input, batch, seqLen, default, default, output, default, default);");
+        }
+
+        w.Line();
+        using (w.Block("private static (int Batch, int SeqLen, bool Unbatched) CheckInput(" + T + " input)"))
+        {
+            w.Line("global::System.ArgumentNullException.ThrowIfNull(input);");
+            w.Line("global::System.Collections.Generic.IReadOnlyList<int> s = input.Shape;");
+            using (w.Block("if (input.Rank == 3 && s[2] == InputSize && s[0] > 0 && s[1] > 0)"))
+            {
+                w.Line(plan.Spec.BatchFirst ? "return (s[0], s[1], false);" : "return (s[1], s[0], false);");
+            }
+
+            using (w.Block("if (input.Rank == 2 && s[1] == InputSize && s[0] > 0)"))
+            {
+                w.Line("return (1, s[0], true);");
+            }
+
+            w.Line($"string expected = input.Rank == 3 ? \"{inShape}\" : input.Rank == 2 ? \"[*, {Inv(plan.InputSize)}]\" : \"{inShape} or [*, {Inv(plan.InputSize)}]\";");
+            w.Line($"{S}.ThrowShape(\"input\", input.Length == 0 ? expected + \" with no empty dimension\" : expected, s);");
+            w.Line("return default;");
+        }
+
+        w.Line();
+        using (w.Block("private static int[] OutputShape(int batch, int seqLen, bool unbatched)"))
+        {
+            if (plan.HasLastStep)
+            {
+                w.Line("return unbatched ? [OutputSize] : [batch, OutputSize];");
+            }
+            else
+            {
+                w.Line($"return unbatched ? [seqLen, OutputSize] : [{(plan.Spec.BatchFirst ? "batch, seqLen" : "seqLen, batch")}, OutputSize];");
+            }
+        }
+
+        w.Line();
+    }
+
+    private static string OutputShapeText(ModelPlan plan) => plan.HasLastStep
+        ? "[B, " + Inv(plan.OutputSize) + "]"
+        : (plan.Spec.BatchFirst ? "[B, T, " : "[T, B, ") + Inv(plan.OutputSize) + "]";
+
+    private static void WriteForwardWithState(SourceWriter w, ModelPlan plan, StagePlan state)
+    {
+        LayerSpec l = state.Layer;
+        bool lstm = l.Kind == LayerKind.Lstm;
+        int states = l.NumLayers * l.Directions;
+        string stateShape = $"[{Inv(states)}, B, {Inv(l.HiddenSize)}]";
+        w.Line("/// <summary>");
+        w.Line("/// Runs the model from given initial states and returns the final ones too, as PyTorch's " + state.CellName + " does.");
+        w.Line($"/// States are <c>{stateShape}</c> (<c>[num_layers * directions, B, H]</c>; unbatched <c>[{Inv(states)}, {Inv(l.HiddenSize)}]</c>).");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"input\">The input sequence(s).</param>");
+        w.Line("/// <param name=\"h0\">The initial hidden states, or null for zeros.</param>");
+        if (lstm)
+        {
+            w.Line("/// <param name=\"c0\">The initial cell states, or null for zeros.</param>");
+        }
+
+        w.Line("/// <returns>The output and the final states.</returns>");
+        string ret = lstm ? $"({T} Output, ({T} H, {T} C))" : $"({T} Output, {T} H)";
+        string args = lstm ? $"{T} input, {T}? h0 = null, {T}? c0 = null" : $"{T} input, {T}? h0 = null";
+        using (w.Block($"public {ret} ForwardWithState({args})"))
+        {
+            w.Line("(int batch, int seqLen, bool unbatched) = CheckInput(input);");
+            w.Line($"int[] stateShape = unbatched ? [{Inv(states)}, {Inv(l.HiddenSize)}] : [{Inv(states)}, batch, {Inv(l.HiddenSize)}];");
+            w.Line($"{S}.CheckState(\"h0\", h0, stateShape);");
+            if (lstm)
+            {
+                w.Line($"{S}.CheckState(\"c0\", c0, stateShape);");
+            }
+
+            w.Line($"{T} output = {T}.Zeros(OutputShape(batch, seqLen, unbatched));");
+            w.Line($"{T} h = {T}.Zeros(stateShape);");
+            if (lstm)
+            {
+                w.Line($"{T} c = {T}.Zeros(stateShape);");
+                w.Line("Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), c0 is null ? default : c0.AsSpan(), output.AsSpan(), h.AsSpan(), c.AsSpan());");
+                w.Line("return (output, (h, c));");
+            }
+            else
+            {
+                w.Line("Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default);");
+                w.Line("return (output, h);");
+            }
+        }
+
+        w.Line();
+    }
+
+    private static void WriteRun(SourceWriter w, ModelPlan plan)
+    {
+        string k = KernelClass(plan);
+        w.Line("/// <summary>The pass itself; every argument has been checked. Empty states mean zeros / not wanted.</summary>");
+        using (w.Block($"private void Run({RoSpan} input, int batch, int seqLen, {RoSpan} h0, {RoSpan} c0, {Span} output, {Span} hN, {Span} cN)"))
+        {
+            w.Line("EnsureWorkspace(batch, seqLen);");
+            w.Line("PackWeights();");
+            w.Line($"{S}.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);");
+            StagePlan? first = plan.FirstRecurrent;
+            foreach (StagePlan s in plan.Stages)
+            {
+                w.Line($"// ({(s.Layer.Name ?? Inv(s.Index))}) {s.Describe()}");
+                switch (s.Layer.Kind)
+                {
+                    case LayerKind.LastStep:
+                        w.Line("// Later stages read the rows of the last time step only.");
+                        break;
+                    case LayerKind.Linear:
+                        w.Line($"{k}.{DenseName(s.Input, s.Padded, s.Layer.Activation)}({Slice(s.Input)}, {Inv(s.Input.RowStride)}, _w{s.Index}, _b{s.Index}, _y{s.Index}, {(s.Input.Collapsed ? "batch" : "batch * seqLen")});");
+                        break;
+                    default:
+                        w.Line(s == first
+                            ? $"Stage{s.Index}(batch, seqLen, h0, c0, hN, cN);"
+                            : $"Stage{s.Index}(batch, seqLen, default, default, default, default);");
+                        break;
+                }
+            }
+
+            RowSource o = plan.Output;
+            w.Line("// The output in the caller's layout.");
+            w.Line($"{S}.FromTimeMajor({Slice(o)}, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, output);");
+        }
+
+        w.Line();
+        foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
+        {
+            WriteRecurrentStage(w, plan, s);
+        }
+
+        WriteEnsureWorkspace(w, plan);
+        WritePackWeights(w, plan);
+    }
+
+    /// <summary>The span a stage reads: the whole buffer, or from the first row of the last time step.</summary>
+    private static string Slice(RowSource src) => src.LastStepOnly
+        ? $"{src.Buffer}.AsSpan((seqLen - 1) * batch * {Inv(src.RowStride)})"
+        : src.Buffer;
+
+    private static void WriteRecurrentStage(SourceWriter w, ModelPlan plan, StagePlan s)
+    {
+        string k = KernelClass(plan);
+        LayerSpec l = s.Layer;
+        int d2 = l.Directions;
+        int hp = s.Padded;
+        int h = l.HiddenSize;
+        int states = l.NumLayers * d2;
+        bool lstm = l.Kind == LayerKind.Lstm;
+        w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) {s.Describe()}: every layer and direction, input products first, then the recurrence.</summary>");
+        using (w.Block($"private void Stage{s.Index}(int batch, int seqLen, {RoSpan} h0, {RoSpan} c0, {Span} hN, {Span} cN)"))
+        {
+            w.Line("int rows = batch * seqLen;");
+            w.Line($"int stateRows = {Inv(states)} * batch;");
+            w.Line($"// Initial states: a row of {Inv(hp)} floats per (layer, direction, sequence), zeros unless given.");
+            w.Line($"_h0_{s.Index}.AsSpan(0, stateRows * {Inv(hp)}).Clear();");
+            w.Line($"if (!h0.IsEmpty) {S}.CopyRows(h0, {Inv(h)}, _h0_{s.Index}, {Inv(hp)}, {Inv(h)}, stateRows);");
+            if (lstm)
+            {
+                w.Line($"_c{s.Index}.AsSpan(0, stateRows * {Inv(hp)}).Clear();");
+                w.Line($"if (!c0.IsEmpty) {S}.CopyRows(c0, {Inv(h)}, _c{s.Index}, {Inv(hp)}, {Inv(h)}, stateRows);");
+            }
+
+            string seqKernel = SequenceName(l, h);
+            for (int layer = 0; layer < l.NumLayers; layer++)
+            {
+                RowSource src = s.LayerInput(layer);
+                for (int d = 0; d < d2; d++)
+                {
+                    string tag = Tag(layer, d);
+                    string stateOffset = $"{Inv((layer * d2) + d)} * batch * {Inv(hp)}";
+                    w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}.");
+                    w.Line($"{k}.{DenseName(src, l.Gates * hp, ActivationKind.None)}({src.Buffer}, {Inv(src.RowStride)}, _w{s.Index}_{tag}_ih, _b{s.Index}_{tag}, _gx{s.Index}, rows);");
+                    string extra = l.Kind == LayerKind.Gru ? $"_bhn{s.Index}_{tag}, " : string.Empty;
+                    string c = lstm ? $"_c{s.Index}.AsSpan({stateOffset}), " : string.Empty;
+                    w.Line($"{k}.{seqKernel}(_gx{s.Index}, _w{s.Index}_{tag}_hh, {extra}_h0_{s.Index}.AsSpan({stateOffset}), {c}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")});");
+                }
+            }
+
+            w.Line($"// Final states [{Inv(states)}, B, {Inv(h)}]: the forward direction's last step, the reverse direction's first.");
+            using (w.Block("if (!hN.IsEmpty)"))
+            {
+                for (int layer = 0; layer < l.NumLayers; layer++)
+                {
+                    for (int d = 0; d < d2; d++)
+                    {
+                        string row = d == 0 ? $"(seqLen - 1) * batch * {Inv(d2 * hp)}" : "0";
+                        string off = d == 0 ? row : Inv(d * hp);
+                        w.Line($"{S}.CopyRows(_seq{s.Index}_{Inv(layer)}.AsSpan({off}), {Inv(d2 * hp)}, hN.Slice({Inv((layer * d2) + d)} * batch * {Inv(h)}), {Inv(h)}, {Inv(h)}, batch);");
+                    }
+                }
+            }
+
+            if (lstm)
+            {
+                w.Line($"if (!cN.IsEmpty) {S}.CopyRows(_c{s.Index}, {Inv(hp)}, cN, {Inv(h)}, {Inv(h)}, stateRows);");
+            }
+        }
+
+        w.Line();
+    }
+
+    private static void WriteEnsureWorkspace(SourceWriter w, ModelPlan plan)
+    {
+        w.Line("/// <summary>Grows the workspace to hold a batch of <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps.</summary>");
+        using (w.Block("private void EnsureWorkspace(int batch, int seqLen)"))
+        {
+            w.Line("int rows = batch * seqLen;");
+            foreach ((string field, string length, string _) in Workspace(plan))
+            {
+                w.Line($"{S}.Ensure(ref {field}, {length});");
+            }
+        }
+
+        w.Line();
+    }
+
+    private static void WritePackWeights(SourceWriter w, ModelPlan plan)
+    {
+        int v = plan.Isa.Width;
+        w.Line("/// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read.</summary>");
+        using (w.Block("private void PackWeights()"))
+        {
+            foreach (StagePlan s in plan.Stages)
+            {
+                LayerSpec l = s.Layer;
+                Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => x.Field + ".Value.AsSpan()");
+                if (l.IsRecurrent)
+                {
+                    int folded = l.Kind switch { LayerKind.Lstm => 4, LayerKind.Gru => 2, _ => 1 };
+                    for (int layer = 0; layer < l.NumLayers; layer++)
+                    {
+                        RowSource src = s.LayerInput(layer);
+                        for (int d = 0; d < l.Directions; d++)
+                        {
+                            string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
+                            string tag = Tag(layer, d);
+                            w.Line($"{S}.PackGateInterleaved({p["weight_ih_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, _w{s.Index}_{tag}_ih);");
+                            w.Line($"{S}.PackGateInterleaved({p["weight_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, {Inv(v)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, _w{s.Index}_{tag}_hh);");
+                            if (l.Bias)
+                            {
+                                w.Line($"{S}.PackGateBias({p["bias_ih_l" + sfx]}, {p["bias_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(v)}, {Inv(folded)}, _b{s.Index}_{tag});");
+                                if (l.Kind == LayerKind.Gru)
+                                {
+                                    w.Line($"{p["bias_hh_l" + sfx]}.Slice({Inv(2 * l.HiddenSize)}, {Inv(l.HiddenSize)}).CopyTo(_bhn{s.Index}_{tag});");
+                                }
+                            }
+                        }
+                    }
+                }
+                else if (l.Kind == LayerKind.Linear)
+                {
+                    RowSource src = s.Input;
+                    w.Line($"{S}.PackGateInterleaved({p["weight"]}, 1, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, _w{s.Index});");
+                    if (l.Bias)
+                    {
+                        w.Line($"{S}.PackGateBias({p["bias"]}, default, 1, {Inv(l.HiddenSize)}, {Inv(v)}, 0, _b{s.Index});");
+                    }
+                }
+            }
+        }
+    }
+}

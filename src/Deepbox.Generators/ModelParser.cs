@@ -1,0 +1,303 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace Deepbox.Generators;
+
+/// <summary>Reads a class's layer attributes into a <see cref="ModelSpec"/>, or into diagnostics when it cannot.</summary>
+internal static class ModelParser
+{
+    public const string Namespace = "Deepbox";
+
+    /// <summary>The largest size a declaration may use: weights of 65536 x 65536 floats already take 16 GiB.</summary>
+    public const int MaxSize = 65536;
+
+    /// <summary>The most stacked layers one attribute may declare.</summary>
+    public const int MaxLayers = 64;
+
+    private static readonly Dictionary<string, LayerKind> Kinds = new()
+    {
+        ["RnnAttribute"] = LayerKind.Rnn,
+        ["LstmAttribute"] = LayerKind.Lstm,
+        ["GruAttribute"] = LayerKind.Gru,
+        ["LinearAttribute"] = LayerKind.Linear,
+        ["LastStepAttribute"] = LayerKind.LastStep,
+    };
+
+    /// <summary>
+    /// Parses the class of <paramref name="context"/> if <paramref name="attributeName"/> is its first Deepbox
+    /// attribute (each class is handled by the pipeline of its first attribute only, so it is emitted once);
+    /// returns null otherwise.
+    /// </summary>
+    public static ParseResult? Parse(GeneratorAttributeSyntaxContext context, string attributeName, CancellationToken ct)
+    {
+        if (context.TargetSymbol is not INamedTypeSymbol type)
+        {
+            return null;
+        }
+
+        var attributes = new List<(AttributeData Data, LayerKind Kind)>();
+        foreach (AttributeData a in type.GetAttributes())
+        {
+            INamedTypeSymbol? ac = a.AttributeClass;
+            if (ac is not null && ac.ContainingNamespace is { Name: Namespace, ContainingNamespace.IsGlobalNamespace: true }
+                && Kinds.TryGetValue(ac.Name, out LayerKind kind))
+            {
+                attributes.Add((a, kind));
+            }
+        }
+
+        if (attributes.Count == 0 || attributes[0].Data.AttributeClass!.Name != attributeName)
+        {
+            return null;
+        }
+
+        ct.ThrowIfCancellationRequested();
+        var diagnostics = new List<DiagnosticInfo>();
+        string className = type.Name;
+        LocationInfo? classLocation = ToInfo(context.TargetNode is ClassDeclarationSyntax cds ? cds.Identifier.GetLocation() : type.Locations.FirstOrDefault());
+
+        if (!IsPartial(type))
+        {
+            diagnostics.Add(Diag(Diagnostics.NotPartial, classLocation, className));
+        }
+
+        if (type.IsStatic)
+        {
+            diagnostics.Add(Diag(Diagnostics.StaticClass, classLocation, className));
+        }
+
+        if (type.TypeParameters.Length > 0)
+        {
+            diagnostics.Add(Diag(Diagnostics.Generic, classLocation, className));
+        }
+
+        var containing = new List<string>();
+        for (INamedTypeSymbol? outer = type.ContainingType; outer is not null; outer = outer.ContainingType)
+        {
+            if (!IsPartial(outer))
+            {
+                diagnostics.Add(Diag(Diagnostics.ContainingTypeNotPartial, classLocation, className, outer.Name));
+            }
+
+            if (outer.TypeParameters.Length > 0)
+            {
+                diagnostics.Add(Diag(Diagnostics.Generic, classLocation, outer.Name));
+            }
+
+            containing.Insert(0, $"partial {Keyword(outer)} {outer.Name}");
+        }
+
+        var layers = new List<LayerSpec>();
+        var names = new HashSet<string>();
+        bool? batchFirst = null;
+        bool sawLastStep = false;
+        int width = -1;
+        foreach ((AttributeData data, LayerKind kind) in attributes)
+        {
+            ct.ThrowIfCancellationRequested();
+            LocationInfo? where = ToInfo(data.ApplicationSyntaxReference?.GetSyntax(ct).GetLocation()) ?? classLocation;
+            string label = kind.ToString();
+            if (data.ConstructorArguments.Any(a => a.Kind == TypedConstantKind.Error)
+                || data.NamedArguments.Any(a => a.Value.Kind == TypedConstantKind.Error)
+                || (kind != LayerKind.LastStep && data.ConstructorArguments.Length != 2))
+            {
+                diagnostics.Add(Diag(Diagnostics.NotConstant, where, label));
+                continue;
+            }
+
+            if (kind == LayerKind.LastStep)
+            {
+                if (sawLastStep)
+                {
+                    diagnostics.Add(Diag(Diagnostics.LastStepTwice, where, className));
+                }
+
+                sawLastStep = true;
+                layers.Add(new LayerSpec(kind, width, width, 1, false, true, false, false, 0f, ActivationKind.None, null));
+                continue;
+            }
+
+            int a0 = (int)data.ConstructorArguments[0].Value!;
+            int a1 = (int)data.ConstructorArguments[1].Value!;
+            int numLayers = 1;
+            bool bias = true, bf = true, bidirectional = false, relu = false;
+            float dropout = 0f;
+            var activation = ActivationKind.None;
+            string? name = null;
+            foreach (KeyValuePair<string, TypedConstant> named in data.NamedArguments)
+            {
+                object? v = named.Value.Value;
+                switch (named.Key)
+                {
+                    case "NumLayers": numLayers = (int)v!; break;
+                    case "Bias": bias = (bool)v!; break;
+                    case "BatchFirst": bf = (bool)v!; break;
+                    case "Bidirectional": bidirectional = (bool)v!; break;
+                    case "Dropout": dropout = (float)v!; break;
+                    case "Nonlinearity": relu = (int)v! == 1; break;
+                    case "Activation": activation = (ActivationKind)(int)v!; break;
+                    case "Name": name = (string?)v; break;
+                }
+            }
+
+            bool recurrent = kind != LayerKind.Linear;
+            string inName = recurrent ? "inputSize" : "inFeatures";
+            string outName = recurrent ? "hiddenSize" : "outFeatures";
+            bool ok = CheckSize(diagnostics, where, label, inName, a0, MaxSize)
+                & CheckSize(diagnostics, where, label, outName, a1, MaxSize)
+                & (!recurrent || CheckSize(diagnostics, where, label, "NumLayers", numLayers, MaxLayers));
+
+            if (recurrent)
+            {
+                if (sawLastStep)
+                {
+                    diagnostics.Add(Diag(Diagnostics.RecurrentAfterLastStep, where, label));
+                }
+
+                if (!(dropout >= 0f && dropout < 1f))
+                {
+                    diagnostics.Add(Diag(Diagnostics.DropoutOutOfRange, where, label, Format(dropout)));
+                }
+                else if (dropout > 0f && numLayers == 1)
+                {
+                    diagnostics.Add(Diag(Diagnostics.DropoutSingleLayer, where, label, Format(dropout)));
+                }
+
+                if (batchFirst is null)
+                {
+                    batchFirst = bf;
+                }
+                else if (batchFirst != bf)
+                {
+                    diagnostics.Add(Diag(Diagnostics.BatchFirstDiffers, where, label, Bool(bf), Bool(batchFirst.Value)));
+                }
+            }
+
+            if (name is not null)
+            {
+                if (!IsValidName(name))
+                {
+                    diagnostics.Add(Diag(Diagnostics.BadName, where, label, name));
+                }
+                else if (!names.Add(name))
+                {
+                    diagnostics.Add(Diag(Diagnostics.DuplicateName, where, label, name));
+                }
+            }
+
+            if (ok && width > 0 && a0 != width)
+            {
+                diagnostics.Add(Diag(Diagnostics.WidthMismatch, where, label, inName, a0.ToString(CultureInfo.InvariantCulture), width.ToString(CultureInfo.InvariantCulture)));
+            }
+
+            var layer = new LayerSpec(kind, a0, a1, numLayers, bias, bf, bidirectional, relu, dropout, activation, name);
+            layers.Add(layer);
+            width = ok ? layer.OutputWidth : -1;
+        }
+
+        if (!layers.Any(l => l.Kind != LayerKind.LastStep))
+        {
+            diagnostics.Add(Diag(Diagnostics.NoLayer, classLocation, className));
+        }
+
+        // LastStep keeps the width of what comes in: fill it in now that every width is known.
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (layers[i].Kind == LayerKind.LastStep)
+            {
+                int w = i == 0
+                    ? (layers.Count > 1 ? layers[1].InputSize : -1)
+                    : (layers[i - 1].Kind == LayerKind.LastStep ? layers[i - 1].InputSize : layers[i - 1].OutputWidth);
+                layers[i] = layers[i] with { InputSize = w, HiddenSize = w };
+            }
+        }
+
+        bool hasErrors = diagnostics.Any(d => Diagnostics.Get(d.Id).DefaultSeverity == DiagnosticSeverity.Error);
+        string? ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
+        string hint = (ns is null ? string.Empty : ns + ".") + string.Concat(containing.Select(c => c.Split(' ').Last() + ".")) + className + ".g.cs";
+        ModelSpec? spec = hasErrors ? null : new ModelSpec(
+            ns,
+            className,
+            new EquatableArray<string>(containing),
+            Accessibility(type),
+            type.IsSealed,
+            new EquatableArray<LayerSpec>(layers),
+            batchFirst ?? true,
+            hint);
+        return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(diagnostics));
+    }
+
+    private static bool CheckSize(List<DiagnosticInfo> diagnostics, LocationInfo? where, string label, string what, int value, int max)
+    {
+        if (value >= 1 && value <= max)
+        {
+            return true;
+        }
+
+        diagnostics.Add(Diag(Diagnostics.SizeOutOfRange, where, label, what, value.ToString(CultureInfo.InvariantCulture), max.ToString(CultureInfo.InvariantCulture)));
+        return false;
+    }
+
+    private static bool IsValidName(string name)
+    {
+        if (name.Length == 0 || char.IsDigit(name[0]))
+        {
+            return false;
+        }
+
+        foreach (char c in name)
+        {
+            if (!(char.IsLetterOrDigit(c) || c == '_') || c > 127)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsPartial(INamedTypeSymbol type) =>
+        type.DeclaringSyntaxReferences.All(r => r.GetSyntax() is TypeDeclarationSyntax t && t.Modifiers.Any(m => m.Text == "partial"));
+
+    private static string Keyword(INamedTypeSymbol type) => type.TypeKind switch
+    {
+        TypeKind.Struct => type.IsRecord ? "record struct" : "struct",
+        TypeKind.Interface => "interface",
+        _ => type.IsRecord ? "record" : "class",
+    };
+
+    private static string Accessibility(INamedTypeSymbol type) => type.DeclaredAccessibility switch
+    {
+        Microsoft.CodeAnalysis.Accessibility.Public => "public",
+        Microsoft.CodeAnalysis.Accessibility.Private => "private",
+        Microsoft.CodeAnalysis.Accessibility.Protected => "protected",
+        Microsoft.CodeAnalysis.Accessibility.ProtectedOrInternal => "protected internal",
+        Microsoft.CodeAnalysis.Accessibility.ProtectedAndInternal => "private protected",
+        _ => "internal",
+    };
+
+    private static string Format(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string Bool(bool v) => v ? "true" : "false";
+
+    private static DiagnosticInfo Diag(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] args) =>
+        new(descriptor.Id, location, new EquatableArray<string>(ImmutableArray.Create(args)));
+
+    private static LocationInfo? ToInfo(Location? location)
+    {
+        if (location is null || location.SourceTree is null)
+        {
+            return null;
+        }
+
+        FileLinePositionSpan span = location.GetLineSpan();
+        return new LocationInfo(
+            location.SourceTree.FilePath, location.SourceSpan.Start, location.SourceSpan.Length,
+            span.StartLinePosition.Line, span.StartLinePosition.Character, span.EndLinePosition.Line, span.EndLinePosition.Character);
+    }
+}

@@ -1,0 +1,68 @@
+using System;
+using System.Text;
+
+namespace Deepbox.Generators;
+
+/// <summary>A small indented text writer for emitting C#, with a disposable block helper that closes braces.</summary>
+internal sealed class SourceWriter
+{
+    private readonly StringBuilder _sb = new();
+    private int _indent;
+
+    public void Line(string text = "")
+    {
+        if (text.Length > 0)
+        {
+            _sb.Append(' ', _indent * 4);
+            _sb.Append(text);
+        }
+
+        _sb.Append('\n');
+    }
+
+    /// <summary>Writes <c>header</c>, an opening brace, and indents until the returned scope is disposed.</summary>
+    public Scope Block(string header)
+    {
+        Line(header);
+        Line("{");
+        _indent++;
+        return new Scope(this, "}");
+    }
+
+    /// <summary>A block whose closing brace carries a suffix (<c>};</c>).</summary>
+    public Scope Block(string header, string close)
+    {
+        Line(header);
+        Line("{");
+        _indent++;
+        return new Scope(this, close);
+    }
+
+    public void Comment(string text)
+    {
+        foreach (string line in text.Split('\n'))
+        {
+            Line(line.Length == 0 ? "//" : "// " + line);
+        }
+    }
+
+    public override string ToString() => _sb.ToString();
+
+    internal readonly struct Scope : IDisposable
+    {
+        private readonly SourceWriter _writer;
+        private readonly string _close;
+
+        public Scope(SourceWriter writer, string close)
+        {
+            _writer = writer;
+            _close = close;
+        }
+
+        public void Dispose()
+        {
+            _writer._indent--;
+            _writer.Line(_close);
+        }
+    }
+}

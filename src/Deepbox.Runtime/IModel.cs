@@ -1,0 +1,46 @@
+using System.Collections.Generic;
+
+namespace Deepbox;
+
+/// <summary>
+/// What every generated model offers, so optimizers, losses and training helpers work on any of them.
+/// </summary>
+public interface IModel
+{
+    /// <summary>Whether the model is in training mode (dropout on, activations kept for a backward pass).</summary>
+    bool IsTraining { get; }
+
+    /// <summary>The parameters, in PyTorch's order (<c>module.parameters()</c>).</summary>
+    IReadOnlyList<Parameter> Parameters();
+
+    /// <summary>The parameters with their names, in PyTorch's order (<c>module.named_parameters()</c>).</summary>
+    IEnumerable<(string Name, Parameter Parameter)> NamedParameters();
+
+    /// <summary>Sets every parameter's gradient to zero.</summary>
+    void ZeroGrad();
+
+    /// <summary>Switches to training mode.</summary>
+    void Train();
+
+    /// <summary>Switches to evaluation mode (no dropout).</summary>
+    void Eval();
+
+    /// <summary>
+    /// The parameter values by name in PyTorch's order and layout. The tensors are the model's own
+    /// (as PyTorch's <c>state_dict()</c>): writing into them changes the model.
+    /// </summary>
+    IReadOnlyDictionary<string, Tensor> StateDict();
+
+    /// <summary>
+    /// Copies values into the parameters by name. Everything is checked before anything is copied, so a
+    /// failed load changes nothing.
+    /// </summary>
+    /// <param name="stateDict">Tensors by PyTorch name, in PyTorch's layout.</param>
+    /// <param name="strict">When true, a missing or unexpected name is an error; when false it is reported.</param>
+    /// <returns>The names that were missing from <paramref name="stateDict"/> and the names it had that the model does not.</returns>
+    LoadStateDictResult LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true);
+
+    /// <summary>Runs the model on <paramref name="input"/> and returns a new output tensor.</summary>
+    /// <param name="input">The input batch.</param>
+    Tensor Forward(Tensor input);
+}
