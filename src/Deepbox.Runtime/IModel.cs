@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 
 namespace Deepbox;
@@ -43,4 +44,14 @@ public interface IModel
     /// <summary>Runs the model on <paramref name="input"/> and returns a new output tensor.</summary>
     /// <param name="input">The input batch.</param>
     Tensor Forward(Tensor input);
+
+    /// <summary>
+    /// Runs the model on a caller-owned batch of sequences (the model's layout, row-major) into caller-owned memory,
+    /// with zero initial states; allocation-free once the model's workspace has grown to the batch and length.
+    /// </summary>
+    /// <param name="input">The input values, <c>batch * seqLen * InputSize</c> of them.</param>
+    /// <param name="batch">Sequences in the batch.</param>
+    /// <param name="seqLen">Time steps per sequence.</param>
+    /// <param name="output">Receives the output values; its length must match exactly.</param>
+    void Forward(ReadOnlySpan<float> input, int batch, int seqLen, Span<float> output);
 }

@@ -1,0 +1,107 @@
+// Models declared by attributes and compiled by the generator as part of this test project: a grid in which every
+// value of every option appears (cells x sizes {1, 3, 7, 8, 9, 17, 33} x layers {1, 2, 3} x directions x bias x
+// layout x relu), plus models that chain layers of different kinds. ForwardGridTests pairs each with its
+// hand-written oracle description.
+using Deepbox;
+
+namespace Deepbox.Tests.Models;
+
+[Rnn(1, 3)]
+public partial class Rnn1x3;
+
+[Rnn(3, 7, NumLayers = 2, Bidirectional = true)]
+public partial class Rnn3x7;
+
+[Rnn(7, 8, Bias = false, BatchFirst = false, Nonlinearity = Nonlinearity.Relu)]
+public partial class Rnn7x8;
+
+[Rnn(8, 9, NumLayers = 3)]
+public partial class Rnn8x9;
+
+[Rnn(9, 17, Bidirectional = true, Nonlinearity = Nonlinearity.Relu)]
+public partial class Rnn9x17;
+
+[Rnn(17, 33, BatchFirst = false)]
+public partial class Rnn17x33;
+
+[Rnn(33, 1, NumLayers = 2, Bias = false)]
+public partial class Rnn33x1;
+
+[Lstm(3, 1)]
+public partial class Lstm3x1;
+
+[Lstm(7, 3, Bidirectional = true, BatchFirst = false)]
+public partial class Lstm7x3;
+
+[Lstm(8, 7, NumLayers = 2, Bias = false)]
+public partial class Lstm8x7;
+
+[Lstm(9, 8)]
+public partial class Lstm9x8;
+
+[Lstm(17, 9, NumLayers = 3, Bidirectional = true)]
+public partial class Lstm17x9;
+
+[Lstm(33, 17)]
+public partial class Lstm33x17;
+
+[Lstm(1, 33, NumLayers = 2, Bidirectional = true, Bias = false, BatchFirst = false)]
+public partial class Lstm1x33;
+
+[Gru(7, 1, NumLayers = 2)]
+public partial class Gru7x1;
+
+[Gru(8, 3, BatchFirst = false)]
+public partial class Gru8x3;
+
+[Gru(9, 7, Bidirectional = true, Bias = false)]
+public partial class Gru9x7;
+
+[Gru(17, 8, NumLayers = 2, Bidirectional = true)]
+public partial class Gru17x8;
+
+[Gru(33, 9)]
+public partial class Gru33x9;
+
+[Gru(1, 17, NumLayers = 3, BatchFirst = false)]
+public partial class Gru1x17;
+
+[Gru(3, 33, Bidirectional = true)]
+public partial class Gru3x33;
+
+/// <summary>DESIGN's forecaster: a two-layer LSTM, the last step, a linear head.</summary>
+[Lstm(1, 32, NumLayers = 2, Dropout = 0.1f, Name = "lstm")]
+[LastStep]
+[Linear(32, 1, Name = "fc")]
+public partial class Forecaster;
+
+[Gru(5, 9, Bidirectional = true)]
+[Linear(18, 4, Activation = Activation.Tanh)]
+public partial class BiGruTanhHead;
+
+[Linear(6, 10, Activation = Activation.Relu)]
+[Rnn(10, 3)]
+[LastStep]
+[Linear(3, 2, Activation = Activation.Sigmoid, Bias = false)]
+public partial class LinearRnnSigmoidHead;
+
+[Lstm(4, 9, Bidirectional = true, BatchFirst = false, Name = "encoder")]
+[Gru(18, 5, NumLayers = 2, BatchFirst = false)]
+[Linear(5, 3, Name = "head")]
+public partial class LstmGruStack;
+
+[Linear(3, 17)]
+public partial class LinearOnly;
+
+[Rnn(2, 9, Bidirectional = true, NumLayers = 2, Nonlinearity = Nonlinearity.Relu)]
+[LastStep]
+[Linear(18, 7, Activation = Activation.Relu)]
+[Linear(7, 3)]
+public partial class BiRnnMlpHead;
+
+/// <summary>A model nested in a partial class, in another namespace than its user.</summary>
+public static partial class Outer
+{
+    [Gru(4, 5, Name = "gru")]
+    public partial class NestedGru;
+}

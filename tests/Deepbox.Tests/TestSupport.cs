@@ -1,0 +1,41 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Deepbox.Tests.Oracle;
+using Xunit;
+
+namespace Deepbox.Tests;
+
+/// <summary>Random data and comparisons shared by the numeric tests.</summary>
+internal static class TestSupport
+{
+    public static float[] RandomArray(Random rng, int length, double scale = 1.0) =>
+        Enumerable.Range(0, length).Select(_ => (float)(((rng.NextDouble() * 2) - 1) * scale)).ToArray();
+
+    /// <summary>Random weights for every parameter the oracle names, as tensors and as arrays.</summary>
+    public static Dictionary<string, float[]> RandomWeights(IReadOnlyList<RefLayer> layers, Random rng) =>
+        ReferenceModel.ParameterNames(layers).ToDictionary(
+            p => p.Name, p => RandomArray(rng, p.Shape.Aggregate(1, (a, b) => a * b), 0.6));
+
+    public static Dictionary<string, Tensor> ToTensors(IReadOnlyList<RefLayer> layers, Dictionary<string, float[]> weights) =>
+        ReferenceModel.ParameterNames(layers).ToDictionary(p => p.Name, p => Tensor.FromArray(weights[p.Name], p.Shape));
+
+    /// <summary>Asserts |expected - actual| &lt;= tol * max(1, |expected|) everywhere, naming the worst element.</summary>
+    public static void AssertClose(double[] expected, ReadOnlySpan<float> actual, double tol, string what)
+    {
+        Assert.True(expected.Length == actual.Length, $"{what}: expected {expected.Length} values, got {actual.Length}");
+        double worst = 0;
+        int at = -1;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double err = Math.Abs(expected[i] - actual[i]) / Math.Max(1.0, Math.Abs(expected[i]));
+            if (!(err <= worst))
+            {
+                worst = err;
+                at = i;
+            }
+        }
+
+        Assert.True(worst <= tol, $"{what}: error {worst:E3} at [{at}] (expected {(at >= 0 ? expected[at] : 0):R}, got {(at >= 0 ? actual[at] : 0):R}), tolerance {tol:E1}");
+    }
+}
