@@ -59,10 +59,16 @@ public static class Tutorial
         output.WriteLine($"{lstm}: {SeedLstm.ParameterCount}");
         output.WriteLine($"{gru}: {SeedGru.ParameterCount}");
         output.WriteLine($"{deepRnn}: {DeepRnn.ParameterCount}");
-        output.WriteLine("\nLSTM output, sequence 0, last step (default seed, as a fresh PyTorch process):");
-        output.WriteLine(string.Join(", ", Enumerable.Range(0, 8).Select(j => lstmOut[0, 2, j].ToString("0.0000", CultureInfo.InvariantCulture))));
+        output.WriteLine("\nOutputs of sequence 0 at the last step (default seed: each model as the first module of a fresh PyTorch process):");
+        output.WriteLine($"RNN:  {LastStep(rnnOut)}");
+        output.WriteLine($"LSTM: {LastStep(lstmOut)}");
+        output.WriteLine($"GRU:  {LastStep(gruOut)}");
         output.WriteLine($"\nVector path: {VectorPath()}");
     }
+
+    /// <summary>The hidden state of sequence 0 after the last step, round-trip formatted.</summary>
+    private static string LastStep(Tensor output) =>
+        string.Join(" ", Enumerable.Range(0, output.Shape[2]).Select(j => output[0, output.Shape[1] - 1, j].ToString("R", CultureInfo.InvariantCulture)));
 
     /// <summary>The vector path the generated kernels run on this machine.</summary>
     public static string VectorPath() =>

@@ -1,5 +1,7 @@
 using System;
+using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using RecurrentLayers;
 using Xunit;
 
@@ -23,5 +25,42 @@ public class SampleTests
         Assert.Contains("LSTM(4, 8, num_layers=1): 448\n", extra, StringComparison.Ordinal);
         Assert.Contains("GRU(4, 8, num_layers=1): 336\n", extra, StringComparison.Ordinal);
         Assert.Contains("RNN(4, 16, num_layers=2): 896\n", extra, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The same sample in a child process with AVX2 (then every hardware intrinsic) switched off: the generated
+    /// <c>Vector256</c> kernels run emulated and the activations take their <c>Vector128</c> (then scalar) path, and
+    /// every printed number, round-trip formatted, must be the same.
+    /// </summary>
+    [Theory]
+    [InlineData("DOTNET_EnableAVX2")]
+    [InlineData("DOTNET_EnableHWIntrinsic")]
+    public void FallbackPathsGiveTheSameNumbers(string knob)
+    {
+        var output = new StringWriter { NewLine = "\n" };
+        Tutorial.Run(output);
+        string[] inProcess = output.ToString().Split('\n');
+        string[] child = RunSample(knob).Split('\n');
+        Assert.Contains(child, l => l.StartsWith("Vector path: Vector256 blocks, emulated", StringComparison.Ordinal));
+        Assert.Equal(inProcess.Where(l => !l.StartsWith("Vector path", StringComparison.Ordinal)), child.Where(l => !l.StartsWith("Vector path", StringComparison.Ordinal)));
+        Assert.Contains(inProcess, l => l.StartsWith("LSTM: ", StringComparison.Ordinal));
+    }
+
+    private static string RunSample(string knob)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "RecurrentLayers.dll"));
+        start.Environment[knob] = "0";
+        using Process process = Process.Start(start)!;
+        string stdout = process.StandardOutput.ReadToEnd();
+        string stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, stderr);
+        return stdout.Replace("\r\n", "\n", StringComparison.Ordinal);
     }
 }
