@@ -22,11 +22,11 @@ internal static class Diagnostics
 
     public static readonly DiagnosticDescriptor SizeOutOfRange = Error(
         "DBX0004", "Layer size out of range",
-        "[{0}] {1} is {2}; it must be between 1 and {3}");
+        "[{0}] {1} is {2}; it must be between 1 and {3} ({4})");
 
     public static readonly DiagnosticDescriptor WidthMismatch = Error(
         "DBX0005", "Layer input size does not match the width coming in",
-        "[{0}] takes {1} = {2}, but the layer before it gives {3}; set {1} to {3}");
+        "[{0}] takes {1} = {2}, but the layer before it gives {3}{4}; set {1} to {3}");
 
     public static readonly DiagnosticDescriptor DropoutOutOfRange = Error(
         "DBX0006", "Dropout out of range",
@@ -69,10 +69,18 @@ internal static class Diagnostics
         "[{0}] Dropout = {1} with NumLayers = 1 has no effect: dropout applies between stacked layers only",
         Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor SplitDeclaration = Error(
+        "DBX0016", "Layer attributes split across partial declarations",
+        "Layer attributes of '{0}' sit on more than one partial declaration, so their order is not defined; keep them on one declaration, in data-flow order");
+
+    public static readonly DiagnosticDescriptor MemberClash = Error(
+        "DBX0017", "Member clashes with a generated member",
+        "Class '{0}' declares '{1}', which Deepbox generates for the model; rename or remove it");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> ById = Index(
         NotPartial, ContainingTypeNotPartial, Generic, SizeOutOfRange, WidthMismatch, DropoutOutOfRange,
         BatchFirstDiffers, LastStepTwice, RecurrentAfterLastStep, NoLayer, BadName, DuplicateName, NotConstant,
-        StaticClass, DropoutSingleLayer);
+        StaticClass, DropoutSingleLayer, SplitDeclaration, MemberClash);
 
     public static DiagnosticDescriptor Get(string id) => ById[id];
 

@@ -19,6 +19,13 @@ internal static class ModelParser
     /// <summary>The most stacked layers one attribute may declare.</summary>
     public const int MaxLayers = 64;
 
+    /// <summary>The members every model gets; a user declaration of one would clash.</summary>
+    private static readonly HashSet<string> GeneratedMembers =
+    [
+        "InputSize", "OutputSize", "BatchFirst", "ParameterCount", "Forward", "ForwardWithState", "Parameters",
+        "NamedParameters", "ZeroGrad", "Train", "Eval", "IsTraining", "StateDict", "LoadStateDict", "ToString",
+    ];
+
     private static readonly Dictionary<string, LayerKind> Kinds = new()
     {
         ["RnnAttribute"] = LayerKind.Rnn,
@@ -51,7 +58,9 @@ internal static class ModelParser
             }
         }
 
-        if (attributes.Count == 0 || attributes[0].Data.AttributeClass!.Name != attributeName)
+        // Each class is handled once: by the pipeline of its first layer attribute, on the declaration that holds it.
+        if (attributes.Count == 0 || attributes[0].Data.AttributeClass!.Name != attributeName
+            || attributes[0].Data.ApplicationSyntaxReference?.GetSyntax(ct).Parent?.Parent != context.TargetNode)
         {
             return null;
         }
@@ -92,6 +101,30 @@ internal static class ModelParser
             containing.Insert(0, $"partial {Keyword(outer)} {outer.Name}");
         }
 
+        if (attributes.Select(a => a.Data.ApplicationSyntaxReference?.GetSyntax(ct).Parent?.Parent).Distinct().Count() > 1)
+        {
+            diagnostics.Add(Diag(Diagnostics.SplitDeclaration, classLocation, className));
+        }
+
+        foreach (ISymbol member in type.GetMembers())
+        {
+            if (member.IsImplicitlyDeclared || member.DeclaringSyntaxReferences.Length == 0)
+            {
+                continue;
+            }
+
+            bool clash = member is IMethodSymbol { MethodKind: MethodKind.Constructor } ctor
+                ? ctor.Parameters.Length == 0 || (ctor.Parameters.Length == 1 && ctor.Parameters[0].Type.SpecialType == SpecialType.System_Int32)
+                : GeneratedMembers.Contains(member.Name);
+            if (clash)
+            {
+                string what = member is IMethodSymbol { MethodKind: MethodKind.Constructor } c
+                    ? $"{className}({(c.Parameters.Length == 0 ? string.Empty : "int")})"
+                    : member.Name;
+                diagnostics.Add(Diag(Diagnostics.MemberClash, ToInfo(member.Locations.FirstOrDefault()) ?? classLocation, className, what));
+            }
+        }
+
         var layers = new List<LayerSpec>();
         var names = new HashSet<string>();
         bool? batchFirst = null;
@@ -100,7 +133,8 @@ internal static class ModelParser
         foreach ((AttributeData data, LayerKind kind) in attributes)
         {
             ct.ThrowIfCancellationRequested();
-            LocationInfo? where = ToInfo(data.ApplicationSyntaxReference?.GetSyntax(ct).GetLocation()) ?? classLocation;
+            var syntax = data.ApplicationSyntaxReference?.GetSyntax(ct) as AttributeSyntax;
+            LocationInfo? where = ToInfo(syntax?.GetLocation()) ?? classLocation;
             string label = kind.ToString();
             if (data.ConstructorArguments.Any(a => a.Kind == TypedConstantKind.Error)
                 || data.NamedArguments.Any(a => a.Value.Kind == TypedConstantKind.Error)
@@ -148,9 +182,9 @@ internal static class ModelParser
             bool recurrent = kind != LayerKind.Linear;
             string inName = recurrent ? "inputSize" : "inFeatures";
             string outName = recurrent ? "hiddenSize" : "outFeatures";
-            bool ok = CheckSize(diagnostics, where, label, inName, a0, MaxSize)
-                & CheckSize(diagnostics, where, label, outName, a1, MaxSize)
-                & (!recurrent || CheckSize(diagnostics, where, label, "NumLayers", numLayers, MaxLayers));
+            bool ok = CheckSize(diagnostics, At(syntax, inName, 0) ?? where, label, inName, a0, MaxSize, SizeReason)
+                & CheckSize(diagnostics, At(syntax, outName, 1) ?? where, label, outName, a1, MaxSize, SizeReason)
+                & (!recurrent || CheckSize(diagnostics, At(syntax, "NumLayers") ?? where, label, "NumLayers", numLayers, MaxLayers, LayersReason));
 
             if (recurrent)
             {
@@ -161,11 +195,11 @@ internal static class ModelParser
 
                 if (!(dropout >= 0f && dropout < 1f))
                 {
-                    diagnostics.Add(Diag(Diagnostics.DropoutOutOfRange, where, label, Format(dropout)));
+                    diagnostics.Add(Diag(Diagnostics.DropoutOutOfRange, At(syntax, "Dropout") ?? where, label, Format(dropout)));
                 }
                 else if (dropout > 0f && numLayers == 1)
                 {
-                    diagnostics.Add(Diag(Diagnostics.DropoutSingleLayer, where, label, Format(dropout)));
+                    diagnostics.Add(Diag(Diagnostics.DropoutSingleLayer, At(syntax, "Dropout") ?? where, label, Format(dropout)));
                 }
 
                 if (batchFirst is null)
@@ -174,7 +208,7 @@ internal static class ModelParser
                 }
                 else if (batchFirst != bf)
                 {
-                    diagnostics.Add(Diag(Diagnostics.BatchFirstDiffers, where, label, Bool(bf), Bool(batchFirst.Value)));
+                    diagnostics.Add(Diag(Diagnostics.BatchFirstDiffers, At(syntax, "BatchFirst") ?? where, label, Bool(bf), Bool(batchFirst.Value)));
                 }
             }
 
@@ -182,17 +216,21 @@ internal static class ModelParser
             {
                 if (!IsValidName(name))
                 {
-                    diagnostics.Add(Diag(Diagnostics.BadName, where, label, name));
+                    diagnostics.Add(Diag(Diagnostics.BadName, At(syntax, "Name") ?? where, label, name));
                 }
                 else if (!names.Add(name))
                 {
-                    diagnostics.Add(Diag(Diagnostics.DuplicateName, where, label, name));
+                    diagnostics.Add(Diag(Diagnostics.DuplicateName, At(syntax, "Name") ?? where, label, name));
                 }
             }
 
             if (ok && width > 0 && a0 != width)
             {
-                diagnostics.Add(Diag(Diagnostics.WidthMismatch, where, label, inName, a0.ToString(CultureInfo.InvariantCulture), width.ToString(CultureInfo.InvariantCulture)));
+                LayerSpec? before = layers.LastOrDefault(x => x.Kind != LayerKind.LastStep);
+                string why = before is { IsRecurrent: true, Bidirectional: true }
+                    ? $" (2 x hiddenSize {before.HiddenSize.ToString(CultureInfo.InvariantCulture)}: it is bidirectional)"
+                    : string.Empty;
+                diagnostics.Add(Diag(Diagnostics.WidthMismatch, At(syntax, inName, 0) ?? where, label, inName, a0.ToString(CultureInfo.InvariantCulture), width.ToString(CultureInfo.InvariantCulture), why));
             }
 
             var layer = new LayerSpec(kind, a0, a1, numLayers, bias, bf, bidirectional, relu, dropout, activation, name);
@@ -200,7 +238,7 @@ internal static class ModelParser
             width = ok ? layer.OutputWidth : -1;
         }
 
-        if (!layers.Any(l => l.Kind != LayerKind.LastStep))
+        if (!attributes.Any(a => a.Kind != LayerKind.LastStep))
         {
             diagnostics.Add(Diag(Diagnostics.NoLayer, classLocation, className));
         }
@@ -232,15 +270,57 @@ internal static class ModelParser
         return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(diagnostics));
     }
 
-    private static bool CheckSize(List<DiagnosticInfo> diagnostics, LocationInfo? where, string label, string what, int value, int max)
+    private const string SizeReason = "one weight matrix of 65536 x 65536 floats already takes 16 GiB";
+
+    private const string LayersReason = "deeper stacks do not train and only grow the generated code";
+
+    private static bool CheckSize(List<DiagnosticInfo> diagnostics, LocationInfo? where, string label, string what, int value, int max, string reason)
     {
         if (value >= 1 && value <= max)
         {
             return true;
         }
 
-        diagnostics.Add(Diag(Diagnostics.SizeOutOfRange, where, label, what, value.ToString(CultureInfo.InvariantCulture), max.ToString(CultureInfo.InvariantCulture)));
+        diagnostics.Add(Diag(Diagnostics.SizeOutOfRange, where, label, what, value.ToString(CultureInfo.InvariantCulture), max.ToString(CultureInfo.InvariantCulture), reason));
         return false;
+    }
+
+    /// <summary>
+    /// The location of an attribute argument: the named property <paramref name="name"/> (<c>Dropout = 2f</c>), the
+    /// constructor argument of that parameter name (<c>hiddenSize: 0</c>), or the <paramref name="position"/>-th
+    /// positional one. Null when the argument is not written (its default applies).
+    /// </summary>
+    private static LocationInfo? At(AttributeSyntax? syntax, string name, int position = -1)
+    {
+        if (syntax?.ArgumentList is null)
+        {
+            return null;
+        }
+
+        int positional = 0;
+        foreach (AttributeArgumentSyntax argument in syntax.ArgumentList.Arguments)
+        {
+            if (argument.NameEquals is { } equals)
+            {
+                if (equals.Name.Identifier.ValueText == name)
+                {
+                    return ToInfo(argument.GetLocation());
+                }
+            }
+            else if (argument.NameColon is { } colon)
+            {
+                if (colon.Name.Identifier.ValueText == name)
+                {
+                    return ToInfo(argument.GetLocation());
+                }
+            }
+            else if (positional++ == position)
+            {
+                return ToInfo(argument.GetLocation());
+            }
+        }
+
+        return null;
     }
 
     private static bool IsValidName(string name)
