@@ -113,8 +113,10 @@ internal static partial class Emitter
     {
         int full = n / v;
         int tail = n % v;
-        string s = full > 0 ? $"{Inv(n)} = {Inv(full)} block{(full == 1 ? string.Empty : "s")} of {Inv(v)}" : $"{Inv(n)} =";
-        return tail == 0 ? s : s + $"{(full > 0 ? " +" : string.Empty)} a tail of {Inv(tail)} (weights zero-padded to {Inv(v)}, padded lanes never read back)";
+        string blocks = $"{Inv(full)} block{(full == 1 ? string.Empty : "s")} of {Inv(v)}";
+        return tail == 0 ? $"{Inv(n)} = {blocks}"
+            : full == 0 ? $"{Inv(n)} = a tail block of {Inv(tail)} (weights zero-padded to {Inv(v)}, padded lanes never read back)"
+            : $"{Inv(n)} = {blocks} + a tail block of {Inv(tail)} (weights zero-padded to {Inv(v)}, padded lanes never read back)";
     }
 
     private static void WriteModelClass(SourceWriter w, ModelPlan plan)

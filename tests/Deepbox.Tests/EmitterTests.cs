@@ -41,7 +41,7 @@ public class EmitterTests
         Assert.Contains("for (int k = 0; k < 33; k++)", code, StringComparison.Ordinal);
         Assert.Contains("for (int k = 40; k < 73; k++)", code, StringComparison.Ordinal);
         Assert.Contains("for (int k = 0; k < 9; k++)", code, StringComparison.Ordinal);
-        Assert.Contains("a tail of 1", code, StringComparison.Ordinal);
+        Assert.Contains("33 = 4 blocks of 8 + a tail block of 1", code, StringComparison.Ordinal);
     }
 
     [Fact]

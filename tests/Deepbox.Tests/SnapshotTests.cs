@@ -1,0 +1,57 @@
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace Deepbox.Tests;
+
+/// <summary>
+/// The generated source of canonical models, kept as snapshots. Each is also compiled with every warning on (zero
+/// diagnostics), and generated again under a culture whose minus sign is U+2212 (the emitted text must not change).
+/// </summary>
+public class SnapshotTests
+{
+    [Fact]
+    public void SeedRnn() => Check("[Rnn(4, 8, BatchFirst = true)] public partial class SeedRnn;");
+
+    [Fact]
+    public void SeedLstm() => Check("[Lstm(4, 8, BatchFirst = true)] public partial class SeedLstm;");
+
+    [Fact]
+    public void SeedGru() => Check("[Gru(4, 8, BatchFirst = true)] public partial class SeedGru;");
+
+    [Fact]
+    public void BidirectionalGru() => Check("[Gru(9, 17, NumLayers = 2, Bidirectional = true)] public partial class BiGru;");
+
+    [Fact]
+    public void Forecaster() => Check("[Lstm(1, 32, NumLayers = 2, Dropout = 0.1f, Name = \"lstm\")]\n[LastStep]\n[Linear(32, 1, Name = \"fc\")]\npublic partial class Forecaster;");
+
+    [Fact]
+    public void ReluRnnWithoutBias() => Check("[Rnn(3, 5, Bias = false, Nonlinearity = Nonlinearity.Relu, BatchFirst = false)] public partial class ReluRnn;");
+
+    private static void Check(string declaration, [System.Runtime.CompilerServices.CallerMemberName] string method = "")
+    {
+        string source = "using Deepbox;\nnamespace Snapshots;\n" + declaration;
+        GeneratorHarness.Result result = GeneratorHarness.Run(source);
+        Assert.True(result.AllDiagnostics.Count == 0, result.Describe());
+        GeneratedSourceResult generated = Assert.Single(result.Run.Results.SelectMany(r => r.GeneratedSources));
+
+        CultureInfo saved = Thread.CurrentThread.CurrentCulture;
+        try
+        {
+            var odd = (CultureInfo)CultureInfo.InvariantCulture.Clone();
+            odd.NumberFormat.NegativeSign = "\u2212";
+            odd.NumberFormat.NumberDecimalSeparator = ",";
+            Thread.CurrentThread.CurrentCulture = odd;
+            string again = Assert.Single(GeneratorHarness.Run(source).GeneratedSources);
+            Assert.Equal(generated.SourceText.ToString(), again);
+        }
+        finally
+        {
+            Thread.CurrentThread.CurrentCulture = saved;
+        }
+
+        Snapshot.Verify(generated.SourceText.ToString(), generated.HintName, nameof(SnapshotTests), method);
+    }
+}
