@@ -6,6 +6,9 @@ namespace Deepbox.Generators;
 /// <summary>The forward pass: public entry points, shape checks, workspace, weight packing and the stage sequence.</summary>
 internal static partial class Emitter
 {
+    /// <summary>Whether a recurrent layer applies dropout between its stacked layers (in training).</summary>
+    private static bool HasDropout(LayerSpec l) => l.IsRecurrent && l.Dropout > 0 && l.NumLayers > 1;
+
     private static string Tag(int layer, int direction) => Inv(layer) + (direction == 1 ? "r" : string.Empty);
 
     /// <summary>The packed weight buffers: (field, length, what it holds).</summary>
@@ -59,11 +62,25 @@ internal static partial class Emitter
                     yield return ($"_seq{s.Index}_{Inv(layer)}", $"rows * {Inv(l.Directions * s.Padded)}", $"({Inv(s.Index)}) layer {Inv(layer)} hidden states [T, B, {(l.Directions == 2 ? "2 x " : string.Empty)}{Inv(s.Padded)}]");
                 }
 
-                yield return ($"_gx{s.Index}", $"rows * {Inv(l.Gates * s.Padded)}", $"({Inv(s.Index)}) input products of every step [T, B, {Inv(l.Gates * s.Padded)}]");
+                yield return ($"_gx{s.Index}", $"(_training ? {Inv(states)} : 1) * rows * {Inv(l.Gates * s.Padded)}", $"({Inv(s.Index)}) input products of every step [T, B, {Inv(l.Gates * s.Padded)}], overwritten by the gate activations (one per layer and direction in training, for Backward)");
                 yield return ($"_h0_{s.Index}", $"batch * {Inv(states * s.Padded)}", $"({Inv(s.Index)}) initial hidden states [{Inv(states)}, B, {Inv(s.Padded)}]");
                 if (l.Kind == LayerKind.Lstm)
                 {
-                    yield return ($"_c{s.Index}", $"batch * {Inv(states * s.Padded)}", $"({Inv(s.Index)}) cell states [{Inv(states)}, B, {Inv(s.Padded)}], updated in place");
+                    yield return ($"_c{s.Index}", $"batch * {Inv(states * s.Padded)}", $"({Inv(s.Index)}) initial cell states [{Inv(states)}, B, {Inv(s.Padded)}]");
+                    yield return ($"_aux{s.Index}", $"rows * {Inv(states * s.Padded)}", $"({Inv(s.Index)}) cell state of every step [{Inv(states)}, T, B, {Inv(s.Padded)}]");
+                }
+                else if (l.Kind == LayerKind.Gru)
+                {
+                    yield return ($"_aux{s.Index}", $"rows * {Inv(states * s.Padded)}", $"({Inv(s.Index)}) W_hn h + b_hn of every step [{Inv(states)}, T, B, {Inv(s.Padded)}], for Backward");
+                }
+
+                if (HasDropout(l))
+                {
+                    for (int layer = 1; layer < l.NumLayers; layer++)
+                    {
+                        yield return ($"_mask{s.Index}_{Inv(layer)}", $"rows * {Inv(l.Directions * s.Padded)}", $"({Inv(s.Index)}) dropout mask on the input of layer {Inv(layer)} (training)");
+                        yield return ($"_drop{s.Index}_{Inv(layer)}", $"rows * {Inv(l.Directions * s.Padded)}", $"({Inv(s.Index)}) the input of layer {Inv(layer)} after dropout (training)");
+                    }
                 }
             }
             else if (l.Kind == LayerKind.Linear)
@@ -89,6 +106,7 @@ internal static partial class Emitter
             w.Line("(int batch, int seqLen, bool unbatched) = CheckInput(input);");
             w.Line($"{T} output = {T}.Zeros(OutputShape(batch, seqLen, unbatched));");
             w.Line("Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default);");
+            w.Line("_savedUnbatched = unbatched;");
             w.Line("return output;");
         }
 
@@ -114,6 +132,7 @@ internal static partial class Emitter
             w.Line($"{S}.CheckLength(\"input\", input.Length, batch, seqLen, InputSize);");
             w.Line($"{S}.CheckLength(\"output\", output.Length, batch, {(plan.HasLastStep ? "1" : "seqLen")}, OutputSize);");
             w.Line("Run(input, batch, seqLen, default, default, output, default, default);");
+            w.Line("_savedUnbatched = false;");
         }
 
         w.Line();
@@ -192,11 +211,13 @@ internal static partial class Emitter
             {
                 w.Line($"{T} c = {T}.Zeros(stateShape);");
                 w.Line("Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), c0 is null ? default : c0.AsSpan(), output.AsSpan(), h.AsSpan(), c.AsSpan());");
+                w.Line("_savedUnbatched = unbatched;");
                 w.Line("return (output, (h, c));");
             }
             else
             {
                 w.Line("Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default);");
+                w.Line("_savedUnbatched = unbatched;");
                 w.Line("return (output, h);");
             }
         }
@@ -236,6 +257,10 @@ internal static partial class Emitter
             RowSource o = plan.Output;
             w.Line("// The output in the caller's layout.");
             w.Line($"{S}.FromTimeMajor({Slice(o)}, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, output);");
+            w.Line("// What Backward needs: everything it reads stays in the workspace until the next Forward.");
+            w.Line("_saved = _training;");
+            w.Line("_savedBatch = batch;");
+            w.Line("_savedSeqLen = seqLen;");
         }
 
         w.Line();
@@ -277,18 +302,39 @@ internal static partial class Emitter
             }
 
             string seqKernel = SequenceName(l, h);
+            w.Line($"int gxStride = _training ? rows * {Inv(l.Gates * hp)} : 0; // training keeps every layer's and direction's gates for Backward");
             for (int layer = 0; layer < l.NumLayers; layer++)
             {
                 RowSource src = s.LayerInput(layer);
+                string srcBuffer = src.Buffer;
+                if (layer > 0 && HasDropout(l))
+                {
+                    srcBuffer = $"input{Inv(layer)}";
+                    w.Line($"// Dropout p = {l.Dropout.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} on the input of layer {Inv(layer)}, in training only (inverted: kept values scaled by 1 / (1 - p)).");
+                    w.Line($"float[] {srcBuffer} = {src.Buffer};");
+                    using (w.Block("if (_training)"))
+                    {
+                        w.Line($"{S}.DropoutMask(_dropout, {l.Dropout.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}f, _mask{s.Index}_{Inv(layer)}.AsSpan(0, rows * {Inv(d2 * hp)}));");
+                        w.Line($"{S}.Multiply({src.Buffer}.AsSpan(0, rows * {Inv(d2 * hp)}), _mask{s.Index}_{Inv(layer)}, _drop{s.Index}_{Inv(layer)}.AsSpan(0, rows * {Inv(d2 * hp)}));");
+                        w.Line($"{srcBuffer} = _drop{s.Index}_{Inv(layer)};");
+                    }
+                }
+
                 for (int d = 0; d < d2; d++)
                 {
                     string tag = Tag(layer, d);
-                    string stateOffset = $"{Inv((layer * d2) + d)} * batch * {Inv(hp)}";
+                    int index = (layer * d2) + d;
+                    string stateOffset = $"{Inv(index)} * batch * {Inv(hp)}";
+                    string gx = $"_gx{s.Index}.AsSpan({Inv(index)} * gxStride)";
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}.");
-                    w.Line($"{k}.{DenseName(src, l.Gates * hp, ActivationKind.None)}({src.Buffer}, {Inv(src.RowStride)}, _w{s.Index}_{tag}_ih, _b{s.Index}_{tag}, _gx{s.Index}, rows);");
-                    string extra = l.Kind == LayerKind.Gru ? $"_bhn{s.Index}_{tag}, " : string.Empty;
-                    string c = lstm ? $"_c{s.Index}.AsSpan({stateOffset}), " : string.Empty;
-                    w.Line($"{k}.{seqKernel}(_gx{s.Index}, _w{s.Index}_{tag}_hh, {extra}_h0_{s.Index}.AsSpan({stateOffset}), {c}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")});");
+                    w.Line($"{k}.{DenseName(src, l.Gates * hp, ActivationKind.None)}({srcBuffer}, {Inv(src.RowStride)}, _w{s.Index}_{tag}_ih, _b{s.Index}_{tag}, {gx}, rows);");
+                    string extra = l.Kind switch
+                    {
+                        LayerKind.Gru => $"_bhn{s.Index}_{tag}, _h0_{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
+                        LayerKind.Lstm => $"_h0_{s.Index}.AsSpan({stateOffset}), _c{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
+                        _ => $"_h0_{s.Index}.AsSpan({stateOffset}), ",
+                    };
+                    w.Line($"{k}.{seqKernel}({gx}, _w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")});");
                 }
             }
 
@@ -299,8 +345,7 @@ internal static partial class Emitter
                 {
                     for (int d = 0; d < d2; d++)
                     {
-                        string row = d == 0 ? $"(seqLen - 1) * batch * {Inv(d2 * hp)}" : "0";
-                        string off = d == 0 ? row : Inv(d * hp);
+                        string off = d == 0 ? $"(seqLen - 1) * batch * {Inv(d2 * hp)}" : Inv(d * hp);
                         w.Line($"{S}.CopyRows(_seq{s.Index}_{Inv(layer)}.AsSpan({off}), {Inv(d2 * hp)}, hN.Slice({Inv((layer * d2) + d)} * batch * {Inv(h)}), {Inv(h)}, {Inv(h)}, batch);");
                     }
                 }
@@ -308,7 +353,18 @@ internal static partial class Emitter
 
             if (lstm)
             {
-                w.Line($"if (!cN.IsEmpty) {S}.CopyRows(_c{s.Index}, {Inv(hp)}, cN, {Inv(h)}, {Inv(h)}, stateRows);");
+                using (w.Block("if (!cN.IsEmpty)"))
+                {
+                    for (int layer = 0; layer < l.NumLayers; layer++)
+                    {
+                        for (int d = 0; d < d2; d++)
+                        {
+                            int index = (layer * d2) + d;
+                            string off = $"({Inv(index)} * rows{(d == 0 ? " + ((seqLen - 1) * batch)" : string.Empty)}) * {Inv(hp)}";
+                            w.Line($"{S}.CopyRows(_aux{s.Index}.AsSpan({off}), {Inv(hp)}, cN.Slice({Inv(index)} * batch * {Inv(h)}), {Inv(h)}, {Inv(h)}, batch);");
+                        }
+                    }
+                }
             }
         }
 

@@ -12,8 +12,17 @@ namespace Deepbox.Generators;
 /// </summary>
 internal static partial class Emitter
 {
-    private static string DenseName(RowSource src, int n, ActivationKind act) =>
-        $"Dense_{src.Key}_N{Inv(n)}" + (act == ActivationKind.None ? string.Empty : "_" + act);
+    private static string DenseName(RowSource src, int n, ActivationKind act, DenseInit init = DenseInit.Bias) =>
+        $"Dense_{src.Key}_N{Inv(n)}" + (act == ActivationKind.None ? string.Empty : "_" + act) + (init == DenseInit.Bias ? string.Empty : "_" + init);
+
+    private static string WeightGradName(RowSource src, int n) => $"WeightGrad_{src.Key}_N{Inv(n)}";
+
+    private static string BackwardName(LayerSpec l, int h) => l.Kind switch
+    {
+        LayerKind.Lstm => "LstmBackward_H" + Inv(h),
+        LayerKind.Gru => "GruBackward_H" + Inv(h),
+        _ => (l.Relu ? "RnnReluBackward_H" : "RnnTanhBackward_H") + Inv(h),
+    };
 
     private static string SequenceName(LayerSpec l, int h) => l.Kind switch
     {
@@ -30,18 +39,41 @@ internal static partial class Emitter
             LayerSpec l = s.Layer;
             if (l.IsRecurrent)
             {
+                int n = l.Gates * s.Padded;
                 for (int layer = 0; layer < l.NumLayers; layer++)
                 {
                     RowSource src = s.LayerInput(layer);
-                    int n = l.Gates * s.Padded;
                     kernels[DenseName(src, n, ActivationKind.None)] = kw => WriteDense(kw, plan.Isa, src, n, ActivationKind.None);
                 }
 
                 kernels[SequenceName(l, l.HiddenSize)] = kw => WriteSequence(kw, plan.Isa, l, s.Padded);
+
+                // Backward: the cell back through time, the weight-gradient products, the input-gradient products.
+                kernels[BackwardName(l, l.HiddenSize)] = kw => WriteSequenceBackward(kw, plan.Isa, l, s.Padded);
+                var gateRows = new RowSource(string.Empty, n, n, n, 1);
+                var stateRows = new RowSource(string.Empty, s.Padded, l.HiddenSize, s.Padded, 1);
+                DenseInit carry = l.Kind == LayerKind.Gru ? DenseInit.Accumulate : DenseInit.Zero;
+                kernels[DenseName(gateRows, s.Padded, ActivationKind.None, carry)] = kw => WriteDense(kw, plan.Isa, gateRows, s.Padded, ActivationKind.None, carry);
+                kernels[WeightGradName(stateRows, n)] = kw => WriteWeightGrad(kw, plan.Isa, stateRows, n);
+                for (int layer = 0; layer < l.NumLayers; layer++)
+                {
+                    RowSource src = s.LayerInput(layer);
+                    int width = plan.Isa.Pad(src.PackedRows);
+                    kernels[WeightGradName(src, n)] = kw => WriteWeightGrad(kw, plan.Isa, src, n);
+                    kernels[DenseName(gateRows, width, ActivationKind.None, DenseInit.Zero)] = kw => WriteDense(kw, plan.Isa, gateRows, width, ActivationKind.None, DenseInit.Zero);
+                    if (l.Bidirectional)
+                    {
+                        kernels[DenseName(gateRows, width, ActivationKind.None, DenseInit.Accumulate)] = kw => WriteDense(kw, plan.Isa, gateRows, width, ActivationKind.None, DenseInit.Accumulate);
+                    }
+                }
             }
             else if (l.Kind == LayerKind.Linear)
             {
                 kernels[DenseName(s.Input, s.Padded, l.Activation)] = kw => WriteDense(kw, plan.Isa, s.Input, s.Padded, l.Activation);
+                var outRows = new RowSource(string.Empty, s.Padded, s.Padded, s.Padded, 1);
+                int width = plan.Isa.Pad(s.Input.PackedRows);
+                kernels[WeightGradName(s.Input, s.Padded)] = kw => WriteWeightGrad(kw, plan.Isa, s.Input, s.Padded);
+                kernels[DenseName(outRows, width, ActivationKind.None, DenseInit.Zero)] = kw => WriteDense(kw, plan.Isa, outRows, width, ActivationKind.None, DenseInit.Zero);
             }
         }
 
@@ -86,7 +118,7 @@ internal static partial class Emitter
     /// <c>y[m, 0:n] = bias + sum_k x[m, k] * w[k, 0:n]</c> (then the activation) for every row: the input
     /// products of a recurrent layer for all time steps at once, and the <c>Linear</c> layers.
     /// </summary>
-    private static void WriteDense(SourceWriter w, VectorIsa isa, RowSource src, int n, ActivationKind act)
+    private static void WriteDense(SourceWriter w, VectorIsa isa, RowSource src, int n, ActivationKind act, DenseInit init = DenseInit.Bias)
     {
         int v = isa.Width;
         int vectors = n / v;
@@ -97,15 +129,20 @@ internal static partial class Emitter
             ? $"k in [0, {Inv(src.SegmentWidth)})"
             : string.Join(" and ", Enumerable.Range(0, src.Segments).Select(s => $"[{Inv(s * src.SegmentStride)}, {Inv((s * src.SegmentStride) + src.SegmentWidth)})"));
         w.Line("/// <summary>");
-        w.Line($"/// y[m, 0:{Inv(n)}] = {(act == ActivationKind.None ? string.Empty : act.ToString().ToLowerInvariant() + "(")}bias + sum over {segs} of x[m, k] * w[k, 0:{Inv(n)}]{(act == ActivationKind.None ? string.Empty : ")")}, for m in [0, rows).");
+        string start = init switch { DenseInit.Bias => "bias + ", DenseInit.Accumulate => "y[m, 0:" + Inv(n) + "] + ", _ => string.Empty };
+        w.Line($"/// y[m, 0:{Inv(n)}] = {(act == ActivationKind.None ? string.Empty : act.ToString().ToLowerInvariant() + "(")}{start}sum over {segs} of x[m, k] * w[k, 0:{Inv(n)}]{(act == ActivationKind.None ? string.Empty : ")")}, for m in [0, rows).");
         w.Line($"/// w is input-major: row k holds the {Inv(n)} outputs fed by input k, so each input broadcasts against {Inv(Math.Min(Chunk, vectors))} vectors of outputs.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        using (w.Block($"public static void {DenseName(src, n, act)}(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)"))
+        using (w.Block($"public static void {DenseName(src, n, act, init)}(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)"))
         {
             w.Line("ref float x0 = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float w0 = ref MemoryMarshal.GetReference(w);");
-            w.Line("ref float b0 = ref MemoryMarshal.GetReference(bias);");
+            if (init == DenseInit.Bias)
+            {
+                w.Line("ref float b0 = ref MemoryMarshal.GetReference(bias);");
+            }
+
             w.Line("ref float y0 = ref MemoryMarshal.GetReference(y);");
             using (w.Block("for (int m = 0; m < rows; m++)"))
             {
@@ -115,7 +152,7 @@ internal static partial class Emitter
                 {
                     using (w.Block($"// Outputs [0, {Inv(Chunk * v)}): {Inv(Chunk)} vectors."))
                     {
-                        WriteDensePass(w, v, src, n, Chunk, "0", act);
+                        WriteDensePass(w, v, src, n, Chunk, "0", act, init);
                     }
                 }
                 else if (passes > 1)
@@ -123,16 +160,16 @@ internal static partial class Emitter
                     w.Line($"// Outputs [0, {Inv(passes * Chunk * v)}): {Inv(passes)} passes of {Inv(Chunk)} vectors.");
                     using (w.Block($"for (int n = 0; n < {Inv(passes * Chunk * v)}; n += {Inv(Chunk * v)})"))
                     {
-                        WriteDensePass(w, v, src, n, Chunk, "n", act);
+                        WriteDensePass(w, v, src, n, Chunk, "n", act, init);
                     }
                 }
 
                 if (rest > 0)
                 {
-                    int start = passes * Chunk * v;
-                    using (w.Block($"// Outputs [{Inv(start)}, {Inv(n)}): {Inv(rest)} vector{(rest == 1 ? string.Empty : "s")}."))
+                    int first = passes * Chunk * v;
+                    using (w.Block($"// Outputs [{Inv(first)}, {Inv(n)}): {Inv(rest)} vector{(rest == 1 ? string.Empty : "s")}."))
                     {
-                        WriteDensePass(w, v, src, n, rest, Inv(start), act);
+                        WriteDensePass(w, v, src, n, rest, Inv(first), act, init);
                     }
                 }
             }
@@ -140,11 +177,17 @@ internal static partial class Emitter
     }
 
     /// <summary>One pass over <paramref name="count"/> output vectors starting at column <paramref name="col"/> (a literal or <c>n</c>).</summary>
-    private static void WriteDensePass(SourceWriter w, int v, RowSource src, int n, int count, string col, ActivationKind act)
+    private static void WriteDensePass(SourceWriter w, int v, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init)
     {
         for (int i = 0; i < count; i++)
         {
-            w.Line($"Vec a{Inv(i)} = V.LoadUnsafe(ref b0, {Offset(col, i * v)});");
+            string value = init switch
+            {
+                DenseInit.Bias => $"V.LoadUnsafe(ref b0, {Offset(col, i * v)})",
+                DenseInit.Accumulate => $"V.LoadUnsafe(ref ym, {Offset(col, i * v)})",
+                _ => "Vec.Zero",
+            };
+            w.Line($"Vec a{Inv(i)} = {value};");
         }
 
         for (int s = 0; s < src.Segments; s++)
@@ -215,12 +258,12 @@ internal static partial class Emitter
         w.Line($"/// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, {Inv(row)}]; whh is W_hh");
         w.Line($"/// input-major, [{Inv(h)}][{Inv(row)}], with the {Inv(g)} gate{(g == 1 ? string.Empty : "s")} of each block of {Inv(v)} hidden units side by side, so one pass");
         w.Line($"/// over h computes every gate of a block. Hidden size {Inv(h)} runs as {Inv(hp / v)} block{(hp / v == 1 ? string.Empty : "s")} of {Inv(v)}{(h == hp ? string.Empty : $" (the last one padded: {Inv(hp - h)} lanes of zero weights, never read back)")}.");
-        w.Line($"/// Row (t, b) of seq (stride seqStride) receives h at t; h0{(lstm ? " and c" : string.Empty)} hold{(lstm ? string.Empty : "s")} one row of {Inv(hp)} per sequence{(lstm ? "; c is updated in place" : string.Empty)}.");
+        w.Line($"/// Row (t, b) of seq (stride seqStride) receives h at t; h0{(lstm ? " and c0" : string.Empty)} hold{(lstm ? string.Empty : "s")} one row of {Inv(hp)} per sequence{(lstm ? "; aux receives c at every step" : gru ? "; aux receives W_hn h + b_hn at every step" : string.Empty)}.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         string ro = "global::System.ReadOnlySpan<float>";
         string rw = "global::System.Span<float>";
-        string args = $"{ro} gx, {ro} whh, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{ro} h0, " + (lstm ? $"{rw} c, " : string.Empty) + $"{rw} seq, int seqStride, int batch, int seqLen, bool reverse";
+        string args = $"{rw} gx, {ro} whh, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{ro} h0, " + (lstm ? $"{ro} c0, " : string.Empty) + (lstm || gru ? $"{rw} aux, " : string.Empty) + $"{rw} seq, int seqStride, int batch, int seqLen, bool reverse";
         using (w.Block($"public static void {SequenceName(l, h)}({args})"))
         {
             w.Line("ref float gx0 = ref MemoryMarshal.GetReference(gx);");
@@ -233,7 +276,12 @@ internal static partial class Emitter
             w.Line("ref float h00 = ref MemoryMarshal.GetReference(h0);");
             if (lstm)
             {
-                w.Line("ref float c00 = ref MemoryMarshal.GetReference(c);");
+                w.Line("ref float c00 = ref MemoryMarshal.GetReference(c0);");
+            }
+
+            if (lstm || gru)
+            {
+                w.Line("ref float aux0 = ref MemoryMarshal.GetReference(aux);");
             }
 
             w.Line("ref float seq0 = ref MemoryMarshal.GetReference(seq);");
@@ -248,7 +296,12 @@ internal static partial class Emitter
                     w.Line($"ref float gRow = ref Unsafe.Add(ref gx0, ((t * batch) + b) * {Inv(row)});");
                     if (lstm)
                     {
-                        w.Line($"ref float cRow = ref Unsafe.Add(ref c00, b * {Inv(hp)});");
+                        w.Line($"ref float cPrev = ref (s == 0 ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * {Inv(hp)}));");
+                    }
+
+                    if (lstm || gru)
+                    {
+                        w.Line($"ref float auxRow = ref Unsafe.Add(ref aux0, ((t * batch) + b) * {Inv(hp)});");
                     }
 
                     using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
@@ -275,15 +328,29 @@ internal static partial class Emitter
                         switch (l.Kind)
                         {
                             case LayerKind.Lstm:
-                                w.Line("Vec cNext = V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref cRow, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag));");
-                                w.Line("V.StoreUnsafe(cNext, ref cRow, (nuint)j);");
-                                w.Line("V.StoreUnsafe(Act.Sigmoid(ao) * Act.Tanh(cNext), ref hNext, (nuint)j);");
+                                w.Line("Vec i = Act.Sigmoid(ai);");
+                                w.Line("Vec f = Act.Sigmoid(af);");
+                                w.Line("Vec g = Act.Tanh(ag);");
+                                w.Line("Vec o = Act.Sigmoid(ao);");
+                                w.Line("Vec cNext = V.FusedMultiplyAdd(f, V.LoadUnsafe(ref cPrev, (nuint)j), i * g);");
+                                w.Line("V.StoreUnsafe(cNext, ref auxRow, (nuint)j);");
+                                w.Line("V.StoreUnsafe(o * Act.Tanh(cNext), ref hNext, (nuint)j);");
+                                w.Line("// The activated gates replace the input products: Backward reads them.");
+                                w.Line("V.StoreUnsafe(i, ref gRow, (nuint)col);");
+                                w.Line($"V.StoreUnsafe(f, ref gRow, (nuint)(col + {Inv(v)}));");
+                                w.Line($"V.StoreUnsafe(g, ref gRow, (nuint)(col + {Inv(2 * v)}));");
+                                w.Line($"V.StoreUnsafe(o, ref gRow, (nuint)(col + {Inv(3 * v)}));");
                                 break;
                             case LayerKind.Gru:
                                 w.Line("Vec r = Act.Sigmoid(ar);");
                                 w.Line("Vec z = Act.Sigmoid(az);");
                                 w.Line($"Vec n = Act.Tanh(V.FusedMultiplyAdd(r, an, V.LoadUnsafe(ref gRow, (nuint)(col + {Inv(2 * v)}))));");
                                 w.Line("V.StoreUnsafe(V.FusedMultiplyAdd(z, V.LoadUnsafe(ref hPrev, (nuint)j) - n, n), ref hNext, (nuint)j);");
+                                w.Line("// The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.");
+                                w.Line("V.StoreUnsafe(r, ref gRow, (nuint)col);");
+                                w.Line($"V.StoreUnsafe(z, ref gRow, (nuint)(col + {Inv(v)}));");
+                                w.Line($"V.StoreUnsafe(n, ref gRow, (nuint)(col + {Inv(2 * v)}));");
+                                w.Line("V.StoreUnsafe(an, ref auxRow, (nuint)j);");
                                 break;
                             default:
                                 w.Line($"V.StoreUnsafe({(l.Relu ? "V.Max(a, Vec.Zero)" : "Act.Tanh(a)")}, ref hNext, (nuint)j);");

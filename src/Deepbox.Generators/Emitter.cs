@@ -126,10 +126,14 @@ internal static partial class Emitter
         using (w.Block($"partial class {spec.ClassName} : global::Deepbox.IModel"))
         {
             WriteConstantsAndFields(w, plan);
+            WriteBackwardFields(w, plan);
             WriteConstructors(w, plan);
             WriteForwardApi(w, plan);
+            WriteBackwardApi(w, plan);
             WriteParameterApi(w, plan);
             WriteRun(w, plan);
+            w.Line();
+            WriteBackwardCore(w, plan);
         }
     }
 
@@ -203,6 +207,11 @@ internal static partial class Emitter
             }
 
             w.Line($"_parameters = [{string.Join(", ", plan.Parameters.Select(p => p.Field))}];");
+            if (plan.Stages.Any(s => HasDropout(s.Layer)))
+            {
+                w.Line("_dropout = new global::Deepbox.TorchGenerator(generator.NextUInt32()); // dropout masks: a stream of their own, drawn after the weights");
+            }
+
             w.Line($"_parameterList = global::System.Array.AsReadOnly(_parameters);");
         }
 
@@ -241,7 +250,11 @@ internal static partial class Emitter
         w.Line("public void Train() => _training = true;");
         w.Line();
         w.Line("/// <inheritdoc/>");
-        w.Line("public void Eval() => _training = false;");
+        using (w.Block("public void Eval()"))
+        {
+            w.Line("_training = false;");
+            w.Line("_saved = false;");
+        }
         w.Line();
         w.Line("/// <inheritdoc/>");
         w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> StateDict() => global::Deepbox.StateDicts.Create(_parameters);");

@@ -20,34 +20,39 @@ namespace Deepbox;
 /// of the next narrower width (<see cref="Vector128{T}"/> as four scalars), which gives the same bits.
 /// </para>
 /// <para>
-/// <b>Method.</b> <c>e^v</c> uses Cody–Waite range reduction: <c>n = round(v·log2 e)</c> (rounded to nearest even
-/// by adding and subtracting 1.5·2^23), <c>r = v − n·ln2_hi − n·ln2_lo</c> (|r| ≤ ln2/2), a degree-6 minimax
-/// polynomial for <c>e^r</c>, and <c>2^n</c> built by an integer add into the exponent bits; the final
-/// <c>1 + e^r·2^n</c> is one fused multiply-add. <c>Sigmoid(x) = 1 / (1 + e^−x)</c> with <c>−x</c> clamped to
-/// [−87, 88.375]. <c>Tanh</c> uses an odd degree-11 minimax polynomial for |x| &lt; 0.625 and
-/// <c>1 − 2 / (e^(2|x|) + 1)</c> (with <c>2|x|</c> clamped to at most 88.375) from 0.625 up, then copies the
-/// sign of x. The vector versions compute both tanh branches and blend them, so they have no branches.
+/// <b>Method.</b> <c>e^v</c> uses Cody–Waite range reduction: <c>n = round(v·log2 e)</c> (to nearest even, by adding
+/// and subtracting 1.5·2^23), <c>r = v − n·ln2_hi − n·ln2_lo</c> (|r| ≤ ln2/2), a degree-6 minimax polynomial
+/// <c>e^r ≈ 1 + (r + r²·q(r))</c> (evaluated in that order, which keeps the result monotonic), and <c>2^n</c> built by
+/// an integer add into the exponent bits; <c>1 + e^r·2^n</c> is one fused multiply-add.
+/// <c>Sigmoid(x) = 1 / (1 + e^−x)</c> with <c>−x</c> clamped to [−87, 88.375] (x to [−88.375, 87]).
+/// <c>Tanh</c> uses the odd degree-11 minimax polynomial <c>a + a³·p(a²)</c> for <c>a = |x| &lt; 0.625</c> and
+/// <c>1 − 2 / (e^(2a) + 1)</c> (with <c>2a</c> clamped to at most 88.375) for <c>a ≥ 0.625</c>, then puts the sign
+/// of x on the result. The vector versions compute both tanh branches and blend them: no branches.
 /// </para>
 /// <para>
 /// <b>Accuracy</b>, measured by <c>ActivationTests</c> against <see cref="double"/> math
-/// (<c>1 / (1 + Math.Exp(−x))</c> and <c>Math.Tanh</c>) over every 64th float bit pattern across the finite
-/// range plus a dense grid over [−20, 20], and confirmed by an exhaustive run over all 2^32 inputs; an ulp is
-/// the float spacing at the exact result (2^−149 below 2^−126):
+/// (<c>1 / (1 + Math.Exp(−x))</c> and <c>Math.Tanh</c>) over every 1024th float bit pattern of the finite range, a
+/// grid of step 2^−14 over [−20, 20] and the worst inputs of an exhaustive run over all 2^32 floats (which found
+/// the same maxima). An ulp is the float spacing at the exact result (2^−149 below 2^−126).
 /// </para>
 /// <list type="bullet">
-/// <item><description><see cref="Sigmoid(float)"/>: at most ERR_SIG_ABS absolute error over all finite inputs and
-/// at most ERR_SIG_ULP ulp for x ≥ −88.375 (below the clamp the result stays at sigmoid(−88.375) ≈ 4.0e−39 while
-/// the exact value keeps shrinking toward 0, so only the absolute bound applies there).</description></item>
-/// <item><description><see cref="Tanh(float)"/>: at most ERR_TANH_ABS absolute error and at most ERR_TANH_ULP ulp over
-/// all finite inputs (relative error at most ERR_TANH_REL).</description></item>
+/// <item><description><see cref="Sigmoid(float)"/>: absolute error at most 8.931e−8 (measured 8.9307e−8, at
+/// x ≈ 7.859) over all finite inputs; at most 2.481 ulp (measured 2.4807, at x ≈ −16.64, where 1 + e^−x has just
+/// passed 2^24) for x ≥ −88.375. Below −88.375 the result stays at sigmoid(−88.375) ≈ 4.16e−39 while the exact value
+/// keeps shrinking, so there only the absolute bound holds.</description></item>
+/// <item><description><see cref="Tanh(float)"/>: absolute error at most 7.94e−8 (measured 7.9391e−8), at most
+/// 1.333 ulp (measured 1.3320) and relative error at most 1.421e−7 (measured 1.4208e−7) over all finite inputs;
+/// all three maxima at |x| ≈ 0.631, just above the branch threshold. Below it the polynomial stays under
+/// 0.73 ulp.</description></item>
 /// </list>
 /// <para>
-/// <b>Special values.</b> No finite input overflows or produces NaN or infinity. <c>Sigmoid</c> returns exactly
-/// 1 for x ≥ 17.33 and stays in [0, 1]; it returns sigmoid(−88.375) ≈ 4.0e−39 (a subnormal) for every
-/// x ≤ −88.375. <c>Tanh</c> returns exactly ±1 for |x| ≥ 9.01, stays in [−1, 1], keeps the sign of zero
-/// (<c>Tanh(−0) = −0</c>), returns subnormal inputs unchanged and is exactly odd:
-/// <c>Tanh(−x)</c> is bit for bit <c>−Tanh(x)</c>. Both are monotonic non-decreasing over every float.
-/// ±∞ gives the limits (0 or 1, ±1). A NaN input gives a NaN output.
+/// <b>Special values.</b> No finite input overflows or gives NaN or infinity. <c>Sigmoid</c> stays in [0, 1], is
+/// exactly 1 from x = 16.635532 up (and for +∞) and exactly sigmoid(−88.375) ≈ 4.16e−39 (a subnormal, not 0) for
+/// every x ≤ −88.375 (and −∞); <c>Sigmoid(±0)</c> and <c>Sigmoid</c> of any subnormal are exactly 0.5. <c>Tanh</c>
+/// stays in [−1, 1], is exactly ±1 from |x| = 9.010914 up (and for ±∞), keeps the sign of zero
+/// (<c>Tanh(−0) = −0</c>), returns subnormal inputs unchanged and is exactly odd: <c>Tanh(−x)</c> has the bits of
+/// <c>−Tanh(x)</c>. Both are monotonic non-decreasing over all floats (checked exhaustively). A NaN input gives a
+/// NaN output (not necessarily with the same payload).
 /// </para>
 /// </remarks>
 public static class Activations
@@ -59,7 +64,9 @@ public static class Activations
     private const float Ln2Lo = -1.9046542e-9f;             // ln 2 - Ln2Hi, rounded to float.
     private const int OneBits = 0x3F800000;                 // Bits of 1.0f: 2^n has bits OneBits + (n << 23).
 
-    // e^r ≈ 1 + r + C2 r^2 + ... + C6 r^6 on |r| <= ln2/2: minimax for relative error (fit 3.1e-9 before rounding).
+    // e^r ≈ 1 + (r + r^2 (C2 + C3 r + ... + C6 r^4)) on |r| <= ln2/2: minimax for relative error (3.1e-9 before the
+    // coefficients were rounded to float). Evaluating r + r^2 q first and adding 1 last keeps e^r monotonic in r;
+    // a plain Horner scheme ending in fma(p, r, 1) is not (sigmoid then decreases by an ulp here and there).
     private const float ExpC2 = 0.49999994f;
     private const float ExpC3 = 0.16666521f;
     private const float ExpC4 = 0.04166839f;
@@ -71,7 +78,7 @@ public static class Activations
     private const float MinExpArg = -87f;
     private const float MaxExpArg = 88.375f;
 
-    // tanh(a) ≈ a + a^3 (T0 + T1 a^2 + ... + T4 a^8) for 0 <= a < TanhSmall: minimax for relative error
+    // tanh(a) ≈ a + a^3 (C0 + C1 a^2 + ... + C4 a^8) for 0 <= a < TanhSmall: minimax for relative error
     // (fit 4.4e-9 before rounding). At and above TanhSmall, tanh(a) = 1 - 2 / (e^(2a) + 1).
     private const float TanhSmall = 0.625f;
     private const float TanhC0 = -0.3333328f;
@@ -86,9 +93,9 @@ public static class Activations
     /// The logistic sigmoid <c>1 / (1 + e^−x)</c> of one value. Bit-identical to every lane of the vector versions.
     /// </summary>
     /// <remarks>
-    /// Measured against <c>1 / (1 + Math.Exp(−x))</c> in <see cref="double"/>: at most ERR_SIG_ABS absolute error over all
-    /// finite inputs and at most ERR_SIG_ULP ulp for x ≥ −88.375. Exactly 1 for x ≥ 17.33; sigmoid(−88.375) ≈ 4.0e−39 for
-    /// every x ≤ −88.375; never negative, never above 1. NaN gives NaN.
+    /// Measured against <c>1 / (1 + Math.Exp(−x))</c> in <see cref="double"/>: at most 8.931e−8 absolute error over all
+    /// finite inputs and at most 2.481 ulp for x ≥ −88.375. Exactly 1 from x = 16.635532 up; sigmoid(−88.375) ≈ 4.16e−39
+    /// for every x ≤ −88.375; never negative, never above 1; monotonic. NaN gives NaN.
     /// </remarks>
     /// <param name="x">The input.</param>
     /// <returns>sigmoid(x), in [0, 1].</returns>
@@ -103,9 +110,9 @@ public static class Activations
     /// The hyperbolic tangent of one value. Bit-identical to every lane of the vector versions.
     /// </summary>
     /// <remarks>
-    /// Measured against <c>Math.Tanh</c>: at most ERR_TANH_ABS absolute error and at most ERR_TANH_ULP ulp (relative error
-    /// at most ERR_TANH_REL) over all finite inputs. Exactly ±1 for |x| ≥ 9.01; keeps the sign of zero; returns subnormal
-    /// inputs unchanged; <c>Tanh(−x) == −Tanh(x)</c> bit for bit. NaN gives NaN.
+    /// Measured against <c>Math.Tanh</c>: at most 7.94e−8 absolute error and at most 1.333 ulp (relative error
+    /// at most 1.421e−7) over all finite inputs. Exactly ±1 from |x| = 9.010914 up; monotonic; keeps
+    /// the sign of zero; returns subnormal inputs unchanged; <c>Tanh(−x) == −Tanh(x)</c> bit for bit. NaN gives NaN.
     /// </remarks>
     /// <param name="x">The input.</param>
     /// <returns>tanh(x), in [−1, 1].</returns>
@@ -143,12 +150,11 @@ public static class Activations
         float n = t - RoundMagic;
         float r = MathF.FusedMultiplyAdd(n, -Ln2Hi, v);
         r = MathF.FusedMultiplyAdd(n, -Ln2Lo, r);
-        float p = MathF.FusedMultiplyAdd(ExpC6, r, ExpC5);
-        p = MathF.FusedMultiplyAdd(p, r, ExpC4);
-        p = MathF.FusedMultiplyAdd(p, r, ExpC3);
-        p = MathF.FusedMultiplyAdd(p, r, ExpC2);
-        p = MathF.FusedMultiplyAdd(p, r, 1f);
-        p = MathF.FusedMultiplyAdd(p, r, 1f);
+        float q = MathF.FusedMultiplyAdd(ExpC6, r, ExpC5);
+        q = MathF.FusedMultiplyAdd(q, r, ExpC4);
+        q = MathF.FusedMultiplyAdd(q, r, ExpC3);
+        q = MathF.FusedMultiplyAdd(q, r, ExpC2);
+        float p = 1f + MathF.FusedMultiplyAdd(r * r, q, r);  // e^r = 1 + (r + r^2 q): monotonic in r.
 
         // The low bits of t hold n; shifting them into the exponent field gives 2^n.
         float scale = BitConverter.Int32BitsToSingle((BitConverter.SingleToInt32Bits(t) << 23) + OneBits);
@@ -162,7 +168,7 @@ public static class Activations
     /// error bounds apply.
     /// </summary>
     /// <remarks>
-    /// Measured: at most ERR_SIG_ABS absolute error over all finite inputs and at most ERR_SIG_ULP ulp for
+    /// Measured: at most 8.931e−8 absolute error over all finite inputs and at most 2.481 ulp for
     /// x ≥ −88.375. Computed per lane with <see cref="Sigmoid(float)"/> where <see cref="Vector128{T}"/> is not
     /// hardware-accelerated.
     /// </remarks>
@@ -186,7 +192,7 @@ public static class Activations
     /// error bounds apply.
     /// </summary>
     /// <remarks>
-    /// Measured: at most ERR_TANH_ABS absolute error and at most ERR_TANH_ULP ulp over all finite inputs. Both branches are
+    /// Measured: at most 7.94e−8 absolute error and at most 1.333 ulp over all finite inputs. Both branches are
     /// computed and blended. Computed per lane with <see cref="Tanh(float)"/> where <see cref="Vector128{T}"/> is
     /// not hardware-accelerated.
     /// </remarks>
@@ -223,12 +229,11 @@ public static class Activations
         Vector128<float> n = t - Vector128.Create(RoundMagic);
         Vector128<float> r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-Ln2Hi), v);
         r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-Ln2Lo), r);
-        Vector128<float> p = Vector128.FusedMultiplyAdd(Vector128.Create(ExpC6), r, Vector128.Create(ExpC5));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(ExpC4));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(ExpC3));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(ExpC2));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128<float>.One);
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128<float>.One);
+        Vector128<float> q = Vector128.FusedMultiplyAdd(Vector128.Create(ExpC6), r, Vector128.Create(ExpC5));
+        q = Vector128.FusedMultiplyAdd(q, r, Vector128.Create(ExpC4));
+        q = Vector128.FusedMultiplyAdd(q, r, Vector128.Create(ExpC3));
+        q = Vector128.FusedMultiplyAdd(q, r, Vector128.Create(ExpC2));
+        Vector128<float> p = Vector128<float>.One + Vector128.FusedMultiplyAdd(r * r, q, r);
         Vector128<float> scale = (Vector128.ShiftLeft(t.AsInt32(), 23) + Vector128.Create(OneBits)).AsSingle();
         return Vector128.FusedMultiplyAdd(p, scale, Vector128<float>.One);
     }
@@ -240,7 +245,7 @@ public static class Activations
     /// error bounds apply.
     /// </summary>
     /// <remarks>
-    /// Measured: at most ERR_SIG_ABS absolute error over all finite inputs and at most ERR_SIG_ULP ulp for
+    /// Measured: at most 8.931e−8 absolute error over all finite inputs and at most 2.481 ulp for
     /// x ≥ −88.375. Computed as two <see cref="Vector128{T}"/> halves where <see cref="Vector256{T}"/> is not
     /// hardware-accelerated.
     /// </remarks>
@@ -263,7 +268,7 @@ public static class Activations
     /// error bounds apply.
     /// </summary>
     /// <remarks>
-    /// Measured: at most ERR_TANH_ABS absolute error and at most ERR_TANH_ULP ulp over all finite inputs. Both branches are
+    /// Measured: at most 7.94e−8 absolute error and at most 1.333 ulp over all finite inputs. Both branches are
     /// computed and blended. Computed as two <see cref="Vector128{T}"/> halves where <see cref="Vector256{T}"/> is
     /// not hardware-accelerated.
     /// </remarks>
@@ -300,12 +305,11 @@ public static class Activations
         Vector256<float> n = t - Vector256.Create(RoundMagic);
         Vector256<float> r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Hi), v);
         r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Lo), r);
-        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(ExpC6), r, Vector256.Create(ExpC5));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(ExpC4));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(ExpC3));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(ExpC2));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        Vector256<float> q = Vector256.FusedMultiplyAdd(Vector256.Create(ExpC6), r, Vector256.Create(ExpC5));
+        q = Vector256.FusedMultiplyAdd(q, r, Vector256.Create(ExpC4));
+        q = Vector256.FusedMultiplyAdd(q, r, Vector256.Create(ExpC3));
+        q = Vector256.FusedMultiplyAdd(q, r, Vector256.Create(ExpC2));
+        Vector256<float> p = Vector256<float>.One + Vector256.FusedMultiplyAdd(r * r, q, r);
         Vector256<float> scale = (Vector256.ShiftLeft(t.AsInt32(), 23) + Vector256.Create(OneBits)).AsSingle();
         return Vector256.FusedMultiplyAdd(p, scale, Vector256<float>.One);
     }
@@ -317,7 +321,7 @@ public static class Activations
     /// error bounds apply.
     /// </summary>
     /// <remarks>
-    /// Measured: at most ERR_SIG_ABS absolute error over all finite inputs and at most ERR_SIG_ULP ulp for
+    /// Measured: at most 8.931e−8 absolute error over all finite inputs and at most 2.481 ulp for
     /// x ≥ −88.375. Computed as two <see cref="Vector256{T}"/> halves where <see cref="Vector512{T}"/> is not
     /// hardware-accelerated.
     /// </remarks>
@@ -340,7 +344,7 @@ public static class Activations
     /// error bounds apply.
     /// </summary>
     /// <remarks>
-    /// Measured: at most ERR_TANH_ABS absolute error and at most ERR_TANH_ULP ulp over all finite inputs. Both branches are
+    /// Measured: at most 7.94e−8 absolute error and at most 1.333 ulp over all finite inputs. Both branches are
     /// computed and blended. Computed as two <see cref="Vector256{T}"/> halves where <see cref="Vector512{T}"/> is
     /// not hardware-accelerated.
     /// </remarks>
@@ -377,12 +381,11 @@ public static class Activations
         Vector512<float> n = t - Vector512.Create(RoundMagic);
         Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), v);
         r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), r);
-        Vector512<float> p = Vector512.FusedMultiplyAdd(Vector512.Create(ExpC6), r, Vector512.Create(ExpC5));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpC4));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpC3));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpC2));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        Vector512<float> q = Vector512.FusedMultiplyAdd(Vector512.Create(ExpC6), r, Vector512.Create(ExpC5));
+        q = Vector512.FusedMultiplyAdd(q, r, Vector512.Create(ExpC4));
+        q = Vector512.FusedMultiplyAdd(q, r, Vector512.Create(ExpC3));
+        q = Vector512.FusedMultiplyAdd(q, r, Vector512.Create(ExpC2));
+        Vector512<float> p = Vector512<float>.One + Vector512.FusedMultiplyAdd(r * r, q, r);
         Vector512<float> scale = (Vector512.ShiftLeft(t.AsInt32(), 23) + Vector512.Create(OneBits)).AsSingle();
         return Vector512.FusedMultiplyAdd(p, scale, Vector512<float>.One);
     }
@@ -395,7 +398,7 @@ public static class Activations
     /// <see cref="Sigmoid(float)"/>. Results are bit-identical to <see cref="Sigmoid(float)"/> element by element.
     /// </summary>
     /// <remarks>
-    /// Measured: at most ERR_SIG_ABS absolute error over all finite inputs and at most ERR_SIG_ULP ulp for x ≥ −88.375.
+    /// Measured: at most 8.931e−8 absolute error over all finite inputs and at most 2.481 ulp for x ≥ −88.375.
     /// <paramref name="y"/> may be the very same memory as <paramref name="x"/> (in place) but must not otherwise
     /// overlap it. Elements of <paramref name="y"/> past the length of <paramref name="x"/> are left untouched.
     /// </remarks>
@@ -440,7 +443,7 @@ public static class Activations
     /// <see cref="Tanh(float)"/>. Results are bit-identical to <see cref="Tanh(float)"/> element by element.
     /// </summary>
     /// <remarks>
-    /// Measured: at most ERR_TANH_ABS absolute error and at most ERR_TANH_ULP ulp over all finite inputs.
+    /// Measured: at most 7.94e−8 absolute error and at most 1.333 ulp over all finite inputs.
     /// <paramref name="y"/> may be the very same memory as <paramref name="x"/> (in place) but must not otherwise
     /// overlap it. Elements of <paramref name="y"/> past the length of <paramref name="x"/> are left untouched.
     /// </remarks>

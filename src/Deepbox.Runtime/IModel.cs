@@ -54,4 +54,20 @@ public interface IModel
     /// <param name="seqLen">Time steps per sequence.</param>
     /// <param name="output">Receives the output values; its length must match exactly.</param>
     void Forward(ReadOnlySpan<float> input, int batch, int seqLen, Span<float> output);
+
+    /// <summary>
+    /// Back-propagates through the last training-mode forward pass: adds every parameter's gradient into its
+    /// <see cref="Parameter.Grad"/> and returns the gradient of the input.
+    /// </summary>
+    /// <param name="gradOutput">The gradient of the loss with respect to the output, shaped as the output.</param>
+    /// <returns>The gradient with respect to the input, shaped as the input.</returns>
+    Tensor Backward(Tensor gradOutput);
+
+    /// <summary>
+    /// <see cref="Backward(Tensor)"/> on caller-owned memory after the span <c>Forward</c>; allocation-free once the
+    /// workspace has grown.
+    /// </summary>
+    /// <param name="gradOutput">The gradient with respect to the output, laid out as the output.</param>
+    /// <param name="gradInput">Receives the gradient with respect to the input, or empty to skip it.</param>
+    void Backward(ReadOnlySpan<float> gradOutput, Span<float> gradInput);
 }

@@ -232,4 +232,206 @@ public static class ModelSupport
             }
         }
     }
+
+    /// <summary>
+    /// Packs a PyTorch weight <c>[gates * hidden, cols]</c> output-major for the backward pass: row
+    /// <c>r</c> is the gate-interleaved output lane of <see cref="PackGateInterleaved"/> (<c>[hiddenBlocks][gates][vectorWidth]</c>),
+    /// and column <c>c</c> lands at <c>(c / segmentWidth) * segmentStride + c % segmentWidth</c> of a row of
+    /// <paramref name="rowLength"/> floats; everything else is zero. A product of a gate gradient row with this matrix gives
+    /// the gradient of the input, in the input's padded layout.
+    /// </summary>
+    /// <param name="weight">The PyTorch weight, row-major.</param>
+    /// <param name="gates">Gate blocks in the weight.</param>
+    /// <param name="hidden">Rows per gate block.</param>
+    /// <param name="cols">Columns of the weight.</param>
+    /// <param name="vectorWidth">Floats per vector block.</param>
+    /// <param name="segmentWidth">Columns per input segment.</param>
+    /// <param name="segmentStride">Floats between segment starts in the input layout.</param>
+    /// <param name="rowLength">Floats per packed row (the padded input width).</param>
+    /// <param name="destination">The packed weights; fully overwritten.</param>
+    public static void PackTransposed(
+        ReadOnlySpan<float> weight, int gates, int hidden, int cols, int vectorWidth,
+        int segmentWidth, int segmentStride, int rowLength, Span<float> destination)
+    {
+        destination.Clear();
+        for (int g = 0; g < gates; g++)
+        {
+            for (int j = 0; j < hidden; j++)
+            {
+                ReadOnlySpan<float> src = weight.Slice(((g * hidden) + j) * cols, cols);
+                int lane = ((j / vectorWidth) * gates * vectorWidth) + (g * vectorWidth) + (j % vectorWidth);
+                Span<float> row = destination.Slice(lane * rowLength, rowLength);
+                for (int c = 0; c < cols; c++)
+                {
+                    row[((c / segmentWidth) * segmentStride) + (c % segmentWidth)] = src[c];
+                }
+            }
+        }
+    }
+
+    /// <summary>The inverse of <see cref="PackGateInterleaved"/>, adding: <c>gradient[g * hidden + j, c] += packed[row(c)][lane(g, j)]</c>.</summary>
+    /// <param name="packed">A weight gradient in the kernels' input-major, gate-interleaved layout.</param>
+    /// <param name="gates">Gate blocks.</param>
+    /// <param name="hidden">Rows per gate block.</param>
+    /// <param name="cols">Columns of the PyTorch weight.</param>
+    /// <param name="vectorWidth">Floats per vector block.</param>
+    /// <param name="segmentWidth">Columns per input segment.</param>
+    /// <param name="segmentStride">Rows of the packed layout per input segment.</param>
+    /// <param name="gradient">The PyTorch-layout gradient to add into.</param>
+    public static void UnpackGateInterleavedAdd(
+        ReadOnlySpan<float> packed, int gates, int hidden, int cols, int vectorWidth,
+        int segmentWidth, int segmentStride, Span<float> gradient)
+    {
+        int blocks = (hidden + vectorWidth - 1) / vectorWidth;
+        int rowLength = blocks * gates * vectorWidth;
+        for (int g = 0; g < gates; g++)
+        {
+            for (int j = 0; j < hidden; j++)
+            {
+                Span<float> dst = gradient.Slice(((g * hidden) + j) * cols, cols);
+                int lane = ((j / vectorWidth) * gates * vectorWidth) + (g * vectorWidth) + (j % vectorWidth);
+                for (int c = 0; c < cols; c++)
+                {
+                    dst[c] += packed[(((c / segmentWidth) * segmentStride) + (c % segmentWidth)) * rowLength + lane];
+                }
+            }
+        }
+    }
+
+    /// <summary>Adds the column sums of <paramref name="rows"/> rows of <paramref name="width"/> floats into <paramref name="sums"/> (a bias gradient).</summary>
+    /// <param name="values">The rows.</param>
+    /// <param name="rows">How many rows.</param>
+    /// <param name="width">Floats per row.</param>
+    /// <param name="sums">Receives the sums (added to).</param>
+    public static void AddColumnSums(ReadOnlySpan<float> values, int rows, int width, Span<float> sums)
+    {
+        Span<float> s = sums.Slice(0, width);
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> row = values.Slice(r * width, width);
+            for (int c = 0; c < width; c++)
+            {
+                s[c] += row[c];
+            }
+        }
+    }
+
+    /// <summary>The inverse of <see cref="PackGateBias"/> for one bias, adding: <c>gradient[g * hidden + j] += packed[lane(g, j)]</c>.</summary>
+    /// <param name="packed">A bias gradient in the gate-interleaved layout.</param>
+    /// <param name="gates">Gate blocks.</param>
+    /// <param name="hidden">Units per gate.</param>
+    /// <param name="vectorWidth">Floats per vector block.</param>
+    /// <param name="gradient">The PyTorch-layout bias gradient to add into.</param>
+    public static void UnpackGateBiasAdd(ReadOnlySpan<float> packed, int gates, int hidden, int vectorWidth, Span<float> gradient)
+    {
+        for (int g = 0; g < gates; g++)
+        {
+            for (int j = 0; j < hidden; j++)
+            {
+                gradient[(g * hidden) + j] += packed[((j / vectorWidth) * gates * vectorWidth) + (g * vectorWidth) + (j % vectorWidth)];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Turns the gradient of an activation's output into the gradient of its input, in place, from the saved output
+    /// <paramref name="y"/>: tanh <c>1 - y^2</c>, sigmoid <c>y (1 - y)</c>, relu <c>y &gt; 0</c>; <see cref="Activation.None"/> leaves it.
+    /// </summary>
+    /// <param name="activation">The activation.</param>
+    /// <param name="y">The activation's outputs.</param>
+    /// <param name="gradient">The gradient, multiplied in place.</param>
+    public static void ActivationBackward(Activation activation, ReadOnlySpan<float> y, Span<float> gradient)
+    {
+        for (int i = 0; i < gradient.Length; i++)
+        {
+            float v = y[i];
+            gradient[i] *= activation switch
+            {
+                Activation.Tanh => 1 - (v * v),
+                Activation.Sigmoid => v * (1 - v),
+                Activation.Relu => v > 0 ? 1 : 0,
+                _ => 1,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Copies a caller-layout gradient (<c>[B, T, F]</c> when <paramref name="batchFirst"/>, else <c>[T, B, F]</c>) into
+    /// zeroed time-major rows whose features sit in segments (the inverse of <see cref="FromTimeMajor"/>).
+    /// </summary>
+    /// <param name="dense">The caller's values.</param>
+    /// <param name="rowStride">Floats per time-major row.</param>
+    /// <param name="segmentWidth">Features per segment.</param>
+    /// <param name="segmentStride">Floats between segment starts in a row.</param>
+    /// <param name="segments">Segments per row.</param>
+    /// <param name="batch">Sequences.</param>
+    /// <param name="seqLen">Time steps.</param>
+    /// <param name="batchFirst">The caller's layout.</param>
+    /// <param name="rows">The time-major rows; the padding between segments is cleared.</param>
+    public static void ToTimeMajorRows(
+        ReadOnlySpan<float> dense, int rowStride, int segmentWidth, int segmentStride, int segments,
+        int batch, int seqLen, bool batchFirst, Span<float> rows)
+    {
+        rows.Slice(0, batch * seqLen * rowStride).Clear();
+        int features = segments * segmentWidth;
+        for (int t = 0; t < seqLen; t++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                int row = (t * batch) + b;
+                int denseRow = batchFirst ? (b * seqLen) + t : row;
+                for (int s = 0; s < segments; s++)
+                {
+                    dense.Slice((denseRow * features) + (s * segmentWidth), segmentWidth)
+                        .CopyTo(rows.Slice((row * rowStride) + (s * segmentStride), segmentWidth));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Draws an inverted-dropout mask: each value is <c>1 / (1 - p)</c> with probability <c>1 - p</c>, else 0
+    /// (PyTorch's scaling; the mask itself comes from <paramref name="generator"/>, not PyTorch's stream).
+    /// </summary>
+    /// <param name="generator">The model's dropout generator.</param>
+    /// <param name="p">The dropout probability, in [0, 1).</param>
+    /// <param name="mask">The mask to fill.</param>
+    public static void DropoutMask(TorchGenerator generator, float p, Span<float> mask)
+    {
+        ArgumentNullException.ThrowIfNull(generator);
+        float scale = 1f / (1f - p);
+        double threshold = p * 4294967296.0;
+        for (int i = 0; i < mask.Length; i++)
+        {
+            mask[i] = generator.NextUInt32() >= threshold ? scale : 0f;
+        }
+    }
+
+    /// <summary>Multiplies elementwise: <c>destination[i] = x[i] * y[i]</c>.</summary>
+    /// <param name="x">The first factors.</param>
+    /// <param name="y">The second factors.</param>
+    /// <param name="destination">The products; may be <paramref name="x"/>.</param>
+    public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination)
+    {
+        for (int i = 0; i < destination.Length; i++)
+        {
+            destination[i] = x[i] * y[i];
+        }
+    }
+
+    /// <summary>Throws when <c>Backward</c> comes without a training-mode forward pass to go back through.</summary>
+    /// <param name="training">Whether the model is in training mode.</param>
+    /// <param name="saved">Whether a training-mode forward pass was saved.</param>
+    public static void CheckBackward(bool training, bool saved)
+    {
+        if (!training)
+        {
+            throw new InvalidOperationException("Backward needs training mode: call Train(), then Forward, then Backward (the model is in Eval mode).");
+        }
+
+        if (!saved)
+        {
+            throw new InvalidOperationException("Backward needs a Forward in training mode first: there is no forward pass to go back through.");
+        }
+    }
 }

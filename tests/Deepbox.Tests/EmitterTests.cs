@@ -18,7 +18,7 @@ public class EmitterTests
         Assert.True(result.AllDiagnostics.Count == 0, result.Describe());
         string code = Assert.Single(result.GeneratedSources);
         int lines = code.Split('\n').Length;
-        Assert.True(lines < 500, $"Lstm(128, 256) emits {lines} lines");
+        Assert.True(lines < 800, $"Lstm(128, 256) emits {lines} lines (forward and backward)");
 
         // The reduction dimension stays a loop with a literal trip count; hidden blocks step by whole vectors.
         Assert.Contains("for (int k = 0; k < 256; k++)", code, StringComparison.Ordinal);

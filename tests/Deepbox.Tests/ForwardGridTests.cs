@@ -16,7 +16,7 @@ public class ForwardGridTests
 {
     private const double Tolerance = 1e-5;
 
-    private static readonly Dictionary<string, ModelCase> Cases = new ModelCase[]
+    internal static readonly Dictionary<string, ModelCase> Cases = new ModelCase[]
     {
         Case<Rnn1x3>(true, Rec(RefCell.Rnn, 1, 3, 1, bias: true, bi: false, relu: false)),
         Case<Rnn3x7>(true, Rec(RefCell.Rnn, 3, 7, 2, bias: true, bi: true, relu: false)),
@@ -38,7 +38,7 @@ public class ForwardGridTests
         Case<Gru17x8>(true, Rec(RefCell.Gru, 17, 8, 2, bias: true, bi: true, relu: false)),
         Case<Gru33x9>(true, Rec(RefCell.Gru, 33, 9, 1, bias: true, bi: false, relu: false)),
         Case<Gru1x17>(false, Rec(RefCell.Gru, 1, 17, 3, bias: true, bi: false, relu: false)),
-        Case<Gru3x33>(true, Rec(RefCell.Gru, 3, 33, 1, bias: true, bi: true, relu: false)),        Case<Forecaster>(true, Rec(RefCell.Lstm, 1, 32, 2, name: "lstm"), new RefLastStep(), new RefLinear(32, 1, true, RefActivation.None, "fc")),
+        Case<Gru3x33>(true, Rec(RefCell.Gru, 3, 33, 1, bias: true, bi: true, relu: false)),        Case<Forecaster>(true, Rec(RefCell.Lstm, 1, 32, 2, name: "lstm"), new RefLastStep(), new RefLinear(32, 1, true, RefActivation.None, "fc")) with { Dropout = true },
         Case<BiGruTanhHead>(true, Rec(RefCell.Gru, 5, 9, 1, bi: true), new RefLinear(18, 4, true, RefActivation.Tanh, null)),
         Case<LinearRnnSigmoidHead>(true, new RefLinear(6, 10, true, RefActivation.Relu, null), Rec(RefCell.Rnn, 10, 3, 1), new RefLastStep(), new RefLinear(3, 2, false, RefActivation.Sigmoid, null)),
         Case<LstmGruStack>(false, Rec(RefCell.Lstm, 4, 9, 1, bi: true, name: "encoder"), Rec(RefCell.Gru, 18, 5, 2), new RefLinear(5, 3, true, RefActivation.None, "head")),
@@ -62,13 +62,31 @@ public class ForwardGridTests
         Assert.Equal(expected.Count, model.StateDict().Count);
     }
 
+    public static TheoryData<string, bool> NamesAndModes
+    {
+        get
+        {
+            var data = new TheoryData<string, bool>();
+            foreach (string name in Cases.Keys.OrderBy(k => k, StringComparer.Ordinal))
+            {
+                foreach (bool training in Cases[name].Modes)
+                {
+                    data.Add(name, training);
+                }
+            }
+
+            return data;
+        }
+    }
+
     [Theory]
-    [MemberData(nameof(Names))]
-    public void ForwardMatchesOracle(string name)
+    [MemberData(nameof(NamesAndModes))]
+    public void ForwardMatchesOracle(string name, bool training)
     {
         ModelCase c = Cases[name];
         var rng = new Random(name.GetHashCode(StringComparison.Ordinal) & 0xffff);
         IModel model = c.Create();
+        SetMode(model, training);
         Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
         model.LoadStateDict(TestSupport.ToTensors(c.Layers, weights));
         int inputSize = InputSize(c.Layers);
@@ -97,8 +115,8 @@ public class ForwardGridTests
     }
 
     [Theory]
-    [MemberData(nameof(Names))]
-    public void ForwardWithStateMatchesOracle(string name)
+    [MemberData(nameof(NamesAndModes))]
+    public void ForwardWithStateMatchesOracle(string name, bool training)
     {
         ModelCase c = Cases[name];
         MethodInfo? withState = c.Type.GetMethod("ForwardWithState");
@@ -115,6 +133,7 @@ public class ForwardGridTests
         int states = r.NumLayers * (r.Bidirectional ? 2 : 1);
         var rng = new Random(17 + (name.GetHashCode(StringComparison.Ordinal) & 0xffff));
         IModel model = c.Create();
+        SetMode(model, training);
         Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
         model.LoadStateDict(TestSupport.ToTensors(c.Layers, weights));
         int inputSize = InputSize(c.Layers);
@@ -150,7 +169,19 @@ public class ForwardGridTests
         }
     }
 
-    private static (Tensor Output, Tensor H, Tensor? C) Unpack(object result, bool lstm)
+    private static void SetMode(IModel model, bool training)
+    {
+        if (training)
+        {
+            model.Train();
+        }
+        else
+        {
+            model.Eval();
+        }
+    }
+
+    internal static (Tensor Output, Tensor H, Tensor? C) Unpack(object result, bool lstm)
     {
         if (lstm)
         {
@@ -162,19 +193,26 @@ public class ForwardGridTests
         return (output, hidden, null);
     }
 
-    private static int InputSize(IReadOnlyList<RefLayer> layers) => layers[0] switch
+    internal static int InputSize(IReadOnlyList<RefLayer> layers) => layers[0] switch
     {
         RefRecurrent r => r.InputSize,
         RefLinear l => l.InFeatures,
         _ => throw new InvalidOperationException("the first layer has no input size"),
     };
 
-    private static RefRecurrent Rec(RefCell cell, int input, int hidden, int layers, bool bias = true, bool bi = false, bool relu = false, string? name = null) =>
+    internal static RefRecurrent Rec(RefCell cell, int input, int hidden, int layers, bool bias = true, bool bi = false, bool relu = false, string? name = null) =>
         new(cell, input, hidden, layers, bias, bi, relu, name);
 
     private static ModelCase Case<TModel>(bool batchFirst, params RefLayer[] layers)
         where TModel : IModel, new() =>
         new(typeof(TModel).Name, typeof(TModel), () => new TModel(), layers, batchFirst);
 
-    private sealed record ModelCase(string Name, Type Type, Func<IModel> Create, RefLayer[] Layers, bool BatchFirst);
+    /// <summary>A declared model and its oracle description; <see cref="Dropout"/> models are compared in eval mode only.</summary>
+    internal sealed record ModelCase(string Name, Type Type, Func<IModel> Create, RefLayer[] Layers, bool BatchFirst)
+    {
+        public bool Dropout { get; init; }
+
+        /// <summary>The modes whose forward pass equals the oracle's: both, or eval only when dropout is on in training.</summary>
+        public bool[] Modes => Dropout ? [false] : [false, true];
+    }
 }

@@ -87,8 +87,33 @@ namespace Snapshots
         private float[] _x = []; // the input as time-major rows [T, B, I]
         private float[] _seq0_0 = []; // (0) layer 0 hidden states [T, B, 2 x 24]
         private float[] _seq0_1 = []; // (0) layer 1 hidden states [T, B, 2 x 24]
-        private float[] _gx0 = []; // (0) input products of every step [T, B, 72]
+        private float[] _gx0 = []; // (0) input products of every step [T, B, 72], overwritten by the gate activations (one per layer and direction in training, for Backward)
         private float[] _h0_0 = []; // (0) initial hidden states [4, B, 24]
+        private float[] _aux0 = []; // (0) W_hn h + b_hn of every step [4, T, B, 24], for Backward
+
+        // What Backward needs of the last training-mode Forward.
+        private bool _saved;
+        private int _savedBatch;
+        private int _savedSeqLen;
+        private bool _savedUnbatched;
+
+        // Backward workspace, allocated by the first Backward and grown like the forward workspace.
+        private float[] _wT0_0_ih = []; // W_ih output-major [72][16]
+        private float[] _wT0_0_hh = []; // W_hh output-major [72][24]
+        private float[] _wT0_0r_ih = []; // W_ih output-major [72][16]
+        private float[] _wT0_0r_hh = []; // W_hh output-major [72][24]
+        private float[] _wT0_1_ih = []; // W_ih output-major [72][48]
+        private float[] _wT0_1_hh = []; // W_hh output-major [72][24]
+        private float[] _wT0_1r_ih = []; // W_ih output-major [72][48]
+        private float[] _wT0_1r_hh = []; // W_hh output-major [72][24]
+        private float[] _d_x = []; // gradient of _x
+        private float[] _d_seq0_0 = []; // gradient of _seq0_0
+        private float[] _d_seq0_1 = []; // gradient of _seq0_1
+        private float[] _dG0 = []; // (0) gradients of the gate pre-activations, input side
+        private float[] _dGh0 = []; // (0) gradients of the gate pre-activations, hidden side (n differs: r * dn)
+        private float[] _dh0 = []; // (0) gradient of the hidden state carried back through time
+        private float[] _gW = []; // one weight gradient in the packed layout
+        private float[] _gB = []; // one bias gradient in the packed layout
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
         public BiGru()
@@ -156,6 +181,7 @@ namespace Snapshots
             (int batch, int seqLen, bool unbatched) = CheckInput(input);
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
             Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default);
+            _savedUnbatched = unbatched;
             return output;
         }
 
@@ -174,6 +200,7 @@ namespace Snapshots
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
             global::Deepbox.Tensor h = global::Deepbox.Tensor.Zeros(stateShape);
             Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default);
+            _savedUnbatched = unbatched;
             return (output, h);
         }
 
@@ -192,6 +219,7 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckLength("input", input.Length, batch, seqLen, InputSize);
             global::Deepbox.ModelSupport.CheckLength("output", output.Length, batch, seqLen, OutputSize);
             Run(input, batch, seqLen, default, default, output, default, default);
+            _savedUnbatched = false;
         }
 
         private static (int Batch, int SeqLen, bool Unbatched) CheckInput(global::Deepbox.Tensor input)
@@ -214,6 +242,73 @@ namespace Snapshots
         private static int[] OutputShape(int batch, int seqLen, bool unbatched)
         {
             return unbatched ? [seqLen, OutputSize] : [batch, seqLen, OutputSize];
+        }
+
+        /// <summary>
+        /// Back-propagates through the last training-mode <c>Forward</c>: adds each parameter's gradient into its
+        /// <c>Grad</c> and returns the gradient of the input. Initial states were zero, or as given to <c>ForwardWithState</c>.
+        /// </summary>
+        /// <param name="gradOutput">The gradient of the loss with respect to the output, <c>[B, T, 34]</c> as the output was.</param>
+        /// <returns>The gradient with respect to the input, shaped as the input.</returns>
+        /// <exception cref="global::System.InvalidOperationException">No training-mode forward pass to go back through.</exception>
+        /// <exception cref="global::System.ArgumentException">The gradient's shape is not the output's.</exception>
+        public global::Deepbox.Tensor Backward(global::Deepbox.Tensor gradOutput)
+        {
+            CheckGradOutput(gradOutput);
+            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));
+            BackwardCore(gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
+            return gradInput;
+        }
+
+        /// <summary>
+        /// <c>Backward</c> with the final states in the loss too: takes the gradients of the final states that
+        /// <c>ForwardWithState</c> returned and gives the gradients of the initial states as well.
+        /// </summary>
+        /// <param name="gradOutput">The gradient with respect to the output, <c>[B, T, 34]</c>.</param>
+        /// <param name="gradH">The gradient with respect to the final hidden states <c>[4, B, 17]</c>, or null for zeros.</param>
+        /// <returns>The gradients with respect to the input and the initial states.</returns>
+        public (global::Deepbox.Tensor Input, global::Deepbox.Tensor H0) BackwardWithState(global::Deepbox.Tensor gradOutput, global::Deepbox.Tensor? gradH = null)
+        {
+            CheckGradOutput(gradOutput);
+            int[] stateShape = _savedUnbatched ? [4, 17] : [4, _savedBatch, 17];
+            global::Deepbox.ModelSupport.CheckState("gradH", gradH, stateShape);
+            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));
+            global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
+            BackwardCore(gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);
+            return (gradInput, gradH0);
+        }
+
+        /// <summary>
+        /// <c>Backward</c> on caller-owned memory, after the span <c>Forward</c> in training mode: allocates nothing once
+        /// the workspace has grown to the batch and length.
+        /// </summary>
+        /// <param name="gradOutput">The gradient with respect to the output, laid out as the output was.</param>
+        /// <param name="gradInput">Receives the gradient with respect to the input, or empty to skip it.</param>
+        public void Backward(global::System.ReadOnlySpan<float> gradOutput, global::System.Span<float> gradInput)
+        {
+            global::Deepbox.ModelSupport.CheckBackward(_training, _saved);
+            global::Deepbox.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _savedBatch, _savedSeqLen, OutputSize);
+            if (!gradInput.IsEmpty)
+            {
+                global::Deepbox.ModelSupport.CheckLength("gradInput", gradInput.Length, _savedBatch, _savedSeqLen, InputSize);
+            }
+            BackwardCore(gradOutput, default, default, gradInput, default, default);
+        }
+
+        private void CheckGradOutput(global::Deepbox.Tensor gradOutput)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(gradOutput);
+            global::Deepbox.ModelSupport.CheckBackward(_training, _saved);
+            int[] expected = OutputShape(_savedBatch, _savedSeqLen, _savedUnbatched);
+            if (!gradOutput.HasShape(expected))
+            {
+                global::Deepbox.ModelSupport.ThrowShape("gradOutput", global::Deepbox.ModelSupport.Shape(expected), gradOutput.Shape);
+            }
+        }
+
+        private static int[] InputShape(int batch, int seqLen, bool unbatched)
+        {
+            return unbatched ? [seqLen, InputSize] : [batch, seqLen, InputSize];
         }
 
         /// <inheritdoc/>
@@ -244,7 +339,11 @@ namespace Snapshots
         public void Train() => _training = true;
 
         /// <inheritdoc/>
-        public void Eval() => _training = false;
+        public void Eval()
+        {
+            _training = false;
+            _saved = false;
+        }
 
         /// <inheritdoc/>
         public global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> StateDict() => global::Deepbox.StateDicts.Create(_parameters);
@@ -266,6 +365,10 @@ namespace Snapshots
             Stage0(batch, seqLen, h0, c0, hN, cN);
             // The output in the caller's layout.
             global::Deepbox.ModelSupport.FromTimeMajor(_seq0_1, 48, 17, 24, 2, batch, seqLen, BatchFirst, output);
+            // What Backward needs: everything it reads stays in the workspace until the next Forward.
+            _saved = _training;
+            _savedBatch = batch;
+            _savedSeqLen = seqLen;
         }
 
         /// <summary>(0) GRU(9, 17, num_layers=2): every layer and direction, input products first, then the recurrence.</summary>
@@ -276,18 +379,19 @@ namespace Snapshots
             // Initial states: a row of 24 floats per (layer, direction, sequence), zeros unless given.
             _h0_0.AsSpan(0, stateRows * 24).Clear();
             if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 17, _h0_0, 24, 17, stateRows);
+            int gxStride = _training ? rows * 72 : 0; // training keeps every layer's and direction's gates for Backward
             // Layer 0, forward.
-            global::Deepbox.Generated.BiGruKernels.Dense_K9_N72(_x, 9, _w0_0_ih, _b0_0, _gx0, rows);
-            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0, _w0_0_hh, _bhn0_0, _h0_0.AsSpan(0 * batch * 24), _seq0_0.AsSpan(0), 48, batch, seqLen, reverse: false);
+            global::Deepbox.Generated.BiGruKernels.Dense_K9_N72(_x, 9, _w0_0_ih, _b0_0, _gx0.AsSpan(0 * gxStride), rows);
+            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(0 * gxStride), _w0_0_hh, _bhn0_0, _h0_0.AsSpan(0 * batch * 24), _aux0.AsSpan(0 * rows * 24), _seq0_0.AsSpan(0), 48, batch, seqLen, reverse: false);
             // Layer 0, reverse.
-            global::Deepbox.Generated.BiGruKernels.Dense_K9_N72(_x, 9, _w0_0r_ih, _b0_0r, _gx0, rows);
-            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0, _w0_0r_hh, _bhn0_0r, _h0_0.AsSpan(1 * batch * 24), _seq0_0.AsSpan(24), 48, batch, seqLen, reverse: true);
+            global::Deepbox.Generated.BiGruKernels.Dense_K9_N72(_x, 9, _w0_0r_ih, _b0_0r, _gx0.AsSpan(1 * gxStride), rows);
+            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(1 * gxStride), _w0_0r_hh, _bhn0_0r, _h0_0.AsSpan(1 * batch * 24), _aux0.AsSpan(1 * rows * 24), _seq0_0.AsSpan(24), 48, batch, seqLen, reverse: true);
             // Layer 1, forward.
-            global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72(_seq0_0, 48, _w0_1_ih, _b0_1, _gx0, rows);
-            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0, _w0_1_hh, _bhn0_1, _h0_0.AsSpan(2 * batch * 24), _seq0_1.AsSpan(0), 48, batch, seqLen, reverse: false);
+            global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72(_seq0_0, 48, _w0_1_ih, _b0_1, _gx0.AsSpan(2 * gxStride), rows);
+            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(2 * gxStride), _w0_1_hh, _bhn0_1, _h0_0.AsSpan(2 * batch * 24), _aux0.AsSpan(2 * rows * 24), _seq0_1.AsSpan(0), 48, batch, seqLen, reverse: false);
             // Layer 1, reverse.
-            global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72(_seq0_0, 48, _w0_1r_ih, _b0_1r, _gx0, rows);
-            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0, _w0_1r_hh, _bhn0_1r, _h0_0.AsSpan(3 * batch * 24), _seq0_1.AsSpan(24), 48, batch, seqLen, reverse: true);
+            global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72(_seq0_0, 48, _w0_1r_ih, _b0_1r, _gx0.AsSpan(3 * gxStride), rows);
+            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(3 * gxStride), _w0_1r_hh, _bhn0_1r, _h0_0.AsSpan(3 * batch * 24), _aux0.AsSpan(3 * rows * 24), _seq0_1.AsSpan(24), 48, batch, seqLen, reverse: true);
             // Final states [4, B, 17]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
             {
@@ -305,8 +409,9 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _x, rows * 9);
             global::Deepbox.ModelSupport.Ensure(ref _seq0_0, rows * 48);
             global::Deepbox.ModelSupport.Ensure(ref _seq0_1, rows * 48);
-            global::Deepbox.ModelSupport.Ensure(ref _gx0, rows * 72);
+            global::Deepbox.ModelSupport.Ensure(ref _gx0, (_training ? 4 : 1) * rows * 72);
             global::Deepbox.ModelSupport.Ensure(ref _h0_0, batch * 96);
+            global::Deepbox.ModelSupport.Ensure(ref _aux0, rows * 96);
         }
 
         /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read.</summary>
@@ -328,6 +433,150 @@ namespace Snapshots
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l1_reverse.Value.AsSpan(), 3, 17, 17, 8, 17, 17, _w0_1r_hh);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l1_reverse.Value.AsSpan(), _p0_bias_hh_l1_reverse.Value.AsSpan(), 3, 17, 8, 2, _b0_1r);
             _p0_bias_hh_l1_reverse.Value.AsSpan().Slice(34, 17).CopyTo(_bhn0_1r);
+        }
+
+        /// <summary>The backward pass itself, over the saved forward pass; every argument has been checked.</summary>
+        private void BackwardCore(global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+        {
+            int batch = _savedBatch;
+            int seqLen = _savedSeqLen;
+            int rows = batch * seqLen;
+            EnsureBackwardWorkspace(batch, seqLen);
+            PackTransposedWeights();
+            // The output gradient as rows of the last stage's output layout.
+            global::Deepbox.ModelSupport.ToTimeMajorRows(gradOutput, 48, 17, 24, 2, batch, seqLen, BatchFirst, _d_seq0_1);
+            // (0) GRU(9, 17, num_layers=2)
+            BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
+            // The input gradient in the caller's layout.
+            if (!gradInput.IsEmpty)
+            {
+                global::Deepbox.ModelSupport.FromTimeMajor(_d_x, 16, 9, 9, 1, batch, seqLen, BatchFirst, gradInput);
+            }
+        }
+
+        /// <summary>(0) GRU(9, 17, num_layers=2) backward: layers top-down, each direction back through time.</summary>
+        private void BackwardStage0(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+        {
+            int rows = batch * seqLen;
+            // Layer 1, forward: the final states' gradients in, back through time, the initial states' out.
+            _dh0.AsSpan(0, batch * 24).Clear();
+            if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(2 * batch * 17), 17, _dh0, 24, 17, batch);
+            global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(2 * rows * 72), _aux0.AsSpan(2 * rows * 24), _h0_0.AsSpan(2 * batch * 24), _seq0_1.AsSpan(0), _wT0_1_hh, _d_seq0_1.AsSpan(0), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false);
+            if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(2 * batch * 17), 17, 17, batch);
+            // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+            _gW.AsSpan(0, 2952).Clear();
+            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, _gW, rows);
+            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _p0_weight_ih_l1.Grad.AsSpan());
+            _gW.AsSpan(0, 1224).Clear();
+            if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_1.AsSpan(0), 48, _dGh0.AsSpan(batch * 72), _gW, (seqLen - 1) * batch);
+            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(2 * batch * 24), 24, _dGh0, _gW, batch);
+            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _p0_weight_hh_l1.Grad.AsSpan());
+            _gB.AsSpan(0, 72).Clear();
+            global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
+            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_ih_l1.Grad.AsSpan());
+            _gB.AsSpan(0, 72).Clear();
+            global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
+            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_hh_l1.Grad.AsSpan());
+            // The input's gradient.
+            global::Deepbox.Generated.BiGruKernels.Dense_K72_N48_Zero(_dG0, 72, _wT0_1_ih, default, _d_seq0_0, rows);
+            // Layer 1, reverse: the final states' gradients in, back through time, the initial states' out.
+            _dh0.AsSpan(0, batch * 24).Clear();
+            if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(3 * batch * 17), 17, _dh0, 24, 17, batch);
+            global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(3 * rows * 72), _aux0.AsSpan(3 * rows * 24), _h0_0.AsSpan(3 * batch * 24), _seq0_1.AsSpan(24), _wT0_1r_hh, _d_seq0_1.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true);
+            if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(3 * batch * 17), 17, 17, batch);
+            // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+            _gW.AsSpan(0, 2952).Clear();
+            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, _gW, rows);
+            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _p0_weight_ih_l1_reverse.Grad.AsSpan());
+            _gW.AsSpan(0, 1224).Clear();
+            if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_1.AsSpan((batch * 48) + 24), 48, _dGh0, _gW, (seqLen - 1) * batch);
+            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(3 * batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gW, batch);
+            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _p0_weight_hh_l1_reverse.Grad.AsSpan());
+            _gB.AsSpan(0, 72).Clear();
+            global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
+            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_ih_l1_reverse.Grad.AsSpan());
+            _gB.AsSpan(0, 72).Clear();
+            global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
+            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_hh_l1_reverse.Grad.AsSpan());
+            // The input's gradient, added to the forward direction's.
+            global::Deepbox.Generated.BiGruKernels.Dense_K72_N48_Accumulate(_dG0, 72, _wT0_1r_ih, default, _d_seq0_0, rows);
+            // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
+            _dh0.AsSpan(0, batch * 24).Clear();
+            if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(0 * batch * 17), 17, _dh0, 24, 17, batch);
+            global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(0 * rows * 72), _aux0.AsSpan(0 * rows * 24), _h0_0.AsSpan(0 * batch * 24), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false);
+            if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(0 * batch * 17), 17, 17, batch);
+            // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+            _gW.AsSpan(0, 648).Clear();
+            global::Deepbox.Generated.BiGruKernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows);
+            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _p0_weight_ih_l0.Grad.AsSpan());
+            _gW.AsSpan(0, 1224).Clear();
+            if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_0.AsSpan(0), 48, _dGh0.AsSpan(batch * 72), _gW, (seqLen - 1) * batch);
+            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(0 * batch * 24), 24, _dGh0, _gW, batch);
+            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _p0_weight_hh_l0.Grad.AsSpan());
+            _gB.AsSpan(0, 72).Clear();
+            global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
+            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_ih_l0.Grad.AsSpan());
+            _gB.AsSpan(0, 72).Clear();
+            global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
+            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_hh_l0.Grad.AsSpan());
+            // The input's gradient.
+            global::Deepbox.Generated.BiGruKernels.Dense_K72_N16_Zero(_dG0, 72, _wT0_0_ih, default, _d_x, rows);
+            // Layer 0, reverse: the final states' gradients in, back through time, the initial states' out.
+            _dh0.AsSpan(0, batch * 24).Clear();
+            if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(1 * batch * 17), 17, _dh0, 24, 17, batch);
+            global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(1 * rows * 72), _aux0.AsSpan(1 * rows * 24), _h0_0.AsSpan(1 * batch * 24), _seq0_0.AsSpan(24), _wT0_0r_hh, _d_seq0_0.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true);
+            if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(1 * batch * 17), 17, 17, batch);
+            // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+            _gW.AsSpan(0, 648).Clear();
+            global::Deepbox.Generated.BiGruKernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows);
+            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _p0_weight_ih_l0_reverse.Grad.AsSpan());
+            _gW.AsSpan(0, 1224).Clear();
+            if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_0.AsSpan((batch * 48) + 24), 48, _dGh0, _gW, (seqLen - 1) * batch);
+            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(1 * batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gW, batch);
+            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _p0_weight_hh_l0_reverse.Grad.AsSpan());
+            _gB.AsSpan(0, 72).Clear();
+            global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
+            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_ih_l0_reverse.Grad.AsSpan());
+            _gB.AsSpan(0, 72).Clear();
+            global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
+            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_hh_l0_reverse.Grad.AsSpan());
+            // The input's gradient, added to the forward direction's.
+            global::Deepbox.Generated.BiGruKernels.Dense_K72_N16_Accumulate(_dG0, 72, _wT0_0r_ih, default, _d_x, rows);
+        }
+
+        /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
+        private void EnsureBackwardWorkspace(int batch, int seqLen)
+        {
+            int rows = batch * seqLen;
+            global::Deepbox.ModelSupport.Ensure(ref _wT0_0_ih, 1152);
+            global::Deepbox.ModelSupport.Ensure(ref _wT0_0_hh, 1728);
+            global::Deepbox.ModelSupport.Ensure(ref _wT0_0r_ih, 1152);
+            global::Deepbox.ModelSupport.Ensure(ref _wT0_0r_hh, 1728);
+            global::Deepbox.ModelSupport.Ensure(ref _wT0_1_ih, 3456);
+            global::Deepbox.ModelSupport.Ensure(ref _wT0_1_hh, 1728);
+            global::Deepbox.ModelSupport.Ensure(ref _wT0_1r_ih, 3456);
+            global::Deepbox.ModelSupport.Ensure(ref _wT0_1r_hh, 1728);
+            global::Deepbox.ModelSupport.Ensure(ref _d_x, rows * 16);
+            global::Deepbox.ModelSupport.Ensure(ref _d_seq0_0, rows * 48);
+            global::Deepbox.ModelSupport.Ensure(ref _d_seq0_1, rows * 48);
+            global::Deepbox.ModelSupport.Ensure(ref _dG0, rows * 72);
+            global::Deepbox.ModelSupport.Ensure(ref _dGh0, rows * 72);
+            global::Deepbox.ModelSupport.Ensure(ref _dh0, batch * 24);
+            global::Deepbox.ModelSupport.Ensure(ref _gW, 2952);
+            global::Deepbox.ModelSupport.Ensure(ref _gB, 72);
+        }
+
+        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read.</summary>
+        private void PackTransposedWeights()
+        {
+            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0.Value.AsSpan(), 3, 17, 9, 8, 9, 9, 16, _wT0_0_ih);
+            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0.Value.AsSpan(), 3, 17, 17, 8, 17, 17, 24, _wT0_0_hh);
+            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0_reverse.Value.AsSpan(), 3, 17, 9, 8, 9, 9, 16, _wT0_0r_ih);
+            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0_reverse.Value.AsSpan(), 3, 17, 17, 8, 17, 17, 24, _wT0_0r_hh);
+            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l1.Value.AsSpan(), 3, 17, 34, 8, 17, 24, 48, _wT0_1_ih);
+            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l1.Value.AsSpan(), 3, 17, 17, 8, 17, 17, 24, _wT0_1_hh);
+            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l1_reverse.Value.AsSpan(), 3, 17, 34, 8, 17, 24, 48, _wT0_1r_ih);
+            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l1_reverse.Value.AsSpan(), 3, 17, 17, 8, 17, 17, 24, _wT0_1r_hh);
         }
     }
 }
@@ -412,6 +661,204 @@ namespace Deepbox.Generated
         }
 
         /// <summary>
+        /// y[m, 0:16] = y[m, 0:16] + sum over k in [0, 72) of x[m, k] * w[k, 0:16], for m in [0, rows).
+        /// w is input-major: row k holds the 16 outputs fed by input k, so each input broadcasts against 2 vectors of outputs.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Dense_K72_N16_Accumulate(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float w0 = ref MemoryMarshal.GetReference(w);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            for (int m = 0; m < rows; m++)
+            {
+                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
+                ref float ym = ref Unsafe.Add(ref y0, m * 16);
+                // Outputs [0, 16): 2 vectors.
+                {
+                    Vec a0 = V.LoadUnsafe(ref ym, 0);
+                    Vec a1 = V.LoadUnsafe(ref ym, 8);
+                    for (int k = 0; k < 72; k++)
+                    {
+                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
+                        ref float wk = ref Unsafe.Add(ref w0, k * 16);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, a1);
+                    }
+                    V.StoreUnsafe(a0, ref ym, 0);
+                    V.StoreUnsafe(a1, ref ym, 8);
+                }
+            }
+        }
+
+        /// <summary>
+        /// y[m, 0:16] = sum over k in [0, 72) of x[m, k] * w[k, 0:16], for m in [0, rows).
+        /// w is input-major: row k holds the 16 outputs fed by input k, so each input broadcasts against 2 vectors of outputs.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Dense_K72_N16_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float w0 = ref MemoryMarshal.GetReference(w);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            for (int m = 0; m < rows; m++)
+            {
+                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
+                ref float ym = ref Unsafe.Add(ref y0, m * 16);
+                // Outputs [0, 16): 2 vectors.
+                {
+                    Vec a0 = Vec.Zero;
+                    Vec a1 = Vec.Zero;
+                    for (int k = 0; k < 72; k++)
+                    {
+                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
+                        ref float wk = ref Unsafe.Add(ref w0, k * 16);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, a1);
+                    }
+                    V.StoreUnsafe(a0, ref ym, 0);
+                    V.StoreUnsafe(a1, ref ym, 8);
+                }
+            }
+        }
+
+        /// <summary>
+        /// y[m, 0:24] = y[m, 0:24] + sum over k in [0, 72) of x[m, k] * w[k, 0:24], for m in [0, rows).
+        /// w is input-major: row k holds the 24 outputs fed by input k, so each input broadcasts against 3 vectors of outputs.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Dense_K72_N24_Accumulate(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float w0 = ref MemoryMarshal.GetReference(w);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            for (int m = 0; m < rows; m++)
+            {
+                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
+                ref float ym = ref Unsafe.Add(ref y0, m * 24);
+                // Outputs [0, 24): 3 vectors.
+                {
+                    Vec a0 = V.LoadUnsafe(ref ym, 0);
+                    Vec a1 = V.LoadUnsafe(ref ym, 8);
+                    Vec a2 = V.LoadUnsafe(ref ym, 16);
+                    for (int k = 0; k < 72; k++)
+                    {
+                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
+                        ref float wk = ref Unsafe.Add(ref w0, k * 24);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, a1);
+                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, a2);
+                    }
+                    V.StoreUnsafe(a0, ref ym, 0);
+                    V.StoreUnsafe(a1, ref ym, 8);
+                    V.StoreUnsafe(a2, ref ym, 16);
+                }
+            }
+        }
+
+        /// <summary>
+        /// y[m, 0:48] = y[m, 0:48] + sum over k in [0, 72) of x[m, k] * w[k, 0:48], for m in [0, rows).
+        /// w is input-major: row k holds the 48 outputs fed by input k, so each input broadcasts against 4 vectors of outputs.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Dense_K72_N48_Accumulate(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float w0 = ref MemoryMarshal.GetReference(w);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            for (int m = 0; m < rows; m++)
+            {
+                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
+                ref float ym = ref Unsafe.Add(ref y0, m * 48);
+                // Outputs [0, 32): 4 vectors.
+                {
+                    Vec a0 = V.LoadUnsafe(ref ym, 0);
+                    Vec a1 = V.LoadUnsafe(ref ym, 8);
+                    Vec a2 = V.LoadUnsafe(ref ym, 16);
+                    Vec a3 = V.LoadUnsafe(ref ym, 24);
+                    for (int k = 0; k < 72; k++)
+                    {
+                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
+                        ref float wk = ref Unsafe.Add(ref w0, k * 48);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, a1);
+                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, a2);
+                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), xk, a3);
+                    }
+                    V.StoreUnsafe(a0, ref ym, 0);
+                    V.StoreUnsafe(a1, ref ym, 8);
+                    V.StoreUnsafe(a2, ref ym, 16);
+                    V.StoreUnsafe(a3, ref ym, 24);
+                }
+                // Outputs [32, 48): 2 vectors.
+                {
+                    Vec a0 = V.LoadUnsafe(ref ym, 32);
+                    Vec a1 = V.LoadUnsafe(ref ym, 40);
+                    for (int k = 0; k < 72; k++)
+                    {
+                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
+                        ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, a1);
+                    }
+                    V.StoreUnsafe(a0, ref ym, 32);
+                    V.StoreUnsafe(a1, ref ym, 40);
+                }
+            }
+        }
+
+        /// <summary>
+        /// y[m, 0:48] = sum over k in [0, 72) of x[m, k] * w[k, 0:48], for m in [0, rows).
+        /// w is input-major: row k holds the 48 outputs fed by input k, so each input broadcasts against 4 vectors of outputs.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Dense_K72_N48_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float w0 = ref MemoryMarshal.GetReference(w);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            for (int m = 0; m < rows; m++)
+            {
+                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
+                ref float ym = ref Unsafe.Add(ref y0, m * 48);
+                // Outputs [0, 32): 4 vectors.
+                {
+                    Vec a0 = Vec.Zero;
+                    Vec a1 = Vec.Zero;
+                    Vec a2 = Vec.Zero;
+                    Vec a3 = Vec.Zero;
+                    for (int k = 0; k < 72; k++)
+                    {
+                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
+                        ref float wk = ref Unsafe.Add(ref w0, k * 48);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, a1);
+                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, a2);
+                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), xk, a3);
+                    }
+                    V.StoreUnsafe(a0, ref ym, 0);
+                    V.StoreUnsafe(a1, ref ym, 8);
+                    V.StoreUnsafe(a2, ref ym, 16);
+                    V.StoreUnsafe(a3, ref ym, 24);
+                }
+                // Outputs [32, 48): 2 vectors.
+                {
+                    Vec a0 = Vec.Zero;
+                    Vec a1 = Vec.Zero;
+                    for (int k = 0; k < 72; k++)
+                    {
+                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
+                        ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, a1);
+                    }
+                    V.StoreUnsafe(a0, ref ym, 32);
+                    V.StoreUnsafe(a1, ref ym, 40);
+                }
+            }
+        }
+
+        /// <summary>
         /// y[m, 0:72] = bias + sum over k in [0, 9) of x[m, k] * w[k, 0:72], for m in [0, rows).
         /// w is input-major: row k holds the 72 outputs fed by input k, so each input broadcasts against 4 vectors of outputs.
         /// </summary>
@@ -462,21 +909,83 @@ namespace Deepbox.Generated
         }
 
         /// <summary>
+        /// GRU backward through time, from the saved gates (r, z, n activated) and a = W_hn h + b_hn. Per step, with dh the
+        /// output's gradient plus the one carried back:
+        ///   d(z) = dh * (h_prev - n) * z(1 - z)     dn' = dh * (1 - z) * (1 - n^2)     d(r) = dn' * a * r(1 - r)
+        ///   input side: (d(r), d(z), dn')        hidden side: (d(r), d(z), dn' * r)
+        ///   dh_prev = dh * z + W_hh^T (hidden side)
+        /// Gate gradients go to dG ([T, B, 72], gate-interleaved as the forward gates) and dGh; dh come in holding
+        /// the final states' gradients and leave holding the initial states'. whhT is W_hh output-major, [72][24].
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void GruBackward_H17(global::System.ReadOnlySpan<float> gates, global::System.ReadOnlySpan<float> hiddenProducts, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> seq, global::System.ReadOnlySpan<float> whhT, global::System.ReadOnlySpan<float> dSeq, int seqStride, global::System.Span<float> dG, global::System.Span<float> dGh, global::System.Span<float> dh, int batch, int seqLen, bool reverse)
+        {
+            ref float gates0 = ref MemoryMarshal.GetReference(gates);
+            ref float a0 = ref MemoryMarshal.GetReference(hiddenProducts);
+            ref float h00 = ref MemoryMarshal.GetReference(h0);
+            ref float dGh0 = ref MemoryMarshal.GetReference(dGh);
+            ref float seq0 = ref MemoryMarshal.GetReference(seq);
+            ref float dSeq0 = ref MemoryMarshal.GetReference(dSeq);
+            ref float dG0 = ref MemoryMarshal.GetReference(dG);
+            ref float dh0 = ref MemoryMarshal.GetReference(dh);
+            for (int s = seqLen - 1; s >= 0; s--)
+            {
+                int t = reverse ? seqLen - 1 - s : s;
+                int tPrev = reverse ? t + 1 : t - 1;
+                for (int b = 0; b < batch; b++)
+                {
+                    int row = (t * batch) + b;
+                    ref float dhRow = ref Unsafe.Add(ref dh0, b * 24);
+                    ref float dyRow = ref Unsafe.Add(ref dSeq0, row * seqStride);
+                    ref float dGRow = ref Unsafe.Add(ref dG0, row * 72);
+                    ref float gRow = ref Unsafe.Add(ref gates0, row * 72);
+                    ref float aRow = ref Unsafe.Add(ref a0, row * 24);
+                    ref float hPrev = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                    ref float dGhRow = ref Unsafe.Add(ref dGh0, row * 72);
+                    for (int j = 0; j < 24; j += 8)
+                    {
+                        int col = j * 3;
+                        Vec dhj = V.LoadUnsafe(ref dyRow, (nuint)j) + V.LoadUnsafe(ref dhRow, (nuint)j);
+                        Vec r = V.LoadUnsafe(ref gRow, (nuint)col);
+                        Vec z = V.LoadUnsafe(ref gRow, (nuint)(col + 8));
+                        Vec n = V.LoadUnsafe(ref gRow, (nuint)(col + 16));
+                        Vec hp = V.LoadUnsafe(ref hPrev, (nuint)j);
+                        Vec one = Vec.One;
+                        Vec dz = dhj * (hp - n) * z * (one - z);
+                        Vec dn = dhj * (one - z) * (one - (n * n));
+                        Vec dr = dn * V.LoadUnsafe(ref aRow, (nuint)j) * r * (one - r);
+                        V.StoreUnsafe(dr, ref dGRow, (nuint)col);
+                        V.StoreUnsafe(dz, ref dGRow, (nuint)(col + 8));
+                        V.StoreUnsafe(dn, ref dGRow, (nuint)(col + 16));
+                        V.StoreUnsafe(dr, ref dGhRow, (nuint)col);
+                        V.StoreUnsafe(dz, ref dGhRow, (nuint)(col + 8));
+                        V.StoreUnsafe(dn * r, ref dGhRow, (nuint)(col + 16));
+                        // The direct path h' = ... + z * h, kept in dh until the product below adds W_hh^T d(gates).
+                        V.StoreUnsafe(dhj * z, ref dhRow, (nuint)j);
+                    }
+                    // dh_prev = dh * z + W_hh^T (r, z, r * dn).
+                    Dense_K72_N24_Accumulate(MemoryMarshal.CreateReadOnlySpan(ref dGhRow, 72), 72, whhT, default, MemoryMarshal.CreateSpan(ref dhRow, 24), 1);
+                }
+            }
+        }
+
+        /// <summary>
         /// GRU recurrence (PyTorch's nn.GRU), for every step t of the sequence:
         ///   r = sigmoid(W_ir x_t + b_ir + W_hr h + b_hr)     z = sigmoid(W_iz x_t + b_iz + W_hz h + b_hz)
         ///   n = tanh(W_in x_t + b_in + r * (W_hn h + b_hn))  h' = (1 - z) * n + z * h = n + z * (h - n)
         /// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, 72]; whh is W_hh
         /// input-major, [17][72], with the 3 gates of each block of 8 hidden units side by side, so one pass
         /// over h computes every gate of a block. Hidden size 17 runs as 3 blocks of 8 (the last one padded: 7 lanes of zero weights, never read back).
-        /// Row (t, b) of seq (stride seqStride) receives h at t; h0 holds one row of 24 per sequence.
+        /// Row (t, b) of seq (stride seqStride) receives h at t; h0 holds one row of 24 per sequence; aux receives W_hn h + b_hn at every step.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void GruSequence_H17(global::System.ReadOnlySpan<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bhn, global::System.ReadOnlySpan<float> h0, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse)
+        public static void GruSequence_H17(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bhn, global::System.ReadOnlySpan<float> h0, global::System.Span<float> aux, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse)
         {
             ref float gx0 = ref MemoryMarshal.GetReference(gx);
             ref float whh0 = ref MemoryMarshal.GetReference(whh);
             ref float bhn0 = ref MemoryMarshal.GetReference(bhn);
             ref float h00 = ref MemoryMarshal.GetReference(h0);
+            ref float aux0 = ref MemoryMarshal.GetReference(aux);
             ref float seq0 = ref MemoryMarshal.GetReference(seq);
             for (int s = 0; s < seqLen; s++)
             {
@@ -487,6 +996,7 @@ namespace Deepbox.Generated
                     ref float hPrev = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
                     ref float hNext = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                     ref float gRow = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 72);
+                    ref float auxRow = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 24);
                     for (int j = 0; j < 24; j += 8)
                     {
                         int col = j * 3; // this block's 3 gates start here in gx and whh rows
@@ -505,7 +1015,188 @@ namespace Deepbox.Generated
                         Vec z = Act.Sigmoid(az);
                         Vec n = Act.Tanh(V.FusedMultiplyAdd(r, an, V.LoadUnsafe(ref gRow, (nuint)(col + 16))));
                         V.StoreUnsafe(V.FusedMultiplyAdd(z, V.LoadUnsafe(ref hPrev, (nuint)j) - n, n), ref hNext, (nuint)j);
+                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
+                        V.StoreUnsafe(r, ref gRow, (nuint)col);
+                        V.StoreUnsafe(z, ref gRow, (nuint)(col + 8));
+                        V.StoreUnsafe(n, ref gRow, (nuint)(col + 16));
+                        V.StoreUnsafe(an, ref auxRow, (nuint)j);
                     }
+                }
+            }
+        }
+
+        /// <summary>
+        /// dW[k, 0:72] += sum over m in [0, rows) of x[m, k] * dG[m, 0:72], for the 17 inputs k of the layout K17:
+        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void WeightGrad_K17_N72(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float g0 = ref MemoryMarshal.GetReference(dG);
+            ref float w0 = ref MemoryMarshal.GetReference(dW);
+            for (int k = 0; k < 17; k++)
+            {
+                ref float wk = ref Unsafe.Add(ref w0, k * 72);
+                for (int c = 0; c < 64; c += 32)
+                {
+                    Vec a0 = V.LoadUnsafe(ref wk, (nuint)c);
+                    Vec a1 = V.LoadUnsafe(ref wk, (nuint)(c + 8));
+                    Vec a2 = V.LoadUnsafe(ref wk, (nuint)(c + 16));
+                    Vec a3 = V.LoadUnsafe(ref wk, (nuint)(c + 24));
+                    for (int m = 0; m < rows; m++)
+                    {
+                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
+                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)c), xm, a0);
+                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 8)), xm, a1);
+                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 16)), xm, a2);
+                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 24)), xm, a3);
+                    }
+                    V.StoreUnsafe(a0, ref wk, (nuint)c);
+                    V.StoreUnsafe(a1, ref wk, (nuint)(c + 8));
+                    V.StoreUnsafe(a2, ref wk, (nuint)(c + 16));
+                    V.StoreUnsafe(a3, ref wk, (nuint)(c + 24));
+                }
+                // Columns [64, 72).
+                {
+                    Vec a0 = V.LoadUnsafe(ref wk, 64);
+                    for (int m = 0; m < rows; m++)
+                    {
+                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
+                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 64), xm, a0);
+                    }
+                    V.StoreUnsafe(a0, ref wk, 64);
+                }
+            }
+        }
+
+        /// <summary>
+        /// dW[k, 0:72] += sum over m in [0, rows) of x[m, k] * dG[m, 0:72], for the 34 inputs k of the layout K17x2s24:
+        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void WeightGrad_K17x2s24_N72(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float g0 = ref MemoryMarshal.GetReference(dG);
+            ref float w0 = ref MemoryMarshal.GetReference(dW);
+            for (int k = 0; k < 17; k++)
+            {
+                ref float wk = ref Unsafe.Add(ref w0, k * 72);
+                for (int c = 0; c < 64; c += 32)
+                {
+                    Vec a0 = V.LoadUnsafe(ref wk, (nuint)c);
+                    Vec a1 = V.LoadUnsafe(ref wk, (nuint)(c + 8));
+                    Vec a2 = V.LoadUnsafe(ref wk, (nuint)(c + 16));
+                    Vec a3 = V.LoadUnsafe(ref wk, (nuint)(c + 24));
+                    for (int m = 0; m < rows; m++)
+                    {
+                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
+                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)c), xm, a0);
+                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 8)), xm, a1);
+                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 16)), xm, a2);
+                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 24)), xm, a3);
+                    }
+                    V.StoreUnsafe(a0, ref wk, (nuint)c);
+                    V.StoreUnsafe(a1, ref wk, (nuint)(c + 8));
+                    V.StoreUnsafe(a2, ref wk, (nuint)(c + 16));
+                    V.StoreUnsafe(a3, ref wk, (nuint)(c + 24));
+                }
+                // Columns [64, 72).
+                {
+                    Vec a0 = V.LoadUnsafe(ref wk, 64);
+                    for (int m = 0; m < rows; m++)
+                    {
+                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
+                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 64), xm, a0);
+                    }
+                    V.StoreUnsafe(a0, ref wk, 64);
+                }
+            }
+            for (int k = 24; k < 41; k++)
+            {
+                ref float wk = ref Unsafe.Add(ref w0, k * 72);
+                for (int c = 0; c < 64; c += 32)
+                {
+                    Vec a0 = V.LoadUnsafe(ref wk, (nuint)c);
+                    Vec a1 = V.LoadUnsafe(ref wk, (nuint)(c + 8));
+                    Vec a2 = V.LoadUnsafe(ref wk, (nuint)(c + 16));
+                    Vec a3 = V.LoadUnsafe(ref wk, (nuint)(c + 24));
+                    for (int m = 0; m < rows; m++)
+                    {
+                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
+                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)c), xm, a0);
+                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 8)), xm, a1);
+                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 16)), xm, a2);
+                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 24)), xm, a3);
+                    }
+                    V.StoreUnsafe(a0, ref wk, (nuint)c);
+                    V.StoreUnsafe(a1, ref wk, (nuint)(c + 8));
+                    V.StoreUnsafe(a2, ref wk, (nuint)(c + 16));
+                    V.StoreUnsafe(a3, ref wk, (nuint)(c + 24));
+                }
+                // Columns [64, 72).
+                {
+                    Vec a0 = V.LoadUnsafe(ref wk, 64);
+                    for (int m = 0; m < rows; m++)
+                    {
+                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
+                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 64), xm, a0);
+                    }
+                    V.StoreUnsafe(a0, ref wk, 64);
+                }
+            }
+        }
+
+        /// <summary>
+        /// dW[k, 0:72] += sum over m in [0, rows) of x[m, k] * dG[m, 0:72], for the 9 inputs k of the layout K9:
+        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void WeightGrad_K9_N72(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float g0 = ref MemoryMarshal.GetReference(dG);
+            ref float w0 = ref MemoryMarshal.GetReference(dW);
+            for (int k = 0; k < 9; k++)
+            {
+                ref float wk = ref Unsafe.Add(ref w0, k * 72);
+                for (int c = 0; c < 64; c += 32)
+                {
+                    Vec a0 = V.LoadUnsafe(ref wk, (nuint)c);
+                    Vec a1 = V.LoadUnsafe(ref wk, (nuint)(c + 8));
+                    Vec a2 = V.LoadUnsafe(ref wk, (nuint)(c + 16));
+                    Vec a3 = V.LoadUnsafe(ref wk, (nuint)(c + 24));
+                    for (int m = 0; m < rows; m++)
+                    {
+                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
+                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)c), xm, a0);
+                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 8)), xm, a1);
+                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 16)), xm, a2);
+                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 24)), xm, a3);
+                    }
+                    V.StoreUnsafe(a0, ref wk, (nuint)c);
+                    V.StoreUnsafe(a1, ref wk, (nuint)(c + 8));
+                    V.StoreUnsafe(a2, ref wk, (nuint)(c + 16));
+                    V.StoreUnsafe(a3, ref wk, (nuint)(c + 24));
+                }
+                // Columns [64, 72).
+                {
+                    Vec a0 = V.LoadUnsafe(ref wk, 64);
+                    for (int m = 0; m < rows; m++)
+                    {
+                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
+                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 64), xm, a0);
+                    }
+                    V.StoreUnsafe(a0, ref wk, 64);
                 }
             }
         }

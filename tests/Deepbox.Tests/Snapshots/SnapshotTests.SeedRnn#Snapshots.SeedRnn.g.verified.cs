@@ -49,8 +49,24 @@ namespace Snapshots
         // Workspace, grown to the largest batch and length seen and reused by later calls.
         private float[] _x = []; // the input as time-major rows [T, B, I]
         private float[] _seq0_0 = []; // (0) layer 0 hidden states [T, B, 8]
-        private float[] _gx0 = []; // (0) input products of every step [T, B, 8]
+        private float[] _gx0 = []; // (0) input products of every step [T, B, 8], overwritten by the gate activations (one per layer and direction in training, for Backward)
         private float[] _h0_0 = []; // (0) initial hidden states [1, B, 8]
+
+        // What Backward needs of the last training-mode Forward.
+        private bool _saved;
+        private int _savedBatch;
+        private int _savedSeqLen;
+        private bool _savedUnbatched;
+
+        // Backward workspace, allocated by the first Backward and grown like the forward workspace.
+        private float[] _wT0_0_ih = []; // W_ih output-major [8][8]
+        private float[] _wT0_0_hh = []; // W_hh output-major [8][8]
+        private float[] _d_x = []; // gradient of _x
+        private float[] _d_seq0_0 = []; // gradient of _seq0_0
+        private float[] _dG0 = []; // (0) gradients of the gate pre-activations, input side
+        private float[] _dh0 = []; // (0) gradient of the hidden state carried back through time
+        private float[] _gW = []; // one weight gradient in the packed layout
+        private float[] _gB = []; // one bias gradient in the packed layout
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
         public SeedRnn()
@@ -94,6 +110,7 @@ namespace Snapshots
             (int batch, int seqLen, bool unbatched) = CheckInput(input);
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
             Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default);
+            _savedUnbatched = unbatched;
             return output;
         }
 
@@ -112,6 +129,7 @@ namespace Snapshots
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
             global::Deepbox.Tensor h = global::Deepbox.Tensor.Zeros(stateShape);
             Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default);
+            _savedUnbatched = unbatched;
             return (output, h);
         }
 
@@ -130,6 +148,7 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckLength("input", input.Length, batch, seqLen, InputSize);
             global::Deepbox.ModelSupport.CheckLength("output", output.Length, batch, seqLen, OutputSize);
             Run(input, batch, seqLen, default, default, output, default, default);
+            _savedUnbatched = false;
         }
 
         private static (int Batch, int SeqLen, bool Unbatched) CheckInput(global::Deepbox.Tensor input)
@@ -152,6 +171,73 @@ namespace Snapshots
         private static int[] OutputShape(int batch, int seqLen, bool unbatched)
         {
             return unbatched ? [seqLen, OutputSize] : [batch, seqLen, OutputSize];
+        }
+
+        /// <summary>
+        /// Back-propagates through the last training-mode <c>Forward</c>: adds each parameter's gradient into its
+        /// <c>Grad</c> and returns the gradient of the input. Initial states were zero, or as given to <c>ForwardWithState</c>.
+        /// </summary>
+        /// <param name="gradOutput">The gradient of the loss with respect to the output, <c>[B, T, 8]</c> as the output was.</param>
+        /// <returns>The gradient with respect to the input, shaped as the input.</returns>
+        /// <exception cref="global::System.InvalidOperationException">No training-mode forward pass to go back through.</exception>
+        /// <exception cref="global::System.ArgumentException">The gradient's shape is not the output's.</exception>
+        public global::Deepbox.Tensor Backward(global::Deepbox.Tensor gradOutput)
+        {
+            CheckGradOutput(gradOutput);
+            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));
+            BackwardCore(gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
+            return gradInput;
+        }
+
+        /// <summary>
+        /// <c>Backward</c> with the final states in the loss too: takes the gradients of the final states that
+        /// <c>ForwardWithState</c> returned and gives the gradients of the initial states as well.
+        /// </summary>
+        /// <param name="gradOutput">The gradient with respect to the output, <c>[B, T, 8]</c>.</param>
+        /// <param name="gradH">The gradient with respect to the final hidden states <c>[1, B, 8]</c>, or null for zeros.</param>
+        /// <returns>The gradients with respect to the input and the initial states.</returns>
+        public (global::Deepbox.Tensor Input, global::Deepbox.Tensor H0) BackwardWithState(global::Deepbox.Tensor gradOutput, global::Deepbox.Tensor? gradH = null)
+        {
+            CheckGradOutput(gradOutput);
+            int[] stateShape = _savedUnbatched ? [1, 8] : [1, _savedBatch, 8];
+            global::Deepbox.ModelSupport.CheckState("gradH", gradH, stateShape);
+            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));
+            global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
+            BackwardCore(gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);
+            return (gradInput, gradH0);
+        }
+
+        /// <summary>
+        /// <c>Backward</c> on caller-owned memory, after the span <c>Forward</c> in training mode: allocates nothing once
+        /// the workspace has grown to the batch and length.
+        /// </summary>
+        /// <param name="gradOutput">The gradient with respect to the output, laid out as the output was.</param>
+        /// <param name="gradInput">Receives the gradient with respect to the input, or empty to skip it.</param>
+        public void Backward(global::System.ReadOnlySpan<float> gradOutput, global::System.Span<float> gradInput)
+        {
+            global::Deepbox.ModelSupport.CheckBackward(_training, _saved);
+            global::Deepbox.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _savedBatch, _savedSeqLen, OutputSize);
+            if (!gradInput.IsEmpty)
+            {
+                global::Deepbox.ModelSupport.CheckLength("gradInput", gradInput.Length, _savedBatch, _savedSeqLen, InputSize);
+            }
+            BackwardCore(gradOutput, default, default, gradInput, default, default);
+        }
+
+        private void CheckGradOutput(global::Deepbox.Tensor gradOutput)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(gradOutput);
+            global::Deepbox.ModelSupport.CheckBackward(_training, _saved);
+            int[] expected = OutputShape(_savedBatch, _savedSeqLen, _savedUnbatched);
+            if (!gradOutput.HasShape(expected))
+            {
+                global::Deepbox.ModelSupport.ThrowShape("gradOutput", global::Deepbox.ModelSupport.Shape(expected), gradOutput.Shape);
+            }
+        }
+
+        private static int[] InputShape(int batch, int seqLen, bool unbatched)
+        {
+            return unbatched ? [seqLen, InputSize] : [batch, seqLen, InputSize];
         }
 
         /// <inheritdoc/>
@@ -182,7 +268,11 @@ namespace Snapshots
         public void Train() => _training = true;
 
         /// <inheritdoc/>
-        public void Eval() => _training = false;
+        public void Eval()
+        {
+            _training = false;
+            _saved = false;
+        }
 
         /// <inheritdoc/>
         public global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> StateDict() => global::Deepbox.StateDicts.Create(_parameters);
@@ -204,6 +294,10 @@ namespace Snapshots
             Stage0(batch, seqLen, h0, c0, hN, cN);
             // The output in the caller's layout.
             global::Deepbox.ModelSupport.FromTimeMajor(_seq0_0, 8, 8, 8, 1, batch, seqLen, BatchFirst, output);
+            // What Backward needs: everything it reads stays in the workspace until the next Forward.
+            _saved = _training;
+            _savedBatch = batch;
+            _savedSeqLen = seqLen;
         }
 
         /// <summary>(0) RNN(4, 8, num_layers=1): every layer and direction, input products first, then the recurrence.</summary>
@@ -214,9 +308,10 @@ namespace Snapshots
             // Initial states: a row of 8 floats per (layer, direction, sequence), zeros unless given.
             _h0_0.AsSpan(0, stateRows * 8).Clear();
             if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 8, _h0_0, 8, 8, stateRows);
+            int gxStride = _training ? rows * 8 : 0; // training keeps every layer's and direction's gates for Backward
             // Layer 0, forward.
-            global::Deepbox.Generated.SeedRnnKernels.Dense_K4_N8(_x, 4, _w0_0_ih, _b0_0, _gx0, rows);
-            global::Deepbox.Generated.SeedRnnKernels.RnnTanhSequence_H8(_gx0, _w0_0_hh, _h0_0.AsSpan(0 * batch * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false);
+            global::Deepbox.Generated.SeedRnnKernels.Dense_K4_N8(_x, 4, _w0_0_ih, _b0_0, _gx0.AsSpan(0 * gxStride), rows);
+            global::Deepbox.Generated.SeedRnnKernels.RnnTanhSequence_H8(_gx0.AsSpan(0 * gxStride), _w0_0_hh, _h0_0.AsSpan(0 * batch * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false);
             // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
             {
@@ -230,7 +325,7 @@ namespace Snapshots
             int rows = batch * seqLen;
             global::Deepbox.ModelSupport.Ensure(ref _x, rows * 4);
             global::Deepbox.ModelSupport.Ensure(ref _seq0_0, rows * 8);
-            global::Deepbox.ModelSupport.Ensure(ref _gx0, rows * 8);
+            global::Deepbox.ModelSupport.Ensure(ref _gx0, (_training ? 1 : 1) * rows * 8);
             global::Deepbox.ModelSupport.Ensure(ref _h0_0, batch * 8);
         }
 
@@ -240,6 +335,71 @@ namespace Snapshots
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 1, 8, 4, 8, 4, 4, _w0_0_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 1, 8, 8, 8, 8, 8, _w0_0_hh);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 1, 8, 8, 1, _b0_0);
+        }
+
+        /// <summary>The backward pass itself, over the saved forward pass; every argument has been checked.</summary>
+        private void BackwardCore(global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+        {
+            int batch = _savedBatch;
+            int seqLen = _savedSeqLen;
+            int rows = batch * seqLen;
+            EnsureBackwardWorkspace(batch, seqLen);
+            PackTransposedWeights();
+            // The output gradient as rows of the last stage's output layout.
+            global::Deepbox.ModelSupport.ToTimeMajorRows(gradOutput, 8, 8, 8, 1, batch, seqLen, BatchFirst, _d_seq0_0);
+            // (0) RNN(4, 8, num_layers=1)
+            BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
+            // The input gradient in the caller's layout.
+            if (!gradInput.IsEmpty)
+            {
+                global::Deepbox.ModelSupport.FromTimeMajor(_d_x, 8, 4, 4, 1, batch, seqLen, BatchFirst, gradInput);
+            }
+        }
+
+        /// <summary>(0) RNN(4, 8, num_layers=1) backward: layers top-down, each direction back through time.</summary>
+        private void BackwardStage0(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+        {
+            int rows = batch * seqLen;
+            // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
+            _dh0.AsSpan(0, batch * 8).Clear();
+            if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(0 * batch * 8), 8, _dh0, 8, 8, batch);
+            global::Deepbox.Generated.SeedRnnKernels.RnnTanhBackward_H8(_seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dh0, batch, seqLen, reverse: false);
+            if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0 * batch * 8), 8, 8, batch);
+            // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+            _gW.AsSpan(0, 32).Clear();
+            global::Deepbox.Generated.SeedRnnKernels.WeightGrad_K4_N8(_x, 4, _dG0, _gW, rows);
+            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 8, 4, 8, 4, 4, _p0_weight_ih_l0.Grad.AsSpan());
+            _gW.AsSpan(0, 64).Clear();
+            if (seqLen > 1) global::Deepbox.Generated.SeedRnnKernels.WeightGrad_K8_N8(_seq0_0.AsSpan(0), 8, _dG0.AsSpan(batch * 8), _gW, (seqLen - 1) * batch);
+            global::Deepbox.Generated.SeedRnnKernels.WeightGrad_K8_N8(_h0_0.AsSpan(0 * batch * 8), 8, _dG0, _gW, batch);
+            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 8, 8, 8, 8, 8, _p0_weight_hh_l0.Grad.AsSpan());
+            _gB.AsSpan(0, 8).Clear();
+            global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 8, _gB);
+            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 1, 8, 8, _p0_bias_ih_l0.Grad.AsSpan());
+            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 1, 8, 8, _p0_bias_hh_l0.Grad.AsSpan());
+            // The input's gradient.
+            global::Deepbox.Generated.SeedRnnKernels.Dense_K8_N8_Zero(_dG0, 8, _wT0_0_ih, default, _d_x, rows);
+        }
+
+        /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
+        private void EnsureBackwardWorkspace(int batch, int seqLen)
+        {
+            int rows = batch * seqLen;
+            global::Deepbox.ModelSupport.Ensure(ref _wT0_0_ih, 64);
+            global::Deepbox.ModelSupport.Ensure(ref _wT0_0_hh, 64);
+            global::Deepbox.ModelSupport.Ensure(ref _d_x, rows * 8);
+            global::Deepbox.ModelSupport.Ensure(ref _d_seq0_0, rows * 8);
+            global::Deepbox.ModelSupport.Ensure(ref _dG0, rows * 8);
+            global::Deepbox.ModelSupport.Ensure(ref _dh0, batch * 8);
+            global::Deepbox.ModelSupport.Ensure(ref _gW, 64);
+            global::Deepbox.ModelSupport.Ensure(ref _gB, 8);
+        }
+
+        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read.</summary>
+        private void PackTransposedWeights()
+        {
+            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0.Value.AsSpan(), 1, 8, 4, 8, 4, 4, 8, _wT0_0_ih);
+            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0.Value.AsSpan(), 1, 8, 8, 8, 8, 8, 8, _wT0_0_hh);
         }
     }
 }
@@ -288,6 +448,72 @@ namespace Deepbox.Generated
         }
 
         /// <summary>
+        /// y[m, 0:8] = sum over k in [0, 8) of x[m, k] * w[k, 0:8], for m in [0, rows).
+        /// w is input-major: row k holds the 8 outputs fed by input k, so each input broadcasts against 1 vectors of outputs.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Dense_K8_N8_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float w0 = ref MemoryMarshal.GetReference(w);
+            ref float y0 = ref MemoryMarshal.GetReference(y);
+            for (int m = 0; m < rows; m++)
+            {
+                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
+                ref float ym = ref Unsafe.Add(ref y0, m * 8);
+                // Outputs [0, 8): 1 vector.
+                {
+                    Vec a0 = Vec.Zero;
+                    for (int k = 0; k < 8; k++)
+                    {
+                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
+                        ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                    }
+                    V.StoreUnsafe(a0, ref ym, 0);
+                }
+            }
+        }
+
+        /// <summary>
+        /// Elman RNN backward through time (tanh), from the saved outputs h. Per step, with dh the output's gradient
+        /// plus the one carried back:
+        ///   d(a) = dh * (1 - h^2)
+        ///   dh_prev = W_hh^T d(a)
+        /// Gate gradients go to dG ([T, B, 8], gate-interleaved as the forward gates); dh come in holding
+        /// the final states' gradients and leave holding the initial states'. whhT is W_hh output-major, [8][8].
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void RnnTanhBackward_H8(global::System.ReadOnlySpan<float> seq, global::System.ReadOnlySpan<float> whhT, global::System.ReadOnlySpan<float> dSeq, int seqStride, global::System.Span<float> dG, global::System.Span<float> dh, int batch, int seqLen, bool reverse)
+        {
+            ref float seq0 = ref MemoryMarshal.GetReference(seq);
+            ref float dSeq0 = ref MemoryMarshal.GetReference(dSeq);
+            ref float dG0 = ref MemoryMarshal.GetReference(dG);
+            ref float dh0 = ref MemoryMarshal.GetReference(dh);
+            for (int s = seqLen - 1; s >= 0; s--)
+            {
+                int t = reverse ? seqLen - 1 - s : s;
+                for (int b = 0; b < batch; b++)
+                {
+                    int row = (t * batch) + b;
+                    ref float dhRow = ref Unsafe.Add(ref dh0, b * 8);
+                    ref float dyRow = ref Unsafe.Add(ref dSeq0, row * seqStride);
+                    ref float dGRow = ref Unsafe.Add(ref dG0, row * 8);
+                    ref float hRow = ref Unsafe.Add(ref seq0, row * seqStride);
+                    for (int j = 0; j < 8; j += 8)
+                    {
+                        int col = j;
+                        Vec dhj = V.LoadUnsafe(ref dyRow, (nuint)j) + V.LoadUnsafe(ref dhRow, (nuint)j);
+                        Vec hj = V.LoadUnsafe(ref hRow, (nuint)j);
+                        V.StoreUnsafe(dhj * (Vec.One - (hj * hj)), ref dGRow, (nuint)j);
+                    }
+                    // dh_prev = W_hh^T d(gates).
+                    Dense_K8_N8_Zero(MemoryMarshal.CreateReadOnlySpan(ref dGRow, 8), 8, whhT, default, MemoryMarshal.CreateSpan(ref dhRow, 8), 1);
+                }
+            }
+        }
+
+        /// <summary>
         /// Elman RNN recurrence (PyTorch's nn.RNN, nonlinearity 'tanh'), for every step t of the sequence:
         ///   h' = tanh(W_ih x_t + b_ih + W_hh h + b_hh)
         /// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, 8]; whh is W_hh
@@ -296,7 +522,7 @@ namespace Deepbox.Generated
         /// Row (t, b) of seq (stride seqStride) receives h at t; h0 holds one row of 8 per sequence.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void RnnTanhSequence_H8(global::System.ReadOnlySpan<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse)
+        public static void RnnTanhSequence_H8(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse)
         {
             ref float gx0 = ref MemoryMarshal.GetReference(gx);
             ref float whh0 = ref MemoryMarshal.GetReference(whh);
@@ -323,6 +549,60 @@ namespace Deepbox.Generated
                         }
                         V.StoreUnsafe(Act.Tanh(a), ref hNext, (nuint)j);
                     }
+                }
+            }
+        }
+
+        /// <summary>
+        /// dW[k, 0:8] += sum over m in [0, rows) of x[m, k] * dG[m, 0:8], for the 4 inputs k of the layout K4:
+        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void WeightGrad_K4_N8(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float g0 = ref MemoryMarshal.GetReference(dG);
+            ref float w0 = ref MemoryMarshal.GetReference(dW);
+            for (int k = 0; k < 4; k++)
+            {
+                ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                // Columns [0, 8).
+                {
+                    Vec a0 = V.LoadUnsafe(ref wk, 0);
+                    for (int m = 0; m < rows; m++)
+                    {
+                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
+                        ref float gm = ref Unsafe.Add(ref g0, m * 8);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 0), xm, a0);
+                    }
+                    V.StoreUnsafe(a0, ref wk, 0);
+                }
+            }
+        }
+
+        /// <summary>
+        /// dW[k, 0:8] += sum over m in [0, rows) of x[m, k] * dG[m, 0:8], for the 8 inputs k of the layout K8:
+        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void WeightGrad_K8_N8(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float g0 = ref MemoryMarshal.GetReference(dG);
+            ref float w0 = ref MemoryMarshal.GetReference(dW);
+            for (int k = 0; k < 8; k++)
+            {
+                ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                // Columns [0, 8).
+                {
+                    Vec a0 = V.LoadUnsafe(ref wk, 0);
+                    for (int m = 0; m < rows; m++)
+                    {
+                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
+                        ref float gm = ref Unsafe.Add(ref g0, m * 8);
+                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 0), xm, a0);
+                    }
+                    V.StoreUnsafe(a0, ref wk, 0);
                 }
             }
         }

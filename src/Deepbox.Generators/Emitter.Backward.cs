@@ -1,0 +1,487 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Deepbox.Generators;
+
+/// <summary>
+/// The backward pass through time: public entry points, the gradient workspace, the output-major weight packing
+/// and the stage sequence in reverse. Parameter gradients are added into <c>Parameter.Grad</c> (PyTorch accumulates).
+/// </summary>
+internal static partial class Emitter
+{
+    /// <summary>The gradient buffer of a row buffer: <c>_x</c> gives <c>_d_x</c>.</summary>
+    private static string Grad(RowSource src) => "_d" + src.Buffer;
+
+    /// <summary>Floats per row of a gradient buffer: the row stride, or the input width padded to whole vectors for the model input.</summary>
+    private static int GradStride(ModelPlan plan, RowSource src) => src.Buffer == "_x" ? plan.Isa.Pad(plan.InputSize) : src.RowStride;
+
+    /// <summary>Row buffers whose gradient Backward needs: the model input and every stage output, once each.</summary>
+    private static IEnumerable<RowSource> GradientSources(ModelPlan plan)
+    {
+        var seen = new HashSet<string>();
+        foreach (StagePlan s in plan.Stages)
+        {
+            if (s.Layer.IsRecurrent)
+            {
+                for (int layer = 0; layer < s.Layer.NumLayers; layer++)
+                {
+                    RowSource src = s.LayerInput(layer);
+                    if (seen.Add(src.Buffer))
+                    {
+                        yield return src;
+                    }
+                }
+            }
+            else if (seen.Add(s.Input.Buffer))
+            {
+                yield return s.Input;
+            }
+
+            if (seen.Add(s.Output.Buffer))
+            {
+                yield return s.Output;
+            }
+        }
+    }
+
+    /// <summary>The output-major weights Backward multiplies gate gradients by: (field, length, what).</summary>
+    private static IEnumerable<(string Field, int Length, string What)> TransposedBuffers(ModelPlan plan)
+    {
+        foreach (StagePlan s in plan.Stages)
+        {
+            LayerSpec l = s.Layer;
+            int n = l.Gates * s.Padded;
+            if (l.IsRecurrent)
+            {
+                for (int layer = 0; layer < l.NumLayers; layer++)
+                {
+                    int inWidth = plan.Isa.Pad(s.LayerInput(layer).PackedRows);
+                    for (int d = 0; d < l.Directions; d++)
+                    {
+                        string tag = Tag(layer, d);
+                        yield return ($"_wT{s.Index}_{tag}_ih", n * inWidth, $"W_ih output-major [{Inv(n)}][{Inv(inWidth)}]");
+                        yield return ($"_wT{s.Index}_{tag}_hh", n * s.Padded, $"W_hh output-major [{Inv(n)}][{Inv(s.Padded)}]");
+                    }
+                }
+            }
+            else if (l.Kind == LayerKind.Linear)
+            {
+                int inWidth = plan.Isa.Pad(s.Input.PackedRows);
+                yield return ($"_wT{s.Index}", s.Padded * inWidth, $"weight output-major [{Inv(s.Padded)}][{Inv(inWidth)}]");
+            }
+        }
+    }
+
+    /// <summary>The gradient workspace: (field, length expression over <c>rows</c> and <c>batch</c>, what).</summary>
+    private static IEnumerable<(string Field, string Length, string What)> BackwardWorkspace(ModelPlan plan)
+    {
+        foreach (RowSource src in GradientSources(plan))
+        {
+            string rows = src.Collapsed && !src.LastStepOnly ? "batch" : "rows";
+            yield return (Grad(src), $"{rows} * {Inv(GradStride(plan, src))}", $"gradient of {src.Buffer}");
+        }
+
+        foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
+        {
+            int n = s.Layer.Gates * s.Padded;
+            yield return ($"_dG{s.Index}", $"rows * {Inv(n)}", $"({Inv(s.Index)}) gradients of the gate pre-activations, input side");
+            if (s.Layer.Kind == LayerKind.Gru)
+            {
+                yield return ($"_dGh{s.Index}", $"rows * {Inv(n)}", $"({Inv(s.Index)}) gradients of the gate pre-activations, hidden side (n differs: r * dn)");
+            }
+
+            yield return ($"_dh{s.Index}", $"batch * {Inv(s.Padded)}", $"({Inv(s.Index)}) gradient of the hidden state carried back through time");
+            if (s.Layer.Kind == LayerKind.Lstm)
+            {
+                yield return ($"_dc{s.Index}", $"batch * {Inv(s.Padded)}", $"({Inv(s.Index)}) gradient of the cell state carried back through time");
+            }
+        }
+    }
+
+    private static int WeightScratchLength(ModelPlan plan) =>
+        PackedBuffers(plan).Where(b => b.Field.StartsWith("_w", System.StringComparison.Ordinal)).Select(b => b.Length).DefaultIfEmpty(0).Max();
+
+    private static int BiasScratchLength(ModelPlan plan) =>
+        plan.Stages.Where(s => s.Layer.Kind != LayerKind.LastStep).Select(s => s.Layer.Gates * s.Padded).DefaultIfEmpty(0).Max();
+
+    private static void WriteBackwardFields(SourceWriter w, ModelPlan plan)
+    {
+        w.Line("// What Backward needs of the last training-mode Forward.");
+        w.Line("private bool _saved;");
+        w.Line("private int _savedBatch;");
+        w.Line("private int _savedSeqLen;");
+        w.Line("private bool _savedUnbatched;");
+        if (plan.Stages.Any(s => HasDropout(s.Layer)))
+        {
+            w.Line("private readonly global::Deepbox.TorchGenerator _dropout;");
+        }
+
+        w.Line();
+        w.Line("// Backward workspace, allocated by the first Backward and grown like the forward workspace.");
+        foreach ((string field, int _, string what) in TransposedBuffers(plan))
+        {
+            w.Line($"private float[] {field} = []; // {what}");
+        }
+
+        foreach ((string field, string _, string what) in BackwardWorkspace(plan))
+        {
+            w.Line($"private float[] {field} = []; // {what}");
+        }
+
+        w.Line("private float[] _gW = []; // one weight gradient in the packed layout");
+        w.Line("private float[] _gB = []; // one bias gradient in the packed layout");
+        w.Line();
+    }
+
+    private static void WriteBackwardApi(SourceWriter w, ModelPlan plan)
+    {
+        string outShape = OutputShapeText(plan);
+        w.Line("/// <summary>");
+        w.Line("/// Back-propagates through the last training-mode <c>Forward</c>: adds each parameter's gradient into its");
+        w.Line("/// <c>Grad</c> and returns the gradient of the input. Initial states were zero, or as given to <c>ForwardWithState</c>.");
+        w.Line("/// </summary>");
+        w.Line($"/// <param name=\"gradOutput\">The gradient of the loss with respect to the output, <c>{outShape}</c> as the output was.</param>");
+        w.Line("/// <returns>The gradient with respect to the input, shaped as the input.</returns>");
+        w.Line("/// <exception cref=\"global::System.InvalidOperationException\">No training-mode forward pass to go back through.</exception>");
+        w.Line("/// <exception cref=\"global::System.ArgumentException\">The gradient's shape is not the output's.</exception>");
+        using (w.Block($"public {T} Backward({T} gradOutput)"))
+        {
+            w.Line("CheckGradOutput(gradOutput);");
+            w.Line($"{T} gradInput = {T}.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));");
+            w.Line("BackwardCore(gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);");
+            w.Line("return gradInput;");
+        }
+
+        w.Line();
+        StagePlan? state = plan.StateStage;
+        if (state is not null)
+        {
+            LayerSpec l = state.Layer;
+            bool lstm = l.Kind == LayerKind.Lstm;
+            int states = l.NumLayers * l.Directions;
+            w.Line("/// <summary>");
+            w.Line("/// <c>Backward</c> with the final states in the loss too: takes the gradients of the final states that");
+            w.Line("/// <c>ForwardWithState</c> returned and gives the gradients of the initial states as well.");
+            w.Line("/// </summary>");
+            w.Line($"/// <param name=\"gradOutput\">The gradient with respect to the output, <c>{outShape}</c>.</param>");
+            w.Line($"/// <param name=\"gradH\">The gradient with respect to the final hidden states <c>[{Inv(states)}, B, {Inv(l.HiddenSize)}]</c>, or null for zeros.</param>");
+            if (lstm)
+            {
+                w.Line($"/// <param name=\"gradC\">The gradient with respect to the final cell states, or null for zeros.</param>");
+            }
+
+            w.Line("/// <returns>The gradients with respect to the input and the initial states.</returns>");
+            string ret = lstm ? $"({T} Input, ({T} H0, {T} C0))" : $"({T} Input, {T} H0)";
+            string args = lstm ? $"{T} gradOutput, {T}? gradH = null, {T}? gradC = null" : $"{T} gradOutput, {T}? gradH = null";
+            using (w.Block($"public {ret} BackwardWithState({args})"))
+            {
+                w.Line("CheckGradOutput(gradOutput);");
+                w.Line($"int[] stateShape = _savedUnbatched ? [{Inv(states)}, {Inv(l.HiddenSize)}] : [{Inv(states)}, _savedBatch, {Inv(l.HiddenSize)}];");
+                w.Line($"{S}.CheckState(\"gradH\", gradH, stateShape);");
+                if (lstm)
+                {
+                    w.Line($"{S}.CheckState(\"gradC\", gradC, stateShape);");
+                }
+
+                w.Line($"{T} gradInput = {T}.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));");
+                w.Line($"{T} gradH0 = {T}.Zeros(stateShape);");
+                if (lstm)
+                {
+                    w.Line($"{T} gradC0 = {T}.Zeros(stateShape);");
+                    w.Line("BackwardCore(gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());");
+                    w.Line("return (gradInput, (gradH0, gradC0));");
+                }
+                else
+                {
+                    w.Line("BackwardCore(gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);");
+                    w.Line("return (gradInput, gradH0);");
+                }
+            }
+
+            w.Line();
+        }
+
+        w.Line("/// <summary>");
+        w.Line("/// <c>Backward</c> on caller-owned memory, after the span <c>Forward</c> in training mode: allocates nothing once");
+        w.Line("/// the workspace has grown to the batch and length.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"gradOutput\">The gradient with respect to the output, laid out as the output was.</param>");
+        w.Line("/// <param name=\"gradInput\">Receives the gradient with respect to the input, or empty to skip it.</param>");
+        using (w.Block($"public void Backward({RoSpan} gradOutput, {Span} gradInput)"))
+        {
+            w.Line($"{S}.CheckBackward(_training, _saved);");
+            w.Line($"{S}.CheckLength(\"gradOutput\", gradOutput.Length, _savedBatch, {(plan.HasLastStep ? "1" : "_savedSeqLen")}, OutputSize);");
+            using (w.Block("if (!gradInput.IsEmpty)"))
+            {
+                w.Line($"{S}.CheckLength(\"gradInput\", gradInput.Length, _savedBatch, _savedSeqLen, InputSize);");
+            }
+
+            w.Line("BackwardCore(gradOutput, default, default, gradInput, default, default);");
+        }
+
+        w.Line();
+        using (w.Block($"private void CheckGradOutput({T} gradOutput)"))
+        {
+            w.Line("global::System.ArgumentNullException.ThrowIfNull(gradOutput);");
+            w.Line($"{S}.CheckBackward(_training, _saved);");
+            w.Line("int[] expected = OutputShape(_savedBatch, _savedSeqLen, _savedUnbatched);");
+            using (w.Block("if (!gradOutput.HasShape(expected))"))
+            {
+                w.Line($"{S}.ThrowShape(\"gradOutput\", {S}.Shape(expected), gradOutput.Shape);");
+            }
+        }
+
+        w.Line();
+        using (w.Block("private static int[] InputShape(int batch, int seqLen, bool unbatched)"))
+        {
+            w.Line($"return unbatched ? [seqLen, InputSize] : [{(plan.Spec.BatchFirst ? "batch, seqLen" : "seqLen, batch")}, InputSize];");
+        }
+
+        w.Line();
+    }
+
+    private static void WriteBackwardCore(SourceWriter w, ModelPlan plan)
+    {
+        string k = KernelClass(plan);
+        int v = plan.Isa.Width;
+        w.Line("/// <summary>The backward pass itself, over the saved forward pass; every argument has been checked.</summary>");
+        using (w.Block($"private void BackwardCore({RoSpan} gradOutput, {RoSpan} gradH, {RoSpan} gradC, {Span} gradInput, {Span} gradH0, {Span} gradC0)"))
+        {
+            w.Line("int batch = _savedBatch;");
+            w.Line("int seqLen = _savedSeqLen;");
+            w.Line("int rows = batch * seqLen;");
+            w.Line("EnsureBackwardWorkspace(batch, seqLen);");
+            w.Line("PackTransposedWeights();");
+            RowSource o = plan.Output;
+            w.Line("// The output gradient as rows of the last stage's output layout.");
+            if (o.LastStepOnly)
+            {
+                w.Line($"{Grad(o)}.AsSpan(0, rows * {Inv(o.RowStride)}).Clear();");
+            }
+
+            w.Line($"{S}.ToTimeMajorRows(gradOutput, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, {GradSlice(o)});");
+            StagePlan? first = plan.FirstRecurrent;
+            for (int i = plan.Stages.Count - 1; i >= 0; i--)
+            {
+                StagePlan s = plan.Stages[i];
+                w.Line($"// ({(s.Layer.Name ?? Inv(s.Index))}) {s.Describe()}");
+                switch (s.Layer.Kind)
+                {
+                    case LayerKind.LastStep:
+                        w.Line("// Only the last step's rows carry gradient (the rest were cleared).");
+                        break;
+                    case LayerKind.Linear:
+                        WriteLinearBackward(w, plan, s, k, v);
+                        break;
+                    default:
+                        w.Line(s == first ? $"BackwardStage{s.Index}(batch, seqLen, gradH, gradC, gradH0, gradC0);" : $"BackwardStage{s.Index}(batch, seqLen, default, default, default, default);");
+                        break;
+                }
+            }
+
+            RowSource input = plan.Stages[0].Input;
+            w.Line("// The input gradient in the caller's layout.");
+            using (w.Block("if (!gradInput.IsEmpty)"))
+            {
+                w.Line($"{S}.FromTimeMajor({Grad(input)}, {Inv(GradStride(plan, input))}, {Inv(plan.InputSize)}, {Inv(plan.InputSize)}, 1, batch, seqLen, BatchFirst, gradInput);");
+            }
+        }
+
+        w.Line();
+        foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
+        {
+            WriteRecurrentBackwardStage(w, plan, s, k, v);
+        }
+
+        WriteEnsureBackwardWorkspace(w, plan);
+        WritePackTransposed(w, plan);
+    }
+
+    /// <summary>The gradient span of a source as its readers see it (from the last step's rows after <c>LastStep</c>).</summary>
+    private static string GradSlice(RowSource src) => src.LastStepOnly
+        ? $"{Grad(src)}.AsSpan((seqLen - 1) * batch * {Inv(src.RowStride)})"
+        : Grad(src);
+
+    private static void WriteLinearBackward(SourceWriter w, ModelPlan plan, StagePlan s, string k, int v)
+    {
+        LayerSpec l = s.Layer;
+        RowSource src = s.Input;
+        string rowsOut = s.Input.Collapsed ? "batch" : "rows";
+        Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => x.Field + ".Grad.AsSpan()");
+        if (l.Activation != ActivationKind.None)
+        {
+            w.Line($"{S}.ActivationBackward(global::Deepbox.Activation.{l.Activation}, _y{s.Index}.AsSpan(0, {rowsOut} * {Inv(s.Padded)}), _d_y{s.Index}.AsSpan(0, {rowsOut} * {Inv(s.Padded)}));");
+        }
+
+        int packed = src.PackedRows * s.Padded;
+        w.Line($"_gW.AsSpan(0, {Inv(packed)}).Clear();");
+        w.Line($"{k}.{WeightGradName(src, s.Padded)}({Slice(src)}, {Inv(src.RowStride)}, _d_y{s.Index}, _gW, {rowsOut});");
+        w.Line($"{S}.UnpackGateInterleavedAdd(_gW, 1, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight"]});");
+        if (l.Bias)
+        {
+            w.Line($"_gB.AsSpan(0, {Inv(s.Padded)}).Clear();");
+            w.Line($"{S}.AddColumnSums(_d_y{s.Index}, {rowsOut}, {Inv(s.Padded)}, _gB);");
+            w.Line($"{S}.UnpackGateBiasAdd(_gB, 1, {Inv(l.HiddenSize)}, {Inv(v)}, {p["bias"]});");
+        }
+
+        if (src.LastStepOnly)
+        {
+            w.Line($"{Grad(src)}.AsSpan(0, rows * {Inv(src.RowStride)}).Clear();");
+        }
+
+        RowSource gradRows = new("", s.Padded, s.Padded, s.Padded, 1);
+        w.Line($"{k}.{DenseName(gradRows, plan.Isa.Pad(src.PackedRows), ActivationKind.None, DenseInit.Zero)}(_d_y{s.Index}, {Inv(s.Padded)}, _wT{s.Index}, default, {GradSlice(src)}, {rowsOut});");
+    }
+
+    private static void WriteRecurrentBackwardStage(SourceWriter w, ModelPlan plan, StagePlan s, string k, int v)
+    {
+        LayerSpec l = s.Layer;
+        int d2 = l.Directions;
+        int hp = s.Padded;
+        int h = l.HiddenSize;
+        int n = l.Gates * hp;
+        bool lstm = l.Kind == LayerKind.Lstm;
+        bool gru = l.Kind == LayerKind.Gru;
+        w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) {s.Describe()} backward: layers top-down, each direction back through time.</summary>");
+        using (w.Block($"private void BackwardStage{s.Index}(int batch, int seqLen, {RoSpan} gradH, {RoSpan} gradC, {Span} gradH0, {Span} gradC0)"))
+        {
+            w.Line("int rows = batch * seqLen;");
+            for (int layer = l.NumLayers - 1; layer >= 0; layer--)
+            {
+                RowSource src = s.LayerInput(layer);
+                string srcBuffer = layer > 0 && HasDropout(l) ? $"_drop{s.Index}_{Inv(layer)}" : src.Buffer;
+                string gradIn = Grad(src);
+                for (int d = 0; d < d2; d++)
+                {
+                    string tag = Tag(layer, d);
+                    int index = (layer * d2) + d;
+                    string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
+                    Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => x.Field + ".Grad.AsSpan()");
+                    string stateOffset = $"{Inv(index)} * batch * {Inv(hp)}";
+                    string seq = $"_seq{s.Index}_{Inv(layer)}";
+                    w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: the final states' gradients in, back through time, the initial states' out.");
+                    w.Line($"_dh{s.Index}.AsSpan(0, batch * {Inv(hp)}).Clear();");
+                    w.Line($"if (!gradH.IsEmpty) {S}.CopyRows(gradH.Slice({Inv(index)} * batch * {Inv(h)}), {Inv(h)}, _dh{s.Index}, {Inv(hp)}, {Inv(h)}, batch);");
+                    if (lstm)
+                    {
+                        w.Line($"_dc{s.Index}.AsSpan(0, batch * {Inv(hp)}).Clear();");
+                        w.Line($"if (!gradC.IsEmpty) {S}.CopyRows(gradC.Slice({Inv(index)} * batch * {Inv(h)}), {Inv(h)}, _dc{s.Index}, {Inv(hp)}, {Inv(h)}, batch);");
+                    }
+
+                    string gates = $"_gx{s.Index}.AsSpan({Inv(index)} * rows * {Inv(n)})";
+                    string aux = $"_aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)})";
+                    string dSeq = $"_d{seq}.AsSpan({Inv(d * hp)})";
+                    string call = l.Kind switch
+                    {
+                        LayerKind.Lstm => $"{gates}, {aux}, _c{s.Index}.AsSpan({stateOffset}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dh{s.Index}, _dc{s.Index}",
+                        LayerKind.Gru => $"{gates}, {aux}, _h0_{s.Index}.AsSpan({stateOffset}), {seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dGh{s.Index}, _dh{s.Index}",
+                        _ => $"{seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dh{s.Index}",
+                    };
+                    w.Line($"{k}.{BackwardName(l, h)}({call}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")});");
+                    w.Line($"if (!gradH0.IsEmpty) {S}.CopyRows(_dh{s.Index}, {Inv(hp)}, gradH0.Slice({Inv(index)} * batch * {Inv(h)}), {Inv(h)}, {Inv(h)}, batch);");
+                    if (lstm)
+                    {
+                        w.Line($"if (!gradC0.IsEmpty) {S}.CopyRows(_dc{s.Index}, {Inv(hp)}, gradC0.Slice({Inv(index)} * batch * {Inv(h)}), {Inv(h)}, {Inv(h)}, batch);");
+                    }
+
+                    w.Line("// Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.");
+                    w.Line($"_gW.AsSpan(0, {Inv(src.PackedRows * n)}).Clear();");
+                    w.Line($"{k}.{WeightGradName(src, n)}({srcBuffer}, {Inv(src.RowStride)}, _dG{s.Index}, _gW, rows);");
+                    w.Line($"{S}.UnpackGateInterleavedAdd(_gW, {Inv(l.Gates)}, {Inv(h)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight_ih_l" + sfx]});");
+                    string dGh = gru ? $"_dGh{s.Index}" : $"_dG{s.Index}";
+                    var hSource = new RowSource(seq, d2 * hp, h, hp, 1);
+                    string hGrad = WeightGradName(hSource, n);
+                    w.Line($"_gW.AsSpan(0, {Inv(h * n)}).Clear();");
+                    string prevRows = d == 0 ? $"{seq}.AsSpan({Inv(d * hp)})" : $"{seq}.AsSpan((batch * {Inv(d2 * hp)}) + {Inv(d * hp)})";
+                    string laterGrads = d == 0 ? $"{dGh}.AsSpan(batch * {Inv(n)})" : dGh;
+                    w.Line($"if (seqLen > 1) {k}.{hGrad}({prevRows}, {Inv(d2 * hp)}, {laterGrads}, _gW, (seqLen - 1) * batch);");
+                    string firstGrads = d == 0 ? dGh : $"{dGh}.AsSpan((seqLen - 1) * batch * {Inv(n)})";
+                    w.Line($"{k}.{hGrad}(_h0_{s.Index}.AsSpan({stateOffset}), {Inv(hp)}, {firstGrads}, _gW, batch);");
+                    w.Line($"{S}.UnpackGateInterleavedAdd(_gW, {Inv(l.Gates)}, {Inv(h)}, {Inv(h)}, {Inv(v)}, {Inv(h)}, {Inv(h)}, {p["weight_hh_l" + sfx]});");
+                    if (l.Bias)
+                    {
+                        w.Line($"_gB.AsSpan(0, {Inv(n)}).Clear();");
+                        w.Line($"{S}.AddColumnSums(_dG{s.Index}, rows, {Inv(n)}, _gB);");
+                        w.Line($"{S}.UnpackGateBiasAdd(_gB, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_ih_l" + sfx]});");
+                        if (gru)
+                        {
+                            w.Line($"_gB.AsSpan(0, {Inv(n)}).Clear();");
+                            w.Line($"{S}.AddColumnSums(_dGh{s.Index}, rows, {Inv(n)}, _gB);");
+                        }
+
+                        w.Line($"{S}.UnpackGateBiasAdd(_gB, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_hh_l" + sfx]});");
+                    }
+
+                    var gateRows = new RowSource(string.Empty, n, n, n, 1);
+                    DenseInit init = d == 0 ? DenseInit.Zero : DenseInit.Accumulate;
+                    w.Line($"// The input's gradient{(d == 1 ? ", added to the forward direction's" : string.Empty)}.");
+                    w.Line($"{k}.{DenseName(gateRows, plan.Isa.Pad(src.PackedRows), ActivationKind.None, init)}(_dG{s.Index}, {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}, rows);");
+                }
+
+                if (layer > 0 && HasDropout(l))
+                {
+                    w.Line($"// Through the dropout mask on layer {Inv(layer)}'s input.");
+                    w.Line($"{S}.Multiply({gradIn}.AsSpan(0, rows * {Inv(d2 * hp)}), _mask{s.Index}_{Inv(layer)}, {gradIn}.AsSpan(0, rows * {Inv(d2 * hp)}));");
+                }
+            }
+        }
+
+        w.Line();
+    }
+
+    private static void WriteEnsureBackwardWorkspace(SourceWriter w, ModelPlan plan)
+    {
+        w.Line("/// <summary>Grows the backward workspace to a batch of <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps.</summary>");
+        using (w.Block("private void EnsureBackwardWorkspace(int batch, int seqLen)"))
+        {
+            w.Line("int rows = batch * seqLen;");
+            foreach ((string field, int length, string _) in TransposedBuffers(plan))
+            {
+                w.Line($"{S}.Ensure(ref {field}, {Inv(length)});");
+            }
+
+            foreach ((string field, string length, string _) in BackwardWorkspace(plan))
+            {
+                w.Line($"{S}.Ensure(ref {field}, {length});");
+            }
+
+            w.Line($"{S}.Ensure(ref _gW, {Inv(WeightScratchLength(plan))});");
+            w.Line($"{S}.Ensure(ref _gB, {Inv(BiasScratchLength(plan))});");
+        }
+
+        w.Line();
+    }
+
+    private static void WritePackTransposed(SourceWriter w, ModelPlan plan)
+    {
+        int v = plan.Isa.Width;
+        w.Line("/// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read.</summary>");
+        using (w.Block("private void PackTransposedWeights()"))
+        {
+            foreach (StagePlan s in plan.Stages)
+            {
+                LayerSpec l = s.Layer;
+                Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => x.Field + ".Value.AsSpan()");
+                if (l.IsRecurrent)
+                {
+                    for (int layer = 0; layer < l.NumLayers; layer++)
+                    {
+                        RowSource src = s.LayerInput(layer);
+                        for (int d = 0; d < l.Directions; d++)
+                        {
+                            string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
+                            string tag = Tag(layer, d);
+                            w.Line($"{S}.PackTransposed({p["weight_ih_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {Inv(plan.Isa.Pad(src.PackedRows))}, _wT{s.Index}_{tag}_ih);");
+                            w.Line($"{S}.PackTransposed({p["weight_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, {Inv(v)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, {Inv(s.Padded)}, _wT{s.Index}_{tag}_hh);");
+                        }
+                    }
+                }
+                else if (l.Kind == LayerKind.Linear)
+                {
+                    RowSource src = s.Input;
+                    w.Line($"{S}.PackTransposed({p["weight"]}, 1, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {Inv(plan.Isa.Pad(src.PackedRows))}, _wT{s.Index});");
+                }
+            }
+        }
+    }
+}

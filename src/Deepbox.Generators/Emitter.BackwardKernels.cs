@@ -1,0 +1,264 @@
+namespace Deepbox.Generators;
+
+/// <summary>How a dense kernel starts its accumulators.</summary>
+internal enum DenseInit
+{
+    /// <summary>From the bias: the forward products.</summary>
+    Bias,
+
+    /// <summary>From zero: a gradient written fresh.</summary>
+    Zero,
+
+    /// <summary>From what <c>y</c> holds: a gradient added to (the second direction of a bidirectional layer).</summary>
+    Accumulate,
+}
+
+/// <summary>The backward kernels: each cell back through time, and the weight-gradient product over all steps.</summary>
+internal static partial class Emitter
+{
+    /// <summary>
+    /// <c>dW[k, 0:n] += sum_m x[m, k] * dG[m, 0:n]</c>: a weight gradient, in the packed input-major layout, as one
+    /// product over every row (time step and sequence) rather than an outer product per step.
+    /// </summary>
+    private static void WriteWeightGrad(SourceWriter w, VectorIsa isa, RowSource src, int n)
+    {
+        int v = isa.Width;
+        int vectors = n / v;
+        const int Chunk = 4;
+        int passes = vectors / Chunk;
+        int rest = vectors % Chunk;
+        w.Line("/// <summary>");
+        w.Line($"/// dW[k, 0:{Inv(n)}] += sum over m in [0, rows) of x[m, k] * dG[m, 0:{Inv(n)}], for the {Inv(src.Width)} inputs k of the layout {src.Key}:");
+        w.Line("/// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.");
+        w.Line("/// </summary>");
+        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        using (w.Block($"public static void {WeightGradName(src, n)}(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)"))
+        {
+            w.Line("ref float x0 = ref MemoryMarshal.GetReference(x);");
+            w.Line("ref float g0 = ref MemoryMarshal.GetReference(dG);");
+            w.Line("ref float w0 = ref MemoryMarshal.GetReference(dW);");
+            for (int seg = 0; seg < src.Segments; seg++)
+            {
+                int from = seg * src.SegmentStride;
+                using (w.Block($"for (int k = {Inv(from)}; k < {Inv(from + src.SegmentWidth)}; k++)"))
+                {
+                    w.Line($"ref float wk = ref Unsafe.Add(ref w0, k * {Inv(n)});");
+                    if (passes > 0)
+                    {
+                        using (w.Block($"for (int c = 0; c < {Inv(passes * Chunk * v)}; c += {Inv(Chunk * v)})"))
+                        {
+                            WriteWeightGradPass(w, v, n, Chunk, "c");
+                        }
+                    }
+
+                    if (rest > 0)
+                    {
+                        using (w.Block($"// Columns [{Inv(passes * Chunk * v)}, {Inv(n)})."))
+                        {
+                            WriteWeightGradPass(w, v, n, rest, Inv(passes * Chunk * v));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void WriteWeightGradPass(SourceWriter w, int v, int n, int count, string col)
+    {
+        string at(int i) => col == "c" ? (i == 0 ? "(nuint)c" : $"(nuint)(c + {Inv(i * v)})") : Inv(int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + (i * v));
+        for (int i = 0; i < count; i++)
+        {
+            w.Line($"Vec a{Inv(i)} = V.LoadUnsafe(ref wk, {at(i)});");
+        }
+
+        using (w.Block("for (int m = 0; m < rows; m++)"))
+        {
+            w.Line("Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));");
+            w.Line($"ref float gm = ref Unsafe.Add(ref g0, m * {Inv(n)});");
+            for (int i = 0; i < count; i++)
+            {
+                w.Line($"a{Inv(i)} = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, {at(i)}), xm, a{Inv(i)});");
+            }
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            w.Line($"V.StoreUnsafe(a{Inv(i)}, ref wk, {at(i)});");
+        }
+    }
+
+    /// <summary>One layer and direction back through time: the gate gradients of every step and the state gradients.</summary>
+    private static void WriteSequenceBackward(SourceWriter w, VectorIsa isa, LayerSpec l, int hp)
+    {
+        int v = isa.Width;
+        int h = l.HiddenSize;
+        int g = l.Gates;
+        int n = g * hp;
+        bool lstm = l.Kind == LayerKind.Lstm;
+        bool gru = l.Kind == LayerKind.Gru;
+        string ro = "global::System.ReadOnlySpan<float>";
+        string rw = "global::System.Span<float>";
+        w.Line("/// <summary>");
+        switch (l.Kind)
+        {
+            case LayerKind.Lstm:
+                w.Line("/// LSTM backward through time, from the saved gates (i, f, g, o activated) and cell states. Per step, with dh the");
+                w.Line("/// output's gradient plus the one carried back, and dc the cell's carried back:");
+                w.Line("///   dc += dh * o * (1 - tanh(c)^2)");
+                w.Line("///   d(i) = dc * g * i(1 - i)   d(f) = dc * c_prev * f(1 - f)   d(g) = dc * i * (1 - g^2)   d(o) = dh * tanh(c) * o(1 - o)");
+                w.Line("///   dc_prev = dc * f           dh_prev = W_hh^T d(gates)");
+                break;
+            case LayerKind.Gru:
+                w.Line("/// GRU backward through time, from the saved gates (r, z, n activated) and a = W_hn h + b_hn. Per step, with dh the");
+                w.Line("/// output's gradient plus the one carried back:");
+                w.Line("///   d(z) = dh * (h_prev - n) * z(1 - z)     dn' = dh * (1 - z) * (1 - n^2)     d(r) = dn' * a * r(1 - r)");
+                w.Line("///   input side: (d(r), d(z), dn')        hidden side: (d(r), d(z), dn' * r)");
+                w.Line("///   dh_prev = dh * z + W_hh^T (hidden side)");
+                break;
+            default:
+                w.Line($"/// Elman RNN backward through time ({(l.Relu ? "relu" : "tanh")}), from the saved outputs h. Per step, with dh the output's gradient");
+                w.Line("/// plus the one carried back:");
+                w.Line(l.Relu ? "///   d(a) = dh * (h > 0)" : "///   d(a) = dh * (1 - h^2)");
+                w.Line("///   dh_prev = W_hh^T d(a)");
+                break;
+        }
+
+        w.Line($"/// Gate gradients go to dG ([T, B, {Inv(n)}], gate-interleaved as the forward gates){(gru ? " and dGh" : string.Empty)}; dh{(lstm ? " and dc" : string.Empty)} come in holding");
+        w.Line($"/// the final states' gradients and leave holding the initial states'. whhT is W_hh output-major, [{Inv(n)}][{Inv(hp)}].");
+        w.Line("/// </summary>");
+        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        string args = l.Kind switch
+        {
+            LayerKind.Lstm => $"{ro} gates, {ro} cells, {ro} c0, {ro} whhT, {ro} dSeq, int seqStride, {rw} dG, {rw} dh, {rw} dc",
+            LayerKind.Gru => $"{ro} gates, {ro} hiddenProducts, {ro} h0, {ro} seq, {ro} whhT, {ro} dSeq, int seqStride, {rw} dG, {rw} dGh, {rw} dh",
+            _ => $"{ro} seq, {ro} whhT, {ro} dSeq, int seqStride, {rw} dG, {rw} dh",
+        };
+        string dhPrev = DenseName(new RowSource(string.Empty, n, n, n, 1), hp, ActivationKind.None, DenseInit.Zero);
+        using (w.Block($"public static void {BackwardName(l, h)}({args}, int batch, int seqLen, bool reverse)"))
+        {
+            if (lstm || gru)
+            {
+                w.Line("ref float gates0 = ref MemoryMarshal.GetReference(gates);");
+            }
+
+            if (lstm)
+            {
+                w.Line("ref float cells0 = ref MemoryMarshal.GetReference(cells);");
+                w.Line("ref float c00 = ref MemoryMarshal.GetReference(c0);");
+                w.Line("ref float dc0 = ref MemoryMarshal.GetReference(dc);");
+            }
+
+            if (gru)
+            {
+                w.Line("ref float a0 = ref MemoryMarshal.GetReference(hiddenProducts);");
+                w.Line("ref float h00 = ref MemoryMarshal.GetReference(h0);");
+                w.Line("ref float dGh0 = ref MemoryMarshal.GetReference(dGh);");
+            }
+
+            if (!lstm)
+            {
+                w.Line("ref float seq0 = ref MemoryMarshal.GetReference(seq);");
+            }
+
+            w.Line("ref float dSeq0 = ref MemoryMarshal.GetReference(dSeq);");
+            w.Line("ref float dG0 = ref MemoryMarshal.GetReference(dG);");
+            w.Line("ref float dh0 = ref MemoryMarshal.GetReference(dh);");
+            using (w.Block("for (int s = seqLen - 1; s >= 0; s--)"))
+            {
+                w.Line("int t = reverse ? seqLen - 1 - s : s;");
+                if (lstm || gru)
+                {
+                    w.Line("int tPrev = reverse ? t + 1 : t - 1;");
+                }
+
+                using (w.Block("for (int b = 0; b < batch; b++)"))
+                {
+                    w.Line("int row = (t * batch) + b;");
+                    w.Line($"ref float dhRow = ref Unsafe.Add(ref dh0, b * {Inv(hp)});");
+                    w.Line("ref float dyRow = ref Unsafe.Add(ref dSeq0, row * seqStride);");
+                    w.Line($"ref float dGRow = ref Unsafe.Add(ref dG0, row * {Inv(n)});");
+                    if (lstm || gru)
+                    {
+                        w.Line($"ref float gRow = ref Unsafe.Add(ref gates0, row * {Inv(n)});");
+                    }
+
+                    if (lstm)
+                    {
+                        w.Line($"ref float cRow = ref Unsafe.Add(ref cells0, row * {Inv(hp)});");
+                        w.Line($"ref float cPrev = ref (s == 0 ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref cells0, ((tPrev * batch) + b) * {Inv(hp)}));");
+                        w.Line($"ref float dcRow = ref Unsafe.Add(ref dc0, b * {Inv(hp)});");
+                    }
+                    else if (gru)
+                    {
+                        w.Line($"ref float aRow = ref Unsafe.Add(ref a0, row * {Inv(hp)});");
+                        w.Line($"ref float hPrev = ref (s == 0 ? ref Unsafe.Add(ref h00, b * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));");
+                        w.Line($"ref float dGhRow = ref Unsafe.Add(ref dGh0, row * {Inv(n)});");
+                    }
+                    else
+                    {
+                        w.Line("ref float hRow = ref Unsafe.Add(ref seq0, row * seqStride);");
+                    }
+
+                    using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
+                    {
+                        w.Line(g == 1 ? "int col = j;" : $"int col = j * {Inv(g)};");
+                        w.Line("Vec dhj = V.LoadUnsafe(ref dyRow, (nuint)j) + V.LoadUnsafe(ref dhRow, (nuint)j);");
+                        switch (l.Kind)
+                        {
+                            case LayerKind.Lstm:
+                                w.Line("Vec i = V.LoadUnsafe(ref gRow, (nuint)col);");
+                                w.Line($"Vec f = V.LoadUnsafe(ref gRow, (nuint)(col + {Inv(v)}));");
+                                w.Line($"Vec g = V.LoadUnsafe(ref gRow, (nuint)(col + {Inv(2 * v)}));");
+                                w.Line($"Vec o = V.LoadUnsafe(ref gRow, (nuint)(col + {Inv(3 * v)}));");
+                                w.Line("Vec tc = Act.Tanh(V.LoadUnsafe(ref cRow, (nuint)j));");
+                                w.Line("Vec one = Vec.One;");
+                                w.Line("Vec dcj = V.FusedMultiplyAdd(dhj * o, one - (tc * tc), V.LoadUnsafe(ref dcRow, (nuint)j));");
+                                w.Line("V.StoreUnsafe(dcj * g * i * (one - i), ref dGRow, (nuint)col);");
+                                w.Line($"V.StoreUnsafe(dcj * V.LoadUnsafe(ref cPrev, (nuint)j) * f * (one - f), ref dGRow, (nuint)(col + {Inv(v)}));");
+                                w.Line($"V.StoreUnsafe(dcj * i * (one - (g * g)), ref dGRow, (nuint)(col + {Inv(2 * v)}));");
+                                w.Line($"V.StoreUnsafe(dhj * tc * o * (one - o), ref dGRow, (nuint)(col + {Inv(3 * v)}));");
+                                w.Line("V.StoreUnsafe(dcj * f, ref dcRow, (nuint)j);");
+                                break;
+                            case LayerKind.Gru:
+                                w.Line("Vec r = V.LoadUnsafe(ref gRow, (nuint)col);");
+                                w.Line($"Vec z = V.LoadUnsafe(ref gRow, (nuint)(col + {Inv(v)}));");
+                                w.Line($"Vec n = V.LoadUnsafe(ref gRow, (nuint)(col + {Inv(2 * v)}));");
+                                w.Line("Vec hp = V.LoadUnsafe(ref hPrev, (nuint)j);");
+                                w.Line("Vec one = Vec.One;");
+                                w.Line("Vec dz = dhj * (hp - n) * z * (one - z);");
+                                w.Line("Vec dn = dhj * (one - z) * (one - (n * n));");
+                                w.Line("Vec dr = dn * V.LoadUnsafe(ref aRow, (nuint)j) * r * (one - r);");
+                                w.Line("V.StoreUnsafe(dr, ref dGRow, (nuint)col);");
+                                w.Line($"V.StoreUnsafe(dz, ref dGRow, (nuint)(col + {Inv(v)}));");
+                                w.Line($"V.StoreUnsafe(dn, ref dGRow, (nuint)(col + {Inv(2 * v)}));");
+                                w.Line("V.StoreUnsafe(dr, ref dGhRow, (nuint)col);");
+                                w.Line($"V.StoreUnsafe(dz, ref dGhRow, (nuint)(col + {Inv(v)}));");
+                                w.Line($"V.StoreUnsafe(dn * r, ref dGhRow, (nuint)(col + {Inv(2 * v)}));");
+                                w.Line("// The direct path h' = ... + z * h, kept in dh until the product below adds W_hh^T d(gates).");
+                                w.Line("V.StoreUnsafe(dhj * z, ref dhRow, (nuint)j);");
+                                break;
+                            default:
+                                w.Line("Vec hj = V.LoadUnsafe(ref hRow, (nuint)j);");
+                                w.Line(l.Relu
+                                    ? "V.StoreUnsafe(V.ConditionalSelect(V.GreaterThan(hj, Vec.Zero), dhj, Vec.Zero), ref dGRow, (nuint)j);"
+                                    : "V.StoreUnsafe(dhj * (Vec.One - (hj * hj)), ref dGRow, (nuint)j);");
+                                break;
+                        }
+                    }
+
+                    if (gru)
+                    {
+                        w.Line($"// dh_prev = dh * z + W_hh^T (r, z, r * dn).");
+                        w.Line($"{DenseName(new RowSource(string.Empty, n, n, n, 1), hp, ActivationKind.None, DenseInit.Accumulate)}(MemoryMarshal.CreateReadOnlySpan(ref dGhRow, {Inv(n)}), {Inv(n)}, whhT, default, MemoryMarshal.CreateSpan(ref dhRow, {Inv(hp)}), 1);");
+                    }
+                    else
+                    {
+                        w.Line("// dh_prev = W_hh^T d(gates).");
+                        w.Line($"{dhPrev}(MemoryMarshal.CreateReadOnlySpan(ref dGRow, {Inv(n)}), {Inv(n)}, whhT, default, MemoryMarshal.CreateSpan(ref dhRow, {Inv(hp)}), 1);");
+                    }
+                }
+            }
+        }
+
+    }
+}
