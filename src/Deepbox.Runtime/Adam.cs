@@ -1,0 +1,173 @@
+using System;
+using System.Collections.Generic;
+using System.Numerics.Tensors;
+
+namespace Deepbox;
+
+/// <summary>
+/// Adam, exactly <c>torch.optim.Adam</c>, with L2 weight decay added to the gradient and optional AMSGrad. For each
+/// parameter <c>p</c> with gradient <c>g</c>, at step <c>t</c> (1 for the first), the moments <c>m</c> and <c>v</c>
+/// starting at zero:
+/// <code>
+/// g = g + weightDecay * p                                     (when weightDecay != 0; the stored gradient is not changed)
+/// m = m + (1 - beta1) * (g - m)                               (PyTorch's lerp)
+/// v = beta2 * v + (1 - beta2) * g * g
+/// vMax = max(vMax, v)                                         (AMSGrad only; the denominator then uses vMax)
+/// denom = sqrt(v) / sqrt(1 - beta2^t) + eps
+/// p = p - (lr / (1 - beta1^t)) * m / denom
+/// </code>
+/// The bias corrections <c>1 - beta^t</c> and the step size are computed in double. The moment buffers are allocated
+/// once, in the constructor.
+/// </summary>
+public class Adam : Optimizer
+{
+    private readonly bool _decoupled;
+    private readonly float[][] _exp;
+    private readonly float[][] _expSq;
+    private readonly float[][]? _maxExpSq;
+
+    /// <summary>Creates Adam over every parameter of <paramref name="model"/>.</summary>
+    /// <param name="model">The model whose parameters are optimized.</param>
+    /// <param name="lr">The learning rate, zero or more.</param>
+    /// <param name="beta1">The decay of the first moment, in [0, 1).</param>
+    /// <param name="beta2">The decay of the second moment, in [0, 1).</param>
+    /// <param name="eps">The term added to the denominator, zero or more.</param>
+    /// <param name="weightDecay">The L2 penalty added to the gradient, <c>g + weightDecay * p</c>; zero or more.</param>
+    /// <param name="amsgrad">Whether to divide by the running maximum of the second moment (AMSGrad).</param>
+    /// <exception cref="ArgumentException">A hyperparameter out of range, or a model without parameters.</exception>
+    public Adam(IModel model, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 0, bool amsgrad = false)
+        : this(ParametersOf(model), lr, beta1, beta2, eps, weightDecay, amsgrad, decoupled: false)
+    {
+    }
+
+    /// <summary>Creates Adam over the given parameters.</summary>
+    /// <param name="parameters">The parameters, each at most once.</param>
+    /// <param name="lr">The learning rate, zero or more.</param>
+    /// <param name="beta1">The decay of the first moment, in [0, 1).</param>
+    /// <param name="beta2">The decay of the second moment, in [0, 1).</param>
+    /// <param name="eps">The term added to the denominator, zero or more.</param>
+    /// <param name="weightDecay">The L2 penalty added to the gradient, <c>g + weightDecay * p</c>; zero or more.</param>
+    /// <param name="amsgrad">Whether to divide by the running maximum of the second moment (AMSGrad).</param>
+    /// <exception cref="ArgumentException">A hyperparameter out of range, or an empty or repeating parameter list.</exception>
+    public Adam(IEnumerable<Parameter> parameters, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 0, bool amsgrad = false)
+        : this(parameters, lr, beta1, beta2, eps, weightDecay, amsgrad, decoupled: false)
+    {
+    }
+
+    /// <summary>Creates Adam with L2 (<paramref name="decoupled"/> false) or decoupled (AdamW) weight decay.</summary>
+    private protected Adam(IEnumerable<Parameter> parameters, float lr, float beta1, float beta2, float eps, float weightDecay, bool amsgrad, bool decoupled)
+        : base(parameters, lr)
+    {
+        CheckBeta(beta1, nameof(beta1));
+        CheckBeta(beta2, nameof(beta2));
+        CheckNonNegative(eps, nameof(eps));
+        CheckNonNegative(weightDecay, nameof(weightDecay));
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = eps;
+        WeightDecay = weightDecay;
+        Amsgrad = amsgrad;
+        _decoupled = decoupled;
+        _exp = NewStateBuffers();
+        _expSq = NewStateBuffers();
+        _maxExpSq = amsgrad ? NewStateBuffers() : null;
+    }
+
+    /// <summary>The decay of the first moment: <c>m = m + (1 - beta1) * (g - m)</c>.</summary>
+    public float Beta1 { get; }
+
+    /// <summary>The decay of the second moment: <c>v = beta2 * v + (1 - beta2) * g * g</c>.</summary>
+    public float Beta2 { get; }
+
+    /// <summary>The term added to the denominator: <c>denom = sqrt(v) / sqrt(1 - beta2^t) + eps</c>.</summary>
+    public float Epsilon { get; }
+
+    /// <summary>
+    /// The weight decay: for <see cref="Adam"/> an L2 penalty added to the gradient (<c>g + weightDecay * p</c>), for
+    /// <see cref="AdamW"/> a decoupled shrink of the parameter (<c>p = p * (1 - lr * weightDecay)</c>).
+    /// </summary>
+    public float WeightDecay { get; }
+
+    /// <summary>Whether the denominator uses the running maximum of the second moment (AMSGrad).</summary>
+    public bool Amsgrad { get; }
+
+    /// <inheritdoc/>
+    protected sealed override void Update(long step)
+    {
+        double lr = LearningRate;
+        double biasCorrection1 = 1 - Math.Pow(Beta1, step);
+        double biasCorrection2 = 1 - Math.Pow(Beta2, step);
+        float negStepSize = (float)-(lr / biasCorrection1);
+        float biasCorrection2Sqrt = (float)Math.Sqrt(biasCorrection2);
+        float beta2 = Beta2;
+        float oneMinusBeta1 = (float)(1.0 - Beta1);
+        float oneMinusBeta2 = (float)(1.0 - beta2);
+        float eps = Epsilon;
+        float l2 = _decoupled ? 0 : WeightDecay;
+        float shrink = _decoupled ? (float)(1.0 - (lr * WeightDecay)) : 1;
+        Span<float> scratch1 = stackalloc float[BlockSize];
+        Span<float> scratch2 = stackalloc float[BlockSize];
+        ReadOnlySpan<Parameter> parameters = ParameterSpan;
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            Span<float> value = parameters[i].Value.AsSpan();
+            ReadOnlySpan<float> grad = parameters[i].Grad.AsSpan();
+            Span<float> exp = _exp[i];
+            Span<float> expSq = _expSq[i];
+            Span<float> maxExpSq = _maxExpSq is null ? default : _maxExpSq[i];
+            for (int start = 0; start < value.Length; start += BlockSize)
+            {
+                int n = Math.Min(BlockSize, value.Length - start);
+                Span<float> p = value.Slice(start, n);
+                Span<float> m = exp.Slice(start, n);
+                Span<float> v = expSq.Slice(start, n);
+                Span<float> t1 = scratch1[..n];
+                Span<float> t2 = scratch2[..n];
+                scoped ReadOnlySpan<float> g = grad.Slice(start, n);
+                if (shrink != 1)
+                {
+                    TensorPrimitives.Multiply(p, shrink, p);
+                }
+
+                if (l2 != 0)
+                {
+                    TensorPrimitives.MultiplyAdd(p, l2, g, t1);
+                    g = t1;
+                }
+
+                // m.lerp_(g, 1 - beta1): m + w * (g - m).
+                TensorPrimitives.Subtract(g, m, t2);
+                TensorPrimitives.MultiplyAdd(t2, oneMinusBeta1, m, m);
+
+                // v.mul_(beta2).addcmul_(g, g, value=1 - beta2): v + ((1 - beta2) * g) * g.
+                TensorPrimitives.Multiply(v, beta2, v);
+                TensorPrimitives.Multiply(g, oneMinusBeta2, t2);
+                TensorPrimitives.MultiplyAdd(t2, g, v, v);
+
+                scoped ReadOnlySpan<float> second = v;
+                if (Amsgrad)
+                {
+                    Span<float> vMax = maxExpSq.Slice(start, n);
+                    TensorPrimitives.Max(vMax, v, vMax);
+                    second = vMax;
+                }
+
+                // denom = sqrt(v) / sqrt(bias_correction2) + eps; p.addcdiv_(m, denom, value=-step_size).
+                TensorPrimitives.Sqrt(second, t2);
+                TensorPrimitives.Divide(t2, biasCorrection2Sqrt, t2);
+                TensorPrimitives.Add(t2, eps, t2);
+                TensorPrimitives.Multiply(m, negStepSize, t1);
+                TensorPrimitives.Divide(t1, t2, t1);
+                TensorPrimitives.Add(p, t1, p);
+            }
+        }
+    }
+
+    private static void CheckBeta(float beta, string name)
+    {
+        if (!(beta >= 0 && beta < 1))
+        {
+            throw new ArgumentOutOfRangeException(name, beta, $"Expected {name} in [0, 1).");
+        }
+    }
+}

@@ -1,0 +1,323 @@
+using System;
+using System.Collections.Generic;
+using System.Numerics.Tensors;
+
+namespace Deepbox;
+
+/// <summary>How a loss combines its per-element terms, as PyTorch's <c>reduction</c> argument.</summary>
+public enum Reduction
+{
+    /// <summary>The average over the elements (over the N rows for cross-entropy); the gradient is divided by that count.</summary>
+    Mean,
+
+    /// <summary>The sum of the terms.</summary>
+    Sum,
+}
+
+/// <summary>
+/// Loss functions returning the loss and its gradient with respect to the prediction (logits), with PyTorch's
+/// definitions and reductions.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Each loss comes in two forms. The span form is the core: it writes the gradient into a caller-owned span,
+/// overwriting it (it does not add), and allocates nothing; an empty gradient span computes the loss alone. The
+/// <see cref="Tensor"/> form checks shapes, throws an <see cref="ArgumentException"/> naming the expected and the
+/// actual shape (<c>Expected target [8, 1], got [8]</c>), and returns a new gradient tensor of the prediction's shape.
+/// </para>
+/// <para>
+/// Losses are accumulated in double and returned in float32; gradients are computed in float32. A mean over zero
+/// elements is NaN, as in PyTorch.
+/// </para>
+/// </remarks>
+public static class Losses
+{
+    private const int BlockSize = 256;
+
+    /// <summary>
+    /// The mean squared error, <c>torch.nn.MSELoss</c>: with <c>n</c> elements,
+    /// <code>
+    /// loss     = sum((p - t)^2) / n          (Sum: no division)
+    /// gradient = 2 * (p - t) / n             (Sum: 2 * (p - t))
+    /// </code>
+    /// </summary>
+    /// <param name="prediction">The predictions.</param>
+    /// <param name="target">The targets, as many as the predictions.</param>
+    /// <param name="gradient">Receives dloss/dprediction, as many values as the predictions; empty for the loss alone.</param>
+    /// <param name="reduction">Mean (the default) or sum over the elements.</param>
+    /// <returns>The loss.</returns>
+    /// <exception cref="ArgumentException">A length differs from the prediction's.</exception>
+    public static float Mse(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, Reduction reduction = Reduction.Mean)
+    {
+        CheckLength(nameof(target), prediction.Length, target.Length);
+        CheckGradient(gradient, prediction.Length);
+        double scale = Scale(reduction, prediction.Length);
+        Span<float> scratch = stackalloc float[BlockSize];
+        double sum = 0;
+        for (int start = 0; start < prediction.Length; start += BlockSize)
+        {
+            int n = Math.Min(BlockSize, prediction.Length - start);
+            Span<float> diff = gradient.IsEmpty ? scratch[..n] : gradient.Slice(start, n);
+            TensorPrimitives.Subtract(prediction.Slice(start, n), target.Slice(start, n), diff);
+            sum += DoubleSums.SumOfSquares(diff);
+        }
+
+        if (!gradient.IsEmpty)
+        {
+            TensorPrimitives.Multiply(gradient, (float)(2 * scale), gradient);
+        }
+
+        return (float)(sum * scale);
+    }
+
+    /// <summary>
+    /// The mean squared error of two tensors of one shape, <c>torch.nn.MSELoss</c>:
+    /// <c>loss = sum((p - t)^2) / n</c>, <c>gradient = 2 * (p - t) / n</c> (Sum: no division by <c>n</c>).
+    /// </summary>
+    /// <param name="prediction">The predictions.</param>
+    /// <param name="target">The targets, of the prediction's shape.</param>
+    /// <param name="reduction">Mean (the default) or sum over the elements.</param>
+    /// <returns>The loss and a new tensor of dloss/dprediction, of the prediction's shape.</returns>
+    /// <exception cref="ArgumentException">The shapes differ: <c>Expected target [8, 1], got [8]</c>.</exception>
+    public static (float Loss, Tensor Gradient) Mse(Tensor prediction, Tensor target, Reduction reduction = Reduction.Mean)
+    {
+        ArgumentNullException.ThrowIfNull(prediction);
+        ArgumentNullException.ThrowIfNull(target);
+        CheckSameShape(nameof(target), prediction.Shape, target.Shape);
+        Tensor gradient = NewLike(prediction);
+        float loss = Mse(prediction.AsSpan(), target.AsSpan(), gradient.AsSpan(), reduction);
+        return (loss, gradient);
+    }
+
+    /// <summary>
+    /// The cross-entropy of logits against class ids, <c>torch.nn.CrossEntropyLoss</c>, through a numerically stable
+    /// log-softmax. For row <c>i</c> of <c>N</c> with logits <c>x</c> and class <c>y</c>, <c>M = max(x)</c>:
+    /// <code>
+    /// loss_i   = M + log(sum_j exp(x_j - M)) - x_y
+    /// loss     = sum_i loss_i / N                        (Sum: no division)
+    /// gradient = (softmax(x) - onehot(y)) / N            (Sum: no division)
+    /// </code>
+    /// </summary>
+    /// <param name="logits">The unnormalized scores, row-major <c>[N, C]</c>: <c>N * C</c> values.</param>
+    /// <param name="targets">The class id of each row, each in <c>[0, C)</c>; there are <c>N</c> of them, and <c>C</c> is the number of logits over N.</param>
+    /// <param name="gradient">Receives dloss/dlogits, <c>N * C</c> values; empty for the loss alone.</param>
+    /// <param name="reduction">Mean over the rows (the default) or sum.</param>
+    /// <returns>The loss.</returns>
+    /// <exception cref="ArgumentException">The logits are not a whole, non-empty number of rows per class id, or the gradient's length differs.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A class id is not in <c>[0, C)</c>.</exception>
+    public static float CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, Reduction reduction = Reduction.Mean)
+    {
+        int rows = targets.Length;
+        if (rows == 0 ? logits.Length != 0 : logits.Length == 0 || logits.Length % rows != 0)
+        {
+            throw new ArgumentException(
+                $"Expected logits of length N * C for N = {rows} class ids and C >= 1 classes, got {logits.Length}", nameof(logits));
+        }
+
+        CheckGradient(gradient, logits.Length);
+        double scale = Scale(reduction, rows);
+        if (rows == 0)
+        {
+            return (float)(0 * scale);
+        }
+
+        int classes = logits.Length / rows;
+        for (int i = 0; i < rows; i++)
+        {
+            if ((uint)targets[i] >= (uint)classes)
+            {
+                throw new ArgumentOutOfRangeException(
+                    nameof(targets), targets[i], $"Expected class ids in [0, {classes}), got {targets[i]} for row {i}");
+            }
+        }
+
+        Span<float> scratch = stackalloc float[BlockSize];
+        float gradScale = (float)scale;
+        double sum = 0;
+        for (int i = 0; i < rows; i++)
+        {
+            ReadOnlySpan<float> row = logits.Slice(i * classes, classes);
+            float max = TensorPrimitives.Max(row);
+            double sumExp = 0;
+            if (gradient.IsEmpty)
+            {
+                for (int start = 0; start < classes; start += BlockSize)
+                {
+                    int n = Math.Min(BlockSize, classes - start);
+                    Span<float> e = scratch[..n];
+                    TensorPrimitives.Subtract(row.Slice(start, n), max, e);
+                    TensorPrimitives.Exp(e, e);
+                    sumExp += DoubleSums.Sum(e);
+                }
+            }
+            else
+            {
+                Span<float> g = gradient.Slice(i * classes, classes);
+                TensorPrimitives.Subtract(row, max, g);
+                TensorPrimitives.Exp(g, g);
+                sumExp = DoubleSums.Sum(g);
+                TensorPrimitives.Multiply(g, (float)(scale / sumExp), g);
+                g[targets[i]] -= gradScale;
+            }
+
+            sum += (double)max + Math.Log(sumExp) - row[targets[i]];
+        }
+
+        return (float)(sum * scale);
+    }
+
+    /// <summary>
+    /// The cross-entropy of logits <c>[N, C]</c> against <c>N</c> class ids, <c>torch.nn.CrossEntropyLoss</c>; see
+    /// <see cref="CrossEntropy(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, Reduction)"/>:
+    /// <c>loss_i = logsumexp(x) - x_y</c>, <c>gradient = (softmax(x) - onehot(y)) / N</c> (Sum: no division).
+    /// </summary>
+    /// <param name="logits">The unnormalized scores, <c>[N, C]</c> with C at least 1.</param>
+    /// <param name="targets">The class id of each row, each in <c>[0, C)</c>.</param>
+    /// <param name="reduction">Mean over the rows (the default) or sum.</param>
+    /// <returns>The loss and a new tensor of dloss/dlogits, <c>[N, C]</c>.</returns>
+    /// <exception cref="ArgumentException">The logits are not <c>[N, C]</c> or the number of class ids is not N: <c>Expected targets [8], got [5]</c>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A class id is not in <c>[0, C)</c>.</exception>
+    public static (float Loss, Tensor Gradient) CrossEntropy(Tensor logits, ReadOnlySpan<int> targets, Reduction reduction = Reduction.Mean)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        if (logits.Rank != 2 || logits.Shape[1] < 1)
+        {
+            throw new ArgumentException($"Expected logits [N, C] with C >= 1, got {Tensor.FormatShape(logits.Shape)}", nameof(logits));
+        }
+
+        if (targets.Length != logits.Shape[0])
+        {
+            throw new ArgumentException(
+                $"Expected targets [{logits.Shape[0]}], got [{targets.Length}] (one class id per row of logits {Tensor.FormatShape(logits.Shape)})",
+                nameof(targets));
+        }
+
+        Tensor gradient = NewLike(logits);
+        float loss = CrossEntropy(logits.AsSpan(), targets, gradient.AsSpan(), reduction);
+        return (loss, gradient);
+    }
+
+    /// <summary>
+    /// The binary cross-entropy of logits against targets, <c>torch.nn.BCEWithLogitsLoss</c>, in the stable form that
+    /// never takes the exponential of a positive number. For logit <c>x</c> and target <c>t</c> (a probability in
+    /// [0, 1], not checked), <c>n</c> elements:
+    /// <code>
+    /// loss_i   = max(x, 0) - x * t + log(1 + exp(-|x|))
+    /// loss     = sum_i loss_i / n                         (Sum: no division)
+    /// gradient = (sigmoid(x) - t) / n                     (Sum: no division)
+    /// </code>
+    /// </summary>
+    /// <param name="logits">The logits.</param>
+    /// <param name="targets">The targets, as many as the logits.</param>
+    /// <param name="gradient">Receives dloss/dlogits, as many values as the logits; empty for the loss alone.</param>
+    /// <param name="reduction">Mean (the default) or sum over the elements.</param>
+    /// <returns>The loss.</returns>
+    /// <exception cref="ArgumentException">A length differs from the logits'.</exception>
+    public static float BceWithLogits(ReadOnlySpan<float> logits, ReadOnlySpan<float> targets, Span<float> gradient, Reduction reduction = Reduction.Mean)
+    {
+        CheckLength(nameof(targets), logits.Length, targets.Length);
+        CheckGradient(gradient, logits.Length);
+        double scale = Scale(reduction, logits.Length);
+        Span<double> x = stackalloc double[BlockSize];
+        Span<double> t = stackalloc double[BlockSize];
+        Span<double> work = stackalloc double[BlockSize];
+        double sum = 0;
+        for (int start = 0; start < logits.Length; start += BlockSize)
+        {
+            Span<double> xs = DoubleSums.Widen(logits, start, x);
+            Span<double> ts = DoubleSums.Widen(targets, start, t);
+            Span<double> w = work[..xs.Length];
+
+            // log(1 + exp(-|x|)) + max(x, 0) - x * t, in double.
+            TensorPrimitives.Abs<double>(xs, w);
+            TensorPrimitives.Negate<double>(w, w);
+            TensorPrimitives.Exp<double>(w, w);
+            TensorPrimitives.Add<double>(w, 1.0, w);
+            TensorPrimitives.Log<double>(w, w);
+            sum += TensorPrimitives.Sum<double>(w);
+            TensorPrimitives.Max<double>(xs, 0.0, w);
+            sum += TensorPrimitives.Sum<double>(w) - TensorPrimitives.Dot<double>(xs, ts);
+        }
+
+        if (!gradient.IsEmpty)
+        {
+            TensorPrimitives.Sigmoid(logits, gradient);
+            TensorPrimitives.Subtract(gradient, targets, gradient);
+            if (reduction == Reduction.Mean)
+            {
+                TensorPrimitives.Multiply(gradient, (float)scale, gradient);
+            }
+        }
+
+        return (float)(sum * scale);
+    }
+
+    /// <summary>
+    /// The binary cross-entropy of logits against targets of one shape, <c>torch.nn.BCEWithLogitsLoss</c>; see
+    /// <see cref="BceWithLogits(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Reduction)"/>:
+    /// <c>loss_i = max(x, 0) - x * t + log(1 + exp(-|x|))</c>, <c>gradient = (sigmoid(x) - t) / n</c> (Sum: no division).
+    /// </summary>
+    /// <param name="logits">The logits.</param>
+    /// <param name="targets">The targets in [0, 1], of the logits' shape.</param>
+    /// <param name="reduction">Mean (the default) or sum over the elements.</param>
+    /// <returns>The loss and a new tensor of dloss/dlogits, of the logits' shape.</returns>
+    /// <exception cref="ArgumentException">The shapes differ: <c>Expected targets [8, 1], got [8]</c>.</exception>
+    public static (float Loss, Tensor Gradient) BceWithLogits(Tensor logits, Tensor targets, Reduction reduction = Reduction.Mean)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(targets);
+        CheckSameShape(nameof(targets), logits.Shape, targets.Shape);
+        Tensor gradient = NewLike(logits);
+        float loss = BceWithLogits(logits.AsSpan(), targets.AsSpan(), gradient.AsSpan(), reduction);
+        return (loss, gradient);
+    }
+
+    /// <summary>1/count for <see cref="Reduction.Mean"/> (infinity for no elements, so the mean is NaN), 1 for <see cref="Reduction.Sum"/>.</summary>
+    private static double Scale(Reduction reduction, int count) => reduction switch
+    {
+        Reduction.Mean => 1.0 / count,
+        Reduction.Sum => 1.0,
+        _ => throw new ArgumentOutOfRangeException(nameof(reduction), reduction, "Expected Reduction.Mean or Reduction.Sum."),
+    };
+
+    private static void CheckLength(string what, int expected, int actual)
+    {
+        if (actual != expected)
+        {
+            throw new ArgumentException($"Expected {what} of length {expected}, got {actual}", what);
+        }
+    }
+
+    private static void CheckGradient(Span<float> gradient, int expected)
+    {
+        if (!gradient.IsEmpty && gradient.Length != expected)
+        {
+            throw new ArgumentException($"Expected gradient of length {expected} (or empty), got {gradient.Length}", nameof(gradient));
+        }
+    }
+
+    private static void CheckSameShape(string what, IReadOnlyList<int> expected, IReadOnlyList<int> actual)
+    {
+        bool same = expected.Count == actual.Count;
+        for (int i = 0; same && i < expected.Count; i++)
+        {
+            same = expected[i] == actual[i];
+        }
+
+        if (!same)
+        {
+            throw new ArgumentException($"Expected {what} {Tensor.FormatShape(expected)}, got {Tensor.FormatShape(actual)}", what);
+        }
+    }
+
+    private static Tensor NewLike(Tensor tensor)
+    {
+        var shape = new int[tensor.Rank];
+        for (int i = 0; i < shape.Length; i++)
+        {
+            shape[i] = tensor.Shape[i];
+        }
+
+        return Tensor.Zeros(shape);
+    }
+}

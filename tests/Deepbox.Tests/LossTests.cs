@@ -1,0 +1,235 @@
+using System;
+using System.Linq;
+using Xunit;
+
+namespace Deepbox.Tests;
+
+/// <summary>
+/// MSE, cross-entropy and BCE-with-logits: values and gradients against PyTorch's formulas, evaluated naively in double
+/// below, plus values worked out by hand, extreme logits, shape errors and allocation.
+/// </summary>
+public class LossTests
+{
+    [Fact]
+    public void MseByHand()
+    {
+        float[] p = [1, 2, 3, 4];
+        float[] t = [1.5f, 2, 2, 5];
+        var g = new float[4];
+
+        // Differences -0.5, 0, 1, -1: squares sum to 2.25.
+        Assert.Equal(0.5625f, Losses.Mse(p, t, g));
+        Assert.Equal([-0.25f, 0, 0.5f, -0.5f], g);
+        Assert.Equal(2.25f, Losses.Mse(p, t, g, Reduction.Sum));
+        Assert.Equal([-1f, 0, 2, -2], g);
+        Assert.Equal(0.5625f, Losses.Mse(p, t, Span<float>.Empty));
+
+        (float loss, Tensor grad) = Losses.Mse(Tensor.FromArray(p, 2, 2), Tensor.FromArray(t, 2, 2));
+        Assert.Equal(0.5625f, loss);
+        Assert.Equal([2, 2], grad.Shape);
+        Assert.Equal([-0.25f, 0, 0.5f, -0.5f], grad.ToArray());
+    }
+
+    [Theory]
+    [InlineData(Reduction.Mean)]
+    [InlineData(Reduction.Sum)]
+    public void MseMatchesDouble(Reduction reduction)
+    {
+        var rng = new Random(11);
+        float[] p = TestSupport.RandomArray(rng, 777, 3);
+        float[] t = TestSupport.RandomArray(rng, 777, 3);
+        var g = new float[777];
+        double scale = reduction == Reduction.Mean ? 1.0 / 777 : 1.0;
+        double expected = p.Zip(t, (a, b) => ((double)a - b) * ((double)a - b)).Sum() * scale;
+        Assert.Equal(expected, Losses.Mse(p, t, g, reduction), expected * 1e-6);
+        TestSupport.AssertClose(p.Zip(t, (a, b) => 2 * ((double)a - b) * scale).ToArray(), g, 1e-6, "MSE gradient");
+    }
+
+    [Fact]
+    public void CrossEntropyByHand()
+    {
+        float[] logits = [1, 2, 3, 1, 1, 1];
+        int[] targets = [2, 0];
+        var g = new float[6];
+
+        // Row 0: log(e + e^2 + e^3) - 3 = 0.40760596; row 1: log 3 = 1.09861229.
+        Assert.Equal(0.75310912f, Losses.CrossEntropy(logits, targets, g), 1e-6f);
+        double[] softmax0 = [0.09003057, 0.24472847, 0.66524096];
+        double third = 1.0 / 3;
+        double[] expected = [softmax0[0] / 2, softmax0[1] / 2, (softmax0[2] - 1) / 2, (third - 1) / 2, third / 2, third / 2];
+        TestSupport.AssertClose(expected, g, 1e-6, "CE mean gradient");
+
+        Assert.Equal(1.50621825f, Losses.CrossEntropy(logits, targets, g, Reduction.Sum), 1e-6f);
+        TestSupport.AssertClose(expected.Select(x => x * 2).ToArray(), g, 1e-6, "CE sum gradient");
+        Assert.Equal(0.75310912f, Losses.CrossEntropy(logits, targets, Span<float>.Empty), 1e-6f);
+
+        (float loss, Tensor grad) = Losses.CrossEntropy(Tensor.FromArray(logits, 2, 3), targets);
+        Assert.Equal(0.75310912f, loss, 1e-6f);
+        Assert.Equal([2, 3], grad.Shape);
+        TestSupport.AssertClose(expected, grad.AsSpan(), 1e-6, "CE tensor gradient");
+    }
+
+    [Theory]
+    [InlineData(5, 7, Reduction.Mean)]
+    [InlineData(5, 7, Reduction.Sum)]
+    [InlineData(3, 700, Reduction.Mean)]
+    public void CrossEntropyIsSoftmaxMinusOneHot(int rows, int classes, Reduction reduction)
+    {
+        var rng = new Random(rows * classes);
+        float[] logits = TestSupport.RandomArray(rng, rows * classes, 4);
+        int[] targets = Enumerable.Range(0, rows).Select(_ => rng.Next(classes)).ToArray();
+        var g = new float[rows * classes];
+        double scale = reduction == Reduction.Mean ? 1.0 / rows : 1.0;
+        double loss = 0;
+        var expectedGrad = new double[rows * classes];
+        for (int i = 0; i < rows; i++)
+        {
+            double[] e = Enumerable.Range(0, classes).Select(j => Math.Exp(logits[(i * classes) + j])).ToArray();
+            double s = e.Sum();
+            loss += Math.Log(s) - logits[(i * classes) + targets[i]];
+            for (int j = 0; j < classes; j++)
+            {
+                expectedGrad[(i * classes) + j] = ((e[j] / s) - (j == targets[i] ? 1 : 0)) * scale;
+            }
+        }
+
+        float actual = Losses.CrossEntropy(logits, targets, g, reduction);
+        Assert.Equal(loss * scale, actual, Math.Abs(loss * scale) * 1e-6);
+        TestSupport.AssertClose(expectedGrad, g, 1e-6, "CE gradient");
+        Assert.Equal(actual, Losses.CrossEntropy(logits, targets, Span<float>.Empty, reduction), Math.Abs(actual) * 1e-6);
+    }
+
+    [Fact]
+    public void CrossEntropyOfExtremeLogitsIsFinite()
+    {
+        float[] logits = [100, -100, -100, 100, 100, 100];
+        int[] targets = [0, 0, 1];
+        var g = new float[6];
+
+        // Losses 0 (log(1 + e^-200)), 200 and log 2.
+        float loss = Losses.CrossEntropy(logits, targets, g);
+        Assert.Equal((200 + Math.Log(2)) / 3, loss, 1e-4);
+        Assert.All(g, x => Assert.True(float.IsFinite(x)));
+        TestSupport.AssertClose([0, 0, -1.0 / 3, 1.0 / 3, 1.0 / 6, -1.0 / 6], g, 1e-7, "extreme CE gradient");
+        Assert.Equal(200 + Math.Log(2), Losses.CrossEntropy(logits, targets, g, Reduction.Sum), 1e-4);
+    }
+
+    [Fact]
+    public void CrossEntropyErrorsSayWhat()
+    {
+        ArgumentException e = Assert.Throws<ArgumentException>(() => Losses.CrossEntropy(Tensor.Zeros(8, 3), new int[5]));
+        Assert.StartsWith("Expected targets [8], got [5]", e.Message, StringComparison.Ordinal);
+        Assert.Equal("targets", e.ParamName);
+        e = Assert.Throws<ArgumentException>(() => Losses.CrossEntropy(Tensor.Zeros(8), new int[8]));
+        Assert.StartsWith("Expected logits [N, C] with C >= 1, got [8]", e.Message, StringComparison.Ordinal);
+        ArgumentOutOfRangeException o = Assert.Throws<ArgumentOutOfRangeException>(() => Losses.CrossEntropy(Tensor.Zeros(2, 3), [0, 3]));
+        Assert.StartsWith("Expected class ids in [0, 3), got 3 for row 1", o.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Losses.CrossEntropy(Tensor.Zeros(2, 3), [-1, 0]));
+        e = Assert.Throws<ArgumentException>(() => Losses.CrossEntropy(new float[7], [0, 1], Span<float>.Empty));
+        Assert.StartsWith("Expected logits of length N * C for N = 2 class ids", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => Losses.CrossEntropy(new float[6], [0, 1], new float[5]));
+        Assert.StartsWith("Expected gradient of length 6 (or empty), got 5", e.Message, StringComparison.Ordinal);
+        Assert.True(float.IsNaN(Losses.CrossEntropy([], [], Span<float>.Empty)));
+        Assert.Equal(0f, Losses.CrossEntropy([], [], Span<float>.Empty, Reduction.Sum));
+    }
+
+    [Fact]
+    public void BceWithLogitsByHand()
+    {
+        float[] x = [0, 2, -1];
+        float[] t = [0.5f, 1, 0];
+        var g = new float[3];
+
+        // log 2, log(1 + e^-2), log(1 + e^-1).
+        double[] terms = [Math.Log(2), 0.12692801, 0.31326169];
+        Assert.Equal(terms.Sum() / 3, Losses.BceWithLogits(x, t, g), 1e-6);
+
+        // sigmoid(x) - t: 0, 0.88079708 - 1, 0.26894142.
+        TestSupport.AssertClose([0, -0.11920292 / 3, 0.26894142 / 3], g, 1e-6, "BCE mean gradient");
+        Assert.Equal(terms.Sum(), Losses.BceWithLogits(x, t, g, Reduction.Sum), 1e-6);
+        TestSupport.AssertClose([0, -0.11920292, 0.26894142], g, 1e-6, "BCE sum gradient");
+    }
+
+    [Theory]
+    [InlineData(Reduction.Mean)]
+    [InlineData(Reduction.Sum)]
+    public void BceWithLogitsMatchesDouble(Reduction reduction)
+    {
+        var rng = new Random(5);
+        float[] x = TestSupport.RandomArray(rng, 600, 30);
+        float[] t = Enumerable.Range(0, 600).Select(i => i % 3 == 0 ? (float)rng.NextDouble() : i % 3 - 1).ToArray();
+        var g = new float[600];
+        double scale = reduction == Reduction.Mean ? 1.0 / 600 : 1.0;
+
+        // The naive form t log(1 + e^-x) + (1 - t) log(1 + e^x) is exact enough in double for |x| <= 30.
+        double loss = x.Zip(t, (a, b) => (b * Math.Log(1 + Math.Exp(-a))) + ((1 - b) * Math.Log(1 + Math.Exp(a)))).Sum() * scale;
+        float actual = Losses.BceWithLogits(x, t, g, reduction);
+        Assert.Equal(loss, actual, loss * 1e-6);
+        TestSupport.AssertClose(x.Zip(t, (a, b) => ((1 / (1 + Math.Exp(-a))) - b) * scale).ToArray(), g, 1e-6, "BCE gradient");
+        Assert.Equal(actual, Losses.BceWithLogits(x, t, Span<float>.Empty, reduction));
+
+        (float tensorLoss, Tensor grad) = Losses.BceWithLogits(Tensor.FromArray(x, 20, 30), Tensor.FromArray(t, 20, 30), reduction);
+        Assert.Equal(actual, tensorLoss);
+        Assert.Equal(g, grad.ToArray());
+    }
+
+    [Fact]
+    public void BceWithLogitsOfExtremeLogitsIsFinite()
+    {
+        float[] x = [100, -100, 100, -100];
+        float[] t = [1, 0, 0, 1];
+        var g = new float[4];
+
+        // Losses e^-100 (about 0), about 0, 100 and 100.
+        Assert.Equal(50f, Losses.BceWithLogits(x, t, g));
+        Assert.Equal([0f, 0f, 0.25f, -0.25f], g);
+        Assert.Equal(200f, Losses.BceWithLogits(x, t, g, Reduction.Sum));
+        Assert.Equal([0f, 0f, 1f, -1f], g);
+
+        // A correct confident prediction has a tiny but positive loss.
+        Assert.Equal(Math.Log(1 + Math.Exp(-20.0)), Losses.BceWithLogits([20f], [1f], Span<float>.Empty), 1e-15);
+    }
+
+    [Fact]
+    public void ShapeErrorsNameExpectedAndActual()
+    {
+        ArgumentException e = Assert.Throws<ArgumentException>(() => Losses.Mse(Tensor.Zeros(8, 1), Tensor.Zeros(8)));
+        Assert.StartsWith("Expected target [8, 1], got [8]", e.Message, StringComparison.Ordinal);
+        Assert.Equal("target", e.ParamName);
+        e = Assert.Throws<ArgumentException>(() => Losses.BceWithLogits(Tensor.Zeros(4, 2), Tensor.Zeros(2, 4)));
+        Assert.StartsWith("Expected targets [4, 2], got [2, 4]", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => Losses.Mse(new float[3], new float[4], Span<float>.Empty));
+        Assert.StartsWith("Expected target of length 3, got 4", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => Losses.BceWithLogits(new float[3], new float[3], new float[2]));
+        Assert.StartsWith("Expected gradient of length 3 (or empty), got 2", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Losses.Mse(new float[3], new float[3], Span<float>.Empty, (Reduction)7));
+        Assert.True(float.IsNaN(Losses.Mse([], [], Span<float>.Empty)));
+    }
+
+    [Fact]
+    public void SpanLossesAllocateNothing()
+    {
+        var rng = new Random(3);
+        float[] x = TestSupport.RandomArray(rng, 600, 5);
+        float[] t = TestSupport.RandomArray(rng, 600, 1);
+        int[] classes = Enumerable.Range(0, 60).Select(i => i % 10).ToArray();
+        var g = new float[600];
+        Run();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++)
+        {
+            Run();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+
+        void Run()
+        {
+            Losses.Mse(x, t, g);
+            Losses.Mse(x, t, Span<float>.Empty, Reduction.Sum);
+            Losses.CrossEntropy(x, classes, g);
+            Losses.CrossEntropy(x, classes, Span<float>.Empty);
+            Losses.BceWithLogits(x, t, g);
+        }
+    }
+}
