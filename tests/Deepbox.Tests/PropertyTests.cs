@@ -11,7 +11,8 @@ using Xunit;
 namespace Deepbox.Tests;
 
 /// <summary>
-/// Random model declarations, compiled by the generator in memory (zero warnings), checked against the oracle.
+/// Random model declarations, compiled by the generator in memory (zero warnings), checked against the oracle:
+/// outputs, and the gradients of every parameter and of the input.
 /// Each sample declares several models in one compilation to keep the compile cost per model low.
 /// </summary>
 public class PropertyTests
@@ -78,6 +79,17 @@ public class PropertyTests
                 Tensor output = model.Forward(Tensor.FromArray(x, shape));
                 Assert.Equal(expected.OutputShape, output.Shape);
                 TestSupport.AssertClose(expected.Output, output.AsSpan(), 1e-5, $"M{m} T={t} B={b}: {draws[m]}");
+
+                // Backward (the model starts in training mode) against the oracle's gradients.
+                float[] gradOutput = TestSupport.RandomArray(rng, output.Length);
+                model.ZeroGrad();
+                Tensor gradInput = model.Backward(Tensor.FromArray(gradOutput, [.. output.Shape]));
+                RefGradients grads = ReferenceModel.Backward(layers[m], weights, x, shape, draws[m].BatchFirst, gradOutput);
+                BackwardGridTests.AssertGradClose(grads.Input, gradInput.AsSpan(), $"M{m} T={t} B={b} input: {draws[m]}");
+                foreach ((string name, Parameter p) in model.NamedParameters())
+                {
+                    BackwardGridTests.AssertGradClose(grads.Parameters[name], p.Grad.AsSpan(), $"M{m} T={t} B={b} {name}: {draws[m]}");
+                }
             }
         }
     }
