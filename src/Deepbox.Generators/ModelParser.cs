@@ -24,6 +24,7 @@ internal static class ModelParser
     [
         "InputSize", "OutputSize", "BatchFirst", "ParameterCount", "Forward", "ForwardWithState", "Parameters",
         "NamedParameters", "ZeroGrad", "Train", "Eval", "IsTraining", "StateDict", "LoadStateDict", "ToString",
+        "Backward", "BackwardWithState", "Save", "Load",
     ];
 
     private static readonly Dictionary<string, LayerKind> Kinds = new()

@@ -41,6 +41,19 @@ public interface IModel
     /// <returns>The names that were missing from <paramref name="stateDict"/> and the names it had that the model does not.</returns>
     LoadStateDictResult LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true);
 
+    /// <summary>Writes the parameters to a safetensors file (F32, PyTorch's names and layout).</summary>
+    /// <param name="path">The file to write; replaced atomically.</param>
+    void Save(string path);
+
+    /// <summary>
+    /// Loads the parameters from a safetensors file. The file and every name and shape are checked first: a failed load
+    /// changes nothing (<see cref="SafetensorsException"/> for a bad file, <see cref="ArgumentException"/> for names or shapes).
+    /// </summary>
+    /// <param name="path">The file to read.</param>
+    /// <param name="strict">When true, missing and unexpected names are errors; when false they are returned.</param>
+    /// <returns>The names the file lacked and the names it had that the model does not.</returns>
+    LoadStateDictResult Load(string path, bool strict = true);
+
     /// <summary>Runs the model on <paramref name="input"/> and returns a new output tensor.</summary>
     /// <param name="input">The input batch.</param>
     Tensor Forward(Tensor input);

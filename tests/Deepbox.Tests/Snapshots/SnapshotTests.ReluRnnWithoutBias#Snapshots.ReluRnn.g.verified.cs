@@ -273,6 +273,24 @@ namespace Snapshots
         public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> stateDict, bool strict = true) =>
             global::Deepbox.StateDicts.Load(_parameters, stateDict, strict);
 
+        /// <summary>
+        /// Writes the parameters to a safetensors file (F32, PyTorch's names and layout), as
+        /// <c>safetensors.torch.save_file(model.state_dict(), path)</c> does; the file is replaced atomically.
+        /// </summary>
+        /// <param name="path">The file to write.</param>
+        public void Save(string path) => global::Deepbox.Safetensors.Save(path, StateDict());
+
+        /// <summary>
+        /// Loads the parameters from a safetensors file (written by <c>Save</c> or by PyTorch's safetensors; F32, F16, BF16
+        /// and F64 are read). The file, then every name and shape, are checked before anything is copied: a failed load
+        /// changes nothing.
+        /// </summary>
+        /// <param name="path">The file to read.</param>
+        /// <param name="strict">When true, missing and unexpected names are errors; when false they are returned.</param>
+        /// <returns>The names the file lacked and the names it had that the model does not.</returns>
+        public global::Deepbox.LoadStateDictResult Load(string path, bool strict = true) =>
+            LoadStateDict(global::Deepbox.Safetensors.Load(path).Tensors, strict);
+
         /// <summary>The model in deepbox's form, e.g. <c>LSTM(4, 8, num_layers=1)</c>.</summary>
         public override string ToString() => "RNN(3, 5, num_layers=1)";
 
