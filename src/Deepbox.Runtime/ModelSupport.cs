@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.ComponentModel;
 using System.Diagnostics.CodeAnalysis;
+using System.Numerics.Tensors;
 
 namespace Deepbox;
 
@@ -308,11 +309,7 @@ public static class ModelSupport
         Span<float> s = sums.Slice(0, width);
         for (int r = 0; r < rows; r++)
         {
-            ReadOnlySpan<float> row = values.Slice(r * width, width);
-            for (int c = 0; c < width; c++)
-            {
-                s[c] += row[c];
-            }
+            TensorPrimitives.Add(s, values.Slice(r * width, width), s);
         }
     }
 
@@ -411,13 +408,8 @@ public static class ModelSupport
     /// <param name="x">The first factors.</param>
     /// <param name="y">The second factors.</param>
     /// <param name="destination">The products; may be <paramref name="x"/>.</param>
-    public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination)
-    {
-        for (int i = 0; i < destination.Length; i++)
-        {
-            destination[i] = x[i] * y[i];
-        }
-    }
+    public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination) =>
+        TensorPrimitives.Multiply(x, y.Slice(0, x.Length), destination);
 
     /// <summary>Throws when <c>Backward</c> comes without a training-mode forward pass to go back through.</summary>
     /// <param name="training">Whether the model is in training mode.</param>
