@@ -127,9 +127,11 @@ internal static partial class Emitter
         {
             WriteConstantsAndFields(w, plan);
             WriteBackwardFields(w, plan);
+            WriteStepFields(w, plan);
             WriteConstructors(w, plan);
             WriteForwardApi(w, plan);
             WriteBackwardApi(w, plan);
+            WriteStepApi(w, plan);
             WriteParameterApi(w, plan);
             WriteRun(w, plan);
             w.Line();
@@ -213,6 +215,7 @@ internal static partial class Emitter
             }
 
             w.Line($"_parameterList = global::System.Array.AsReadOnly(_parameters);");
+            w.Line("PackWeights();");
         }
 
         w.Line();
@@ -260,8 +263,13 @@ internal static partial class Emitter
         w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> StateDict() => global::Deepbox.StateDicts.Create(_parameters);");
         w.Line();
         w.Line("/// <inheritdoc/>");
-        w.Line($"public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> stateDict, bool strict = true) =>");
-        w.Line("    global::Deepbox.StateDicts.Load(_parameters, stateDict, strict);");
+        using (w.Block($"public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> stateDict, bool strict = true)"))
+        {
+            w.Line("global::Deepbox.LoadStateDictResult result = global::Deepbox.StateDicts.Load(_parameters, stateDict, strict);");
+            w.Line("PackWeights();");
+            w.Line("return result;");
+        }
+
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Writes the parameters to a safetensors file (F32, PyTorch's names and layout), as");

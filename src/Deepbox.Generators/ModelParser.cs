@@ -24,7 +24,7 @@ internal static class ModelParser
     [
         "InputSize", "OutputSize", "BatchFirst", "ParameterCount", "Forward", "ForwardWithState", "Parameters",
         "NamedParameters", "ZeroGrad", "Train", "Eval", "IsTraining", "StateDict", "LoadStateDict", "ToString",
-        "Backward", "BackwardWithState", "Save", "Load",
+        "Backward", "BackwardWithState", "Save", "Load", "CreateState", "Step", "StateLength",
     ];
 
     private static readonly Dictionary<string, LayerKind> Kinds = new()

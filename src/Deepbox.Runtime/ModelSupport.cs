@@ -411,6 +411,32 @@ public static class ModelSupport
     public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination) =>
         TensorPrimitives.Multiply(x, y.Slice(0, x.Length), destination);
 
+    /// <summary>Checks the arguments of a streaming <c>Step</c>: one time step in, one out, and a state of this model's length.</summary>
+    /// <param name="input">The input's length.</param>
+    /// <param name="inputSize">The model's input size.</param>
+    /// <param name="state">The state.</param>
+    /// <param name="stateLength">The model's state length.</param>
+    /// <param name="output">The output's length.</param>
+    /// <param name="outputSize">The model's output size.</param>
+    public static void CheckStep(int input, int inputSize, ModelState state, int stateLength, int output, int outputSize)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (input != inputSize)
+        {
+            ThrowLength("input", $"{inputSize} (one time step)", input);
+        }
+
+        if (output != outputSize)
+        {
+            ThrowLength("output", $"{outputSize} (one time step)", output);
+        }
+
+        if (state.Length != stateLength)
+        {
+            throw new ArgumentException($"Expected a state of {stateLength} floats (from this model's CreateState), got {state.Length}", nameof(state));
+        }
+    }
+
     /// <summary>Throws when <c>Backward</c> comes without a training-mode forward pass to go back through.</summary>
     /// <param name="training">Whether the model is in training mode.</param>
     /// <param name="saved">Whether a training-mode forward pass was saved.</param>

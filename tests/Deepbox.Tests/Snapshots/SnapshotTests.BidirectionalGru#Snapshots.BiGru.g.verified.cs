@@ -167,6 +167,7 @@ namespace Snapshots
             generator.UniformInverseSqrt(_p0_bias_hh_l1_reverse.Value.AsSpan(), 17);
             _parameters = [_p0_weight_ih_l0, _p0_weight_hh_l0, _p0_bias_ih_l0, _p0_bias_hh_l0, _p0_weight_ih_l0_reverse, _p0_weight_hh_l0_reverse, _p0_bias_ih_l0_reverse, _p0_bias_hh_l0_reverse, _p0_weight_ih_l1, _p0_weight_hh_l1, _p0_bias_ih_l1, _p0_bias_hh_l1, _p0_weight_ih_l1_reverse, _p0_weight_hh_l1_reverse, _p0_bias_ih_l1_reverse, _p0_bias_hh_l1_reverse];
             _parameterList = global::System.Array.AsReadOnly(_parameters);
+            PackWeights();
         }
 
         /// <summary>
@@ -349,8 +350,12 @@ namespace Snapshots
         public global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> StateDict() => global::Deepbox.StateDicts.Create(_parameters);
 
         /// <inheritdoc/>
-        public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> stateDict, bool strict = true) =>
-            global::Deepbox.StateDicts.Load(_parameters, stateDict, strict);
+        public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> stateDict, bool strict = true)
+        {
+            global::Deepbox.LoadStateDictResult result = global::Deepbox.StateDicts.Load(_parameters, stateDict, strict);
+            PackWeights();
+            return result;
+        }
 
         /// <summary>
         /// Writes the parameters to a safetensors file (F32, PyTorch's names and layout), as

@@ -64,6 +64,11 @@ namespace Snapshots
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
 
+        // Step's scratch, fixed in size: streaming allocates nothing.
+        private readonly float[] _stepGates = new float[8];
+        private readonly float[] _stepCell = new float[8];
+        private readonly float[] _stepHidden = new float[8];
+
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
         public ReluRnn()
             : this(new global::Deepbox.TorchGenerator(global::Deepbox.TorchGenerator.DefaultSeed))
@@ -88,6 +93,7 @@ namespace Snapshots
             generator.UniformInverseSqrt(_p0_weight_hh_l0.Value.AsSpan(), 5);
             _parameters = [_p0_weight_ih_l0, _p0_weight_hh_l0];
             _parameterList = global::System.Array.AsReadOnly(_parameters);
+            PackWeights();
         }
 
         /// <summary>
@@ -232,6 +238,40 @@ namespace Snapshots
             return unbatched ? [seqLen, InputSize] : [seqLen, batch, InputSize];
         }
 
+        /// <summary>The floats a <see cref="global::Deepbox.ModelState"/> of this model holds: each recurrent layer's padded h (and c).</summary>
+        public const int StateLength = 8;
+
+        /// <summary>
+        /// A zero state for streaming one sequence with <see cref="Step"/>. It also brings the weights <c>Step</c> reads
+        /// up to date with the parameters (as <c>Forward</c> and <c>LoadStateDict</c> do): after changing parameters in
+        /// place, for example with an optimizer, call it (or <c>Forward</c>) before streaming again.
+        /// </summary>
+        /// <returns>A new state, all zeros.</returns>
+        public global::Deepbox.ModelState CreateState()
+        {
+            PackWeights();
+            return new global::Deepbox.ModelState(StateLength);
+        }
+
+        /// <summary>
+        /// Runs one time step of one sequence: reads <paramref name="input"/> (<c>InputSize</c> floats), updates
+        /// <paramref name="state"/> and writes <paramref name="output"/> (<c>OutputSize</c> floats). The same numbers as
+        /// <c>Forward</c> over the whole sequence, one step at a time; no dropout; allocates nothing.
+        /// </summary>
+        /// <param name="input">This step's features.</param>
+        /// <param name="state">The sequence's state, from <see cref="CreateState"/>; updated in place.</param>
+        /// <param name="output">Receives this step's output.</param>
+        public void Step(global::System.ReadOnlySpan<float> input, global::Deepbox.ModelState state, global::System.Span<float> output)
+        {
+            global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);
+            global::System.Span<float> s = state.AsSpan();
+            // (0) RNN(3, 5, num_layers=1)
+            global::Deepbox.Generated.ReluRnnKernels.Dense_K3_N8(input, 3, _w0_0_ih, _b0_0, _stepGates, 1);
+            global::Deepbox.Generated.ReluRnnKernels.RnnReluSequence_H5(_stepGates, _w0_0_hh, s.Slice(0, 8), _stepHidden, 8, 1, 1, reverse: false);
+            _stepHidden.AsSpan(0, 8).CopyTo(s.Slice(0, 8));
+            s.Slice(0, 8).Slice(0, OutputSize).CopyTo(output);
+        }
+
         /// <inheritdoc/>
         public bool IsTraining => _training;
 
@@ -270,8 +310,12 @@ namespace Snapshots
         public global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> StateDict() => global::Deepbox.StateDicts.Create(_parameters);
 
         /// <inheritdoc/>
-        public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> stateDict, bool strict = true) =>
-            global::Deepbox.StateDicts.Load(_parameters, stateDict, strict);
+        public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> stateDict, bool strict = true)
+        {
+            global::Deepbox.LoadStateDictResult result = global::Deepbox.StateDicts.Load(_parameters, stateDict, strict);
+            PackWeights();
+            return result;
+        }
 
         /// <summary>
         /// Writes the parameters to a safetensors file (F32, PyTorch's names and layout), as

@@ -1,0 +1,146 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Deepbox.Generators;
+
+/// <summary>
+/// Streaming: <c>CreateState()</c> and <c>Step</c>, one time step of one sequence with the state carried in a
+/// <c>ModelState</c>, allocation-free. Only for models whose recurrent layers all run forward in time (a reverse
+/// direction needs the whole sequence).
+/// </summary>
+internal static partial class Emitter
+{
+    private static bool CanStream(ModelPlan plan) => plan.Stages.All(s => !s.Layer.IsRecurrent || !s.Layer.Bidirectional);
+
+    /// <summary>Where each recurrent layer's h (and c) sit in the state: (stage, layer) → offsets.</summary>
+    private static Dictionary<(int Stage, int Layer), (int H, int C)> StateLayout(ModelPlan plan, out int length)
+    {
+        var layout = new Dictionary<(int, int), (int, int)>();
+        length = 0;
+        foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
+        {
+            for (int layer = 0; layer < s.Layer.NumLayers; layer++)
+            {
+                int h = length;
+                length += s.Padded;
+                int c = -1;
+                if (s.Layer.Kind == LayerKind.Lstm)
+                {
+                    c = length;
+                    length += s.Padded;
+                }
+
+                layout[(s.Index, layer)] = (h, c);
+            }
+        }
+
+        return layout;
+    }
+
+    private static void WriteStepFields(SourceWriter w, ModelPlan plan)
+    {
+        if (!CanStream(plan))
+        {
+            return;
+        }
+
+        List<StagePlan> recurrent = plan.Stages.Where(s => s.Layer.IsRecurrent).ToList();
+        int gates = recurrent.Select(s => s.Layer.Gates * s.Padded).DefaultIfEmpty(0).Max();
+        int hidden = recurrent.Select(s => s.Padded).DefaultIfEmpty(0).Max();
+        w.Line("// Step's scratch, fixed in size: streaming allocates nothing.");
+        w.Line($"private readonly float[] _stepGates = new float[{Inv(gates)}];");
+        w.Line($"private readonly float[] _stepCell = new float[{Inv(hidden)}];");
+        w.Line($"private readonly float[] _stepHidden = new float[{Inv(hidden)}];");
+        foreach (StagePlan s in plan.Stages.Where(s => s.Layer.Kind == LayerKind.Linear))
+        {
+            w.Line($"private readonly float[] _stepY{s.Index} = new float[{Inv(s.Padded)}];");
+        }
+
+        w.Line();
+    }
+
+    private static void WriteStepApi(SourceWriter w, ModelPlan plan)
+    {
+        if (!CanStream(plan))
+        {
+            return;
+        }
+
+        string k = KernelClass(plan);
+        Dictionary<(int Stage, int Layer), (int H, int C)> layout = StateLayout(plan, out int length);
+        w.Line("/// <summary>The floats a <see cref=\"global::Deepbox.ModelState\"/> of this model holds: each recurrent layer's padded h (and c).</summary>");
+        w.Line($"public const int StateLength = {Inv(length)};");
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// A zero state for streaming one sequence with <see cref=\"Step\"/>. It also brings the weights <c>Step</c> reads");
+        w.Line("/// up to date with the parameters (as <c>Forward</c> and <c>LoadStateDict</c> do): after changing parameters in");
+        w.Line("/// place, for example with an optimizer, call it (or <c>Forward</c>) before streaming again.");
+        w.Line("/// </summary>");
+        w.Line("/// <returns>A new state, all zeros.</returns>");
+        using (w.Block("public global::Deepbox.ModelState CreateState()"))
+        {
+            w.Line("PackWeights();");
+            w.Line("return new global::Deepbox.ModelState(StateLength);");
+        }
+
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Runs one time step of one sequence: reads <paramref name=\"input\"/> (<c>InputSize</c> floats), updates");
+        w.Line("/// <paramref name=\"state\"/> and writes <paramref name=\"output\"/> (<c>OutputSize</c> floats). The same numbers as");
+        w.Line("/// <c>Forward</c> over the whole sequence, one step at a time; no dropout; allocates nothing.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"input\">This step's features.</param>");
+        w.Line("/// <param name=\"state\">The sequence's state, from <see cref=\"CreateState\"/>; updated in place.</param>");
+        w.Line("/// <param name=\"output\">Receives this step's output.</param>");
+        using (w.Block($"public void Step({RoSpan} input, global::Deepbox.ModelState state, {Span} output)"))
+        {
+            w.Line($"{S}.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);");
+            w.Line($"{Span} s = state.AsSpan();");
+            string current = "input";
+            foreach (StagePlan s in plan.Stages)
+            {
+                LayerSpec l = s.Layer;
+                w.Line($"// ({(l.Name ?? Inv(s.Index))}) {s.Describe()}");
+                if (l.IsRecurrent)
+                {
+                    int hp = s.Padded;
+                    for (int layer = 0; layer < l.NumLayers; layer++)
+                    {
+                        RowSource src = s.LayerInput(layer);
+                        string tag = Tag(layer, 0);
+                        (int hOff, int cOff) = layout[(s.Index, layer)];
+                        string h = $"s.Slice({Inv(hOff)}, {Inv(hp)})";
+                        w.Line($"{k}.{DenseName(src, l.Gates * hp, ActivationKind.None)}({current}, {Inv(src.RowStride)}, _w{s.Index}_{tag}_ih, _b{s.Index}_{tag}, _stepGates, 1);");
+                        string args = l.Kind switch
+                        {
+                            LayerKind.Lstm => $"_stepGates, _w{s.Index}_{tag}_hh, {h}, s.Slice({Inv(cOff)}, {Inv(hp)}), _stepCell, _stepHidden",
+                            LayerKind.Gru => $"_stepGates, _w{s.Index}_{tag}_hh, _bhn{s.Index}_{tag}, {h}, _stepCell, _stepHidden",
+                            _ => $"_stepGates, _w{s.Index}_{tag}_hh, {h}, _stepHidden",
+                        };
+                        w.Line($"{k}.{SequenceName(l, l.HiddenSize)}({args}, {Inv(hp)}, 1, 1, reverse: false);");
+                        w.Line($"_stepHidden.AsSpan(0, {Inv(hp)}).CopyTo({h});");
+                        if (l.Kind == LayerKind.Lstm)
+                        {
+                            w.Line($"_stepCell.AsSpan(0, {Inv(hp)}).CopyTo(s.Slice({Inv(cOff)}, {Inv(hp)}));");
+                        }
+
+                        current = h;
+                    }
+                }
+                else if (l.Kind == LayerKind.Linear)
+                {
+                    w.Line($"{k}.{DenseName(s.Input, s.Padded, l.Activation)}({current}, {Inv(s.Input.RowStride)}, _w{s.Index}, _b{s.Index}, _stepY{s.Index}, 1);");
+                    current = $"_stepY{s.Index}";
+                }
+                else
+                {
+                    w.Line("// One step is its own last step.");
+                }
+            }
+
+            w.Line($"{(current == "input" ? "input" : current.StartsWith("s.", System.StringComparison.Ordinal) ? current : current + ".AsSpan()")}.Slice(0, OutputSize).CopyTo(output);");
+        }
+
+        w.Line();
+    }
+}

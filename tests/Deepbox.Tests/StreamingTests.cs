@@ -1,0 +1,116 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
+using Deepbox.Tests.Models;
+using Deepbox.Tests.Oracle;
+using RecurrentLayers;
+using Xunit;
+
+namespace Deepbox.Tests;
+
+/// <summary>Streaming with <c>Step</c>, and what allocates nothing once warm.</summary>
+public class StreamingTests
+{
+    public static TheoryData<string> Streamable => new(ForwardGridTests.Cases.Keys
+        .Where(k => !ForwardGridTests.Cases[k].Layers.OfType<RefRecurrent>().Any(r => r.Bidirectional))
+        .OrderBy(k => k, StringComparer.Ordinal));
+
+    /// <summary>Step, one step at a time, gives what Forward gives over the whole sequence (bit for bit: the same kernels).</summary>
+    [Theory]
+    [MemberData(nameof(Streamable))]
+    public void StepsEqualTheForwardPass(string name)
+    {
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
+        IModel model = c.Create();
+        model.Eval();
+        var rng = new Random(3);
+        model.LoadStateDict(TestSupport.ToTensors(c.Layers, TestSupport.RandomWeights(c.Layers, rng)));
+        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        const int T = 7;
+        float[] x = TestSupport.RandomArray(rng, T * inputSize, 2.0);
+        float[] whole = model.Forward(Tensor.FromArray(x, T, inputSize)).ToArray();
+        bool lastStep = c.Layers.OfType<RefLastStep>().Any();
+        int outputSize = whole.Length / (lastStep ? 1 : T);
+
+        MethodInfo createState = c.Type.GetMethod("CreateState")!;
+        var state = (ModelState)createState.Invoke(model, null)!;
+        StepFunction step = c.Type.GetMethod("Step")!.CreateDelegate<StepFunction>(model);
+        var y = new float[outputSize];
+        for (int t = 0; t < T; t++)
+        {
+            step(x.AsSpan(t * inputSize, inputSize), state, y);
+            if (!lastStep)
+            {
+                Assert.Equal(whole.AsSpan(t * outputSize, outputSize).ToArray(), y);
+            }
+        }
+
+        if (lastStep)
+        {
+            Assert.Equal(whole, y);
+        }
+
+        // A reset state starts a new sequence.
+        state.Reset();
+        step(x.AsSpan(0, inputSize), state, y);
+        float[] first = model.Forward(Tensor.FromArray(x[..inputSize], 1, inputSize)).ToArray();
+        Assert.Equal(first, y);
+    }
+
+    [Fact]
+    public void BidirectionalModelsDoNotStream()
+    {
+        Assert.Null(typeof(BiGruTanhHead).GetMethod("Step"));
+        Assert.NotNull(typeof(SeedLstm).GetMethod("Step"));
+    }
+
+    [Fact]
+    public void StepChecksItsArguments()
+    {
+        var m = new SeedGru();
+        ModelState state = m.CreateState();
+        ArgumentException e = Assert.Throws<ArgumentException>(() => m.Step(new float[3], state, new float[8]));
+        Assert.StartsWith("Expected input of length 4 (one time step), got 3", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => m.Step(new float[4], new ModelState(3), new float[8]));
+        Assert.StartsWith("Expected a state of 8 floats", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentNullException>(() => m.Step(new float[4], null!, new float[8]));
+    }
+
+    /// <summary>Step, the span Forward and a whole training step (forward, loss, backward, optimizer) allocate nothing once warm.</summary>
+    [Fact]
+    public void WarmPathsAllocateNothing()
+    {
+        var lstm = new SeedLstm(1);
+        ModelState state = lstm.CreateState();
+        float[] x = TestSupport.RandomArray(new Random(1), 2 * 5 * 4);
+        var y = new float[8];
+        var outputs = new float[2 * 5 * 8];
+        var gradOutput = new float[outputs.Length];
+        var target = new float[outputs.Length];
+        var gradInput = new float[x.Length];
+        var optimizer = new Adam(lstm, 1e-3f);
+
+        void Work()
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                lstm.Step(x.AsSpan(0, 4), state, y);
+            }
+
+            lstm.Forward(x, 2, 5, outputs);
+            Losses.Mse(outputs, target, gradOutput);
+            optimizer.ZeroGrad();
+            lstm.Backward(gradOutput, gradInput);
+            optimizer.Step();
+        }
+
+        Work();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Work();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+
+    private delegate void StepFunction(ReadOnlySpan<float> input, ModelState state, Span<float> output);
+}
