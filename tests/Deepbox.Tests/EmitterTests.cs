@@ -18,7 +18,8 @@ public class EmitterTests
         Assert.True(result.AllDiagnostics.Count == 0, result.Describe());
         string code = Assert.Single(result.GeneratedSources);
         int lines = code.Split('\n').Length;
-        Assert.True(lines < 800, $"Lstm(128, 256) emits {lines} lines (forward and backward)");
+        // Forward, backward and streaming with every loop kept: about 800 lines, not the tens of thousands full unrolling gives.
+        Assert.True(lines < 1000, $"Lstm(128, 256) emits {lines} lines");
 
         // The reduction dimension stays a loop with a literal trip count; hidden blocks step by whole vectors.
         Assert.Contains("for (int k = 0; k < 256; k++)", code, StringComparison.Ordinal);

@@ -14,7 +14,7 @@ internal static class Snapshot
 {
     public static void Verify(string actual, string hintName, string testClass, [CallerMemberName] string method = "", [CallerFilePath] string testFile = "")
     {
-        string directory = Path.Combine(Path.GetDirectoryName(testFile)!, "Snapshots");
+        string directory = SnapshotDirectory(testFile);
         string stem = Path.Combine(directory, $"{testClass}.{method}#{Path.GetFileNameWithoutExtension(hintName)}");
         string verifiedPath = stem + ".verified.cs";
         string receivedPath = stem + ".received.cs";
@@ -32,6 +32,29 @@ internal static class Snapshot
             ? $"No snapshot yet: wrote {receivedPath}. Review it and rename it to {Path.GetFileName(verifiedPath)} to accept."
             : $"The generated code differs from {verifiedPath} (first difference at line {FirstDifference(verified, normalized)}). "
               + $"Wrote {receivedPath}: diff them, and copy it over the verified file to accept.");
+    }
+
+    /// <summary>
+    /// The <c>Snapshots</c> folder beside the test sources: from the caller's file path, or, where the build mapped
+    /// source paths away (deterministic CI builds write <c>/_/</c>), found by walking up from the test binaries.
+    /// </summary>
+    private static string SnapshotDirectory(string testFile)
+    {
+        string? sources = Path.GetDirectoryName(testFile);
+        if (sources is not null && Directory.Exists(sources))
+        {
+            return Path.Combine(sources, "Snapshots");
+        }
+
+        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "Deepbox.Tests.csproj")))
+            {
+                return Path.Combine(d.FullName, "Snapshots");
+            }
+        }
+
+        throw new InvalidOperationException($"Cannot find the test sources from {testFile} or {AppContext.BaseDirectory}.");
     }
 
     private static int FirstDifference(string a, string b)
