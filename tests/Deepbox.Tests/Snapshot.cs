@@ -26,7 +26,6 @@ internal static class Snapshot
             return;
         }
 
-        Directory.CreateDirectory(directory);
         File.WriteAllText(receivedPath, normalized);
         throw new XunitException(verified is null
             ? $"No snapshot yet: wrote {receivedPath}. Review it and rename it to {Path.GetFileName(verifiedPath)} to accept."
@@ -41,7 +40,7 @@ internal static class Snapshot
     private static string SnapshotDirectory(string testFile)
     {
         string? sources = Path.GetDirectoryName(testFile);
-        if (sources is not null && Directory.Exists(sources))
+        if (sources is not null && File.Exists(Path.Combine(sources, "Deepbox.Tests.csproj")))
         {
             return Path.Combine(sources, "Snapshots");
         }
