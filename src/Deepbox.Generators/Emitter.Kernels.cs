@@ -47,6 +47,14 @@ internal static partial class Emitter
                 }
 
                 kernels[SequenceName(l, l.HiddenSize)] = kw => WriteSequence(kw, plan.Isa, l, s.Padded);
+                if (CanStream(plan))
+                {
+                    for (int layer = 0; layer < l.NumLayers; layer++)
+                    {
+                        RowSource src = s.LayerInput(layer);
+                        kernels[StepName(l, src)] = kw => WriteStepKernel(kw, plan.Isa, l, src, s.Padded);
+                    }
+                }
 
                 // Backward: the cell back through time, the weight-gradient products, the input-gradient products.
                 kernels[BackwardName(l, l.HiddenSize)] = kw => WriteSequenceBackward(kw, plan.Isa, l, s.Padded);

@@ -45,11 +45,8 @@ internal static partial class Emitter
         }
 
         List<StagePlan> recurrent = plan.Stages.Where(s => s.Layer.IsRecurrent).ToList();
-        int gates = recurrent.Select(s => s.Layer.Gates * s.Padded).DefaultIfEmpty(0).Max();
         int hidden = recurrent.Select(s => s.Padded).DefaultIfEmpty(0).Max();
         w.Line("// Step's scratch, fixed in size: streaming allocates nothing.");
-        w.Line($"private readonly float[] _stepGates = new float[{Inv(gates)}];");
-        w.Line($"private readonly float[] _stepCell = new float[{Inv(hidden)}];");
         w.Line($"private readonly float[] _stepHidden = new float[{Inv(hidden)}];");
         foreach (StagePlan s in plan.Stages.Where(s => s.Layer.Kind == LayerKind.Linear))
         {
@@ -110,20 +107,9 @@ internal static partial class Emitter
                         string tag = Tag(layer, 0);
                         (int hOff, int cOff) = layout[(s.Index, layer)];
                         string h = $"s.Slice({Inv(hOff)}, {Inv(hp)})";
-                        w.Line($"{k}.{DenseName(src, l.Gates * hp, ActivationKind.None)}({current}, {Inv(src.RowStride)}, _w{s.Index}_{tag}_ih, _b{s.Index}_{tag}, _stepGates, 1);");
-                        string args = l.Kind switch
-                        {
-                            LayerKind.Lstm => $"_stepGates, _w{s.Index}_{tag}_hh, {h}, s.Slice({Inv(cOff)}, {Inv(hp)}), _stepCell, _stepHidden",
-                            LayerKind.Gru => $"_stepGates, _w{s.Index}_{tag}_hh, _bhn{s.Index}_{tag}, {h}, _stepCell, _stepHidden",
-                            _ => $"_stepGates, _w{s.Index}_{tag}_hh, {h}, _stepHidden",
-                        };
-                        w.Line($"{k}.{SequenceName(l, l.HiddenSize)}({args}, {Inv(hp)}, 1, 1, reverse: false);");
-                        w.Line($"_stepHidden.AsSpan(0, {Inv(hp)}).CopyTo({h});");
-                        if (l.Kind == LayerKind.Lstm)
-                        {
-                            w.Line($"_stepCell.AsSpan(0, {Inv(hp)}).CopyTo(s.Slice({Inv(cOff)}, {Inv(hp)}));");
-                        }
-
+                        string c = l.Kind == LayerKind.Lstm ? $"s.Slice({Inv(cOff)}, {Inv(hp)}), " : string.Empty;
+                        string bhn = l.Kind == LayerKind.Gru ? $"_bhn{s.Index}_{tag}, " : string.Empty;
+                        w.Line($"{k}.{StepName(l, src)}({current}, _w{s.Index}_{tag}_ih, _w{s.Index}_{tag}_hh, _b{s.Index}_{tag}, {bhn}{h}, {c}_stepHidden);");
                         current = h;
                     }
                 }

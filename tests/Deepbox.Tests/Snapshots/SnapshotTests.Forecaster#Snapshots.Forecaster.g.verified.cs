@@ -102,8 +102,6 @@ namespace Snapshots
         private float[] _gB = []; // one bias gradient in the packed layout
 
         // Step's scratch, fixed in size: streaming allocates nothing.
-        private readonly float[] _stepGates = new float[128];
-        private readonly float[] _stepCell = new float[32];
         private readonly float[] _stepHidden = new float[32];
         private readonly float[] _stepY2 = new float[8];
 
@@ -327,14 +325,8 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);
             global::System.Span<float> s = state.AsSpan();
             // (lstm) LSTM(1, 32, num_layers=2)
-            global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128(input, 1, _w0_0_ih, _b0_0, _stepGates, 1);
-            global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_stepGates, _w0_0_hh, s.Slice(0, 32), s.Slice(32, 32), _stepCell, _stepHidden, 32, 1, 1, reverse: false);
-            _stepHidden.AsSpan(0, 32).CopyTo(s.Slice(0, 32));
-            _stepCell.AsSpan(0, 32).CopyTo(s.Slice(32, 32));
-            global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128(s.Slice(0, 32), 32, _w0_1_ih, _b0_1, _stepGates, 1);
-            global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_stepGates, _w0_1_hh, s.Slice(64, 32), s.Slice(96, 32), _stepCell, _stepHidden, 32, 1, 1, reverse: false);
-            _stepHidden.AsSpan(0, 32).CopyTo(s.Slice(64, 32));
-            _stepCell.AsSpan(0, 32).CopyTo(s.Slice(96, 32));
+            global::Deepbox.Generated.ForecasterKernels.LstmStep_K1_H32(input, _w0_0_ih, _w0_0_hh, _b0_0, s.Slice(0, 32), s.Slice(32, 32), _stepHidden);
+            global::Deepbox.Generated.ForecasterKernels.LstmStep_K32_H32(s.Slice(0, 32), _w0_1_ih, _w0_1_hh, _b0_1, s.Slice(64, 32), s.Slice(96, 32), _stepHidden);
             // (1) LastStep()
             // One step is its own last step.
             // (fc) Linear(in_features=32, out_features=1, bias=true)
@@ -949,6 +941,100 @@ namespace Deepbox.Generated
                     }
                 }
             }
+        }
+
+        /// <summary>
+        /// One step of the LSTM for one sequence: the 1 inputs and the 32 hidden units of the previous step
+        /// in one pass over W_ih and W_hh (4 gates per block of 8 units), then the cell's update of h and c in place.
+        /// The new h goes to scratch first (later blocks still read the old h), then over h.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void LstmStep_K1_H32(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> wih, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bias, global::System.Span<float> h, global::System.Span<float> c, global::System.Span<float> scratch)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float wih0 = ref MemoryMarshal.GetReference(wih);
+            ref float whh0 = ref MemoryMarshal.GetReference(whh);
+            ref float b0 = ref MemoryMarshal.GetReference(bias);
+            ref float h0 = ref MemoryMarshal.GetReference(h);
+            ref float c0 = ref MemoryMarshal.GetReference(c);
+            ref float out0 = ref MemoryMarshal.GetReference(scratch);
+            for (int j = 0; j < 32; j += 8)
+            {
+                int col = j * 4;
+                Vec ai = V.LoadUnsafe(ref b0, (nuint)col);
+                Vec af = V.LoadUnsafe(ref b0, (nuint)(col + 8));
+                Vec ag = V.LoadUnsafe(ref b0, (nuint)(col + 16));
+                Vec ao = V.LoadUnsafe(ref b0, (nuint)(col + 24));
+                for (int k = 0; k < 1; k++)
+                {
+                    Vec xk = V.Create(Unsafe.Add(ref x0, k));
+                    ref float wk = ref Unsafe.Add(ref wih0, (k * 128) + col);
+                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, ai);
+                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, af);
+                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, ag);
+                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), xk, ao);
+                }
+                for (int k = 0; k < 32; k++)
+                {
+                    Vec hk = V.Create(Unsafe.Add(ref h0, k));
+                    ref float wk = ref Unsafe.Add(ref whh0, (k * 128) + col);
+                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, ai);
+                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), hk, af);
+                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), hk, ag);
+                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), hk, ao);
+                }
+                Vec cNext = V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag));
+                V.StoreUnsafe(cNext, ref c0, (nuint)j);
+                V.StoreUnsafe(Act.Sigmoid(ao) * Act.Tanh(cNext), ref out0, (nuint)j);
+            }
+            scratch.Slice(0, 32).CopyTo(h);
+        }
+
+        /// <summary>
+        /// One step of the LSTM for one sequence: the 32 inputs and the 32 hidden units of the previous step
+        /// in one pass over W_ih and W_hh (4 gates per block of 8 units), then the cell's update of h and c in place.
+        /// The new h goes to scratch first (later blocks still read the old h), then over h.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void LstmStep_K32_H32(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> wih, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bias, global::System.Span<float> h, global::System.Span<float> c, global::System.Span<float> scratch)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float wih0 = ref MemoryMarshal.GetReference(wih);
+            ref float whh0 = ref MemoryMarshal.GetReference(whh);
+            ref float b0 = ref MemoryMarshal.GetReference(bias);
+            ref float h0 = ref MemoryMarshal.GetReference(h);
+            ref float c0 = ref MemoryMarshal.GetReference(c);
+            ref float out0 = ref MemoryMarshal.GetReference(scratch);
+            for (int j = 0; j < 32; j += 8)
+            {
+                int col = j * 4;
+                Vec ai = V.LoadUnsafe(ref b0, (nuint)col);
+                Vec af = V.LoadUnsafe(ref b0, (nuint)(col + 8));
+                Vec ag = V.LoadUnsafe(ref b0, (nuint)(col + 16));
+                Vec ao = V.LoadUnsafe(ref b0, (nuint)(col + 24));
+                for (int k = 0; k < 32; k++)
+                {
+                    Vec xk = V.Create(Unsafe.Add(ref x0, k));
+                    ref float wk = ref Unsafe.Add(ref wih0, (k * 128) + col);
+                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, ai);
+                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, af);
+                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, ag);
+                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), xk, ao);
+                }
+                for (int k = 0; k < 32; k++)
+                {
+                    Vec hk = V.Create(Unsafe.Add(ref h0, k));
+                    ref float wk = ref Unsafe.Add(ref whh0, (k * 128) + col);
+                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, ai);
+                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), hk, af);
+                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), hk, ag);
+                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), hk, ao);
+                }
+                Vec cNext = V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag));
+                V.StoreUnsafe(cNext, ref c0, (nuint)j);
+                V.StoreUnsafe(Act.Sigmoid(ao) * Act.Tanh(cNext), ref out0, (nuint)j);
+            }
+            scratch.Slice(0, 32).CopyTo(h);
         }
 
         /// <summary>

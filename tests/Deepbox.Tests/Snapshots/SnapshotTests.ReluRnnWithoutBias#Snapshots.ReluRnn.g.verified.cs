@@ -65,8 +65,6 @@ namespace Snapshots
         private float[] _gB = []; // one bias gradient in the packed layout
 
         // Step's scratch, fixed in size: streaming allocates nothing.
-        private readonly float[] _stepGates = new float[8];
-        private readonly float[] _stepCell = new float[8];
         private readonly float[] _stepHidden = new float[8];
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
@@ -266,9 +264,7 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);
             global::System.Span<float> s = state.AsSpan();
             // (0) RNN(3, 5, num_layers=1)
-            global::Deepbox.Generated.ReluRnnKernels.Dense_K3_N8(input, 3, _w0_0_ih, _b0_0, _stepGates, 1);
-            global::Deepbox.Generated.ReluRnnKernels.RnnReluSequence_H5(_stepGates, _w0_0_hh, s.Slice(0, 8), _stepHidden, 8, 1, 1, reverse: false);
-            _stepHidden.AsSpan(0, 8).CopyTo(s.Slice(0, 8));
+            global::Deepbox.Generated.ReluRnnKernels.RnnReluStep_K3_H5(input, _w0_0_ih, _w0_0_hh, _b0_0, s.Slice(0, 8), _stepHidden);
             s.Slice(0, 8).Slice(0, OutputSize).CopyTo(output);
         }
 
@@ -599,6 +595,40 @@ namespace Deepbox.Generated
                         V.StoreUnsafe(V.Max(a, Vec.Zero), ref hNext, (nuint)j);
                     }
                 }
+            }
+        }
+
+        /// <summary>
+        /// One step of the RNN for one sequence: the 3 inputs and the 5 hidden units of the previous step
+        /// in one pass over W_ih and W_hh (1 gate per block of 8 units), then the cell's update of h in place.
+        /// One block: every read of h comes before the write, so h is updated directly.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void RnnReluStep_K3_H5(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> wih, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bias, global::System.Span<float> h, global::System.Span<float> scratch)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float wih0 = ref MemoryMarshal.GetReference(wih);
+            ref float whh0 = ref MemoryMarshal.GetReference(whh);
+            ref float b0 = ref MemoryMarshal.GetReference(bias);
+            ref float h0 = ref MemoryMarshal.GetReference(h);
+            ref float out0 = ref MemoryMarshal.GetReference(h);
+            for (int j = 0; j < 8; j += 8)
+            {
+                int col = j;
+                Vec a = V.LoadUnsafe(ref b0, (nuint)col);
+                for (int k = 0; k < 3; k++)
+                {
+                    Vec xk = V.Create(Unsafe.Add(ref x0, k));
+                    ref float wk = ref Unsafe.Add(ref wih0, (k * 8) + col);
+                    a = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a);
+                }
+                for (int k = 0; k < 5; k++)
+                {
+                    Vec hk = V.Create(Unsafe.Add(ref h0, k));
+                    ref float wk = ref Unsafe.Add(ref whh0, (k * 8) + col);
+                    a = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, a);
+                }
+                V.StoreUnsafe(V.Max(a, Vec.Zero), ref out0, (nuint)j);
             }
         }
 

@@ -72,8 +72,6 @@ namespace Snapshots
         private float[] _gB = []; // one bias gradient in the packed layout
 
         // Step's scratch, fixed in size: streaming allocates nothing.
-        private readonly float[] _stepGates = new float[32];
-        private readonly float[] _stepCell = new float[8];
         private readonly float[] _stepHidden = new float[8];
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
@@ -283,10 +281,7 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);
             global::System.Span<float> s = state.AsSpan();
             // (0) LSTM(4, 8, num_layers=1)
-            global::Deepbox.Generated.SeedLstmKernels.Dense_K4_N32(input, 4, _w0_0_ih, _b0_0, _stepGates, 1);
-            global::Deepbox.Generated.SeedLstmKernels.LstmSequence_H8(_stepGates, _w0_0_hh, s.Slice(0, 8), s.Slice(8, 8), _stepCell, _stepHidden, 8, 1, 1, reverse: false);
-            _stepHidden.AsSpan(0, 8).CopyTo(s.Slice(0, 8));
-            _stepCell.AsSpan(0, 8).CopyTo(s.Slice(8, 8));
+            global::Deepbox.Generated.SeedLstmKernels.LstmStep_K4_H8(input, _w0_0_ih, _w0_0_hh, _b0_0, s.Slice(0, 8), s.Slice(8, 8), _stepHidden);
             s.Slice(0, 8).Slice(0, OutputSize).CopyTo(output);
         }
 
@@ -684,6 +679,52 @@ namespace Deepbox.Generated
                         V.StoreUnsafe(o, ref gRow, (nuint)(col + 24));
                     }
                 }
+            }
+        }
+
+        /// <summary>
+        /// One step of the LSTM for one sequence: the 4 inputs and the 8 hidden units of the previous step
+        /// in one pass over W_ih and W_hh (4 gates per block of 8 units), then the cell's update of h and c in place.
+        /// One block: every read of h comes before the write, so h is updated directly.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void LstmStep_K4_H8(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> wih, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bias, global::System.Span<float> h, global::System.Span<float> c, global::System.Span<float> scratch)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float wih0 = ref MemoryMarshal.GetReference(wih);
+            ref float whh0 = ref MemoryMarshal.GetReference(whh);
+            ref float b0 = ref MemoryMarshal.GetReference(bias);
+            ref float h0 = ref MemoryMarshal.GetReference(h);
+            ref float c0 = ref MemoryMarshal.GetReference(c);
+            ref float out0 = ref MemoryMarshal.GetReference(h);
+            for (int j = 0; j < 8; j += 8)
+            {
+                int col = j * 4;
+                Vec ai = V.LoadUnsafe(ref b0, (nuint)col);
+                Vec af = V.LoadUnsafe(ref b0, (nuint)(col + 8));
+                Vec ag = V.LoadUnsafe(ref b0, (nuint)(col + 16));
+                Vec ao = V.LoadUnsafe(ref b0, (nuint)(col + 24));
+                for (int k = 0; k < 4; k++)
+                {
+                    Vec xk = V.Create(Unsafe.Add(ref x0, k));
+                    ref float wk = ref Unsafe.Add(ref wih0, (k * 32) + col);
+                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, ai);
+                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, af);
+                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, ag);
+                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), xk, ao);
+                }
+                for (int k = 0; k < 8; k++)
+                {
+                    Vec hk = V.Create(Unsafe.Add(ref h0, k));
+                    ref float wk = ref Unsafe.Add(ref whh0, (k * 32) + col);
+                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, ai);
+                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), hk, af);
+                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), hk, ag);
+                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), hk, ao);
+                }
+                Vec cNext = V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag));
+                V.StoreUnsafe(cNext, ref c0, (nuint)j);
+                V.StoreUnsafe(Act.Sigmoid(ao) * Act.Tanh(cNext), ref out0, (nuint)j);
             }
         }
 
