@@ -228,6 +228,111 @@ internal static partial class Emitter
     private static string Offset(string col, int plus) =>
         col == "n" ? (plus == 0 ? "(nuint)n" : $"(nuint)(n + {Inv(plus)})") : Inv(int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + plus);
 
+    /// <summary>Sequences of a batch the recurrence advances together, sharing each load of the weights.</summary>
+    private const int SequenceRows = 4;
+
+    /// <summary>
+    /// One step for <paramref name="rows"/> sequences <c>b, b + 1, ...</c>: every gate of every block of hidden units, one
+    /// pass over <c>W_hh</c> whose vectors serve all the rows, then each row's update.
+    /// </summary>
+    private static void WriteSequenceRows(SourceWriter w, LayerSpec l, int hp, int v, int rows)
+    {
+        int g = l.Gates;
+        int row = g * hp;
+        bool gru = l.Kind == LayerKind.Gru;
+        bool lstm = l.Kind == LayerKind.Lstm;
+        string[] gates = l.Kind switch
+        {
+            LayerKind.Lstm => ["ai", "af", "ag", "ao"],
+            LayerKind.Gru => ["ar", "az", "an"],
+            _ => ["a"],
+        };
+        for (int r = 0; r < rows; r++)
+        {
+            string br = r == 0 ? "b" : $"(b + {Inv(r)})";
+            w.Line($"ref float hPrev{r} = ref (s == 0 ? ref Unsafe.Add(ref h00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + {br}) * seqStride));");
+            w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + {br}) * seqStride);");
+            w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + {br}) * {Inv(row)});");
+            if (lstm)
+            {
+                w.Line($"ref float cPrev{r} = ref (s == 0 ? ref Unsafe.Add(ref c00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + {br}) * {Inv(hp)}));");
+            }
+
+            if (lstm || gru)
+            {
+                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, ((t * batch) + {br}) * {Inv(hp)});");
+            }
+        }
+
+        using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
+        {
+            w.Line(g == 1 ? "int col = j;" : $"int col = j * {Inv(g)}; // this block's {Inv(g)} gates start here in gx and whh rows");
+            for (int r = 0; r < rows; r++)
+            {
+                for (int i = 0; i < gates.Length; i++)
+                {
+                    string init = gru && i == 2
+                        ? "V.LoadUnsafe(ref bhn0, (nuint)j)"
+                        : $"V.LoadUnsafe(ref gRow{r}, {(i == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(i * v)})")})";
+                    w.Line($"Vec {gates[i]}{r} = {init};");
+                }
+            }
+
+            using (w.Block($"for (int k = 0; k < {Inv(l.HiddenSize)}; k++)"))
+            {
+                w.Line($"ref float wk = ref Unsafe.Add(ref whh0, (k * {Inv(row)}) + col);");
+                for (int i = 0; i < gates.Length; i++)
+                {
+                    w.Line($"Vec w{i} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))});");
+                }
+
+                for (int r = 0; r < rows; r++)
+                {
+                    w.Line($"Vec hk{r} = V.Create(Unsafe.Add(ref hPrev{r}, k));");
+                    for (int i = 0; i < gates.Length; i++)
+                    {
+                        w.Line($"{gates[i]}{r} = V.FusedMultiplyAdd(w{i}, hk{r}, {gates[i]}{r});");
+                    }
+                }
+            }
+
+            for (int r = 0; r < rows; r++)
+            {
+                switch (l.Kind)
+                {
+                    case LayerKind.Lstm:
+                        w.Line($"Vec i{r} = Act.Sigmoid(ai{r});");
+                        w.Line($"Vec f{r} = Act.Sigmoid(af{r});");
+                        w.Line($"Vec g{r} = Act.Tanh(ag{r});");
+                        w.Line($"Vec o{r} = Act.Sigmoid(ao{r});");
+                        w.Line($"Vec cNext{r} = V.FusedMultiplyAdd(f{r}, V.LoadUnsafe(ref cPrev{r}, (nuint)j), i{r} * g{r});");
+                        w.Line($"V.StoreUnsafe(cNext{r}, ref auxRow{r}, (nuint)j);");
+                        w.Line($"V.StoreUnsafe(o{r} * Act.Tanh(cNext{r}), ref hNext{r}, (nuint)j);");
+                        w.Line($"// The activated gates replace the input products: Backward reads them.");
+                        w.Line($"V.StoreUnsafe(i{r}, ref gRow{r}, (nuint)col);");
+                        w.Line($"V.StoreUnsafe(f{r}, ref gRow{r}, (nuint)(col + {Inv(v)}));");
+                        w.Line($"V.StoreUnsafe(g{r}, ref gRow{r}, (nuint)(col + {Inv(2 * v)}));");
+                        w.Line($"V.StoreUnsafe(o{r}, ref gRow{r}, (nuint)(col + {Inv(3 * v)}));");
+                        break;
+                    case LayerKind.Gru:
+                        w.Line($"Vec r{r} = Act.Sigmoid(ar{r});");
+                        w.Line($"Vec z{r} = Act.Sigmoid(az{r});");
+                        w.Line($"Vec n{r} = Act.Tanh(V.FusedMultiplyAdd(r{r}, an{r}, V.LoadUnsafe(ref gRow{r}, (nuint)(col + {Inv(2 * v)}))));");
+                        w.Line($"V.StoreUnsafe(V.FusedMultiplyAdd(z{r}, V.LoadUnsafe(ref hPrev{r}, (nuint)j) - n{r}, n{r}), ref hNext{r}, (nuint)j);");
+                        w.Line($"// The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.");
+                        w.Line($"V.StoreUnsafe(r{r}, ref gRow{r}, (nuint)col);");
+                        w.Line($"V.StoreUnsafe(z{r}, ref gRow{r}, (nuint)(col + {Inv(v)}));");
+                        w.Line($"V.StoreUnsafe(n{r}, ref gRow{r}, (nuint)(col + {Inv(2 * v)}));");
+                        w.Line($"V.StoreUnsafe(an{r}, ref auxRow{r}, (nuint)j);");
+                        break;
+                    default:
+                        w.Line($"V.StoreUnsafe({(l.Relu ? $"V.Max(a{r}, Vec.Zero)" : $"Act.Tanh(a{r})")}, ref hNext{r}, (nuint)j);");
+                        break;
+                }
+            }
+        }
+    }
+
     /// <summary>The recurrence of one layer and direction over a whole sequence, the gates fused in one pass over <c>W_hh</c>.</summary>
     private static void WriteSequence(SourceWriter w, VectorIsa isa, LayerSpec l, int hp)
     {
@@ -297,74 +402,16 @@ internal static partial class Emitter
             {
                 w.Line("int t = reverse ? seqLen - 1 - s : s;");
                 w.Line("int tPrev = reverse ? t + 1 : t - 1;");
-                using (w.Block("for (int b = 0; b < batch; b++)"))
+                w.Line("int b = 0;");
+                w.Line($"// {Inv(SequenceRows)} sequences at a time share each load of W_hh; then one at a time.");
+                using (w.Block($"for (; b + {Inv(SequenceRows)} <= batch; b += {Inv(SequenceRows)})"))
                 {
-                    w.Line($"ref float hPrev = ref (s == 0 ? ref Unsafe.Add(ref h00, b * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));");
-                    w.Line("ref float hNext = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);");
-                    w.Line($"ref float gRow = ref Unsafe.Add(ref gx0, ((t * batch) + b) * {Inv(row)});");
-                    if (lstm)
-                    {
-                        w.Line($"ref float cPrev = ref (s == 0 ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * {Inv(hp)}));");
-                    }
+                    WriteSequenceRows(w, l, hp, v, SequenceRows);
+                }
 
-                    if (lstm || gru)
-                    {
-                        w.Line($"ref float auxRow = ref Unsafe.Add(ref aux0, ((t * batch) + b) * {Inv(hp)});");
-                    }
-
-                    using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
-                    {
-                        w.Line(g == 1 ? "int col = j;" : $"int col = j * {Inv(g)}; // this block's {Inv(g)} gates start here in gx and whh rows");
-                        for (int i = 0; i < acc.Length; i++)
-                        {
-                            string init = gru && i == 2
-                                ? "V.LoadUnsafe(ref bhn0, (nuint)j); // W_hn h + b_hn, kept apart from the input part"
-                                : $"V.LoadUnsafe(ref gRow, {(i == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(i * v)})")});";
-                            w.Line($"Vec {acc[i]} = {init}");
-                        }
-
-                        using (w.Block($"for (int k = 0; k < {Inv(h)}; k++)"))
-                        {
-                            w.Line("Vec hk = V.Create(Unsafe.Add(ref hPrev, k));");
-                            w.Line($"ref float wk = ref Unsafe.Add(ref whh0, (k * {Inv(row)}) + col);");
-                            for (int i = 0; i < acc.Length; i++)
-                            {
-                                w.Line($"{acc[i]} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))}), hk, {acc[i]});");
-                            }
-                        }
-
-                        switch (l.Kind)
-                        {
-                            case LayerKind.Lstm:
-                                w.Line("Vec i = Act.Sigmoid(ai);");
-                                w.Line("Vec f = Act.Sigmoid(af);");
-                                w.Line("Vec g = Act.Tanh(ag);");
-                                w.Line("Vec o = Act.Sigmoid(ao);");
-                                w.Line("Vec cNext = V.FusedMultiplyAdd(f, V.LoadUnsafe(ref cPrev, (nuint)j), i * g);");
-                                w.Line("V.StoreUnsafe(cNext, ref auxRow, (nuint)j);");
-                                w.Line("V.StoreUnsafe(o * Act.Tanh(cNext), ref hNext, (nuint)j);");
-                                w.Line("// The activated gates replace the input products: Backward reads them.");
-                                w.Line("V.StoreUnsafe(i, ref gRow, (nuint)col);");
-                                w.Line($"V.StoreUnsafe(f, ref gRow, (nuint)(col + {Inv(v)}));");
-                                w.Line($"V.StoreUnsafe(g, ref gRow, (nuint)(col + {Inv(2 * v)}));");
-                                w.Line($"V.StoreUnsafe(o, ref gRow, (nuint)(col + {Inv(3 * v)}));");
-                                break;
-                            case LayerKind.Gru:
-                                w.Line("Vec r = Act.Sigmoid(ar);");
-                                w.Line("Vec z = Act.Sigmoid(az);");
-                                w.Line($"Vec n = Act.Tanh(V.FusedMultiplyAdd(r, an, V.LoadUnsafe(ref gRow, (nuint)(col + {Inv(2 * v)}))));");
-                                w.Line("V.StoreUnsafe(V.FusedMultiplyAdd(z, V.LoadUnsafe(ref hPrev, (nuint)j) - n, n), ref hNext, (nuint)j);");
-                                w.Line("// The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.");
-                                w.Line("V.StoreUnsafe(r, ref gRow, (nuint)col);");
-                                w.Line($"V.StoreUnsafe(z, ref gRow, (nuint)(col + {Inv(v)}));");
-                                w.Line($"V.StoreUnsafe(n, ref gRow, (nuint)(col + {Inv(2 * v)}));");
-                                w.Line("V.StoreUnsafe(an, ref auxRow, (nuint)j);");
-                                break;
-                            default:
-                                w.Line($"V.StoreUnsafe({(l.Relu ? "V.Max(a, Vec.Zero)" : "Act.Tanh(a)")}, ref hNext, (nuint)j);");
-                                break;
-                        }
-                    }
+                using (w.Block("for (; b < batch; b++)"))
+                {
+                    WriteSequenceRows(w, l, hp, v, 1);
                 }
             }
         }

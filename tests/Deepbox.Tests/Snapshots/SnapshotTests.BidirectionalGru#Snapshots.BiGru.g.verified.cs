@@ -1014,35 +1014,134 @@ namespace Deepbox.Generated
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
-                for (int b = 0; b < batch; b++)
+                int b = 0;
+                // 4 sequences at a time share each load of W_hh; then one at a time.
+                for (; b + 4 <= batch; b += 4)
                 {
-                    ref float hPrev = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                    ref float hNext = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                    ref float gRow = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 72);
-                    ref float auxRow = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 24);
+                    ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                    ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                    ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 72);
+                    ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 24);
+                    ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
+                    ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
+                    ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 72);
+                    ref float auxRow1 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 1)) * 24);
+                    ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
+                    ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
+                    ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 72);
+                    ref float auxRow2 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 2)) * 24);
+                    ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
+                    ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
+                    ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 72);
+                    ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 24);
                     for (int j = 0; j < 24; j += 8)
                     {
                         int col = j * 3; // this block's 3 gates start here in gx and whh rows
-                        Vec ar = V.LoadUnsafe(ref gRow, (nuint)col);
-                        Vec az = V.LoadUnsafe(ref gRow, (nuint)(col + 8));
-                        Vec an = V.LoadUnsafe(ref bhn0, (nuint)j); // W_hn h + b_hn, kept apart from the input part
+                        Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
+                        Vec az0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
+                        Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                        Vec ar1 = V.LoadUnsafe(ref gRow1, (nuint)col);
+                        Vec az1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 8));
+                        Vec an1 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                        Vec ar2 = V.LoadUnsafe(ref gRow2, (nuint)col);
+                        Vec az2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 8));
+                        Vec an2 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                        Vec ar3 = V.LoadUnsafe(ref gRow3, (nuint)col);
+                        Vec az3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
+                        Vec an3 = V.LoadUnsafe(ref bhn0, (nuint)j);
                         for (int k = 0; k < 17; k++)
                         {
-                            Vec hk = V.Create(Unsafe.Add(ref hPrev, k));
                             ref float wk = ref Unsafe.Add(ref whh0, (k * 72) + col);
-                            ar = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, ar);
-                            az = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), hk, az);
-                            an = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), hk, an);
+                            Vec w0 = V.LoadUnsafe(ref wk);
+                            Vec w1 = V.LoadUnsafe(ref wk, 8);
+                            Vec w2 = V.LoadUnsafe(ref wk, 16);
+                            Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
+                            ar0 = V.FusedMultiplyAdd(w0, hk0, ar0);
+                            az0 = V.FusedMultiplyAdd(w1, hk0, az0);
+                            an0 = V.FusedMultiplyAdd(w2, hk0, an0);
+                            Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
+                            ar1 = V.FusedMultiplyAdd(w0, hk1, ar1);
+                            az1 = V.FusedMultiplyAdd(w1, hk1, az1);
+                            an1 = V.FusedMultiplyAdd(w2, hk1, an1);
+                            Vec hk2 = V.Create(Unsafe.Add(ref hPrev2, k));
+                            ar2 = V.FusedMultiplyAdd(w0, hk2, ar2);
+                            az2 = V.FusedMultiplyAdd(w1, hk2, az2);
+                            an2 = V.FusedMultiplyAdd(w2, hk2, an2);
+                            Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
+                            ar3 = V.FusedMultiplyAdd(w0, hk3, ar3);
+                            az3 = V.FusedMultiplyAdd(w1, hk3, az3);
+                            an3 = V.FusedMultiplyAdd(w2, hk3, an3);
                         }
-                        Vec r = Act.Sigmoid(ar);
-                        Vec z = Act.Sigmoid(az);
-                        Vec n = Act.Tanh(V.FusedMultiplyAdd(r, an, V.LoadUnsafe(ref gRow, (nuint)(col + 16))));
-                        V.StoreUnsafe(V.FusedMultiplyAdd(z, V.LoadUnsafe(ref hPrev, (nuint)j) - n, n), ref hNext, (nuint)j);
+                        Vec r0 = Act.Sigmoid(ar0);
+                        Vec z0 = Act.Sigmoid(az0);
+                        Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, an0, V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
+                        V.StoreUnsafe(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0), ref hNext0, (nuint)j);
                         // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
-                        V.StoreUnsafe(r, ref gRow, (nuint)col);
-                        V.StoreUnsafe(z, ref gRow, (nuint)(col + 8));
-                        V.StoreUnsafe(n, ref gRow, (nuint)(col + 16));
-                        V.StoreUnsafe(an, ref auxRow, (nuint)j);
+                        V.StoreUnsafe(r0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(z0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(n0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
+                        Vec r1 = Act.Sigmoid(ar1);
+                        Vec z1 = Act.Sigmoid(az1);
+                        Vec n1 = Act.Tanh(V.FusedMultiplyAdd(r1, an1, V.LoadUnsafe(ref gRow1, (nuint)(col + 16))));
+                        V.StoreUnsafe(V.FusedMultiplyAdd(z1, V.LoadUnsafe(ref hPrev1, (nuint)j) - n1, n1), ref hNext1, (nuint)j);
+                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
+                        V.StoreUnsafe(r1, ref gRow1, (nuint)col);
+                        V.StoreUnsafe(z1, ref gRow1, (nuint)(col + 8));
+                        V.StoreUnsafe(n1, ref gRow1, (nuint)(col + 16));
+                        V.StoreUnsafe(an1, ref auxRow1, (nuint)j);
+                        Vec r2 = Act.Sigmoid(ar2);
+                        Vec z2 = Act.Sigmoid(az2);
+                        Vec n2 = Act.Tanh(V.FusedMultiplyAdd(r2, an2, V.LoadUnsafe(ref gRow2, (nuint)(col + 16))));
+                        V.StoreUnsafe(V.FusedMultiplyAdd(z2, V.LoadUnsafe(ref hPrev2, (nuint)j) - n2, n2), ref hNext2, (nuint)j);
+                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
+                        V.StoreUnsafe(r2, ref gRow2, (nuint)col);
+                        V.StoreUnsafe(z2, ref gRow2, (nuint)(col + 8));
+                        V.StoreUnsafe(n2, ref gRow2, (nuint)(col + 16));
+                        V.StoreUnsafe(an2, ref auxRow2, (nuint)j);
+                        Vec r3 = Act.Sigmoid(ar3);
+                        Vec z3 = Act.Sigmoid(az3);
+                        Vec n3 = Act.Tanh(V.FusedMultiplyAdd(r3, an3, V.LoadUnsafe(ref gRow3, (nuint)(col + 16))));
+                        V.StoreUnsafe(V.FusedMultiplyAdd(z3, V.LoadUnsafe(ref hPrev3, (nuint)j) - n3, n3), ref hNext3, (nuint)j);
+                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
+                        V.StoreUnsafe(r3, ref gRow3, (nuint)col);
+                        V.StoreUnsafe(z3, ref gRow3, (nuint)(col + 8));
+                        V.StoreUnsafe(n3, ref gRow3, (nuint)(col + 16));
+                        V.StoreUnsafe(an3, ref auxRow3, (nuint)j);
+                    }
+                }
+                for (; b < batch; b++)
+                {
+                    ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                    ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                    ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 72);
+                    ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 24);
+                    for (int j = 0; j < 24; j += 8)
+                    {
+                        int col = j * 3; // this block's 3 gates start here in gx and whh rows
+                        Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
+                        Vec az0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
+                        Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                        for (int k = 0; k < 17; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref whh0, (k * 72) + col);
+                            Vec w0 = V.LoadUnsafe(ref wk);
+                            Vec w1 = V.LoadUnsafe(ref wk, 8);
+                            Vec w2 = V.LoadUnsafe(ref wk, 16);
+                            Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
+                            ar0 = V.FusedMultiplyAdd(w0, hk0, ar0);
+                            az0 = V.FusedMultiplyAdd(w1, hk0, az0);
+                            an0 = V.FusedMultiplyAdd(w2, hk0, an0);
+                        }
+                        Vec r0 = Act.Sigmoid(ar0);
+                        Vec z0 = Act.Sigmoid(az0);
+                        Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, an0, V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
+                        V.StoreUnsafe(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0), ref hNext0, (nuint)j);
+                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
+                        V.StoreUnsafe(r0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(z0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(n0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
                     }
                 }
             }

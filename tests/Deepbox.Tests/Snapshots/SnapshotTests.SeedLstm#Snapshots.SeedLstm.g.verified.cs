@@ -642,41 +642,166 @@ namespace Deepbox.Generated
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
-                for (int b = 0; b < batch; b++)
+                int b = 0;
+                // 4 sequences at a time share each load of W_hh; then one at a time.
+                for (; b + 4 <= batch; b += 4)
                 {
-                    ref float hPrev = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                    ref float hNext = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                    ref float gRow = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
-                    ref float cPrev = ref (s == 0 ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 8));
-                    ref float auxRow = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
+                    ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                    ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                    ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
+                    ref float cPrev0 = ref (s == 0 ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 8));
+                    ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
+                    ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
+                    ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
+                    ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 32);
+                    ref float cPrev1 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 1) * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 1)) * 8));
+                    ref float auxRow1 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 1)) * 8);
+                    ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
+                    ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
+                    ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 32);
+                    ref float cPrev2 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 2) * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 2)) * 8));
+                    ref float auxRow2 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 2)) * 8);
+                    ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
+                    ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
+                    ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 32);
+                    ref float cPrev3 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 3) * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 3)) * 8));
+                    ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 8);
                     for (int j = 0; j < 8; j += 8)
                     {
                         int col = j * 4; // this block's 4 gates start here in gx and whh rows
-                        Vec ai = V.LoadUnsafe(ref gRow, (nuint)col);
-                        Vec af = V.LoadUnsafe(ref gRow, (nuint)(col + 8));
-                        Vec ag = V.LoadUnsafe(ref gRow, (nuint)(col + 16));
-                        Vec ao = V.LoadUnsafe(ref gRow, (nuint)(col + 24));
+                        Vec ai0 = V.LoadUnsafe(ref gRow0, (nuint)col);
+                        Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
+                        Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
+                        Vec ao0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 24));
+                        Vec ai1 = V.LoadUnsafe(ref gRow1, (nuint)col);
+                        Vec af1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 8));
+                        Vec ag1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 16));
+                        Vec ao1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 24));
+                        Vec ai2 = V.LoadUnsafe(ref gRow2, (nuint)col);
+                        Vec af2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 8));
+                        Vec ag2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 16));
+                        Vec ao2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 24));
+                        Vec ai3 = V.LoadUnsafe(ref gRow3, (nuint)col);
+                        Vec af3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
+                        Vec ag3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 16));
+                        Vec ao3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 24));
                         for (int k = 0; k < 8; k++)
                         {
-                            Vec hk = V.Create(Unsafe.Add(ref hPrev, k));
                             ref float wk = ref Unsafe.Add(ref whh0, (k * 32) + col);
-                            ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, ai);
-                            af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), hk, af);
-                            ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), hk, ag);
-                            ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), hk, ao);
+                            Vec w0 = V.LoadUnsafe(ref wk);
+                            Vec w1 = V.LoadUnsafe(ref wk, 8);
+                            Vec w2 = V.LoadUnsafe(ref wk, 16);
+                            Vec w3 = V.LoadUnsafe(ref wk, 24);
+                            Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
+                            ai0 = V.FusedMultiplyAdd(w0, hk0, ai0);
+                            af0 = V.FusedMultiplyAdd(w1, hk0, af0);
+                            ag0 = V.FusedMultiplyAdd(w2, hk0, ag0);
+                            ao0 = V.FusedMultiplyAdd(w3, hk0, ao0);
+                            Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
+                            ai1 = V.FusedMultiplyAdd(w0, hk1, ai1);
+                            af1 = V.FusedMultiplyAdd(w1, hk1, af1);
+                            ag1 = V.FusedMultiplyAdd(w2, hk1, ag1);
+                            ao1 = V.FusedMultiplyAdd(w3, hk1, ao1);
+                            Vec hk2 = V.Create(Unsafe.Add(ref hPrev2, k));
+                            ai2 = V.FusedMultiplyAdd(w0, hk2, ai2);
+                            af2 = V.FusedMultiplyAdd(w1, hk2, af2);
+                            ag2 = V.FusedMultiplyAdd(w2, hk2, ag2);
+                            ao2 = V.FusedMultiplyAdd(w3, hk2, ao2);
+                            Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
+                            ai3 = V.FusedMultiplyAdd(w0, hk3, ai3);
+                            af3 = V.FusedMultiplyAdd(w1, hk3, af3);
+                            ag3 = V.FusedMultiplyAdd(w2, hk3, ag3);
+                            ao3 = V.FusedMultiplyAdd(w3, hk3, ao3);
                         }
-                        Vec i = Act.Sigmoid(ai);
-                        Vec f = Act.Sigmoid(af);
-                        Vec g = Act.Tanh(ag);
-                        Vec o = Act.Sigmoid(ao);
-                        Vec cNext = V.FusedMultiplyAdd(f, V.LoadUnsafe(ref cPrev, (nuint)j), i * g);
-                        V.StoreUnsafe(cNext, ref auxRow, (nuint)j);
-                        V.StoreUnsafe(o * Act.Tanh(cNext), ref hNext, (nuint)j);
+                        Vec i0 = Act.Sigmoid(ai0);
+                        Vec f0 = Act.Sigmoid(af0);
+                        Vec g0 = Act.Tanh(ag0);
+                        Vec o0 = Act.Sigmoid(ao0);
+                        Vec cNext0 = V.FusedMultiplyAdd(f0, V.LoadUnsafe(ref cPrev0, (nuint)j), i0 * g0);
+                        V.StoreUnsafe(cNext0, ref auxRow0, (nuint)j);
+                        V.StoreUnsafe(o0 * Act.Tanh(cNext0), ref hNext0, (nuint)j);
                         // The activated gates replace the input products: Backward reads them.
-                        V.StoreUnsafe(i, ref gRow, (nuint)col);
-                        V.StoreUnsafe(f, ref gRow, (nuint)(col + 8));
-                        V.StoreUnsafe(g, ref gRow, (nuint)(col + 16));
-                        V.StoreUnsafe(o, ref gRow, (nuint)(col + 24));
+                        V.StoreUnsafe(i0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(f0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(g0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(o0, ref gRow0, (nuint)(col + 24));
+                        Vec i1 = Act.Sigmoid(ai1);
+                        Vec f1 = Act.Sigmoid(af1);
+                        Vec g1 = Act.Tanh(ag1);
+                        Vec o1 = Act.Sigmoid(ao1);
+                        Vec cNext1 = V.FusedMultiplyAdd(f1, V.LoadUnsafe(ref cPrev1, (nuint)j), i1 * g1);
+                        V.StoreUnsafe(cNext1, ref auxRow1, (nuint)j);
+                        V.StoreUnsafe(o1 * Act.Tanh(cNext1), ref hNext1, (nuint)j);
+                        // The activated gates replace the input products: Backward reads them.
+                        V.StoreUnsafe(i1, ref gRow1, (nuint)col);
+                        V.StoreUnsafe(f1, ref gRow1, (nuint)(col + 8));
+                        V.StoreUnsafe(g1, ref gRow1, (nuint)(col + 16));
+                        V.StoreUnsafe(o1, ref gRow1, (nuint)(col + 24));
+                        Vec i2 = Act.Sigmoid(ai2);
+                        Vec f2 = Act.Sigmoid(af2);
+                        Vec g2 = Act.Tanh(ag2);
+                        Vec o2 = Act.Sigmoid(ao2);
+                        Vec cNext2 = V.FusedMultiplyAdd(f2, V.LoadUnsafe(ref cPrev2, (nuint)j), i2 * g2);
+                        V.StoreUnsafe(cNext2, ref auxRow2, (nuint)j);
+                        V.StoreUnsafe(o2 * Act.Tanh(cNext2), ref hNext2, (nuint)j);
+                        // The activated gates replace the input products: Backward reads them.
+                        V.StoreUnsafe(i2, ref gRow2, (nuint)col);
+                        V.StoreUnsafe(f2, ref gRow2, (nuint)(col + 8));
+                        V.StoreUnsafe(g2, ref gRow2, (nuint)(col + 16));
+                        V.StoreUnsafe(o2, ref gRow2, (nuint)(col + 24));
+                        Vec i3 = Act.Sigmoid(ai3);
+                        Vec f3 = Act.Sigmoid(af3);
+                        Vec g3 = Act.Tanh(ag3);
+                        Vec o3 = Act.Sigmoid(ao3);
+                        Vec cNext3 = V.FusedMultiplyAdd(f3, V.LoadUnsafe(ref cPrev3, (nuint)j), i3 * g3);
+                        V.StoreUnsafe(cNext3, ref auxRow3, (nuint)j);
+                        V.StoreUnsafe(o3 * Act.Tanh(cNext3), ref hNext3, (nuint)j);
+                        // The activated gates replace the input products: Backward reads them.
+                        V.StoreUnsafe(i3, ref gRow3, (nuint)col);
+                        V.StoreUnsafe(f3, ref gRow3, (nuint)(col + 8));
+                        V.StoreUnsafe(g3, ref gRow3, (nuint)(col + 16));
+                        V.StoreUnsafe(o3, ref gRow3, (nuint)(col + 24));
+                    }
+                }
+                for (; b < batch; b++)
+                {
+                    ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                    ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                    ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
+                    ref float cPrev0 = ref (s == 0 ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 8));
+                    ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
+                    for (int j = 0; j < 8; j += 8)
+                    {
+                        int col = j * 4; // this block's 4 gates start here in gx and whh rows
+                        Vec ai0 = V.LoadUnsafe(ref gRow0, (nuint)col);
+                        Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
+                        Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
+                        Vec ao0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 24));
+                        for (int k = 0; k < 8; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref whh0, (k * 32) + col);
+                            Vec w0 = V.LoadUnsafe(ref wk);
+                            Vec w1 = V.LoadUnsafe(ref wk, 8);
+                            Vec w2 = V.LoadUnsafe(ref wk, 16);
+                            Vec w3 = V.LoadUnsafe(ref wk, 24);
+                            Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
+                            ai0 = V.FusedMultiplyAdd(w0, hk0, ai0);
+                            af0 = V.FusedMultiplyAdd(w1, hk0, af0);
+                            ag0 = V.FusedMultiplyAdd(w2, hk0, ag0);
+                            ao0 = V.FusedMultiplyAdd(w3, hk0, ao0);
+                        }
+                        Vec i0 = Act.Sigmoid(ai0);
+                        Vec f0 = Act.Sigmoid(af0);
+                        Vec g0 = Act.Tanh(ag0);
+                        Vec o0 = Act.Sigmoid(ao0);
+                        Vec cNext0 = V.FusedMultiplyAdd(f0, V.LoadUnsafe(ref cPrev0, (nuint)j), i0 * g0);
+                        V.StoreUnsafe(cNext0, ref auxRow0, (nuint)j);
+                        V.StoreUnsafe(o0 * Act.Tanh(cNext0), ref hNext0, (nuint)j);
+                        // The activated gates replace the input products: Backward reads them.
+                        V.StoreUnsafe(i0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(f0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(g0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(o0, ref gRow0, (nuint)(col + 24));
                     }
                 }
             }

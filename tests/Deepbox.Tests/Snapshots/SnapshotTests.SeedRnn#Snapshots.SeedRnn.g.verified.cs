@@ -590,22 +590,65 @@ namespace Deepbox.Generated
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
-                for (int b = 0; b < batch; b++)
+                int b = 0;
+                // 4 sequences at a time share each load of W_hh; then one at a time.
+                for (; b + 4 <= batch; b += 4)
                 {
-                    ref float hPrev = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                    ref float hNext = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                    ref float gRow = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
+                    ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                    ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                    ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
+                    ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
+                    ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
+                    ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 8);
+                    ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
+                    ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
+                    ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 8);
+                    ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
+                    ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
+                    ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 8);
                     for (int j = 0; j < 8; j += 8)
                     {
                         int col = j;
-                        Vec a = V.LoadUnsafe(ref gRow, (nuint)col);
+                        Vec a0 = V.LoadUnsafe(ref gRow0, (nuint)col);
+                        Vec a1 = V.LoadUnsafe(ref gRow1, (nuint)col);
+                        Vec a2 = V.LoadUnsafe(ref gRow2, (nuint)col);
+                        Vec a3 = V.LoadUnsafe(ref gRow3, (nuint)col);
                         for (int k = 0; k < 8; k++)
                         {
-                            Vec hk = V.Create(Unsafe.Add(ref hPrev, k));
                             ref float wk = ref Unsafe.Add(ref whh0, (k * 8) + col);
-                            a = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, a);
+                            Vec w0 = V.LoadUnsafe(ref wk);
+                            Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
+                            a0 = V.FusedMultiplyAdd(w0, hk0, a0);
+                            Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
+                            a1 = V.FusedMultiplyAdd(w0, hk1, a1);
+                            Vec hk2 = V.Create(Unsafe.Add(ref hPrev2, k));
+                            a2 = V.FusedMultiplyAdd(w0, hk2, a2);
+                            Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
+                            a3 = V.FusedMultiplyAdd(w0, hk3, a3);
                         }
-                        V.StoreUnsafe(Act.Tanh(a), ref hNext, (nuint)j);
+                        V.StoreUnsafe(Act.Tanh(a0), ref hNext0, (nuint)j);
+                        V.StoreUnsafe(Act.Tanh(a1), ref hNext1, (nuint)j);
+                        V.StoreUnsafe(Act.Tanh(a2), ref hNext2, (nuint)j);
+                        V.StoreUnsafe(Act.Tanh(a3), ref hNext3, (nuint)j);
+                    }
+                }
+                for (; b < batch; b++)
+                {
+                    ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                    ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                    ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
+                    for (int j = 0; j < 8; j += 8)
+                    {
+                        int col = j;
+                        Vec a0 = V.LoadUnsafe(ref gRow0, (nuint)col);
+                        for (int k = 0; k < 8; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref whh0, (k * 8) + col);
+                            Vec w0 = V.LoadUnsafe(ref wk);
+                            Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
+                            a0 = V.FusedMultiplyAdd(w0, hk0, a0);
+                        }
+                        V.StoreUnsafe(Act.Tanh(a0), ref hNext0, (nuint)j);
                     }
                 }
             }
