@@ -152,50 +152,76 @@ internal static partial class Emitter
             }
 
             w.Line("ref float y0 = ref MemoryMarshal.GetReference(y);");
-            using (w.Block("for (int m = 0; m < rows; m++)"))
+            if (passes == 1)
             {
-                w.Line("ref float xm = ref Unsafe.Add(ref x0, m * xStride);");
-                w.Line($"ref float ym = ref Unsafe.Add(ref y0, m * {Inv(n)});");
-                if (passes == 1)
+                using (w.Block($"// Outputs [0, {Inv(Chunk * v)}): {Inv(Chunk)} vectors."))
                 {
-                    using (w.Block($"// Outputs [0, {Inv(Chunk * v)}): {Inv(Chunk)} vectors."))
-                    {
-                        WriteDensePass(w, v, src, n, Chunk, "0", act, init);
-                    }
+                    WriteDenseRows(w, v, src, n, Chunk, "0", act, init);
                 }
-                else if (passes > 1)
+            }
+            else if (passes > 1)
+            {
+                w.Line($"// Outputs [0, {Inv(passes * Chunk * v)}): {Inv(passes)} passes of {Inv(Chunk)} vectors; each pass's weights stay in cache across the rows.");
+                using (w.Block($"for (int n = 0; n < {Inv(passes * Chunk * v)}; n += {Inv(Chunk * v)})"))
                 {
-                    w.Line($"// Outputs [0, {Inv(passes * Chunk * v)}): {Inv(passes)} passes of {Inv(Chunk)} vectors.");
-                    using (w.Block($"for (int n = 0; n < {Inv(passes * Chunk * v)}; n += {Inv(Chunk * v)})"))
-                    {
-                        WriteDensePass(w, v, src, n, Chunk, "n", act, init);
-                    }
+                    WriteDenseRows(w, v, src, n, Chunk, "n", act, init);
                 }
+            }
 
-                if (rest > 0)
+            if (rest > 0)
+            {
+                int first = passes * Chunk * v;
+                using (w.Block($"// Outputs [{Inv(first)}, {Inv(n)}): {Inv(rest)} vector{(rest == 1 ? string.Empty : "s")}."))
                 {
-                    int first = passes * Chunk * v;
-                    using (w.Block($"// Outputs [{Inv(first)}, {Inv(n)}): {Inv(rest)} vector{(rest == 1 ? string.Empty : "s")}."))
-                    {
-                        WriteDensePass(w, v, src, n, rest, Inv(first), act, init);
-                    }
+                    WriteDenseRows(w, v, src, n, rest, Inv(first), act, init);
                 }
             }
         }
     }
 
-    /// <summary>One pass over <paramref name="count"/> output vectors starting at column <paramref name="col"/> (a literal or <c>n</c>).</summary>
-    private static void WriteDensePass(SourceWriter w, int v, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init)
+    /// <summary>Rows in groups of <see cref="DenseRows"/> sharing each weight load, then one at a time.</summary>
+    private static void WriteDenseRows(SourceWriter w, int v, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init)
     {
-        for (int i = 0; i < count; i++)
+        w.Line("int m = 0;");
+        using (w.Block($"for (; m + {Inv(DenseRows)} <= rows; m += {Inv(DenseRows)})"))
         {
-            string value = init switch
+            WriteDensePass(w, v, src, n, count, col, act, init, DenseRows);
+        }
+
+        using (w.Block("for (; m < rows; m++)"))
+        {
+            WriteDensePass(w, v, src, n, count, col, act, init, 1);
+        }
+    }
+
+    /// <summary>Rows of a dense kernel computed together: each weight vector loaded once serves all of them.</summary>
+    private const int DenseRows = 4;
+
+    /// <summary>
+    /// One pass over <paramref name="count"/> output vectors starting at column <paramref name="col"/> (a literal or
+    /// <c>n</c>) for <paramref name="rows"/> rows from <c>m</c>.
+    /// </summary>
+    private static void WriteDensePass(SourceWriter w, int v, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init, int rows)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            string mr = r == 0 ? "m" : $"(m + {Inv(r)})";
+            w.Line($"ref float xm{r} = ref Unsafe.Add(ref x0, {mr} * xStride);");
+            w.Line($"ref float ym{r} = ref Unsafe.Add(ref y0, {mr} * {Inv(n)});");
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < count; i++)
             {
-                DenseInit.Bias => $"V.LoadUnsafe(ref b0, {Offset(col, i * v)})",
-                DenseInit.Accumulate => $"V.LoadUnsafe(ref ym, {Offset(col, i * v)})",
-                _ => "Vec.Zero",
-            };
-            w.Line($"Vec a{Inv(i)} = {value};");
+                string value = init switch
+                {
+                    DenseInit.Bias => $"V.LoadUnsafe(ref b0, {Offset(col, i * v)})",
+                    DenseInit.Accumulate => $"V.LoadUnsafe(ref ym{r}, {Offset(col, i * v)})",
+                    _ => "Vec.Zero",
+                };
+                w.Line($"Vec a{r}{Inv(i)} = {value};");
+            }
         }
 
         for (int s = 0; s < src.Segments; s++)
@@ -203,25 +229,37 @@ internal static partial class Emitter
             int from = s * src.SegmentStride;
             using (w.Block($"for (int k = {Inv(from)}; k < {Inv(from + src.SegmentWidth)}; k++)"))
             {
-                w.Line("Vec xk = V.Create(Unsafe.Add(ref xm, k));");
                 w.Line($"ref float wk = ref Unsafe.Add(ref w0, {(col == "0" ? $"k * {Inv(n)}" : $"(k * {Inv(n)}) + {col}")});");
                 for (int i = 0; i < count; i++)
                 {
-                    w.Line($"a{Inv(i)} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))}), xk, a{Inv(i)});");
+                    w.Line($"Vec wv{Inv(i)} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))});");
+                }
+
+                for (int r = 0; r < rows; r++)
+                {
+                    w.Line($"Vec xb{r} = V.Create(Unsafe.Add(ref xm{r}, k));");
+                    for (int i = 0; i < count; i++)
+                    {
+                        w.Line($"a{r}{Inv(i)} = V.FusedMultiplyAdd(wv{Inv(i)}, xb{r}, a{r}{Inv(i)});");
+                    }
                 }
             }
         }
 
-        for (int i = 0; i < count; i++)
+        for (int r = 0; r < rows; r++)
         {
-            string value = act switch
+            for (int i = 0; i < count; i++)
             {
-                ActivationKind.Tanh => $"Act.Tanh(a{Inv(i)})",
-                ActivationKind.Sigmoid => $"Act.Sigmoid(a{Inv(i)})",
-                ActivationKind.Relu => $"V.Max(a{Inv(i)}, Vec.Zero)",
-                _ => $"a{Inv(i)}",
-            };
-            w.Line($"V.StoreUnsafe({value}, ref ym, {Offset(col, i * v)});");
+                string a = $"a{r}{Inv(i)}";
+                string value = act switch
+                {
+                    ActivationKind.Tanh => $"Act.Tanh({a})",
+                    ActivationKind.Sigmoid => $"Act.Sigmoid({a})",
+                    ActivationKind.Relu => $"V.Max({a}, Vec.Zero)",
+                    _ => a,
+                };
+                w.Line($"V.StoreUnsafe({value}, ref ym{r}, {Offset(col, i * v)});");
+            }
         }
     }
 
@@ -264,9 +302,7 @@ internal static partial class Emitter
             }
         }
 
-        using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
         {
-            w.Line(g == 1 ? "int col = j;" : $"int col = j * {Inv(g)}; // this block's {Inv(g)} gates start here in gx and whh rows");
             for (int r = 0; r < rows; r++)
             {
                 for (int i = 0; i < gates.Length; i++)
@@ -283,7 +319,7 @@ internal static partial class Emitter
                 w.Line($"ref float wk = ref Unsafe.Add(ref whh0, (k * {Inv(row)}) + col);");
                 for (int i = 0; i < gates.Length; i++)
                 {
-                    w.Line($"Vec w{i} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))});");
+                    w.Line($"Vec wv{i} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))});");
                 }
 
                 for (int r = 0; r < rows; r++)
@@ -291,7 +327,7 @@ internal static partial class Emitter
                     w.Line($"Vec hk{r} = V.Create(Unsafe.Add(ref hPrev{r}, k));");
                     for (int i = 0; i < gates.Length; i++)
                     {
-                        w.Line($"{gates[i]}{r} = V.FusedMultiplyAdd(w{i}, hk{r}, {gates[i]}{r});");
+                        w.Line($"{gates[i]}{r} = V.FusedMultiplyAdd(wv{i}, hk{r}, {gates[i]}{r});");
                     }
                 }
             }
@@ -402,16 +438,21 @@ internal static partial class Emitter
             {
                 w.Line("int t = reverse ? seqLen - 1 - s : s;");
                 w.Line("int tPrev = reverse ? t + 1 : t - 1;");
-                w.Line("int b = 0;");
-                w.Line($"// {Inv(SequenceRows)} sequences at a time share each load of W_hh; then one at a time.");
-                using (w.Block($"for (; b + {Inv(SequenceRows)} <= batch; b += {Inv(SequenceRows)})"))
+                w.Line($"// Block by block of {Inv(v)} hidden units, so the block's slice of W_hh stays in cache across the batch;");
+                w.Line($"// {Inv(SequenceRows)} sequences at a time share each load of it, then one at a time.");
+                using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
                 {
-                    WriteSequenceRows(w, l, hp, v, SequenceRows);
-                }
+                    w.Line(l.Gates == 1 ? "int col = j;" : $"int col = j * {Inv(l.Gates)}; // this block's {Inv(l.Gates)} gates start here in gx and whh rows");
+                    w.Line("int b = 0;");
+                    using (w.Block($"for (; b + {Inv(SequenceRows)} <= batch; b += {Inv(SequenceRows)})"))
+                    {
+                        WriteSequenceRows(w, l, hp, v, SequenceRows);
+                    }
 
-                using (w.Block("for (; b < batch; b++)"))
-                {
-                    WriteSequenceRows(w, l, hp, v, 1);
+                    using (w.Block("for (; b < batch; b++)"))
+                    {
+                        WriteSequenceRows(w, l, hp, v, 1);
+                    }
                 }
             }
         }

@@ -18,8 +18,9 @@ public class EmitterTests
         Assert.True(result.AllDiagnostics.Count == 0, result.Describe());
         string code = Assert.Single(result.GeneratedSources);
         int lines = code.Split('\n').Length;
-        // Forward, backward and streaming with every loop kept: about 800 lines, not the tens of thousands full unrolling gives.
-        Assert.True(lines < 1000, $"Lstm(128, 256) emits {lines} lines");
+        // Forward, backward and streaming, with four-row variants of the kernels and every reduction kept as a loop:
+        // about 1,200 lines, not the tens of thousands that full unrolling gives.
+        Assert.True(lines < 1500, $"Lstm(128, 256) emits {lines} lines");
 
         // The reduction dimension stays a loop with a literal trip count; hidden blocks step by whole vectors.
         Assert.Contains("for (int k = 0; k < 256; k++)", code, StringComparison.Ordinal);

@@ -625,29 +625,105 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            for (int m = 0; m < rows; m++)
+            // Outputs [0, 32): 4 vectors.
             {
-                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
-                ref float ym = ref Unsafe.Add(ref y0, m * 32);
-                // Outputs [0, 32): 4 vectors.
+                int m = 0;
+                for (; m + 4 <= rows; m += 4)
                 {
-                    Vec a0 = Vec.Zero;
-                    Vec a1 = Vec.Zero;
-                    Vec a2 = Vec.Zero;
-                    Vec a3 = Vec.Zero;
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 32);
+                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 32);
+                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 32);
+                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 32);
+                    Vec a00 = Vec.Zero;
+                    Vec a01 = Vec.Zero;
+                    Vec a02 = Vec.Zero;
+                    Vec a03 = Vec.Zero;
+                    Vec a10 = Vec.Zero;
+                    Vec a11 = Vec.Zero;
+                    Vec a12 = Vec.Zero;
+                    Vec a13 = Vec.Zero;
+                    Vec a20 = Vec.Zero;
+                    Vec a21 = Vec.Zero;
+                    Vec a22 = Vec.Zero;
+                    Vec a23 = Vec.Zero;
+                    Vec a30 = Vec.Zero;
+                    Vec a31 = Vec.Zero;
+                    Vec a32 = Vec.Zero;
+                    Vec a33 = Vec.Zero;
                     for (int k = 0; k < 128; k++)
                     {
-                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
                         ref float wk = ref Unsafe.Add(ref w0, k * 32);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, a2);
-                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), xk, a3);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                        a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                        a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                        a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                        a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                        a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
                     }
-                    V.StoreUnsafe(a0, ref ym, 0);
-                    V.StoreUnsafe(a1, ref ym, 8);
-                    V.StoreUnsafe(a2, ref ym, 16);
-                    V.StoreUnsafe(a3, ref ym, 24);
+                    V.StoreUnsafe(a00, ref ym0, 0);
+                    V.StoreUnsafe(a01, ref ym0, 8);
+                    V.StoreUnsafe(a02, ref ym0, 16);
+                    V.StoreUnsafe(a03, ref ym0, 24);
+                    V.StoreUnsafe(a10, ref ym1, 0);
+                    V.StoreUnsafe(a11, ref ym1, 8);
+                    V.StoreUnsafe(a12, ref ym1, 16);
+                    V.StoreUnsafe(a13, ref ym1, 24);
+                    V.StoreUnsafe(a20, ref ym2, 0);
+                    V.StoreUnsafe(a21, ref ym2, 8);
+                    V.StoreUnsafe(a22, ref ym2, 16);
+                    V.StoreUnsafe(a23, ref ym2, 24);
+                    V.StoreUnsafe(a30, ref ym3, 0);
+                    V.StoreUnsafe(a31, ref ym3, 8);
+                    V.StoreUnsafe(a32, ref ym3, 16);
+                    V.StoreUnsafe(a33, ref ym3, 24);
+                }
+                for (; m < rows; m++)
+                {
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 32);
+                    Vec a00 = Vec.Zero;
+                    Vec a01 = Vec.Zero;
+                    Vec a02 = Vec.Zero;
+                    Vec a03 = Vec.Zero;
+                    for (int k = 0; k < 128; k++)
+                    {
+                        ref float wk = ref Unsafe.Add(ref w0, k * 32);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                    }
+                    V.StoreUnsafe(a00, ref ym0, 0);
+                    V.StoreUnsafe(a01, ref ym0, 8);
+                    V.StoreUnsafe(a02, ref ym0, 16);
+                    V.StoreUnsafe(a03, ref ym0, 24);
                 }
             }
         }
@@ -662,20 +738,54 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            for (int m = 0; m < rows; m++)
+            // Outputs [0, 8): 1 vector.
             {
-                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
-                ref float ym = ref Unsafe.Add(ref y0, m * 8);
-                // Outputs [0, 8): 1 vector.
+                int m = 0;
+                for (; m + 4 <= rows; m += 4)
                 {
-                    Vec a0 = Vec.Zero;
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 8);
+                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 8);
+                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 8);
+                    Vec a00 = Vec.Zero;
+                    Vec a10 = Vec.Zero;
+                    Vec a20 = Vec.Zero;
+                    Vec a30 = Vec.Zero;
                     for (int k = 0; k < 128; k++)
                     {
-                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
                         ref float wk = ref Unsafe.Add(ref w0, k * 8);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
                     }
-                    V.StoreUnsafe(a0, ref ym, 0);
+                    V.StoreUnsafe(a00, ref ym0, 0);
+                    V.StoreUnsafe(a10, ref ym1, 0);
+                    V.StoreUnsafe(a20, ref ym2, 0);
+                    V.StoreUnsafe(a30, ref ym3, 0);
+                }
+                for (; m < rows; m++)
+                {
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                    Vec a00 = Vec.Zero;
+                    for (int k = 0; k < 128; k++)
+                    {
+                        ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                    }
+                    V.StoreUnsafe(a00, ref ym0, 0);
                 }
             }
         }
@@ -691,30 +801,106 @@ namespace Deepbox.Generated
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float b0 = ref MemoryMarshal.GetReference(bias);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            for (int m = 0; m < rows; m++)
+            // Outputs [0, 128): 4 passes of 4 vectors; each pass's weights stay in cache across the rows.
+            for (int n = 0; n < 128; n += 32)
             {
-                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
-                ref float ym = ref Unsafe.Add(ref y0, m * 128);
-                // Outputs [0, 128): 4 passes of 4 vectors.
-                for (int n = 0; n < 128; n += 32)
+                int m = 0;
+                for (; m + 4 <= rows; m += 4)
                 {
-                    Vec a0 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a1 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a2 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a3 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 128);
+                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 128);
+                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 128);
+                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 128);
+                    Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                    Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                    Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                    Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                    Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
+                    Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                    Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                    Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                    Vec a20 = V.LoadUnsafe(ref b0, (nuint)n);
+                    Vec a21 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                    Vec a22 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                    Vec a23 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                    Vec a30 = V.LoadUnsafe(ref b0, (nuint)n);
+                    Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                    Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                    Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
                     for (int k = 0; k < 1; k++)
                     {
-                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
                         ref float wk = ref Unsafe.Add(ref w0, (k * 128) + n);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, a2);
-                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), xk, a3);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                        a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                        a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                        a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                        a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                        a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
                     }
-                    V.StoreUnsafe(a0, ref ym, (nuint)n);
-                    V.StoreUnsafe(a1, ref ym, (nuint)(n + 8));
-                    V.StoreUnsafe(a2, ref ym, (nuint)(n + 16));
-                    V.StoreUnsafe(a3, ref ym, (nuint)(n + 24));
+                    V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                    V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                    V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                    V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
+                    V.StoreUnsafe(a10, ref ym1, (nuint)n);
+                    V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
+                    V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
+                    V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
+                    V.StoreUnsafe(a20, ref ym2, (nuint)n);
+                    V.StoreUnsafe(a21, ref ym2, (nuint)(n + 8));
+                    V.StoreUnsafe(a22, ref ym2, (nuint)(n + 16));
+                    V.StoreUnsafe(a23, ref ym2, (nuint)(n + 24));
+                    V.StoreUnsafe(a30, ref ym3, (nuint)n);
+                    V.StoreUnsafe(a31, ref ym3, (nuint)(n + 8));
+                    V.StoreUnsafe(a32, ref ym3, (nuint)(n + 16));
+                    V.StoreUnsafe(a33, ref ym3, (nuint)(n + 24));
+                }
+                for (; m < rows; m++)
+                {
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 128);
+                    Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                    Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                    Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                    Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                    for (int k = 0; k < 1; k++)
+                    {
+                        ref float wk = ref Unsafe.Add(ref w0, (k * 128) + n);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                    }
+                    V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                    V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                    V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                    V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
                 }
             }
         }
@@ -730,30 +916,106 @@ namespace Deepbox.Generated
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float b0 = ref MemoryMarshal.GetReference(bias);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            for (int m = 0; m < rows; m++)
+            // Outputs [0, 128): 4 passes of 4 vectors; each pass's weights stay in cache across the rows.
+            for (int n = 0; n < 128; n += 32)
             {
-                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
-                ref float ym = ref Unsafe.Add(ref y0, m * 128);
-                // Outputs [0, 128): 4 passes of 4 vectors.
-                for (int n = 0; n < 128; n += 32)
+                int m = 0;
+                for (; m + 4 <= rows; m += 4)
                 {
-                    Vec a0 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a1 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a2 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a3 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 128);
+                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 128);
+                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 128);
+                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 128);
+                    Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                    Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                    Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                    Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                    Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
+                    Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                    Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                    Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                    Vec a20 = V.LoadUnsafe(ref b0, (nuint)n);
+                    Vec a21 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                    Vec a22 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                    Vec a23 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                    Vec a30 = V.LoadUnsafe(ref b0, (nuint)n);
+                    Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                    Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                    Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
                     for (int k = 0; k < 32; k++)
                     {
-                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
                         ref float wk = ref Unsafe.Add(ref w0, (k * 128) + n);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, a2);
-                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), xk, a3);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                        a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                        a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                        a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                        a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                        a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
                     }
-                    V.StoreUnsafe(a0, ref ym, (nuint)n);
-                    V.StoreUnsafe(a1, ref ym, (nuint)(n + 8));
-                    V.StoreUnsafe(a2, ref ym, (nuint)(n + 16));
-                    V.StoreUnsafe(a3, ref ym, (nuint)(n + 24));
+                    V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                    V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                    V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                    V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
+                    V.StoreUnsafe(a10, ref ym1, (nuint)n);
+                    V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
+                    V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
+                    V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
+                    V.StoreUnsafe(a20, ref ym2, (nuint)n);
+                    V.StoreUnsafe(a21, ref ym2, (nuint)(n + 8));
+                    V.StoreUnsafe(a22, ref ym2, (nuint)(n + 16));
+                    V.StoreUnsafe(a23, ref ym2, (nuint)(n + 24));
+                    V.StoreUnsafe(a30, ref ym3, (nuint)n);
+                    V.StoreUnsafe(a31, ref ym3, (nuint)(n + 8));
+                    V.StoreUnsafe(a32, ref ym3, (nuint)(n + 16));
+                    V.StoreUnsafe(a33, ref ym3, (nuint)(n + 24));
+                }
+                for (; m < rows; m++)
+                {
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 128);
+                    Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                    Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                    Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                    Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                    for (int k = 0; k < 32; k++)
+                    {
+                        ref float wk = ref Unsafe.Add(ref w0, (k * 128) + n);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                    }
+                    V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                    V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                    V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                    V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
                 }
             }
         }
@@ -769,20 +1031,54 @@ namespace Deepbox.Generated
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float b0 = ref MemoryMarshal.GetReference(bias);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            for (int m = 0; m < rows; m++)
+            // Outputs [0, 8): 1 vector.
             {
-                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
-                ref float ym = ref Unsafe.Add(ref y0, m * 8);
-                // Outputs [0, 8): 1 vector.
+                int m = 0;
+                for (; m + 4 <= rows; m += 4)
                 {
-                    Vec a0 = V.LoadUnsafe(ref b0, 0);
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 8);
+                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 8);
+                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 8);
+                    Vec a00 = V.LoadUnsafe(ref b0, 0);
+                    Vec a10 = V.LoadUnsafe(ref b0, 0);
+                    Vec a20 = V.LoadUnsafe(ref b0, 0);
+                    Vec a30 = V.LoadUnsafe(ref b0, 0);
                     for (int k = 0; k < 32; k++)
                     {
-                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
                         ref float wk = ref Unsafe.Add(ref w0, k * 8);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
                     }
-                    V.StoreUnsafe(a0, ref ym, 0);
+                    V.StoreUnsafe(a00, ref ym0, 0);
+                    V.StoreUnsafe(a10, ref ym1, 0);
+                    V.StoreUnsafe(a20, ref ym2, 0);
+                    V.StoreUnsafe(a30, ref ym3, 0);
+                }
+                for (; m < rows; m++)
+                {
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                    Vec a00 = V.LoadUnsafe(ref b0, 0);
+                    for (int k = 0; k < 32; k++)
+                    {
+                        ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                    }
+                    V.StoreUnsafe(a00, ref ym0, 0);
                 }
             }
         }
@@ -797,29 +1093,105 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            for (int m = 0; m < rows; m++)
+            // Outputs [0, 32): 4 vectors.
             {
-                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
-                ref float ym = ref Unsafe.Add(ref y0, m * 32);
-                // Outputs [0, 32): 4 vectors.
+                int m = 0;
+                for (; m + 4 <= rows; m += 4)
                 {
-                    Vec a0 = Vec.Zero;
-                    Vec a1 = Vec.Zero;
-                    Vec a2 = Vec.Zero;
-                    Vec a3 = Vec.Zero;
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 32);
+                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 32);
+                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 32);
+                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 32);
+                    Vec a00 = Vec.Zero;
+                    Vec a01 = Vec.Zero;
+                    Vec a02 = Vec.Zero;
+                    Vec a03 = Vec.Zero;
+                    Vec a10 = Vec.Zero;
+                    Vec a11 = Vec.Zero;
+                    Vec a12 = Vec.Zero;
+                    Vec a13 = Vec.Zero;
+                    Vec a20 = Vec.Zero;
+                    Vec a21 = Vec.Zero;
+                    Vec a22 = Vec.Zero;
+                    Vec a23 = Vec.Zero;
+                    Vec a30 = Vec.Zero;
+                    Vec a31 = Vec.Zero;
+                    Vec a32 = Vec.Zero;
+                    Vec a33 = Vec.Zero;
                     for (int k = 0; k < 8; k++)
                     {
-                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
                         ref float wk = ref Unsafe.Add(ref w0, k * 32);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, a2);
-                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), xk, a3);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                        a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                        a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                        a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                        a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                        a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
                     }
-                    V.StoreUnsafe(a0, ref ym, 0);
-                    V.StoreUnsafe(a1, ref ym, 8);
-                    V.StoreUnsafe(a2, ref ym, 16);
-                    V.StoreUnsafe(a3, ref ym, 24);
+                    V.StoreUnsafe(a00, ref ym0, 0);
+                    V.StoreUnsafe(a01, ref ym0, 8);
+                    V.StoreUnsafe(a02, ref ym0, 16);
+                    V.StoreUnsafe(a03, ref ym0, 24);
+                    V.StoreUnsafe(a10, ref ym1, 0);
+                    V.StoreUnsafe(a11, ref ym1, 8);
+                    V.StoreUnsafe(a12, ref ym1, 16);
+                    V.StoreUnsafe(a13, ref ym1, 24);
+                    V.StoreUnsafe(a20, ref ym2, 0);
+                    V.StoreUnsafe(a21, ref ym2, 8);
+                    V.StoreUnsafe(a22, ref ym2, 16);
+                    V.StoreUnsafe(a23, ref ym2, 24);
+                    V.StoreUnsafe(a30, ref ym3, 0);
+                    V.StoreUnsafe(a31, ref ym3, 8);
+                    V.StoreUnsafe(a32, ref ym3, 16);
+                    V.StoreUnsafe(a33, ref ym3, 24);
+                }
+                for (; m < rows; m++)
+                {
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 32);
+                    Vec a00 = Vec.Zero;
+                    Vec a01 = Vec.Zero;
+                    Vec a02 = Vec.Zero;
+                    Vec a03 = Vec.Zero;
+                    for (int k = 0; k < 8; k++)
+                    {
+                        ref float wk = ref Unsafe.Add(ref w0, k * 32);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                    }
+                    V.StoreUnsafe(a00, ref ym0, 0);
+                    V.StoreUnsafe(a01, ref ym0, 8);
+                    V.StoreUnsafe(a02, ref ym0, 16);
+                    V.StoreUnsafe(a03, ref ym0, 24);
                 }
             }
         }
@@ -903,33 +1275,34 @@ namespace Deepbox.Generated
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
-                int b = 0;
-                // 4 sequences at a time share each load of W_hh; then one at a time.
-                for (; b + 4 <= batch; b += 4)
+                // Block by block of 8 hidden units, so the block's slice of W_hh stays in cache across the batch;
+                // 4 sequences at a time share each load of it, then one at a time.
+                for (int j = 0; j < 32; j += 8)
                 {
-                    ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                    ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                    ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 128);
-                    ref float cPrev0 = ref (s == 0 ? ref Unsafe.Add(ref c00, b * 32) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 32));
-                    ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 32);
-                    ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                    ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
-                    ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 128);
-                    ref float cPrev1 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 1) * 32) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 1)) * 32));
-                    ref float auxRow1 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 1)) * 32);
-                    ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                    ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
-                    ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 128);
-                    ref float cPrev2 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 2) * 32) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 2)) * 32));
-                    ref float auxRow2 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 2)) * 32);
-                    ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                    ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
-                    ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 128);
-                    ref float cPrev3 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 3) * 32) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 3)) * 32));
-                    ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 32);
-                    for (int j = 0; j < 32; j += 8)
+                    int col = j * 4; // this block's 4 gates start here in gx and whh rows
+                    int b = 0;
+                    for (; b + 4 <= batch; b += 4)
                     {
-                        int col = j * 4; // this block's 4 gates start here in gx and whh rows
+                        ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                        ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 128);
+                        ref float cPrev0 = ref (s == 0 ? ref Unsafe.Add(ref c00, b * 32) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 32));
+                        ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 32);
+                        ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
+                        ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
+                        ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 128);
+                        ref float cPrev1 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 1) * 32) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 1)) * 32));
+                        ref float auxRow1 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 1)) * 32);
+                        ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
+                        ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
+                        ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 128);
+                        ref float cPrev2 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 2) * 32) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 2)) * 32));
+                        ref float auxRow2 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 2)) * 32);
+                        ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
+                        ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
+                        ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 128);
+                        ref float cPrev3 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 3) * 32) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 3)) * 32));
+                        ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 32);
                         Vec ai0 = V.LoadUnsafe(ref gRow0, (nuint)col);
                         Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
                         Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
@@ -949,30 +1322,30 @@ namespace Deepbox.Generated
                         for (int k = 0; k < 32; k++)
                         {
                             ref float wk = ref Unsafe.Add(ref whh0, (k * 128) + col);
-                            Vec w0 = V.LoadUnsafe(ref wk);
-                            Vec w1 = V.LoadUnsafe(ref wk, 8);
-                            Vec w2 = V.LoadUnsafe(ref wk, 16);
-                            Vec w3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
-                            ai0 = V.FusedMultiplyAdd(w0, hk0, ai0);
-                            af0 = V.FusedMultiplyAdd(w1, hk0, af0);
-                            ag0 = V.FusedMultiplyAdd(w2, hk0, ag0);
-                            ao0 = V.FusedMultiplyAdd(w3, hk0, ao0);
+                            ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
+                            af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
+                            ag0 = V.FusedMultiplyAdd(wv2, hk0, ag0);
+                            ao0 = V.FusedMultiplyAdd(wv3, hk0, ao0);
                             Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
-                            ai1 = V.FusedMultiplyAdd(w0, hk1, ai1);
-                            af1 = V.FusedMultiplyAdd(w1, hk1, af1);
-                            ag1 = V.FusedMultiplyAdd(w2, hk1, ag1);
-                            ao1 = V.FusedMultiplyAdd(w3, hk1, ao1);
+                            ai1 = V.FusedMultiplyAdd(wv0, hk1, ai1);
+                            af1 = V.FusedMultiplyAdd(wv1, hk1, af1);
+                            ag1 = V.FusedMultiplyAdd(wv2, hk1, ag1);
+                            ao1 = V.FusedMultiplyAdd(wv3, hk1, ao1);
                             Vec hk2 = V.Create(Unsafe.Add(ref hPrev2, k));
-                            ai2 = V.FusedMultiplyAdd(w0, hk2, ai2);
-                            af2 = V.FusedMultiplyAdd(w1, hk2, af2);
-                            ag2 = V.FusedMultiplyAdd(w2, hk2, ag2);
-                            ao2 = V.FusedMultiplyAdd(w3, hk2, ao2);
+                            ai2 = V.FusedMultiplyAdd(wv0, hk2, ai2);
+                            af2 = V.FusedMultiplyAdd(wv1, hk2, af2);
+                            ag2 = V.FusedMultiplyAdd(wv2, hk2, ag2);
+                            ao2 = V.FusedMultiplyAdd(wv3, hk2, ao2);
                             Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
-                            ai3 = V.FusedMultiplyAdd(w0, hk3, ai3);
-                            af3 = V.FusedMultiplyAdd(w1, hk3, af3);
-                            ag3 = V.FusedMultiplyAdd(w2, hk3, ag3);
-                            ao3 = V.FusedMultiplyAdd(w3, hk3, ao3);
+                            ai3 = V.FusedMultiplyAdd(wv0, hk3, ai3);
+                            af3 = V.FusedMultiplyAdd(wv1, hk3, af3);
+                            ag3 = V.FusedMultiplyAdd(wv2, hk3, ag3);
+                            ao3 = V.FusedMultiplyAdd(wv3, hk3, ao3);
                         }
                         Vec i0 = Act.Sigmoid(ai0);
                         Vec f0 = Act.Sigmoid(af0);
@@ -1023,17 +1396,13 @@ namespace Deepbox.Generated
                         V.StoreUnsafe(g3, ref gRow3, (nuint)(col + 16));
                         V.StoreUnsafe(o3, ref gRow3, (nuint)(col + 24));
                     }
-                }
-                for (; b < batch; b++)
-                {
-                    ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                    ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                    ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 128);
-                    ref float cPrev0 = ref (s == 0 ? ref Unsafe.Add(ref c00, b * 32) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 32));
-                    ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 32);
-                    for (int j = 0; j < 32; j += 8)
+                    for (; b < batch; b++)
                     {
-                        int col = j * 4; // this block's 4 gates start here in gx and whh rows
+                        ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                        ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 128);
+                        ref float cPrev0 = ref (s == 0 ? ref Unsafe.Add(ref c00, b * 32) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 32));
+                        ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 32);
                         Vec ai0 = V.LoadUnsafe(ref gRow0, (nuint)col);
                         Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
                         Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
@@ -1041,15 +1410,15 @@ namespace Deepbox.Generated
                         for (int k = 0; k < 32; k++)
                         {
                             ref float wk = ref Unsafe.Add(ref whh0, (k * 128) + col);
-                            Vec w0 = V.LoadUnsafe(ref wk);
-                            Vec w1 = V.LoadUnsafe(ref wk, 8);
-                            Vec w2 = V.LoadUnsafe(ref wk, 16);
-                            Vec w3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
-                            ai0 = V.FusedMultiplyAdd(w0, hk0, ai0);
-                            af0 = V.FusedMultiplyAdd(w1, hk0, af0);
-                            ag0 = V.FusedMultiplyAdd(w2, hk0, ag0);
-                            ao0 = V.FusedMultiplyAdd(w3, hk0, ao0);
+                            ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
+                            af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
+                            ag0 = V.FusedMultiplyAdd(wv2, hk0, ag0);
+                            ao0 = V.FusedMultiplyAdd(wv3, hk0, ao0);
                         }
                         Vec i0 = Act.Sigmoid(ai0);
                         Vec f0 = Act.Sigmoid(af0);

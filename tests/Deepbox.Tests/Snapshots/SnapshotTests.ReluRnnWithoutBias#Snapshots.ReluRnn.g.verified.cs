@@ -474,20 +474,54 @@ namespace Deepbox.Generated
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float b0 = ref MemoryMarshal.GetReference(bias);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            for (int m = 0; m < rows; m++)
+            // Outputs [0, 8): 1 vector.
             {
-                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
-                ref float ym = ref Unsafe.Add(ref y0, m * 8);
-                // Outputs [0, 8): 1 vector.
+                int m = 0;
+                for (; m + 4 <= rows; m += 4)
                 {
-                    Vec a0 = V.LoadUnsafe(ref b0, 0);
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 8);
+                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 8);
+                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 8);
+                    Vec a00 = V.LoadUnsafe(ref b0, 0);
+                    Vec a10 = V.LoadUnsafe(ref b0, 0);
+                    Vec a20 = V.LoadUnsafe(ref b0, 0);
+                    Vec a30 = V.LoadUnsafe(ref b0, 0);
                     for (int k = 0; k < 3; k++)
                     {
-                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
                         ref float wk = ref Unsafe.Add(ref w0, k * 8);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
                     }
-                    V.StoreUnsafe(a0, ref ym, 0);
+                    V.StoreUnsafe(a00, ref ym0, 0);
+                    V.StoreUnsafe(a10, ref ym1, 0);
+                    V.StoreUnsafe(a20, ref ym2, 0);
+                    V.StoreUnsafe(a30, ref ym3, 0);
+                }
+                for (; m < rows; m++)
+                {
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                    Vec a00 = V.LoadUnsafe(ref b0, 0);
+                    for (int k = 0; k < 3; k++)
+                    {
+                        ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                    }
+                    V.StoreUnsafe(a00, ref ym0, 0);
                 }
             }
         }
@@ -502,20 +536,54 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            for (int m = 0; m < rows; m++)
+            // Outputs [0, 8): 1 vector.
             {
-                ref float xm = ref Unsafe.Add(ref x0, m * xStride);
-                ref float ym = ref Unsafe.Add(ref y0, m * 8);
-                // Outputs [0, 8): 1 vector.
+                int m = 0;
+                for (; m + 4 <= rows; m += 4)
                 {
-                    Vec a0 = Vec.Zero;
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 8);
+                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 8);
+                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 8);
+                    Vec a00 = Vec.Zero;
+                    Vec a10 = Vec.Zero;
+                    Vec a20 = Vec.Zero;
+                    Vec a30 = Vec.Zero;
                     for (int k = 0; k < 8; k++)
                     {
-                        Vec xk = V.Create(Unsafe.Add(ref xm, k));
                         ref float wk = ref Unsafe.Add(ref w0, k * 8);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a0);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
                     }
-                    V.StoreUnsafe(a0, ref ym, 0);
+                    V.StoreUnsafe(a00, ref ym0, 0);
+                    V.StoreUnsafe(a10, ref ym1, 0);
+                    V.StoreUnsafe(a20, ref ym2, 0);
+                    V.StoreUnsafe(a30, ref ym3, 0);
+                }
+                for (; m < rows; m++)
+                {
+                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                    Vec a00 = Vec.Zero;
+                    for (int k = 0; k < 8; k++)
+                    {
+                        ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                        Vec wv0 = V.LoadUnsafe(ref wk);
+                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                    }
+                    V.StoreUnsafe(a00, ref ym0, 0);
                 }
             }
         }
@@ -577,25 +645,26 @@ namespace Deepbox.Generated
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
-                int b = 0;
-                // 4 sequences at a time share each load of W_hh; then one at a time.
-                for (; b + 4 <= batch; b += 4)
+                // Block by block of 8 hidden units, so the block's slice of W_hh stays in cache across the batch;
+                // 4 sequences at a time share each load of it, then one at a time.
+                for (int j = 0; j < 8; j += 8)
                 {
-                    ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                    ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                    ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
-                    ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                    ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
-                    ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 8);
-                    ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                    ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
-                    ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 8);
-                    ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                    ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
-                    ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 8);
-                    for (int j = 0; j < 8; j += 8)
+                    int col = j;
+                    int b = 0;
+                    for (; b + 4 <= batch; b += 4)
                     {
-                        int col = j;
+                        ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                        ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
+                        ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
+                        ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
+                        ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 8);
+                        ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
+                        ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
+                        ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 8);
+                        ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
+                        ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
+                        ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 8);
                         Vec a0 = V.LoadUnsafe(ref gRow0, (nuint)col);
                         Vec a1 = V.LoadUnsafe(ref gRow1, (nuint)col);
                         Vec a2 = V.LoadUnsafe(ref gRow2, (nuint)col);
@@ -603,37 +672,33 @@ namespace Deepbox.Generated
                         for (int k = 0; k < 5; k++)
                         {
                             ref float wk = ref Unsafe.Add(ref whh0, (k * 8) + col);
-                            Vec w0 = V.LoadUnsafe(ref wk);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
-                            a0 = V.FusedMultiplyAdd(w0, hk0, a0);
+                            a0 = V.FusedMultiplyAdd(wv0, hk0, a0);
                             Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
-                            a1 = V.FusedMultiplyAdd(w0, hk1, a1);
+                            a1 = V.FusedMultiplyAdd(wv0, hk1, a1);
                             Vec hk2 = V.Create(Unsafe.Add(ref hPrev2, k));
-                            a2 = V.FusedMultiplyAdd(w0, hk2, a2);
+                            a2 = V.FusedMultiplyAdd(wv0, hk2, a2);
                             Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
-                            a3 = V.FusedMultiplyAdd(w0, hk3, a3);
+                            a3 = V.FusedMultiplyAdd(wv0, hk3, a3);
                         }
                         V.StoreUnsafe(V.Max(a0, Vec.Zero), ref hNext0, (nuint)j);
                         V.StoreUnsafe(V.Max(a1, Vec.Zero), ref hNext1, (nuint)j);
                         V.StoreUnsafe(V.Max(a2, Vec.Zero), ref hNext2, (nuint)j);
                         V.StoreUnsafe(V.Max(a3, Vec.Zero), ref hNext3, (nuint)j);
                     }
-                }
-                for (; b < batch; b++)
-                {
-                    ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                    ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                    ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
-                    for (int j = 0; j < 8; j += 8)
+                    for (; b < batch; b++)
                     {
-                        int col = j;
+                        ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                        ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
                         Vec a0 = V.LoadUnsafe(ref gRow0, (nuint)col);
                         for (int k = 0; k < 5; k++)
                         {
                             ref float wk = ref Unsafe.Add(ref whh0, (k * 8) + col);
-                            Vec w0 = V.LoadUnsafe(ref wk);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
-                            a0 = V.FusedMultiplyAdd(w0, hk0, a0);
+                            a0 = V.FusedMultiplyAdd(wv0, hk0, a0);
                         }
                         V.StoreUnsafe(V.Max(a0, Vec.Zero), ref hNext0, (nuint)j);
                     }
