@@ -101,7 +101,7 @@ public static class ModelSupport
             for (int j = 0; j < hidden; j++)
             {
                 ReadOnlySpan<float> src = weight.Slice(((g * hidden) + j) * cols, cols);
-                int lane = ((j / vectorWidth) * gates * vectorWidth) + (g * vectorWidth) + (j % vectorWidth);
+                int lane = Lane(g, j, gates, vectorWidth);
                 for (int c = 0; c < cols; c++)
                 {
                     int row = ((c / segmentWidth) * segmentStride) + (c % segmentWidth);
@@ -139,7 +139,7 @@ public static class ModelSupport
                     v += biasHh[i];
                 }
 
-                destination[((j / vectorWidth) * gates * vectorWidth) + (g * vectorWidth) + (j % vectorWidth)] = v;
+                destination[Lane(g, j, gates, vectorWidth)] = v;
             }
         }
     }
@@ -218,19 +218,10 @@ public static class ModelSupport
         ReadOnlySpan<float> rows, int rowStride, int segmentWidth, int segmentStride, int segments,
         int batch, int seqLen, bool batchFirst, Span<float> dense)
     {
-        int features = segments * segmentWidth;
-        for (int t = 0; t < seqLen; t++)
+        var layout = new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst);
+        for (int i = 0; i < layout.Runs; i++)
         {
-            for (int b = 0; b < batch; b++)
-            {
-                int row = (t * batch) + b;
-                int denseRow = batchFirst ? (b * seqLen) + t : row;
-                for (int s = 0; s < segments; s++)
-                {
-                    rows.Slice((row * rowStride) + (s * segmentStride), segmentWidth)
-                        .CopyTo(dense.Slice((denseRow * features) + (s * segmentWidth), segmentWidth));
-                }
-            }
+            rows.Slice(layout.RowOffset(i), segmentWidth).CopyTo(dense.Slice(layout.DenseOffset(i), segmentWidth));
         }
     }
 
@@ -260,7 +251,7 @@ public static class ModelSupport
             for (int j = 0; j < hidden; j++)
             {
                 ReadOnlySpan<float> src = weight.Slice(((g * hidden) + j) * cols, cols);
-                int lane = ((j / vectorWidth) * gates * vectorWidth) + (g * vectorWidth) + (j % vectorWidth);
+                int lane = Lane(g, j, gates, vectorWidth);
                 Span<float> row = destination.Slice(lane * rowLength, rowLength);
                 for (int c = 0; c < cols; c++)
                 {
@@ -290,7 +281,7 @@ public static class ModelSupport
             for (int j = 0; j < hidden; j++)
             {
                 Span<float> dst = gradient.Slice(((g * hidden) + j) * cols, cols);
-                int lane = ((j / vectorWidth) * gates * vectorWidth) + (g * vectorWidth) + (j % vectorWidth);
+                int lane = Lane(g, j, gates, vectorWidth);
                 for (int c = 0; c < cols; c++)
                 {
                     dst[c] += packed[(((c / segmentWidth) * segmentStride) + (c % segmentWidth)) * rowLength + lane];
@@ -325,7 +316,7 @@ public static class ModelSupport
         {
             for (int j = 0; j < hidden; j++)
             {
-                gradient[(g * hidden) + j] += packed[((j / vectorWidth) * gates * vectorWidth) + (g * vectorWidth) + (j % vectorWidth)];
+                gradient[(g * hidden) + j] += packed[Lane(g, j, gates, vectorWidth)];
             }
         }
     }
@@ -370,19 +361,10 @@ public static class ModelSupport
         int batch, int seqLen, bool batchFirst, Span<float> rows)
     {
         rows.Slice(0, batch * seqLen * rowStride).Clear();
-        int features = segments * segmentWidth;
-        for (int t = 0; t < seqLen; t++)
+        var layout = new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst);
+        for (int i = 0; i < layout.Runs; i++)
         {
-            for (int b = 0; b < batch; b++)
-            {
-                int row = (t * batch) + b;
-                int denseRow = batchFirst ? (b * seqLen) + t : row;
-                for (int s = 0; s < segments; s++)
-                {
-                    dense.Slice((denseRow * features) + (s * segmentWidth), segmentWidth)
-                        .CopyTo(rows.Slice((row * rowStride) + (s * segmentStride), segmentWidth));
-                }
-            }
+            dense.Slice(layout.DenseOffset(i), segmentWidth).CopyTo(rows.Slice(layout.RowOffset(i), segmentWidth));
         }
     }
 
@@ -450,6 +432,30 @@ public static class ModelSupport
         if (!saved)
         {
             throw new InvalidOperationException("Backward needs a Forward in training mode first: there is no forward pass to go back through.");
+        }
+    }
+
+    /// <summary>Where lane (gate <paramref name="g"/>, unit <paramref name="j"/>) sits in a gate-interleaved row: blocks of units, gates side by side in each.</summary>
+    private static int Lane(int g, int j, int gates, int vectorWidth) =>
+        ((j / vectorWidth) * gates * vectorWidth) + (g * vectorWidth) + (j % vectorWidth);
+
+    /// <summary>
+    /// The runs of features shared by the caller's dense sequence layout and the kernels' time-major padded rows:
+    /// run <c>i</c> is segment <c>i % segments</c> of the step <c>i / segments</c> in time-major order.
+    /// </summary>
+    private readonly record struct SequenceLayout(int RowStride, int SegmentWidth, int SegmentStride, int Segments, int Batch, int SeqLen, bool BatchFirst)
+    {
+        public int Runs => Batch * SeqLen * Segments;
+
+        public int RowOffset(int run) => ((run / Segments) * RowStride) + ((run % Segments) * SegmentStride);
+
+        public int DenseOffset(int run)
+        {
+            int row = run / Segments;
+            int t = row / Batch;
+            int b = row % Batch;
+            int denseRow = BatchFirst ? (b * SeqLen) + t : row;
+            return (denseRow * Segments * SegmentWidth) + ((run % Segments) * SegmentWidth);
         }
     }
 }

@@ -1,7 +1,5 @@
 using System;
-using System.Globalization;
 using System.Linq;
-using System.Threading;
 using Xunit;
 
 namespace Deepbox.Tests;
@@ -50,21 +48,8 @@ public class EmitterTests
     public void OutputIsStableAcrossRunsAndCultures()
     {
         string first = Assert.Single(GeneratorHarness.Run(Source).GeneratedSources);
-        CultureInfo saved = Thread.CurrentThread.CurrentCulture;
-        try
-        {
-            // A culture whose minus sign is U+2212 and whose decimal separator is a comma.
-            var odd = (CultureInfo)CultureInfo.InvariantCulture.Clone();
-            odd.NumberFormat.NegativeSign = "\u2212";
-            odd.NumberFormat.NumberDecimalSeparator = ",";
-            Thread.CurrentThread.CurrentCulture = odd;
-            string again = Assert.Single(GeneratorHarness.Run(Source).GeneratedSources);
-            Assert.Equal(first, again);
-        }
-        finally
-        {
-            Thread.CurrentThread.CurrentCulture = saved;
-        }
+        string again = TestSupport.UnderOddCulture(() => Assert.Single(GeneratorHarness.Run(Source).GeneratedSources));
+        Assert.Equal(first, again);
 
         Assert.DoesNotContain("\u2212", first, StringComparison.Ordinal);
         Assert.Contains("dropout 0.25 between layers", first, StringComparison.Ordinal);

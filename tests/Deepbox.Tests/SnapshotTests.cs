@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Linq;
-using System.Threading;
 using Microsoft.CodeAnalysis;
 using Xunit;
 
@@ -37,20 +35,8 @@ public class SnapshotTests
         Assert.True(result.AllDiagnostics.Count == 0, result.Describe());
         GeneratedSourceResult generated = Assert.Single(result.Run.Results.SelectMany(r => r.GeneratedSources));
 
-        CultureInfo saved = Thread.CurrentThread.CurrentCulture;
-        try
-        {
-            var odd = (CultureInfo)CultureInfo.InvariantCulture.Clone();
-            odd.NumberFormat.NegativeSign = "\u2212";
-            odd.NumberFormat.NumberDecimalSeparator = ",";
-            Thread.CurrentThread.CurrentCulture = odd;
-            string again = Assert.Single(GeneratorHarness.Run(source).GeneratedSources);
-            Assert.Equal(generated.SourceText.ToString(), again);
-        }
-        finally
-        {
-            Thread.CurrentThread.CurrentCulture = saved;
-        }
+        string again = TestSupport.UnderOddCulture(() => Assert.Single(GeneratorHarness.Run(source).GeneratedSources));
+        Assert.Equal(generated.SourceText.ToString(), again);
 
         Snapshot.Verify(generated.SourceText.ToString(), generated.HintName, nameof(SnapshotTests), method);
     }

@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
+using System.Threading;
 using Deepbox.Tests.Oracle;
 using Xunit;
 
@@ -42,5 +44,26 @@ internal static class TestSupport
         }
 
         Assert.True(worst <= tol, $"{what}: error {worst:E3} at [{at}] (expected {(at >= 0 ? expected[at] : 0):R}, got {(at >= 0 ? actual[at] : 0):R}), tolerance {tol:E1}");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> under a culture whose minus sign is U+2212 and whose decimal separator is a comma
+    /// (as the .NET Regex generator's tests do), so culture-sensitive formatting shows up as a difference.
+    /// </summary>
+    public static T UnderOddCulture<T>(Func<T> action)
+    {
+        CultureInfo saved = Thread.CurrentThread.CurrentCulture;
+        try
+        {
+            var odd = (CultureInfo)CultureInfo.InvariantCulture.Clone();
+            odd.NumberFormat.NegativeSign = "\u2212";
+            odd.NumberFormat.NumberDecimalSeparator = ",";
+            Thread.CurrentThread.CurrentCulture = odd;
+            return action();
+        }
+        finally
+        {
+            Thread.CurrentThread.CurrentCulture = saved;
+        }
     }
 }
