@@ -102,6 +102,18 @@ internal static partial class Emitter
         w.Line("    {");
         var body = new SourceWriter();
         bool firstKernel = true;
+        if (plan.Stages.Any(s => s.Layer.IsRecurrent))
+        {
+            body.Line("/// <summary>");
+            body.Line($"/// Sets state values smaller than {FlushBelow} in magnitude to zero. A state that decays (input going quiet for");
+            body.Line("/// thousands of steps) would otherwise sink into subnormal floats, which slow x86 cores many times over, and .NET has");
+            body.Line("/// no flush-to-zero switch; values this small change nothing a float can show downstream.");
+            body.Line("/// </summary>");
+            body.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+            body.Line($"private static Vec Flush(Vec x) => x & V.GreaterThanOrEqual(V.Abs(x), V.Create({FlushBelow}));");
+            firstKernel = false;
+        }
+
         foreach (KeyValuePair<string, Action<SourceWriter>> kernel in kernels)
         {
             if (!firstKernel)
@@ -266,6 +278,9 @@ internal static partial class Emitter
     private static string Offset(string col, int plus) =>
         col == "n" ? (plus == 0 ? "(nuint)n" : $"(nuint)(n + {Inv(plus)})") : Inv(int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + plus);
 
+    /// <summary>The magnitude below which recurrent state is flushed to zero (see the emitted <c>Flush</c>).</summary>
+    private const string FlushBelow = "1e-30f";
+
     /// <summary>Sequences of a batch the recurrence advances together, sharing each load of the weights.</summary>
     private const int SequenceRows = 4;
 
@@ -341,9 +356,9 @@ internal static partial class Emitter
                         w.Line($"Vec f{r} = Act.Sigmoid(af{r});");
                         w.Line($"Vec g{r} = Act.Tanh(ag{r});");
                         w.Line($"Vec o{r} = Act.Sigmoid(ao{r});");
-                        w.Line($"Vec cNext{r} = V.FusedMultiplyAdd(f{r}, V.LoadUnsafe(ref cPrev{r}, (nuint)j), i{r} * g{r});");
+                        w.Line($"Vec cNext{r} = Flush(V.FusedMultiplyAdd(f{r}, V.LoadUnsafe(ref cPrev{r}, (nuint)j), i{r} * g{r}));");
                         w.Line($"V.StoreUnsafe(cNext{r}, ref auxRow{r}, (nuint)j);");
-                        w.Line($"V.StoreUnsafe(o{r} * Act.Tanh(cNext{r}), ref hNext{r}, (nuint)j);");
+                        w.Line($"V.StoreUnsafe(Flush(o{r} * Act.Tanh(cNext{r})), ref hNext{r}, (nuint)j);");
                         w.Line($"// The activated gates replace the input products: Backward reads them.");
                         w.Line($"V.StoreUnsafe(i{r}, ref gRow{r}, (nuint)col);");
                         w.Line($"V.StoreUnsafe(f{r}, ref gRow{r}, (nuint)(col + {Inv(v)}));");
@@ -354,7 +369,7 @@ internal static partial class Emitter
                         w.Line($"Vec r{r} = Act.Sigmoid(ar{r});");
                         w.Line($"Vec z{r} = Act.Sigmoid(az{r});");
                         w.Line($"Vec n{r} = Act.Tanh(V.FusedMultiplyAdd(r{r}, an{r}, V.LoadUnsafe(ref gRow{r}, (nuint)(col + {Inv(2 * v)}))));");
-                        w.Line($"V.StoreUnsafe(V.FusedMultiplyAdd(z{r}, V.LoadUnsafe(ref hPrev{r}, (nuint)j) - n{r}, n{r}), ref hNext{r}, (nuint)j);");
+                        w.Line($"V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z{r}, V.LoadUnsafe(ref hPrev{r}, (nuint)j) - n{r}, n{r})), ref hNext{r}, (nuint)j);");
                         w.Line($"// The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.");
                         w.Line($"V.StoreUnsafe(r{r}, ref gRow{r}, (nuint)col);");
                         w.Line($"V.StoreUnsafe(z{r}, ref gRow{r}, (nuint)(col + {Inv(v)}));");
@@ -362,7 +377,7 @@ internal static partial class Emitter
                         w.Line($"V.StoreUnsafe(an{r}, ref auxRow{r}, (nuint)j);");
                         break;
                     default:
-                        w.Line($"V.StoreUnsafe({(l.Relu ? $"V.Max(a{r}, Vec.Zero)" : $"Act.Tanh(a{r})")}, ref hNext{r}, (nuint)j);");
+                        w.Line($"V.StoreUnsafe(Flush({(l.Relu ? $"V.Max(a{r}, Vec.Zero)" : $"Act.Tanh(a{r})")}), ref hNext{r}, (nuint)j);");
                         break;
                 }
             }

@@ -97,18 +97,18 @@ internal static partial class Emitter
                 switch (l.Kind)
                 {
                     case LayerKind.Lstm:
-                        w.Line("Vec cNext = V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag));");
+                        w.Line("Vec cNext = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag)));");
                         w.Line("V.StoreUnsafe(cNext, ref c0, (nuint)j);");
-                        w.Line("V.StoreUnsafe(Act.Sigmoid(ao) * Act.Tanh(cNext), ref out0, (nuint)j);");
+                        w.Line("V.StoreUnsafe(Flush(Act.Sigmoid(ao) * Act.Tanh(cNext)), ref out0, (nuint)j);");
                         break;
                     case LayerKind.Gru:
                         w.Line("Vec r = Act.Sigmoid(ar);");
                         w.Line("Vec z = Act.Sigmoid(az);");
                         w.Line("Vec n = Act.Tanh(V.FusedMultiplyAdd(r, anh, anx));");
-                        w.Line("V.StoreUnsafe(V.FusedMultiplyAdd(z, V.LoadUnsafe(ref h0, (nuint)j) - n, n), ref out0, (nuint)j);");
+                        w.Line("V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z, V.LoadUnsafe(ref h0, (nuint)j) - n, n)), ref out0, (nuint)j);");
                         break;
                     default:
-                        w.Line($"V.StoreUnsafe({(l.Relu ? "V.Max(a, Vec.Zero)" : "Act.Tanh(a)")}, ref out0, (nuint)j);");
+                        w.Line($"V.StoreUnsafe(Flush({(l.Relu ? "V.Max(a, Vec.Zero)" : "Act.Tanh(a)")}), ref out0, (nuint)j);");
                         break;
                 }
             }

@@ -58,6 +58,33 @@ public class StreamingTests
         Assert.Equal(first, y);
     }
 
+    /// <summary>
+    /// A state that decays (no bias, the input gone quiet) goes to exactly zero without passing through subnormal
+    /// floats, which would slow every later step; the Speed issue's benchmark times the same decay.
+    /// </summary>
+    [Fact]
+    public void DecayingStateNeverGoesSubnormal()
+    {
+        var model = new Lstm8x7(5); // two layers, no bias
+        ModelState state = model.CreateState();
+        float[] x = [1, -2, 3, -1, 2, 0.5f, -0.5f, 1];
+        var y = new float[7];
+        model.Step(x, state, y);
+        Array.Clear(x);
+        int subnormal = 0;
+        for (int step = 0; step < 20_000; step++)
+        {
+            model.Step(x, state, y);
+            foreach (float v in state.AsSpan())
+            {
+                subnormal += float.IsSubnormal(v) ? 1 : 0;
+            }
+        }
+
+        Assert.Equal(0, subnormal);
+        Assert.All(state.AsSpan().ToArray(), v => Assert.Equal(0f, v));
+    }
+
     [Fact]
     public void BidirectionalModelsDoNotStream()
     {

@@ -616,6 +616,14 @@ namespace Deepbox.Generated
     file static class ForecasterKernels
     {
         /// <summary>
+        /// Sets state values smaller than 1e-30f in magnitude to zero. A state that decays (input going quiet for
+        /// thousands of steps) would otherwise sink into subnormal floats, which slow x86 cores many times over, and .NET has
+        /// no flush-to-zero switch; values this small change nothing a float can show downstream.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vec Flush(Vec x) => x & V.GreaterThanOrEqual(V.Abs(x), V.Create(1e-30f));
+
+        /// <summary>
         /// y[m, 0:32] = sum over k in [0, 128) of x[m, k] * w[k, 0:32], for m in [0, rows).
         /// w is input-major: row k holds the 32 outputs fed by input k, so each input broadcasts against 4 vectors of outputs.
         /// </summary>
@@ -1351,9 +1359,9 @@ namespace Deepbox.Generated
                         Vec f0 = Act.Sigmoid(af0);
                         Vec g0 = Act.Tanh(ag0);
                         Vec o0 = Act.Sigmoid(ao0);
-                        Vec cNext0 = V.FusedMultiplyAdd(f0, V.LoadUnsafe(ref cPrev0, (nuint)j), i0 * g0);
+                        Vec cNext0 = Flush(V.FusedMultiplyAdd(f0, V.LoadUnsafe(ref cPrev0, (nuint)j), i0 * g0));
                         V.StoreUnsafe(cNext0, ref auxRow0, (nuint)j);
-                        V.StoreUnsafe(o0 * Act.Tanh(cNext0), ref hNext0, (nuint)j);
+                        V.StoreUnsafe(Flush(o0 * Act.Tanh(cNext0)), ref hNext0, (nuint)j);
                         // The activated gates replace the input products: Backward reads them.
                         V.StoreUnsafe(i0, ref gRow0, (nuint)col);
                         V.StoreUnsafe(f0, ref gRow0, (nuint)(col + 8));
@@ -1363,9 +1371,9 @@ namespace Deepbox.Generated
                         Vec f1 = Act.Sigmoid(af1);
                         Vec g1 = Act.Tanh(ag1);
                         Vec o1 = Act.Sigmoid(ao1);
-                        Vec cNext1 = V.FusedMultiplyAdd(f1, V.LoadUnsafe(ref cPrev1, (nuint)j), i1 * g1);
+                        Vec cNext1 = Flush(V.FusedMultiplyAdd(f1, V.LoadUnsafe(ref cPrev1, (nuint)j), i1 * g1));
                         V.StoreUnsafe(cNext1, ref auxRow1, (nuint)j);
-                        V.StoreUnsafe(o1 * Act.Tanh(cNext1), ref hNext1, (nuint)j);
+                        V.StoreUnsafe(Flush(o1 * Act.Tanh(cNext1)), ref hNext1, (nuint)j);
                         // The activated gates replace the input products: Backward reads them.
                         V.StoreUnsafe(i1, ref gRow1, (nuint)col);
                         V.StoreUnsafe(f1, ref gRow1, (nuint)(col + 8));
@@ -1375,9 +1383,9 @@ namespace Deepbox.Generated
                         Vec f2 = Act.Sigmoid(af2);
                         Vec g2 = Act.Tanh(ag2);
                         Vec o2 = Act.Sigmoid(ao2);
-                        Vec cNext2 = V.FusedMultiplyAdd(f2, V.LoadUnsafe(ref cPrev2, (nuint)j), i2 * g2);
+                        Vec cNext2 = Flush(V.FusedMultiplyAdd(f2, V.LoadUnsafe(ref cPrev2, (nuint)j), i2 * g2));
                         V.StoreUnsafe(cNext2, ref auxRow2, (nuint)j);
-                        V.StoreUnsafe(o2 * Act.Tanh(cNext2), ref hNext2, (nuint)j);
+                        V.StoreUnsafe(Flush(o2 * Act.Tanh(cNext2)), ref hNext2, (nuint)j);
                         // The activated gates replace the input products: Backward reads them.
                         V.StoreUnsafe(i2, ref gRow2, (nuint)col);
                         V.StoreUnsafe(f2, ref gRow2, (nuint)(col + 8));
@@ -1387,9 +1395,9 @@ namespace Deepbox.Generated
                         Vec f3 = Act.Sigmoid(af3);
                         Vec g3 = Act.Tanh(ag3);
                         Vec o3 = Act.Sigmoid(ao3);
-                        Vec cNext3 = V.FusedMultiplyAdd(f3, V.LoadUnsafe(ref cPrev3, (nuint)j), i3 * g3);
+                        Vec cNext3 = Flush(V.FusedMultiplyAdd(f3, V.LoadUnsafe(ref cPrev3, (nuint)j), i3 * g3));
                         V.StoreUnsafe(cNext3, ref auxRow3, (nuint)j);
-                        V.StoreUnsafe(o3 * Act.Tanh(cNext3), ref hNext3, (nuint)j);
+                        V.StoreUnsafe(Flush(o3 * Act.Tanh(cNext3)), ref hNext3, (nuint)j);
                         // The activated gates replace the input products: Backward reads them.
                         V.StoreUnsafe(i3, ref gRow3, (nuint)col);
                         V.StoreUnsafe(f3, ref gRow3, (nuint)(col + 8));
@@ -1424,9 +1432,9 @@ namespace Deepbox.Generated
                         Vec f0 = Act.Sigmoid(af0);
                         Vec g0 = Act.Tanh(ag0);
                         Vec o0 = Act.Sigmoid(ao0);
-                        Vec cNext0 = V.FusedMultiplyAdd(f0, V.LoadUnsafe(ref cPrev0, (nuint)j), i0 * g0);
+                        Vec cNext0 = Flush(V.FusedMultiplyAdd(f0, V.LoadUnsafe(ref cPrev0, (nuint)j), i0 * g0));
                         V.StoreUnsafe(cNext0, ref auxRow0, (nuint)j);
-                        V.StoreUnsafe(o0 * Act.Tanh(cNext0), ref hNext0, (nuint)j);
+                        V.StoreUnsafe(Flush(o0 * Act.Tanh(cNext0)), ref hNext0, (nuint)j);
                         // The activated gates replace the input products: Backward reads them.
                         V.StoreUnsafe(i0, ref gRow0, (nuint)col);
                         V.StoreUnsafe(f0, ref gRow0, (nuint)(col + 8));
@@ -1477,9 +1485,9 @@ namespace Deepbox.Generated
                     ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), hk, ag);
                     ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), hk, ao);
                 }
-                Vec cNext = V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag));
+                Vec cNext = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag)));
                 V.StoreUnsafe(cNext, ref c0, (nuint)j);
-                V.StoreUnsafe(Act.Sigmoid(ao) * Act.Tanh(cNext), ref out0, (nuint)j);
+                V.StoreUnsafe(Flush(Act.Sigmoid(ao) * Act.Tanh(cNext)), ref out0, (nuint)j);
             }
             scratch.Slice(0, 32).CopyTo(h);
         }
@@ -1524,9 +1532,9 @@ namespace Deepbox.Generated
                     ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), hk, ag);
                     ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), hk, ao);
                 }
-                Vec cNext = V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag));
+                Vec cNext = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag)));
                 V.StoreUnsafe(cNext, ref c0, (nuint)j);
-                V.StoreUnsafe(Act.Sigmoid(ao) * Act.Tanh(cNext), ref out0, (nuint)j);
+                V.StoreUnsafe(Flush(Act.Sigmoid(ao) * Act.Tanh(cNext)), ref out0, (nuint)j);
             }
             scratch.Slice(0, 32).CopyTo(h);
         }

@@ -485,6 +485,14 @@ namespace Deepbox.Generated
     file static class SeedGruKernels
     {
         /// <summary>
+        /// Sets state values smaller than 1e-30f in magnitude to zero. A state that decays (input going quiet for
+        /// thousands of steps) would otherwise sink into subnormal floats, which slow x86 cores many times over, and .NET has
+        /// no flush-to-zero switch; values this small change nothing a float can show downstream.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vec Flush(Vec x) => x & V.GreaterThanOrEqual(V.Abs(x), V.Create(1e-30f));
+
+        /// <summary>
         /// y[m, 0:8] = y[m, 0:8] + sum over k in [0, 24) of x[m, k] * w[k, 0:8], for m in [0, rows).
         /// w is input-major: row k holds the 8 outputs fed by input k, so each input broadcasts against 1 vectors of outputs.
         /// </summary>
@@ -850,7 +858,7 @@ namespace Deepbox.Generated
                         Vec r0 = Act.Sigmoid(ar0);
                         Vec z0 = Act.Sigmoid(az0);
                         Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, an0, V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
-                        V.StoreUnsafe(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0), ref hNext0, (nuint)j);
+                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0)), ref hNext0, (nuint)j);
                         // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
                         V.StoreUnsafe(r0, ref gRow0, (nuint)col);
                         V.StoreUnsafe(z0, ref gRow0, (nuint)(col + 8));
@@ -859,7 +867,7 @@ namespace Deepbox.Generated
                         Vec r1 = Act.Sigmoid(ar1);
                         Vec z1 = Act.Sigmoid(az1);
                         Vec n1 = Act.Tanh(V.FusedMultiplyAdd(r1, an1, V.LoadUnsafe(ref gRow1, (nuint)(col + 16))));
-                        V.StoreUnsafe(V.FusedMultiplyAdd(z1, V.LoadUnsafe(ref hPrev1, (nuint)j) - n1, n1), ref hNext1, (nuint)j);
+                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z1, V.LoadUnsafe(ref hPrev1, (nuint)j) - n1, n1)), ref hNext1, (nuint)j);
                         // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
                         V.StoreUnsafe(r1, ref gRow1, (nuint)col);
                         V.StoreUnsafe(z1, ref gRow1, (nuint)(col + 8));
@@ -868,7 +876,7 @@ namespace Deepbox.Generated
                         Vec r2 = Act.Sigmoid(ar2);
                         Vec z2 = Act.Sigmoid(az2);
                         Vec n2 = Act.Tanh(V.FusedMultiplyAdd(r2, an2, V.LoadUnsafe(ref gRow2, (nuint)(col + 16))));
-                        V.StoreUnsafe(V.FusedMultiplyAdd(z2, V.LoadUnsafe(ref hPrev2, (nuint)j) - n2, n2), ref hNext2, (nuint)j);
+                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z2, V.LoadUnsafe(ref hPrev2, (nuint)j) - n2, n2)), ref hNext2, (nuint)j);
                         // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
                         V.StoreUnsafe(r2, ref gRow2, (nuint)col);
                         V.StoreUnsafe(z2, ref gRow2, (nuint)(col + 8));
@@ -877,7 +885,7 @@ namespace Deepbox.Generated
                         Vec r3 = Act.Sigmoid(ar3);
                         Vec z3 = Act.Sigmoid(az3);
                         Vec n3 = Act.Tanh(V.FusedMultiplyAdd(r3, an3, V.LoadUnsafe(ref gRow3, (nuint)(col + 16))));
-                        V.StoreUnsafe(V.FusedMultiplyAdd(z3, V.LoadUnsafe(ref hPrev3, (nuint)j) - n3, n3), ref hNext3, (nuint)j);
+                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z3, V.LoadUnsafe(ref hPrev3, (nuint)j) - n3, n3)), ref hNext3, (nuint)j);
                         // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
                         V.StoreUnsafe(r3, ref gRow3, (nuint)col);
                         V.StoreUnsafe(z3, ref gRow3, (nuint)(col + 8));
@@ -907,7 +915,7 @@ namespace Deepbox.Generated
                         Vec r0 = Act.Sigmoid(ar0);
                         Vec z0 = Act.Sigmoid(az0);
                         Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, an0, V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
-                        V.StoreUnsafe(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0), ref hNext0, (nuint)j);
+                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0)), ref hNext0, (nuint)j);
                         // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
                         V.StoreUnsafe(r0, ref gRow0, (nuint)col);
                         V.StoreUnsafe(z0, ref gRow0, (nuint)(col + 8));
@@ -959,7 +967,7 @@ namespace Deepbox.Generated
                 Vec r = Act.Sigmoid(ar);
                 Vec z = Act.Sigmoid(az);
                 Vec n = Act.Tanh(V.FusedMultiplyAdd(r, anh, anx));
-                V.StoreUnsafe(V.FusedMultiplyAdd(z, V.LoadUnsafe(ref h0, (nuint)j) - n, n), ref out0, (nuint)j);
+                V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z, V.LoadUnsafe(ref h0, (nuint)j) - n, n)), ref out0, (nuint)j);
             }
         }
 

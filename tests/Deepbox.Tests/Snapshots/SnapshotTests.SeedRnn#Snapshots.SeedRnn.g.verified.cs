@@ -477,6 +477,14 @@ namespace Deepbox.Generated
     file static class SeedRnnKernels
     {
         /// <summary>
+        /// Sets state values smaller than 1e-30f in magnitude to zero. A state that decays (input going quiet for
+        /// thousands of steps) would otherwise sink into subnormal floats, which slow x86 cores many times over, and .NET has
+        /// no flush-to-zero switch; values this small change nothing a float can show downstream.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vec Flush(Vec x) => x & V.GreaterThanOrEqual(V.Abs(x), V.Create(1e-30f));
+
+        /// <summary>
         /// y[m, 0:8] = bias + sum over k in [0, 4) of x[m, k] * w[k, 0:8], for m in [0, rows).
         /// w is input-major: row k holds the 8 outputs fed by input k, so each input broadcasts against 1 vectors of outputs.
         /// </summary>
@@ -695,10 +703,10 @@ namespace Deepbox.Generated
                             Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
                             a3 = V.FusedMultiplyAdd(wv0, hk3, a3);
                         }
-                        V.StoreUnsafe(Act.Tanh(a0), ref hNext0, (nuint)j);
-                        V.StoreUnsafe(Act.Tanh(a1), ref hNext1, (nuint)j);
-                        V.StoreUnsafe(Act.Tanh(a2), ref hNext2, (nuint)j);
-                        V.StoreUnsafe(Act.Tanh(a3), ref hNext3, (nuint)j);
+                        V.StoreUnsafe(Flush(Act.Tanh(a0)), ref hNext0, (nuint)j);
+                        V.StoreUnsafe(Flush(Act.Tanh(a1)), ref hNext1, (nuint)j);
+                        V.StoreUnsafe(Flush(Act.Tanh(a2)), ref hNext2, (nuint)j);
+                        V.StoreUnsafe(Flush(Act.Tanh(a3)), ref hNext3, (nuint)j);
                     }
                     for (; b < batch; b++)
                     {
@@ -713,7 +721,7 @@ namespace Deepbox.Generated
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             a0 = V.FusedMultiplyAdd(wv0, hk0, a0);
                         }
-                        V.StoreUnsafe(Act.Tanh(a0), ref hNext0, (nuint)j);
+                        V.StoreUnsafe(Flush(Act.Tanh(a0)), ref hNext0, (nuint)j);
                     }
                 }
             }
@@ -749,7 +757,7 @@ namespace Deepbox.Generated
                     ref float wk = ref Unsafe.Add(ref whh0, (k * 8) + col);
                     a = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, a);
                 }
-                V.StoreUnsafe(Act.Tanh(a), ref out0, (nuint)j);
+                V.StoreUnsafe(Flush(Act.Tanh(a)), ref out0, (nuint)j);
             }
         }
 
