@@ -51,6 +51,7 @@ public static class Runner
             .WithArtifactsPath(artifacts)
             .WithOptions(ConfigOptions.DisableLogFile);
 
+        string loadBefore = LoadAverage();
         string[] bdnArgs = ["--filter", .. (options.Filters.Count == 0 ? ["*"] : options.Filters), .. options.Passthrough];
         IEnumerable<Summary> summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(bdnArgs, config);
         var measurements = new List<Measurement>();
@@ -82,11 +83,26 @@ public static class Runner
             ["job"] = options.Quick ? "Quick (BDN ShortRun: 1 launch, 3 warmups, 3 iterations)" : "Full (BDN default, at most 40 iterations)",
             ["toolchain"] = "InProcessEmit",
             ["finishedUtc"] = DateTime.UtcNow,
+            ["loadAverageBefore"] = loadBefore,
+            ["loadAverageAfter"] = LoadAverage(),
             ["measurements"] = measurements,
         };
         File.WriteAllText(Path.Combine(options.Results, "dotnet.json"), JsonSerializer.Serialize(run, Json.Options));
         int failed = measurements.Count(m => m.Error is not null);
         Console.WriteLine($"bench: {measurements.Count} benchmarks, {failed} without numbers; results in {options.Results}");
         return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>The 1, 5 and 15-minute load averages (<c>/proc/loadavg</c>), or "?".</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
     }
 }

@@ -104,6 +104,7 @@ public static class ReportWriter
         }
 
         WriteMethod(md);
+        WriteReading(md);
         WriteChecks(md, checks, npm);
 
         string output = options.Out ?? (options.Filters.Count == 0 ? Path.Combine("docs", "benchmarks.md") : Path.Combine(dir, "benchmarks.md"));
@@ -133,6 +134,11 @@ public static class ReportWriter
         }
 
         md.AppendLine(Inv, $"- BenchmarkDotNet 0.15.8, job {job}, in-process toolchain, `[MemoryDiagnoser]`.");
+        if (dotnet.TryGetProperty("loadAverageBefore", out JsonElement before) && dotnet.TryGetProperty("loadAverageAfter", out JsonElement after))
+        {
+            md.AppendLine(Inv, $"- Load average (1, 5, 15 minutes) when BenchmarkDotNet started: {before.GetString()}; when it finished: {after.GetString()} (on {Environment.ProcessorCount} cores: above {Environment.ProcessorCount}, other processes were competing for them).");
+        }
+
         md.AppendLine("- FLOPs per time step per sequence: RNN 2H(I+H), GRU 6H(I+H), LSTM 8H(I+H); a training step counts 3 forward passes.");
         md.AppendLine();
     }
@@ -216,6 +222,17 @@ public static class ReportWriter
         md.AppendLine("- **libtorch**: `nn.RNN`/`nn.LSTM`/`nn.GRU` (batch-first) with explicit zero `h0`/`c0`, inside `torch.no_grad()` and a dispose scope that frees the call's tensors; streaming: `nn.LSTMCell`/`nn.GRUCell` on `[1, I]` under `no_grad`, the state tensors carried and the old ones disposed; training: `zero_grad()`, forward, `mse_loss`, `backward()`, `torch.optim.Adam.step()`. The output stays a libtorch tensor (not copied out).");
         md.AppendLine("- **ONNX Runtime**: graphs written by the suite's own protobuf writer (`benchmarks/Deepbox.Benchmarks/Onnx`, the start of an ONNX export for Deepbox models) with PyTorch's weights reordered to ONNX's gate order (LSTM i, o, f, c; GRU z, r, h with `linear_before_reset = 1`; biases `[Wb, Rb]`). Its CPU LSTM/GRU/RNN kernels take sequence-first tensors only, so the whole-sequence graph is `Transpose → LSTM → Squeeze → Transpose` with batch-first input and output, zero initial states bound as inputs. Every call is `RunWithBinding` on a pre-bound `OrtIoBinding` over pinned arrays (nothing allocated); streaming runs a one-step graph and alternates two bindings so that each step's state output is the next step's input.");
         md.AppendLine("- **deepbox (npm)**: `benchmarks/deepbox/bench.mjs`, `nn.RNN`/`nn.LSTM`/`nn.GRU` with `batchFirst: true`, weights from `loadStateDict`; forward under `noGrad`; streaming `forwardWithState` on `[1, 1, I]` under `noGrad`, the state `.detach()`ed each step; training `zeroGrad`, forward, `mseLoss`, `backward`, `optim.Adam.step`. Timed with `process.hrtime` after warm-up calls (its error column is the sample count and standard deviation).");
+        md.AppendLine();
+    }
+
+    private static void WriteReading(StringBuilder md)
+    {
+        md.AppendLine("## Reading the numbers");
+        md.AppendLine();
+        md.AppendLine("- **Ratio** is the peer's mean over Deepbox's mean on the same workload in the same run: above 1× the peer is slower.");
+        md.AppendLine("- **GFLOP/s** counts the cell's multiply-adds only (the formula above), not activations or copies, so streaming steps and tiny batches are far from the peak by nature.");
+        md.AppendLine("- **2-thread rows** need the machine's second core: when another process holds it, every parallel region waits for a time slice, which shows as a mean far above the median and a huge error (libtorch's OpenMP team suffers most). Compare medians, and rerun on a quiet machine.");
+        md.AppendLine("- **Allocated per call** is BenchmarkDotNet's process-wide count divided by the calls of an iteration. For calls of milliseconds an iteration holds one or a few calls, so tens to thousands of bytes of background allocation (the runtime's tiered JIT, the harness) can land on them: Deepbox's span `Forward`, `Step` and training step allocate nothing once warm (`tests/Deepbox.Tests/StreamingTests.cs` asserts 0 bytes on the calling thread), as does ONNX Runtime's `RunWithBinding`. libtorch's bytes are TorchSharp's managed tensor wrappers.");
         md.AppendLine();
     }
 
