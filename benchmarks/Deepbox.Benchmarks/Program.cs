@@ -1,0 +1,216 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Deepbox.Benchmarks.Peers;
+
+namespace Deepbox.Benchmarks;
+
+/// <summary>
+/// The suite's entry point. Modes (benchmarks/run.sh calls them in this order):
+/// <c>check</c> (every peer against Deepbox), <c>fixtures DIR</c> (data for the Node peer), <c>peak</c> (FMA peak),
+/// <c>bench</c> (BenchmarkDotNet), <c>report</c> (docs/benchmarks.md). Each takes <c>--filter GLOB</c> (BDN's syntax,
+/// on names like <c>Deepbox.Benchmarks.Suites.S16_Lstm.LibTorch_1T</c>) and <c>--results DIR</c>.
+/// </summary>
+public static class Program
+{
+    /// <summary>Runs a mode.</summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            Console.Error.WriteLine("usage: Deepbox.Benchmarks check|fixtures|peak|bench|report [--filter GLOB]... [--results DIR] [--quick] [-- BDN args]");
+            return 2;
+        }
+
+        var options = Options.Parse(args.Skip(1).ToArray());
+        return args[0] switch
+        {
+            "check" => Check(options),
+            "fixtures" => ExportFixtures(options),
+            "peak" => Peak(options),
+            "bench" => Runner.Bench(options),
+            "report" => Report.ReportWriter.Write(options),
+            _ => Fail($"unknown mode {args[0]}"),
+        };
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine(message);
+        return 2;
+    }
+
+    /// <summary>Validates every peer of every selected workload (1 and 2 threads) and writes check.json.</summary>
+    private static int Check(Options options)
+    {
+        int failed = 0;
+        foreach (Workload w in Workload.All.Where(w => options.Selects(w, null)))
+        {
+            Fixture f = Fixture.Create(w);
+            foreach (int threads in new[] { 1, 2 })
+            {
+                string torchLabel = $"{w.Name}/{Peer.LibTorch(threads)}";
+                failed += Try(torchLabel, () =>
+                {
+                    switch (w.Kind)
+                    {
+                        case WorkloadKind.Forward: { using var p = new TorchForward(f, threads); return p.Validate(torchLabel); }
+                        case WorkloadKind.Streaming: { using var p = new TorchStreaming(f, threads); return p.Validate(torchLabel); }
+                        default: { using var p = new TorchTraining(f, threads); return p.Validate(torchLabel); }
+                    }
+                });
+                if (w.Kind == WorkloadKind.Training)
+                {
+                    continue; // ONNX Runtime's CPU package does not train
+                }
+
+                string ortLabel = $"{w.Name}/{Peer.OnnxRuntime(threads)}";
+                failed += Try(ortLabel, () =>
+                {
+                    if (w.Kind == WorkloadKind.Forward)
+                    {
+                        using var p = new OrtForward(f, threads);
+                        return p.Validate(ortLabel);
+                    }
+
+                    using var s = new OrtStreaming(f, threads);
+                    return s.Validate(ortLabel);
+                });
+            }
+        }
+
+        Directory.CreateDirectory(options.Results);
+        File.WriteAllText(Path.Combine(options.Results, "check.json"), JsonSerializer.Serialize(Checks.All, Json.Options));
+        Console.WriteLine(failed == 0 ? "check: every peer agrees with Deepbox" : $"check: {failed} peer(s) disagree with Deepbox");
+        return failed == 0 ? 0 : 1;
+    }
+
+    private static int Try(string label, Func<float> check)
+    {
+        try
+        {
+            float worst = check();
+            Console.WriteLine($"  {label,-32} ok, largest difference {worst:G3}");
+            return 0;
+        }
+        catch (Exception e)
+        {
+            Console.WriteLine($"  {label,-32} FAILED: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int ExportFixtures(Options options)
+    {
+        string dir = options.Positional.FirstOrDefault() ?? Path.Combine(options.Results, "fixtures");
+        var names = new List<string>();
+        foreach (Workload w in Workload.All.Where(w => options.Selects(w, Peer.Npm)))
+        {
+            Fixture.Create(w).Export(dir);
+            names.Add(w.Name);
+        }
+
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "index.json"), JsonSerializer.Serialize(names, Json.Options));
+
+        Console.WriteLine($"fixtures: written to {dir}");
+        return 0;
+    }
+
+    private static int Peak(Options options)
+    {
+        FmaPeak peak = FmaPeak.Measure();
+        Directory.CreateDirectory(options.Results);
+        File.WriteAllText(Path.Combine(options.Results, "peak.json"), JsonSerializer.Serialize(peak, Json.Options));
+        Console.WriteLine($"peak: {peak}");
+        return 0;
+    }
+}
+
+/// <summary>The peers' method names in the benchmark classes, which are also their keys in the results.</summary>
+public static class Peer
+{
+    /// <summary>Deepbox.</summary>
+    public const string Deepbox = "Deepbox";
+
+    /// <summary>The npm package, timed by benchmarks/deepbox/bench.mjs.</summary>
+    public const string Npm = "Npm_deepbox";
+
+    /// <summary>libtorch with the given threads.</summary>
+    public static string LibTorch(int threads) => $"LibTorch_{threads}T";
+
+    /// <summary>ONNX Runtime with the given intra-op threads.</summary>
+    public static string OnnxRuntime(int threads) => $"OnnxRuntime_{threads}T";
+}
+
+/// <summary>Command-line options shared by the modes.</summary>
+public sealed class Options
+{
+    /// <summary>Glob filters (any may match); empty selects everything.</summary>
+    public List<string> Filters { get; } = [];
+
+    /// <summary>Where results go (and are read from).</summary>
+    public string Results { get; private set; } = Path.Combine("benchmarks", "artifacts", "results");
+
+    /// <summary>BDN's short job (a smoke run).</summary>
+    public bool Quick { get; private set; }
+
+    /// <summary>Where the report goes.</summary>
+    public string? Out { get; private set; }
+
+    /// <summary>The command that produced the run, for the report.</summary>
+    public string? Command { get; private set; }
+
+    /// <summary>Arguments after <c>--</c>, passed to BenchmarkDotNet.</summary>
+    public List<string> Passthrough { get; } = [];
+
+    /// <summary>Other arguments.</summary>
+    public List<string> Positional { get; } = [];
+
+    /// <summary>Parses the arguments after the mode.</summary>
+    public static Options Parse(string[] args)
+    {
+        var o = new Options();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            switch (a)
+            {
+                case "--filter": o.Filters.Add(args[++i]); break;
+                case "--results": o.Results = args[++i]; break;
+                case "--quick": o.Quick = true; break;
+                case "--out": o.Out = args[++i]; break;
+                case "--command": o.Command = args[++i]; break;
+                case "--": o.Passthrough.AddRange(args[(i + 1)..]); i = args.Length; break;
+                default: o.Positional.Add(a); break;
+            }
+        }
+
+        return o;
+    }
+
+    /// <summary>The full name BDN gives a benchmark, which the filters match.</summary>
+    public static string FullName(Workload w, string? peer) => $"Deepbox.Benchmarks.Suites.{w.Name}.{peer ?? "*"}";
+
+    /// <summary>Whether a workload and peer are selected; with a null peer, whether any of the workload's peers is.</summary>
+    public bool Selects(Workload w, string? peer) =>
+        Filters.Count == 0 || Filters.Any(f => peer is null ? AnyPeer(f, w) : Glob(f).IsMatch(FullName(w, peer)));
+
+    private static bool AnyPeer(string filter, Workload w) =>
+        new[] { Peer.Deepbox, Peer.Npm, Peer.LibTorch(1), Peer.LibTorch(2), Peer.OnnxRuntime(1), Peer.OnnxRuntime(2) }
+            .Any(p => Glob(filter).IsMatch(FullName(w, p)));
+
+    /// <summary>BDN's glob: <c>*</c> any run of characters, <c>?</c> one, case-insensitive, whole name.</summary>
+    public static Regex Glob(string pattern) =>
+        new("^" + Regex.Escape(pattern).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+}
+
+/// <summary>JSON settings of every file the suite writes.</summary>
+public static class Json
+{
+    /// <summary>Indented, camelCase.</summary>
+    public static JsonSerializerOptions Options { get; } = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+}

@@ -1,0 +1,376 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Deepbox.Benchmarks.Peers;
+
+namespace Deepbox.Benchmarks.Report;
+
+/// <summary>
+/// Writes the benchmark report (docs/benchmarks.md by default) from one run's results: dotnet.json (BenchmarkDotNet),
+/// npm.json (the Node peer), check.json (the agreement checks), peak.json (the FMA peak), and the machine itself.
+/// </summary>
+public static class ReportWriter
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>The report's columns: key in the results, label, threads.</summary>
+    private static readonly (string Key, string Label, int Threads)[] Columns =
+    [
+        (Peer.Deepbox, "Deepbox", 1),
+        (Peer.LibTorch(1), "libtorch, 1 thread", 1),
+        (Peer.LibTorch(2), "libtorch, 2 threads", 2),
+        (Peer.OnnxRuntime(1), "ONNX Runtime, 1 thread", 1),
+        (Peer.OnnxRuntime(2), "ONNX Runtime, 2 threads", 2),
+        (Peer.Npm, "deepbox (npm, Node)", 1),
+    ];
+
+    /// <summary>The <c>report</c> mode.</summary>
+    public static int Write(Options options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string dir = options.Results;
+        JsonElement? dotnet = Read(Path.Combine(dir, "dotnet.json"));
+        JsonElement? npm = Read(Path.Combine(dir, "npm.json"));
+        JsonElement? peakJson = Read(Path.Combine(dir, "peak.json"));
+        JsonElement? checks = Read(Path.Combine(dir, "check.json"));
+        if (dotnet is null)
+        {
+            Console.Error.WriteLine($"report: no {Path.Combine(dir, "dotnet.json")}; run the bench mode first");
+            return 1;
+        }
+
+        var rows = new Dictionary<(string Workload, string Peer), Row>();
+        foreach (JsonElement m in dotnet.Value.GetProperty("measurements").EnumerateArray())
+        {
+            var row = new Row(
+                Number(m, "meanNs"),
+                Number(m, "errorNs"),
+                Number(m, "medianNs"),
+                m.TryGetProperty("allocatedBytes", out JsonElement a) && a.ValueKind == JsonValueKind.Number ? a.GetInt64() : null,
+                Text(m, "error"),
+                null);
+            rows[(m.GetProperty("workload").GetString()!, m.GetProperty("peer").GetString()!)] = row;
+        }
+
+        if (npm is not null)
+        {
+            foreach (JsonElement r in npm.Value.GetProperty("results").EnumerateArray())
+            {
+                double? sd = Number(r, "stdDevNs");
+                int n = r.TryGetProperty("samples", out JsonElement s) ? s.GetInt32() : 0;
+                rows[(r.GetProperty("workload").GetString()!, Peer.Npm)] = new Row(
+                    Number(r, "meanNs"), null, Number(r, "medianNs"), null, Text(r, "error"), sd is null || n == 0 ? null : $"{n} samples, σ {Time(sd.Value)}");
+            }
+        }
+
+        double peak512 = peakJson?.GetProperty("vector512GFlops").GetDouble() ?? 0;
+        double peak256 = peakJson?.GetProperty("vector256GFlops").GetDouble() ?? 0;
+        double peak = Math.Max(peak512, peak256);
+        bool quick = dotnet.Value.GetProperty("job").GetString()!.StartsWith("Quick", StringComparison.Ordinal);
+        string job = dotnet.Value.GetProperty("job").GetString()!;
+        DateTime finished = dotnet.Value.GetProperty("finishedUtc").GetDateTime();
+        List<Workload> workloads = Workload.All.Where(w => rows.Keys.Any(k => k.Workload == w.Name)).ToList();
+
+        var md = new StringBuilder();
+        md.AppendLine("# Benchmarks");
+        md.AppendLine();
+        if (quick)
+        {
+            md.AppendLine(Inv, $"> **A quick, noisy run ({finished:yyyy-MM-dd}).** BenchmarkDotNet's short job (3 warm-ups, 3 iterations) on a");
+            md.AppendLine("> 2-core machine shared with other engineers' builds: the numbers show orders of magnitude and that every peer runs and");
+            md.AppendLine("> agrees, not final figures. Spreads of tens of percent between runs are expected; run `benchmarks/run.sh` without");
+            md.AppendLine("> `--quick` on a quiet machine for numbers to quote.");
+        }
+        else
+        {
+            md.AppendLine(Inv, $"> Run of {finished:yyyy-MM-dd}, BenchmarkDotNet's default job (at most 40 iterations).");
+        }
+
+        md.AppendLine();
+        md.AppendLine(Inv, $"Produced by `{options.Command ?? "benchmarks/run.sh"}` (issue 7's suite: `benchmarks/`). Every peer runs the same");
+        md.AppendLine("weights and inputs, and its outputs were checked against Deepbox's before it was timed (largest differences at the end).");
+        md.AppendLine();
+        WriteMachine(md, dotnet.Value, npm, peak512, peak256, job);
+        WriteSummary(md, workloads, rows);
+        foreach (Workload w in workloads)
+        {
+            WriteWorkload(md, w, rows, peak);
+        }
+
+        WriteMethod(md);
+        WriteReading(md);
+        WriteChecks(md, checks, npm);
+
+        string output = options.Out ?? (options.Filters.Count == 0 ? Path.Combine("docs", "benchmarks.md") : Path.Combine(dir, "benchmarks.md"));
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+        File.WriteAllText(output, md.ToString());
+        Console.WriteLine($"report: written to {output}{(options.Filters.Count > 0 && options.Out is null ? " (a filtered run does not overwrite docs/benchmarks.md)" : "")}");
+        return 0;
+    }
+
+    private static void WriteMachine(StringBuilder md, JsonElement dotnet, JsonElement? npm, double peak512, double peak256, string job)
+    {
+        md.AppendLine("## Machine and versions");
+        md.AppendLine();
+        md.AppendLine(Inv, $"- CPU: {CpuModel()}; {Environment.ProcessorCount} logical cores, {MemoryGiB()} GiB of memory; {RuntimeInformation.OSDescription}.");
+        md.AppendLine(Inv, $"- FMA peak of one core, measured by the run (`Deepbox.Benchmarks peak`: 12 independent FMA chains, best of 7): **{F(peak512, 1)} GFLOP/s** with `Vector512`, {F(peak256, 1)} GFLOP/s with `Vector256`. \"% of peak\" below is against {F(Math.Max(peak512, peak256), 1)} GFLOP/s per thread used (twice that for 2-thread rows).");
+        if (peak512 > 0 && Math.Abs(peak512 - peak256) < 0.15 * peak256)
+        {
+            md.AppendLine("  Both widths give the same FLOPs per cycle: this core runs a 512-bit FMA at half the rate of a 256-bit one (as AMD Zen 4, CPU family 25, does), so `Vector512` does not raise the FMA peak here.");
+        }
+
+        md.AppendLine(Inv, $"- Deepbox for .NET at commit `{GitCommit()}`, .NET {Environment.Version} ({RuntimeInformation.RuntimeIdentifier}), workstation non-concurrent GC, tiered PGO on.");
+        md.AppendLine(Inv, $"- libtorch {string.Join('.', TorchSetup.Version.Split('.').Take(3))} through TorchSharp {TorchSetup.BindingVersion} (`libtorch-cpu-linux-x64` 2.10.0), `torch.set_num_threads(1 or 2)`.");
+        md.AppendLine(Inv, $"- ONNX Runtime {OrtSessions.Version} (`Microsoft.ML.OnnxRuntime`), CPU provider, intra-op threads 1 or 2, graph optimizations all.");
+        if (npm is not null)
+        {
+            md.AppendLine(Inv, $"- `deepbox` {npm.Value.GetProperty("deepbox").GetString()} from npm on Node {npm.Value.GetProperty("node").GetString()} (single-threaded JavaScript; its own timing loop, `benchmarks/deepbox/bench.mjs`).");
+        }
+
+        md.AppendLine(Inv, $"- BenchmarkDotNet 0.15.8, job {job}, in-process toolchain, `[MemoryDiagnoser]`.");
+        if (dotnet.TryGetProperty("loadAverageBefore", out JsonElement before) && dotnet.TryGetProperty("loadAverageAfter", out JsonElement after))
+        {
+            md.AppendLine(Inv, $"- Load average (1, 5, 15 minutes) when BenchmarkDotNet started: {before.GetString()}; when it finished: {after.GetString()} (on {Environment.ProcessorCount} cores: above {Environment.ProcessorCount}, other processes were competing for them).");
+        }
+
+        md.AppendLine("- FLOPs per time step per sequence: RNN 2H(I+H), GRU 6H(I+H), LSTM 8H(I+H); a training step counts 3 forward passes.");
+        md.AppendLine();
+    }
+
+    private static void WriteSummary(StringBuilder md, List<Workload> workloads, Dictionary<(string, string), Row> rows)
+    {
+        md.AppendLine("## Summary: time per call (peer / Deepbox)");
+        md.AppendLine();
+        md.AppendLine("| workload | " + string.Join(" | ", Columns.Select(c => c.Label)) + " |");
+        md.AppendLine("| --- |" + string.Concat(Columns.Select(_ => " ---: |")));
+        foreach (Workload w in workloads)
+        {
+            double? baseline = rows.TryGetValue((w.Name, Peer.Deepbox), out Row? b) ? b.MeanNs : null;
+            var cells = Columns.Select(c =>
+            {
+                if (!rows.TryGetValue((w.Name, c.Key), out Row? r))
+                {
+                    return w.Kind == WorkloadKind.Training && c.Key.StartsWith("Onnx", StringComparison.Ordinal) ? "no training" : "—";
+                }
+
+                if (r.MeanNs is not { } mean)
+                {
+                    return "failed";
+                }
+
+                return c.Key == Peer.Deepbox || baseline is null ? $"**{Time(mean)}**" : $"{Time(mean)} ({Ratio(mean / baseline.Value)})";
+            });
+            md.AppendLine($"| {w.Name} | " + string.Join(" | ", cells) + " |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("A ratio above 1× means the peer is slower than Deepbox. Workloads: W0 the seed tutorial (I=4, H=8, B=2, T=3);");
+        md.AppendLine("S8–S64 one streaming step (I=8, H=8–64, state carried); W1 LSTM(16, 64), B=32, T=64; W2 LSTM(128, 256), B=64, T=128;");
+        md.AppendLine("W3 a training step of W1's model; W4 GRU(32, 128), B=32, T=100.");
+        md.AppendLine();
+    }
+
+    private static void WriteWorkload(StringBuilder md, Workload w, Dictionary<(string, string), Row> rows, double peak)
+    {
+        md.AppendLine(Inv, $"## {w.Name}: {w.Describe()}");
+        md.AppendLine();
+        md.AppendLine(Inv, $"{FlopsText(w.FlopsPerCall)} per call ({w.FlopsPerStep:N0} per step per sequence × B {w.Batch} × T {w.SeqLen}{(w.Kind == WorkloadKind.Training ? " × 3" : "")}).");
+        md.AppendLine();
+        md.AppendLine("| implementation | mean | ± error (99.9%) | median | peer / Deepbox | GFLOP/s | % of FMA peak | allocated per call |");
+        md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        double? baseline = rows.TryGetValue((w.Name, Peer.Deepbox), out Row? b) ? b.MeanNs : null;
+        foreach ((string key, string label, int threads) in Columns)
+        {
+            if (!rows.TryGetValue((w.Name, key), out Row? r))
+            {
+                if (w.Kind == WorkloadKind.Training && key.StartsWith("Onnx", StringComparison.Ordinal))
+                {
+                    md.AppendLine(Inv, $"| {label} | not measured: the CPU package has no training | | | | | | |");
+                }
+
+                continue;
+            }
+
+            if (r.MeanNs is not { } mean)
+            {
+                md.AppendLine(Inv, $"| {label} | **failed**: {Escape(r.Error ?? "no result")} | | | | | | |");
+                continue;
+            }
+
+            double gflops = w.FlopsPerCall / mean;
+            string error = r.ErrorNs is { } e ? Time(e) : r.Note ?? "";
+            string ratio = baseline is null ? "—" : key == Peer.Deepbox ? "1.00×" : Ratio(mean / baseline.Value);
+            string percent = peak > 0 ? F(100 * gflops / (peak * threads), gflops / (peak * threads) < 0.01 ? 3 : 1) + "%" : "—";
+            string allocated = key == Peer.Npm ? "not measured (JS heap)" : r.AllocatedBytes is { } a ? Bytes(a) : "—";
+            md.AppendLine(Inv, $"| {label} | {Time(mean)} | {error} | {(r.MedianNs is { } med ? Time(med) : "")} | {ratio} | {F(gflops, gflops < 1 ? 3 : 2)} | {percent} | {allocated} |");
+        }
+
+        md.AppendLine();
+    }
+
+    private static void WriteMethod(StringBuilder md)
+    {
+        md.AppendLine("## What each implementation runs");
+        md.AppendLine();
+        md.AppendLine("- **Deepbox**: the models are declared with attributes in `benchmarks/Deepbox.Benchmarks/Models.cs` (one class per workload, so every size is a constant of the generated code), weights loaded with `LoadStateDict`. Forward: the span `Forward(input, batch, seqLen, output)` in `Eval()` mode; streaming: `Step(x, state, y)` with a `ModelState` carried from call to call; training: span `Forward`, `Losses.Mse`, `Adam.ZeroGrad()`, span `Backward` (no input gradient) and `Adam.Step()` (lr 1e-3). Single-threaded.");
+        md.AppendLine("- **libtorch**: `nn.RNN`/`nn.LSTM`/`nn.GRU` (batch-first) with explicit zero `h0`/`c0`, inside `torch.no_grad()` and a dispose scope that frees the call's tensors; streaming: `nn.LSTMCell`/`nn.GRUCell` on `[1, I]` under `no_grad`, the state tensors carried and the old ones disposed; training: `zero_grad()`, forward, `mse_loss`, `backward()`, `torch.optim.Adam.step()`. The output stays a libtorch tensor (not copied out).");
+        md.AppendLine("- **ONNX Runtime**: graphs written by the suite's own protobuf writer (`benchmarks/Deepbox.Benchmarks/Onnx`, the start of an ONNX export for Deepbox models) with PyTorch's weights reordered to ONNX's gate order (LSTM i, o, f, c; GRU z, r, h with `linear_before_reset = 1`; biases `[Wb, Rb]`). Its CPU LSTM/GRU/RNN kernels take sequence-first tensors only, so the whole-sequence graph is `Transpose → LSTM → Squeeze → Transpose` with batch-first input and output, zero initial states bound as inputs. Every call is `RunWithBinding` on a pre-bound `OrtIoBinding` over pinned arrays (nothing allocated); streaming runs a one-step graph and alternates two bindings so that each step's state output is the next step's input.");
+        md.AppendLine("- **deepbox (npm)**: `benchmarks/deepbox/bench.mjs`, `nn.RNN`/`nn.LSTM`/`nn.GRU` with `batchFirst: true`, weights from `loadStateDict`; forward under `noGrad`; streaming `forwardWithState` on `[1, 1, I]` under `noGrad`, the state `.detach()`ed each step; training `zeroGrad`, forward, `mseLoss`, `backward`, `optim.Adam.step`. Timed with `process.hrtime` after warm-up calls (its error column is the sample count and standard deviation).");
+        md.AppendLine();
+    }
+
+    private static void WriteReading(StringBuilder md)
+    {
+        md.AppendLine("## Reading the numbers");
+        md.AppendLine();
+        md.AppendLine("- **Ratio** is the peer's mean over Deepbox's mean on the same workload in the same run: above 1× the peer is slower.");
+        md.AppendLine("- **GFLOP/s** counts the cell's multiply-adds only (the formula above), not activations or copies, so streaming steps and tiny batches are far from the peak by nature.");
+        md.AppendLine("- **2-thread rows** need the machine's second core: when another process holds it, every parallel region waits for a time slice, which shows as a mean far above the median and a huge error (libtorch's OpenMP team suffers most). Compare medians, and rerun on a quiet machine.");
+        md.AppendLine("- **Allocated per call** is BenchmarkDotNet's process-wide count divided by the calls of an iteration. For calls of milliseconds an iteration holds one or a few calls, so tens to thousands of bytes of background allocation (the runtime's tiered JIT, the harness) can land on them: Deepbox's span `Forward`, `Step` and training step allocate nothing once warm (`tests/Deepbox.Tests/StreamingTests.cs` asserts 0 bytes on the calling thread), as does ONNX Runtime's `RunWithBinding`. libtorch's bytes are TorchSharp's managed tensor wrappers.");
+        md.AppendLine();
+    }
+
+    private static void WriteChecks(StringBuilder md, JsonElement? checks, JsonElement? npm)
+    {
+        md.AppendLine("## Agreement with Deepbox");
+        md.AppendLine();
+        md.AppendLine("Largest absolute difference from Deepbox's outputs over the whole output (streaming: over 8 steps from a zero state);");
+        md.AppendLine("W3 also compares the loss and, relative to their largest magnitude, every parameter's gradient. Tolerance 1e-4.");
+        md.AppendLine();
+        md.AppendLine("| workload | libtorch | ONNX Runtime | deepbox (npm) |");
+        md.AppendLine("| --- | ---: | ---: | ---: |");
+        var worst = new Dictionary<(string Workload, string Peer), string>();
+        if (checks is not null)
+        {
+            foreach (JsonElement c in checks.Value.EnumerateArray())
+            {
+                string[] label = c.GetProperty("label").GetString()!.Split('/');
+                string peer = label[1].StartsWith("LibTorch", StringComparison.Ordinal) ? "torch" : label[1].StartsWith("Onnx", StringComparison.Ordinal) ? "ort" : "other";
+                string what = c.GetProperty("what").GetString()!;
+                bool relative = c.GetProperty("relative").GetBoolean();
+                double d = c.GetProperty("difference").GetDouble();
+                string key = relative ? "gradients" : what;
+                string text = $"{d.ToString("0.0E+0", Inv)} ({(relative ? "gradients, relative" : key)})";
+                (string, string) k = (label[0], peer);
+                if (!worst.TryGetValue(k, out string? existing) || Compare(text, existing) > 0)
+                {
+                    worst[k] = text;
+                }
+            }
+        }
+
+        if (npm is not null)
+        {
+            foreach (JsonElement r in npm.Value.GetProperty("results").EnumerateArray())
+            {
+                string wl = r.GetProperty("workload").GetString()!;
+                worst[(wl, "npm")] = r.TryGetProperty("maxAbsDiff", out JsonElement d) && d.ValueKind == JsonValueKind.Number
+                    ? d.GetDouble().ToString("0.0E+0", Inv) + (r.TryGetProperty("relativeGradientDiff", out JsonElement g) ? $"; gradients {g.GetDouble().ToString("0.0E+0", Inv)} relative" : "")
+                    : "failed";
+            }
+        }
+
+        foreach (Workload w in Workload.All.Where(w => worst.Keys.Any(k => k.Workload == w.Name)))
+        {
+            string Cell(string peer) => worst.TryGetValue((w.Name, peer), out string? t) ? t : "—";
+            md.AppendLine(Inv, $"| {w.Name} | {Cell("torch")} | {Cell("ort")} | {Cell("npm")} |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("Differences of 1e-8 to 1e-6 are float32 rounding (different summation orders and activation approximations); a peer over 1e-4 would be reported as failed instead of timed.");
+    }
+
+    private static int Compare(string a, string b) =>
+        double.Parse(a.Split(' ')[0], Inv).CompareTo(double.Parse(b.Split(' ')[0], Inv));
+
+    private static JsonElement? Read(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+        return doc.RootElement.Clone();
+    }
+
+    private static double? Number(JsonElement e, string name) =>
+        e.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+
+    private static string? Text(JsonElement e, string name) =>
+        e.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    /// <summary>A time in ns, µs, ms or s with three significant digits.</summary>
+    public static string Time(double ns) => ns switch
+    {
+        < 1e3 => F3(ns) + " ns",
+        < 1e6 => F3(ns / 1e3) + " µs",
+        < 1e9 => F3(ns / 1e6) + " ms",
+        _ => F3(ns / 1e9) + " s",
+    };
+
+    private static string F3(double v) => v >= 100 ? v.ToString("F0", Inv) : v >= 10 ? v.ToString("F1", Inv) : v.ToString("F2", Inv);
+
+    private static string F(double v, int decimals) => v.ToString("F" + decimals.ToString(Inv), Inv);
+
+    private static string Ratio(double r) => (r >= 100 ? r.ToString("N0", Inv) : r >= 10 ? r.ToString("F1", Inv) : r.ToString("F2", Inv)) + "×";
+
+    private static string Bytes(long b) => b switch
+    {
+        0 => "0 B",
+        < 10_000 => $"{b.ToString(Inv)} B",
+        < 10_000_000 => $"{(b / 1024.0).ToString("F1", Inv)} KiB",
+        _ => $"{(b / 1048576.0).ToString("F1", Inv)} MiB",
+    };
+
+    private static string FlopsText(long flops) => flops switch
+    {
+        < 1_000_000 => $"{flops.ToString("N0", Inv)} FLOPs",
+        < 1_000_000_000 => $"{(flops / 1e6).ToString("F2", Inv)} MFLOP",
+        _ => $"{(flops / 1e9).ToString("F2", Inv)} GFLOP",
+    };
+
+    private static string Escape(string s) => s.Replace("|", "\\|", StringComparison.Ordinal).ReplaceLineEndings(" ");
+
+    private static string CpuModel()
+    {
+        try
+        {
+            string[] lines = File.ReadAllLines("/proc/cpuinfo");
+            string Field(string name) => lines.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l[name.Length..].TrimStart().StartsWith(':'))?.Split(':', 2)[1].Trim() ?? "?";
+            string flags = Field("flags");
+            string avx = flags.Contains("avx512f", StringComparison.Ordinal) ? "AVX-512 (avx512f)" : flags.Contains("avx2", StringComparison.Ordinal) ? "AVX2" : "no AVX2";
+            return $"{Field("model name")} (/proc/cpuinfo: vendor {Field("vendor_id")}, family {Field("cpu family")}, model {Field("model")}, stepping {Field("stepping")}, {Field("cache size")} cache), {avx}";
+        }
+        catch (IOException)
+        {
+            return RuntimeInformation.ProcessArchitecture.ToString();
+        }
+    }
+
+    private static string MemoryGiB() =>
+        (GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024)).ToString("F0", Inv);
+
+    private static string GitCommit()
+    {
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo("git", "rev-parse --short HEAD") { RedirectStandardOutput = true, RedirectStandardError = true });
+            string s = p!.StandardOutput.ReadToEnd().Trim();
+            p.WaitForExit();
+            return p.ExitCode == 0 && s.Length > 0 ? s : "unknown";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "unknown";
+        }
+    }
+
+    private sealed record Row(double? MeanNs, double? ErrorNs, double? MedianNs, long? AllocatedBytes, string? Error, string? Note);
+}
