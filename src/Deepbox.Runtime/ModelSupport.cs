@@ -102,10 +102,13 @@ public static class ModelSupport
             {
                 ReadOnlySpan<float> src = weight.Slice(((g * hidden) + j) * cols, cols);
                 int lane = Lane(g, j, gates, vectorWidth);
-                for (int c = 0; c < cols; c++)
+                for (int first = 0, row = 0; first < cols; first += segmentWidth, row += segmentStride)
                 {
-                    int row = ((c / segmentWidth) * segmentStride) + (c % segmentWidth);
-                    destination[(row * rowLength) + lane] = src[c];
+                    int count = Math.Min(segmentWidth, cols - first);
+                    for (int c = 0; c < count; c++)
+                    {
+                        destination[((row + c) * rowLength) + lane] = src[first + c];
+                    }
                 }
             }
         }
@@ -253,9 +256,10 @@ public static class ModelSupport
                 ReadOnlySpan<float> src = weight.Slice(((g * hidden) + j) * cols, cols);
                 int lane = Lane(g, j, gates, vectorWidth);
                 Span<float> row = destination.Slice(lane * rowLength, rowLength);
-                for (int c = 0; c < cols; c++)
+                for (int first = 0, at = 0; first < cols; first += segmentWidth, at += segmentStride)
                 {
-                    row[((c / segmentWidth) * segmentStride) + (c % segmentWidth)] = src[c];
+                    int count = Math.Min(segmentWidth, cols - first);
+                    src.Slice(first, count).CopyTo(row.Slice(at, count));
                 }
             }
         }
@@ -282,9 +286,13 @@ public static class ModelSupport
             {
                 Span<float> dst = gradient.Slice(((g * hidden) + j) * cols, cols);
                 int lane = Lane(g, j, gates, vectorWidth);
-                for (int c = 0; c < cols; c++)
+                for (int first = 0, row = 0; first < cols; first += segmentWidth, row += segmentStride)
                 {
-                    dst[c] += packed[(((c / segmentWidth) * segmentStride) + (c % segmentWidth)) * rowLength + lane];
+                    int count = Math.Min(segmentWidth, cols - first);
+                    for (int c = 0; c < count; c++)
+                    {
+                        dst[first + c] += packed[((row + c) * rowLength) + lane];
+                    }
                 }
             }
         }
