@@ -116,7 +116,7 @@ internal static partial class Emitter
                 else if (l.Kind == LayerKind.Linear)
                 {
                     w.Line($"{k}.{DenseName(s.Input, s.Padded, l.Activation)}({current}, {Inv(s.Input.RowStride)}, _w{s.Index}, _b{s.Index}, _stepY{s.Index}, 1);");
-                    current = $"_stepY{s.Index}";
+                    current = $"_stepY{s.Index}.AsSpan()";
                 }
                 else
                 {
@@ -124,7 +124,7 @@ internal static partial class Emitter
                 }
             }
 
-            w.Line($"{(current == "input" ? "input" : current.StartsWith("s.", System.StringComparison.Ordinal) ? current : current + ".AsSpan()")}.Slice(0, OutputSize).CopyTo(output);");
+            w.Line($"{current}.Slice(0, OutputSize).CopyTo(output);");
         }
 
         w.Line();
