@@ -164,28 +164,33 @@ internal static partial class Emitter
             }
 
             w.Line("ref float y0 = ref MemoryMarshal.GetReference(y);");
-            if (passes == 1)
+            w.Line($"// Rows in blocks of {Inv(DenseRowBlock)}, so a block's inputs stay in cache while every column pass reads them.");
+            using (w.Block($"for (int m0 = 0; m0 < rows; m0 += {Inv(DenseRowBlock)})"))
             {
-                using (w.Block($"// Outputs [0, {Inv(Chunk * v)}): {Inv(Chunk)} vectors."))
+                w.Line($"int mEnd = global::System.Math.Min(rows, m0 + {Inv(DenseRowBlock)});");
+                if (passes == 1)
                 {
-                    WriteDenseRows(w, v, src, n, Chunk, "0", act, init);
+                    using (w.Block($"// Outputs [0, {Inv(Chunk * v)}): {Inv(Chunk)} vectors."))
+                    {
+                        WriteDenseRows(w, v, src, n, Chunk, "0", act, init);
+                    }
                 }
-            }
-            else if (passes > 1)
-            {
-                w.Line($"// Outputs [0, {Inv(passes * Chunk * v)}): {Inv(passes)} passes of {Inv(Chunk)} vectors; each pass's weights stay in cache across the rows.");
-                using (w.Block($"for (int n = 0; n < {Inv(passes * Chunk * v)}; n += {Inv(Chunk * v)})"))
+                else if (passes > 1)
                 {
-                    WriteDenseRows(w, v, src, n, Chunk, "n", act, init);
+                    w.Line($"// Outputs [0, {Inv(passes * Chunk * v)}): {Inv(passes)} passes of {Inv(Chunk)} vectors; each pass's weights stay in cache across the rows.");
+                    using (w.Block($"for (int n = 0; n < {Inv(passes * Chunk * v)}; n += {Inv(Chunk * v)})"))
+                    {
+                        WriteDenseRows(w, v, src, n, Chunk, "n", act, init);
+                    }
                 }
-            }
 
-            if (rest > 0)
-            {
-                int first = passes * Chunk * v;
-                using (w.Block($"// Outputs [{Inv(first)}, {Inv(n)}): {Inv(rest)} vector{(rest == 1 ? string.Empty : "s")}."))
+                if (rest > 0)
                 {
-                    WriteDenseRows(w, v, src, n, rest, Inv(first), act, init);
+                    int first = passes * Chunk * v;
+                    using (w.Block($"// Outputs [{Inv(first)}, {Inv(n)}): {Inv(rest)} vector{(rest == 1 ? string.Empty : "s")}."))
+                    {
+                        WriteDenseRows(w, v, src, n, rest, Inv(first), act, init);
+                    }
                 }
             }
         }
@@ -194,17 +199,20 @@ internal static partial class Emitter
     /// <summary>Rows in groups of <see cref="DenseRows"/> sharing each weight load, then one at a time.</summary>
     private static void WriteDenseRows(SourceWriter w, int v, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init)
     {
-        w.Line("int m = 0;");
-        using (w.Block($"for (; m + {Inv(DenseRows)} <= rows; m += {Inv(DenseRows)})"))
+        w.Line("int m = m0;");
+        using (w.Block($"for (; m + {Inv(DenseRows)} <= mEnd; m += {Inv(DenseRows)})"))
         {
             WriteDensePass(w, v, src, n, count, col, act, init, DenseRows);
         }
 
-        using (w.Block("for (; m < rows; m++)"))
+        using (w.Block("for (; m < mEnd; m++)"))
         {
             WriteDensePass(w, v, src, n, count, col, act, init, 1);
         }
     }
+
+    /// <summary>Rows of a dense kernel whose inputs are kept in cache while every column pass reads them.</summary>
+    private const int DenseRowBlock = 64;
 
     /// <summary>Rows of a dense kernel computed together: each weight vector loaded once serves all of them.</summary>
     private const int DenseRows = 4;

@@ -26,7 +26,7 @@ public class BackwardGridTests
         Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
         model.LoadStateDict(TestSupport.ToTensors(c.Layers, weights));
         int inputSize = ForwardGridTests.InputSize(c.Layers);
-        foreach ((int t, int b, bool unbatched) in new[] { (5, 3, false), (1, 1, false), (4, 2, true), (1, 3, false), (3, 9, false) })
+        foreach ((int t, int b, bool unbatched) in new[] { (5, 3, false), (1, 1, false), (4, 2, true), (1, 3, false), (3, 9, false), (9, 9, false) })
         {
             int batch = unbatched ? 1 : b;
             float[] x = TestSupport.RandomArray(rng, t * batch * inputSize, 2.0);

@@ -637,217 +637,222 @@ namespace Deepbox.Generated
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float b0 = ref MemoryMarshal.GetReference(bias);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            // Outputs [0, 64): 2 passes of 4 vectors; each pass's weights stay in cache across the rows.
-            for (int n = 0; n < 64; n += 32)
+            // Rows in blocks of 64, so a block's inputs stay in cache while every column pass reads them.
+            for (int m0 = 0; m0 < rows; m0 += 64)
             {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
+                int mEnd = global::System.Math.Min(rows, m0 + 64);
+                // Outputs [0, 64): 2 passes of 4 vectors; each pass's weights stay in cache across the rows.
+                for (int n = 0; n < 64; n += 32)
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
-                    Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                    Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                    Vec a20 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a21 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a22 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a23 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                    Vec a30 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                    for (int k = 0; k < 17; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                        a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                        a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                        a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                        a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                        a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
-                        a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                        Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                        Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                        Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
+                        Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                        Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                        Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        Vec a20 = V.LoadUnsafe(ref b0, (nuint)n);
+                        Vec a21 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                        Vec a22 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                        Vec a23 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        Vec a30 = V.LoadUnsafe(ref b0, (nuint)n);
+                        Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                        Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                        Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        for (int k = 0; k < 17; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                            a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                            a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                            a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                        }
+                        for (int k = 24; k < 41; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                            a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                            a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                            a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                        V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                        V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                        V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
+                        V.StoreUnsafe(a10, ref ym1, (nuint)n);
+                        V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
+                        V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
+                        V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
+                        V.StoreUnsafe(a20, ref ym2, (nuint)n);
+                        V.StoreUnsafe(a21, ref ym2, (nuint)(n + 8));
+                        V.StoreUnsafe(a22, ref ym2, (nuint)(n + 16));
+                        V.StoreUnsafe(a23, ref ym2, (nuint)(n + 24));
+                        V.StoreUnsafe(a30, ref ym3, (nuint)n);
+                        V.StoreUnsafe(a31, ref ym3, (nuint)(n + 8));
+                        V.StoreUnsafe(a32, ref ym3, (nuint)(n + 16));
+                        V.StoreUnsafe(a33, ref ym3, (nuint)(n + 24));
                     }
-                    for (int k = 24; k < 41; k++)
+                    for (; m < mEnd; m++)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                        a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                        a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                        a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                        a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                        a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
-                        a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                        Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                        Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                        Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                        Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        for (int k = 0; k < 17; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        }
+                        for (int k = 24; k < 41; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                        V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                        V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                        V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
                     }
-                    V.StoreUnsafe(a00, ref ym0, (nuint)n);
-                    V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
-                    V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
-                    V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
-                    V.StoreUnsafe(a10, ref ym1, (nuint)n);
-                    V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
-                    V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
-                    V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
-                    V.StoreUnsafe(a20, ref ym2, (nuint)n);
-                    V.StoreUnsafe(a21, ref ym2, (nuint)(n + 8));
-                    V.StoreUnsafe(a22, ref ym2, (nuint)(n + 16));
-                    V.StoreUnsafe(a23, ref ym2, (nuint)(n + 24));
-                    V.StoreUnsafe(a30, ref ym3, (nuint)n);
-                    V.StoreUnsafe(a31, ref ym3, (nuint)(n + 8));
-                    V.StoreUnsafe(a32, ref ym3, (nuint)(n + 16));
-                    V.StoreUnsafe(a33, ref ym3, (nuint)(n + 24));
                 }
-                for (; m < rows; m++)
+                // Outputs [64, 72): 1 vector.
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
-                    Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                    for (int k = 0; k < 17; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref b0, 64);
+                        Vec a10 = V.LoadUnsafe(ref b0, 64);
+                        Vec a20 = V.LoadUnsafe(ref b0, 64);
+                        Vec a30 = V.LoadUnsafe(ref b0, 64);
+                        for (int k = 0; k < 17; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        }
+                        for (int k = 24; k < 41; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 64);
+                        V.StoreUnsafe(a10, ref ym1, 64);
+                        V.StoreUnsafe(a20, ref ym2, 64);
+                        V.StoreUnsafe(a30, ref ym3, 64);
                     }
-                    for (int k = 24; k < 41; k++)
+                    for (; m < mEnd; m++)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                        Vec a00 = V.LoadUnsafe(ref b0, 64);
+                        for (int k = 0; k < 17; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        }
+                        for (int k = 24; k < 41; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 64);
                     }
-                    V.StoreUnsafe(a00, ref ym0, (nuint)n);
-                    V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
-                    V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
-                    V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
-                }
-            }
-            // Outputs [64, 72): 1 vector.
-            {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
-                    Vec a00 = V.LoadUnsafe(ref b0, 64);
-                    Vec a10 = V.LoadUnsafe(ref b0, 64);
-                    Vec a20 = V.LoadUnsafe(ref b0, 64);
-                    Vec a30 = V.LoadUnsafe(ref b0, 64);
-                    for (int k = 0; k < 17; k++)
-                    {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                    }
-                    for (int k = 24; k < 41; k++)
-                    {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                    }
-                    V.StoreUnsafe(a00, ref ym0, 64);
-                    V.StoreUnsafe(a10, ref ym1, 64);
-                    V.StoreUnsafe(a20, ref ym2, 64);
-                    V.StoreUnsafe(a30, ref ym3, 64);
-                }
-                for (; m < rows; m++)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
-                    Vec a00 = V.LoadUnsafe(ref b0, 64);
-                    for (int k = 0; k < 17; k++)
-                    {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                    }
-                    for (int k = 24; k < 41; k++)
-                    {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                    }
-                    V.StoreUnsafe(a00, ref ym0, 64);
                 }
             }
         }
@@ -862,71 +867,76 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            // Outputs [0, 16): 2 vectors.
+            // Rows in blocks of 64, so a block's inputs stay in cache while every column pass reads them.
+            for (int m0 = 0; m0 < rows; m0 += 64)
             {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
+                int mEnd = global::System.Math.Min(rows, m0 + 64);
+                // Outputs [0, 16): 2 vectors.
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 16);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 16);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 16);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 16);
-                    Vec a00 = V.LoadUnsafe(ref ym0, 0);
-                    Vec a01 = V.LoadUnsafe(ref ym0, 8);
-                    Vec a10 = V.LoadUnsafe(ref ym1, 0);
-                    Vec a11 = V.LoadUnsafe(ref ym1, 8);
-                    Vec a20 = V.LoadUnsafe(ref ym2, 0);
-                    Vec a21 = V.LoadUnsafe(ref ym2, 8);
-                    Vec a30 = V.LoadUnsafe(ref ym3, 0);
-                    Vec a31 = V.LoadUnsafe(ref ym3, 8);
-                    for (int k = 0; k < 72; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 16);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 16);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 16);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 16);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 16);
+                        Vec a00 = V.LoadUnsafe(ref ym0, 0);
+                        Vec a01 = V.LoadUnsafe(ref ym0, 8);
+                        Vec a10 = V.LoadUnsafe(ref ym1, 0);
+                        Vec a11 = V.LoadUnsafe(ref ym1, 8);
+                        Vec a20 = V.LoadUnsafe(ref ym2, 0);
+                        Vec a21 = V.LoadUnsafe(ref ym2, 8);
+                        Vec a30 = V.LoadUnsafe(ref ym3, 0);
+                        Vec a31 = V.LoadUnsafe(ref ym3, 8);
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 16);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a01, ref ym0, 8);
+                        V.StoreUnsafe(a10, ref ym1, 0);
+                        V.StoreUnsafe(a11, ref ym1, 8);
+                        V.StoreUnsafe(a20, ref ym2, 0);
+                        V.StoreUnsafe(a21, ref ym2, 8);
+                        V.StoreUnsafe(a30, ref ym3, 0);
+                        V.StoreUnsafe(a31, ref ym3, 8);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a01, ref ym0, 8);
-                    V.StoreUnsafe(a10, ref ym1, 0);
-                    V.StoreUnsafe(a11, ref ym1, 8);
-                    V.StoreUnsafe(a20, ref ym2, 0);
-                    V.StoreUnsafe(a21, ref ym2, 8);
-                    V.StoreUnsafe(a30, ref ym3, 0);
-                    V.StoreUnsafe(a31, ref ym3, 8);
-                }
-                for (; m < rows; m++)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 16);
-                    Vec a00 = V.LoadUnsafe(ref ym0, 0);
-                    Vec a01 = V.LoadUnsafe(ref ym0, 8);
-                    for (int k = 0; k < 72; k++)
+                    for (; m < mEnd; m++)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 16);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 16);
+                        Vec a00 = V.LoadUnsafe(ref ym0, 0);
+                        Vec a01 = V.LoadUnsafe(ref ym0, 8);
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 16);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a01, ref ym0, 8);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a01, ref ym0, 8);
                 }
             }
         }
@@ -941,71 +951,76 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            // Outputs [0, 16): 2 vectors.
+            // Rows in blocks of 64, so a block's inputs stay in cache while every column pass reads them.
+            for (int m0 = 0; m0 < rows; m0 += 64)
             {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
+                int mEnd = global::System.Math.Min(rows, m0 + 64);
+                // Outputs [0, 16): 2 vectors.
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 16);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 16);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 16);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 16);
-                    Vec a00 = Vec.Zero;
-                    Vec a01 = Vec.Zero;
-                    Vec a10 = Vec.Zero;
-                    Vec a11 = Vec.Zero;
-                    Vec a20 = Vec.Zero;
-                    Vec a21 = Vec.Zero;
-                    Vec a30 = Vec.Zero;
-                    Vec a31 = Vec.Zero;
-                    for (int k = 0; k < 72; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 16);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 16);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 16);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 16);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 16);
+                        Vec a00 = Vec.Zero;
+                        Vec a01 = Vec.Zero;
+                        Vec a10 = Vec.Zero;
+                        Vec a11 = Vec.Zero;
+                        Vec a20 = Vec.Zero;
+                        Vec a21 = Vec.Zero;
+                        Vec a30 = Vec.Zero;
+                        Vec a31 = Vec.Zero;
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 16);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a01, ref ym0, 8);
+                        V.StoreUnsafe(a10, ref ym1, 0);
+                        V.StoreUnsafe(a11, ref ym1, 8);
+                        V.StoreUnsafe(a20, ref ym2, 0);
+                        V.StoreUnsafe(a21, ref ym2, 8);
+                        V.StoreUnsafe(a30, ref ym3, 0);
+                        V.StoreUnsafe(a31, ref ym3, 8);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a01, ref ym0, 8);
-                    V.StoreUnsafe(a10, ref ym1, 0);
-                    V.StoreUnsafe(a11, ref ym1, 8);
-                    V.StoreUnsafe(a20, ref ym2, 0);
-                    V.StoreUnsafe(a21, ref ym2, 8);
-                    V.StoreUnsafe(a30, ref ym3, 0);
-                    V.StoreUnsafe(a31, ref ym3, 8);
-                }
-                for (; m < rows; m++)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 16);
-                    Vec a00 = Vec.Zero;
-                    Vec a01 = Vec.Zero;
-                    for (int k = 0; k < 72; k++)
+                    for (; m < mEnd; m++)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 16);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 16);
+                        Vec a00 = Vec.Zero;
+                        Vec a01 = Vec.Zero;
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 16);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a01, ref ym0, 8);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a01, ref ym0, 8);
                 }
             }
         }
@@ -1020,88 +1035,93 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            // Outputs [0, 24): 3 vectors.
+            // Rows in blocks of 64, so a block's inputs stay in cache while every column pass reads them.
+            for (int m0 = 0; m0 < rows; m0 += 64)
             {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
+                int mEnd = global::System.Math.Min(rows, m0 + 64);
+                // Outputs [0, 24): 3 vectors.
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 24);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 24);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 24);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 24);
-                    Vec a00 = V.LoadUnsafe(ref ym0, 0);
-                    Vec a01 = V.LoadUnsafe(ref ym0, 8);
-                    Vec a02 = V.LoadUnsafe(ref ym0, 16);
-                    Vec a10 = V.LoadUnsafe(ref ym1, 0);
-                    Vec a11 = V.LoadUnsafe(ref ym1, 8);
-                    Vec a12 = V.LoadUnsafe(ref ym1, 16);
-                    Vec a20 = V.LoadUnsafe(ref ym2, 0);
-                    Vec a21 = V.LoadUnsafe(ref ym2, 8);
-                    Vec a22 = V.LoadUnsafe(ref ym2, 16);
-                    Vec a30 = V.LoadUnsafe(ref ym3, 0);
-                    Vec a31 = V.LoadUnsafe(ref ym3, 8);
-                    Vec a32 = V.LoadUnsafe(ref ym3, 16);
-                    for (int k = 0; k < 72; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 24);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                        a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                        a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                        a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 24);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 24);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 24);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 24);
+                        Vec a00 = V.LoadUnsafe(ref ym0, 0);
+                        Vec a01 = V.LoadUnsafe(ref ym0, 8);
+                        Vec a02 = V.LoadUnsafe(ref ym0, 16);
+                        Vec a10 = V.LoadUnsafe(ref ym1, 0);
+                        Vec a11 = V.LoadUnsafe(ref ym1, 8);
+                        Vec a12 = V.LoadUnsafe(ref ym1, 16);
+                        Vec a20 = V.LoadUnsafe(ref ym2, 0);
+                        Vec a21 = V.LoadUnsafe(ref ym2, 8);
+                        Vec a22 = V.LoadUnsafe(ref ym2, 16);
+                        Vec a30 = V.LoadUnsafe(ref ym3, 0);
+                        Vec a31 = V.LoadUnsafe(ref ym3, 8);
+                        Vec a32 = V.LoadUnsafe(ref ym3, 16);
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a01, ref ym0, 8);
+                        V.StoreUnsafe(a02, ref ym0, 16);
+                        V.StoreUnsafe(a10, ref ym1, 0);
+                        V.StoreUnsafe(a11, ref ym1, 8);
+                        V.StoreUnsafe(a12, ref ym1, 16);
+                        V.StoreUnsafe(a20, ref ym2, 0);
+                        V.StoreUnsafe(a21, ref ym2, 8);
+                        V.StoreUnsafe(a22, ref ym2, 16);
+                        V.StoreUnsafe(a30, ref ym3, 0);
+                        V.StoreUnsafe(a31, ref ym3, 8);
+                        V.StoreUnsafe(a32, ref ym3, 16);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a01, ref ym0, 8);
-                    V.StoreUnsafe(a02, ref ym0, 16);
-                    V.StoreUnsafe(a10, ref ym1, 0);
-                    V.StoreUnsafe(a11, ref ym1, 8);
-                    V.StoreUnsafe(a12, ref ym1, 16);
-                    V.StoreUnsafe(a20, ref ym2, 0);
-                    V.StoreUnsafe(a21, ref ym2, 8);
-                    V.StoreUnsafe(a22, ref ym2, 16);
-                    V.StoreUnsafe(a30, ref ym3, 0);
-                    V.StoreUnsafe(a31, ref ym3, 8);
-                    V.StoreUnsafe(a32, ref ym3, 16);
-                }
-                for (; m < rows; m++)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 24);
-                    Vec a00 = V.LoadUnsafe(ref ym0, 0);
-                    Vec a01 = V.LoadUnsafe(ref ym0, 8);
-                    Vec a02 = V.LoadUnsafe(ref ym0, 16);
-                    for (int k = 0; k < 72; k++)
+                    for (; m < mEnd; m++)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 24);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 24);
+                        Vec a00 = V.LoadUnsafe(ref ym0, 0);
+                        Vec a01 = V.LoadUnsafe(ref ym0, 8);
+                        Vec a02 = V.LoadUnsafe(ref ym0, 16);
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a01, ref ym0, 8);
+                        V.StoreUnsafe(a02, ref ym0, 16);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a01, ref ym0, 8);
-                    V.StoreUnsafe(a02, ref ym0, 16);
                 }
             }
         }
@@ -1116,172 +1136,177 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            // Outputs [0, 32): 4 vectors.
+            // Rows in blocks of 64, so a block's inputs stay in cache while every column pass reads them.
+            for (int m0 = 0; m0 < rows; m0 += 64)
             {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
+                int mEnd = global::System.Math.Min(rows, m0 + 64);
+                // Outputs [0, 32): 4 vectors.
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
-                    Vec a00 = V.LoadUnsafe(ref ym0, 0);
-                    Vec a01 = V.LoadUnsafe(ref ym0, 8);
-                    Vec a02 = V.LoadUnsafe(ref ym0, 16);
-                    Vec a03 = V.LoadUnsafe(ref ym0, 24);
-                    Vec a10 = V.LoadUnsafe(ref ym1, 0);
-                    Vec a11 = V.LoadUnsafe(ref ym1, 8);
-                    Vec a12 = V.LoadUnsafe(ref ym1, 16);
-                    Vec a13 = V.LoadUnsafe(ref ym1, 24);
-                    Vec a20 = V.LoadUnsafe(ref ym2, 0);
-                    Vec a21 = V.LoadUnsafe(ref ym2, 8);
-                    Vec a22 = V.LoadUnsafe(ref ym2, 16);
-                    Vec a23 = V.LoadUnsafe(ref ym2, 24);
-                    Vec a30 = V.LoadUnsafe(ref ym3, 0);
-                    Vec a31 = V.LoadUnsafe(ref ym3, 8);
-                    Vec a32 = V.LoadUnsafe(ref ym3, 16);
-                    Vec a33 = V.LoadUnsafe(ref ym3, 24);
-                    for (int k = 0; k < 72; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 48);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                        a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                        a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                        a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                        a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                        a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
-                        a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
+                        Vec a00 = V.LoadUnsafe(ref ym0, 0);
+                        Vec a01 = V.LoadUnsafe(ref ym0, 8);
+                        Vec a02 = V.LoadUnsafe(ref ym0, 16);
+                        Vec a03 = V.LoadUnsafe(ref ym0, 24);
+                        Vec a10 = V.LoadUnsafe(ref ym1, 0);
+                        Vec a11 = V.LoadUnsafe(ref ym1, 8);
+                        Vec a12 = V.LoadUnsafe(ref ym1, 16);
+                        Vec a13 = V.LoadUnsafe(ref ym1, 24);
+                        Vec a20 = V.LoadUnsafe(ref ym2, 0);
+                        Vec a21 = V.LoadUnsafe(ref ym2, 8);
+                        Vec a22 = V.LoadUnsafe(ref ym2, 16);
+                        Vec a23 = V.LoadUnsafe(ref ym2, 24);
+                        Vec a30 = V.LoadUnsafe(ref ym3, 0);
+                        Vec a31 = V.LoadUnsafe(ref ym3, 8);
+                        Vec a32 = V.LoadUnsafe(ref ym3, 16);
+                        Vec a33 = V.LoadUnsafe(ref ym3, 24);
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 48);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                            a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                            a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                            a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a01, ref ym0, 8);
+                        V.StoreUnsafe(a02, ref ym0, 16);
+                        V.StoreUnsafe(a03, ref ym0, 24);
+                        V.StoreUnsafe(a10, ref ym1, 0);
+                        V.StoreUnsafe(a11, ref ym1, 8);
+                        V.StoreUnsafe(a12, ref ym1, 16);
+                        V.StoreUnsafe(a13, ref ym1, 24);
+                        V.StoreUnsafe(a20, ref ym2, 0);
+                        V.StoreUnsafe(a21, ref ym2, 8);
+                        V.StoreUnsafe(a22, ref ym2, 16);
+                        V.StoreUnsafe(a23, ref ym2, 24);
+                        V.StoreUnsafe(a30, ref ym3, 0);
+                        V.StoreUnsafe(a31, ref ym3, 8);
+                        V.StoreUnsafe(a32, ref ym3, 16);
+                        V.StoreUnsafe(a33, ref ym3, 24);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a01, ref ym0, 8);
-                    V.StoreUnsafe(a02, ref ym0, 16);
-                    V.StoreUnsafe(a03, ref ym0, 24);
-                    V.StoreUnsafe(a10, ref ym1, 0);
-                    V.StoreUnsafe(a11, ref ym1, 8);
-                    V.StoreUnsafe(a12, ref ym1, 16);
-                    V.StoreUnsafe(a13, ref ym1, 24);
-                    V.StoreUnsafe(a20, ref ym2, 0);
-                    V.StoreUnsafe(a21, ref ym2, 8);
-                    V.StoreUnsafe(a22, ref ym2, 16);
-                    V.StoreUnsafe(a23, ref ym2, 24);
-                    V.StoreUnsafe(a30, ref ym3, 0);
-                    V.StoreUnsafe(a31, ref ym3, 8);
-                    V.StoreUnsafe(a32, ref ym3, 16);
-                    V.StoreUnsafe(a33, ref ym3, 24);
+                    for (; m < mEnd; m++)
+                    {
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                        Vec a00 = V.LoadUnsafe(ref ym0, 0);
+                        Vec a01 = V.LoadUnsafe(ref ym0, 8);
+                        Vec a02 = V.LoadUnsafe(ref ym0, 16);
+                        Vec a03 = V.LoadUnsafe(ref ym0, 24);
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 48);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a01, ref ym0, 8);
+                        V.StoreUnsafe(a02, ref ym0, 16);
+                        V.StoreUnsafe(a03, ref ym0, 24);
+                    }
                 }
-                for (; m < rows; m++)
+                // Outputs [32, 48): 2 vectors.
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
-                    Vec a00 = V.LoadUnsafe(ref ym0, 0);
-                    Vec a01 = V.LoadUnsafe(ref ym0, 8);
-                    Vec a02 = V.LoadUnsafe(ref ym0, 16);
-                    Vec a03 = V.LoadUnsafe(ref ym0, 24);
-                    for (int k = 0; k < 72; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 48);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
+                        Vec a00 = V.LoadUnsafe(ref ym0, 32);
+                        Vec a01 = V.LoadUnsafe(ref ym0, 40);
+                        Vec a10 = V.LoadUnsafe(ref ym1, 32);
+                        Vec a11 = V.LoadUnsafe(ref ym1, 40);
+                        Vec a20 = V.LoadUnsafe(ref ym2, 32);
+                        Vec a21 = V.LoadUnsafe(ref ym2, 40);
+                        Vec a30 = V.LoadUnsafe(ref ym3, 32);
+                        Vec a31 = V.LoadUnsafe(ref ym3, 40);
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 32);
+                        V.StoreUnsafe(a01, ref ym0, 40);
+                        V.StoreUnsafe(a10, ref ym1, 32);
+                        V.StoreUnsafe(a11, ref ym1, 40);
+                        V.StoreUnsafe(a20, ref ym2, 32);
+                        V.StoreUnsafe(a21, ref ym2, 40);
+                        V.StoreUnsafe(a30, ref ym3, 32);
+                        V.StoreUnsafe(a31, ref ym3, 40);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a01, ref ym0, 8);
-                    V.StoreUnsafe(a02, ref ym0, 16);
-                    V.StoreUnsafe(a03, ref ym0, 24);
-                }
-            }
-            // Outputs [32, 48): 2 vectors.
-            {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
-                    Vec a00 = V.LoadUnsafe(ref ym0, 32);
-                    Vec a01 = V.LoadUnsafe(ref ym0, 40);
-                    Vec a10 = V.LoadUnsafe(ref ym1, 32);
-                    Vec a11 = V.LoadUnsafe(ref ym1, 40);
-                    Vec a20 = V.LoadUnsafe(ref ym2, 32);
-                    Vec a21 = V.LoadUnsafe(ref ym2, 40);
-                    Vec a30 = V.LoadUnsafe(ref ym3, 32);
-                    Vec a31 = V.LoadUnsafe(ref ym3, 40);
-                    for (int k = 0; k < 72; k++)
+                    for (; m < mEnd; m++)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                        Vec a00 = V.LoadUnsafe(ref ym0, 32);
+                        Vec a01 = V.LoadUnsafe(ref ym0, 40);
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 32);
+                        V.StoreUnsafe(a01, ref ym0, 40);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 32);
-                    V.StoreUnsafe(a01, ref ym0, 40);
-                    V.StoreUnsafe(a10, ref ym1, 32);
-                    V.StoreUnsafe(a11, ref ym1, 40);
-                    V.StoreUnsafe(a20, ref ym2, 32);
-                    V.StoreUnsafe(a21, ref ym2, 40);
-                    V.StoreUnsafe(a30, ref ym3, 32);
-                    V.StoreUnsafe(a31, ref ym3, 40);
-                }
-                for (; m < rows; m++)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
-                    Vec a00 = V.LoadUnsafe(ref ym0, 32);
-                    Vec a01 = V.LoadUnsafe(ref ym0, 40);
-                    for (int k = 0; k < 72; k++)
-                    {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                    }
-                    V.StoreUnsafe(a00, ref ym0, 32);
-                    V.StoreUnsafe(a01, ref ym0, 40);
                 }
             }
         }
@@ -1296,172 +1321,177 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            // Outputs [0, 32): 4 vectors.
+            // Rows in blocks of 64, so a block's inputs stay in cache while every column pass reads them.
+            for (int m0 = 0; m0 < rows; m0 += 64)
             {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
+                int mEnd = global::System.Math.Min(rows, m0 + 64);
+                // Outputs [0, 32): 4 vectors.
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
-                    Vec a00 = Vec.Zero;
-                    Vec a01 = Vec.Zero;
-                    Vec a02 = Vec.Zero;
-                    Vec a03 = Vec.Zero;
-                    Vec a10 = Vec.Zero;
-                    Vec a11 = Vec.Zero;
-                    Vec a12 = Vec.Zero;
-                    Vec a13 = Vec.Zero;
-                    Vec a20 = Vec.Zero;
-                    Vec a21 = Vec.Zero;
-                    Vec a22 = Vec.Zero;
-                    Vec a23 = Vec.Zero;
-                    Vec a30 = Vec.Zero;
-                    Vec a31 = Vec.Zero;
-                    Vec a32 = Vec.Zero;
-                    Vec a33 = Vec.Zero;
-                    for (int k = 0; k < 72; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 48);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                        a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                        a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                        a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                        a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                        a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
-                        a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
+                        Vec a00 = Vec.Zero;
+                        Vec a01 = Vec.Zero;
+                        Vec a02 = Vec.Zero;
+                        Vec a03 = Vec.Zero;
+                        Vec a10 = Vec.Zero;
+                        Vec a11 = Vec.Zero;
+                        Vec a12 = Vec.Zero;
+                        Vec a13 = Vec.Zero;
+                        Vec a20 = Vec.Zero;
+                        Vec a21 = Vec.Zero;
+                        Vec a22 = Vec.Zero;
+                        Vec a23 = Vec.Zero;
+                        Vec a30 = Vec.Zero;
+                        Vec a31 = Vec.Zero;
+                        Vec a32 = Vec.Zero;
+                        Vec a33 = Vec.Zero;
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 48);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                            a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                            a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                            a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a01, ref ym0, 8);
+                        V.StoreUnsafe(a02, ref ym0, 16);
+                        V.StoreUnsafe(a03, ref ym0, 24);
+                        V.StoreUnsafe(a10, ref ym1, 0);
+                        V.StoreUnsafe(a11, ref ym1, 8);
+                        V.StoreUnsafe(a12, ref ym1, 16);
+                        V.StoreUnsafe(a13, ref ym1, 24);
+                        V.StoreUnsafe(a20, ref ym2, 0);
+                        V.StoreUnsafe(a21, ref ym2, 8);
+                        V.StoreUnsafe(a22, ref ym2, 16);
+                        V.StoreUnsafe(a23, ref ym2, 24);
+                        V.StoreUnsafe(a30, ref ym3, 0);
+                        V.StoreUnsafe(a31, ref ym3, 8);
+                        V.StoreUnsafe(a32, ref ym3, 16);
+                        V.StoreUnsafe(a33, ref ym3, 24);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a01, ref ym0, 8);
-                    V.StoreUnsafe(a02, ref ym0, 16);
-                    V.StoreUnsafe(a03, ref ym0, 24);
-                    V.StoreUnsafe(a10, ref ym1, 0);
-                    V.StoreUnsafe(a11, ref ym1, 8);
-                    V.StoreUnsafe(a12, ref ym1, 16);
-                    V.StoreUnsafe(a13, ref ym1, 24);
-                    V.StoreUnsafe(a20, ref ym2, 0);
-                    V.StoreUnsafe(a21, ref ym2, 8);
-                    V.StoreUnsafe(a22, ref ym2, 16);
-                    V.StoreUnsafe(a23, ref ym2, 24);
-                    V.StoreUnsafe(a30, ref ym3, 0);
-                    V.StoreUnsafe(a31, ref ym3, 8);
-                    V.StoreUnsafe(a32, ref ym3, 16);
-                    V.StoreUnsafe(a33, ref ym3, 24);
+                    for (; m < mEnd; m++)
+                    {
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                        Vec a00 = Vec.Zero;
+                        Vec a01 = Vec.Zero;
+                        Vec a02 = Vec.Zero;
+                        Vec a03 = Vec.Zero;
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 48);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a01, ref ym0, 8);
+                        V.StoreUnsafe(a02, ref ym0, 16);
+                        V.StoreUnsafe(a03, ref ym0, 24);
+                    }
                 }
-                for (; m < rows; m++)
+                // Outputs [32, 48): 2 vectors.
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
-                    Vec a00 = Vec.Zero;
-                    Vec a01 = Vec.Zero;
-                    Vec a02 = Vec.Zero;
-                    Vec a03 = Vec.Zero;
-                    for (int k = 0; k < 72; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 48);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
+                        Vec a00 = Vec.Zero;
+                        Vec a01 = Vec.Zero;
+                        Vec a10 = Vec.Zero;
+                        Vec a11 = Vec.Zero;
+                        Vec a20 = Vec.Zero;
+                        Vec a21 = Vec.Zero;
+                        Vec a30 = Vec.Zero;
+                        Vec a31 = Vec.Zero;
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 32);
+                        V.StoreUnsafe(a01, ref ym0, 40);
+                        V.StoreUnsafe(a10, ref ym1, 32);
+                        V.StoreUnsafe(a11, ref ym1, 40);
+                        V.StoreUnsafe(a20, ref ym2, 32);
+                        V.StoreUnsafe(a21, ref ym2, 40);
+                        V.StoreUnsafe(a30, ref ym3, 32);
+                        V.StoreUnsafe(a31, ref ym3, 40);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a01, ref ym0, 8);
-                    V.StoreUnsafe(a02, ref ym0, 16);
-                    V.StoreUnsafe(a03, ref ym0, 24);
-                }
-            }
-            // Outputs [32, 48): 2 vectors.
-            {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
-                    Vec a00 = Vec.Zero;
-                    Vec a01 = Vec.Zero;
-                    Vec a10 = Vec.Zero;
-                    Vec a11 = Vec.Zero;
-                    Vec a20 = Vec.Zero;
-                    Vec a21 = Vec.Zero;
-                    Vec a30 = Vec.Zero;
-                    Vec a31 = Vec.Zero;
-                    for (int k = 0; k < 72; k++)
+                    for (; m < mEnd; m++)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                        Vec a00 = Vec.Zero;
+                        Vec a01 = Vec.Zero;
+                        for (int k = 0; k < 72; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 32);
+                        V.StoreUnsafe(a01, ref ym0, 40);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 32);
-                    V.StoreUnsafe(a01, ref ym0, 40);
-                    V.StoreUnsafe(a10, ref ym1, 32);
-                    V.StoreUnsafe(a11, ref ym1, 40);
-                    V.StoreUnsafe(a20, ref ym2, 32);
-                    V.StoreUnsafe(a21, ref ym2, 40);
-                    V.StoreUnsafe(a30, ref ym3, 32);
-                    V.StoreUnsafe(a31, ref ym3, 40);
-                }
-                for (; m < rows; m++)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
-                    Vec a00 = Vec.Zero;
-                    Vec a01 = Vec.Zero;
-                    for (int k = 0; k < 72; k++)
-                    {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                    }
-                    V.StoreUnsafe(a00, ref ym0, 32);
-                    V.StoreUnsafe(a01, ref ym0, 40);
                 }
             }
         }
@@ -1477,156 +1507,161 @@ namespace Deepbox.Generated
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float b0 = ref MemoryMarshal.GetReference(bias);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            // Outputs [0, 64): 2 passes of 4 vectors; each pass's weights stay in cache across the rows.
-            for (int n = 0; n < 64; n += 32)
+            // Rows in blocks of 64, so a block's inputs stay in cache while every column pass reads them.
+            for (int m0 = 0; m0 < rows; m0 += 64)
             {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
+                int mEnd = global::System.Math.Min(rows, m0 + 64);
+                // Outputs [0, 64): 2 passes of 4 vectors; each pass's weights stay in cache across the rows.
+                for (int n = 0; n < 64; n += 32)
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
-                    Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                    Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                    Vec a20 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a21 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a22 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a23 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                    Vec a30 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                    for (int k = 0; k < 9; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                        a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                        a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                        a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                        a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                        a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
-                        a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                        Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                        Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                        Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
+                        Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                        Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                        Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        Vec a20 = V.LoadUnsafe(ref b0, (nuint)n);
+                        Vec a21 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                        Vec a22 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                        Vec a23 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        Vec a30 = V.LoadUnsafe(ref b0, (nuint)n);
+                        Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                        Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                        Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        for (int k = 0; k < 9; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                            a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                            a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                            a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                        V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                        V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                        V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
+                        V.StoreUnsafe(a10, ref ym1, (nuint)n);
+                        V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
+                        V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
+                        V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
+                        V.StoreUnsafe(a20, ref ym2, (nuint)n);
+                        V.StoreUnsafe(a21, ref ym2, (nuint)(n + 8));
+                        V.StoreUnsafe(a22, ref ym2, (nuint)(n + 16));
+                        V.StoreUnsafe(a23, ref ym2, (nuint)(n + 24));
+                        V.StoreUnsafe(a30, ref ym3, (nuint)n);
+                        V.StoreUnsafe(a31, ref ym3, (nuint)(n + 8));
+                        V.StoreUnsafe(a32, ref ym3, (nuint)(n + 16));
+                        V.StoreUnsafe(a33, ref ym3, (nuint)(n + 24));
                     }
-                    V.StoreUnsafe(a00, ref ym0, (nuint)n);
-                    V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
-                    V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
-                    V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
-                    V.StoreUnsafe(a10, ref ym1, (nuint)n);
-                    V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
-                    V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
-                    V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
-                    V.StoreUnsafe(a20, ref ym2, (nuint)n);
-                    V.StoreUnsafe(a21, ref ym2, (nuint)(n + 8));
-                    V.StoreUnsafe(a22, ref ym2, (nuint)(n + 16));
-                    V.StoreUnsafe(a23, ref ym2, (nuint)(n + 24));
-                    V.StoreUnsafe(a30, ref ym3, (nuint)n);
-                    V.StoreUnsafe(a31, ref ym3, (nuint)(n + 8));
-                    V.StoreUnsafe(a32, ref ym3, (nuint)(n + 16));
-                    V.StoreUnsafe(a33, ref ym3, (nuint)(n + 24));
+                    for (; m < mEnd; m++)
+                    {
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                        Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                        Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                        Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                        Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        for (int k = 0; k < 9; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                        V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                        V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                        V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
+                    }
                 }
-                for (; m < rows; m++)
+                // Outputs [64, 72): 1 vector.
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
-                    Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
-                    Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                    Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                    Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                    for (int k = 0; k < 9; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                        Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                        Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                        a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                        a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref b0, 64);
+                        Vec a10 = V.LoadUnsafe(ref b0, 64);
+                        Vec a20 = V.LoadUnsafe(ref b0, 64);
+                        Vec a30 = V.LoadUnsafe(ref b0, 64);
+                        for (int k = 0; k < 9; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 64);
+                        V.StoreUnsafe(a10, ref ym1, 64);
+                        V.StoreUnsafe(a20, ref ym2, 64);
+                        V.StoreUnsafe(a30, ref ym3, 64);
                     }
-                    V.StoreUnsafe(a00, ref ym0, (nuint)n);
-                    V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
-                    V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
-                    V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
-                }
-            }
-            // Outputs [64, 72): 1 vector.
-            {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
-                    Vec a00 = V.LoadUnsafe(ref b0, 64);
-                    Vec a10 = V.LoadUnsafe(ref b0, 64);
-                    Vec a20 = V.LoadUnsafe(ref b0, 64);
-                    Vec a30 = V.LoadUnsafe(ref b0, 64);
-                    for (int k = 0; k < 9; k++)
+                    for (; m < mEnd; m++)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                        Vec a00 = V.LoadUnsafe(ref b0, 64);
+                        for (int k = 0; k < 9; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 64);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 64);
-                    V.StoreUnsafe(a10, ref ym1, 64);
-                    V.StoreUnsafe(a20, ref ym2, 64);
-                    V.StoreUnsafe(a30, ref ym3, 64);
-                }
-                for (; m < rows; m++)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
-                    Vec a00 = V.LoadUnsafe(ref b0, 64);
-                    for (int k = 0; k < 9; k++)
-                    {
-                        ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                    }
-                    V.StoreUnsafe(a00, ref ym0, 64);
                 }
             }
         }

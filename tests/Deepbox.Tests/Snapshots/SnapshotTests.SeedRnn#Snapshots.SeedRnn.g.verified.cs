@@ -495,54 +495,59 @@ namespace Deepbox.Generated
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float b0 = ref MemoryMarshal.GetReference(bias);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            // Outputs [0, 8): 1 vector.
+            // Rows in blocks of 64, so a block's inputs stay in cache while every column pass reads them.
+            for (int m0 = 0; m0 < rows; m0 += 64)
             {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
+                int mEnd = global::System.Math.Min(rows, m0 + 64);
+                // Outputs [0, 8): 1 vector.
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 8);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 8);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 8);
-                    Vec a00 = V.LoadUnsafe(ref b0, 0);
-                    Vec a10 = V.LoadUnsafe(ref b0, 0);
-                    Vec a20 = V.LoadUnsafe(ref b0, 0);
-                    Vec a30 = V.LoadUnsafe(ref b0, 0);
-                    for (int k = 0; k < 4; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 8);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 8);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 8);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 8);
+                        Vec a00 = V.LoadUnsafe(ref b0, 0);
+                        Vec a10 = V.LoadUnsafe(ref b0, 0);
+                        Vec a20 = V.LoadUnsafe(ref b0, 0);
+                        Vec a30 = V.LoadUnsafe(ref b0, 0);
+                        for (int k = 0; k < 4; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a10, ref ym1, 0);
+                        V.StoreUnsafe(a20, ref ym2, 0);
+                        V.StoreUnsafe(a30, ref ym3, 0);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a10, ref ym1, 0);
-                    V.StoreUnsafe(a20, ref ym2, 0);
-                    V.StoreUnsafe(a30, ref ym3, 0);
-                }
-                for (; m < rows; m++)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
-                    Vec a00 = V.LoadUnsafe(ref b0, 0);
-                    for (int k = 0; k < 4; k++)
+                    for (; m < mEnd; m++)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 8);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                        Vec a00 = V.LoadUnsafe(ref b0, 0);
+                        for (int k = 0; k < 4; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
                 }
             }
         }
@@ -557,54 +562,59 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
             ref float y0 = ref MemoryMarshal.GetReference(y);
-            // Outputs [0, 8): 1 vector.
+            // Rows in blocks of 64, so a block's inputs stay in cache while every column pass reads them.
+            for (int m0 = 0; m0 < rows; m0 += 64)
             {
-                int m = 0;
-                for (; m + 4 <= rows; m += 4)
+                int mEnd = global::System.Math.Min(rows, m0 + 64);
+                // Outputs [0, 8): 1 vector.
                 {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
-                    ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                    ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 8);
-                    ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                    ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 8);
-                    ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                    ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 8);
-                    Vec a00 = Vec.Zero;
-                    Vec a10 = Vec.Zero;
-                    Vec a20 = Vec.Zero;
-                    Vec a30 = Vec.Zero;
-                    for (int k = 0; k < 8; k++)
+                    int m = m0;
+                    for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 8);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                        a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                        Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                        a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                        Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                        a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 8);
+                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 8);
+                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 8);
+                        Vec a00 = Vec.Zero;
+                        Vec a10 = Vec.Zero;
+                        Vec a20 = Vec.Zero;
+                        Vec a30 = Vec.Zero;
+                        for (int k = 0; k < 8; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
+                        V.StoreUnsafe(a10, ref ym1, 0);
+                        V.StoreUnsafe(a20, ref ym2, 0);
+                        V.StoreUnsafe(a30, ref ym3, 0);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
-                    V.StoreUnsafe(a10, ref ym1, 0);
-                    V.StoreUnsafe(a20, ref ym2, 0);
-                    V.StoreUnsafe(a30, ref ym3, 0);
-                }
-                for (; m < rows; m++)
-                {
-                    ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                    ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
-                    Vec a00 = Vec.Zero;
-                    for (int k = 0; k < 8; k++)
+                    for (; m < mEnd; m++)
                     {
-                        ref float wk = ref Unsafe.Add(ref w0, k * 8);
-                        Vec wv0 = V.LoadUnsafe(ref wk);
-                        Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                        a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                        ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
+                        Vec a00 = Vec.Zero;
+                        for (int k = 0; k < 8; k++)
+                        {
+                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                        }
+                        V.StoreUnsafe(a00, ref ym0, 0);
                     }
-                    V.StoreUnsafe(a00, ref ym0, 0);
                 }
             }
         }
