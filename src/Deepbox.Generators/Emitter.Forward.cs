@@ -92,8 +92,7 @@ internal static partial class Emitter
 
     private static void WriteForwardApi(SourceWriter w, ModelPlan plan)
     {
-        string perStep = plan.Spec.BatchFirst ? "[*, *, " : "[*, *, ";
-        string inShape = perStep + Inv(plan.InputSize) + "]";
+        string inShape = "[*, *, " + Inv(plan.InputSize) + "]";
         w.Line("/// <summary>");
         w.Line("/// Runs the model on <paramref name=\"input\"/>: <c>" + (plan.Spec.BatchFirst ? "[B, T, " : "[T, B, ") + Inv(plan.InputSize) + "]</c>, or unbatched <c>[T, " + Inv(plan.InputSize) + "]</c>.");
         w.Line("/// Initial states are zero.");

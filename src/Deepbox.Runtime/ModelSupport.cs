@@ -194,12 +194,10 @@ public static class ModelSupport
             return;
         }
 
-        for (int b = 0; b < batch; b++)
+        var layout = new SequenceLayout(features, features, features, 1, batch, seqLen, batchFirst);
+        for (int i = 0; i < layout.Runs; i++)
         {
-            for (int t = 0; t < seqLen; t++)
-            {
-                dense.Slice(((b * seqLen) + t) * features, features).CopyTo(rows.Slice(((t * batch) + b) * features, features));
-            }
+            dense.Slice(layout.DenseOffset(i), features).CopyTo(rows.Slice(layout.RowOffset(i), features));
         }
     }
 
