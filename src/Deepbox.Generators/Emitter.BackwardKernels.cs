@@ -17,7 +17,7 @@ internal enum DenseInit
 internal static partial class Emitter
 {
     /// <summary>
-    /// <c>dW[k, 0:n] += sum_m x[m, k] * dG[m, 0:n]</c>: a weight gradient, in the packed input-major layout, as one
+    /// <c>dW[k, 0:n] += sum_m x[m, k] * dG[m, 0:n]</c>: a weight gradient, input-major and row by row (not panels), as one
     /// product over every row (time step and sequence) rather than an outer product per step.
     /// </summary>
     private static void WriteWeightGrad(SourceWriter w, VectorIsa isa, RowSource src, int n)
@@ -29,7 +29,9 @@ internal static partial class Emitter
         int rest = vectors % Chunk;
         w.Line("/// <summary>");
         w.Line($"/// dW[k, 0:{Inv(n)}] += sum over m in [0, rows) of x[m, k] * dG[m, 0:{Inv(n)}], for the {Inv(src.Width)} inputs k of the layout {src.Key}:");
-        w.Line("/// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.");
+        w.Line("/// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).");
+        w.Line($"/// Tiles of {Inv(WeightGradInputs)} inputs by {Inv(Chunk)} vectors of outputs share each load of dG and of x; rows go in blocks of {Inv(WeightGradRowBlock)}, so a");
+        w.Line("/// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         using (w.Block($"public static void {WeightGradName(src, n)}(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)"))
@@ -37,53 +39,101 @@ internal static partial class Emitter
             w.Line("ref float x0 = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float g0 = ref MemoryMarshal.GetReference(dG);");
             w.Line("ref float w0 = ref MemoryMarshal.GetReference(dW);");
-            for (int seg = 0; seg < src.Segments; seg++)
+            using (w.Block($"for (int m0 = 0; m0 < rows; m0 += {Inv(WeightGradRowBlock)})"))
             {
-                int from = seg * src.SegmentStride;
-                using (w.Block($"for (int k = {Inv(from)}; k < {Inv(from + src.SegmentWidth)}; k++)"))
+                w.Line($"int mEnd = global::System.Math.Min(rows, m0 + {Inv(WeightGradRowBlock)});");
+                if (passes > 0)
                 {
-                    w.Line($"ref float wk = ref Unsafe.Add(ref w0, k * {Inv(n)});");
-                    if (passes > 0)
+                    using (w.Block($"for (int c = 0; c < {Inv(passes * Chunk * v)}; c += {Inv(Chunk * v)})"))
                     {
-                        using (w.Block($"for (int c = 0; c < {Inv(passes * Chunk * v)}; c += {Inv(Chunk * v)})"))
-                        {
-                            WriteWeightGradPass(w, v, n, Chunk, "c");
-                        }
+                        WriteWeightGradColumns(w, v, src, n, Chunk, "c");
                     }
+                }
 
-                    if (rest > 0)
+                if (rest > 0)
+                {
+                    using (w.Block($"// Columns [{Inv(passes * Chunk * v)}, {Inv(n)})."))
                     {
-                        using (w.Block($"// Columns [{Inv(passes * Chunk * v)}, {Inv(n)})."))
-                        {
-                            WriteWeightGradPass(w, v, n, rest, Inv(passes * Chunk * v));
-                        }
+                        WriteWeightGradColumns(w, v, src, n, rest, Inv(passes * Chunk * v));
                     }
                 }
             }
         }
     }
 
-    private static void WriteWeightGradPass(SourceWriter w, int v, int n, int count, string col)
+    /// <summary>Inputs of a weight-gradient tile: each vector of dG loaded serves this many of them.</summary>
+    private const int WeightGradInputs = 4;
+
+    /// <summary>Rows (steps times sequences) of a weight-gradient block: 128 rows of 4 vectors of dG are 16 KB.</summary>
+    private const int WeightGradRowBlock = 128;
+
+    /// <summary>Every input k, in tiles of <see cref="WeightGradInputs"/> then one at a time, for <paramref name="count"/> vectors of columns at <paramref name="col"/>.</summary>
+    private static void WriteWeightGradColumns(SourceWriter w, int v, RowSource src, int n, int count, string col)
+    {
+        for (int seg = 0; seg < src.Segments; seg++)
+        {
+            int from = seg * src.SegmentStride;
+            int tiles = src.SegmentWidth / WeightGradInputs;
+            int end = from + (tiles * WeightGradInputs);
+            if (tiles > 0)
+            {
+                using (w.Block($"for (int k = {Inv(from)}; k < {Inv(end)}; k += {Inv(WeightGradInputs)})"))
+                {
+                    WriteWeightGradTile(w, v, n, count, col, WeightGradInputs);
+                }
+            }
+
+            if (end < from + src.SegmentWidth)
+            {
+                using (w.Block($"for (int k = {Inv(end)}; k < {Inv(from + src.SegmentWidth)}; k++)"))
+                {
+                    WriteWeightGradTile(w, v, n, count, col, 1);
+                }
+            }
+        }
+    }
+
+    private static void WriteWeightGradTile(SourceWriter w, int v, int n, int count, string col, int inputs)
     {
         string at(int i) => col == "c" ? (i == 0 ? "(nuint)c" : $"(nuint)(c + {Inv(i * v)})") : Inv(int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + (i * v));
-        for (int i = 0; i < count; i++)
+        for (int r = 0; r < inputs; r++)
         {
-            w.Line($"Vec a{Inv(i)} = V.LoadUnsafe(ref wk, {at(i)});");
+            w.Line($"ref float wk{r} = ref Unsafe.Add(ref w0, {(r == 0 ? "k" : $"(k + {Inv(r)})")} * {Inv(n)});");
         }
 
-        using (w.Block("for (int m = 0; m < rows; m++)"))
+        for (int r = 0; r < inputs; r++)
         {
-            w.Line("Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));");
-            w.Line($"ref float gm = ref Unsafe.Add(ref g0, m * {Inv(n)});");
             for (int i = 0; i < count; i++)
             {
-                w.Line($"a{Inv(i)} = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, {at(i)}), xm, a{Inv(i)});");
+                w.Line($"Vec a{r}{Inv(i)} = V.LoadUnsafe(ref wk{r}, {at(i)});");
             }
         }
 
-        for (int i = 0; i < count; i++)
+        using (w.Block("for (int m = m0; m < mEnd; m++)"))
         {
-            w.Line($"V.StoreUnsafe(a{Inv(i)}, ref wk, {at(i)});");
+            w.Line("ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);");
+            w.Line($"ref float gm = ref Unsafe.Add(ref g0, m * {Inv(n)});");
+            for (int i = 0; i < count; i++)
+            {
+                w.Line($"Vec gv{Inv(i)} = V.LoadUnsafe(ref gm, {at(i)});");
+            }
+
+            for (int r = 0; r < inputs; r++)
+            {
+                w.Line($"Vec xb{r} = V.Create({(r == 0 ? "xm" : $"Unsafe.Add(ref xm, {Inv(r)})")});");
+                for (int i = 0; i < count; i++)
+                {
+                    w.Line($"a{r}{Inv(i)} = V.FusedMultiplyAdd(gv{Inv(i)}, xb{r}, a{r}{Inv(i)});");
+                }
+            }
+        }
+
+        for (int r = 0; r < inputs; r++)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                w.Line($"V.StoreUnsafe(a{r}{Inv(i)}, ref wk{r}, {at(i)});");
+            }
         }
     }
 
@@ -246,16 +296,18 @@ internal static partial class Emitter
                         }
                     }
 
-                    if (gru)
-                    {
-                        w.Line($"// dh_prev = dh * z + W_hh^T (r, z, r * dn).");
-                        w.Line($"{DenseName(new RowSource(string.Empty, n, n, n, 1), hp, ActivationKind.None, DenseInit.Accumulate)}(MemoryMarshal.CreateReadOnlySpan(ref dGhRow, {Inv(n)}), {Inv(n)}, whhT, default, MemoryMarshal.CreateSpan(ref dhRow, {Inv(hp)}), 1);");
-                    }
-                    else
-                    {
-                        w.Line("// dh_prev = W_hh^T d(gates).");
-                        w.Line($"{dhPrev}(MemoryMarshal.CreateReadOnlySpan(ref dGRow, {Inv(n)}), {Inv(n)}, whhT, default, MemoryMarshal.CreateSpan(ref dhRow, {Inv(hp)}), 1);");
-                    }
+                }
+
+                // Every sequence's dh has been read: the step's gradient products can overwrite them, all rows in one call.
+                if (gru)
+                {
+                    w.Line($"// dh_prev = dh * z + W_hh^T (r, z, r * dn).");
+                    w.Line($"{DenseName(new RowSource(string.Empty, n, n, n, 1), hp, ActivationKind.None, DenseInit.Accumulate)}(dGh.Slice(t * batch * {Inv(n)}, batch * {Inv(n)}), {Inv(n)}, whhT, default, dh, batch);");
+                }
+                else
+                {
+                    w.Line("// dh_prev = W_hh^T d(gates).");
+                    w.Line($"{dhPrev}(dG.Slice(t * batch * {Inv(n)}, batch * {Inv(n)}), {Inv(n)}, whhT, default, dh, batch);");
                 }
             }
         }

@@ -47,6 +47,7 @@ internal static partial class Emitter
                 }
 
                 kernels[SequenceName(l, l.HiddenSize)] = kw => WriteSequence(kw, plan.Isa, l, s.Padded);
+                kernels[UpdateName(l)] = kw => WriteSequenceUpdate(kw, l, s.Padded, plan.Isa.Width);
                 if (CanStream(plan))
                 {
                     for (int layer = 0; layer < l.NumLayers; layer++)
@@ -151,7 +152,8 @@ internal static partial class Emitter
         w.Line("/// <summary>");
         string start = init switch { DenseInit.Bias => "bias + ", DenseInit.Accumulate => "y[m, 0:" + Inv(n) + "] + ", _ => string.Empty };
         w.Line($"/// y[m, 0:{Inv(n)}] = {(act == ActivationKind.None ? string.Empty : act.ToString().ToLowerInvariant() + "(")}{start}sum over {segs} of x[m, k] * w[k, 0:{Inv(n)}]{(act == ActivationKind.None ? string.Empty : ")")}, for m in [0, rows).");
-        w.Line($"/// w is input-major: row k holds the {Inv(n)} outputs fed by input k, so each input broadcasts against {Inv(Math.Min(Chunk, vectors))} vectors of outputs.");
+        w.Line($"/// w is [{Inv(src.PackedRows)}][{Inv(n)}] stored as vector panels (ModelSupport.PanelIndex): each vector of {Inv(v)} outputs has its {Inv(src.PackedRows)} rows");
+        w.Line($"/// one after another, so a pass reads {Inv(Math.Min(Chunk, vectors))} sequential streams, and each input broadcasts against {Inv(Math.Min(Chunk, vectors))} vectors of outputs.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         using (w.Block($"public static void {DenseName(src, n, act, init)}(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)"))
@@ -244,15 +246,17 @@ internal static partial class Emitter
             }
         }
 
+        int k = src.PackedRows;
+        w.Line($"ref float wp = ref {PanelStart("w0", col, k)};");
         for (int s = 0; s < src.Segments; s++)
         {
             int from = s * src.SegmentStride;
             using (w.Block($"for (int k = {Inv(from)}; k < {Inv(from + src.SegmentWidth)}; k++)"))
             {
-                w.Line($"ref float wk = ref Unsafe.Add(ref w0, {(col == "0" ? $"k * {Inv(n)}" : $"(k * {Inv(n)}) + {col}")});");
+                w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(v)});");
                 for (int i = 0; i < count; i++)
                 {
-                    w.Line($"Vec wv{Inv(i)} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))});");
+                    w.Line($"Vec wv{Inv(i)} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * k * v))});");
                 }
 
                 for (int r = 0; r < rows; r++)
@@ -283,25 +287,47 @@ internal static partial class Emitter
         }
     }
 
+    /// <summary>
+    /// The first float of column <paramref name="col"/>'s panel in weights packed as vector panels
+    /// (<c>ModelSupport.PanelIndex</c>) of <paramref name="rows"/> rows: each vector of columns holds its rows one after
+    /// another, so the next vector of columns starts <c>rows * width</c> floats on.
+    /// </summary>
+    private static string PanelStart(string w0, string col, int rows) => col switch
+    {
+        "0" => $"{w0}",
+        _ when int.TryParse(col, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int c) => $"Unsafe.Add(ref {w0}, {Inv(c * rows)})",
+        _ => $"Unsafe.Add(ref {w0}, {col} * {Inv(rows)})",
+    };
+
     private static string Offset(string col, int plus) =>
         col == "n" ? (plus == 0 ? "(nuint)n" : $"(nuint)(n + {Inv(plus)})") : Inv(int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + plus);
 
     /// <summary>The magnitude below which recurrent state is flushed to zero (see the emitted <c>Flush</c>).</summary>
     private const string FlushBelow = "1e-30f";
 
+    /// <summary>
+    /// The rows of <c>W_hh</c> a product pass of the sequence kernel takes at a time: all of them up to 128 (a block's
+    /// LSTM weights, 128 rows of 4 gates of 8 floats, are 16 KB, half of a 32 KB L1), else equal chunks of at most 128.
+    /// </summary>
+    private static int SequenceChunk(int h)
+    {
+        const int Max = 128;
+        int chunks = (h + Max - 1) / Max;
+        return (h + chunks - 1) / chunks;
+    }
+
     /// <summary>Sequences of a batch the recurrence advances together, sharing each load of the weights.</summary>
     private const int SequenceRows = 4;
 
     /// <summary>
-    /// One step for <paramref name="rows"/> sequences <c>b, b + 1, ...</c>: every gate of every block of hidden units, one
-    /// pass over <c>W_hh</c> whose vectors serve all the rows, then each row's update.
+    /// The products of one step for <paramref name="rows"/> sequences <c>b, b + 1, ...</c>: every gate of a block of
+    /// hidden units in one pass over <c>W_hh</c> whose vectors serve all the rows. The sums go to memory
+    /// (<see cref="SumSlot"/>); <see cref="WriteSequenceUpdate"/> activates them.
     /// </summary>
-    private static void WriteSequenceRows(SourceWriter w, LayerSpec l, int hp, int v, int rows)
+    private static void WriteSequenceRows(SourceWriter w, LayerSpec l, int hp, int v, int rows, bool chunked)
     {
-        int g = l.Gates;
-        int row = g * hp;
+        int row = l.Gates * hp;
         bool gru = l.Kind == LayerKind.Gru;
-        bool lstm = l.Kind == LayerKind.Lstm;
         string[] gates = l.Kind switch
         {
             LayerKind.Lstm => ["ai", "af", "ag", "ao"],
@@ -312,85 +338,164 @@ internal static partial class Emitter
         {
             string br = r == 0 ? "b" : $"(b + {Inv(r)})";
             w.Line($"ref float hPrev{r} = ref (s == 0 ? ref Unsafe.Add(ref h00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + {br}) * seqStride));");
-            w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + {br}) * seqStride);");
             w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + {br}) * {Inv(row)});");
-            if (lstm)
-            {
-                w.Line($"ref float cPrev{r} = ref (s == 0 ? ref Unsafe.Add(ref c00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + {br}) * {Inv(hp)}));");
-            }
-
-            if (lstm || gru)
+            if (gru)
             {
                 w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, ((t * batch) + {br}) * {Inv(hp)});");
             }
+            else if (l.Kind != LayerKind.Lstm)
+            {
+                w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + {br}) * seqStride);");
+            }
         }
 
+        for (int r = 0; r < rows; r++)
         {
-            for (int r = 0; r < rows; r++)
+            for (int i = 0; i < gates.Length; i++)
             {
-                for (int i = 0; i < gates.Length; i++)
+                // The first chunk starts from the input products (GRU's n from b_hn); later ones from the partial sums.
+                string init = gru && i == 2
+                    ? "V.LoadUnsafe(ref bhn0, (nuint)j)"
+                    : $"V.LoadUnsafe(ref gRow{r}, {(i == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(i * v)})")})";
+                bool sumElsewhere = gru ? i == 2 : l.Kind != LayerKind.Lstm;
+                if (chunked && sumElsewhere)
                 {
-                    string init = gru && i == 2
-                        ? "V.LoadUnsafe(ref bhn0, (nuint)j)"
-                        : $"V.LoadUnsafe(ref gRow{r}, {(i == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(i * v)})")})";
-                    w.Line($"Vec {gates[i]}{r} = {init};");
+                    init = $"kc == 0 ? {init} : V.LoadUnsafe({SumSlot(l, r, i, v)})";
                 }
+
+                w.Line($"Vec {gates[i]}{r} = {init};");
             }
+        }
 
-            using (w.Block($"for (int k = 0; k < {Inv(l.HiddenSize)}; k++)"))
+        int h = l.HiddenSize;
+        w.Line($"ref float wp = ref {PanelStart("whh0", "col", h)};");
+        using (w.Block(chunked ? "for (int k = kc; k < kEnd; k++)" : $"for (int k = 0; k < {Inv(h)}; k++)"))
+        {
+            w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(v)});");
+            for (int i = 0; i < gates.Length; i++)
             {
-                w.Line($"ref float wk = ref Unsafe.Add(ref whh0, (k * {Inv(row)}) + col);");
-                for (int i = 0; i < gates.Length; i++)
-                {
-                    w.Line($"Vec wv{i} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))});");
-                }
-
-                for (int r = 0; r < rows; r++)
-                {
-                    w.Line($"Vec hk{r} = V.Create(Unsafe.Add(ref hPrev{r}, k));");
-                    for (int i = 0; i < gates.Length; i++)
-                    {
-                        w.Line($"{gates[i]}{r} = V.FusedMultiplyAdd(wv{i}, hk{r}, {gates[i]}{r});");
-                    }
-                }
+                w.Line($"Vec wv{i} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * h * v))});");
             }
 
             for (int r = 0; r < rows; r++)
             {
-                switch (l.Kind)
+                w.Line($"Vec hk{r} = V.Create(Unsafe.Add(ref hPrev{r}, k));");
+                for (int i = 0; i < gates.Length; i++)
                 {
-                    case LayerKind.Lstm:
-                        w.Line($"Vec i{r} = Act.Sigmoid(ai{r});");
-                        w.Line($"Vec f{r} = Act.Sigmoid(af{r});");
-                        w.Line($"Vec g{r} = Act.Tanh(ag{r});");
-                        w.Line($"Vec o{r} = Act.Sigmoid(ao{r});");
-                        w.Line($"Vec cNext{r} = Flush(V.FusedMultiplyAdd(f{r}, V.LoadUnsafe(ref cPrev{r}, (nuint)j), i{r} * g{r}));");
-                        w.Line($"V.StoreUnsafe(cNext{r}, ref auxRow{r}, (nuint)j);");
-                        w.Line($"V.StoreUnsafe(Flush(o{r} * Act.Tanh(cNext{r})), ref hNext{r}, (nuint)j);");
-                        w.Line($"// The activated gates replace the input products: Backward reads them.");
-                        w.Line($"V.StoreUnsafe(i{r}, ref gRow{r}, (nuint)col);");
-                        w.Line($"V.StoreUnsafe(f{r}, ref gRow{r}, (nuint)(col + {Inv(v)}));");
-                        w.Line($"V.StoreUnsafe(g{r}, ref gRow{r}, (nuint)(col + {Inv(2 * v)}));");
-                        w.Line($"V.StoreUnsafe(o{r}, ref gRow{r}, (nuint)(col + {Inv(3 * v)}));");
-                        break;
-                    case LayerKind.Gru:
-                        w.Line($"Vec r{r} = Act.Sigmoid(ar{r});");
-                        w.Line($"Vec z{r} = Act.Sigmoid(az{r});");
-                        w.Line($"Vec n{r} = Act.Tanh(V.FusedMultiplyAdd(r{r}, an{r}, V.LoadUnsafe(ref gRow{r}, (nuint)(col + {Inv(2 * v)}))));");
-                        w.Line($"V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z{r}, V.LoadUnsafe(ref hPrev{r}, (nuint)j) - n{r}, n{r})), ref hNext{r}, (nuint)j);");
-                        w.Line($"// The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.");
-                        w.Line($"V.StoreUnsafe(r{r}, ref gRow{r}, (nuint)col);");
-                        w.Line($"V.StoreUnsafe(z{r}, ref gRow{r}, (nuint)(col + {Inv(v)}));");
-                        w.Line($"V.StoreUnsafe(n{r}, ref gRow{r}, (nuint)(col + {Inv(2 * v)}));");
-                        w.Line($"V.StoreUnsafe(an{r}, ref auxRow{r}, (nuint)j);");
-                        break;
-                    default:
-                        w.Line($"V.StoreUnsafe(Flush({(l.Relu ? $"V.Max(a{r}, Vec.Zero)" : $"Act.Tanh(a{r})")}), ref hNext{r}, (nuint)j);");
-                        break;
+                    w.Line($"{gates[i]}{r} = V.FusedMultiplyAdd(wv{i}, hk{r}, {gates[i]}{r});");
                 }
+            }
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < gates.Length; i++)
+            {
+                w.Line($"V.StoreUnsafe({gates[i]}{r}, {SumSlot(l, r, i, v)});");
             }
         }
     }
+
+    /// <summary>
+    /// The cell update of one block of hidden units for every sequence <c>b</c>, from the sums the product passes left
+    /// in memory. One loop over the batch keeps a single copy of the activation code in the kernel (four inlined copies
+    /// made the method so large that the JIT kept an accumulator of the product loop on the stack).
+    /// </summary>
+    private static void WriteSequenceUpdate(SourceWriter w, LayerSpec l, int hp, int v)
+    {
+        int row = l.Gates * hp;
+        bool lstm = l.Kind == LayerKind.Lstm;
+        bool gru = l.Kind == LayerKind.Gru;
+        w.Line("/// <summary>");
+        w.Line($"/// The cell update of the block of {Inv(v)} hidden units at j, for every sequence of step t, from the sums the product");
+        w.Line("/// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the");
+        w.Line("/// JIT) crowded the product loop's registers and an accumulator went to the stack.");
+        w.Line("/// </summary>");
+        w.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
+        string args = "ref float gx0, " + (lstm || gru ? "ref float aux0, " : string.Empty) + "ref float seq0, " + (gru ? "ref float h00, " : lstm ? "ref float c00, " : string.Empty) + "int seqStride, int batch, int t, int tPrev, bool first, int j";
+        using (w.Block($"private static void {UpdateName(l)}({args})"))
+        {
+            w.Line(l.Gates == 1 ? "int col = j;" : $"int col = j * {Inv(l.Gates)};");
+            WriteSequenceUpdateLoop(w, l, hp, v, row);
+        }
+    }
+
+    private static string UpdateName(LayerSpec l) => SequenceName(l, l.HiddenSize).Replace("Sequence", "Update");
+
+    /// <summary>The call of <see cref="WriteSequenceUpdate"/>'s method from the sequence kernel.</summary>
+    private static string UpdateCall(LayerSpec l)
+    {
+        bool lstm = l.Kind == LayerKind.Lstm;
+        bool gru = l.Kind == LayerKind.Gru;
+        return $"{UpdateName(l)}(ref gx0, " + (lstm || gru ? "ref aux0, " : string.Empty) + "ref seq0, " + (gru ? "ref h00, " : lstm ? "ref c00, " : string.Empty) + "seqStride, batch, t, tPrev, s == 0, j);";
+    }
+
+    private static void WriteSequenceUpdateLoop(SourceWriter w, LayerSpec l, int hp, int v, int row)
+    {
+        using (w.Block("for (int b = 0; b < batch; b++)"))
+        {
+            const int r = 0;
+            w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);");
+            if (l.Kind != LayerKind.Rnn)
+            {
+                w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + b) * {Inv(row)});");
+                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, ((t * batch) + b) * {Inv(hp)});");
+            }
+
+            if (l.Kind == LayerKind.Lstm)
+            {
+                w.Line($"ref float cPrev{r} = ref (first ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * {Inv(hp)}));");
+            }
+            else if (l.Kind == LayerKind.Gru)
+            {
+                w.Line($"ref float hPrev{r} = ref (first ? ref Unsafe.Add(ref h00, b * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));");
+            }
+
+            switch (l.Kind)
+            {
+                case LayerKind.Lstm:
+                    w.Line($"Vec i{r} = Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, 0, v)}));");
+                    w.Line($"Vec f{r} = Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, 1, v)}));");
+                    w.Line($"Vec g{r} = Act.Tanh(V.LoadUnsafe({SumSlot(l, r, 2, v)}));");
+                    w.Line($"Vec o{r} = Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, 3, v)}));");
+                    w.Line($"Vec cNext{r} = Flush(V.FusedMultiplyAdd(f{r}, V.LoadUnsafe(ref cPrev{r}, (nuint)j), i{r} * g{r}));");
+                    w.Line($"V.StoreUnsafe(cNext{r}, ref auxRow{r}, (nuint)j);");
+                    w.Line($"V.StoreUnsafe(Flush(o{r} * Act.Tanh(cNext{r})), ref hNext{r}, (nuint)j);");
+                    w.Line($"// The activated gates replace the sums: Backward reads them.");
+                    w.Line($"V.StoreUnsafe(i{r}, ref gRow{r}, (nuint)col);");
+                    w.Line($"V.StoreUnsafe(f{r}, ref gRow{r}, (nuint)(col + {Inv(v)}));");
+                    w.Line($"V.StoreUnsafe(g{r}, ref gRow{r}, (nuint)(col + {Inv(2 * v)}));");
+                    w.Line($"V.StoreUnsafe(o{r}, ref gRow{r}, (nuint)(col + {Inv(3 * v)}));");
+                    break;
+                case LayerKind.Gru:
+                    w.Line($"Vec r{r} = Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, 0, v)}));");
+                    w.Line($"Vec z{r} = Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, 1, v)}));");
+                    w.Line($"Vec n{r} = Act.Tanh(V.FusedMultiplyAdd(r{r}, V.LoadUnsafe({SumSlot(l, r, 2, v)}), V.LoadUnsafe(ref gRow{r}, (nuint)(col + {Inv(2 * v)}))));");
+                    w.Line($"V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z{r}, V.LoadUnsafe(ref hPrev{r}, (nuint)j) - n{r}, n{r})), ref hNext{r}, (nuint)j);");
+                    w.Line($"// The activated gates replace the sums; aux keeps W_hn h + b_hn. Backward reads them.");
+                    w.Line($"V.StoreUnsafe(r{r}, ref gRow{r}, (nuint)col);");
+                    w.Line($"V.StoreUnsafe(z{r}, ref gRow{r}, (nuint)(col + {Inv(v)}));");
+                    w.Line($"V.StoreUnsafe(n{r}, ref gRow{r}, (nuint)(col + {Inv(2 * v)}));");
+                    break;
+                default:
+                    w.Line($"V.StoreUnsafe(Flush({(l.Relu ? "V.Max" : "Act.Tanh")}(V.LoadUnsafe({SumSlot(l, r, 0, v)}){(l.Relu ? ", Vec.Zero" : string.Empty)})), ref hNext{r}, (nuint)j);");
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where row <paramref name="r"/>'s sum for gate <paramref name="gate"/> waits between the product and the
+    /// activations: over the gate's input products in gx (which the activations overwrite anyway), except GRU's n,
+    /// whose sum W_hn h + b_hn goes to aux (Backward reads it there) because its input product is still needed, and the
+    /// RNN's, which goes straight to h.
+    /// </summary>
+    private static string SumSlot(LayerSpec l, int r, int gate, int v) => l.Kind switch
+    {
+        LayerKind.Gru when gate == 2 => $"ref auxRow{r}, (nuint)j",
+        LayerKind.Lstm or LayerKind.Gru => $"ref gRow{r}, {(gate == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(gate * v)})")}",
+        _ => $"ref hNext{r}, (nuint)j",
+    };
 
     /// <summary>The recurrence of one layer and direction over a whole sequence, the gates fused in one pass over <c>W_hh</c>.</summary>
     private static void WriteSequence(SourceWriter w, VectorIsa isa, LayerSpec l, int hp)
@@ -428,7 +533,7 @@ internal static partial class Emitter
         }
 
         w.Line($"/// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, {Inv(row)}]; whh is W_hh");
-        w.Line($"/// input-major, [{Inv(h)}][{Inv(row)}], with the {Inv(g)} gate{(g == 1 ? string.Empty : "s")} of each block of {Inv(v)} hidden units side by side, so one pass");
+        w.Line($"/// [{Inv(h)}][{Inv(row)}] in vector panels, with the {Inv(g)} gate{(g == 1 ? string.Empty : "s")} of each block of {Inv(v)} hidden units side by side, so one pass");
         w.Line($"/// over h computes every gate of a block. Hidden size {Inv(h)} runs as {Inv(hp / v)} block{(hp / v == 1 ? string.Empty : "s")} of {Inv(v)}{(h == hp ? string.Empty : $" (the last one padded: {Inv(hp - h)} lanes of zero weights, never read back)")}.");
         w.Line($"/// Row (t, b) of seq (stride seqStride) receives h at t; h0{(lstm ? " and c0" : string.Empty)} hold{(lstm ? string.Empty : "s")} one row of {Inv(hp)} per sequence{(lstm ? "; aux receives c at every step" : gru ? "; aux receives W_hn h + b_hn at every step" : string.Empty)}.");
         w.Line("/// </summary>");
@@ -466,16 +571,32 @@ internal static partial class Emitter
                 using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
                 {
                     w.Line(l.Gates == 1 ? "int col = j;" : $"int col = j * {Inv(l.Gates)}; // this block's {Inv(l.Gates)} gates start here in gx and whh rows");
-                    w.Line("int b = 0;");
-                    using (w.Block($"for (; b + {Inv(SequenceRows)} <= batch; b += {Inv(SequenceRows)})"))
+                    int chunk = SequenceChunk(h);
+                    if (chunk < h)
                     {
-                        WriteSequenceRows(w, l, hp, v, SequenceRows);
+                        w.Line($"// h in chunks of {Inv(chunk)}: a chunk of the block's weights ({Inv(chunk * g * v * 4 / 1024)} KB) stays in L1 across the batch, and the");
+                        w.Line("// partial sums wait in memory between chunks (the order of the sum is unchanged).");
                     }
 
-                    using (w.Block("for (; b < batch; b++)"))
+                    using (chunk < h ? w.Block($"for (int kc = 0; kc < {Inv(h)}; kc += {Inv(chunk)})") : default(IDisposable?))
                     {
-                        WriteSequenceRows(w, l, hp, v, 1);
+                        if (chunk < h)
+                        {
+                            w.Line($"int kEnd = global::System.Math.Min(kc + {Inv(chunk)}, {Inv(h)});");
+                        }
+
+                        using (w.Block($"for (int b = 0; b + {Inv(SequenceRows)} <= batch; b += {Inv(SequenceRows)})"))
+                        {
+                            WriteSequenceRows(w, l, hp, v, SequenceRows, chunk < h);
+                        }
+
+                        using (w.Block($"for (int b = batch - (batch % {Inv(SequenceRows)}); b < batch; b++)"))
+                        {
+                            WriteSequenceRows(w, l, hp, v, 1, chunk < h);
+                        }
                     }
+
+                    w.Line(UpdateCall(l));
                 }
             }
         }

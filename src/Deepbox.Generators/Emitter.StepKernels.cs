@@ -69,28 +69,31 @@ internal static partial class Emitter
 
                 // The input part (GRU: n's input part kept apart from its hidden part).
                 string[] xAcc = gru ? ["ar", "az", "anx"] : acc;
+                int kx = src.PackedRows;
+                w.Line($"ref float wxp = ref {PanelStart("wih0", "col", kx)};");
                 for (int s = 0; s < src.Segments; s++)
                 {
                     int from = s * src.SegmentStride;
                     using (w.Block($"for (int k = {Inv(from)}; k < {Inv(from + src.SegmentWidth)}; k++)"))
                     {
                         w.Line("Vec xk = V.Create(Unsafe.Add(ref x0, k));");
-                        w.Line($"ref float wk = ref Unsafe.Add(ref wih0, (k * {Inv(n)}) + col);");
+                        w.Line($"ref float wk = ref Unsafe.Add(ref wxp, k * {Inv(v)});");
                         for (int i = 0; i < xAcc.Length; i++)
                         {
-                            w.Line($"{xAcc[i]} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))}), xk, {xAcc[i]});");
+                            w.Line($"{xAcc[i]} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * kx * v))}), xk, {xAcc[i]});");
                         }
                     }
                 }
 
                 string[] hAcc = gru ? ["ar", "az", "anh"] : acc;
+                w.Line($"ref float whp = ref {PanelStart("whh0", "col", h)};");
                 using (w.Block($"for (int k = 0; k < {Inv(h)}; k++)"))
                 {
                     w.Line("Vec hk = V.Create(Unsafe.Add(ref h0, k));");
-                    w.Line($"ref float wk = ref Unsafe.Add(ref whh0, (k * {Inv(n)}) + col);");
+                    w.Line($"ref float wk = ref Unsafe.Add(ref whp, k * {Inv(v)});");
                     for (int i = 0; i < hAcc.Length; i++)
                     {
-                        w.Line($"{hAcc[i]} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))}), hk, {hAcc[i]});");
+                        w.Line($"{hAcc[i]} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * h * v))}), hk, {hAcc[i]});");
                     }
                 }
 

@@ -164,7 +164,7 @@ internal static partial class Emitter
         w.Line($"private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<{P}> _parameterList;");
         w.Line("private bool _training = true;");
         w.Line();
-        w.Line("// Weights packed for the kernels (input-major, gates side by side per block of " + Inv(plan.Isa.Width)
+        w.Line("// Weights packed for the kernels (input-major vector panels, gates side by side per block of " + Inv(plan.Isa.Width)
             + " units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.");
         foreach ((string field, int length, string what) in PackedBuffers(plan))
         {

@@ -74,12 +74,15 @@ public static class ModelSupport
     public static string Shape(params int[] dims) => Tensor.FormatShape(dims);
 
     /// <summary>
-    /// Packs a PyTorch weight <c>[gates * hidden, cols]</c> (gate blocks stacked by rows) into the input-major,
-    /// gate-interleaved layout of the generated kernels: row <c>r</c> of the result holds, for each block of
-    /// <paramref name="vectorWidth"/> hidden units, the block's weights of every gate side by side
-    /// (<c>[rows][hiddenBlocks][gates][vectorWidth]</c>); hidden units past <paramref name="hidden"/> are zero.
-    /// Column <c>c</c> lands in row <c>(c / segmentWidth) * segmentStride + c % segmentWidth</c>, so the halves of a
-    /// bidirectional input can sit at padded offsets.
+    /// Packs a PyTorch weight <c>[gates * hidden, cols]</c> (gate blocks stacked by rows) into the gate-interleaved,
+    /// vector-panel layout of the generated kernels. Logically it is an input-major matrix <c>[rows][lanes]</c> whose
+    /// row <c>r</c> holds, for each block of <paramref name="vectorWidth"/> hidden units, the block's weights of every
+    /// gate side by side (lane <c>(block * gates + gate) * vectorWidth + unit</c>); hidden units past
+    /// <paramref name="hidden"/> are zero. Column <c>c</c> of the weight lands in row
+    /// <c>(c / segmentWidth) * segmentStride + c % segmentWidth</c>, so the halves of a bidirectional input can sit at
+    /// padded offsets. It is stored panel by panel (see <see cref="PanelIndex"/>): each vector of lanes has its rows
+    /// contiguous, so a kernel walking the rows reads sequential memory instead of one cache line per row at a stride of
+    /// a whole row, which on wide layers maps every row to the same cache set.
     /// </summary>
     /// <param name="weight">The PyTorch weight, row-major.</param>
     /// <param name="gates">Gate blocks in the weight (1, 3 or 4).</param>
@@ -95,6 +98,7 @@ public static class ModelSupport
     {
         int blocks = (hidden + vectorWidth - 1) / vectorWidth;
         int rowLength = blocks * gates * vectorWidth;
+        int rows = destination.Length / rowLength;
         destination.Clear();
         for (int g = 0; g < gates; g++)
         {
@@ -107,12 +111,25 @@ public static class ModelSupport
                     int count = Math.Min(segmentWidth, cols - first);
                     for (int c = 0; c < count; c++)
                     {
-                        destination[((row + c) * rowLength) + lane] = src[first + c];
+                        destination[PanelIndex(row + c, lane, rows, vectorWidth)] = src[first + c];
                     }
                 }
             }
         }
     }
+
+    /// <summary>
+    /// Where element <c>(row, column)</c> of a logical <c>[rows][columns]</c> matrix sits in the vector-panel layout
+    /// the generated kernels read weights in: panel <c>column / vectorWidth</c> holds that vector of columns for every
+    /// row, <c>rows * vectorWidth</c> floats, one after another (<c>[columns / vectorWidth][rows][vectorWidth]</c>).
+    /// </summary>
+    /// <param name="row">The row (the reduction index of the product).</param>
+    /// <param name="column">The column (the output).</param>
+    /// <param name="rows">Rows of the matrix.</param>
+    /// <param name="vectorWidth">Floats per vector.</param>
+    /// <returns>The offset in the packed buffer.</returns>
+    public static int PanelIndex(int row, int column, int rows, int vectorWidth) =>
+        ((((column / vectorWidth) * rows) + row) * vectorWidth) + (column % vectorWidth);
 
     /// <summary>
     /// Packs biases into the gate-interleaved layout (<c>[hiddenBlocks][gates][vectorWidth]</c>): the sum
@@ -231,7 +248,8 @@ public static class ModelSupport
     /// <c>r</c> is the gate-interleaved output lane of <see cref="PackGateInterleaved"/> (<c>[hiddenBlocks][gates][vectorWidth]</c>),
     /// and column <c>c</c> lands at <c>(c / segmentWidth) * segmentStride + c % segmentWidth</c> of a row of
     /// <paramref name="rowLength"/> floats; everything else is zero. A product of a gate gradient row with this matrix gives
-    /// the gradient of the input, in the input's padded layout.
+    /// the gradient of the input, in the input's padded layout. Stored in the vector-panel layout of
+    /// <see cref="PanelIndex"/>.
     /// </summary>
     /// <param name="weight">The PyTorch weight, row-major.</param>
     /// <param name="gates">Gate blocks in the weight.</param>
@@ -246,6 +264,7 @@ public static class ModelSupport
         ReadOnlySpan<float> weight, int gates, int hidden, int cols, int vectorWidth,
         int segmentWidth, int segmentStride, int rowLength, Span<float> destination)
     {
+        int lanes = destination.Length / rowLength;
         destination.Clear();
         for (int g = 0; g < gates; g++)
         {
@@ -253,18 +272,24 @@ public static class ModelSupport
             {
                 ReadOnlySpan<float> src = weight.Slice(((g * hidden) + j) * cols, cols);
                 int lane = Lane(g, j, gates, vectorWidth);
-                Span<float> row = destination.Slice(lane * rowLength, rowLength);
                 for (int first = 0, at = 0; first < cols; first += segmentWidth, at += segmentStride)
                 {
                     int count = Math.Min(segmentWidth, cols - first);
-                    src.Slice(first, count).CopyTo(row.Slice(at, count));
+                    for (int c = 0; c < count; c++)
+                    {
+                        destination[PanelIndex(lane, at + c, lanes, vectorWidth)] = src[first + c];
+                    }
                 }
             }
         }
     }
 
-    /// <summary>The inverse of <see cref="PackGateInterleaved"/>, adding: <c>gradient[g * hidden + j, c] += packed[row(c)][lane(g, j)]</c>.</summary>
-    /// <param name="packed">A weight gradient in the kernels' input-major, gate-interleaved layout.</param>
+    /// <summary>
+    /// Adds a weight gradient in the weight-gradient kernels' layout into PyTorch's: <c>gradient[g * hidden + j, c] +=
+    /// packed[row(c)][lane(g, j)]</c>, where <c>packed</c> is the row-major <c>[rows][lanes]</c> matrix of
+    /// <see cref="PackGateInterleaved"/>'s rows and gate-interleaved lanes (not panel by panel).
+    /// </summary>
+    /// <param name="packed">A weight gradient, row-major, input-major and gate-interleaved.</param>
     /// <param name="gates">Gate blocks.</param>
     /// <param name="hidden">Rows per gate block.</param>
     /// <param name="cols">Columns of the PyTorch weight.</param>

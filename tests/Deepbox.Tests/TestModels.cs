@@ -24,6 +24,10 @@ public partial class Rnn9x17;
 [Rnn(17, 33, BatchFirst = false)]
 public partial class Rnn17x33;
 
+// Wider than one 128-row chunk of W_hh: the sequence kernels sum the recurrent product in chunks.
+[Rnn(4, 129)]
+public partial class Rnn4x129;
+
 [Rnn(33, 1, NumLayers = 2, Bias = false)]
 public partial class Rnn33x1;
 
@@ -45,6 +49,9 @@ public partial class Lstm17x9;
 [Lstm(33, 17)]
 public partial class Lstm33x17;
 
+[Lstm(5, 130)]
+public partial class Lstm5x130;
+
 [Lstm(1, 33, NumLayers = 2, Bidirectional = true, Bias = false, BatchFirst = false)]
 public partial class Lstm1x33;
 
@@ -62,6 +69,9 @@ public partial class Gru17x8;
 
 [Gru(33, 9)]
 public partial class Gru33x9;
+
+[Gru(3, 129, Bidirectional = true)]
+public partial class Gru3x129;
 
 [Gru(1, 17, NumLayers = 3, BatchFirst = false)]
 public partial class Gru1x17;

@@ -65,7 +65,7 @@ namespace Snapshots
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
 
-        // Weights packed for the kernels (input-major, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
+        // Weights packed for the kernels (input-major vector panels, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
         private readonly float[] _w0_0_ih = new float[648]; // weight_ih_l0 as [9][72]
         private readonly float[] _w0_0_hh = new float[1224]; // weight_hh_l0 as [17][72]
         private readonly float[] _b0_0 = new float[72]; // b_ih + b_hh for r and z, b_in for n
@@ -628,7 +628,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:72] = bias + sum over [0, 17) and [24, 41) of x[m, k] * w[k, 0:72], for m in [0, rows).
-        /// w is input-major: row k holds the 72 outputs fed by input k, so each input broadcasts against 4 vectors of outputs.
+        /// w is [41][72] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 41 rows
+        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K17x2s24_N72(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -671,13 +672,14 @@ namespace Deepbox.Generated
                         Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
                         Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
                         Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        ref float wp = ref Unsafe.Add(ref w0, n * 41);
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 328);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 656);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 984);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -701,11 +703,11 @@ namespace Deepbox.Generated
                         }
                         for (int k = 24; k < 41; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 328);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 656);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 984);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -752,13 +754,14 @@ namespace Deepbox.Generated
                         Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
                         Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
                         Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        ref float wp = ref Unsafe.Add(ref w0, n * 41);
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 328);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 656);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 984);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -767,11 +770,11 @@ namespace Deepbox.Generated
                         }
                         for (int k = 24; k < 41; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 328);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 656);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 984);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -801,9 +804,10 @@ namespace Deepbox.Generated
                         Vec a10 = V.LoadUnsafe(ref b0, 64);
                         Vec a20 = V.LoadUnsafe(ref b0, 64);
                         Vec a30 = V.LoadUnsafe(ref b0, 64);
+                        ref float wp = ref Unsafe.Add(ref w0, 2624);
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -816,7 +820,7 @@ namespace Deepbox.Generated
                         }
                         for (int k = 24; k < 41; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -837,16 +841,17 @@ namespace Deepbox.Generated
                         ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
                         Vec a00 = V.LoadUnsafe(ref b0, 64);
+                        ref float wp = ref Unsafe.Add(ref w0, 2624);
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                         }
                         for (int k = 24; k < 41; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -859,7 +864,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:16] = y[m, 0:16] + sum over k in [0, 72) of x[m, k] * w[k, 0:16], for m in [0, rows).
-        /// w is input-major: row k holds the 16 outputs fed by input k, so each input broadcasts against 2 vectors of outputs.
+        /// w is [72][16] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 72 rows
+        /// one after another, so a pass reads 2 sequential streams, and each input broadcasts against 2 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K72_N16_Accumulate(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -892,11 +898,12 @@ namespace Deepbox.Generated
                         Vec a21 = V.LoadUnsafe(ref ym2, 8);
                         Vec a30 = V.LoadUnsafe(ref ym3, 0);
                         Vec a31 = V.LoadUnsafe(ref ym3, 8);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 16);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -925,11 +932,12 @@ namespace Deepbox.Generated
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 16);
                         Vec a00 = V.LoadUnsafe(ref ym0, 0);
                         Vec a01 = V.LoadUnsafe(ref ym0, 8);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 16);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -943,7 +951,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:16] = sum over k in [0, 72) of x[m, k] * w[k, 0:16], for m in [0, rows).
-        /// w is input-major: row k holds the 16 outputs fed by input k, so each input broadcasts against 2 vectors of outputs.
+        /// w is [72][16] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 72 rows
+        /// one after another, so a pass reads 2 sequential streams, and each input broadcasts against 2 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K72_N16_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -976,11 +985,12 @@ namespace Deepbox.Generated
                         Vec a21 = Vec.Zero;
                         Vec a30 = Vec.Zero;
                         Vec a31 = Vec.Zero;
+                        ref float wp = ref w0;
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 16);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1009,11 +1019,12 @@ namespace Deepbox.Generated
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 16);
                         Vec a00 = Vec.Zero;
                         Vec a01 = Vec.Zero;
+                        ref float wp = ref w0;
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 16);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1027,7 +1038,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:24] = y[m, 0:24] + sum over k in [0, 72) of x[m, k] * w[k, 0:24], for m in [0, rows).
-        /// w is input-major: row k holds the 24 outputs fed by input k, so each input broadcasts against 3 vectors of outputs.
+        /// w is [72][24] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 72 rows
+        /// one after another, so a pass reads 3 sequential streams, and each input broadcasts against 3 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K72_N24_Accumulate(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -1064,12 +1076,13 @@ namespace Deepbox.Generated
                         Vec a30 = V.LoadUnsafe(ref ym3, 0);
                         Vec a31 = V.LoadUnsafe(ref ym3, 8);
                         Vec a32 = V.LoadUnsafe(ref ym3, 16);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 24);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 1152);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1107,12 +1120,13 @@ namespace Deepbox.Generated
                         Vec a00 = V.LoadUnsafe(ref ym0, 0);
                         Vec a01 = V.LoadUnsafe(ref ym0, 8);
                         Vec a02 = V.LoadUnsafe(ref ym0, 16);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 24);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 1152);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1128,7 +1142,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:48] = y[m, 0:48] + sum over k in [0, 72) of x[m, k] * w[k, 0:48], for m in [0, rows).
-        /// w is input-major: row k holds the 48 outputs fed by input k, so each input broadcasts against 4 vectors of outputs.
+        /// w is [72][48] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 72 rows
+        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K72_N48_Accumulate(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -1169,13 +1184,14 @@ namespace Deepbox.Generated
                         Vec a31 = V.LoadUnsafe(ref ym3, 8);
                         Vec a32 = V.LoadUnsafe(ref ym3, 16);
                         Vec a33 = V.LoadUnsafe(ref ym3, 24);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 48);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 1152);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 1728);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1222,13 +1238,14 @@ namespace Deepbox.Generated
                         Vec a01 = V.LoadUnsafe(ref ym0, 8);
                         Vec a02 = V.LoadUnsafe(ref ym0, 16);
                         Vec a03 = V.LoadUnsafe(ref ym0, 24);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 48);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 1152);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 1728);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1262,11 +1279,12 @@ namespace Deepbox.Generated
                         Vec a21 = V.LoadUnsafe(ref ym2, 40);
                         Vec a30 = V.LoadUnsafe(ref ym3, 32);
                         Vec a31 = V.LoadUnsafe(ref ym3, 40);
+                        ref float wp = ref Unsafe.Add(ref w0, 2304);
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1295,11 +1313,12 @@ namespace Deepbox.Generated
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
                         Vec a00 = V.LoadUnsafe(ref ym0, 32);
                         Vec a01 = V.LoadUnsafe(ref ym0, 40);
+                        ref float wp = ref Unsafe.Add(ref w0, 2304);
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1313,7 +1332,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:48] = sum over k in [0, 72) of x[m, k] * w[k, 0:48], for m in [0, rows).
-        /// w is input-major: row k holds the 48 outputs fed by input k, so each input broadcasts against 4 vectors of outputs.
+        /// w is [72][48] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 72 rows
+        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K72_N48_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -1354,13 +1374,14 @@ namespace Deepbox.Generated
                         Vec a31 = Vec.Zero;
                         Vec a32 = Vec.Zero;
                         Vec a33 = Vec.Zero;
+                        ref float wp = ref w0;
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 48);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 1152);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 1728);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1407,13 +1428,14 @@ namespace Deepbox.Generated
                         Vec a01 = Vec.Zero;
                         Vec a02 = Vec.Zero;
                         Vec a03 = Vec.Zero;
+                        ref float wp = ref w0;
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 48);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 1152);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 1728);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1447,11 +1469,12 @@ namespace Deepbox.Generated
                         Vec a21 = Vec.Zero;
                         Vec a30 = Vec.Zero;
                         Vec a31 = Vec.Zero;
+                        ref float wp = ref Unsafe.Add(ref w0, 2304);
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1480,11 +1503,12 @@ namespace Deepbox.Generated
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
                         Vec a00 = Vec.Zero;
                         Vec a01 = Vec.Zero;
+                        ref float wp = ref Unsafe.Add(ref w0, 2304);
                         for (int k = 0; k < 72; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 48) + 32);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1498,7 +1522,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:72] = bias + sum over k in [0, 9) of x[m, k] * w[k, 0:72], for m in [0, rows).
-        /// w is input-major: row k holds the 72 outputs fed by input k, so each input broadcasts against 4 vectors of outputs.
+        /// w is [9][72] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 9 rows
+        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K9_N72(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -1541,13 +1566,14 @@ namespace Deepbox.Generated
                         Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
                         Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
                         Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        ref float wp = ref Unsafe.Add(ref w0, n * 9);
                         for (int k = 0; k < 9; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 72);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 144);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 216);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1594,13 +1620,14 @@ namespace Deepbox.Generated
                         Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
                         Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
                         Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                        ref float wp = ref Unsafe.Add(ref w0, n * 9);
                         for (int k = 0; k < 9; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + n);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 72);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 144);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 216);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1630,9 +1657,10 @@ namespace Deepbox.Generated
                         Vec a10 = V.LoadUnsafe(ref b0, 64);
                         Vec a20 = V.LoadUnsafe(ref b0, 64);
                         Vec a30 = V.LoadUnsafe(ref b0, 64);
+                        ref float wp = ref Unsafe.Add(ref w0, 576);
                         for (int k = 0; k < 9; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -1653,9 +1681,10 @@ namespace Deepbox.Generated
                         ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
                         Vec a00 = V.LoadUnsafe(ref b0, 64);
+                        ref float wp = ref Unsafe.Add(ref w0, 576);
                         for (int k = 0; k < 9; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, (k * 72) + 64);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -1721,9 +1750,9 @@ namespace Deepbox.Generated
                         // The direct path h' = ... + z * h, kept in dh until the product below adds W_hh^T d(gates).
                         V.StoreUnsafe(dhj * z, ref dhRow, (nuint)j);
                     }
-                    // dh_prev = dh * z + W_hh^T (r, z, r * dn).
-                    Dense_K72_N24_Accumulate(MemoryMarshal.CreateReadOnlySpan(ref dGhRow, 72), 72, whhT, default, MemoryMarshal.CreateSpan(ref dhRow, 24), 1);
                 }
+                // dh_prev = dh * z + W_hh^T (r, z, r * dn).
+                Dense_K72_N24_Accumulate(dGh.Slice(t * batch * 72, batch * 72), 72, whhT, default, dh, batch);
             }
         }
 
@@ -1732,7 +1761,7 @@ namespace Deepbox.Generated
         ///   r = sigmoid(W_ir x_t + b_ir + W_hr h + b_hr)     z = sigmoid(W_iz x_t + b_iz + W_hz h + b_hz)
         ///   n = tanh(W_in x_t + b_in + r * (W_hn h + b_hn))  h' = (1 - z) * n + z * h = n + z * (h - n)
         /// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, 72]; whh is W_hh
-        /// input-major, [17][72], with the 3 gates of each block of 8 hidden units side by side, so one pass
+        /// [17][72] in vector panels, with the 3 gates of each block of 8 hidden units side by side, so one pass
         /// over h computes every gate of a block. Hidden size 17 runs as 3 blocks of 8 (the last one padded: 7 lanes of zero weights, never read back).
         /// Row (t, b) of seq (stride seqStride) receives h at t; h0 holds one row of 24 per sequence; aux receives W_hn h + b_hn at every step.
         /// </summary>
@@ -1754,23 +1783,18 @@ namespace Deepbox.Generated
                 for (int j = 0; j < 24; j += 8)
                 {
                     int col = j * 3; // this block's 3 gates start here in gx and whh rows
-                    int b = 0;
-                    for (; b + 4 <= batch; b += 4)
+                    for (int b = 0; b + 4 <= batch; b += 4)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 72);
                         ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 24);
                         ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                        ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
                         ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 72);
                         ref float auxRow1 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 1)) * 24);
                         ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                        ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
                         ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 72);
                         ref float auxRow2 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 2)) * 24);
                         ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                        ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
                         ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 72);
                         ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 24);
                         Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
@@ -1785,12 +1809,13 @@ namespace Deepbox.Generated
                         Vec ar3 = V.LoadUnsafe(ref gRow3, (nuint)col);
                         Vec az3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
                         Vec an3 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 17);
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref whh0, (k * 72) + col);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 136);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 272);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ar0 = V.FusedMultiplyAdd(wv0, hk0, ar0);
                             az0 = V.FusedMultiplyAdd(wv1, hk0, az0);
@@ -1808,80 +1833,79 @@ namespace Deepbox.Generated
                             az3 = V.FusedMultiplyAdd(wv1, hk3, az3);
                             an3 = V.FusedMultiplyAdd(wv2, hk3, an3);
                         }
-                        Vec r0 = Act.Sigmoid(ar0);
-                        Vec z0 = Act.Sigmoid(az0);
-                        Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, an0, V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
-                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0)), ref hNext0, (nuint)j);
-                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
-                        V.StoreUnsafe(r0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(z0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(n0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(ar0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(az0, ref gRow0, (nuint)(col + 8));
                         V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
-                        Vec r1 = Act.Sigmoid(ar1);
-                        Vec z1 = Act.Sigmoid(az1);
-                        Vec n1 = Act.Tanh(V.FusedMultiplyAdd(r1, an1, V.LoadUnsafe(ref gRow1, (nuint)(col + 16))));
-                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z1, V.LoadUnsafe(ref hPrev1, (nuint)j) - n1, n1)), ref hNext1, (nuint)j);
-                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
-                        V.StoreUnsafe(r1, ref gRow1, (nuint)col);
-                        V.StoreUnsafe(z1, ref gRow1, (nuint)(col + 8));
-                        V.StoreUnsafe(n1, ref gRow1, (nuint)(col + 16));
+                        V.StoreUnsafe(ar1, ref gRow1, (nuint)col);
+                        V.StoreUnsafe(az1, ref gRow1, (nuint)(col + 8));
                         V.StoreUnsafe(an1, ref auxRow1, (nuint)j);
-                        Vec r2 = Act.Sigmoid(ar2);
-                        Vec z2 = Act.Sigmoid(az2);
-                        Vec n2 = Act.Tanh(V.FusedMultiplyAdd(r2, an2, V.LoadUnsafe(ref gRow2, (nuint)(col + 16))));
-                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z2, V.LoadUnsafe(ref hPrev2, (nuint)j) - n2, n2)), ref hNext2, (nuint)j);
-                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
-                        V.StoreUnsafe(r2, ref gRow2, (nuint)col);
-                        V.StoreUnsafe(z2, ref gRow2, (nuint)(col + 8));
-                        V.StoreUnsafe(n2, ref gRow2, (nuint)(col + 16));
+                        V.StoreUnsafe(ar2, ref gRow2, (nuint)col);
+                        V.StoreUnsafe(az2, ref gRow2, (nuint)(col + 8));
                         V.StoreUnsafe(an2, ref auxRow2, (nuint)j);
-                        Vec r3 = Act.Sigmoid(ar3);
-                        Vec z3 = Act.Sigmoid(az3);
-                        Vec n3 = Act.Tanh(V.FusedMultiplyAdd(r3, an3, V.LoadUnsafe(ref gRow3, (nuint)(col + 16))));
-                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z3, V.LoadUnsafe(ref hPrev3, (nuint)j) - n3, n3)), ref hNext3, (nuint)j);
-                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
-                        V.StoreUnsafe(r3, ref gRow3, (nuint)col);
-                        V.StoreUnsafe(z3, ref gRow3, (nuint)(col + 8));
-                        V.StoreUnsafe(n3, ref gRow3, (nuint)(col + 16));
+                        V.StoreUnsafe(ar3, ref gRow3, (nuint)col);
+                        V.StoreUnsafe(az3, ref gRow3, (nuint)(col + 8));
                         V.StoreUnsafe(an3, ref auxRow3, (nuint)j);
                     }
-                    for (; b < batch; b++)
+                    for (int b = batch - (batch % 4); b < batch; b++)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 72);
                         ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 24);
                         Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
                         Vec az0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
                         Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 17);
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref whh0, (k * 72) + col);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 136);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 272);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ar0 = V.FusedMultiplyAdd(wv0, hk0, ar0);
                             az0 = V.FusedMultiplyAdd(wv1, hk0, az0);
                             an0 = V.FusedMultiplyAdd(wv2, hk0, an0);
                         }
-                        Vec r0 = Act.Sigmoid(ar0);
-                        Vec z0 = Act.Sigmoid(az0);
-                        Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, an0, V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
-                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0)), ref hNext0, (nuint)j);
-                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
-                        V.StoreUnsafe(r0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(z0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(n0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(ar0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(az0, ref gRow0, (nuint)(col + 8));
                         V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
                     }
+                    GruUpdate_H17(ref gx0, ref aux0, ref seq0, ref h00, seqStride, batch, t, tPrev, s == 0, j);
                 }
             }
         }
 
         /// <summary>
+        /// The cell update of the block of 8 hidden units at j, for every sequence of step t, from the sums the product
+        /// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the
+        /// JIT) crowded the product loop's registers and an accumulator went to the stack.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        private static void GruUpdate_H17(ref float gx0, ref float aux0, ref float seq0, ref float h00, int seqStride, int batch, int t, int tPrev, bool first, int j)
+        {
+            int col = j * 3;
+            for (int b = 0; b < batch; b++)
+            {
+                ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 72);
+                ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 24);
+                ref float hPrev0 = ref (first ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                Vec r0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col));
+                Vec z0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)));
+                Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, V.LoadUnsafe(ref auxRow0, (nuint)j), V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
+                V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0)), ref hNext0, (nuint)j);
+                // The activated gates replace the sums; aux keeps W_hn h + b_hn. Backward reads them.
+                V.StoreUnsafe(r0, ref gRow0, (nuint)col);
+                V.StoreUnsafe(z0, ref gRow0, (nuint)(col + 8));
+                V.StoreUnsafe(n0, ref gRow0, (nuint)(col + 16));
+            }
+        }
+
+        /// <summary>
         /// dW[k, 0:72] += sum over m in [0, rows) of x[m, k] * dG[m, 0:72], for the 17 inputs k of the layout K17:
-        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).
+        /// Tiles of 4 inputs by 4 vectors of outputs share each load of dG and of x; rows go in blocks of 128, so a
+        /// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void WeightGrad_K17_N72(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
@@ -1889,46 +1913,160 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float g0 = ref MemoryMarshal.GetReference(dG);
             ref float w0 = ref MemoryMarshal.GetReference(dW);
-            for (int k = 0; k < 17; k++)
+            for (int m0 = 0; m0 < rows; m0 += 128)
             {
-                ref float wk = ref Unsafe.Add(ref w0, k * 72);
+                int mEnd = global::System.Math.Min(rows, m0 + 128);
                 for (int c = 0; c < 64; c += 32)
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, (nuint)c);
-                    Vec a1 = V.LoadUnsafe(ref wk, (nuint)(c + 8));
-                    Vec a2 = V.LoadUnsafe(ref wk, (nuint)(c + 16));
-                    Vec a3 = V.LoadUnsafe(ref wk, (nuint)(c + 24));
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 16; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)c), xm, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 8)), xm, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 16)), xm, a2);
-                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 24)), xm, a3);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
                     }
-                    V.StoreUnsafe(a0, ref wk, (nuint)c);
-                    V.StoreUnsafe(a1, ref wk, (nuint)(c + 8));
-                    V.StoreUnsafe(a2, ref wk, (nuint)(c + 16));
-                    V.StoreUnsafe(a3, ref wk, (nuint)(c + 24));
+                    for (int k = 16; k < 17; k++)
+                    {
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                    }
                 }
                 // Columns [64, 72).
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, 64);
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 16; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 64), xm, a0);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 64);
+                        Vec a10 = V.LoadUnsafe(ref wk1, 64);
+                        Vec a20 = V.LoadUnsafe(ref wk2, 64);
+                        Vec a30 = V.LoadUnsafe(ref wk3, 64);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 64);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 64);
+                        V.StoreUnsafe(a10, ref wk1, 64);
+                        V.StoreUnsafe(a20, ref wk2, 64);
+                        V.StoreUnsafe(a30, ref wk3, 64);
                     }
-                    V.StoreUnsafe(a0, ref wk, 64);
+                    for (int k = 16; k < 17; k++)
+                    {
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 64);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 64);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 64);
+                    }
                 }
             }
         }
 
         /// <summary>
         /// dW[k, 0:72] += sum over m in [0, rows) of x[m, k] * dG[m, 0:72], for the 34 inputs k of the layout K17x2s24:
-        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).
+        /// Tiles of 4 inputs by 4 vectors of outputs share each load of dG and of x; rows go in blocks of 128, so a
+        /// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void WeightGrad_K17x2s24_N72(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
@@ -1936,81 +2074,297 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float g0 = ref MemoryMarshal.GetReference(dG);
             ref float w0 = ref MemoryMarshal.GetReference(dW);
-            for (int k = 0; k < 17; k++)
+            for (int m0 = 0; m0 < rows; m0 += 128)
             {
-                ref float wk = ref Unsafe.Add(ref w0, k * 72);
+                int mEnd = global::System.Math.Min(rows, m0 + 128);
                 for (int c = 0; c < 64; c += 32)
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, (nuint)c);
-                    Vec a1 = V.LoadUnsafe(ref wk, (nuint)(c + 8));
-                    Vec a2 = V.LoadUnsafe(ref wk, (nuint)(c + 16));
-                    Vec a3 = V.LoadUnsafe(ref wk, (nuint)(c + 24));
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 16; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)c), xm, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 8)), xm, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 16)), xm, a2);
-                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 24)), xm, a3);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
                     }
-                    V.StoreUnsafe(a0, ref wk, (nuint)c);
-                    V.StoreUnsafe(a1, ref wk, (nuint)(c + 8));
-                    V.StoreUnsafe(a2, ref wk, (nuint)(c + 16));
-                    V.StoreUnsafe(a3, ref wk, (nuint)(c + 24));
+                    for (int k = 16; k < 17; k++)
+                    {
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                    }
+                    for (int k = 24; k < 40; k += 4)
+                    {
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
+                    }
+                    for (int k = 40; k < 41; k++)
+                    {
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                    }
                 }
                 // Columns [64, 72).
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, 64);
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 16; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 64), xm, a0);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 64);
+                        Vec a10 = V.LoadUnsafe(ref wk1, 64);
+                        Vec a20 = V.LoadUnsafe(ref wk2, 64);
+                        Vec a30 = V.LoadUnsafe(ref wk3, 64);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 64);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 64);
+                        V.StoreUnsafe(a10, ref wk1, 64);
+                        V.StoreUnsafe(a20, ref wk2, 64);
+                        V.StoreUnsafe(a30, ref wk3, 64);
                     }
-                    V.StoreUnsafe(a0, ref wk, 64);
-                }
-            }
-            for (int k = 24; k < 41; k++)
-            {
-                ref float wk = ref Unsafe.Add(ref w0, k * 72);
-                for (int c = 0; c < 64; c += 32)
-                {
-                    Vec a0 = V.LoadUnsafe(ref wk, (nuint)c);
-                    Vec a1 = V.LoadUnsafe(ref wk, (nuint)(c + 8));
-                    Vec a2 = V.LoadUnsafe(ref wk, (nuint)(c + 16));
-                    Vec a3 = V.LoadUnsafe(ref wk, (nuint)(c + 24));
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 16; k < 17; k++)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)c), xm, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 8)), xm, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 16)), xm, a2);
-                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 24)), xm, a3);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 64);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 64);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 64);
                     }
-                    V.StoreUnsafe(a0, ref wk, (nuint)c);
-                    V.StoreUnsafe(a1, ref wk, (nuint)(c + 8));
-                    V.StoreUnsafe(a2, ref wk, (nuint)(c + 16));
-                    V.StoreUnsafe(a3, ref wk, (nuint)(c + 24));
-                }
-                // Columns [64, 72).
-                {
-                    Vec a0 = V.LoadUnsafe(ref wk, 64);
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 24; k < 40; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 64), xm, a0);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 64);
+                        Vec a10 = V.LoadUnsafe(ref wk1, 64);
+                        Vec a20 = V.LoadUnsafe(ref wk2, 64);
+                        Vec a30 = V.LoadUnsafe(ref wk3, 64);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 64);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 64);
+                        V.StoreUnsafe(a10, ref wk1, 64);
+                        V.StoreUnsafe(a20, ref wk2, 64);
+                        V.StoreUnsafe(a30, ref wk3, 64);
                     }
-                    V.StoreUnsafe(a0, ref wk, 64);
+                    for (int k = 40; k < 41; k++)
+                    {
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 64);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 64);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 64);
+                    }
                 }
             }
         }
 
         /// <summary>
         /// dW[k, 0:72] += sum over m in [0, rows) of x[m, k] * dG[m, 0:72], for the 9 inputs k of the layout K9:
-        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).
+        /// Tiles of 4 inputs by 4 vectors of outputs share each load of dG and of x; rows go in blocks of 128, so a
+        /// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void WeightGrad_K9_N72(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
@@ -2018,39 +2372,151 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float g0 = ref MemoryMarshal.GetReference(dG);
             ref float w0 = ref MemoryMarshal.GetReference(dW);
-            for (int k = 0; k < 9; k++)
+            for (int m0 = 0; m0 < rows; m0 += 128)
             {
-                ref float wk = ref Unsafe.Add(ref w0, k * 72);
+                int mEnd = global::System.Math.Min(rows, m0 + 128);
                 for (int c = 0; c < 64; c += 32)
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, (nuint)c);
-                    Vec a1 = V.LoadUnsafe(ref wk, (nuint)(c + 8));
-                    Vec a2 = V.LoadUnsafe(ref wk, (nuint)(c + 16));
-                    Vec a3 = V.LoadUnsafe(ref wk, (nuint)(c + 24));
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 8; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)c), xm, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 8)), xm, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 16)), xm, a2);
-                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 24)), xm, a3);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
                     }
-                    V.StoreUnsafe(a0, ref wk, (nuint)c);
-                    V.StoreUnsafe(a1, ref wk, (nuint)(c + 8));
-                    V.StoreUnsafe(a2, ref wk, (nuint)(c + 16));
-                    V.StoreUnsafe(a3, ref wk, (nuint)(c + 24));
+                    for (int k = 8; k < 9; k++)
+                    {
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                    }
                 }
                 // Columns [64, 72).
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, 64);
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 8; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 64), xm, a0);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 64);
+                        Vec a10 = V.LoadUnsafe(ref wk1, 64);
+                        Vec a20 = V.LoadUnsafe(ref wk2, 64);
+                        Vec a30 = V.LoadUnsafe(ref wk3, 64);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 64);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 64);
+                        V.StoreUnsafe(a10, ref wk1, 64);
+                        V.StoreUnsafe(a20, ref wk2, 64);
+                        V.StoreUnsafe(a30, ref wk3, 64);
                     }
-                    V.StoreUnsafe(a0, ref wk, 64);
+                    for (int k = 8; k < 9; k++)
+                    {
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 64);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 64);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 64);
+                    }
                 }
             }
         }

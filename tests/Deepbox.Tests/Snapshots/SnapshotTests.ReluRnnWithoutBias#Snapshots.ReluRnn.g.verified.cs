@@ -37,7 +37,7 @@ namespace Snapshots
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
 
-        // Weights packed for the kernels (input-major, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
+        // Weights packed for the kernels (input-major vector panels, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
         private readonly float[] _w0_0_ih = new float[24]; // weight_ih_l0 as [3][8]
         private readonly float[] _w0_0_hh = new float[40]; // weight_hh_l0 as [5][8]
         private readonly float[] _b0_0 = new float[8]; // zeros (no bias)
@@ -473,7 +473,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = bias + sum over k in [0, 3) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is input-major: row k holds the 8 outputs fed by input k, so each input broadcasts against 1 vectors of outputs.
+        /// w is [3][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 3 rows
+        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K3_N8(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -503,9 +504,10 @@ namespace Deepbox.Generated
                         Vec a10 = V.LoadUnsafe(ref b0, 0);
                         Vec a20 = V.LoadUnsafe(ref b0, 0);
                         Vec a30 = V.LoadUnsafe(ref b0, 0);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 3; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -526,9 +528,10 @@ namespace Deepbox.Generated
                         ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
                         Vec a00 = V.LoadUnsafe(ref b0, 0);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 3; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -541,7 +544,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = sum over k in [0, 8) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is input-major: row k holds the 8 outputs fed by input k, so each input broadcasts against 1 vectors of outputs.
+        /// w is [8][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 8 rows
+        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K8_N8_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -570,9 +574,10 @@ namespace Deepbox.Generated
                         Vec a10 = Vec.Zero;
                         Vec a20 = Vec.Zero;
                         Vec a30 = Vec.Zero;
+                        ref float wp = ref w0;
                         for (int k = 0; k < 8; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -593,9 +598,10 @@ namespace Deepbox.Generated
                         ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
                         Vec a00 = Vec.Zero;
+                        ref float wp = ref w0;
                         for (int k = 0; k < 8; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -638,9 +644,9 @@ namespace Deepbox.Generated
                         Vec hj = V.LoadUnsafe(ref hRow, (nuint)j);
                         V.StoreUnsafe(V.ConditionalSelect(V.GreaterThan(hj, Vec.Zero), dhj, Vec.Zero), ref dGRow, (nuint)j);
                     }
-                    // dh_prev = W_hh^T d(gates).
-                    Dense_K8_N8_Zero(MemoryMarshal.CreateReadOnlySpan(ref dGRow, 8), 8, whhT, default, MemoryMarshal.CreateSpan(ref dhRow, 8), 1);
                 }
+                // dh_prev = W_hh^T d(gates).
+                Dense_K8_N8_Zero(dG.Slice(t * batch * 8, batch * 8), 8, whhT, default, dh, batch);
             }
         }
 
@@ -648,7 +654,7 @@ namespace Deepbox.Generated
         /// Elman RNN recurrence (PyTorch's nn.RNN, nonlinearity 'relu'), for every step t of the sequence:
         ///   h' = relu(W_ih x_t + b_ih + W_hh h + b_hh)
         /// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, 8]; whh is W_hh
-        /// input-major, [5][8], with the 1 gate of each block of 8 hidden units side by side, so one pass
+        /// [5][8] in vector panels, with the 1 gate of each block of 8 hidden units side by side, so one pass
         /// over h computes every gate of a block. Hidden size 5 runs as 1 block of 8 (the last one padded: 3 lanes of zero weights, never read back).
         /// Row (t, b) of seq (stride seqStride) receives h at t; h0 holds one row of 8 per sequence.
         /// </summary>
@@ -668,28 +674,28 @@ namespace Deepbox.Generated
                 for (int j = 0; j < 8; j += 8)
                 {
                     int col = j;
-                    int b = 0;
-                    for (; b + 4 <= batch; b += 4)
+                    for (int b = 0; b + 4 <= batch; b += 4)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
+                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                        ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
                         ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 8);
+                        ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
                         ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                        ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
                         ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 8);
+                        ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
                         ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                        ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
                         ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 8);
+                        ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
                         Vec a0 = V.LoadUnsafe(ref gRow0, (nuint)col);
                         Vec a1 = V.LoadUnsafe(ref gRow1, (nuint)col);
                         Vec a2 = V.LoadUnsafe(ref gRow2, (nuint)col);
                         Vec a3 = V.LoadUnsafe(ref gRow3, (nuint)col);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 5);
                         for (int k = 0; k < 5; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref whh0, (k * 8) + col);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             a0 = V.FusedMultiplyAdd(wv0, hk0, a0);
@@ -700,26 +706,28 @@ namespace Deepbox.Generated
                             Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
                             a3 = V.FusedMultiplyAdd(wv0, hk3, a3);
                         }
-                        V.StoreUnsafe(Flush(V.Max(a0, Vec.Zero)), ref hNext0, (nuint)j);
-                        V.StoreUnsafe(Flush(V.Max(a1, Vec.Zero)), ref hNext1, (nuint)j);
-                        V.StoreUnsafe(Flush(V.Max(a2, Vec.Zero)), ref hNext2, (nuint)j);
-                        V.StoreUnsafe(Flush(V.Max(a3, Vec.Zero)), ref hNext3, (nuint)j);
+                        V.StoreUnsafe(a0, ref hNext0, (nuint)j);
+                        V.StoreUnsafe(a1, ref hNext1, (nuint)j);
+                        V.StoreUnsafe(a2, ref hNext2, (nuint)j);
+                        V.StoreUnsafe(a3, ref hNext3, (nuint)j);
                     }
-                    for (; b < batch; b++)
+                    for (int b = batch - (batch % 4); b < batch; b++)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
+                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         Vec a0 = V.LoadUnsafe(ref gRow0, (nuint)col);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 5);
                         for (int k = 0; k < 5; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref whh0, (k * 8) + col);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             a0 = V.FusedMultiplyAdd(wv0, hk0, a0);
                         }
-                        V.StoreUnsafe(Flush(V.Max(a0, Vec.Zero)), ref hNext0, (nuint)j);
+                        V.StoreUnsafe(a0, ref hNext0, (nuint)j);
                     }
+                    RnnReluUpdate_H5(ref gx0, ref seq0, seqStride, batch, t, tPrev, s == 0, j);
                 }
             }
         }
@@ -742,16 +750,18 @@ namespace Deepbox.Generated
             {
                 int col = j;
                 Vec a = V.LoadUnsafe(ref b0, (nuint)col);
+                ref float wxp = ref Unsafe.Add(ref wih0, col * 3);
                 for (int k = 0; k < 3; k++)
                 {
                     Vec xk = V.Create(Unsafe.Add(ref x0, k));
-                    ref float wk = ref Unsafe.Add(ref wih0, (k * 8) + col);
+                    ref float wk = ref Unsafe.Add(ref wxp, k * 8);
                     a = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a);
                 }
+                ref float whp = ref Unsafe.Add(ref whh0, col * 5);
                 for (int k = 0; k < 5; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk = ref Unsafe.Add(ref whh0, (k * 8) + col);
+                    ref float wk = ref Unsafe.Add(ref whp, k * 8);
                     a = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, a);
                 }
                 V.StoreUnsafe(Flush(V.Max(a, Vec.Zero)), ref out0, (nuint)j);
@@ -759,8 +769,26 @@ namespace Deepbox.Generated
         }
 
         /// <summary>
+        /// The cell update of the block of 8 hidden units at j, for every sequence of step t, from the sums the product
+        /// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the
+        /// JIT) crowded the product loop's registers and an accumulator went to the stack.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        private static void RnnReluUpdate_H5(ref float gx0, ref float seq0, int seqStride, int batch, int t, int tPrev, bool first, int j)
+        {
+            int col = j;
+            for (int b = 0; b < batch; b++)
+            {
+                ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                V.StoreUnsafe(Flush(V.Max(V.LoadUnsafe(ref hNext0, (nuint)j), Vec.Zero)), ref hNext0, (nuint)j);
+            }
+        }
+
+        /// <summary>
         /// dW[k, 0:8] += sum over m in [0, rows) of x[m, k] * dG[m, 0:8], for the 3 inputs k of the layout K3:
-        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).
+        /// Tiles of 4 inputs by 4 vectors of outputs share each load of dG and of x; rows go in blocks of 128, so a
+        /// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void WeightGrad_K3_N8(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
@@ -768,26 +796,34 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float g0 = ref MemoryMarshal.GetReference(dG);
             ref float w0 = ref MemoryMarshal.GetReference(dW);
-            for (int k = 0; k < 3; k++)
+            for (int m0 = 0; m0 < rows; m0 += 128)
             {
-                ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                int mEnd = global::System.Math.Min(rows, m0 + 128);
                 // Columns [0, 8).
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, 0);
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 3; k++)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 8);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 0), xm, a0);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 8);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 0);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 8);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 0);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 0);
                     }
-                    V.StoreUnsafe(a0, ref wk, 0);
                 }
             }
         }
 
         /// <summary>
         /// dW[k, 0:8] += sum over m in [0, rows) of x[m, k] * dG[m, 0:8], for the 5 inputs k of the layout K5:
-        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).
+        /// Tiles of 4 inputs by 4 vectors of outputs share each load of dG and of x; rows go in blocks of 128, so a
+        /// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void WeightGrad_K5_N8(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
@@ -795,19 +831,54 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float g0 = ref MemoryMarshal.GetReference(dG);
             ref float w0 = ref MemoryMarshal.GetReference(dW);
-            for (int k = 0; k < 5; k++)
+            for (int m0 = 0; m0 < rows; m0 += 128)
             {
-                ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                int mEnd = global::System.Math.Min(rows, m0 + 128);
                 // Columns [0, 8).
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, 0);
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 4; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 8);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 0), xm, a0);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 8);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 8);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 8);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 8);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 0);
+                        Vec a10 = V.LoadUnsafe(ref wk1, 0);
+                        Vec a20 = V.LoadUnsafe(ref wk2, 0);
+                        Vec a30 = V.LoadUnsafe(ref wk3, 0);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 8);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 0);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 0);
+                        V.StoreUnsafe(a10, ref wk1, 0);
+                        V.StoreUnsafe(a20, ref wk2, 0);
+                        V.StoreUnsafe(a30, ref wk3, 0);
                     }
-                    V.StoreUnsafe(a0, ref wk, 0);
+                    for (int k = 4; k < 5; k++)
+                    {
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 8);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 0);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 8);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 0);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 0);
+                    }
                 }
             }
         }

@@ -41,7 +41,7 @@ namespace Snapshots
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
 
-        // Weights packed for the kernels (input-major, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
+        // Weights packed for the kernels (input-major vector panels, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
         private readonly float[] _w0_0_ih = new float[96]; // weight_ih_l0 as [4][24]
         private readonly float[] _w0_0_hh = new float[192]; // weight_hh_l0 as [8][24]
         private readonly float[] _b0_0 = new float[24]; // b_ih + b_hh for r and z, b_in for n
@@ -494,7 +494,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = y[m, 0:8] + sum over k in [0, 24) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is input-major: row k holds the 8 outputs fed by input k, so each input broadcasts against 1 vectors of outputs.
+        /// w is [24][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 24 rows
+        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K24_N8_Accumulate(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -523,9 +524,10 @@ namespace Deepbox.Generated
                         Vec a10 = V.LoadUnsafe(ref ym1, 0);
                         Vec a20 = V.LoadUnsafe(ref ym2, 0);
                         Vec a30 = V.LoadUnsafe(ref ym3, 0);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 24; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -546,9 +548,10 @@ namespace Deepbox.Generated
                         ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
                         Vec a00 = V.LoadUnsafe(ref ym0, 0);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 24; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -561,7 +564,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = sum over k in [0, 24) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is input-major: row k holds the 8 outputs fed by input k, so each input broadcasts against 1 vectors of outputs.
+        /// w is [24][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 24 rows
+        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K24_N8_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -590,9 +594,10 @@ namespace Deepbox.Generated
                         Vec a10 = Vec.Zero;
                         Vec a20 = Vec.Zero;
                         Vec a30 = Vec.Zero;
+                        ref float wp = ref w0;
                         for (int k = 0; k < 24; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -613,9 +618,10 @@ namespace Deepbox.Generated
                         ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
                         Vec a00 = Vec.Zero;
+                        ref float wp = ref w0;
                         for (int k = 0; k < 24; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -628,7 +634,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:24] = bias + sum over k in [0, 4) of x[m, k] * w[k, 0:24], for m in [0, rows).
-        /// w is input-major: row k holds the 24 outputs fed by input k, so each input broadcasts against 3 vectors of outputs.
+        /// w is [4][24] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 4 rows
+        /// one after another, so a pass reads 3 sequential streams, and each input broadcasts against 3 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K4_N24(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -666,12 +673,13 @@ namespace Deepbox.Generated
                         Vec a30 = V.LoadUnsafe(ref b0, 0);
                         Vec a31 = V.LoadUnsafe(ref b0, 8);
                         Vec a32 = V.LoadUnsafe(ref b0, 16);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 4; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 24);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 32);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 64);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -709,12 +717,13 @@ namespace Deepbox.Generated
                         Vec a00 = V.LoadUnsafe(ref b0, 0);
                         Vec a01 = V.LoadUnsafe(ref b0, 8);
                         Vec a02 = V.LoadUnsafe(ref b0, 16);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 4; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 24);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 32);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 64);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -783,9 +792,9 @@ namespace Deepbox.Generated
                         // The direct path h' = ... + z * h, kept in dh until the product below adds W_hh^T d(gates).
                         V.StoreUnsafe(dhj * z, ref dhRow, (nuint)j);
                     }
-                    // dh_prev = dh * z + W_hh^T (r, z, r * dn).
-                    Dense_K24_N8_Accumulate(MemoryMarshal.CreateReadOnlySpan(ref dGhRow, 24), 24, whhT, default, MemoryMarshal.CreateSpan(ref dhRow, 8), 1);
                 }
+                // dh_prev = dh * z + W_hh^T (r, z, r * dn).
+                Dense_K24_N8_Accumulate(dGh.Slice(t * batch * 24, batch * 24), 24, whhT, default, dh, batch);
             }
         }
 
@@ -794,7 +803,7 @@ namespace Deepbox.Generated
         ///   r = sigmoid(W_ir x_t + b_ir + W_hr h + b_hr)     z = sigmoid(W_iz x_t + b_iz + W_hz h + b_hz)
         ///   n = tanh(W_in x_t + b_in + r * (W_hn h + b_hn))  h' = (1 - z) * n + z * h = n + z * (h - n)
         /// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, 24]; whh is W_hh
-        /// input-major, [8][24], with the 3 gates of each block of 8 hidden units side by side, so one pass
+        /// [8][24] in vector panels, with the 3 gates of each block of 8 hidden units side by side, so one pass
         /// over h computes every gate of a block. Hidden size 8 runs as 1 block of 8.
         /// Row (t, b) of seq (stride seqStride) receives h at t; h0 holds one row of 8 per sequence; aux receives W_hn h + b_hn at every step.
         /// </summary>
@@ -816,23 +825,18 @@ namespace Deepbox.Generated
                 for (int j = 0; j < 8; j += 8)
                 {
                     int col = j * 3; // this block's 3 gates start here in gx and whh rows
-                    int b = 0;
-                    for (; b + 4 <= batch; b += 4)
+                    for (int b = 0; b + 4 <= batch; b += 4)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 24);
                         ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
                         ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                        ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
                         ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 24);
                         ref float auxRow1 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 1)) * 8);
                         ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                        ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
                         ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 24);
                         ref float auxRow2 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 2)) * 8);
                         ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                        ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
                         ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 24);
                         ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 8);
                         Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
@@ -847,12 +851,13 @@ namespace Deepbox.Generated
                         Vec ar3 = V.LoadUnsafe(ref gRow3, (nuint)col);
                         Vec az3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
                         Vec an3 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 8);
                         for (int k = 0; k < 8; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref whh0, (k * 24) + col);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 64);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 128);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ar0 = V.FusedMultiplyAdd(wv0, hk0, ar0);
                             az0 = V.FusedMultiplyAdd(wv1, hk0, az0);
@@ -870,73 +875,44 @@ namespace Deepbox.Generated
                             az3 = V.FusedMultiplyAdd(wv1, hk3, az3);
                             an3 = V.FusedMultiplyAdd(wv2, hk3, an3);
                         }
-                        Vec r0 = Act.Sigmoid(ar0);
-                        Vec z0 = Act.Sigmoid(az0);
-                        Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, an0, V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
-                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0)), ref hNext0, (nuint)j);
-                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
-                        V.StoreUnsafe(r0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(z0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(n0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(ar0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(az0, ref gRow0, (nuint)(col + 8));
                         V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
-                        Vec r1 = Act.Sigmoid(ar1);
-                        Vec z1 = Act.Sigmoid(az1);
-                        Vec n1 = Act.Tanh(V.FusedMultiplyAdd(r1, an1, V.LoadUnsafe(ref gRow1, (nuint)(col + 16))));
-                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z1, V.LoadUnsafe(ref hPrev1, (nuint)j) - n1, n1)), ref hNext1, (nuint)j);
-                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
-                        V.StoreUnsafe(r1, ref gRow1, (nuint)col);
-                        V.StoreUnsafe(z1, ref gRow1, (nuint)(col + 8));
-                        V.StoreUnsafe(n1, ref gRow1, (nuint)(col + 16));
+                        V.StoreUnsafe(ar1, ref gRow1, (nuint)col);
+                        V.StoreUnsafe(az1, ref gRow1, (nuint)(col + 8));
                         V.StoreUnsafe(an1, ref auxRow1, (nuint)j);
-                        Vec r2 = Act.Sigmoid(ar2);
-                        Vec z2 = Act.Sigmoid(az2);
-                        Vec n2 = Act.Tanh(V.FusedMultiplyAdd(r2, an2, V.LoadUnsafe(ref gRow2, (nuint)(col + 16))));
-                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z2, V.LoadUnsafe(ref hPrev2, (nuint)j) - n2, n2)), ref hNext2, (nuint)j);
-                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
-                        V.StoreUnsafe(r2, ref gRow2, (nuint)col);
-                        V.StoreUnsafe(z2, ref gRow2, (nuint)(col + 8));
-                        V.StoreUnsafe(n2, ref gRow2, (nuint)(col + 16));
+                        V.StoreUnsafe(ar2, ref gRow2, (nuint)col);
+                        V.StoreUnsafe(az2, ref gRow2, (nuint)(col + 8));
                         V.StoreUnsafe(an2, ref auxRow2, (nuint)j);
-                        Vec r3 = Act.Sigmoid(ar3);
-                        Vec z3 = Act.Sigmoid(az3);
-                        Vec n3 = Act.Tanh(V.FusedMultiplyAdd(r3, an3, V.LoadUnsafe(ref gRow3, (nuint)(col + 16))));
-                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z3, V.LoadUnsafe(ref hPrev3, (nuint)j) - n3, n3)), ref hNext3, (nuint)j);
-                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
-                        V.StoreUnsafe(r3, ref gRow3, (nuint)col);
-                        V.StoreUnsafe(z3, ref gRow3, (nuint)(col + 8));
-                        V.StoreUnsafe(n3, ref gRow3, (nuint)(col + 16));
+                        V.StoreUnsafe(ar3, ref gRow3, (nuint)col);
+                        V.StoreUnsafe(az3, ref gRow3, (nuint)(col + 8));
                         V.StoreUnsafe(an3, ref auxRow3, (nuint)j);
                     }
-                    for (; b < batch; b++)
+                    for (int b = batch - (batch % 4); b < batch; b++)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 24);
                         ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
                         Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
                         Vec az0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
                         Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 8);
                         for (int k = 0; k < 8; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref whh0, (k * 24) + col);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 64);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 128);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ar0 = V.FusedMultiplyAdd(wv0, hk0, ar0);
                             az0 = V.FusedMultiplyAdd(wv1, hk0, az0);
                             an0 = V.FusedMultiplyAdd(wv2, hk0, an0);
                         }
-                        Vec r0 = Act.Sigmoid(ar0);
-                        Vec z0 = Act.Sigmoid(az0);
-                        Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, an0, V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
-                        V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0)), ref hNext0, (nuint)j);
-                        // The activated gates replace the input products, and W_hn h + b_hn is kept: Backward reads them.
-                        V.StoreUnsafe(r0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(z0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(n0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(ar0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(az0, ref gRow0, (nuint)(col + 8));
                         V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
                     }
+                    GruUpdate_H8(ref gx0, ref aux0, ref seq0, ref h00, seqStride, batch, t, tPrev, s == 0, j);
                 }
             }
         }
@@ -963,21 +939,23 @@ namespace Deepbox.Generated
                 Vec az = V.LoadUnsafe(ref b0, (nuint)(col + 8));
                 Vec anx = V.LoadUnsafe(ref b0, (nuint)(col + 16));
                 Vec anh = V.LoadUnsafe(ref bhn0, (nuint)j);
+                ref float wxp = ref Unsafe.Add(ref wih0, col * 4);
                 for (int k = 0; k < 4; k++)
                 {
                     Vec xk = V.Create(Unsafe.Add(ref x0, k));
-                    ref float wk = ref Unsafe.Add(ref wih0, (k * 24) + col);
+                    ref float wk = ref Unsafe.Add(ref wxp, k * 8);
                     ar = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, ar);
-                    az = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, az);
-                    anx = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, anx);
+                    az = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 32), xk, az);
+                    anx = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 64), xk, anx);
                 }
+                ref float whp = ref Unsafe.Add(ref whh0, col * 8);
                 for (int k = 0; k < 8; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk = ref Unsafe.Add(ref whh0, (k * 24) + col);
+                    ref float wk = ref Unsafe.Add(ref whp, k * 8);
                     ar = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, ar);
-                    az = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), hk, az);
-                    anh = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), hk, anh);
+                    az = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 64), hk, az);
+                    anh = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 128), hk, anh);
                 }
                 Vec r = Act.Sigmoid(ar);
                 Vec z = Act.Sigmoid(az);
@@ -987,8 +965,36 @@ namespace Deepbox.Generated
         }
 
         /// <summary>
+        /// The cell update of the block of 8 hidden units at j, for every sequence of step t, from the sums the product
+        /// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the
+        /// JIT) crowded the product loop's registers and an accumulator went to the stack.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        private static void GruUpdate_H8(ref float gx0, ref float aux0, ref float seq0, ref float h00, int seqStride, int batch, int t, int tPrev, bool first, int j)
+        {
+            int col = j * 3;
+            for (int b = 0; b < batch; b++)
+            {
+                ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 24);
+                ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
+                ref float hPrev0 = ref (first ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                Vec r0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col));
+                Vec z0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)));
+                Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, V.LoadUnsafe(ref auxRow0, (nuint)j), V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
+                V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0)), ref hNext0, (nuint)j);
+                // The activated gates replace the sums; aux keeps W_hn h + b_hn. Backward reads them.
+                V.StoreUnsafe(r0, ref gRow0, (nuint)col);
+                V.StoreUnsafe(z0, ref gRow0, (nuint)(col + 8));
+                V.StoreUnsafe(n0, ref gRow0, (nuint)(col + 16));
+            }
+        }
+
+        /// <summary>
         /// dW[k, 0:24] += sum over m in [0, rows) of x[m, k] * dG[m, 0:24], for the 4 inputs k of the layout K4:
-        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).
+        /// Tiles of 4 inputs by 4 vectors of outputs share each load of dG and of x; rows go in blocks of 128, so a
+        /// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void WeightGrad_K4_N24(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
@@ -996,32 +1002,75 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float g0 = ref MemoryMarshal.GetReference(dG);
             ref float w0 = ref MemoryMarshal.GetReference(dW);
-            for (int k = 0; k < 4; k++)
+            for (int m0 = 0; m0 < rows; m0 += 128)
             {
-                ref float wk = ref Unsafe.Add(ref w0, k * 24);
+                int mEnd = global::System.Math.Min(rows, m0 + 128);
                 // Columns [0, 24).
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, 0);
-                    Vec a1 = V.LoadUnsafe(ref wk, 8);
-                    Vec a2 = V.LoadUnsafe(ref wk, 16);
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 4; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 24);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 0), xm, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 8), xm, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 16), xm, a2);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 24);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 24);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 24);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 24);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 0);
+                        Vec a01 = V.LoadUnsafe(ref wk0, 8);
+                        Vec a02 = V.LoadUnsafe(ref wk0, 16);
+                        Vec a10 = V.LoadUnsafe(ref wk1, 0);
+                        Vec a11 = V.LoadUnsafe(ref wk1, 8);
+                        Vec a12 = V.LoadUnsafe(ref wk1, 16);
+                        Vec a20 = V.LoadUnsafe(ref wk2, 0);
+                        Vec a21 = V.LoadUnsafe(ref wk2, 8);
+                        Vec a22 = V.LoadUnsafe(ref wk2, 16);
+                        Vec a30 = V.LoadUnsafe(ref wk3, 0);
+                        Vec a31 = V.LoadUnsafe(ref wk3, 8);
+                        Vec a32 = V.LoadUnsafe(ref wk3, 16);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 24);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 0);
+                            Vec gv1 = V.LoadUnsafe(ref gm, 8);
+                            Vec gv2 = V.LoadUnsafe(ref gm, 16);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 0);
+                        V.StoreUnsafe(a01, ref wk0, 8);
+                        V.StoreUnsafe(a02, ref wk0, 16);
+                        V.StoreUnsafe(a10, ref wk1, 0);
+                        V.StoreUnsafe(a11, ref wk1, 8);
+                        V.StoreUnsafe(a12, ref wk1, 16);
+                        V.StoreUnsafe(a20, ref wk2, 0);
+                        V.StoreUnsafe(a21, ref wk2, 8);
+                        V.StoreUnsafe(a22, ref wk2, 16);
+                        V.StoreUnsafe(a30, ref wk3, 0);
+                        V.StoreUnsafe(a31, ref wk3, 8);
+                        V.StoreUnsafe(a32, ref wk3, 16);
                     }
-                    V.StoreUnsafe(a0, ref wk, 0);
-                    V.StoreUnsafe(a1, ref wk, 8);
-                    V.StoreUnsafe(a2, ref wk, 16);
                 }
             }
         }
 
         /// <summary>
         /// dW[k, 0:24] += sum over m in [0, rows) of x[m, k] * dG[m, 0:24], for the 8 inputs k of the layout K8:
-        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).
+        /// Tiles of 4 inputs by 4 vectors of outputs share each load of dG and of x; rows go in blocks of 128, so a
+        /// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void WeightGrad_K8_N24(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
@@ -1029,25 +1078,66 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float g0 = ref MemoryMarshal.GetReference(dG);
             ref float w0 = ref MemoryMarshal.GetReference(dW);
-            for (int k = 0; k < 8; k++)
+            for (int m0 = 0; m0 < rows; m0 += 128)
             {
-                ref float wk = ref Unsafe.Add(ref w0, k * 24);
+                int mEnd = global::System.Math.Min(rows, m0 + 128);
                 // Columns [0, 24).
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, 0);
-                    Vec a1 = V.LoadUnsafe(ref wk, 8);
-                    Vec a2 = V.LoadUnsafe(ref wk, 16);
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 8; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 24);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 0), xm, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 8), xm, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, 16), xm, a2);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 24);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 24);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 24);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 24);
+                        Vec a00 = V.LoadUnsafe(ref wk0, 0);
+                        Vec a01 = V.LoadUnsafe(ref wk0, 8);
+                        Vec a02 = V.LoadUnsafe(ref wk0, 16);
+                        Vec a10 = V.LoadUnsafe(ref wk1, 0);
+                        Vec a11 = V.LoadUnsafe(ref wk1, 8);
+                        Vec a12 = V.LoadUnsafe(ref wk1, 16);
+                        Vec a20 = V.LoadUnsafe(ref wk2, 0);
+                        Vec a21 = V.LoadUnsafe(ref wk2, 8);
+                        Vec a22 = V.LoadUnsafe(ref wk2, 16);
+                        Vec a30 = V.LoadUnsafe(ref wk3, 0);
+                        Vec a31 = V.LoadUnsafe(ref wk3, 8);
+                        Vec a32 = V.LoadUnsafe(ref wk3, 16);
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 24);
+                            Vec gv0 = V.LoadUnsafe(ref gm, 0);
+                            Vec gv1 = V.LoadUnsafe(ref gm, 8);
+                            Vec gv2 = V.LoadUnsafe(ref gm, 16);
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, 0);
+                        V.StoreUnsafe(a01, ref wk0, 8);
+                        V.StoreUnsafe(a02, ref wk0, 16);
+                        V.StoreUnsafe(a10, ref wk1, 0);
+                        V.StoreUnsafe(a11, ref wk1, 8);
+                        V.StoreUnsafe(a12, ref wk1, 16);
+                        V.StoreUnsafe(a20, ref wk2, 0);
+                        V.StoreUnsafe(a21, ref wk2, 8);
+                        V.StoreUnsafe(a22, ref wk2, 16);
+                        V.StoreUnsafe(a30, ref wk3, 0);
+                        V.StoreUnsafe(a31, ref wk3, 8);
+                        V.StoreUnsafe(a32, ref wk3, 16);
                     }
-                    V.StoreUnsafe(a0, ref wk, 0);
-                    V.StoreUnsafe(a1, ref wk, 8);
-                    V.StoreUnsafe(a2, ref wk, 16);
                 }
             }
         }

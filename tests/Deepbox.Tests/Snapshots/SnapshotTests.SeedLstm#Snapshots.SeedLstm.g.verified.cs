@@ -41,7 +41,7 @@ namespace Snapshots
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
 
-        // Weights packed for the kernels (input-major, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
+        // Weights packed for the kernels (input-major vector panels, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
         private readonly float[] _w0_0_ih = new float[128]; // weight_ih_l0 as [4][32]
         private readonly float[] _w0_0_hh = new float[256]; // weight_hh_l0 as [8][32]
         private readonly float[] _b0_0 = new float[32]; // b_ih + b_hh
@@ -507,7 +507,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = sum over k in [0, 32) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is input-major: row k holds the 8 outputs fed by input k, so each input broadcasts against 1 vectors of outputs.
+        /// w is [32][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 32 rows
+        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K32_N8_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -536,9 +537,10 @@ namespace Deepbox.Generated
                         Vec a10 = Vec.Zero;
                         Vec a20 = Vec.Zero;
                         Vec a30 = Vec.Zero;
+                        ref float wp = ref w0;
                         for (int k = 0; k < 32; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -559,9 +561,10 @@ namespace Deepbox.Generated
                         ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
                         Vec a00 = Vec.Zero;
+                        ref float wp = ref w0;
                         for (int k = 0; k < 32; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
@@ -574,7 +577,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:32] = bias + sum over k in [0, 4) of x[m, k] * w[k, 0:32], for m in [0, rows).
-        /// w is input-major: row k holds the 32 outputs fed by input k, so each input broadcasts against 4 vectors of outputs.
+        /// w is [4][32] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 4 rows
+        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K4_N32(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -616,13 +620,14 @@ namespace Deepbox.Generated
                         Vec a31 = V.LoadUnsafe(ref b0, 8);
                         Vec a32 = V.LoadUnsafe(ref b0, 16);
                         Vec a33 = V.LoadUnsafe(ref b0, 24);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 4; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 32);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 32);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 64);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 96);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -669,13 +674,14 @@ namespace Deepbox.Generated
                         Vec a01 = V.LoadUnsafe(ref b0, 8);
                         Vec a02 = V.LoadUnsafe(ref b0, 16);
                         Vec a03 = V.LoadUnsafe(ref b0, 24);
+                        ref float wp = ref w0;
                         for (int k = 0; k < 4; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref w0, k * 32);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 32);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 64);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 96);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -741,9 +747,9 @@ namespace Deepbox.Generated
                         V.StoreUnsafe(dhj * tc * o * (one - o), ref dGRow, (nuint)(col + 24));
                         V.StoreUnsafe(dcj * f, ref dcRow, (nuint)j);
                     }
-                    // dh_prev = W_hh^T d(gates).
-                    Dense_K32_N8_Zero(MemoryMarshal.CreateReadOnlySpan(ref dGRow, 32), 32, whhT, default, MemoryMarshal.CreateSpan(ref dhRow, 8), 1);
                 }
+                // dh_prev = W_hh^T d(gates).
+                Dense_K32_N8_Zero(dG.Slice(t * batch * 32, batch * 32), 32, whhT, default, dh, batch);
             }
         }
 
@@ -753,7 +759,7 @@ namespace Deepbox.Generated
         ///   g = tanh(W_ig x_t + b_ig + W_hg h + b_hg)        o = sigmoid(W_io x_t + b_io + W_ho h + b_ho)
         ///   c' = f * c + i * g                               h' = o * tanh(c')
         /// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, 32]; whh is W_hh
-        /// input-major, [8][32], with the 4 gates of each block of 8 hidden units side by side, so one pass
+        /// [8][32] in vector panels, with the 4 gates of each block of 8 hidden units side by side, so one pass
         /// over h computes every gate of a block. Hidden size 8 runs as 1 block of 8.
         /// Row (t, b) of seq (stride seqStride) receives h at t; h0 and c0 hold one row of 8 per sequence; aux receives c at every step.
         /// </summary>
@@ -775,29 +781,16 @@ namespace Deepbox.Generated
                 for (int j = 0; j < 8; j += 8)
                 {
                     int col = j * 4; // this block's 4 gates start here in gx and whh rows
-                    int b = 0;
-                    for (; b + 4 <= batch; b += 4)
+                    for (int b = 0; b + 4 <= batch; b += 4)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
-                        ref float cPrev0 = ref (s == 0 ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 8));
-                        ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
                         ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                        ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
                         ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 32);
-                        ref float cPrev1 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 1) * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 1)) * 8));
-                        ref float auxRow1 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 1)) * 8);
                         ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                        ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
                         ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 32);
-                        ref float cPrev2 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 2) * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 2)) * 8));
-                        ref float auxRow2 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 2)) * 8);
                         ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                        ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
                         ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 32);
-                        ref float cPrev3 = ref (s == 0 ? ref Unsafe.Add(ref c00, (b + 3) * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + (b + 3)) * 8));
-                        ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 8);
                         Vec ai0 = V.LoadUnsafe(ref gRow0, (nuint)col);
                         Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
                         Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
@@ -814,13 +807,14 @@ namespace Deepbox.Generated
                         Vec af3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
                         Vec ag3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 16));
                         Vec ao3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 24));
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 8);
                         for (int k = 0; k < 8; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref whh0, (k * 32) + col);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 64);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 128);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 192);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
                             af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
@@ -842,92 +836,51 @@ namespace Deepbox.Generated
                             ag3 = V.FusedMultiplyAdd(wv2, hk3, ag3);
                             ao3 = V.FusedMultiplyAdd(wv3, hk3, ao3);
                         }
-                        Vec i0 = Act.Sigmoid(ai0);
-                        Vec f0 = Act.Sigmoid(af0);
-                        Vec g0 = Act.Tanh(ag0);
-                        Vec o0 = Act.Sigmoid(ao0);
-                        Vec cNext0 = Flush(V.FusedMultiplyAdd(f0, V.LoadUnsafe(ref cPrev0, (nuint)j), i0 * g0));
-                        V.StoreUnsafe(cNext0, ref auxRow0, (nuint)j);
-                        V.StoreUnsafe(Flush(o0 * Act.Tanh(cNext0)), ref hNext0, (nuint)j);
-                        // The activated gates replace the input products: Backward reads them.
-                        V.StoreUnsafe(i0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(f0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(g0, ref gRow0, (nuint)(col + 16));
-                        V.StoreUnsafe(o0, ref gRow0, (nuint)(col + 24));
-                        Vec i1 = Act.Sigmoid(ai1);
-                        Vec f1 = Act.Sigmoid(af1);
-                        Vec g1 = Act.Tanh(ag1);
-                        Vec o1 = Act.Sigmoid(ao1);
-                        Vec cNext1 = Flush(V.FusedMultiplyAdd(f1, V.LoadUnsafe(ref cPrev1, (nuint)j), i1 * g1));
-                        V.StoreUnsafe(cNext1, ref auxRow1, (nuint)j);
-                        V.StoreUnsafe(Flush(o1 * Act.Tanh(cNext1)), ref hNext1, (nuint)j);
-                        // The activated gates replace the input products: Backward reads them.
-                        V.StoreUnsafe(i1, ref gRow1, (nuint)col);
-                        V.StoreUnsafe(f1, ref gRow1, (nuint)(col + 8));
-                        V.StoreUnsafe(g1, ref gRow1, (nuint)(col + 16));
-                        V.StoreUnsafe(o1, ref gRow1, (nuint)(col + 24));
-                        Vec i2 = Act.Sigmoid(ai2);
-                        Vec f2 = Act.Sigmoid(af2);
-                        Vec g2 = Act.Tanh(ag2);
-                        Vec o2 = Act.Sigmoid(ao2);
-                        Vec cNext2 = Flush(V.FusedMultiplyAdd(f2, V.LoadUnsafe(ref cPrev2, (nuint)j), i2 * g2));
-                        V.StoreUnsafe(cNext2, ref auxRow2, (nuint)j);
-                        V.StoreUnsafe(Flush(o2 * Act.Tanh(cNext2)), ref hNext2, (nuint)j);
-                        // The activated gates replace the input products: Backward reads them.
-                        V.StoreUnsafe(i2, ref gRow2, (nuint)col);
-                        V.StoreUnsafe(f2, ref gRow2, (nuint)(col + 8));
-                        V.StoreUnsafe(g2, ref gRow2, (nuint)(col + 16));
-                        V.StoreUnsafe(o2, ref gRow2, (nuint)(col + 24));
-                        Vec i3 = Act.Sigmoid(ai3);
-                        Vec f3 = Act.Sigmoid(af3);
-                        Vec g3 = Act.Tanh(ag3);
-                        Vec o3 = Act.Sigmoid(ao3);
-                        Vec cNext3 = Flush(V.FusedMultiplyAdd(f3, V.LoadUnsafe(ref cPrev3, (nuint)j), i3 * g3));
-                        V.StoreUnsafe(cNext3, ref auxRow3, (nuint)j);
-                        V.StoreUnsafe(Flush(o3 * Act.Tanh(cNext3)), ref hNext3, (nuint)j);
-                        // The activated gates replace the input products: Backward reads them.
-                        V.StoreUnsafe(i3, ref gRow3, (nuint)col);
-                        V.StoreUnsafe(f3, ref gRow3, (nuint)(col + 8));
-                        V.StoreUnsafe(g3, ref gRow3, (nuint)(col + 16));
-                        V.StoreUnsafe(o3, ref gRow3, (nuint)(col + 24));
+                        V.StoreUnsafe(ai0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(af0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(ag0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(ao0, ref gRow0, (nuint)(col + 24));
+                        V.StoreUnsafe(ai1, ref gRow1, (nuint)col);
+                        V.StoreUnsafe(af1, ref gRow1, (nuint)(col + 8));
+                        V.StoreUnsafe(ag1, ref gRow1, (nuint)(col + 16));
+                        V.StoreUnsafe(ao1, ref gRow1, (nuint)(col + 24));
+                        V.StoreUnsafe(ai2, ref gRow2, (nuint)col);
+                        V.StoreUnsafe(af2, ref gRow2, (nuint)(col + 8));
+                        V.StoreUnsafe(ag2, ref gRow2, (nuint)(col + 16));
+                        V.StoreUnsafe(ao2, ref gRow2, (nuint)(col + 24));
+                        V.StoreUnsafe(ai3, ref gRow3, (nuint)col);
+                        V.StoreUnsafe(af3, ref gRow3, (nuint)(col + 8));
+                        V.StoreUnsafe(ag3, ref gRow3, (nuint)(col + 16));
+                        V.StoreUnsafe(ao3, ref gRow3, (nuint)(col + 24));
                     }
-                    for (; b < batch; b++)
+                    for (int b = batch - (batch % 4); b < batch; b++)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
-                        ref float cPrev0 = ref (s == 0 ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 8));
-                        ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
                         Vec ai0 = V.LoadUnsafe(ref gRow0, (nuint)col);
                         Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
                         Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
                         Vec ao0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 24));
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 8);
                         for (int k = 0; k < 8; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref whh0, (k * 32) + col);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 64);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 128);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 192);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
                             af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
                             ag0 = V.FusedMultiplyAdd(wv2, hk0, ag0);
                             ao0 = V.FusedMultiplyAdd(wv3, hk0, ao0);
                         }
-                        Vec i0 = Act.Sigmoid(ai0);
-                        Vec f0 = Act.Sigmoid(af0);
-                        Vec g0 = Act.Tanh(ag0);
-                        Vec o0 = Act.Sigmoid(ao0);
-                        Vec cNext0 = Flush(V.FusedMultiplyAdd(f0, V.LoadUnsafe(ref cPrev0, (nuint)j), i0 * g0));
-                        V.StoreUnsafe(cNext0, ref auxRow0, (nuint)j);
-                        V.StoreUnsafe(Flush(o0 * Act.Tanh(cNext0)), ref hNext0, (nuint)j);
-                        // The activated gates replace the input products: Backward reads them.
-                        V.StoreUnsafe(i0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(f0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(g0, ref gRow0, (nuint)(col + 16));
-                        V.StoreUnsafe(o0, ref gRow0, (nuint)(col + 24));
+                        V.StoreUnsafe(ai0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(af0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(ag0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(ao0, ref gRow0, (nuint)(col + 24));
                     }
+                    LstmUpdate_H8(ref gx0, ref aux0, ref seq0, ref c00, seqStride, batch, t, tPrev, s == 0, j);
                 }
             }
         }
@@ -954,23 +907,25 @@ namespace Deepbox.Generated
                 Vec af = V.LoadUnsafe(ref b0, (nuint)(col + 8));
                 Vec ag = V.LoadUnsafe(ref b0, (nuint)(col + 16));
                 Vec ao = V.LoadUnsafe(ref b0, (nuint)(col + 24));
+                ref float wxp = ref Unsafe.Add(ref wih0, col * 4);
                 for (int k = 0; k < 4; k++)
                 {
                     Vec xk = V.Create(Unsafe.Add(ref x0, k));
-                    ref float wk = ref Unsafe.Add(ref wih0, (k * 32) + col);
+                    ref float wk = ref Unsafe.Add(ref wxp, k * 8);
                     ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, ai);
-                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, af);
-                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, ag);
-                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), xk, ao);
+                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 32), xk, af);
+                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 64), xk, ag);
+                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 96), xk, ao);
                 }
+                ref float whp = ref Unsafe.Add(ref whh0, col * 8);
                 for (int k = 0; k < 8; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk = ref Unsafe.Add(ref whh0, (k * 32) + col);
+                    ref float wk = ref Unsafe.Add(ref whp, k * 8);
                     ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, ai);
-                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), hk, af);
-                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), hk, ag);
-                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), hk, ao);
+                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 64), hk, af);
+                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 128), hk, ag);
+                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 192), hk, ao);
                 }
                 Vec cNext = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag)));
                 V.StoreUnsafe(cNext, ref c0, (nuint)j);
@@ -979,8 +934,40 @@ namespace Deepbox.Generated
         }
 
         /// <summary>
+        /// The cell update of the block of 8 hidden units at j, for every sequence of step t, from the sums the product
+        /// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the
+        /// JIT) crowded the product loop's registers and an accumulator went to the stack.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        private static void LstmUpdate_H8(ref float gx0, ref float aux0, ref float seq0, ref float c00, int seqStride, int batch, int t, int tPrev, bool first, int j)
+        {
+            int col = j * 4;
+            for (int b = 0; b < batch; b++)
+            {
+                ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
+                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
+                ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
+                ref float cPrev0 = ref (first ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 8));
+                Vec i0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col));
+                Vec f0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)));
+                Vec g0 = Act.Tanh(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)));
+                Vec o0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)));
+                Vec cNext0 = Flush(V.FusedMultiplyAdd(f0, V.LoadUnsafe(ref cPrev0, (nuint)j), i0 * g0));
+                V.StoreUnsafe(cNext0, ref auxRow0, (nuint)j);
+                V.StoreUnsafe(Flush(o0 * Act.Tanh(cNext0)), ref hNext0, (nuint)j);
+                // The activated gates replace the sums: Backward reads them.
+                V.StoreUnsafe(i0, ref gRow0, (nuint)col);
+                V.StoreUnsafe(f0, ref gRow0, (nuint)(col + 8));
+                V.StoreUnsafe(g0, ref gRow0, (nuint)(col + 16));
+                V.StoreUnsafe(o0, ref gRow0, (nuint)(col + 24));
+            }
+        }
+
+        /// <summary>
         /// dW[k, 0:32] += sum over m in [0, rows) of x[m, k] * dG[m, 0:32], for the 4 inputs k of the layout K4:
-        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).
+        /// Tiles of 4 inputs by 4 vectors of outputs share each load of dG and of x; rows go in blocks of 128, so a
+        /// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void WeightGrad_K4_N32(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
@@ -988,35 +975,88 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float g0 = ref MemoryMarshal.GetReference(dG);
             ref float w0 = ref MemoryMarshal.GetReference(dW);
-            for (int k = 0; k < 4; k++)
+            for (int m0 = 0; m0 < rows; m0 += 128)
             {
-                ref float wk = ref Unsafe.Add(ref w0, k * 32);
+                int mEnd = global::System.Math.Min(rows, m0 + 128);
                 for (int c = 0; c < 32; c += 32)
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, (nuint)c);
-                    Vec a1 = V.LoadUnsafe(ref wk, (nuint)(c + 8));
-                    Vec a2 = V.LoadUnsafe(ref wk, (nuint)(c + 16));
-                    Vec a3 = V.LoadUnsafe(ref wk, (nuint)(c + 24));
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 4; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 32);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)c), xm, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 8)), xm, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 16)), xm, a2);
-                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 24)), xm, a3);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 32);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 32);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 32);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 32);
+                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 32);
+                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
                     }
-                    V.StoreUnsafe(a0, ref wk, (nuint)c);
-                    V.StoreUnsafe(a1, ref wk, (nuint)(c + 8));
-                    V.StoreUnsafe(a2, ref wk, (nuint)(c + 16));
-                    V.StoreUnsafe(a3, ref wk, (nuint)(c + 24));
                 }
             }
         }
 
         /// <summary>
         /// dW[k, 0:32] += sum over m in [0, rows) of x[m, k] * dG[m, 0:32], for the 8 inputs k of the layout K8:
-        /// a weight gradient as one product over every step, in the packed input-major layout of the forward weights.
+        /// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).
+        /// Tiles of 4 inputs by 4 vectors of outputs share each load of dG and of x; rows go in blocks of 128, so a
+        /// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void WeightGrad_K8_N32(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
@@ -1024,28 +1064,79 @@ namespace Deepbox.Generated
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float g0 = ref MemoryMarshal.GetReference(dG);
             ref float w0 = ref MemoryMarshal.GetReference(dW);
-            for (int k = 0; k < 8; k++)
+            for (int m0 = 0; m0 < rows; m0 += 128)
             {
-                ref float wk = ref Unsafe.Add(ref w0, k * 32);
+                int mEnd = global::System.Math.Min(rows, m0 + 128);
                 for (int c = 0; c < 32; c += 32)
                 {
-                    Vec a0 = V.LoadUnsafe(ref wk, (nuint)c);
-                    Vec a1 = V.LoadUnsafe(ref wk, (nuint)(c + 8));
-                    Vec a2 = V.LoadUnsafe(ref wk, (nuint)(c + 16));
-                    Vec a3 = V.LoadUnsafe(ref wk, (nuint)(c + 24));
-                    for (int m = 0; m < rows; m++)
+                    for (int k = 0; k < 8; k += 4)
                     {
-                        Vec xm = V.Create(Unsafe.Add(ref x0, (m * xStride) + k));
-                        ref float gm = ref Unsafe.Add(ref g0, m * 32);
-                        a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)c), xm, a0);
-                        a1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 8)), xm, a1);
-                        a2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 16)), xm, a2);
-                        a3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref gm, (nuint)(c + 24)), xm, a3);
+                        ref float wk0 = ref Unsafe.Add(ref w0, k * 32);
+                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 32);
+                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 32);
+                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 32);
+                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                        for (int m = m0; m < mEnd; m++)
+                        {
+                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                            ref float gm = ref Unsafe.Add(ref g0, m * 32);
+                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                            Vec xb0 = V.Create(xm);
+                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                        }
+                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
                     }
-                    V.StoreUnsafe(a0, ref wk, (nuint)c);
-                    V.StoreUnsafe(a1, ref wk, (nuint)(c + 8));
-                    V.StoreUnsafe(a2, ref wk, (nuint)(c + 16));
-                    V.StoreUnsafe(a3, ref wk, (nuint)(c + 24));
                 }
             }
         }
