@@ -128,6 +128,7 @@ internal static partial class Emitter
             w.Line($"private float[] {field} = []; // {what}");
         }
 
+        w.Line("private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies");
         w.Line("private float[] _gW = []; // one weight gradient in the packed layout");
         w.Line("private float[] _gB = []; // one bias gradient in the packed layout");
         w.Line();
@@ -455,9 +456,17 @@ internal static partial class Emitter
     private static void WritePackTransposed(SourceWriter w, ModelPlan plan)
     {
         int v = plan.Isa.Width;
-        w.Line("/// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read.</summary>");
+        w.Line("/// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version is packed.</summary>");
         using (w.Block("private void PackTransposedWeights()"))
         {
+            w.Line("SyncWeights();");
+            using (w.Block("if (_packedTransposedVersion == _weightsVersion)"))
+            {
+                w.Line("return;");
+            }
+
+            w.Line();
+            w.Line("_packedTransposedVersion = _weightsVersion;");
             foreach (StagePlan s in plan.Stages)
             {
                 LayerSpec l = s.Layer;

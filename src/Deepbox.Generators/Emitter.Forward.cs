@@ -326,7 +326,7 @@ internal static partial class Emitter
                     string stateOffset = $"{Inv(index)} * batch * {Inv(hp)}";
                     string gx = $"_gx{s.Index}.AsSpan({Inv(index)} * gxStride)";
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}.");
-                    w.Line($"{k}.{DenseName(src, l.Gates * hp, ActivationKind.None)}({srcBuffer}, {Inv(src.RowStride)}, _w{s.Index}_{tag}_ih, _b{s.Index}_{tag}, {gx}, rows);");
+                    w.Line($"{k}.{DenseName(src, l.Gates * hp, ActivationKind.None, panel: InputPanel(plan, l))}({srcBuffer}, {Inv(src.RowStride)}, _w{s.Index}_{tag}_ih, _b{s.Index}_{tag}, {gx}, rows);");
                     string extra = l.Kind switch
                     {
                         LayerKind.Gru => $"_bhn{s.Index}_{tag}, _h0_{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
@@ -388,9 +388,27 @@ internal static partial class Emitter
     private static void WritePackWeights(SourceWriter w, ModelPlan plan)
     {
         int v = plan.Isa.Width;
-        w.Line("/// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read.</summary>");
+        w.Line("/// <summary>Brings the snapshot of the parameters up to date; a change of any value starts a new version.</summary>");
+        using (w.Block("private void SyncWeights()"))
+        {
+            using (w.Block($"if ({S}.SyncSnapshot(_parameters, _snapshot))"))
+            {
+                w.Line("_weightsVersion++;");
+            }
+        }
+
+        w.Line();
+        w.Line("/// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read, unless that version is packed.</summary>");
         using (w.Block("private void PackWeights()"))
         {
+            w.Line("SyncWeights();");
+            using (w.Block("if (_packedVersion == _weightsVersion)"))
+            {
+                w.Line("return;");
+            }
+
+            w.Line();
+            w.Line("_packedVersion = _weightsVersion;");
             foreach (StagePlan s in plan.Stages)
             {
                 LayerSpec l = s.Layer;

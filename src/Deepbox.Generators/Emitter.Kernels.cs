@@ -12,8 +12,10 @@ namespace Deepbox.Generators;
 /// </summary>
 internal static partial class Emitter
 {
-    private static string DenseName(RowSource src, int n, ActivationKind act, DenseInit init = DenseInit.Bias) =>
-        $"Dense_{src.Key}_N{Inv(n)}" + (act == ActivationKind.None ? string.Empty : "_" + act) + (init == DenseInit.Bias ? string.Empty : "_" + init);
+    /// <param name="panel">Floats per panel of the packed weights when wider than one vector (a recurrent layer's
+    /// input weights: one block's gates), else 0.</param>
+    private static string DenseName(RowSource src, int n, ActivationKind act, DenseInit init = DenseInit.Bias, int panel = 0) =>
+        $"Dense_{src.Key}_N{Inv(n)}" + (panel == 0 ? string.Empty : "_P" + Inv(panel)) + (act == ActivationKind.None ? string.Empty : "_" + act) + (init == DenseInit.Bias ? string.Empty : "_" + init);
 
     private static string WeightGradName(RowSource src, int n) => $"WeightGrad_{src.Key}_N{Inv(n)}";
 
@@ -43,7 +45,8 @@ internal static partial class Emitter
                 for (int layer = 0; layer < l.NumLayers; layer++)
                 {
                     RowSource src = s.LayerInput(layer);
-                    kernels[DenseName(src, n, ActivationKind.None)] = kw => WriteDense(kw, plan.Isa, src, n, ActivationKind.None);
+                    int panel = InputPanel(plan, l);
+                    kernels[DenseName(src, n, ActivationKind.None, panel: panel)] = kw => WriteDense(kw, plan.Isa, src, n, ActivationKind.None, panel: panel);
                 }
 
                 kernels[SequenceName(l, l.HiddenSize)] = kw => WriteSequence(kw, plan.Isa, l, s.Padded);
@@ -139,11 +142,18 @@ internal static partial class Emitter
     /// <c>y[m, 0:n] = bias + sum_k x[m, k] * w[k, 0:n]</c> (then the activation) for every row: the input
     /// products of a recurrent layer for all time steps at once, and the <c>Linear</c> layers.
     /// </summary>
-    private static void WriteDense(SourceWriter w, VectorIsa isa, RowSource src, int n, ActivationKind act, DenseInit init = DenseInit.Bias)
+    /// <summary>
+    /// Floats per panel of a recurrent layer's packed input weights (one block's gates, see
+    /// <c>ModelSupport.PackGateInterleaved</c>) as <see cref="DenseName"/> and <see cref="WriteDense"/> take it: 0 when a
+    /// panel is a single vector (the RNN), the layout every other dense kernel reads.
+    /// </summary>
+    private static int InputPanel(ModelPlan plan, LayerSpec l) => l.Gates == 1 ? 0 : l.Gates * plan.Isa.Width;
+
+    private static void WriteDense(SourceWriter w, VectorIsa isa, RowSource src, int n, ActivationKind act, DenseInit init = DenseInit.Bias, int panel = 0)
     {
         int v = isa.Width;
         int vectors = n / v;
-        const int Chunk = 4;
+        const int Chunk = DenseVectors;
         int passes = vectors / Chunk;
         int rest = vectors % Chunk;
         string segs = src.Segments == 1
@@ -152,11 +162,12 @@ internal static partial class Emitter
         w.Line("/// <summary>");
         string start = init switch { DenseInit.Bias => "bias + ", DenseInit.Accumulate => "y[m, 0:" + Inv(n) + "] + ", _ => string.Empty };
         w.Line($"/// y[m, 0:{Inv(n)}] = {(act == ActivationKind.None ? string.Empty : act.ToString().ToLowerInvariant() + "(")}{start}sum over {segs} of x[m, k] * w[k, 0:{Inv(n)}]{(act == ActivationKind.None ? string.Empty : ")")}, for m in [0, rows).");
-        w.Line($"/// w is [{Inv(src.PackedRows)}][{Inv(n)}] stored as vector panels (ModelSupport.PanelIndex): each vector of {Inv(v)} outputs has its {Inv(src.PackedRows)} rows");
-        w.Line($"/// one after another, so a pass reads {Inv(Math.Min(Chunk, vectors))} sequential streams, and each input broadcasts against {Inv(Math.Min(Chunk, vectors))} vectors of outputs.");
+        int p = panel == 0 ? v : panel;
+        w.Line($"/// w is [{Inv(src.PackedRows)}][{Inv(n)}] in panels of {Inv(p)} columns (ModelSupport.PanelIndex): each panel's {Inv(src.PackedRows)} rows one after another,");
+        w.Line($"/// so a pass reads sequential streams, and each input broadcasts against {Inv(Math.Min(Chunk, vectors))} vector{(Math.Min(Chunk, vectors) == 1 ? string.Empty : "s")} of outputs.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        using (w.Block($"public static void {DenseName(src, n, act, init)}(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)"))
+        using (w.Block($"public static void {DenseName(src, n, act, init, panel)}(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)"))
         {
             w.Line("ref float x0 = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float w0 = ref MemoryMarshal.GetReference(w);");
@@ -174,7 +185,7 @@ internal static partial class Emitter
                 {
                     using (w.Block($"// Outputs [0, {Inv(Chunk * v)}): {Inv(Chunk)} vectors."))
                     {
-                        WriteDenseRows(w, v, src, n, Chunk, "0", act, init);
+                        WriteDenseRows(w, v, p, src, n, Chunk, "0", act, init);
                     }
                 }
                 else if (passes > 1)
@@ -182,7 +193,7 @@ internal static partial class Emitter
                     w.Line($"// Outputs [0, {Inv(passes * Chunk * v)}): {Inv(passes)} passes of {Inv(Chunk)} vectors; each pass's weights stay in cache across the rows.");
                     using (w.Block($"for (int n = 0; n < {Inv(passes * Chunk * v)}; n += {Inv(Chunk * v)})"))
                     {
-                        WriteDenseRows(w, v, src, n, Chunk, "n", act, init);
+                        WriteDenseRows(w, v, p, src, n, Chunk, "n", act, init);
                     }
                 }
 
@@ -191,7 +202,7 @@ internal static partial class Emitter
                     int first = passes * Chunk * v;
                     using (w.Block($"// Outputs [{Inv(first)}, {Inv(n)}): {Inv(rest)} vector{(rest == 1 ? string.Empty : "s")}."))
                     {
-                        WriteDenseRows(w, v, src, n, rest, Inv(first), act, init);
+                        WriteDenseRows(w, v, p, src, n, rest, Inv(first), act, init);
                     }
                 }
             }
@@ -199,22 +210,25 @@ internal static partial class Emitter
     }
 
     /// <summary>Rows in groups of <see cref="DenseRows"/> sharing each weight load, then one at a time.</summary>
-    private static void WriteDenseRows(SourceWriter w, int v, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init)
+    private static void WriteDenseRows(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init)
     {
         w.Line("int m = m0;");
         using (w.Block($"for (; m + {Inv(DenseRows)} <= mEnd; m += {Inv(DenseRows)})"))
         {
-            WriteDensePass(w, v, src, n, count, col, act, init, DenseRows);
+            WriteDensePass(w, v, p, src, n, count, col, act, init, DenseRows);
         }
 
         using (w.Block("for (; m < mEnd; m++)"))
         {
-            WriteDensePass(w, v, src, n, count, col, act, init, 1);
+            WriteDensePass(w, v, p, src, n, count, col, act, init, 1);
         }
     }
 
     /// <summary>Rows of a dense kernel whose inputs are kept in cache while every column pass reads them.</summary>
     private const int DenseRowBlock = 64;
+
+    /// <summary>Output vectors of a dense kernel's pass: each input broadcast serves all of them.</summary>
+    private const int DenseVectors = 4;
 
     /// <summary>Rows of a dense kernel computed together: each weight vector loaded once serves all of them.</summary>
     private const int DenseRows = 4;
@@ -223,7 +237,7 @@ internal static partial class Emitter
     /// One pass over <paramref name="count"/> output vectors starting at column <paramref name="col"/> (a literal or
     /// <c>n</c>) for <paramref name="rows"/> rows from <c>m</c>.
     /// </summary>
-    private static void WriteDensePass(SourceWriter w, int v, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init, int rows)
+    private static void WriteDensePass(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init, int rows)
     {
         for (int r = 0; r < rows; r++)
         {
@@ -247,16 +261,49 @@ internal static partial class Emitter
         }
 
         int k = src.PackedRows;
-        w.Line($"ref float wp = ref {PanelStart("w0", col, k)};");
+        // Where the pass's vectors sit: one panel per vector (their panels rows * v floats apart), the whole pass in one
+        // panel (side by side), or a pass straddling panels of 3 vectors (GRU), each vector from its own panel.
+        bool perVector = p != v && p != DenseVectors * v;
+        if (perVector)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (col == "n")
+                {
+                    string c = i == 0 ? "n" : $"(n + {Inv(i * v)})";
+                    w.Line($"ref float wp{Inv(i)} = ref Unsafe.Add(ref w0, (({c} / {Inv(p)}) * {Inv(k * p)}) + ({c} % {Inv(p)}));");
+                }
+                else
+                {
+                    int c = int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + (i * v);
+                    w.Line($"ref float wp{Inv(i)} = ref Unsafe.Add(ref w0, {Inv(((c / p) * k * p) + (c % p))});");
+                }
+            }
+        }
+        else
+        {
+            w.Line($"ref float wp = ref {PanelStart("w0", col, k)};");
+        }
+
         for (int s = 0; s < src.Segments; s++)
         {
             int from = s * src.SegmentStride;
             using (w.Block($"for (int k = {Inv(from)}; k < {Inv(from + src.SegmentWidth)}; k++)"))
             {
-                w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(v)});");
+                if (perVector)
+                {
+                    w.Line($"nuint kp = (nuint)(k * {Inv(p)});");
+                }
+                else
+                {
+                    w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(p)});");
+                }
+
                 for (int i = 0; i < count; i++)
                 {
-                    w.Line($"Vec wv{Inv(i)} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * k * v))});");
+                    string load = perVector ? $"V.LoadUnsafe(ref wp{Inv(i)}, kp)"
+                        : $"V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(p == v ? i * k * v : i * v))})";
+                    w.Line($"Vec wv{Inv(i)} = {load};");
                 }
 
                 for (int r = 0; r < rows; r++)
@@ -288,9 +335,9 @@ internal static partial class Emitter
     }
 
     /// <summary>
-    /// The first float of column <paramref name="col"/>'s panel in weights packed as vector panels
-    /// (<c>ModelSupport.PanelIndex</c>) of <paramref name="rows"/> rows: each vector of columns holds its rows one after
-    /// another, so the next vector of columns starts <c>rows * width</c> floats on.
+    /// The first float of the panel starting at column <paramref name="col"/> in weights packed in panels
+    /// (<c>ModelSupport.PanelIndex</c>) of <paramref name="rows"/> rows: panels hold their rows one after another, so
+    /// a panel starting at column c starts at <c>c * rows</c>.
     /// </summary>
     private static string PanelStart(string w0, string col, int rows) => col switch
     {
@@ -368,13 +415,14 @@ internal static partial class Emitter
         }
 
         int h = l.HiddenSize;
-        w.Line($"ref float wp = ref {PanelStart("whh0", "col", h)};");
+        int p = l.Gates * v;
+        w.Line($"ref float wp = ref {PanelStart("whh0", "col", h)}; // the block's panel: {Inv(h)} rows of {Inv(p)}");
         using (w.Block(chunked ? "for (int k = kc; k < kEnd; k++)" : $"for (int k = 0; k < {Inv(h)}; k++)"))
         {
-            w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(v)});");
+            w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(p)});");
             for (int i = 0; i < gates.Length; i++)
             {
-                w.Line($"Vec wv{i} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * h * v))});");
+                w.Line($"Vec wv{i} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))});");
             }
 
             for (int r = 0; r < rows; r++)

@@ -58,67 +58,126 @@ internal static partial class Emitter
             }
 
             w.Line($"ref float out0 = ref MemoryMarshal.GetReference({(oneBlock ? "h" : "scratch")});");
-            using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
+            int blocks = hp / v;
+            int pairs = blocks / 2;
+            if (pairs > 0)
             {
-                w.Line(g == 1 ? "int col = j;" : $"int col = j * {Inv(g)};");
-                for (int i = 0; i < acc.Length; i++)
+                w.Line("// Two blocks at a time: twice the independent chains of FMAs in flight (one block's alone wait on FMA latency).");
+                using (w.Block($"for (int j = 0; j < {Inv(pairs * 2 * v)}; j += {Inv(2 * v)})"))
                 {
-                    string init = gru && i == 3 ? "V.LoadUnsafe(ref bhn0, (nuint)j)" : $"V.LoadUnsafe(ref b0, {(i == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(i * v)})")})";
-                    w.Line($"Vec {acc[i]} = {init};");
+                    WriteStepBlocks(w, l, src, hp, v, 2);
                 }
+            }
 
-                // The input part (GRU: n's input part kept apart from its hidden part).
-                string[] xAcc = gru ? ["ar", "az", "anx"] : acc;
-                int kx = src.PackedRows;
-                w.Line($"ref float wxp = ref {PanelStart("wih0", "col", kx)};");
-                for (int s = 0; s < src.Segments; s++)
+            if (blocks % 2 == 1)
+            {
+                using (w.Block(pairs == 0 ? $"// The one block, 0 to {Inv(hp)}." : $"// The last block, {Inv(pairs * 2 * v)} to {Inv(hp)}."))
                 {
-                    int from = s * src.SegmentStride;
-                    using (w.Block($"for (int k = {Inv(from)}; k < {Inv(from + src.SegmentWidth)}; k++)"))
-                    {
-                        w.Line("Vec xk = V.Create(Unsafe.Add(ref x0, k));");
-                        w.Line($"ref float wk = ref Unsafe.Add(ref wxp, k * {Inv(v)});");
-                        for (int i = 0; i < xAcc.Length; i++)
-                        {
-                            w.Line($"{xAcc[i]} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * kx * v))}), xk, {xAcc[i]});");
-                        }
-                    }
-                }
-
-                string[] hAcc = gru ? ["ar", "az", "anh"] : acc;
-                w.Line($"ref float whp = ref {PanelStart("whh0", "col", h)};");
-                using (w.Block($"for (int k = 0; k < {Inv(h)}; k++)"))
-                {
-                    w.Line("Vec hk = V.Create(Unsafe.Add(ref h0, k));");
-                    w.Line($"ref float wk = ref Unsafe.Add(ref whp, k * {Inv(v)});");
-                    for (int i = 0; i < hAcc.Length; i++)
-                    {
-                        w.Line($"{hAcc[i]} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * h * v))}), hk, {hAcc[i]});");
-                    }
-                }
-
-                switch (l.Kind)
-                {
-                    case LayerKind.Lstm:
-                        w.Line("Vec cNext = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag)));");
-                        w.Line("V.StoreUnsafe(cNext, ref c0, (nuint)j);");
-                        w.Line("V.StoreUnsafe(Flush(Act.Sigmoid(ao) * Act.Tanh(cNext)), ref out0, (nuint)j);");
-                        break;
-                    case LayerKind.Gru:
-                        w.Line("Vec r = Act.Sigmoid(ar);");
-                        w.Line("Vec z = Act.Sigmoid(az);");
-                        w.Line("Vec n = Act.Tanh(V.FusedMultiplyAdd(r, anh, anx));");
-                        w.Line("V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z, V.LoadUnsafe(ref h0, (nuint)j) - n, n)), ref out0, (nuint)j);");
-                        break;
-                    default:
-                        w.Line($"V.StoreUnsafe(Flush({(l.Relu ? "V.Max(a, Vec.Zero)" : "Act.Tanh(a)")}), ref out0, (nuint)j);");
-                        break;
+                    w.Line($"const int j = {Inv(pairs * 2 * v)};");
+                    WriteStepBlocks(w, l, src, hp, v, 1);
                 }
             }
 
             if (!oneBlock)
             {
                 w.Line($"scratch.Slice(0, {Inv(hp)}).CopyTo(h);");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The body of the step kernel for <paramref name="count"/> adjacent blocks of hidden units from <c>j</c>: the input
+    /// products, the recurrent products and the cell update, each block's sums in its own named accumulators.
+    /// </summary>
+    private static void WriteStepBlocks(SourceWriter w, LayerSpec l, RowSource src, int hp, int v, int count)
+    {
+        int h = l.HiddenSize;
+        int g = l.Gates;
+        bool gru = l.Kind == LayerKind.Gru;
+        string[] acc = l.Kind switch
+        {
+            LayerKind.Lstm => ["ai", "af", "ag", "ao"],
+            LayerKind.Gru => ["ar", "az", "anx", "anh"],
+            _ => ["a"],
+        };
+        string jAt(int u) => u == 0 ? "j" : $"(j + {Inv(u * v)})";
+        for (int u = 0; u < count; u++)
+        {
+            w.Line(g == 1 ? $"int col{u} = {jAt(u)};" : $"int col{u} = {jAt(u)} * {Inv(g)};");
+        }
+
+        for (int u = 0; u < count; u++)
+        {
+            for (int i = 0; i < acc.Length; i++)
+            {
+                string init = gru && i == 3 ? $"V.LoadUnsafe(ref bhn0, (nuint){jAt(u)})" : $"V.LoadUnsafe(ref b0, {(i == 0 ? $"(nuint)col{u}" : $"(nuint)(col{u} + {Inv(i * v)})")})";
+                w.Line($"Vec {acc[i]}{u} = {init};");
+            }
+        }
+
+        // The input part (GRU: n's input part kept apart from its hidden part).
+        string[] xAcc = gru ? ["ar", "az", "anx"] : acc;
+        int kx = src.PackedRows;
+        for (int u = 0; u < count; u++)
+        {
+            w.Line($"ref float wxp{u} = ref {PanelStart("wih0", "col" + Inv(u), kx)};");
+        }
+
+        for (int s = 0; s < src.Segments; s++)
+        {
+            int from = s * src.SegmentStride;
+            using (w.Block($"for (int k = {Inv(from)}; k < {Inv(from + src.SegmentWidth)}; k++)"))
+            {
+                w.Line("Vec xk = V.Create(Unsafe.Add(ref x0, k));");
+                for (int u = 0; u < count; u++)
+                {
+                    w.Line($"ref float wk{u} = ref Unsafe.Add(ref wxp{u}, k * {Inv(g * v)});");
+                    for (int i = 0; i < xAcc.Length; i++)
+                    {
+                        w.Line($"{xAcc[i]}{u} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{u}{(i == 0 ? string.Empty : ", " + Inv(i * v))}), xk, {xAcc[i]}{u});");
+                    }
+                }
+            }
+        }
+
+        string[] hAcc = gru ? ["ar", "az", "anh"] : acc;
+        for (int u = 0; u < count; u++)
+        {
+            w.Line($"ref float whp{u} = ref {PanelStart("whh0", "col" + Inv(u), h)};");
+        }
+
+        using (w.Block($"for (int k = 0; k < {Inv(h)}; k++)"))
+        {
+            w.Line("Vec hk = V.Create(Unsafe.Add(ref h0, k));");
+            for (int u = 0; u < count; u++)
+            {
+                w.Line($"ref float wk{u} = ref Unsafe.Add(ref whp{u}, k * {Inv(g * v)});");
+                for (int i = 0; i < hAcc.Length; i++)
+                {
+                    w.Line($"{hAcc[i]}{u} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{u}{(i == 0 ? string.Empty : ", " + Inv(i * v))}), hk, {hAcc[i]}{u});");
+                }
+            }
+        }
+
+        for (int u = 0; u < count; u++)
+        {
+            string j = $"(nuint){jAt(u)}";
+            switch (l.Kind)
+            {
+                case LayerKind.Lstm:
+                    w.Line($"Vec cNext{u} = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af{u}), V.LoadUnsafe(ref c0, {j}), Act.Sigmoid(ai{u}) * Act.Tanh(ag{u})));");
+                    w.Line($"V.StoreUnsafe(cNext{u}, ref c0, {j});");
+                    w.Line($"V.StoreUnsafe(Flush(Act.Sigmoid(ao{u}) * Act.Tanh(cNext{u})), ref out0, {j});");
+                    break;
+                case LayerKind.Gru:
+                    w.Line($"Vec r{u} = Act.Sigmoid(ar{u});");
+                    w.Line($"Vec z{u} = Act.Sigmoid(az{u});");
+                    w.Line($"Vec n{u} = Act.Tanh(V.FusedMultiplyAdd(r{u}, anh{u}, anx{u}));");
+                    w.Line($"V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z{u}, V.LoadUnsafe(ref h0, {j}) - n{u}, n{u})), ref out0, {j});");
+                    break;
+                default:
+                    w.Line($"V.StoreUnsafe(Flush({(l.Relu ? $"V.Max(a{u}, Vec.Zero)" : $"Act.Tanh(a{u})")}), ref out0, {j});");
+                    break;
             }
         }
     }

@@ -164,12 +164,18 @@ internal static partial class Emitter
         w.Line($"private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<{P}> _parameterList;");
         w.Line("private bool _training = true;");
         w.Line();
-        w.Line("// Weights packed for the kernels (input-major vector panels, gates side by side per block of " + Inv(plan.Isa.Width)
-            + " units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.");
+        w.Line("// Weights packed for the kernels (input-major panels, gates side by side per block of " + Inv(plan.Isa.Width)
+            + " units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.");
         foreach ((string field, int length, string what) in PackedBuffers(plan))
         {
             w.Line($"private readonly float[] {field} = new float[{Inv(length)}]; // {what}");
         }
+
+        w.Line();
+        w.Line("// The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.");
+        w.Line($"private readonly float[] _snapshot = new float[{Inv(plan.Parameters.Sum(p => p.Count))}];");
+        w.Line("private int _weightsVersion;");
+        w.Line("private int _packedVersion = -1;");
 
         w.Line();
         w.Line("// Workspace, grown to the largest batch and length seen and reused by later calls.");

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.ComponentModel;
 using System.Diagnostics.CodeAnalysis;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace Deepbox;
 
@@ -80,9 +81,9 @@ public static class ModelSupport
     /// gate side by side (lane <c>(block * gates + gate) * vectorWidth + unit</c>); hidden units past
     /// <paramref name="hidden"/> are zero. Column <c>c</c> of the weight lands in row
     /// <c>(c / segmentWidth) * segmentStride + c % segmentWidth</c>, so the halves of a bidirectional input can sit at
-    /// padded offsets. It is stored panel by panel (see <see cref="PanelIndex"/>): each vector of lanes has its rows
-    /// contiguous, so a kernel walking the rows reads sequential memory instead of one cache line per row at a stride of
-    /// a whole row, which on wide layers maps every row to the same cache set.
+    /// padded offsets. It is stored panel by panel (see <see cref="PanelIndex"/>), a panel being one block's
+    /// <c>gates * vectorWidth</c> lanes for every row: a kernel computing a block walks one sequential stream instead of
+    /// one cache line per row at the stride of a whole row, which on wide layers maps every row to the same cache set.
     /// </summary>
     /// <param name="weight">The PyTorch weight, row-major.</param>
     /// <param name="gates">Gate blocks in the weight (1, 3 or 4).</param>
@@ -106,12 +107,14 @@ public static class ModelSupport
             {
                 ReadOnlySpan<float> src = weight.Slice(((g * hidden) + j) * cols, cols);
                 int lane = Lane(g, j, gates, vectorWidth);
+                int panelWidth = gates * vectorWidth;
+                Span<float> column = destination.Slice(PanelIndex(0, lane, rows, panelWidth)); // row r at r * panelWidth
                 for (int first = 0, row = 0; first < cols; first += segmentWidth, row += segmentStride)
                 {
                     int count = Math.Min(segmentWidth, cols - first);
                     for (int c = 0; c < count; c++)
                     {
-                        destination[PanelIndex(row + c, lane, rows, vectorWidth)] = src[first + c];
+                        column[(row + c) * panelWidth] = src[first + c];
                     }
                 }
             }
@@ -119,17 +122,17 @@ public static class ModelSupport
     }
 
     /// <summary>
-    /// Where element <c>(row, column)</c> of a logical <c>[rows][columns]</c> matrix sits in the vector-panel layout
-    /// the generated kernels read weights in: panel <c>column / vectorWidth</c> holds that vector of columns for every
-    /// row, <c>rows * vectorWidth</c> floats, one after another (<c>[columns / vectorWidth][rows][vectorWidth]</c>).
+    /// Where element <c>(row, column)</c> of a logical <c>[rows][columns]</c> matrix sits in the panel layout the
+    /// generated kernels read weights in: panel <c>column / panelWidth</c> holds those <paramref name="panelWidth"/>
+    /// columns of every row, one row after another (<c>[columns / panelWidth][rows][panelWidth]</c>).
     /// </summary>
     /// <param name="row">The row (the reduction index of the product).</param>
     /// <param name="column">The column (the output).</param>
     /// <param name="rows">Rows of the matrix.</param>
-    /// <param name="vectorWidth">Floats per vector.</param>
+    /// <param name="panelWidth">Columns per panel (a whole number of vectors dividing the columns).</param>
     /// <returns>The offset in the packed buffer.</returns>
-    public static int PanelIndex(int row, int column, int rows, int vectorWidth) =>
-        ((((column / vectorWidth) * rows) + row) * vectorWidth) + (column % vectorWidth);
+    public static int PanelIndex(int row, int column, int rows, int panelWidth) =>
+        ((((column / panelWidth) * rows) + row) * panelWidth) + (column % panelWidth);
 
     /// <summary>
     /// Packs biases into the gate-interleaved layout (<c>[hiddenBlocks][gates][vectorWidth]</c>): the sum
@@ -162,6 +165,34 @@ public static class ModelSupport
                 destination[Lane(g, j, gates, vectorWidth)] = v;
             }
         }
+    }
+
+    /// <summary>
+    /// Brings <paramref name="snapshot"/> (every parameter's values, one after another) up to date with the parameters
+    /// and says whether anything changed since the last call: the generated models repack their weights only then.
+    /// Values are compared bit for bit, so any write (an optimizer step, a load, a user's edit in place) is seen.
+    /// </summary>
+    /// <param name="parameters">The model's parameters, in a fixed order.</param>
+    /// <param name="snapshot">As many floats as the parameters hold; the copy from the last call.</param>
+    /// <returns><see langword="true"/> when some value differed from the snapshot.</returns>
+    public static bool SyncSnapshot(Parameter[] parameters, float[] snapshot)
+    {
+        bool changed = false;
+        int at = 0;
+        foreach (Parameter p in parameters)
+        {
+            ReadOnlySpan<float> value = p.Value.AsSpan();
+            Span<float> copy = snapshot.AsSpan(at, value.Length);
+            if (!MemoryMarshal.Cast<float, int>(value).SequenceEqual(MemoryMarshal.Cast<float, int>(copy)))
+            {
+                value.CopyTo(copy);
+                changed = true;
+            }
+
+            at += value.Length;
+        }
+
+        return changed;
     }
 
     /// <summary>Grows <paramref name="buffer"/> to at least <paramref name="length"/> floats (contents not kept).</summary>
@@ -275,9 +306,15 @@ public static class ModelSupport
                 for (int first = 0, at = 0; first < cols; first += segmentWidth, at += segmentStride)
                 {
                     int count = Math.Min(segmentWidth, cols - first);
+                    int panel = at / vectorWidth, within = at % vectorWidth; // of column at + c, stepped without dividing
                     for (int c = 0; c < count; c++)
                     {
-                        destination[PanelIndex(lane, at + c, lanes, vectorWidth)] = src[first + c];
+                        destination[(((panel * lanes) + lane) * vectorWidth) + within] = src[first + c];
+                        if (++within == vectorWidth)
+                        {
+                            within = 0;
+                            panel++;
+                        }
                     }
                 }
             }

@@ -65,7 +65,7 @@ namespace Snapshots
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
 
-        // Weights packed for the kernels (input-major vector panels, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
+        // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
         private readonly float[] _w0_0_ih = new float[648]; // weight_ih_l0 as [9][72]
         private readonly float[] _w0_0_hh = new float[1224]; // weight_hh_l0 as [17][72]
         private readonly float[] _b0_0 = new float[72]; // b_ih + b_hh for r and z, b_in for n
@@ -82,6 +82,11 @@ namespace Snapshots
         private readonly float[] _w0_1r_hh = new float[1224]; // weight_hh_l1_reverse as [17][72]
         private readonly float[] _b0_1r = new float[72]; // b_ih + b_hh for r and z, b_in for n
         private readonly float[] _bhn0_1r = new float[24]; // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+
+        // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
+        private readonly float[] _snapshot = new float[8262];
+        private int _weightsVersion;
+        private int _packedVersion = -1;
 
         // Workspace, grown to the largest batch and length seen and reused by later calls.
         private float[] _x = []; // the input as time-major rows [T, B, I]
@@ -112,6 +117,7 @@ namespace Snapshots
         private float[] _dG0 = []; // (0) gradients of the gate pre-activations, input side
         private float[] _dGh0 = []; // (0) gradients of the gate pre-activations, hidden side (n differs: r * dn)
         private float[] _dh0 = []; // (0) gradient of the hidden state carried back through time
+        private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
 
@@ -404,16 +410,16 @@ namespace Snapshots
             if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 17, _h0_0, 24, 17, stateRows);
             int gxStride = _training ? rows * 72 : 0; // training keeps every layer's and direction's gates for Backward
             // Layer 0, forward.
-            global::Deepbox.Generated.BiGruKernels.Dense_K9_N72(_x, 9, _w0_0_ih, _b0_0, _gx0.AsSpan(0 * gxStride), rows);
+            global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24(_x, 9, _w0_0_ih, _b0_0, _gx0.AsSpan(0 * gxStride), rows);
             global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(0 * gxStride), _w0_0_hh, _bhn0_0, _h0_0.AsSpan(0 * batch * 24), _aux0.AsSpan(0 * rows * 24), _seq0_0.AsSpan(0), 48, batch, seqLen, reverse: false);
             // Layer 0, reverse.
-            global::Deepbox.Generated.BiGruKernels.Dense_K9_N72(_x, 9, _w0_0r_ih, _b0_0r, _gx0.AsSpan(1 * gxStride), rows);
+            global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24(_x, 9, _w0_0r_ih, _b0_0r, _gx0.AsSpan(1 * gxStride), rows);
             global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(1 * gxStride), _w0_0r_hh, _bhn0_0r, _h0_0.AsSpan(1 * batch * 24), _aux0.AsSpan(1 * rows * 24), _seq0_0.AsSpan(24), 48, batch, seqLen, reverse: true);
             // Layer 1, forward.
-            global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72(_seq0_0, 48, _w0_1_ih, _b0_1, _gx0.AsSpan(2 * gxStride), rows);
+            global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24(_seq0_0, 48, _w0_1_ih, _b0_1, _gx0.AsSpan(2 * gxStride), rows);
             global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(2 * gxStride), _w0_1_hh, _bhn0_1, _h0_0.AsSpan(2 * batch * 24), _aux0.AsSpan(2 * rows * 24), _seq0_1.AsSpan(0), 48, batch, seqLen, reverse: false);
             // Layer 1, reverse.
-            global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72(_seq0_0, 48, _w0_1r_ih, _b0_1r, _gx0.AsSpan(3 * gxStride), rows);
+            global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24(_seq0_0, 48, _w0_1r_ih, _b0_1r, _gx0.AsSpan(3 * gxStride), rows);
             global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(3 * gxStride), _w0_1r_hh, _bhn0_1r, _h0_0.AsSpan(3 * batch * 24), _aux0.AsSpan(3 * rows * 24), _seq0_1.AsSpan(24), 48, batch, seqLen, reverse: true);
             // Final states [4, B, 17]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
@@ -437,9 +443,25 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _aux0, rows * 96);
         }
 
-        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read.</summary>
+        /// <summary>Brings the snapshot of the parameters up to date; a change of any value starts a new version.</summary>
+        private void SyncWeights()
+        {
+            if (global::Deepbox.ModelSupport.SyncSnapshot(_parameters, _snapshot))
+            {
+                _weightsVersion++;
+            }
+        }
+
+        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read, unless that version is packed.</summary>
         private void PackWeights()
         {
+            SyncWeights();
+            if (_packedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 3, 17, 9, 8, 9, 9, _w0_0_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 3, 17, 17, 8, 17, 17, _w0_0_hh);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 3, 17, 8, 2, _b0_0);
@@ -589,9 +611,16 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _gB, 72);
         }
 
-        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read.</summary>
+        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version is packed.</summary>
         private void PackTransposedWeights()
         {
+            SyncWeights();
+            if (_packedTransposedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedTransposedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0.Value.AsSpan(), 3, 17, 9, 8, 9, 9, 16, _wT0_0_ih);
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0.Value.AsSpan(), 3, 17, 17, 8, 17, 17, 24, _wT0_0_hh);
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0_reverse.Value.AsSpan(), 3, 17, 9, 8, 9, 9, 16, _wT0_0r_ih);
@@ -628,11 +657,11 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:72] = bias + sum over [0, 17) and [24, 41) of x[m, k] * w[k, 0:72], for m in [0, rows).
-        /// w is [41][72] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 41 rows
-        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
+        /// w is [41][72] in panels of 24 columns (ModelSupport.PanelIndex): each panel's 41 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Dense_K17x2s24_N72(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        public static void Dense_K17x2s24_N72_P24(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
         {
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
@@ -672,14 +701,17 @@ namespace Deepbox.Generated
                         Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
                         Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
                         Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        ref float wp = ref Unsafe.Add(ref w0, n * 41);
+                        ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 984) + (n % 24));
+                        ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 984) + ((n + 8) % 24));
+                        ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 984) + ((n + 16) % 24));
+                        ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 984) + ((n + 24) % 24));
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 328);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 656);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 984);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                            Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                            Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                            Vec wv3 = V.LoadUnsafe(ref wp3, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -703,11 +735,11 @@ namespace Deepbox.Generated
                         }
                         for (int k = 24; k < 41; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 328);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 656);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 984);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                            Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                            Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                            Vec wv3 = V.LoadUnsafe(ref wp3, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -754,14 +786,17 @@ namespace Deepbox.Generated
                         Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
                         Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
                         Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        ref float wp = ref Unsafe.Add(ref w0, n * 41);
+                        ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 984) + (n % 24));
+                        ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 984) + ((n + 8) % 24));
+                        ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 984) + ((n + 16) % 24));
+                        ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 984) + ((n + 24) % 24));
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 328);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 656);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 984);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                            Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                            Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                            Vec wv3 = V.LoadUnsafe(ref wp3, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -770,11 +805,11 @@ namespace Deepbox.Generated
                         }
                         for (int k = 24; k < 41; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 328);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 656);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 984);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                            Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                            Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                            Vec wv3 = V.LoadUnsafe(ref wp3, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -804,11 +839,11 @@ namespace Deepbox.Generated
                         Vec a10 = V.LoadUnsafe(ref b0, 64);
                         Vec a20 = V.LoadUnsafe(ref b0, 64);
                         Vec a30 = V.LoadUnsafe(ref b0, 64);
-                        ref float wp = ref Unsafe.Add(ref w0, 2624);
+                        ref float wp0 = ref Unsafe.Add(ref w0, 1984);
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
@@ -820,8 +855,8 @@ namespace Deepbox.Generated
                         }
                         for (int k = 24; k < 41; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
@@ -841,18 +876,18 @@ namespace Deepbox.Generated
                         ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
                         Vec a00 = V.LoadUnsafe(ref b0, 64);
-                        ref float wp = ref Unsafe.Add(ref w0, 2624);
+                        ref float wp0 = ref Unsafe.Add(ref w0, 1984);
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                         }
                         for (int k = 24; k < 41; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                         }
@@ -864,8 +899,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:16] = y[m, 0:16] + sum over k in [0, 72) of x[m, k] * w[k, 0:16], for m in [0, rows).
-        /// w is [72][16] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 72 rows
-        /// one after another, so a pass reads 2 sequential streams, and each input broadcasts against 2 vectors of outputs.
+        /// w is [72][16] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 72 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 2 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K72_N16_Accumulate(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -951,8 +986,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:16] = sum over k in [0, 72) of x[m, k] * w[k, 0:16], for m in [0, rows).
-        /// w is [72][16] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 72 rows
-        /// one after another, so a pass reads 2 sequential streams, and each input broadcasts against 2 vectors of outputs.
+        /// w is [72][16] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 72 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 2 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K72_N16_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -1038,8 +1073,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:24] = y[m, 0:24] + sum over k in [0, 72) of x[m, k] * w[k, 0:24], for m in [0, rows).
-        /// w is [72][24] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 72 rows
-        /// one after another, so a pass reads 3 sequential streams, and each input broadcasts against 3 vectors of outputs.
+        /// w is [72][24] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 72 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 3 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K72_N24_Accumulate(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -1142,8 +1177,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:48] = y[m, 0:48] + sum over k in [0, 72) of x[m, k] * w[k, 0:48], for m in [0, rows).
-        /// w is [72][48] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 72 rows
-        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
+        /// w is [72][48] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 72 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K72_N48_Accumulate(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -1332,8 +1367,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:48] = sum over k in [0, 72) of x[m, k] * w[k, 0:48], for m in [0, rows).
-        /// w is [72][48] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 72 rows
-        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
+        /// w is [72][48] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 72 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K72_N48_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -1522,11 +1557,11 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:72] = bias + sum over k in [0, 9) of x[m, k] * w[k, 0:72], for m in [0, rows).
-        /// w is [9][72] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 9 rows
-        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
+        /// w is [9][72] in panels of 24 columns (ModelSupport.PanelIndex): each panel's 9 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Dense_K9_N72(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        public static void Dense_K9_N72_P24(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
         {
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
@@ -1566,14 +1601,17 @@ namespace Deepbox.Generated
                         Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
                         Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
                         Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        ref float wp = ref Unsafe.Add(ref w0, n * 9);
+                        ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 216) + (n % 24));
+                        ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 216) + ((n + 8) % 24));
+                        ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 216) + ((n + 16) % 24));
+                        ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 216) + ((n + 24) % 24));
                         for (int k = 0; k < 9; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 72);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 144);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 216);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                            Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                            Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                            Vec wv3 = V.LoadUnsafe(ref wp3, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1620,14 +1658,17 @@ namespace Deepbox.Generated
                         Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
                         Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
                         Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        ref float wp = ref Unsafe.Add(ref w0, n * 9);
+                        ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 216) + (n % 24));
+                        ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 216) + ((n + 8) % 24));
+                        ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 216) + ((n + 16) % 24));
+                        ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 216) + ((n + 24) % 24));
                         for (int k = 0; k < 9; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 72);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 144);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 216);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                            Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                            Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                            Vec wv3 = V.LoadUnsafe(ref wp3, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1657,11 +1698,11 @@ namespace Deepbox.Generated
                         Vec a10 = V.LoadUnsafe(ref b0, 64);
                         Vec a20 = V.LoadUnsafe(ref b0, 64);
                         Vec a30 = V.LoadUnsafe(ref b0, 64);
-                        ref float wp = ref Unsafe.Add(ref w0, 576);
+                        ref float wp0 = ref Unsafe.Add(ref w0, 448);
                         for (int k = 0; k < 9; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
@@ -1681,11 +1722,11 @@ namespace Deepbox.Generated
                         ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
                         ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
                         Vec a00 = V.LoadUnsafe(ref b0, 64);
-                        ref float wp = ref Unsafe.Add(ref w0, 576);
+                        ref float wp0 = ref Unsafe.Add(ref w0, 448);
                         for (int k = 0; k < 9; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                         }
@@ -1809,13 +1850,13 @@ namespace Deepbox.Generated
                         Vec ar3 = V.LoadUnsafe(ref gRow3, (nuint)col);
                         Vec az3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
                         Vec an3 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 17);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 17); // the block's panel: 17 rows of 24
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 24);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 136);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 272);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ar0 = V.FusedMultiplyAdd(wv0, hk0, ar0);
                             az0 = V.FusedMultiplyAdd(wv1, hk0, az0);
@@ -1854,13 +1895,13 @@ namespace Deepbox.Generated
                         Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
                         Vec az0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
                         Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 17);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 17); // the block's panel: 17 rows of 24
                         for (int k = 0; k < 17; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 24);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 136);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 272);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ar0 = V.FusedMultiplyAdd(wv0, hk0, ar0);
                             az0 = V.FusedMultiplyAdd(wv1, hk0, az0);

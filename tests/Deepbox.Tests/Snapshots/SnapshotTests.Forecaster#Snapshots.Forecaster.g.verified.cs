@@ -56,7 +56,7 @@ namespace Snapshots
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
 
-        // Weights packed for the kernels (input-major vector panels, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
+        // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
         private readonly float[] _w0_0_ih = new float[128]; // lstm.weight_ih_l0 as [1][128]
         private readonly float[] _w0_0_hh = new float[4096]; // lstm.weight_hh_l0 as [32][128]
         private readonly float[] _b0_0 = new float[128]; // b_ih + b_hh
@@ -65,6 +65,11 @@ namespace Snapshots
         private readonly float[] _b0_1 = new float[128]; // b_ih + b_hh
         private readonly float[] _w2 = new float[256]; // fc.weight as [32][8]
         private readonly float[] _b2 = new float[8]; // fc.bias
+
+        // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
+        private readonly float[] _snapshot = new float[12961];
+        private int _weightsVersion;
+        private int _packedVersion = -1;
 
         // Workspace, grown to the largest batch and length seen and reused by later calls.
         private float[] _x = []; // the input as time-major rows [T, B, I]
@@ -98,6 +103,7 @@ namespace Snapshots
         private float[] _dG0 = []; // (0) gradients of the gate pre-activations, input side
         private float[] _dh0 = []; // (0) gradient of the hidden state carried back through time
         private float[] _dc0 = []; // (0) gradient of the cell state carried back through time
+        private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
 
@@ -432,7 +438,7 @@ namespace Snapshots
             if (!c0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(c0, 32, _c0, 32, 32, stateRows);
             int gxStride = _training ? rows * 128 : 0; // training keeps every layer's and direction's gates for Backward
             // Layer 0, forward.
-            global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128(_x, 1, _w0_0_ih, _b0_0, _gx0.AsSpan(0 * gxStride), rows);
+            global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128_P32(_x, 1, _w0_0_ih, _b0_0, _gx0.AsSpan(0 * gxStride), rows);
             global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_gx0.AsSpan(0 * gxStride), _w0_0_hh, _h0_0.AsSpan(0 * batch * 32), _c0.AsSpan(0 * batch * 32), _aux0.AsSpan(0 * rows * 32), _seq0_0.AsSpan(0), 32, batch, seqLen, reverse: false);
             // Dropout p = 0.1 on the input of layer 1, in training only (inverted: kept values scaled by 1 / (1 - p)).
             float[] input1 = _seq0_0;
@@ -443,7 +449,7 @@ namespace Snapshots
                 input1 = _drop0_1;
             }
             // Layer 1, forward.
-            global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128(input1, 32, _w0_1_ih, _b0_1, _gx0.AsSpan(1 * gxStride), rows);
+            global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128_P32(input1, 32, _w0_1_ih, _b0_1, _gx0.AsSpan(1 * gxStride), rows);
             global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_gx0.AsSpan(1 * gxStride), _w0_1_hh, _h0_0.AsSpan(1 * batch * 32), _c0.AsSpan(1 * batch * 32), _aux0.AsSpan(1 * rows * 32), _seq0_1.AsSpan(0), 32, batch, seqLen, reverse: false);
             // Final states [2, B, 32]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
@@ -474,9 +480,25 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _y2, batch * 8);
         }
 
-        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read.</summary>
+        /// <summary>Brings the snapshot of the parameters up to date; a change of any value starts a new version.</summary>
+        private void SyncWeights()
+        {
+            if (global::Deepbox.ModelSupport.SyncSnapshot(_parameters, _snapshot))
+            {
+                _weightsVersion++;
+            }
+        }
+
+        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read, unless that version is packed.</summary>
         private void PackWeights()
         {
+            SyncWeights();
+            if (_packedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 4, 32, 1, 8, 1, 1, _w0_0_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 4, 32, 32, 8, 32, 32, _w0_0_hh);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 4, 32, 8, 4, _b0_0);
@@ -589,9 +611,16 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _gB, 128);
         }
 
-        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read.</summary>
+        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version is packed.</summary>
         private void PackTransposedWeights()
         {
+            SyncWeights();
+            if (_packedTransposedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedTransposedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0.Value.AsSpan(), 4, 32, 1, 8, 1, 1, 8, _wT0_0_ih);
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0.Value.AsSpan(), 4, 32, 32, 8, 32, 32, 32, _wT0_0_hh);
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l1.Value.AsSpan(), 4, 32, 32, 8, 32, 32, 32, _wT0_1_ih);
@@ -625,8 +654,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:32] = sum over k in [0, 128) of x[m, k] * w[k, 0:32], for m in [0, rows).
-        /// w is [128][32] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 128 rows
-        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
+        /// w is [128][32] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 128 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K128_N32_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -746,8 +775,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = sum over k in [0, 128) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is [128][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 128 rows
-        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
+        /// w is [128][8] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 128 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 1 vector of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K128_N8_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -816,11 +845,11 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:128] = bias + sum over k in [0, 1) of x[m, k] * w[k, 0:128], for m in [0, rows).
-        /// w is [1][128] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 1 rows
-        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
+        /// w is [1][128] in panels of 32 columns (ModelSupport.PanelIndex): each panel's 1 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Dense_K1_N128(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        public static void Dense_K1_N128_P32(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
         {
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
@@ -863,7 +892,7 @@ namespace Deepbox.Generated
                         ref float wp = ref Unsafe.Add(ref w0, n * 1);
                         for (int k = 0; k < 1; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec wv1 = V.LoadUnsafe(ref wk, 8);
                             Vec wv2 = V.LoadUnsafe(ref wk, 16);
@@ -917,7 +946,7 @@ namespace Deepbox.Generated
                         ref float wp = ref Unsafe.Add(ref w0, n * 1);
                         for (int k = 0; k < 1; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
                             Vec wv0 = V.LoadUnsafe(ref wk);
                             Vec wv1 = V.LoadUnsafe(ref wk, 8);
                             Vec wv2 = V.LoadUnsafe(ref wk, 16);
@@ -939,11 +968,11 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:128] = bias + sum over k in [0, 32) of x[m, k] * w[k, 0:128], for m in [0, rows).
-        /// w is [32][128] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 32 rows
-        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
+        /// w is [32][128] in panels of 32 columns (ModelSupport.PanelIndex): each panel's 32 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Dense_K32_N128(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        public static void Dense_K32_N128_P32(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
         {
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
@@ -986,11 +1015,11 @@ namespace Deepbox.Generated
                         ref float wp = ref Unsafe.Add(ref w0, n * 32);
                         for (int k = 0; k < 32; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 256);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 512);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 768);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1040,11 +1069,11 @@ namespace Deepbox.Generated
                         ref float wp = ref Unsafe.Add(ref w0, n * 32);
                         for (int k = 0; k < 32; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 256);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 512);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 768);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -1062,8 +1091,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = bias + sum over k in [0, 32) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is [32][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 32 rows
-        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
+        /// w is [32][8] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 32 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 1 vector of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K32_N8(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -1133,8 +1162,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:32] = sum over k in [0, 8) of x[m, k] * w[k, 0:32], for m in [0, rows).
-        /// w is [8][32] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 8 rows
-        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
+        /// w is [8][32] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 8 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K8_N32_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -1362,14 +1391,14 @@ namespace Deepbox.Generated
                         Vec af3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
                         Vec ag3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 16));
                         Vec ao3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 24));
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 32);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 32); // the block's panel: 32 rows of 32
                         for (int k = 0; k < 32; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 256);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 512);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 768);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
                             af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
@@ -1416,14 +1445,14 @@ namespace Deepbox.Generated
                         Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
                         Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
                         Vec ao0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 24));
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 32);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 32); // the block's panel: 32 rows of 32
                         for (int k = 0; k < 32; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 256);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 512);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 768);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
                             af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
@@ -1455,36 +1484,57 @@ namespace Deepbox.Generated
             ref float h0 = ref MemoryMarshal.GetReference(h);
             ref float c0 = ref MemoryMarshal.GetReference(c);
             ref float out0 = ref MemoryMarshal.GetReference(scratch);
-            for (int j = 0; j < 32; j += 8)
+            // Two blocks at a time: twice the independent chains of FMAs in flight (one block's alone wait on FMA latency).
+            for (int j = 0; j < 32; j += 16)
             {
-                int col = j * 4;
-                Vec ai = V.LoadUnsafe(ref b0, (nuint)col);
-                Vec af = V.LoadUnsafe(ref b0, (nuint)(col + 8));
-                Vec ag = V.LoadUnsafe(ref b0, (nuint)(col + 16));
-                Vec ao = V.LoadUnsafe(ref b0, (nuint)(col + 24));
-                ref float wxp = ref Unsafe.Add(ref wih0, col * 1);
+                int col0 = j * 4;
+                int col1 = (j + 8) * 4;
+                Vec ai0 = V.LoadUnsafe(ref b0, (nuint)col0);
+                Vec af0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 8));
+                Vec ag0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 16));
+                Vec ao0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 24));
+                Vec ai1 = V.LoadUnsafe(ref b0, (nuint)col1);
+                Vec af1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 8));
+                Vec ag1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 16));
+                Vec ao1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 24));
+                ref float wxp0 = ref Unsafe.Add(ref wih0, col0 * 1);
+                ref float wxp1 = ref Unsafe.Add(ref wih0, col1 * 1);
                 for (int k = 0; k < 1; k++)
                 {
                     Vec xk = V.Create(Unsafe.Add(ref x0, k));
-                    ref float wk = ref Unsafe.Add(ref wxp, k * 8);
-                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, ai);
-                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 8), xk, af);
-                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 16), xk, ag);
-                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 24), xk, ao);
+                    ref float wk0 = ref Unsafe.Add(ref wxp0, k * 32);
+                    ai0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), xk, ai0);
+                    af0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), xk, af0);
+                    ag0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), xk, ag0);
+                    ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), xk, ao0);
+                    ref float wk1 = ref Unsafe.Add(ref wxp1, k * 32);
+                    ai1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), xk, ai1);
+                    af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), xk, af1);
+                    ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), xk, ag1);
+                    ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), xk, ao1);
                 }
-                ref float whp = ref Unsafe.Add(ref whh0, col * 32);
+                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
+                ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
                 for (int k = 0; k < 32; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk = ref Unsafe.Add(ref whp, k * 8);
-                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, ai);
-                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 256), hk, af);
-                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 512), hk, ag);
-                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 768), hk, ao);
+                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 32);
+                    ai0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, ai0);
+                    af0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, af0);
+                    ag0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, ag0);
+                    ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), hk, ao0);
+                    ref float wk1 = ref Unsafe.Add(ref whp1, k * 32);
+                    ai1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), hk, ai1);
+                    af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), hk, af1);
+                    ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), hk, ag1);
+                    ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), hk, ao1);
                 }
-                Vec cNext = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag)));
-                V.StoreUnsafe(cNext, ref c0, (nuint)j);
-                V.StoreUnsafe(Flush(Act.Sigmoid(ao) * Act.Tanh(cNext)), ref out0, (nuint)j);
+                Vec cNext0 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af0), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai0) * Act.Tanh(ag0)));
+                V.StoreUnsafe(cNext0, ref c0, (nuint)j);
+                V.StoreUnsafe(Flush(Act.Sigmoid(ao0) * Act.Tanh(cNext0)), ref out0, (nuint)j);
+                Vec cNext1 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af1), V.LoadUnsafe(ref c0, (nuint)(j + 8)), Act.Sigmoid(ai1) * Act.Tanh(ag1)));
+                V.StoreUnsafe(cNext1, ref c0, (nuint)(j + 8));
+                V.StoreUnsafe(Flush(Act.Sigmoid(ao1) * Act.Tanh(cNext1)), ref out0, (nuint)(j + 8));
             }
             scratch.Slice(0, 32).CopyTo(h);
         }
@@ -1504,36 +1554,57 @@ namespace Deepbox.Generated
             ref float h0 = ref MemoryMarshal.GetReference(h);
             ref float c0 = ref MemoryMarshal.GetReference(c);
             ref float out0 = ref MemoryMarshal.GetReference(scratch);
-            for (int j = 0; j < 32; j += 8)
+            // Two blocks at a time: twice the independent chains of FMAs in flight (one block's alone wait on FMA latency).
+            for (int j = 0; j < 32; j += 16)
             {
-                int col = j * 4;
-                Vec ai = V.LoadUnsafe(ref b0, (nuint)col);
-                Vec af = V.LoadUnsafe(ref b0, (nuint)(col + 8));
-                Vec ag = V.LoadUnsafe(ref b0, (nuint)(col + 16));
-                Vec ao = V.LoadUnsafe(ref b0, (nuint)(col + 24));
-                ref float wxp = ref Unsafe.Add(ref wih0, col * 32);
+                int col0 = j * 4;
+                int col1 = (j + 8) * 4;
+                Vec ai0 = V.LoadUnsafe(ref b0, (nuint)col0);
+                Vec af0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 8));
+                Vec ag0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 16));
+                Vec ao0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 24));
+                Vec ai1 = V.LoadUnsafe(ref b0, (nuint)col1);
+                Vec af1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 8));
+                Vec ag1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 16));
+                Vec ao1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 24));
+                ref float wxp0 = ref Unsafe.Add(ref wih0, col0 * 32);
+                ref float wxp1 = ref Unsafe.Add(ref wih0, col1 * 32);
                 for (int k = 0; k < 32; k++)
                 {
                     Vec xk = V.Create(Unsafe.Add(ref x0, k));
-                    ref float wk = ref Unsafe.Add(ref wxp, k * 8);
-                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, ai);
-                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 256), xk, af);
-                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 512), xk, ag);
-                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 768), xk, ao);
+                    ref float wk0 = ref Unsafe.Add(ref wxp0, k * 32);
+                    ai0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), xk, ai0);
+                    af0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), xk, af0);
+                    ag0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), xk, ag0);
+                    ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), xk, ao0);
+                    ref float wk1 = ref Unsafe.Add(ref wxp1, k * 32);
+                    ai1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), xk, ai1);
+                    af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), xk, af1);
+                    ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), xk, ag1);
+                    ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), xk, ao1);
                 }
-                ref float whp = ref Unsafe.Add(ref whh0, col * 32);
+                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
+                ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
                 for (int k = 0; k < 32; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk = ref Unsafe.Add(ref whp, k * 8);
-                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, ai);
-                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 256), hk, af);
-                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 512), hk, ag);
-                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 768), hk, ao);
+                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 32);
+                    ai0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, ai0);
+                    af0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, af0);
+                    ag0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, ag0);
+                    ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), hk, ao0);
+                    ref float wk1 = ref Unsafe.Add(ref whp1, k * 32);
+                    ai1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), hk, ai1);
+                    af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), hk, af1);
+                    ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), hk, ag1);
+                    ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), hk, ao1);
                 }
-                Vec cNext = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag)));
-                V.StoreUnsafe(cNext, ref c0, (nuint)j);
-                V.StoreUnsafe(Flush(Act.Sigmoid(ao) * Act.Tanh(cNext)), ref out0, (nuint)j);
+                Vec cNext0 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af0), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai0) * Act.Tanh(ag0)));
+                V.StoreUnsafe(cNext0, ref c0, (nuint)j);
+                V.StoreUnsafe(Flush(Act.Sigmoid(ao0) * Act.Tanh(cNext0)), ref out0, (nuint)j);
+                Vec cNext1 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af1), V.LoadUnsafe(ref c0, (nuint)(j + 8)), Act.Sigmoid(ai1) * Act.Tanh(ag1)));
+                V.StoreUnsafe(cNext1, ref c0, (nuint)(j + 8));
+                V.StoreUnsafe(Flush(Act.Sigmoid(ao1) * Act.Tanh(cNext1)), ref out0, (nuint)(j + 8));
             }
             scratch.Slice(0, 32).CopyTo(h);
         }

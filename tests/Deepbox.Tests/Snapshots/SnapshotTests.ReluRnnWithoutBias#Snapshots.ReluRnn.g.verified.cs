@@ -37,10 +37,15 @@ namespace Snapshots
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
 
-        // Weights packed for the kernels (input-major vector panels, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
+        // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
         private readonly float[] _w0_0_ih = new float[24]; // weight_ih_l0 as [3][8]
         private readonly float[] _w0_0_hh = new float[40]; // weight_hh_l0 as [5][8]
         private readonly float[] _b0_0 = new float[8]; // zeros (no bias)
+
+        // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
+        private readonly float[] _snapshot = new float[40];
+        private int _weightsVersion;
+        private int _packedVersion = -1;
 
         // Workspace, grown to the largest batch and length seen and reused by later calls.
         private float[] _x = []; // the input as time-major rows [T, B, I]
@@ -61,6 +66,7 @@ namespace Snapshots
         private float[] _d_seq0_0 = []; // gradient of _seq0_0
         private float[] _dG0 = []; // (0) gradients of the gate pre-activations, input side
         private float[] _dh0 = []; // (0) gradient of the hidden state carried back through time
+        private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
 
@@ -379,9 +385,25 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _h0_0, batch * 8);
         }
 
-        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read.</summary>
+        /// <summary>Brings the snapshot of the parameters up to date; a change of any value starts a new version.</summary>
+        private void SyncWeights()
+        {
+            if (global::Deepbox.ModelSupport.SyncSnapshot(_parameters, _snapshot))
+            {
+                _weightsVersion++;
+            }
+        }
+
+        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read, unless that version is packed.</summary>
         private void PackWeights()
         {
+            SyncWeights();
+            if (_packedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 1, 5, 3, 8, 3, 3, _w0_0_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 1, 5, 5, 8, 5, 5, _w0_0_hh);
         }
@@ -440,9 +462,16 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _gB, 8);
         }
 
-        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read.</summary>
+        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version is packed.</summary>
         private void PackTransposedWeights()
         {
+            SyncWeights();
+            if (_packedTransposedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedTransposedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0.Value.AsSpan(), 1, 5, 3, 8, 3, 3, 8, _wT0_0_ih);
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0.Value.AsSpan(), 1, 5, 5, 8, 5, 5, 8, _wT0_0_hh);
         }
@@ -473,8 +502,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = bias + sum over k in [0, 3) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is [3][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 3 rows
-        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
+        /// w is [3][8] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 3 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 1 vector of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K3_N8(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -544,8 +573,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = sum over k in [0, 8) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is [8][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 8 rows
-        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
+        /// w is [8][8] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 8 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 1 vector of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K8_N8_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -692,7 +721,7 @@ namespace Deepbox.Generated
                         Vec a1 = V.LoadUnsafe(ref gRow1, (nuint)col);
                         Vec a2 = V.LoadUnsafe(ref gRow2, (nuint)col);
                         Vec a3 = V.LoadUnsafe(ref gRow3, (nuint)col);
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 5);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 5); // the block's panel: 5 rows of 8
                         for (int k = 0; k < 5; k++)
                         {
                             ref float wk = ref Unsafe.Add(ref wp, k * 8);
@@ -717,7 +746,7 @@ namespace Deepbox.Generated
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
                         ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         Vec a0 = V.LoadUnsafe(ref gRow0, (nuint)col);
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 5);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 5); // the block's panel: 5 rows of 8
                         for (int k = 0; k < 5; k++)
                         {
                             ref float wk = ref Unsafe.Add(ref wp, k * 8);
@@ -746,25 +775,26 @@ namespace Deepbox.Generated
             ref float b0 = ref MemoryMarshal.GetReference(bias);
             ref float h0 = ref MemoryMarshal.GetReference(h);
             ref float out0 = ref MemoryMarshal.GetReference(h);
-            for (int j = 0; j < 8; j += 8)
+            // The one block, 0 to 8.
             {
-                int col = j;
-                Vec a = V.LoadUnsafe(ref b0, (nuint)col);
-                ref float wxp = ref Unsafe.Add(ref wih0, col * 3);
+                const int j = 0;
+                int col0 = j;
+                Vec a0 = V.LoadUnsafe(ref b0, (nuint)col0);
+                ref float wxp0 = ref Unsafe.Add(ref wih0, col0 * 3);
                 for (int k = 0; k < 3; k++)
                 {
                     Vec xk = V.Create(Unsafe.Add(ref x0, k));
-                    ref float wk = ref Unsafe.Add(ref wxp, k * 8);
-                    a = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a);
+                    ref float wk0 = ref Unsafe.Add(ref wxp0, k * 8);
+                    a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), xk, a0);
                 }
-                ref float whp = ref Unsafe.Add(ref whh0, col * 5);
+                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 5);
                 for (int k = 0; k < 5; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk = ref Unsafe.Add(ref whp, k * 8);
-                    a = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, a);
+                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 8);
+                    a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, a0);
                 }
-                V.StoreUnsafe(Flush(V.Max(a, Vec.Zero)), ref out0, (nuint)j);
+                V.StoreUnsafe(Flush(V.Max(a0, Vec.Zero)), ref out0, (nuint)j);
             }
         }
 

@@ -41,11 +41,16 @@ namespace Snapshots
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
 
-        // Weights packed for the kernels (input-major vector panels, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
+        // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
         private readonly float[] _w0_0_ih = new float[96]; // weight_ih_l0 as [4][24]
         private readonly float[] _w0_0_hh = new float[192]; // weight_hh_l0 as [8][24]
         private readonly float[] _b0_0 = new float[24]; // b_ih + b_hh for r and z, b_in for n
         private readonly float[] _bhn0_0 = new float[8]; // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+
+        // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
+        private readonly float[] _snapshot = new float[336];
+        private int _weightsVersion;
+        private int _packedVersion = -1;
 
         // Workspace, grown to the largest batch and length seen and reused by later calls.
         private float[] _x = []; // the input as time-major rows [T, B, I]
@@ -68,6 +73,7 @@ namespace Snapshots
         private float[] _dG0 = []; // (0) gradients of the gate pre-activations, input side
         private float[] _dGh0 = []; // (0) gradients of the gate pre-activations, hidden side (n differs: r * dn)
         private float[] _dh0 = []; // (0) gradient of the hidden state carried back through time
+        private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
 
@@ -371,7 +377,7 @@ namespace Snapshots
             if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 8, _h0_0, 8, 8, stateRows);
             int gxStride = _training ? rows * 24 : 0; // training keeps every layer's and direction's gates for Backward
             // Layer 0, forward.
-            global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24(_x, 4, _w0_0_ih, _b0_0, _gx0.AsSpan(0 * gxStride), rows);
+            global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24(_x, 4, _w0_0_ih, _b0_0, _gx0.AsSpan(0 * gxStride), rows);
             global::Deepbox.Generated.SeedGruKernels.GruSequence_H8(_gx0.AsSpan(0 * gxStride), _w0_0_hh, _bhn0_0, _h0_0.AsSpan(0 * batch * 8), _aux0.AsSpan(0 * rows * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false);
             // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
@@ -391,9 +397,25 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _aux0, rows * 8);
         }
 
-        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read.</summary>
+        /// <summary>Brings the snapshot of the parameters up to date; a change of any value starts a new version.</summary>
+        private void SyncWeights()
+        {
+            if (global::Deepbox.ModelSupport.SyncSnapshot(_parameters, _snapshot))
+            {
+                _weightsVersion++;
+            }
+        }
+
+        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read, unless that version is packed.</summary>
         private void PackWeights()
         {
+            SyncWeights();
+            if (_packedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 3, 8, 4, 8, 4, 4, _w0_0_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 3, 8, 8, 8, 8, 8, _w0_0_hh);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 3, 8, 8, 2, _b0_0);
@@ -461,9 +483,16 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _gB, 24);
         }
 
-        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read.</summary>
+        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version is packed.</summary>
         private void PackTransposedWeights()
         {
+            SyncWeights();
+            if (_packedTransposedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedTransposedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0.Value.AsSpan(), 3, 8, 4, 8, 4, 4, 8, _wT0_0_ih);
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0.Value.AsSpan(), 3, 8, 8, 8, 8, 8, 8, _wT0_0_hh);
         }
@@ -494,8 +523,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = y[m, 0:8] + sum over k in [0, 24) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is [24][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 24 rows
-        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
+        /// w is [24][8] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 24 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 1 vector of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K24_N8_Accumulate(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -564,8 +593,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = sum over k in [0, 24) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is [24][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 24 rows
-        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
+        /// w is [24][8] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 24 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 1 vector of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K24_N8_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -634,11 +663,11 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:24] = bias + sum over k in [0, 4) of x[m, k] * w[k, 0:24], for m in [0, rows).
-        /// w is [4][24] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 4 rows
-        /// one after another, so a pass reads 3 sequential streams, and each input broadcasts against 3 vectors of outputs.
+        /// w is [4][24] in panels of 24 columns (ModelSupport.PanelIndex): each panel's 4 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 3 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Dense_K4_N24(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        public static void Dense_K4_N24_P24(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
         {
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
@@ -673,13 +702,15 @@ namespace Deepbox.Generated
                         Vec a30 = V.LoadUnsafe(ref b0, 0);
                         Vec a31 = V.LoadUnsafe(ref b0, 8);
                         Vec a32 = V.LoadUnsafe(ref b0, 16);
-                        ref float wp = ref w0;
+                        ref float wp0 = ref Unsafe.Add(ref w0, 0);
+                        ref float wp1 = ref Unsafe.Add(ref w0, 8);
+                        ref float wp2 = ref Unsafe.Add(ref w0, 16);
                         for (int k = 0; k < 4; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 32);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 64);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                            Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                            Vec wv2 = V.LoadUnsafe(ref wp2, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -717,13 +748,15 @@ namespace Deepbox.Generated
                         Vec a00 = V.LoadUnsafe(ref b0, 0);
                         Vec a01 = V.LoadUnsafe(ref b0, 8);
                         Vec a02 = V.LoadUnsafe(ref b0, 16);
-                        ref float wp = ref w0;
+                        ref float wp0 = ref Unsafe.Add(ref w0, 0);
+                        ref float wp1 = ref Unsafe.Add(ref w0, 8);
+                        ref float wp2 = ref Unsafe.Add(ref w0, 16);
                         for (int k = 0; k < 4; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 32);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 64);
+                            nuint kp = (nuint)(k * 24);
+                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                            Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                            Vec wv2 = V.LoadUnsafe(ref wp2, kp);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -851,13 +884,13 @@ namespace Deepbox.Generated
                         Vec ar3 = V.LoadUnsafe(ref gRow3, (nuint)col);
                         Vec az3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
                         Vec an3 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 8);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 24
                         for (int k = 0; k < 8; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 24);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 64);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 128);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ar0 = V.FusedMultiplyAdd(wv0, hk0, ar0);
                             az0 = V.FusedMultiplyAdd(wv1, hk0, az0);
@@ -896,13 +929,13 @@ namespace Deepbox.Generated
                         Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
                         Vec az0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
                         Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 8);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 24
                         for (int k = 0; k < 8; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 24);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 64);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 128);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ar0 = V.FusedMultiplyAdd(wv0, hk0, ar0);
                             az0 = V.FusedMultiplyAdd(wv1, hk0, az0);
@@ -932,35 +965,36 @@ namespace Deepbox.Generated
             ref float bhn0 = ref MemoryMarshal.GetReference(bhn);
             ref float h0 = ref MemoryMarshal.GetReference(h);
             ref float out0 = ref MemoryMarshal.GetReference(h);
-            for (int j = 0; j < 8; j += 8)
+            // The one block, 0 to 8.
             {
-                int col = j * 3;
-                Vec ar = V.LoadUnsafe(ref b0, (nuint)col);
-                Vec az = V.LoadUnsafe(ref b0, (nuint)(col + 8));
-                Vec anx = V.LoadUnsafe(ref b0, (nuint)(col + 16));
-                Vec anh = V.LoadUnsafe(ref bhn0, (nuint)j);
-                ref float wxp = ref Unsafe.Add(ref wih0, col * 4);
+                const int j = 0;
+                int col0 = j * 3;
+                Vec ar0 = V.LoadUnsafe(ref b0, (nuint)col0);
+                Vec az0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 8));
+                Vec anx0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 16));
+                Vec anh0 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                ref float wxp0 = ref Unsafe.Add(ref wih0, col0 * 4);
                 for (int k = 0; k < 4; k++)
                 {
                     Vec xk = V.Create(Unsafe.Add(ref x0, k));
-                    ref float wk = ref Unsafe.Add(ref wxp, k * 8);
-                    ar = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, ar);
-                    az = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 32), xk, az);
-                    anx = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 64), xk, anx);
+                    ref float wk0 = ref Unsafe.Add(ref wxp0, k * 24);
+                    ar0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), xk, ar0);
+                    az0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), xk, az0);
+                    anx0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), xk, anx0);
                 }
-                ref float whp = ref Unsafe.Add(ref whh0, col * 8);
+                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 8);
                 for (int k = 0; k < 8; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk = ref Unsafe.Add(ref whp, k * 8);
-                    ar = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, ar);
-                    az = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 64), hk, az);
-                    anh = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 128), hk, anh);
+                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 24);
+                    ar0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, ar0);
+                    az0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, az0);
+                    anh0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, anh0);
                 }
-                Vec r = Act.Sigmoid(ar);
-                Vec z = Act.Sigmoid(az);
-                Vec n = Act.Tanh(V.FusedMultiplyAdd(r, anh, anx));
-                V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z, V.LoadUnsafe(ref h0, (nuint)j) - n, n)), ref out0, (nuint)j);
+                Vec r0 = Act.Sigmoid(ar0);
+                Vec z0 = Act.Sigmoid(az0);
+                Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, anh0, anx0));
+                V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref h0, (nuint)j) - n0, n0)), ref out0, (nuint)j);
             }
         }
 

@@ -41,10 +41,15 @@ namespace Snapshots
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
 
-        // Weights packed for the kernels (input-major vector panels, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
+        // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
         private readonly float[] _w0_0_ih = new float[128]; // weight_ih_l0 as [4][32]
         private readonly float[] _w0_0_hh = new float[256]; // weight_hh_l0 as [8][32]
         private readonly float[] _b0_0 = new float[32]; // b_ih + b_hh
+
+        // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
+        private readonly float[] _snapshot = new float[448];
+        private int _weightsVersion;
+        private int _packedVersion = -1;
 
         // Workspace, grown to the largest batch and length seen and reused by later calls.
         private float[] _x = []; // the input as time-major rows [T, B, I]
@@ -68,6 +73,7 @@ namespace Snapshots
         private float[] _dG0 = []; // (0) gradients of the gate pre-activations, input side
         private float[] _dh0 = []; // (0) gradient of the hidden state carried back through time
         private float[] _dc0 = []; // (0) gradient of the cell state carried back through time
+        private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
 
@@ -379,7 +385,7 @@ namespace Snapshots
             if (!c0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(c0, 8, _c0, 8, 8, stateRows);
             int gxStride = _training ? rows * 32 : 0; // training keeps every layer's and direction's gates for Backward
             // Layer 0, forward.
-            global::Deepbox.Generated.SeedLstmKernels.Dense_K4_N32(_x, 4, _w0_0_ih, _b0_0, _gx0.AsSpan(0 * gxStride), rows);
+            global::Deepbox.Generated.SeedLstmKernels.Dense_K4_N32_P32(_x, 4, _w0_0_ih, _b0_0, _gx0.AsSpan(0 * gxStride), rows);
             global::Deepbox.Generated.SeedLstmKernels.LstmSequence_H8(_gx0.AsSpan(0 * gxStride), _w0_0_hh, _h0_0.AsSpan(0 * batch * 8), _c0.AsSpan(0 * batch * 8), _aux0.AsSpan(0 * rows * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false);
             // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
@@ -404,9 +410,25 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _aux0, rows * 8);
         }
 
-        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read.</summary>
+        /// <summary>Brings the snapshot of the parameters up to date; a change of any value starts a new version.</summary>
+        private void SyncWeights()
+        {
+            if (global::Deepbox.ModelSupport.SyncSnapshot(_parameters, _snapshot))
+            {
+                _weightsVersion++;
+            }
+        }
+
+        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read, unless that version is packed.</summary>
         private void PackWeights()
         {
+            SyncWeights();
+            if (_packedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 4, 8, 4, 8, 4, 4, _w0_0_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 4, 8, 8, 8, 8, 8, _w0_0_hh);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 4, 8, 8, 4, _b0_0);
@@ -474,9 +496,16 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _gB, 32);
         }
 
-        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read.</summary>
+        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version is packed.</summary>
         private void PackTransposedWeights()
         {
+            SyncWeights();
+            if (_packedTransposedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedTransposedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0.Value.AsSpan(), 4, 8, 4, 8, 4, 4, 8, _wT0_0_ih);
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0.Value.AsSpan(), 4, 8, 8, 8, 8, 8, 8, _wT0_0_hh);
         }
@@ -507,8 +536,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = sum over k in [0, 32) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is [32][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 32 rows
-        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
+        /// w is [32][8] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 32 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 1 vector of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K32_N8_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -577,11 +606,11 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:32] = bias + sum over k in [0, 4) of x[m, k] * w[k, 0:32], for m in [0, rows).
-        /// w is [4][32] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 4 rows
-        /// one after another, so a pass reads 4 sequential streams, and each input broadcasts against 4 vectors of outputs.
+        /// w is [4][32] in panels of 32 columns (ModelSupport.PanelIndex): each panel's 4 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 4 vectors of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Dense_K4_N32(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
+        public static void Dense_K4_N32_P32(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
         {
             ref float x0 = ref MemoryMarshal.GetReference(x);
             ref float w0 = ref MemoryMarshal.GetReference(w);
@@ -623,11 +652,11 @@ namespace Deepbox.Generated
                         ref float wp = ref w0;
                         for (int k = 0; k < 4; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 32);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 64);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 96);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -677,11 +706,11 @@ namespace Deepbox.Generated
                         ref float wp = ref w0;
                         for (int k = 0; k < 4; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 32);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 64);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 96);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
                             Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
                             a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
                             a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
@@ -807,14 +836,14 @@ namespace Deepbox.Generated
                         Vec af3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
                         Vec ag3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 16));
                         Vec ao3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 24));
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 8);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 32
                         for (int k = 0; k < 8; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 64);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 128);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 192);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
                             af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
@@ -861,14 +890,14 @@ namespace Deepbox.Generated
                         Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
                         Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
                         Vec ao0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 24));
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 8);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 32
                         for (int k = 0; k < 8; k++)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
                             Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 64);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 128);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 192);
+                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
                             af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
@@ -900,36 +929,37 @@ namespace Deepbox.Generated
             ref float h0 = ref MemoryMarshal.GetReference(h);
             ref float c0 = ref MemoryMarshal.GetReference(c);
             ref float out0 = ref MemoryMarshal.GetReference(h);
-            for (int j = 0; j < 8; j += 8)
+            // The one block, 0 to 8.
             {
-                int col = j * 4;
-                Vec ai = V.LoadUnsafe(ref b0, (nuint)col);
-                Vec af = V.LoadUnsafe(ref b0, (nuint)(col + 8));
-                Vec ag = V.LoadUnsafe(ref b0, (nuint)(col + 16));
-                Vec ao = V.LoadUnsafe(ref b0, (nuint)(col + 24));
-                ref float wxp = ref Unsafe.Add(ref wih0, col * 4);
+                const int j = 0;
+                int col0 = j * 4;
+                Vec ai0 = V.LoadUnsafe(ref b0, (nuint)col0);
+                Vec af0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 8));
+                Vec ag0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 16));
+                Vec ao0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 24));
+                ref float wxp0 = ref Unsafe.Add(ref wih0, col0 * 4);
                 for (int k = 0; k < 4; k++)
                 {
                     Vec xk = V.Create(Unsafe.Add(ref x0, k));
-                    ref float wk = ref Unsafe.Add(ref wxp, k * 8);
-                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, ai);
-                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 32), xk, af);
-                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 64), xk, ag);
-                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 96), xk, ao);
+                    ref float wk0 = ref Unsafe.Add(ref wxp0, k * 32);
+                    ai0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), xk, ai0);
+                    af0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), xk, af0);
+                    ag0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), xk, ag0);
+                    ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), xk, ao0);
                 }
-                ref float whp = ref Unsafe.Add(ref whh0, col * 8);
+                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 8);
                 for (int k = 0; k < 8; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk = ref Unsafe.Add(ref whp, k * 8);
-                    ai = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, ai);
-                    af = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 64), hk, af);
-                    ag = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 128), hk, ag);
-                    ao = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk, 192), hk, ao);
+                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 32);
+                    ai0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, ai0);
+                    af0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, af0);
+                    ag0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, ag0);
+                    ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), hk, ao0);
                 }
-                Vec cNext = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai) * Act.Tanh(ag)));
-                V.StoreUnsafe(cNext, ref c0, (nuint)j);
-                V.StoreUnsafe(Flush(Act.Sigmoid(ao) * Act.Tanh(cNext)), ref out0, (nuint)j);
+                Vec cNext0 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af0), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai0) * Act.Tanh(ag0)));
+                V.StoreUnsafe(cNext0, ref c0, (nuint)j);
+                V.StoreUnsafe(Flush(Act.Sigmoid(ao0) * Act.Tanh(cNext0)), ref out0, (nuint)j);
             }
         }
 

@@ -41,10 +41,15 @@ namespace Snapshots
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
 
-        // Weights packed for the kernels (input-major vector panels, gates side by side per block of 8 units, biases pre-summed where legal), refreshed from the parameters at the start of each pass.
+        // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
         private readonly float[] _w0_0_ih = new float[32]; // weight_ih_l0 as [4][8]
         private readonly float[] _w0_0_hh = new float[64]; // weight_hh_l0 as [8][8]
         private readonly float[] _b0_0 = new float[8]; // b_ih + b_hh
+
+        // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
+        private readonly float[] _snapshot = new float[112];
+        private int _weightsVersion;
+        private int _packedVersion = -1;
 
         // Workspace, grown to the largest batch and length seen and reused by later calls.
         private float[] _x = []; // the input as time-major rows [T, B, I]
@@ -65,6 +70,7 @@ namespace Snapshots
         private float[] _d_seq0_0 = []; // gradient of _seq0_0
         private float[] _dG0 = []; // (0) gradients of the gate pre-activations, input side
         private float[] _dh0 = []; // (0) gradient of the hidden state carried back through time
+        private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
 
@@ -387,9 +393,25 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _h0_0, batch * 8);
         }
 
-        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read.</summary>
+        /// <summary>Brings the snapshot of the parameters up to date; a change of any value starts a new version.</summary>
+        private void SyncWeights()
+        {
+            if (global::Deepbox.ModelSupport.SyncSnapshot(_parameters, _snapshot))
+            {
+                _weightsVersion++;
+            }
+        }
+
+        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read, unless that version is packed.</summary>
         private void PackWeights()
         {
+            SyncWeights();
+            if (_packedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 1, 8, 4, 8, 4, 4, _w0_0_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 1, 8, 8, 8, 8, 8, _w0_0_hh);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 1, 8, 8, 1, _b0_0);
@@ -453,9 +475,16 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _gB, 8);
         }
 
-        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read.</summary>
+        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version is packed.</summary>
         private void PackTransposedWeights()
         {
+            SyncWeights();
+            if (_packedTransposedVersion == _weightsVersion)
+            {
+                return;
+            }
+
+            _packedTransposedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0.Value.AsSpan(), 1, 8, 4, 8, 4, 4, 8, _wT0_0_ih);
             global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0.Value.AsSpan(), 1, 8, 8, 8, 8, 8, 8, _wT0_0_hh);
         }
@@ -486,8 +515,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = bias + sum over k in [0, 4) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is [4][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 4 rows
-        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
+        /// w is [4][8] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 4 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 1 vector of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K4_N8(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -557,8 +586,8 @@ namespace Deepbox.Generated
 
         /// <summary>
         /// y[m, 0:8] = sum over k in [0, 8) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is [8][8] stored as vector panels (ModelSupport.PanelIndex): each vector of 8 outputs has its 8 rows
-        /// one after another, so a pass reads 1 sequential streams, and each input broadcasts against 1 vectors of outputs.
+        /// w is [8][8] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 8 rows one after another,
+        /// so a pass reads sequential streams, and each input broadcasts against 1 vector of outputs.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Dense_K8_N8_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
@@ -705,7 +734,7 @@ namespace Deepbox.Generated
                         Vec a1 = V.LoadUnsafe(ref gRow1, (nuint)col);
                         Vec a2 = V.LoadUnsafe(ref gRow2, (nuint)col);
                         Vec a3 = V.LoadUnsafe(ref gRow3, (nuint)col);
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 8);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 8
                         for (int k = 0; k < 8; k++)
                         {
                             ref float wk = ref Unsafe.Add(ref wp, k * 8);
@@ -730,7 +759,7 @@ namespace Deepbox.Generated
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
                         ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                         Vec a0 = V.LoadUnsafe(ref gRow0, (nuint)col);
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 8);
+                        ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 8
                         for (int k = 0; k < 8; k++)
                         {
                             ref float wk = ref Unsafe.Add(ref wp, k * 8);
@@ -759,25 +788,26 @@ namespace Deepbox.Generated
             ref float b0 = ref MemoryMarshal.GetReference(bias);
             ref float h0 = ref MemoryMarshal.GetReference(h);
             ref float out0 = ref MemoryMarshal.GetReference(h);
-            for (int j = 0; j < 8; j += 8)
+            // The one block, 0 to 8.
             {
-                int col = j;
-                Vec a = V.LoadUnsafe(ref b0, (nuint)col);
-                ref float wxp = ref Unsafe.Add(ref wih0, col * 4);
+                const int j = 0;
+                int col0 = j;
+                Vec a0 = V.LoadUnsafe(ref b0, (nuint)col0);
+                ref float wxp0 = ref Unsafe.Add(ref wih0, col0 * 4);
                 for (int k = 0; k < 4; k++)
                 {
                     Vec xk = V.Create(Unsafe.Add(ref x0, k));
-                    ref float wk = ref Unsafe.Add(ref wxp, k * 8);
-                    a = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), xk, a);
+                    ref float wk0 = ref Unsafe.Add(ref wxp0, k * 8);
+                    a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), xk, a0);
                 }
-                ref float whp = ref Unsafe.Add(ref whh0, col * 8);
+                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 8);
                 for (int k = 0; k < 8; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk = ref Unsafe.Add(ref whp, k * 8);
-                    a = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk), hk, a);
+                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 8);
+                    a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, a0);
                 }
-                V.StoreUnsafe(Flush(Act.Tanh(a)), ref out0, (nuint)j);
+                V.StoreUnsafe(Flush(Act.Tanh(a0)), ref out0, (nuint)j);
             }
         }
 
