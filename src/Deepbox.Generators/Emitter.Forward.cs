@@ -270,6 +270,96 @@ internal static partial class Emitter
 
         WriteEnsureWorkspace(w, plan);
         WritePackWeights(w, plan);
+        WriteJobs(w, plan);
+    }
+
+    /// <summary>Whether the model has kernel calls split across threads (<see cref="WriteJobs"/>): it has a recurrent layer.</summary>
+    private static bool HasJobs(ModelPlan plan) => plan.Stages.Any(s => s.Layer.IsRecurrent);
+
+    /// <summary>Every (stage, layer, direction) of the recurrent layers, in the order of the forward pass.</summary>
+    private static IEnumerable<(StagePlan Stage, int Layer, int Direction)> JobSites(ModelPlan plan) =>
+        from s in plan.Stages
+        where s.Layer.IsRecurrent
+        from layer in Enumerable.Range(0, s.Layer.NumLayers)
+        from d in Enumerable.Range(0, s.Layer.Directions)
+        select (s, layer, d);
+
+    /// <summary>The job number of a layer and direction's input products; its recurrence is the next number.</summary>
+    private static int JobIndex(ModelPlan plan, StagePlan s, int layer, int d) =>
+        2 * JobSites(plan).TakeWhile(j => !(j.Stage == s && j.Layer == layer && j.Direction == d)).Count();
+
+    /// <summary>
+    /// The forward pass's two heavy calls per layer and direction, as jobs <c>Workers</c> can split across threads: the
+    /// input products by rows, the recurrence by sequences (each sequence's whole run on one thread: no barrier per
+    /// step). Every row and sequence is computed by the same code whichever thread runs it, so the results do not
+    /// depend on <c>Threads</c>.
+    /// </summary>
+    private static void WriteJobs(SourceWriter w, ModelPlan plan)
+    {
+        if (!HasJobs(plan))
+        {
+            return;
+        }
+
+        string k = KernelClass(plan);
+        w.Line();
+        w.Line("/// <summary>Runs job <paramref name=\"job\"/> over <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps, split across <see cref=\"Threads\"/> threads (4 or more sequences each).</summary>");
+        using (w.Block("private void Fork(int job, int batch, int seqLen)"))
+        {
+            w.Line("_job = job;");
+            w.Line("_jobBatch = batch;");
+            w.Line("_jobSeqLen = seqLen;");
+            w.Line("global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));");
+        }
+
+        w.Line();
+        w.Line("/// <summary>Part <paramref name=\"part\"/> of <paramref name=\"parts\"/> of the current job: its share of the rows, or of the sequences.</summary>");
+        using (w.Block("void global::Deepbox.IPartitioned.RunPart(int part, int parts)"))
+        {
+            w.Line("int batch = _jobBatch;");
+            w.Line("int seqLen = _jobSeqLen;");
+            w.Line("int rows = batch * seqLen;");
+            using (w.Block("switch (_job)"))
+            {
+                int job = 0;
+                foreach ((StagePlan s, int layer, int d) in JobSites(plan))
+                {
+                    LayerSpec l = s.Layer;
+                    int hp = s.Padded;
+                    int n = l.Gates * hp;
+                    int d2 = l.Directions;
+                    int index = (layer * d2) + d;
+                    string tag = Tag(layer, d);
+                    RowSource src = s.LayerInput(layer);
+                    // Training keeps every layer's and direction's gates for Backward; evaluation reuses the first slot.
+                    string gxAt = index == 0 ? "0" : $"_training ? {Inv(index)} * rows * {Inv(n)} : 0";
+                    using (w.Block($"case {Inv(job)}: // ({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: the input products of this part's rows"))
+                    {
+                        w.Line("int r0 = global::Deepbox.Workers.Split(rows, part, parts);");
+                        w.Line("int r1 = global::Deepbox.Workers.Split(rows, part + 1, parts);");
+                        w.Line($"int gx = {gxAt};");
+                        w.Line($"{k}.{DenseName(src, n, ActivationKind.None, panel: InputPanel(plan, l))}(_jobInput.AsSpan(r0 * {Inv(src.RowStride)}), {Inv(src.RowStride)}, _w{s.Index}_{tag}_ih, _b{s.Index}_{tag}, _gx{s.Index}.AsSpan(gx + (r0 * {Inv(n)})), r1 - r0);");
+                        w.Line("break;");
+                    }
+
+                    string stateOffset = $"{Inv(index)} * batch * {Inv(hp)}";
+                    string extra = l.Kind switch
+                    {
+                        LayerKind.Gru => $"_bhn{s.Index}_{tag}, _h0_{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
+                        LayerKind.Lstm => $"_h0_{s.Index}.AsSpan({stateOffset}), _c{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
+                        _ => $"_h0_{s.Index}.AsSpan({stateOffset}), ",
+                    };
+                    using (w.Block($"case {Inv(job + 1)}: // the recurrence of this part's sequences"))
+                    {
+                        w.Line($"int gx = {gxAt};");
+                        w.Line($"{k}.{SequenceName(l, l.HiddenSize)}(_gx{s.Index}.AsSpan(gx), _w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));");
+                        w.Line("break;");
+                    }
+
+                    job += 2;
+                }
+            }
+        }
     }
 
     /// <summary>The span a stage reads: the whole buffer, or from the first row of the last time step.</summary>
@@ -301,7 +391,6 @@ internal static partial class Emitter
             }
 
             string seqKernel = SequenceName(l, h);
-            w.Line($"int gxStride = _training ? rows * {Inv(l.Gates * hp)} : 0; // training keeps every layer's and direction's gates for Backward");
             for (int layer = 0; layer < l.NumLayers; layer++)
             {
                 RowSource src = s.LayerInput(layer);
@@ -321,19 +410,11 @@ internal static partial class Emitter
 
                 for (int d = 0; d < d2; d++)
                 {
-                    string tag = Tag(layer, d);
-                    int index = (layer * d2) + d;
-                    string stateOffset = $"{Inv(index)} * batch * {Inv(hp)}";
-                    string gx = $"_gx{s.Index}.AsSpan({Inv(index)} * gxStride)";
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}.");
-                    w.Line($"{k}.{DenseName(src, l.Gates * hp, ActivationKind.None, panel: InputPanel(plan, l))}({srcBuffer}, {Inv(src.RowStride)}, _w{s.Index}_{tag}_ih, _b{s.Index}_{tag}, {gx}, rows);");
-                    string extra = l.Kind switch
-                    {
-                        LayerKind.Gru => $"_bhn{s.Index}_{tag}, _h0_{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
-                        LayerKind.Lstm => $"_h0_{s.Index}.AsSpan({stateOffset}), _c{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
-                        _ => $"_h0_{s.Index}.AsSpan({stateOffset}), ",
-                    };
-                    w.Line($"{k}.{seqKernel}({gx}, _w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")});");
+                    int job = JobIndex(plan, s, layer, d);
+                    w.Line($"_jobInput = {srcBuffer};");
+                    w.Line($"Fork({Inv(job)}, batch, seqLen); // the input products: {k}.{DenseName(src, l.Gates * hp, ActivationKind.None, panel: InputPanel(plan, l))}");
+                    w.Line($"Fork({Inv(job + 1)}, batch, seqLen); // the recurrence: {k}.{seqKernel}");
                 }
             }
 

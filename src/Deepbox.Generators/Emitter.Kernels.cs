@@ -455,12 +455,12 @@ internal static partial class Emitter
         bool lstm = l.Kind == LayerKind.Lstm;
         bool gru = l.Kind == LayerKind.Gru;
         w.Line("/// <summary>");
-        w.Line($"/// The cell update of the block of {Inv(v)} hidden units at j, for every sequence of step t, from the sums the product");
+        w.Line($"/// The cell update of the block of {Inv(v)} hidden units at j, for sequences bFirst to bEnd of step t, from the sums the product");
         w.Line("/// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the");
         w.Line("/// JIT) crowded the product loop's registers and an accumulator went to the stack.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
-        string args = "ref float gx0, " + (lstm || gru ? "ref float aux0, " : string.Empty) + "ref float seq0, " + (gru ? "ref float h00, " : lstm ? "ref float c00, " : string.Empty) + "int seqStride, int batch, int t, int tPrev, bool first, int j";
+        string args = "ref float gx0, " + (lstm || gru ? "ref float aux0, " : string.Empty) + "ref float seq0, " + (gru ? "ref float h00, " : lstm ? "ref float c00, " : string.Empty) + "int seqStride, int batch, int t, int tPrev, bool first, int j, int bFirst, int bEnd";
         using (w.Block($"private static void {UpdateName(l)}({args})"))
         {
             w.Line(l.Gates == 1 ? "int col = j;" : $"int col = j * {Inv(l.Gates)};");
@@ -475,12 +475,12 @@ internal static partial class Emitter
     {
         bool lstm = l.Kind == LayerKind.Lstm;
         bool gru = l.Kind == LayerKind.Gru;
-        return $"{UpdateName(l)}(ref gx0, " + (lstm || gru ? "ref aux0, " : string.Empty) + "ref seq0, " + (gru ? "ref h00, " : lstm ? "ref c00, " : string.Empty) + "seqStride, batch, t, tPrev, s == 0, j);";
+        return $"{UpdateName(l)}(ref gx0, " + (lstm || gru ? "ref aux0, " : string.Empty) + "ref seq0, " + (gru ? "ref h00, " : lstm ? "ref c00, " : string.Empty) + "seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);";
     }
 
     private static void WriteSequenceUpdateLoop(SourceWriter w, LayerSpec l, int hp, int v, int row)
     {
-        using (w.Block("for (int b = 0; b < batch; b++)"))
+        using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
         {
             const int r = 0;
             w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);");
@@ -583,12 +583,13 @@ internal static partial class Emitter
         w.Line($"/// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, {Inv(row)}]; whh is W_hh");
         w.Line($"/// [{Inv(h)}][{Inv(row)}] in vector panels, with the {Inv(g)} gate{(g == 1 ? string.Empty : "s")} of each block of {Inv(v)} hidden units side by side, so one pass");
         w.Line($"/// over h computes every gate of a block. Hidden size {Inv(h)} runs as {Inv(hp / v)} block{(hp / v == 1 ? string.Empty : "s")} of {Inv(v)}{(h == hp ? string.Empty : $" (the last one padded: {Inv(hp - h)} lanes of zero weights, never read back)")}.");
+        w.Line("/// Sequences bFirst to bEnd (of batch) only: other threads can run the others at the same time.");
         w.Line($"/// Row (t, b) of seq (stride seqStride) receives h at t; h0{(lstm ? " and c0" : string.Empty)} hold{(lstm ? string.Empty : "s")} one row of {Inv(hp)} per sequence{(lstm ? "; aux receives c at every step" : gru ? "; aux receives W_hn h + b_hn at every step" : string.Empty)}.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         string ro = "global::System.ReadOnlySpan<float>";
         string rw = "global::System.Span<float>";
-        string args = $"{rw} gx, {ro} whh, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{ro} h0, " + (lstm ? $"{ro} c0, " : string.Empty) + (lstm || gru ? $"{rw} aux, " : string.Empty) + $"{rw} seq, int seqStride, int batch, int seqLen, bool reverse";
+        string args = $"{rw} gx, {ro} whh, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{ro} h0, " + (lstm ? $"{ro} c0, " : string.Empty) + (lstm || gru ? $"{rw} aux, " : string.Empty) + $"{rw} seq, int seqStride, int batch, int seqLen, bool reverse, int bFirst, int bEnd";
         using (w.Block($"public static void {SequenceName(l, h)}({args})"))
         {
             w.Line("ref float gx0 = ref MemoryMarshal.GetReference(gx);");
@@ -633,12 +634,12 @@ internal static partial class Emitter
                             w.Line($"int kEnd = global::System.Math.Min(kc + {Inv(chunk)}, {Inv(h)});");
                         }
 
-                        using (w.Block($"for (int b = 0; b + {Inv(SequenceRows)} <= batch; b += {Inv(SequenceRows)})"))
+                        using (w.Block($"for (int b = bFirst; b + {Inv(SequenceRows)} <= bEnd; b += {Inv(SequenceRows)})"))
                         {
                             WriteSequenceRows(w, l, hp, v, SequenceRows, chunk < h);
                         }
 
-                        using (w.Block($"for (int b = batch - (batch % {Inv(SequenceRows)}); b < batch; b++)"))
+                        using (w.Block($"for (int b = bEnd - ((bEnd - bFirst) % {Inv(SequenceRows)}); b < bEnd; b++)"))
                         {
                             WriteSequenceRows(w, l, hp, v, 1, chunk < h);
                         }

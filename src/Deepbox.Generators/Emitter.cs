@@ -123,7 +123,7 @@ internal static partial class Emitter
     {
         ModelSpec spec = plan.Spec;
         w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"Deepbox.Generators\", \"{typeof(Emitter).Assembly.GetName().Version}\")]");
-        using (w.Block($"partial class {spec.ClassName} : global::Deepbox.IModel"))
+        using (w.Block($"partial class {spec.ClassName} : global::Deepbox.IModel{(HasJobs(plan) ? ", global::Deepbox.IPartitioned" : string.Empty)}"))
         {
             WriteConstantsAndFields(w, plan);
             WriteBackwardFields(w, plan);
@@ -163,6 +163,15 @@ internal static partial class Emitter
         w.Line($"private readonly {P}[] _parameters;");
         w.Line($"private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<{P}> _parameterList;");
         w.Line("private bool _training = true;");
+        w.Line("private int _threads = 1;");
+        if (HasJobs(plan))
+        {
+            w.Line("private int _job; // the kernel call Fork splits across threads, with its sizes and input rows");
+            w.Line("private int _jobBatch;");
+            w.Line("private int _jobSeqLen;");
+            w.Line("private float[] _jobInput = [];");
+        }
+
         w.Line();
         w.Line("// Weights packed for the kernels (input-major panels, gates side by side per block of " + Inv(plan.Isa.Width)
             + " units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.");
@@ -231,6 +240,14 @@ internal static partial class Emitter
     {
         w.Line("/// <inheritdoc/>");
         w.Line("public bool IsTraining => _training;");
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        using (w.Block("public int Threads"))
+        {
+            w.Line("get => _threads;");
+            w.Line("set => _threads = value >= 1 ? value : throw new global::System.ArgumentOutOfRangeException(nameof(value), value, \"Threads must be at least 1.\");");
+        }
+
         w.Line();
         w.Line("/// <inheritdoc/>");
         w.Line($"public global::System.Collections.Generic.IReadOnlyList<{P}> Parameters() => _parameterList;");

@@ -27,6 +27,13 @@ public interface IModel
     void Eval();
 
     /// <summary>
+    /// Threads a forward pass may use: 1 (the default) or more. The batch is split across the process's persistent
+    /// workers (<see cref="Workers"/>), at least 4 sequences a thread, each sequence's whole run on one thread; the
+    /// results are the same bit for bit whatever the value. Backward and <c>Step</c> run on the calling thread.
+    /// </summary>
+    int Threads { get; set; }
+
+    /// <summary>
     /// The parameter values by name in PyTorch's order and layout. The tensors are the model's own
     /// (as PyTorch's <c>state_dict()</c>): writing into them changes the model.
     /// </summary>

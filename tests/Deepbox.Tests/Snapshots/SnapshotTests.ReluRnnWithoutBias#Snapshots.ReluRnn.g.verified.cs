@@ -16,7 +16,7 @@ using System; // MemoryExtensions.AsSpan on the workspace arrays; every type bel
 namespace Snapshots
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "0.1.0.0")]
-    partial class ReluRnn : global::Deepbox.IModel
+    partial class ReluRnn : global::Deepbox.IModel, global::Deepbox.IPartitioned
     {
         /// <summary>Features per time step the model takes.</summary>
         public const int InputSize = 3;
@@ -36,6 +36,11 @@ namespace Snapshots
         private readonly global::Deepbox.Parameter[] _parameters;
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
+        private int _threads = 1;
+        private int _job; // the kernel call Fork splits across threads, with its sizes and input rows
+        private int _jobBatch;
+        private int _jobSeqLen;
+        private float[] _jobInput = [];
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
         private readonly float[] _w0_0_ih = new float[24]; // weight_ih_l0 as [3][8]
@@ -278,6 +283,13 @@ namespace Snapshots
         public bool IsTraining => _training;
 
         /// <inheritdoc/>
+        public int Threads
+        {
+            get => _threads;
+            set => _threads = value >= 1 ? value : throw new global::System.ArgumentOutOfRangeException(nameof(value), value, "Threads must be at least 1.");
+        }
+
+        /// <inheritdoc/>
         public global::System.Collections.Generic.IReadOnlyList<global::Deepbox.Parameter> Parameters() => _parameterList;
 
         /// <inheritdoc/>
@@ -364,10 +376,10 @@ namespace Snapshots
             // Initial states: a row of 8 floats per (layer, direction, sequence), zeros unless given.
             _h0_0.AsSpan(0, stateRows * 8).Clear();
             if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 5, _h0_0, 8, 5, stateRows);
-            int gxStride = _training ? rows * 8 : 0; // training keeps every layer's and direction's gates for Backward
             // Layer 0, forward.
-            global::Deepbox.Generated.ReluRnnKernels.Dense_K3_N8(_x, 3, _w0_0_ih, _b0_0, _gx0.AsSpan(0 * gxStride), rows);
-            global::Deepbox.Generated.ReluRnnKernels.RnnReluSequence_H5(_gx0.AsSpan(0 * gxStride), _w0_0_hh, _h0_0.AsSpan(0 * batch * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false);
+            _jobInput = _x;
+            Fork(0, batch, seqLen); // the input products: global::Deepbox.Generated.ReluRnnKernels.Dense_K3_N8
+            Fork(1, batch, seqLen); // the recurrence: global::Deepbox.Generated.ReluRnnKernels.RnnReluSequence_H5
             // Final states [1, B, 5]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
             {
@@ -406,6 +418,40 @@ namespace Snapshots
             _packedVersion = _weightsVersion;
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 1, 5, 3, 8, 3, 3, _w0_0_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 1, 5, 5, 8, 5, 5, _w0_0_hh);
+        }
+
+        /// <summary>Runs job <paramref name="job"/> over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
+        private void Fork(int job, int batch, int seqLen)
+        {
+            _job = job;
+            _jobBatch = batch;
+            _jobSeqLen = seqLen;
+            global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
+        }
+
+        /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the rows, or of the sequences.</summary>
+        void global::Deepbox.IPartitioned.RunPart(int part, int parts)
+        {
+            int batch = _jobBatch;
+            int seqLen = _jobSeqLen;
+            int rows = batch * seqLen;
+            switch (_job)
+            {
+                case 0: // (0) layer 0, forward: the input products of this part's rows
+                {
+                    int r0 = global::Deepbox.Workers.Split(rows, part, parts);
+                    int r1 = global::Deepbox.Workers.Split(rows, part + 1, parts);
+                    int gx = 0;
+                    global::Deepbox.Generated.ReluRnnKernels.Dense_K3_N8(_jobInput.AsSpan(r0 * 3), 3, _w0_0_ih, _b0_0, _gx0.AsSpan(gx + (r0 * 8)), r1 - r0);
+                    break;
+                }
+                case 1: // the recurrence of this part's sequences
+                {
+                    int gx = 0;
+                    global::Deepbox.Generated.ReluRnnKernels.RnnReluSequence_H5(_gx0.AsSpan(gx), _w0_0_hh, _h0_0.AsSpan(0 * batch * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));
+                    break;
+                }
+            }
         }
 
         /// <summary>The backward pass itself, over the saved forward pass; every argument has been checked.</summary>
@@ -685,10 +731,11 @@ namespace Deepbox.Generated
         /// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, 8]; whh is W_hh
         /// [5][8] in vector panels, with the 1 gate of each block of 8 hidden units side by side, so one pass
         /// over h computes every gate of a block. Hidden size 5 runs as 1 block of 8 (the last one padded: 3 lanes of zero weights, never read back).
+        /// Sequences bFirst to bEnd (of batch) only: other threads can run the others at the same time.
         /// Row (t, b) of seq (stride seqStride) receives h at t; h0 holds one row of 8 per sequence.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void RnnReluSequence_H5(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse)
+        public static void RnnReluSequence_H5(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int bFirst, int bEnd)
         {
             ref float gx0 = ref MemoryMarshal.GetReference(gx);
             ref float whh0 = ref MemoryMarshal.GetReference(whh);
@@ -703,7 +750,7 @@ namespace Deepbox.Generated
                 for (int j = 0; j < 8; j += 8)
                 {
                     int col = j;
-                    for (int b = 0; b + 4 <= batch; b += 4)
+                    for (int b = bFirst; b + 4 <= bEnd; b += 4)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
@@ -740,7 +787,7 @@ namespace Deepbox.Generated
                         V.StoreUnsafe(a2, ref hNext2, (nuint)j);
                         V.StoreUnsafe(a3, ref hNext3, (nuint)j);
                     }
-                    for (int b = batch - (batch % 4); b < batch; b++)
+                    for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
@@ -756,7 +803,7 @@ namespace Deepbox.Generated
                         }
                         V.StoreUnsafe(a0, ref hNext0, (nuint)j);
                     }
-                    RnnReluUpdate_H5(ref gx0, ref seq0, seqStride, batch, t, tPrev, s == 0, j);
+                    RnnReluUpdate_H5(ref gx0, ref seq0, seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);
                 }
             }
         }
@@ -799,15 +846,15 @@ namespace Deepbox.Generated
         }
 
         /// <summary>
-        /// The cell update of the block of 8 hidden units at j, for every sequence of step t, from the sums the product
+        /// The cell update of the block of 8 hidden units at j, for sequences bFirst to bEnd of step t, from the sums the product
         /// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the
         /// JIT) crowded the product loop's registers and an accumulator went to the stack.
         /// </summary>
         [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private static void RnnReluUpdate_H5(ref float gx0, ref float seq0, int seqStride, int batch, int t, int tPrev, bool first, int j)
+        private static void RnnReluUpdate_H5(ref float gx0, ref float seq0, int seqStride, int batch, int t, int tPrev, bool first, int j, int bFirst, int bEnd)
         {
             int col = j;
-            for (int b = 0; b < batch; b++)
+            for (int b = bFirst; b < bEnd; b++)
             {
                 ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                 V.StoreUnsafe(Flush(V.Max(V.LoadUnsafe(ref hNext0, (nuint)j), Vec.Zero)), ref hNext0, (nuint)j);

@@ -1,0 +1,176 @@
+using System;
+using System.ComponentModel;
+using System.Runtime.ExceptionServices;
+using System.Threading;
+
+namespace Deepbox;
+
+/// <summary>Work split in parts that can run at the same time: part <c>p</c> of <c>parts</c> touches only its own share.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface IPartitioned
+{
+    /// <summary>Runs one part of the work.</summary>
+    /// <param name="part">Which part, from 0.</param>
+    /// <param name="parts">How many parts the work is split in.</param>
+    void RunPart(int part, int parts);
+}
+
+/// <summary>
+/// The process's persistent worker threads that generated models split a pass across (<see cref="IModel.Threads"/>).
+/// The caller runs part 0 and each worker one other part; a worker spins briefly after its part, so the next region
+/// of the same pass starts without a wake-up, then blocks. One region runs at a time: a second caller, or a region
+/// started from inside a part, runs all its parts itself. Nothing is allocated after the workers exist.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class Workers
+{
+    /// <summary>Iterations a worker spins for new work before it blocks (some hundreds of microseconds).</summary>
+    private const int SpinIterations = 4_000;
+
+    private static readonly object Gate = new();
+    private static Worker[] _workers = [];
+    private static IPartitioned? _work;
+    private static int _parts;
+    private static int _pending;
+    private static ExceptionDispatchInfo? _failure;
+    private static readonly ManualResetEventSlim Done = new(false, 2047);
+
+    /// <summary>Runs <paramref name="work"/> in <paramref name="parts"/> parts, on the calling thread and <c>parts - 1</c> workers.</summary>
+    /// <param name="work">The work.</param>
+    /// <param name="parts">How many parts; 1 runs the work on the caller alone.</param>
+    public static void Run(IPartitioned work, int parts)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        if (parts <= 1 || !Monitor.TryEnter(Gate))
+        {
+            for (int p = 0; p < Math.Max(1, parts); p++)
+            {
+                work.RunPart(p, Math.Max(1, parts));
+            }
+
+            return;
+        }
+
+        try
+        {
+            EnsureWorkers(parts - 1);
+            _work = work;
+            _parts = parts;
+            _failure = null;
+            Done.Reset();
+            Volatile.Write(ref _pending, parts - 1);
+            for (int i = 0; i < parts - 1; i++)
+            {
+                _workers[i].Start();
+            }
+
+            try
+            {
+                work.RunPart(0, parts);
+            }
+            finally
+            {
+                // Wait for the workers even when part 0 failed: they still read the work's buffers.
+                if (Volatile.Read(ref _pending) != 0)
+                {
+                    Done.Wait();
+                }
+
+                _work = null;
+            }
+
+            _failure?.Throw();
+        }
+        finally
+        {
+            Monitor.Exit(Gate);
+        }
+    }
+
+    /// <summary>The first row of part <paramref name="part"/> of <paramref name="count"/> rows split in <paramref name="parts"/>, at multiples of 4.</summary>
+    /// <param name="count">Rows to split.</param>
+    /// <param name="part">The part.</param>
+    /// <param name="parts">The parts.</param>
+    /// <returns>The part's first row; part <c>p</c> runs up to the first row of part <c>p + 1</c>.</returns>
+    public static int Split(int count, int part, int parts) =>
+        part >= parts ? count : Math.Min(count, (int)((long)count * part / parts) & ~3);
+
+    private static void EnsureWorkers(int count)
+    {
+        if (_workers.Length >= count)
+        {
+            return;
+        }
+
+        var workers = new Worker[count];
+        Array.Copy(_workers, workers, _workers.Length);
+        for (int i = _workers.Length; i < count; i++)
+        {
+            workers[i] = new Worker(i + 1);
+        }
+
+        _workers = workers;
+    }
+
+    private static void Finish()
+    {
+        if (Interlocked.Decrement(ref _pending) == 0)
+        {
+            Done.Set();
+        }
+    }
+
+    private sealed class Worker
+    {
+        private readonly int _part;
+        private readonly ManualResetEventSlim _go = new(false, 1);
+        private int _generation;
+
+        public Worker(int part)
+        {
+            _part = part;
+            var thread = new Thread(Loop) { IsBackground = true, Name = $"Deepbox worker {part}" };
+            thread.Start();
+        }
+
+        public void Start()
+        {
+            Interlocked.Increment(ref _generation);
+            _go.Set();
+        }
+
+        private void Loop()
+        {
+            int seen = 0;
+            while (true)
+            {
+                // Spin a while for the next region, then block until it comes. The event may be left set by a start
+                // the spin already saw: the generation, not the event, says whether there is new work.
+                for (int i = 0; i < SpinIterations && Volatile.Read(ref _generation) == seen; i++)
+                {
+                    Thread.SpinWait(8);
+                }
+
+                while (Volatile.Read(ref _generation) == seen)
+                {
+                    _go.Wait();
+                    _go.Reset();
+                }
+
+                seen = Volatile.Read(ref _generation);
+                try
+                {
+                    _work!.RunPart(_part, _parts);
+                }
+                catch (Exception e)
+                {
+                    _failure ??= ExceptionDispatchInfo.Capture(e);
+                }
+                finally
+                {
+                    Finish();
+                }
+            }
+        }
+    }
+}

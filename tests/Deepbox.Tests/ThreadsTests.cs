@@ -1,0 +1,107 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Deepbox.Tests.Oracle;
+using Xunit;
+
+namespace Deepbox.Tests;
+
+/// <summary>
+/// <see cref="IModel.Threads"/> splits a forward pass across workers: the outputs, and the gradients of the pass that
+/// follows, must be the same bit for bit as on one thread, for every kind of stack, and nothing may be allocated.
+/// Alone in its collection: the allocation count is the whole process's (the workers' threads included).
+/// </summary>
+[Collection(nameof(ThreadsTests))]
+[CollectionDefinition(nameof(ThreadsTests), DisableParallelization = true)]
+public class ThreadsTests
+{
+    public static TheoryData<string> Names => new("Lstm9x8", "Lstm17x9", "Gru3x129", "Rnn3x7", "LstmGruStack", "Forecaster", "BiGruTanhHead");
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void SplittingTheBatchChangesNoBit(string name)
+    {
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
+        var rng = new Random(23);
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        foreach (bool training in c.Modes)
+        {
+            foreach ((int t, int b) in new[] { (3, 9), (5, 17), (2, 33), (4, 8), (3, 7) })
+            {
+                float[] x = TestSupport.RandomArray(rng, t * b * inputSize, 2.0);
+                (float[] Output, float[][] Grads) one = Run(c, weights, x, b, t, training, threads: 1);
+                foreach (int threads in new[] { 2, 3 })
+                {
+                    (float[] Output, float[][] Grads) many = Run(c, weights, x, b, t, training, threads);
+                    string what = $"{name} {(training ? "train" : "eval")} T={t} B={b} threads={threads}";
+                    Assert.True(one.Output.AsSpan().SequenceEqual(many.Output), what + " output");
+                    for (int i = 0; i < one.Grads.Length; i++)
+                    {
+                        Assert.True(one.Grads[i].AsSpan().SequenceEqual(many.Grads[i]), $"{what} gradient {i}");
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void ThreadsMustBePositive()
+    {
+        var model = new Models.Lstm9x8();
+        Assert.Equal(1, model.Threads);
+        ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(() => model.Threads = 0);
+        Assert.Contains("at least 1", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ASplitForwardAllocatesNothing()
+    {
+        var model = new Models.Lstm17x9 { Threads = 2 };
+        model.Eval();
+        var rng = new Random(3);
+        const int T = 6, B = 16;
+        float[] x = TestSupport.RandomArray(rng, T * B * 17);
+        var y = new float[T * B * 18];
+        for (int i = 0; i < 5; i++)
+        {
+            model.Forward(x, B, T, y);
+        }
+
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int i = 0; i < 20; i++)
+        {
+            model.Forward(x, B, T, y);
+        }
+
+        Assert.Equal(0, GC.GetTotalAllocatedBytes(precise: true) - before);
+    }
+
+    private static (float[] Output, float[][] Grads) Run(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, float[] x, int batch, int seqLen, bool training, int threads)
+    {
+        IModel model = c.Create();
+        model.LoadStateDict(TestSupport.ToTensors(c.Layers, weights));
+        model.Threads = threads;
+        if (training)
+        {
+            model.Train();
+        }
+        else
+        {
+            model.Eval();
+        }
+
+        int outputSize = ReferenceModel.Run(c.Layers, weights, x, c.BatchFirst ? [batch, seqLen, x.Length / batch / seqLen] : [seqLen, batch, x.Length / batch / seqLen], c.BatchFirst).Output.Length;
+        var output = new float[outputSize];
+        model.Forward(x, batch, seqLen, output);
+        if (!training)
+        {
+            return (output, []);
+        }
+
+        float[] gradOutput = TestSupport.RandomArray(new Random(7), output.Length);
+        var gradInput = new float[x.Length];
+        model.Backward(gradOutput, gradInput);
+        return (output, [gradInput, .. model.Parameters().Select(p => p.Grad.AsSpan().ToArray())]);
+    }
+}
