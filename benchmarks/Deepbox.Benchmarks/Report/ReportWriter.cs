@@ -8,6 +8,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Deepbox.Benchmarks.Peers;
+using Deepbox.Benchmarks.Suites;
 
 namespace Deepbox.Benchmarks.Report;
 
@@ -97,10 +98,19 @@ public static class ReportWriter
         md.AppendLine("weights and inputs, and its outputs were checked against Deepbox's before it was timed (largest differences at the end).");
         md.AppendLine();
         WriteMachine(md, dotnet.Value, npm, peak512, peak256, job);
-        WriteSummary(md, workloads, rows);
+        if (workloads.Count > 0)
+        {
+            WriteSummary(md, workloads, rows);
+        }
+
         foreach (Workload w in workloads)
         {
             WriteWorkload(md, w, rows, peak);
+        }
+
+        if (rows.Keys.Any(k => k.Workload == nameof(Decay_Lstm)))
+        {
+            WriteDecay(md, rows);
         }
 
         WriteMethod(md);
@@ -211,6 +221,82 @@ public static class ReportWriter
             md.AppendLine(Inv, $"| {label} | {Time(mean)} | {error} | {(r.MedianNs is { } med ? Time(med) : "")} | {ratio} | {F(gflops, gflops < 1 ? 3 : 2)} | {percent} | {allocated} |");
         }
 
+        md.AppendLine();
+    }
+
+    private static void WriteDecay(StringBuilder md, Dictionary<(string, string), Row> rows)
+    {
+        const string Name = nameof(Decay_Lstm);
+        const double Target = 1.1;
+        md.AppendLine(Inv, $"## Decaying state (LSTM({DecayWeights.Input}, {DecayWeights.Hidden}), {Decay_Lstm.Steps} steps per call)");
+        md.AppendLine();
+        md.AppendLine("Issue 7: a decaying state (input gone to zero for thousands of steps) must not slow a step by more than 1.1×. .NET has no");
+        md.AppendLine("flush-to-zero switch, so the generated step flushes state values below 1e-30 to zero itself. `Decay_Lstm`");
+        md.AppendLine(Inv, $"(`benchmarks/Deepbox.Benchmarks/Suites/DecaySuite.cs`): weights uniform in ±{DecayWeights.Scale.ToString(Inv)} (seeded), biases 0 except the forget gate's input");
+        md.AppendLine(Inv, $"bias {DecayWeights.ForgetBias.ToString(Inv)} (f ≈ 0.95). **Steady**: input 0.5 in every feature, the state carried from call to call. **Decaying**: at the");
+        md.AppendLine(Inv, $"start of every call the state is reset to h = 0.5, c = 1, then {Decay_Lstm.Steps} steps of zero input. The **control** rows (not Deepbox) run a");
+        md.AppendLine("hand-written copy of the generated step without the flush (`UnflushedLstmControl`: the same weight panels, operations and");
+        md.AppendLine("activations, checked to give Deepbox's state bit for bit until Deepbox flushes): what a subnormal state costs on this CPU.");
+        md.AppendLine("Times are per step (BenchmarkDotNet's `OperationsPerInvoke`).");
+        md.AppendLine();
+        try
+        {
+            DecayProfile p = DecayProfile.Verify();
+            md.AppendLine(Inv, $"One decaying call, step by step (recomputed by the report from the same weights): the largest |c| shrinks {p.DecayPerStep.ToString("F3", Inv)}× per step.");
+            md.AppendLine(Inv, $"Deepbox's state holds a value below 1e-20 from step {p.DeepboxBelow1e20}, none smaller than {p.DeepboxSmallest.ToString("0.0E+0", Inv)}, and is exactly 0 from step {p.DeepboxZeroFrom} on;");
+            md.AppendLine(Inv, $"it is never subnormal. The control's state is subnormal from step {p.ControlSubnormalFrom} on ({p.ControlSubnormalSteps} of {Decay_Lstm.Steps} steps)");
+            md.AppendLine(p.ControlFinalLargest == 0
+                ? "and reaches 0 by the end."
+                : $"and never reaches 0: it ends between {p.ControlFinalSmallest.ToString("0.0E+0", Inv)} and {p.ControlFinalLargest.ToString("0.0E+0", Inv)}, a few subnormal units, which the forget gate's factor of about 0.95 rounds back to themselves.");
+        }
+        catch (InvalidOperationException e)
+        {
+            md.AppendLine(Inv, $"**The decay profile failed its check**: {Escape(e.Message)}");
+        }
+
+        md.AppendLine();
+        md.AppendLine("| implementation | input | mean per step | ± error (99.9%) | median per step | allocated per step | decaying / steady |");
+        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+        (double Mean, double Median)? Pair(string steady, string decaying, string label)
+        {
+            rows.TryGetValue((Name, steady), out Row? s);
+            rows.TryGetValue((Name, decaying), out Row? d);
+            foreach ((Row? r, string input) in new[] { (s, "steady (0.5)"), (d, "decaying (0)") })
+            {
+                if (r is null)
+                {
+                    continue;
+                }
+
+                if (r.MeanNs is not { } mean)
+                {
+                    md.AppendLine(Inv, $"| {label} | {input} | **failed**: {Escape(r.Error ?? "no result")} | | | | |");
+                    continue;
+                }
+
+                string ratio = ReferenceEquals(r, s) ? "1.00× (baseline)"
+                    : s?.MeanNs is { } sm ? $"**{Ratio(mean / sm)}** (medians {(r.MedianNs is { } rm && s.MedianNs is { } smed ? Ratio(rm / smed) : "—")})"
+                    : "—";
+                md.AppendLine(Inv, $"| {label} | {input} | {Time(mean)} | {(r.ErrorNs is { } e ? Time(e) : "")} | {(r.MedianNs is { } med ? Time(med) : "")} | {(r.AllocatedBytes is { } a ? Bytes(a) : "—")} | {ratio} |");
+            }
+
+            return s?.MeanNs is { } m0 && d?.MeanNs is { } m1 && s.MedianNs is { } med0 && d.MedianNs is { } med1 ? (m1 / m0, med1 / med0) : null;
+        }
+
+        (double Mean, double Median)? deepbox = Pair(nameof(Decay_Lstm.Steady), nameof(Decay_Lstm.Decaying), "Deepbox");
+        (double Mean, double Median)? control = Pair(nameof(Decay_Lstm.SteadyWithoutFlush), nameof(Decay_Lstm.DecayingWithoutFlush), "control: same step, no flush");
+        md.AppendLine();
+        string verdict = deepbox is not { } db
+            ? "**Verdict: none**: Deepbox's pair has no numbers in this run."
+            : db.Mean <= Target
+                ? $"**Verdict: within the target**: Deepbox's decaying step takes {Ratio(db.Mean)} its steady step (medians {Ratio(db.Median)}), at most {Ratio(Target)} allowed."
+                : $"**Verdict: over the target**: Deepbox's decaying step takes {Ratio(db.Mean)} its steady step (medians {Ratio(db.Median)}), more than the {Ratio(Target)} allowed.";
+        string controlText = control is not { } ct
+            ? "The control has no numbers in this run."
+            : ct.Mean < 1.05
+                ? $"The control without the flush slows by {Ratio(ct.Mean)} (medians {Ratio(ct.Median)}): in this run the CPU shows no notable subnormal penalty, so the pair says little about what the flush saves."
+                : $"The control without the flush: {Ratio(ct.Mean)} (medians {Ratio(ct.Median)}), the cost of the subnormal steps on this CPU.";
+        md.AppendLine(verdict + " " + controlText);
         md.AppendLine();
     }
 
