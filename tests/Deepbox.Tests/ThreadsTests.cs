@@ -68,13 +68,21 @@ public class ThreadsTests
             model.Forward(x, B, T, y);
         }
 
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        for (int i = 0; i < 20; i++)
+        // The count is the process's: the test host's own threads allocate now and then, so the quietest of several
+        // windows is taken. An allocation by the pass itself would show in every window.
+        long quietest = long.MaxValue;
+        for (int window = 0; window < 8 && quietest != 0; window++)
         {
-            model.Forward(x, B, T, y);
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < 20; i++)
+            {
+                model.Forward(x, B, T, y);
+            }
+
+            quietest = Math.Min(quietest, GC.GetTotalAllocatedBytes(precise: true) - before);
         }
 
-        Assert.Equal(0, GC.GetTotalAllocatedBytes(precise: true) - before);
+        Assert.Equal(0, quietest);
     }
 
     private static (float[] Output, float[][] Grads) Run(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, float[] x, int batch, int seqLen, bool training, int threads)
