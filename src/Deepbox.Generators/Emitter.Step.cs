@@ -45,9 +45,9 @@ internal static partial class Emitter
         }
 
         List<StagePlan> recurrent = plan.Stages.Where(s => s.Layer.IsRecurrent).ToList();
-        int hidden = recurrent.Select(s => s.Padded).DefaultIfEmpty(0).Max();
-        w.Line("// Step's scratch, fixed in size: streaming allocates nothing.");
-        w.Line($"private readonly float[] _stepHidden = new float[{Inv(hidden)}];");
+        int sums = recurrent.Select(s => s.Padded * (s.Layer.Kind == LayerKind.Rnn ? 1 : 4)).DefaultIfEmpty(0).Max();
+        w.Line("// Step's scratch (a layer's sums before the activations), fixed in size: streaming allocates nothing.");
+        w.Line($"private readonly float[] _stepSums = new float[{Inv(sums)}];");
         foreach (StagePlan s in plan.Stages.Where(s => s.Layer.Kind == LayerKind.Linear))
         {
             w.Line($"private readonly float[] _stepY{s.Index} = new float[{Inv(s.Padded)}];");
@@ -109,7 +109,7 @@ internal static partial class Emitter
                         string h = $"s.Slice({Inv(hOff)}, {Inv(hp)})";
                         string c = l.Kind == LayerKind.Lstm ? $"s.Slice({Inv(cOff)}, {Inv(hp)}), " : string.Empty;
                         string bhn = l.Kind == LayerKind.Gru ? $"_bhn{s.Index}_{tag}, " : string.Empty;
-                        w.Line($"{k}.{StepName(l, src)}({current}, _w{s.Index}_{tag}_ih, _w{s.Index}_{tag}_hh, _b{s.Index}_{tag}, {bhn}{h}, {c}_stepHidden);");
+                        w.Line($"{k}.{StepName(l, src)}({current}, _w{s.Index}_{tag}_ih, _w{s.Index}_{tag}_hh, _b{s.Index}_{tag}, {bhn}{h}, {c}_stepSums);");
                         current = h;
                     }
                 }

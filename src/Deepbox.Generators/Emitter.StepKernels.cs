@@ -1,3 +1,5 @@
+using System;
+
 namespace Deepbox.Generators;
 
 /// <summary>
@@ -36,7 +38,7 @@ internal static partial class Emitter
         w.Line($"/// in one pass over W_ih and W_hh ({Inv(g)} gate{(g == 1 ? string.Empty : "s")} per block of {Inv(v)} units), then the cell's update of h{(lstm ? " and c" : string.Empty)} in place.");
         w.Line(oneBlock
             ? "/// One block: every read of h comes before the write, so h is updated directly."
-            : "/// The new h goes to scratch first (later blocks still read the old h), then over h.");
+            : "/// The products of every block go to scratch first (every block reads all of the old h), then the updates run.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         string args = $"{ro} x, {ro} wih, {ro} whh, {ro} bias, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{rw} h, " + (lstm ? $"{rw} c, " : string.Empty) + $"{rw} scratch";
@@ -57,31 +59,98 @@ internal static partial class Emitter
                 w.Line("ref float c0 = ref MemoryMarshal.GetReference(c);");
             }
 
-            w.Line($"ref float out0 = ref MemoryMarshal.GetReference({(oneBlock ? "h" : "scratch")});");
             int blocks = hp / v;
-            int pairs = blocks / 2;
-            if (pairs > 0)
+            if (oneBlock)
             {
-                w.Line("// Two blocks at a time: twice the independent chains of FMAs in flight (one block's alone wait on FMA latency).");
-                using (w.Block($"for (int j = 0; j < {Inv(pairs * 2 * v)}; j += {Inv(2 * v)})"))
+                w.Line("ref float out0 = ref MemoryMarshal.GetReference(h);");
+                using (w.Block($"// The one block, 0 to {Inv(hp)}."))
                 {
-                    WriteStepBlocks(w, l, src, hp, v, 2);
+                    w.Line("const int j = 0;");
+                    WriteStepBlocks(w, l, src, hp, v, 1, fused: true);
                 }
             }
-
-            if (blocks % 2 == 1)
+            else
             {
-                using (w.Block(pairs == 0 ? $"// The one block, 0 to {Inv(hp)}." : $"// The last block, {Inv(pairs * 2 * v)} to {Inv(hp)}."))
+                int group = Math.Min(blocks, StepAccumulators / acc.Length);
+                int groups = blocks / group;
+                w.Line("ref float sums0 = ref MemoryMarshal.GetReference(scratch);");
+                w.Line($"// The products, {Inv(group)} blocks at a time ({Inv(group * acc.Length)} independent chains of FMAs), their sums to scratch: h is read to the end.");
+                using (w.Block($"for (int j = 0; j < {Inv(groups * group * v)}; j += {Inv(group * v)})"))
                 {
-                    w.Line($"const int j = {Inv(pairs * 2 * v)};");
-                    WriteStepBlocks(w, l, src, hp, v, 1);
+                    WriteStepBlocks(w, l, src, hp, v, group, fused: false);
                 }
-            }
 
-            if (!oneBlock)
-            {
-                w.Line($"scratch.Slice(0, {Inv(hp)}).CopyTo(h);");
+                if (blocks % group != 0)
+                {
+                    using (w.Block($"// The last {Inv(blocks % group)} block{(blocks % group == 1 ? string.Empty : "s")}, {Inv(groups * group * v)} to {Inv(hp)}."))
+                    {
+                        w.Line($"const int j = {Inv(groups * group * v)};");
+                        WriteStepBlocks(w, l, src, hp, v, blocks % group, fused: false);
+                    }
+                }
+
+                WriteStepUpdate(w, l, hp, v, acc.Length);
             }
+        }
+    }
+
+    /// <summary>Accumulators a product pass of the step kernel keeps in flight (16 of the 32 vector registers).</summary>
+    private const int StepAccumulators = 16;
+
+    /// <summary>
+    /// The cell updates from the sums the product passes left in scratch (<paramref name="slots"/> vectors a block), h
+    /// and c in place. The gates' activations come first, for every block, in a loop of their own: its iterations are
+    /// independent and short, so the core runs several at once, where one loop doing a block's whole update (sigmoid,
+    /// then c, then tanh of c) waited on that chain block after block.
+    /// </summary>
+    private static void WriteStepUpdate(SourceWriter w, LayerSpec l, int hp, int v, int slots)
+    {
+        string at(int i) => i == 0 ? $"(nuint)(j * {Inv(slots)})" : $"(nuint)((j * {Inv(slots)}) + {Inv(i * v)})";
+        string sum(int i) => $"V.LoadUnsafe(ref sums0, {at(i)})";
+        switch (l.Kind)
+        {
+            case LayerKind.Lstm:
+                w.Line("// The gates, activated in place: i, f and o through the sigmoid, g through tanh.");
+                using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
+                {
+                    w.Line($"V.StoreUnsafe(Act.Sigmoid({sum(0)}), ref sums0, {at(0)});");
+                    w.Line($"V.StoreUnsafe(Act.Sigmoid({sum(1)}), ref sums0, {at(1)});");
+                    w.Line($"V.StoreUnsafe(Act.Tanh({sum(2)}), ref sums0, {at(2)});");
+                    w.Line($"V.StoreUnsafe(Act.Sigmoid({sum(3)}), ref sums0, {at(3)});");
+                }
+
+                w.Line("// c' = f * c + i * g and h' = o * tanh(c'), in place.");
+                using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
+                {
+                    w.Line($"Vec cNext = Flush(V.FusedMultiplyAdd({sum(1)}, V.LoadUnsafe(ref c0, (nuint)j), {sum(0)} * {sum(2)}));");
+                    w.Line("V.StoreUnsafe(cNext, ref c0, (nuint)j);");
+                    w.Line($"V.StoreUnsafe(Flush({sum(3)} * Act.Tanh(cNext)), ref h0, (nuint)j);");
+                }
+
+                break;
+            case LayerKind.Gru:
+                w.Line("// The gates r and z, activated in place.");
+                using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
+                {
+                    w.Line($"V.StoreUnsafe(Act.Sigmoid({sum(0)}), ref sums0, {at(0)});");
+                    w.Line($"V.StoreUnsafe(Act.Sigmoid({sum(1)}), ref sums0, {at(1)});");
+                }
+
+                w.Line("// n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) and h' = n + z * (h - n), in place.");
+                using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
+                {
+                    w.Line($"Vec n = Act.Tanh(V.FusedMultiplyAdd({sum(0)}, {sum(3)}, {sum(2)}));");
+                    w.Line($"V.StoreUnsafe(Flush(V.FusedMultiplyAdd({sum(1)}, V.LoadUnsafe(ref h0, (nuint)j) - n, n)), ref h0, (nuint)j);");
+                }
+
+                break;
+            default:
+                using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
+                {
+                    w.Line($"V.StoreUnsafe(Flush({(l.Relu ? $"V.Max({sum(0)}, Vec.Zero)" : $"Act.Tanh({sum(0)})")}), ref h0, (nuint)j);");
+                }
+
+                break;
         }
     }
 
@@ -89,7 +158,7 @@ internal static partial class Emitter
     /// The body of the step kernel for <paramref name="count"/> adjacent blocks of hidden units from <c>j</c>: the input
     /// products, the recurrent products and the cell update, each block's sums in its own named accumulators.
     /// </summary>
-    private static void WriteStepBlocks(SourceWriter w, LayerSpec l, RowSource src, int hp, int v, int count)
+    private static void WriteStepBlocks(SourceWriter w, LayerSpec l, RowSource src, int hp, int v, int count, bool fused)
     {
         int h = l.HiddenSize;
         int g = l.Gates;
@@ -157,6 +226,21 @@ internal static partial class Emitter
                     w.Line($"{hAcc[i]}{u} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{u}{(i == 0 ? string.Empty : ", " + Inv(i * v))}), hk, {hAcc[i]}{u});");
                 }
             }
+        }
+
+        if (!fused)
+        {
+            for (int u = 0; u < count; u++)
+            {
+                for (int i = 0; i < acc.Length; i++)
+                {
+                    string block = $"{jAt(u)} * {Inv(acc.Length)}";
+                    string at = i == 0 ? $"(nuint)({block})" : $"(nuint)(({block}) + {Inv(i * v)})";
+                    w.Line($"V.StoreUnsafe({acc[i]}{u}, ref sums0, {at});");
+                }
+            }
+
+            return;
         }
 
         for (int u = 0; u < count; u++)

@@ -177,7 +177,7 @@ internal static partial class Emitter
             + " units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.");
         foreach ((string field, int length, string what) in PackedBuffers(plan))
         {
-            w.Line($"private readonly float[] {field} = new float[{Inv(length)}]; // {what}");
+            w.Line($"private readonly global::Deepbox.AlignedBuffer {field} = new({Inv(length)}); // {what}");
         }
 
         w.Line();

@@ -71,22 +71,22 @@ namespace Snapshots
         private float[] _jobInput = [];
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
-        private readonly float[] _w0_0_ih = new float[648]; // weight_ih_l0 as [9][72]
-        private readonly float[] _w0_0_hh = new float[1224]; // weight_hh_l0 as [17][72]
-        private readonly float[] _b0_0 = new float[72]; // b_ih + b_hh for r and z, b_in for n
-        private readonly float[] _bhn0_0 = new float[24]; // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
-        private readonly float[] _w0_0r_ih = new float[648]; // weight_ih_l0_reverse as [9][72]
-        private readonly float[] _w0_0r_hh = new float[1224]; // weight_hh_l0_reverse as [17][72]
-        private readonly float[] _b0_0r = new float[72]; // b_ih + b_hh for r and z, b_in for n
-        private readonly float[] _bhn0_0r = new float[24]; // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
-        private readonly float[] _w0_1_ih = new float[2952]; // weight_ih_l1 as [41][72]
-        private readonly float[] _w0_1_hh = new float[1224]; // weight_hh_l1 as [17][72]
-        private readonly float[] _b0_1 = new float[72]; // b_ih + b_hh for r and z, b_in for n
-        private readonly float[] _bhn0_1 = new float[24]; // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
-        private readonly float[] _w0_1r_ih = new float[2952]; // weight_ih_l1_reverse as [41][72]
-        private readonly float[] _w0_1r_hh = new float[1224]; // weight_hh_l1_reverse as [17][72]
-        private readonly float[] _b0_1r = new float[72]; // b_ih + b_hh for r and z, b_in for n
-        private readonly float[] _bhn0_1r = new float[24]; // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+        private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(648); // weight_ih_l0 as [9][72]
+        private readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(1224); // weight_hh_l0 as [17][72]
+        private readonly global::Deepbox.AlignedBuffer _b0_0 = new(72); // b_ih + b_hh for r and z, b_in for n
+        private readonly global::Deepbox.AlignedBuffer _bhn0_0 = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+        private readonly global::Deepbox.AlignedBuffer _w0_0r_ih = new(648); // weight_ih_l0_reverse as [9][72]
+        private readonly global::Deepbox.AlignedBuffer _w0_0r_hh = new(1224); // weight_hh_l0_reverse as [17][72]
+        private readonly global::Deepbox.AlignedBuffer _b0_0r = new(72); // b_ih + b_hh for r and z, b_in for n
+        private readonly global::Deepbox.AlignedBuffer _bhn0_0r = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+        private readonly global::Deepbox.AlignedBuffer _w0_1_ih = new(2952); // weight_ih_l1 as [41][72]
+        private readonly global::Deepbox.AlignedBuffer _w0_1_hh = new(1224); // weight_hh_l1 as [17][72]
+        private readonly global::Deepbox.AlignedBuffer _b0_1 = new(72); // b_ih + b_hh for r and z, b_in for n
+        private readonly global::Deepbox.AlignedBuffer _bhn0_1 = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+        private readonly global::Deepbox.AlignedBuffer _w0_1r_ih = new(2952); // weight_ih_l1_reverse as [41][72]
+        private readonly global::Deepbox.AlignedBuffer _w0_1r_hh = new(1224); // weight_hh_l1_reverse as [17][72]
+        private readonly global::Deepbox.AlignedBuffer _b0_1r = new(72); // b_ih + b_hh for r and z, b_in for n
+        private readonly global::Deepbox.AlignedBuffer _bhn0_1r = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
 
         // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
         private readonly float[] _snapshot = new float[8262];

@@ -62,14 +62,14 @@ namespace Snapshots
         private float[] _jobInput = [];
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
-        private readonly float[] _w0_0_ih = new float[128]; // lstm.weight_ih_l0 as [1][128]
-        private readonly float[] _w0_0_hh = new float[4096]; // lstm.weight_hh_l0 as [32][128]
-        private readonly float[] _b0_0 = new float[128]; // b_ih + b_hh
-        private readonly float[] _w0_1_ih = new float[4096]; // lstm.weight_ih_l1 as [32][128]
-        private readonly float[] _w0_1_hh = new float[4096]; // lstm.weight_hh_l1 as [32][128]
-        private readonly float[] _b0_1 = new float[128]; // b_ih + b_hh
-        private readonly float[] _w2 = new float[256]; // fc.weight as [32][8]
-        private readonly float[] _b2 = new float[8]; // fc.bias
+        private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(128); // lstm.weight_ih_l0 as [1][128]
+        private readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(4096); // lstm.weight_hh_l0 as [32][128]
+        private readonly global::Deepbox.AlignedBuffer _b0_0 = new(128); // b_ih + b_hh
+        private readonly global::Deepbox.AlignedBuffer _w0_1_ih = new(4096); // lstm.weight_ih_l1 as [32][128]
+        private readonly global::Deepbox.AlignedBuffer _w0_1_hh = new(4096); // lstm.weight_hh_l1 as [32][128]
+        private readonly global::Deepbox.AlignedBuffer _b0_1 = new(128); // b_ih + b_hh
+        private readonly global::Deepbox.AlignedBuffer _w2 = new(256); // fc.weight as [32][8]
+        private readonly global::Deepbox.AlignedBuffer _b2 = new(8); // fc.bias
 
         // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
         private readonly float[] _snapshot = new float[12961];
@@ -112,8 +112,8 @@ namespace Snapshots
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
 
-        // Step's scratch, fixed in size: streaming allocates nothing.
-        private readonly float[] _stepHidden = new float[32];
+        // Step's scratch (a layer's sums before the activations), fixed in size: streaming allocates nothing.
+        private readonly float[] _stepSums = new float[128];
         private readonly float[] _stepY2 = new float[8];
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
@@ -336,8 +336,8 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);
             global::System.Span<float> s = state.AsSpan();
             // (lstm) LSTM(1, 32, num_layers=2)
-            global::Deepbox.Generated.ForecasterKernels.LstmStep_K1_H32(input, _w0_0_ih, _w0_0_hh, _b0_0, s.Slice(0, 32), s.Slice(32, 32), _stepHidden);
-            global::Deepbox.Generated.ForecasterKernels.LstmStep_K32_H32(s.Slice(0, 32), _w0_1_ih, _w0_1_hh, _b0_1, s.Slice(64, 32), s.Slice(96, 32), _stepHidden);
+            global::Deepbox.Generated.ForecasterKernels.LstmStep_K1_H32(input, _w0_0_ih, _w0_0_hh, _b0_0, s.Slice(0, 32), s.Slice(32, 32), _stepSums);
+            global::Deepbox.Generated.ForecasterKernels.LstmStep_K32_H32(s.Slice(0, 32), _w0_1_ih, _w0_1_hh, _b0_1, s.Slice(64, 32), s.Slice(96, 32), _stepSums);
             // (1) LastStep()
             // One step is its own last step.
             // (fc) Linear(in_features=32, out_features=1, bias=true)
@@ -1534,7 +1534,7 @@ namespace Deepbox.Generated
         /// <summary>
         /// One step of the LSTM for one sequence: the 1 inputs and the 32 hidden units of the previous step
         /// in one pass over W_ih and W_hh (4 gates per block of 8 units), then the cell's update of h and c in place.
-        /// The new h goes to scratch first (later blocks still read the old h), then over h.
+        /// The products of every block go to scratch first (every block reads all of the old h), then the updates run.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void LstmStep_K1_H32(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> wih, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bias, global::System.Span<float> h, global::System.Span<float> c, global::System.Span<float> scratch)
@@ -1545,12 +1545,14 @@ namespace Deepbox.Generated
             ref float b0 = ref MemoryMarshal.GetReference(bias);
             ref float h0 = ref MemoryMarshal.GetReference(h);
             ref float c0 = ref MemoryMarshal.GetReference(c);
-            ref float out0 = ref MemoryMarshal.GetReference(scratch);
-            // Two blocks at a time: twice the independent chains of FMAs in flight (one block's alone wait on FMA latency).
-            for (int j = 0; j < 32; j += 16)
+            ref float sums0 = ref MemoryMarshal.GetReference(scratch);
+            // The products, 4 blocks at a time (16 independent chains of FMAs), their sums to scratch: h is read to the end.
+            for (int j = 0; j < 32; j += 32)
             {
                 int col0 = j * 4;
                 int col1 = (j + 8) * 4;
+                int col2 = (j + 16) * 4;
+                int col3 = (j + 24) * 4;
                 Vec ai0 = V.LoadUnsafe(ref b0, (nuint)col0);
                 Vec af0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 8));
                 Vec ag0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 16));
@@ -1559,8 +1561,18 @@ namespace Deepbox.Generated
                 Vec af1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 8));
                 Vec ag1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 16));
                 Vec ao1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 24));
+                Vec ai2 = V.LoadUnsafe(ref b0, (nuint)col2);
+                Vec af2 = V.LoadUnsafe(ref b0, (nuint)(col2 + 8));
+                Vec ag2 = V.LoadUnsafe(ref b0, (nuint)(col2 + 16));
+                Vec ao2 = V.LoadUnsafe(ref b0, (nuint)(col2 + 24));
+                Vec ai3 = V.LoadUnsafe(ref b0, (nuint)col3);
+                Vec af3 = V.LoadUnsafe(ref b0, (nuint)(col3 + 8));
+                Vec ag3 = V.LoadUnsafe(ref b0, (nuint)(col3 + 16));
+                Vec ao3 = V.LoadUnsafe(ref b0, (nuint)(col3 + 24));
                 ref float wxp0 = ref Unsafe.Add(ref wih0, col0 * 1);
                 ref float wxp1 = ref Unsafe.Add(ref wih0, col1 * 1);
+                ref float wxp2 = ref Unsafe.Add(ref wih0, col2 * 1);
+                ref float wxp3 = ref Unsafe.Add(ref wih0, col3 * 1);
                 for (int k = 0; k < 1; k++)
                 {
                     Vec xk = V.Create(Unsafe.Add(ref x0, k));
@@ -1574,9 +1586,21 @@ namespace Deepbox.Generated
                     af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), xk, af1);
                     ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), xk, ag1);
                     ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), xk, ao1);
+                    ref float wk2 = ref Unsafe.Add(ref wxp2, k * 32);
+                    ai2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2), xk, ai2);
+                    af2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 8), xk, af2);
+                    ag2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 16), xk, ag2);
+                    ao2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 24), xk, ao2);
+                    ref float wk3 = ref Unsafe.Add(ref wxp3, k * 32);
+                    ai3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3), xk, ai3);
+                    af3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 8), xk, af3);
+                    ag3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 16), xk, ag3);
+                    ao3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 24), xk, ao3);
                 }
                 ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
                 ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
+                ref float whp2 = ref Unsafe.Add(ref whh0, col2 * 32);
+                ref float whp3 = ref Unsafe.Add(ref whh0, col3 * 32);
                 for (int k = 0; k < 32; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
@@ -1590,21 +1614,55 @@ namespace Deepbox.Generated
                     af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), hk, af1);
                     ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), hk, ag1);
                     ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), hk, ao1);
+                    ref float wk2 = ref Unsafe.Add(ref whp2, k * 32);
+                    ai2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2), hk, ai2);
+                    af2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 8), hk, af2);
+                    ag2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 16), hk, ag2);
+                    ao2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 24), hk, ao2);
+                    ref float wk3 = ref Unsafe.Add(ref whp3, k * 32);
+                    ai3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3), hk, ai3);
+                    af3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 8), hk, af3);
+                    ag3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 16), hk, ag3);
+                    ao3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 24), hk, ao3);
                 }
-                Vec cNext0 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af0), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai0) * Act.Tanh(ag0)));
-                V.StoreUnsafe(cNext0, ref c0, (nuint)j);
-                V.StoreUnsafe(Flush(Act.Sigmoid(ao0) * Act.Tanh(cNext0)), ref out0, (nuint)j);
-                Vec cNext1 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af1), V.LoadUnsafe(ref c0, (nuint)(j + 8)), Act.Sigmoid(ai1) * Act.Tanh(ag1)));
-                V.StoreUnsafe(cNext1, ref c0, (nuint)(j + 8));
-                V.StoreUnsafe(Flush(Act.Sigmoid(ao1) * Act.Tanh(cNext1)), ref out0, (nuint)(j + 8));
+                V.StoreUnsafe(ai0, ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(af0, ref sums0, (nuint)((j * 4) + 8));
+                V.StoreUnsafe(ag0, ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(ao0, ref sums0, (nuint)((j * 4) + 24));
+                V.StoreUnsafe(ai1, ref sums0, (nuint)((j + 8) * 4));
+                V.StoreUnsafe(af1, ref sums0, (nuint)(((j + 8) * 4) + 8));
+                V.StoreUnsafe(ag1, ref sums0, (nuint)(((j + 8) * 4) + 16));
+                V.StoreUnsafe(ao1, ref sums0, (nuint)(((j + 8) * 4) + 24));
+                V.StoreUnsafe(ai2, ref sums0, (nuint)((j + 16) * 4));
+                V.StoreUnsafe(af2, ref sums0, (nuint)(((j + 16) * 4) + 8));
+                V.StoreUnsafe(ag2, ref sums0, (nuint)(((j + 16) * 4) + 16));
+                V.StoreUnsafe(ao2, ref sums0, (nuint)(((j + 16) * 4) + 24));
+                V.StoreUnsafe(ai3, ref sums0, (nuint)((j + 24) * 4));
+                V.StoreUnsafe(af3, ref sums0, (nuint)(((j + 24) * 4) + 8));
+                V.StoreUnsafe(ag3, ref sums0, (nuint)(((j + 24) * 4) + 16));
+                V.StoreUnsafe(ao3, ref sums0, (nuint)(((j + 24) * 4) + 24));
             }
-            scratch.Slice(0, 32).CopyTo(h);
+            // The gates, activated in place: i, f and o through the sigmoid, g through tanh.
+            for (int j = 0; j < 32; j += 8)
+            {
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)(j * 4))), ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 8))), ref sums0, (nuint)((j * 4) + 8));
+                V.StoreUnsafe(Act.Tanh(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16))), ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 24))), ref sums0, (nuint)((j * 4) + 24));
+            }
+            // c' = f * c + i * g and h' = o * tanh(c'), in place.
+            for (int j = 0; j < 32; j += 8)
+            {
+                Vec cNext = Flush(V.FusedMultiplyAdd(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 8)), V.LoadUnsafe(ref c0, (nuint)j), V.LoadUnsafe(ref sums0, (nuint)(j * 4)) * V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16))));
+                V.StoreUnsafe(cNext, ref c0, (nuint)j);
+                V.StoreUnsafe(Flush(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 24)) * Act.Tanh(cNext)), ref h0, (nuint)j);
+            }
         }
 
         /// <summary>
         /// One step of the LSTM for one sequence: the 32 inputs and the 32 hidden units of the previous step
         /// in one pass over W_ih and W_hh (4 gates per block of 8 units), then the cell's update of h and c in place.
-        /// The new h goes to scratch first (later blocks still read the old h), then over h.
+        /// The products of every block go to scratch first (every block reads all of the old h), then the updates run.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void LstmStep_K32_H32(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> wih, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bias, global::System.Span<float> h, global::System.Span<float> c, global::System.Span<float> scratch)
@@ -1615,12 +1673,14 @@ namespace Deepbox.Generated
             ref float b0 = ref MemoryMarshal.GetReference(bias);
             ref float h0 = ref MemoryMarshal.GetReference(h);
             ref float c0 = ref MemoryMarshal.GetReference(c);
-            ref float out0 = ref MemoryMarshal.GetReference(scratch);
-            // Two blocks at a time: twice the independent chains of FMAs in flight (one block's alone wait on FMA latency).
-            for (int j = 0; j < 32; j += 16)
+            ref float sums0 = ref MemoryMarshal.GetReference(scratch);
+            // The products, 4 blocks at a time (16 independent chains of FMAs), their sums to scratch: h is read to the end.
+            for (int j = 0; j < 32; j += 32)
             {
                 int col0 = j * 4;
                 int col1 = (j + 8) * 4;
+                int col2 = (j + 16) * 4;
+                int col3 = (j + 24) * 4;
                 Vec ai0 = V.LoadUnsafe(ref b0, (nuint)col0);
                 Vec af0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 8));
                 Vec ag0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 16));
@@ -1629,8 +1689,18 @@ namespace Deepbox.Generated
                 Vec af1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 8));
                 Vec ag1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 16));
                 Vec ao1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 24));
+                Vec ai2 = V.LoadUnsafe(ref b0, (nuint)col2);
+                Vec af2 = V.LoadUnsafe(ref b0, (nuint)(col2 + 8));
+                Vec ag2 = V.LoadUnsafe(ref b0, (nuint)(col2 + 16));
+                Vec ao2 = V.LoadUnsafe(ref b0, (nuint)(col2 + 24));
+                Vec ai3 = V.LoadUnsafe(ref b0, (nuint)col3);
+                Vec af3 = V.LoadUnsafe(ref b0, (nuint)(col3 + 8));
+                Vec ag3 = V.LoadUnsafe(ref b0, (nuint)(col3 + 16));
+                Vec ao3 = V.LoadUnsafe(ref b0, (nuint)(col3 + 24));
                 ref float wxp0 = ref Unsafe.Add(ref wih0, col0 * 32);
                 ref float wxp1 = ref Unsafe.Add(ref wih0, col1 * 32);
+                ref float wxp2 = ref Unsafe.Add(ref wih0, col2 * 32);
+                ref float wxp3 = ref Unsafe.Add(ref wih0, col3 * 32);
                 for (int k = 0; k < 32; k++)
                 {
                     Vec xk = V.Create(Unsafe.Add(ref x0, k));
@@ -1644,9 +1714,21 @@ namespace Deepbox.Generated
                     af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), xk, af1);
                     ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), xk, ag1);
                     ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), xk, ao1);
+                    ref float wk2 = ref Unsafe.Add(ref wxp2, k * 32);
+                    ai2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2), xk, ai2);
+                    af2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 8), xk, af2);
+                    ag2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 16), xk, ag2);
+                    ao2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 24), xk, ao2);
+                    ref float wk3 = ref Unsafe.Add(ref wxp3, k * 32);
+                    ai3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3), xk, ai3);
+                    af3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 8), xk, af3);
+                    ag3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 16), xk, ag3);
+                    ao3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 24), xk, ao3);
                 }
                 ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
                 ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
+                ref float whp2 = ref Unsafe.Add(ref whh0, col2 * 32);
+                ref float whp3 = ref Unsafe.Add(ref whh0, col3 * 32);
                 for (int k = 0; k < 32; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
@@ -1660,15 +1742,49 @@ namespace Deepbox.Generated
                     af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), hk, af1);
                     ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), hk, ag1);
                     ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), hk, ao1);
+                    ref float wk2 = ref Unsafe.Add(ref whp2, k * 32);
+                    ai2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2), hk, ai2);
+                    af2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 8), hk, af2);
+                    ag2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 16), hk, ag2);
+                    ao2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 24), hk, ao2);
+                    ref float wk3 = ref Unsafe.Add(ref whp3, k * 32);
+                    ai3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3), hk, ai3);
+                    af3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 8), hk, af3);
+                    ag3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 16), hk, ag3);
+                    ao3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 24), hk, ao3);
                 }
-                Vec cNext0 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af0), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai0) * Act.Tanh(ag0)));
-                V.StoreUnsafe(cNext0, ref c0, (nuint)j);
-                V.StoreUnsafe(Flush(Act.Sigmoid(ao0) * Act.Tanh(cNext0)), ref out0, (nuint)j);
-                Vec cNext1 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af1), V.LoadUnsafe(ref c0, (nuint)(j + 8)), Act.Sigmoid(ai1) * Act.Tanh(ag1)));
-                V.StoreUnsafe(cNext1, ref c0, (nuint)(j + 8));
-                V.StoreUnsafe(Flush(Act.Sigmoid(ao1) * Act.Tanh(cNext1)), ref out0, (nuint)(j + 8));
+                V.StoreUnsafe(ai0, ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(af0, ref sums0, (nuint)((j * 4) + 8));
+                V.StoreUnsafe(ag0, ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(ao0, ref sums0, (nuint)((j * 4) + 24));
+                V.StoreUnsafe(ai1, ref sums0, (nuint)((j + 8) * 4));
+                V.StoreUnsafe(af1, ref sums0, (nuint)(((j + 8) * 4) + 8));
+                V.StoreUnsafe(ag1, ref sums0, (nuint)(((j + 8) * 4) + 16));
+                V.StoreUnsafe(ao1, ref sums0, (nuint)(((j + 8) * 4) + 24));
+                V.StoreUnsafe(ai2, ref sums0, (nuint)((j + 16) * 4));
+                V.StoreUnsafe(af2, ref sums0, (nuint)(((j + 16) * 4) + 8));
+                V.StoreUnsafe(ag2, ref sums0, (nuint)(((j + 16) * 4) + 16));
+                V.StoreUnsafe(ao2, ref sums0, (nuint)(((j + 16) * 4) + 24));
+                V.StoreUnsafe(ai3, ref sums0, (nuint)((j + 24) * 4));
+                V.StoreUnsafe(af3, ref sums0, (nuint)(((j + 24) * 4) + 8));
+                V.StoreUnsafe(ag3, ref sums0, (nuint)(((j + 24) * 4) + 16));
+                V.StoreUnsafe(ao3, ref sums0, (nuint)(((j + 24) * 4) + 24));
             }
-            scratch.Slice(0, 32).CopyTo(h);
+            // The gates, activated in place: i, f and o through the sigmoid, g through tanh.
+            for (int j = 0; j < 32; j += 8)
+            {
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)(j * 4))), ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 8))), ref sums0, (nuint)((j * 4) + 8));
+                V.StoreUnsafe(Act.Tanh(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16))), ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 24))), ref sums0, (nuint)((j * 4) + 24));
+            }
+            // c' = f * c + i * g and h' = o * tanh(c'), in place.
+            for (int j = 0; j < 32; j += 8)
+            {
+                Vec cNext = Flush(V.FusedMultiplyAdd(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 8)), V.LoadUnsafe(ref c0, (nuint)j), V.LoadUnsafe(ref sums0, (nuint)(j * 4)) * V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16))));
+                V.StoreUnsafe(cNext, ref c0, (nuint)j);
+                V.StoreUnsafe(Flush(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 24)) * Act.Tanh(cNext)), ref h0, (nuint)j);
+            }
         }
 
         /// <summary>

@@ -43,9 +43,9 @@ namespace Snapshots
         private float[] _jobInput = [];
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
-        private readonly float[] _w0_0_ih = new float[24]; // weight_ih_l0 as [3][8]
-        private readonly float[] _w0_0_hh = new float[40]; // weight_hh_l0 as [5][8]
-        private readonly float[] _b0_0 = new float[8]; // zeros (no bias)
+        private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(24); // weight_ih_l0 as [3][8]
+        private readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(40); // weight_hh_l0 as [5][8]
+        private readonly global::Deepbox.AlignedBuffer _b0_0 = new(8); // zeros (no bias)
 
         // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
         private readonly float[] _snapshot = new float[40];
@@ -75,8 +75,8 @@ namespace Snapshots
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
 
-        // Step's scratch, fixed in size: streaming allocates nothing.
-        private readonly float[] _stepHidden = new float[8];
+        // Step's scratch (a layer's sums before the activations), fixed in size: streaming allocates nothing.
+        private readonly float[] _stepSums = new float[8];
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
         public ReluRnn()
@@ -275,7 +275,7 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);
             global::System.Span<float> s = state.AsSpan();
             // (0) RNN(3, 5, num_layers=1)
-            global::Deepbox.Generated.ReluRnnKernels.RnnReluStep_K3_H5(input, _w0_0_ih, _w0_0_hh, _b0_0, s.Slice(0, 8), _stepHidden);
+            global::Deepbox.Generated.ReluRnnKernels.RnnReluStep_K3_H5(input, _w0_0_ih, _w0_0_hh, _b0_0, s.Slice(0, 8), _stepSums);
             s.Slice(0, 8).Slice(0, OutputSize).CopyTo(output);
         }
 

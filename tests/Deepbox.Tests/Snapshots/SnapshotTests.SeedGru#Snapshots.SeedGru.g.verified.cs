@@ -47,10 +47,10 @@ namespace Snapshots
         private float[] _jobInput = [];
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
-        private readonly float[] _w0_0_ih = new float[96]; // weight_ih_l0 as [4][24]
-        private readonly float[] _w0_0_hh = new float[192]; // weight_hh_l0 as [8][24]
-        private readonly float[] _b0_0 = new float[24]; // b_ih + b_hh for r and z, b_in for n
-        private readonly float[] _bhn0_0 = new float[8]; // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+        private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(96); // weight_ih_l0 as [4][24]
+        private readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(192); // weight_hh_l0 as [8][24]
+        private readonly global::Deepbox.AlignedBuffer _b0_0 = new(24); // b_ih + b_hh for r and z, b_in for n
+        private readonly global::Deepbox.AlignedBuffer _bhn0_0 = new(8); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
 
         // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
         private readonly float[] _snapshot = new float[336];
@@ -82,8 +82,8 @@ namespace Snapshots
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
 
-        // Step's scratch, fixed in size: streaming allocates nothing.
-        private readonly float[] _stepHidden = new float[8];
+        // Step's scratch (a layer's sums before the activations), fixed in size: streaming allocates nothing.
+        private readonly float[] _stepSums = new float[32];
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
         public SeedGru()
@@ -286,7 +286,7 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);
             global::System.Span<float> s = state.AsSpan();
             // (0) GRU(4, 8, num_layers=1)
-            global::Deepbox.Generated.SeedGruKernels.GruStep_K4_H8(input, _w0_0_ih, _w0_0_hh, _b0_0, _bhn0_0, s.Slice(0, 8), _stepHidden);
+            global::Deepbox.Generated.SeedGruKernels.GruStep_K4_H8(input, _w0_0_ih, _w0_0_hh, _b0_0, _bhn0_0, s.Slice(0, 8), _stepSums);
             s.Slice(0, 8).Slice(0, OutputSize).CopyTo(output);
         }
 

@@ -47,9 +47,9 @@ namespace Snapshots
         private float[] _jobInput = [];
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
-        private readonly float[] _w0_0_ih = new float[128]; // weight_ih_l0 as [4][32]
-        private readonly float[] _w0_0_hh = new float[256]; // weight_hh_l0 as [8][32]
-        private readonly float[] _b0_0 = new float[32]; // b_ih + b_hh
+        private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(128); // weight_ih_l0 as [4][32]
+        private readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(256); // weight_hh_l0 as [8][32]
+        private readonly global::Deepbox.AlignedBuffer _b0_0 = new(32); // b_ih + b_hh
 
         // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
         private readonly float[] _snapshot = new float[448];
@@ -82,8 +82,8 @@ namespace Snapshots
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
 
-        // Step's scratch, fixed in size: streaming allocates nothing.
-        private readonly float[] _stepHidden = new float[8];
+        // Step's scratch (a layer's sums before the activations), fixed in size: streaming allocates nothing.
+        private readonly float[] _stepSums = new float[32];
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
         public SeedLstm()
@@ -292,7 +292,7 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);
             global::System.Span<float> s = state.AsSpan();
             // (0) LSTM(4, 8, num_layers=1)
-            global::Deepbox.Generated.SeedLstmKernels.LstmStep_K4_H8(input, _w0_0_ih, _w0_0_hh, _b0_0, s.Slice(0, 8), s.Slice(8, 8), _stepHidden);
+            global::Deepbox.Generated.SeedLstmKernels.LstmStep_K4_H8(input, _w0_0_ih, _w0_0_hh, _b0_0, s.Slice(0, 8), s.Slice(8, 8), _stepSums);
             s.Slice(0, 8).Slice(0, OutputSize).CopyTo(output);
         }
 
