@@ -480,13 +480,32 @@ internal static partial class Emitter
 
     private static void WriteSequenceUpdateLoop(SourceWriter w, LayerSpec l, int hp, int v, int row)
     {
+        const int r = 0;
+        string gRow = $"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + b) * {Inv(row)});";
+        if (l.Kind != LayerKind.Rnn)
+        {
+            // First the gates that need nothing else, activated in place (Backward reads them there), in a loop of short
+            // independent iterations the core runs several at a time; then the rest of each cell's update.
+            w.Line(l.Kind == LayerKind.Lstm
+                ? "// The gates, activated in place: i, f and o through the sigmoid, g through tanh."
+                : "// The gates r and z, activated in place.");
+            using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
+            {
+                w.Line(gRow);
+                for (int i = 0; i < (l.Kind == LayerKind.Lstm ? 4 : 2); i++)
+                {
+                    string act = l.Kind == LayerKind.Lstm && i == 2 ? "Tanh" : "Sigmoid";
+                    w.Line($"V.StoreUnsafe(Act.{act}(V.LoadUnsafe({SumSlot(l, r, i, v)})), {SumSlot(l, r, i, v)});");
+                }
+            }
+        }
+
         using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
         {
-            const int r = 0;
             w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);");
             if (l.Kind != LayerKind.Rnn)
             {
-                w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + b) * {Inv(row)});");
+                w.Line(gRow);
                 w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, ((t * batch) + b) * {Inv(hp)});");
             }
 
@@ -502,27 +521,14 @@ internal static partial class Emitter
             switch (l.Kind)
             {
                 case LayerKind.Lstm:
-                    w.Line($"Vec i{r} = Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, 0, v)}));");
-                    w.Line($"Vec f{r} = Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, 1, v)}));");
-                    w.Line($"Vec g{r} = Act.Tanh(V.LoadUnsafe({SumSlot(l, r, 2, v)}));");
-                    w.Line($"Vec o{r} = Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, 3, v)}));");
-                    w.Line($"Vec cNext{r} = Flush(V.FusedMultiplyAdd(f{r}, V.LoadUnsafe(ref cPrev{r}, (nuint)j), i{r} * g{r}));");
+                    w.Line($"Vec cNext{r} = Flush(V.FusedMultiplyAdd(V.LoadUnsafe({SumSlot(l, r, 1, v)}), V.LoadUnsafe(ref cPrev{r}, (nuint)j), V.LoadUnsafe({SumSlot(l, r, 0, v)}) * V.LoadUnsafe({SumSlot(l, r, 2, v)})));");
                     w.Line($"V.StoreUnsafe(cNext{r}, ref auxRow{r}, (nuint)j);");
-                    w.Line($"V.StoreUnsafe(Flush(o{r} * Act.Tanh(cNext{r})), ref hNext{r}, (nuint)j);");
-                    w.Line($"// The activated gates replace the sums: Backward reads them.");
-                    w.Line($"V.StoreUnsafe(i{r}, ref gRow{r}, (nuint)col);");
-                    w.Line($"V.StoreUnsafe(f{r}, ref gRow{r}, (nuint)(col + {Inv(v)}));");
-                    w.Line($"V.StoreUnsafe(g{r}, ref gRow{r}, (nuint)(col + {Inv(2 * v)}));");
-                    w.Line($"V.StoreUnsafe(o{r}, ref gRow{r}, (nuint)(col + {Inv(3 * v)}));");
+                    w.Line($"V.StoreUnsafe(Flush(V.LoadUnsafe({SumSlot(l, r, 3, v)}) * Act.Tanh(cNext{r})), ref hNext{r}, (nuint)j);");
                     break;
                 case LayerKind.Gru:
-                    w.Line($"Vec r{r} = Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, 0, v)}));");
-                    w.Line($"Vec z{r} = Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, 1, v)}));");
-                    w.Line($"Vec n{r} = Act.Tanh(V.FusedMultiplyAdd(r{r}, V.LoadUnsafe({SumSlot(l, r, 2, v)}), V.LoadUnsafe(ref gRow{r}, (nuint)(col + {Inv(2 * v)}))));");
-                    w.Line($"V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z{r}, V.LoadUnsafe(ref hPrev{r}, (nuint)j) - n{r}, n{r})), ref hNext{r}, (nuint)j);");
-                    w.Line($"// The activated gates replace the sums; aux keeps W_hn h + b_hn. Backward reads them.");
-                    w.Line($"V.StoreUnsafe(r{r}, ref gRow{r}, (nuint)col);");
-                    w.Line($"V.StoreUnsafe(z{r}, ref gRow{r}, (nuint)(col + {Inv(v)}));");
+                    w.Line($"Vec n{r} = Act.Tanh(V.FusedMultiplyAdd(V.LoadUnsafe({SumSlot(l, r, 0, v)}), V.LoadUnsafe({SumSlot(l, r, 2, v)}), V.LoadUnsafe(ref gRow{r}, (nuint)(col + {Inv(2 * v)}))));");
+                    w.Line($"V.StoreUnsafe(Flush(V.FusedMultiplyAdd(V.LoadUnsafe({SumSlot(l, r, 1, v)}), V.LoadUnsafe(ref hPrev{r}, (nuint)j) - n{r}, n{r})), ref hNext{r}, (nuint)j);");
+                    w.Line($"// n replaces its input product; aux keeps W_hn h + b_hn. Backward reads them.");
                     w.Line($"V.StoreUnsafe(n{r}, ref gRow{r}, (nuint)(col + {Inv(2 * v)}));");
                     break;
                 default:

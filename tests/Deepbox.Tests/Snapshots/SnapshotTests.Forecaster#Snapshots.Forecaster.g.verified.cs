@@ -1796,24 +1796,24 @@ namespace Deepbox.Generated
         private static void LstmUpdate_H32(ref float gx0, ref float aux0, ref float seq0, ref float c00, int seqStride, int batch, int t, int tPrev, bool first, int j, int bFirst, int bEnd)
         {
             int col = j * 4;
+            // The gates, activated in place: i, f and o through the sigmoid, g through tanh.
+            for (int b = bFirst; b < bEnd; b++)
+            {
+                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 128);
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8))), ref gRow0, (nuint)(col + 8));
+                V.StoreUnsafe(Act.Tanh(V.LoadUnsafe(ref gRow0, (nuint)(col + 16))), ref gRow0, (nuint)(col + 16));
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 24))), ref gRow0, (nuint)(col + 24));
+            }
             for (int b = bFirst; b < bEnd; b++)
             {
                 ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                 ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 128);
                 ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 32);
                 ref float cPrev0 = ref (first ? ref Unsafe.Add(ref c00, b * 32) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 32));
-                Vec i0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col));
-                Vec f0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)));
-                Vec g0 = Act.Tanh(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)));
-                Vec o0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)));
-                Vec cNext0 = Flush(V.FusedMultiplyAdd(f0, V.LoadUnsafe(ref cPrev0, (nuint)j), i0 * g0));
+                Vec cNext0 = Flush(V.FusedMultiplyAdd(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)), V.LoadUnsafe(ref cPrev0, (nuint)j), V.LoadUnsafe(ref gRow0, (nuint)col) * V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
                 V.StoreUnsafe(cNext0, ref auxRow0, (nuint)j);
-                V.StoreUnsafe(Flush(o0 * Act.Tanh(cNext0)), ref hNext0, (nuint)j);
-                // The activated gates replace the sums: Backward reads them.
-                V.StoreUnsafe(i0, ref gRow0, (nuint)col);
-                V.StoreUnsafe(f0, ref gRow0, (nuint)(col + 8));
-                V.StoreUnsafe(g0, ref gRow0, (nuint)(col + 16));
-                V.StoreUnsafe(o0, ref gRow0, (nuint)(col + 24));
+                V.StoreUnsafe(Flush(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) * Act.Tanh(cNext0)), ref hNext0, (nuint)j);
             }
         }
 

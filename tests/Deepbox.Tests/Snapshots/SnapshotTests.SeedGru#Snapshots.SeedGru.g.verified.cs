@@ -1054,19 +1054,22 @@ namespace Deepbox.Generated
         private static void GruUpdate_H8(ref float gx0, ref float aux0, ref float seq0, ref float h00, int seqStride, int batch, int t, int tPrev, bool first, int j, int bFirst, int bEnd)
         {
             int col = j * 3;
+            // The gates r and z, activated in place.
+            for (int b = bFirst; b < bEnd; b++)
+            {
+                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 24);
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8))), ref gRow0, (nuint)(col + 8));
+            }
             for (int b = bFirst; b < bEnd; b++)
             {
                 ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
                 ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 24);
                 ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
                 ref float hPrev0 = ref (first ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                Vec r0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col));
-                Vec z0 = Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)));
-                Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, V.LoadUnsafe(ref auxRow0, (nuint)j), V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
-                V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z0, V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0)), ref hNext0, (nuint)j);
-                // The activated gates replace the sums; aux keeps W_hn h + b_hn. Backward reads them.
-                V.StoreUnsafe(r0, ref gRow0, (nuint)col);
-                V.StoreUnsafe(z0, ref gRow0, (nuint)(col + 8));
+                Vec n0 = Act.Tanh(V.FusedMultiplyAdd(V.LoadUnsafe(ref gRow0, (nuint)col), V.LoadUnsafe(ref auxRow0, (nuint)j), V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
+                V.StoreUnsafe(Flush(V.FusedMultiplyAdd(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)), V.LoadUnsafe(ref hPrev0, (nuint)j) - n0, n0)), ref hNext0, (nuint)j);
+                // n replaces its input product; aux keeps W_hn h + b_hn. Backward reads them.
                 V.StoreUnsafe(n0, ref gRow0, (nuint)(col + 16));
             }
         }
