@@ -6,7 +6,7 @@
 # Usage: benchmarks/run.sh [--quick] [--filter GLOB]... [--results DIR] [--out FILE] [-- BENCHMARKDOTNET ARGS]
 #   --quick        BenchmarkDotNet's short job (3 warm-ups, 3 iterations) and short Node timings: a smoke run
 #   --filter GLOB  only the matching benchmarks, BenchmarkDotNet's glob on Deepbox.Benchmarks.Suites.<workload>.<peer>
-#                  (workloads W0_Rnn, S16_Lstm, W1_Lstm, ...; peers Deepbox, LibTorch_1T, LibTorch_2T, OnnxRuntime_1T,
+#                  (workloads W0_Rnn, S16_Lstm, W1_Lstm, ...; peers Deepbox, Deepbox_2T, LibTorch_1T, LibTorch_2T, OnnxRuntime_1T,
 #                  OnnxRuntime_2T, Npm_deepbox), e.g. --filter '*S16*'; the decaying-state row is Decay_Lstm
 #                  (Deepbox and a control only: --filter '*Decay*'). A filtered run writes its report beside its
 #                  results instead of overwriting docs/benchmarks.md (unless --out says where).

@@ -136,6 +136,9 @@ public static class Peer
     /// <summary>Deepbox.</summary>
     public const string Deepbox = "Deepbox";
 
+    /// <summary>Deepbox with <c>Threads = 2</c> (forward workloads).</summary>
+    public const string Deepbox2 = "Deepbox_2T";
+
     /// <summary>The npm package, timed by benchmarks/deepbox/bench.mjs.</summary>
     public const string Npm = "Npm_deepbox";
 
@@ -200,7 +203,7 @@ public sealed class Options
         Filters.Count == 0 || Filters.Any(f => peer is null ? AnyPeer(f, w) : Glob(f).IsMatch(FullName(w, peer)));
 
     private static bool AnyPeer(string filter, Workload w) =>
-        new[] { Peer.Deepbox, Peer.Npm, Peer.LibTorch(1), Peer.LibTorch(2), Peer.OnnxRuntime(1), Peer.OnnxRuntime(2) }
+        new[] { Peer.Deepbox, Peer.Deepbox2, Peer.Npm, Peer.LibTorch(1), Peer.LibTorch(2), Peer.OnnxRuntime(1), Peer.OnnxRuntime(2) }
             .Any(p => Glob(filter).IsMatch(FullName(w, p)));
 
     /// <summary>BDN's glob: <c>*</c> any run of characters, <c>?</c> one, case-insensitive, whole name.</summary>

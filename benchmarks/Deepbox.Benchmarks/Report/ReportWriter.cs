@@ -24,6 +24,7 @@ public static class ReportWriter
     private static readonly (string Key, string Label, int Threads)[] Columns =
     [
         (Peer.Deepbox, "Deepbox", 1),
+        (Peer.Deepbox2, "Deepbox, 2 threads", 2),
         (Peer.LibTorch(1), "libtorch, 1 thread", 1),
         (Peer.LibTorch(2), "libtorch, 2 threads", 2),
         (Peer.OnnxRuntime(1), "ONNX Runtime, 1 thread", 1),
@@ -161,9 +162,9 @@ public static class ReportWriter
         md.AppendLine("| --- |" + string.Concat(Columns.Select(_ => " ---: |")));
         foreach (Workload w in workloads)
         {
-            double? baseline = rows.TryGetValue((w.Name, Peer.Deepbox), out Row? b) ? b.MeanNs : null;
             var cells = Columns.Select(c =>
             {
+                double? baseline = Baseline(rows, w, c.Key, c.Threads);
                 if (!rows.TryGetValue((w.Name, c.Key), out Row? r))
                 {
                     return w.Kind == WorkloadKind.Training && c.Key.StartsWith("Onnx", StringComparison.Ordinal) ? "no training" : "—";
@@ -174,13 +175,14 @@ public static class ReportWriter
                     return "failed";
                 }
 
-                return c.Key == Peer.Deepbox || baseline is null ? $"**{Time(mean)}**" : $"{Time(mean)} ({Ratio(mean / baseline.Value)})";
+                return c.Key is Peer.Deepbox or Peer.Deepbox2 || baseline is null ? $"**{Time(mean)}**" : $"{Time(mean)} ({Ratio(mean / baseline.Value)})";
             });
             md.AppendLine($"| {w.Name} | " + string.Join(" | ", cells) + " |");
         }
 
         md.AppendLine();
-        md.AppendLine("A ratio above 1× means the peer is slower than Deepbox. Workloads: W0 the seed tutorial (I=4, H=8, B=2, T=3);");
+        md.AppendLine("A ratio above 1× means the peer is slower than Deepbox: 2-thread peers against Deepbox on 2 threads where it ran (forward");
+        md.AppendLine("workloads), the others against Deepbox on 1. Workloads: W0 the seed tutorial (I=4, H=8, B=2, T=3);");
         md.AppendLine("S8–S64 one streaming step (I=8, H=8–64, state carried); W1 LSTM(16, 64), B=32, T=64; W2 LSTM(128, 256), B=64, T=128;");
         md.AppendLine("W3 a training step of W1's model; W4 GRU(32, 128), B=32, T=100.");
         md.AppendLine();
@@ -192,11 +194,11 @@ public static class ReportWriter
         md.AppendLine();
         md.AppendLine(Inv, $"{FlopsText(w.FlopsPerCall)} per call ({w.FlopsPerStep:N0} per step per sequence × B {w.Batch} × T {w.SeqLen}{(w.Kind == WorkloadKind.Training ? " × 3" : "")}).");
         md.AppendLine();
-        md.AppendLine("| implementation | mean | ± error (99.9%) | median | peer / Deepbox | GFLOP/s | % of FMA peak | allocated per call |");
+        md.AppendLine("| implementation | mean | ± error (99.9%) | median | peer / Deepbox (same threads) | GFLOP/s | % of FMA peak | allocated per call |");
         md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-        double? baseline = rows.TryGetValue((w.Name, Peer.Deepbox), out Row? b) ? b.MeanNs : null;
         foreach ((string key, string label, int threads) in Columns)
         {
+            double? baseline = Baseline(rows, w, key, threads);
             if (!rows.TryGetValue((w.Name, key), out Row? r))
             {
                 if (w.Kind == WorkloadKind.Training && key.StartsWith("Onnx", StringComparison.Ordinal))
@@ -215,7 +217,7 @@ public static class ReportWriter
 
             double gflops = w.FlopsPerCall / mean;
             string error = r.ErrorNs is { } e ? Time(e) : r.Note ?? "";
-            string ratio = baseline is null ? "—" : key == Peer.Deepbox ? "1.00×" : Ratio(mean / baseline.Value);
+            string ratio = baseline is null ? "—" : key is Peer.Deepbox or Peer.Deepbox2 ? "1.00×" : Ratio(mean / baseline.Value);
             string percent = peak > 0 ? F(100 * gflops / (peak * threads), gflops / (peak * threads) < 0.01 ? 3 : 1) + "%" : "—";
             string allocated = key == Peer.Npm ? "not measured (JS heap)" : r.AllocatedBytes is { } a ? Bytes(a) : "—";
             md.AppendLine(Inv, $"| {label} | {Time(mean)} | {error} | {(r.MedianNs is { } med ? Time(med) : "")} | {ratio} | {F(gflops, gflops < 1 ? 3 : 2)} | {percent} | {allocated} |");
@@ -223,6 +225,12 @@ public static class ReportWriter
 
         md.AppendLine();
     }
+
+    /// <summary>What a column is compared with: Deepbox on 2 threads for the 2-thread columns where it ran, else on 1.</summary>
+    private static double? Baseline(Dictionary<(string, string), Row> rows, Workload w, string key, int threads) =>
+        threads == 2 && rows.TryGetValue((w.Name, Peer.Deepbox2), out Row? two) && two.MeanNs is { } t ? t
+        : key == Peer.Deepbox2 ? null
+        : rows.TryGetValue((w.Name, Peer.Deepbox), out Row? one) ? one.MeanNs : null;
 
     private static void WriteDecay(StringBuilder md, Dictionary<(string, string), Row> rows)
     {
@@ -304,7 +312,7 @@ public static class ReportWriter
     {
         md.AppendLine("## What each implementation runs");
         md.AppendLine();
-        md.AppendLine("- **Deepbox**: the models are declared with attributes in `benchmarks/Deepbox.Benchmarks/Models.cs` (one class per workload, so every size is a constant of the generated code), weights loaded with `LoadStateDict`. Forward: the span `Forward(input, batch, seqLen, output)` in `Eval()` mode; streaming: `Step(x, state, y)` with a `ModelState` carried from call to call; training: span `Forward`, `Losses.Mse`, `Adam.ZeroGrad()`, span `Backward` (no input gradient) and `Adam.Step()` (lr 1e-3). Single-threaded.");
+        md.AppendLine("- **Deepbox**: the models are declared with attributes in `benchmarks/Deepbox.Benchmarks/Models.cs` (one class per workload, so every size is a constant of the generated code), weights loaded with `LoadStateDict`. Forward: the span `Forward(input, batch, seqLen, output)` in `Eval()` mode; streaming: `Step(x, state, y)` with a `ModelState` carried from call to call; training: span `Forward`, `Losses.Mse`, `Adam.ZeroGrad()`, span `Backward` (no input gradient) and `Adam.Step()` (lr 1e-3). One thread, except the forward workloads' \"Deepbox, 2 threads\" rows: `Threads = 2`, the input products split by rows and the recurrence by sequences between the caller and one persistent worker.");
         md.AppendLine("- **libtorch**: `nn.RNN`/`nn.LSTM`/`nn.GRU` (batch-first) with explicit zero `h0`/`c0`, inside `torch.no_grad()` and a dispose scope that frees the call's tensors; streaming: `nn.LSTMCell`/`nn.GRUCell` on `[1, I]` under `no_grad`, the state tensors carried and the old ones disposed; training: `zero_grad()`, forward, `mse_loss`, `backward()`, `torch.optim.Adam.step()`. The output stays a libtorch tensor (not copied out).");
         md.AppendLine("- **ONNX Runtime**: graphs written by the suite's own protobuf writer (`benchmarks/Deepbox.Benchmarks/Onnx`, the start of an ONNX export for Deepbox models) with PyTorch's weights reordered to ONNX's gate order (LSTM i, o, f, c; GRU z, r, h with `linear_before_reset = 1`; biases `[Wb, Rb]`). Its CPU LSTM/GRU/RNN kernels take sequence-first tensors only, so the whole-sequence graph is `Transpose → LSTM → Squeeze → Transpose` with batch-first input and output, zero initial states bound as inputs. Every call is `RunWithBinding` on a pre-bound `OrtIoBinding` over pinned arrays (nothing allocated); streaming runs a one-step graph and alternates two bindings so that each step's state output is the next step's input.");
         md.AppendLine("- **deepbox (npm)**: `benchmarks/deepbox/bench.mjs`, `nn.RNN`/`nn.LSTM`/`nn.GRU` with `batchFirst: true`, weights from `loadStateDict`; forward under `noGrad`; streaming `forwardWithState` on `[1, 1, I]` under `noGrad`, the state `.detach()`ed each step; training `zeroGrad`, forward, `mseLoss`, `backward`, `optim.Adam.step`. Timed with `process.hrtime` after warm-up calls (its error column is the sample count and standard deviation).");

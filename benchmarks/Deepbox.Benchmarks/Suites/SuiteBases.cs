@@ -34,6 +34,7 @@ public abstract class ForwardSuite
     private Fixture? _fixture;
     private TorchForward? _torch;
     private OrtForward? _ort;
+    private IModel? _deepbox2;
 
     /// <summary>The workload's input, <c>[B, T, I]</c>.</summary>
     protected float[] Input { get; private set; } = [];
@@ -73,6 +74,18 @@ public abstract class ForwardSuite
     /// <summary>libtorch, 2 threads.</summary>
     [Benchmark]
     public void LibTorch_2T() => _torch!.Run();
+
+    /// <summary>Creates and checks the Deepbox model, then lets it use 2 threads.</summary>
+    [GlobalSetup(Target = nameof(Deepbox_2T))]
+    public void SetupDeepbox2()
+    {
+        _deepbox2 = PrepareDeepbox();
+        _deepbox2.Threads = 2;
+    }
+
+    /// <summary>Deepbox with <c>Threads = 2</c>: the batch split across the caller and a persistent worker.</summary>
+    [Benchmark]
+    public void Deepbox_2T() => _deepbox2!.Forward(Input, Batch, SeqLen, Output);
 
     /// <summary>ONNX Runtime (<c>RunWithBinding</c>), 1 intra-op thread.</summary>
     [Benchmark]
