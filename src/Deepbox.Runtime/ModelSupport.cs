@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.ComponentModel;
 using System.Diagnostics.CodeAnalysis;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Deepbox;
@@ -468,7 +469,18 @@ public static class ModelSupport
     /// <param name="stateLength">The model's state length.</param>
     /// <param name="output">The output's length.</param>
     /// <param name="outputSize">The model's output size.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void CheckStep(int input, int inputSize, ModelState state, int stateLength, int output, int outputSize)
+    {
+        // One branch on the hot path (a step can take tens of nanoseconds); the messages are built out of line.
+        if (state is null || ((input - inputSize) | (output - outputSize) | (state.Length - stateLength)) != 0)
+        {
+            ThrowStep(input, inputSize, state, stateLength, output, outputSize);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowStep(int input, int inputSize, ModelState? state, int stateLength, int output, int outputSize)
     {
         ArgumentNullException.ThrowIfNull(state);
         if (input != inputSize)
@@ -481,10 +493,7 @@ public static class ModelSupport
             ThrowLength("output", $"{outputSize} (one time step)", output);
         }
 
-        if (state.Length != stateLength)
-        {
-            throw new ArgumentException($"Expected a state of {stateLength} floats (from this model's CreateState), got {state.Length}", nameof(state));
-        }
+        throw new ArgumentException($"Expected a state of {stateLength} floats (from this model's CreateState), got {state.Length}", nameof(state));
     }
 
     /// <summary>Throws when <c>Backward</c> comes without a training-mode forward pass to go back through.</summary>
