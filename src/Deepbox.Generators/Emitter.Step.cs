@@ -89,6 +89,8 @@ internal static partial class Emitter
         w.Line("/// <param name=\"input\">This step's features.</param>");
         w.Line("/// <param name=\"state\">The sequence's state, from <see cref=\"CreateState\"/>; updated in place.</param>");
         w.Line("/// <param name=\"output\">Receives this step's output.</param>");
+        w.Line("// Never inlined (nor its kernel): inlined into a caller's loop compiled with dynamic PGO, a step ran up to 2.7 times slower.");
+        w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]");
         using (w.Block($"public void Step({RoSpan} input, global::Deepbox.ModelState state, {Span} output)"))
         {
             w.Line($"{S}.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);");

@@ -40,7 +40,7 @@ internal static partial class Emitter
             ? "/// One block: every read of h comes before the write, so h is updated directly."
             : "/// The products of every block go to scratch first (every block reads all of the old h), then the updates run.");
         w.Line("/// </summary>");
-        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        w.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
         string args = $"{ro} x, {ro} wih, {ro} whh, {ro} bias, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{rw} h, " + (lstm ? $"{rw} c, " : string.Empty) + $"{rw} scratch";
         using (w.Block($"public static void {StepName(l, src)}({args})"))
         {
