@@ -85,6 +85,61 @@ public class ThreadsTests
         Assert.Equal(0, quietest);
     }
 
+    [Fact]
+    public void ModelsSplittingAtTheSameTimeStillAgree()
+    {
+        // Only one region runs on the workers at a time: a second caller runs its parts itself. Either way the same bits.
+        var rng = new Random(11);
+        const int T = 5, B = 12;
+        float[] x = TestSupport.RandomArray(rng, T * B * 9);
+        var expected = new float[T * B * 8];
+        var reference = new Models.Lstm9x8();
+        reference.Eval();
+        reference.Forward(x, B, T, expected);
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        System.Threading.Tasks.Parallel.For(0, 4, i =>
+        {
+            var model = new Models.Lstm9x8 { Threads = 2 };
+            model.Eval();
+            var y = new float[expected.Length];
+            for (int n = 0; n < 100; n++)
+            {
+                model.Forward(x, B, T, y);
+                if (!y.AsSpan().SequenceEqual(expected))
+                {
+                    failures.Add($"caller {i}, call {n}");
+                    return;
+                }
+            }
+        });
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public void AFailingPartIsRethrownAndTheWorkersCarryOn()
+    {
+        var failing = new Parts(failAt: 1);
+        InvalidOperationException e = Assert.Throws<InvalidOperationException>(() => Workers.Run(failing, 2));
+        Assert.Equal("part 1 failed", e.Message);
+        var fine = new Parts(failAt: -1);
+        Workers.Run(fine, 2);
+        Assert.Equal([1, 1], fine.Runs);
+    }
+
+    private sealed class Parts(int failAt) : IPartitioned
+    {
+        public int[] Runs { get; } = new int[2];
+
+        public void RunPart(int part, int parts)
+        {
+            System.Threading.Interlocked.Increment(ref Runs[part]);
+            if (part == failAt)
+            {
+                throw new InvalidOperationException($"part {part} failed");
+            }
+        }
+    }
+
     private static (float[] Output, float[][] Grads) Run(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, float[] x, int batch, int seqLen, bool training, int threads)
     {
         IModel model = c.Create();
