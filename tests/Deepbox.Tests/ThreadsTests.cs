@@ -124,15 +124,20 @@ public class ThreadsTests
         var fine = new Parts(failAt: -1);
         Workers.Run(fine, 2);
         Assert.Equal([1, 1], fine.Runs);
+        Assert.Equal(Environment.CurrentManagedThreadId, fine.Threads[0]);
+        Assert.NotEqual(fine.Threads[0], fine.Threads[1]); // part 1 ran on a worker
     }
 
     private sealed class Parts(int failAt) : IPartitioned
     {
         public int[] Runs { get; } = new int[2];
 
+        public int[] Threads { get; } = new int[2];
+
         public void RunPart(int part, int parts)
         {
             System.Threading.Interlocked.Increment(ref Runs[part]);
+            Threads[part] = Environment.CurrentManagedThreadId;
             if (part == failAt)
             {
                 throw new InvalidOperationException($"part {part} failed");
