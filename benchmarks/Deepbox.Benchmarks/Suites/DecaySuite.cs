@@ -206,11 +206,13 @@ public static class DecayWeights
 }
 
 /// <summary>
-/// CONTROL, NOT DEEPBOX. A hand-written copy of the step Deepbox generates for <c>LSTM(8, 32)</c> (the same packed
-/// weight panels, the same order of fused multiply-adds, the same <see cref="Activations"/>, Vector256 as the generated
-/// kernel uses) with one difference: no flush of small state values to zero. It exists only to show, beside Deepbox's
-/// numbers, what a subnormal state costs on the machine; <see cref="DecayProfile.Verify"/> checks that it computes
-/// Deepbox's step bit for bit as long as no state value is below Deepbox's flush threshold.
+/// CONTROL, NOT DEEPBOX. A hand-written LSTM(8, 32) step that computes what Deepbox's generated step computes (the same
+/// packed weight panels, packed by the same <see cref="ModelSupport"/> routines, the same order of fused multiply-adds,
+/// the same <see cref="Activations"/>, Vector256) with one difference: no flush of small state values to zero. Its
+/// schedule is simpler (two blocks of 8 units at a time, each block's update right after its products); only its
+/// results are the kernel's. It exists to show, beside Deepbox's numbers, what a subnormal state costs on the machine;
+/// <see cref="DecayProfile.Verify"/> checks that it computes Deepbox's step bit for bit as long as no state value is
+/// below Deepbox's flush threshold.
 /// </summary>
 public sealed class UnflushedLstmControl
 {
@@ -218,8 +220,9 @@ public sealed class UnflushedLstmControl
     private const int H = DecayWeights.Hidden;
     private const int W = 8; // floats per Vector256
 
-    // Panels as the generated kernel reads them: block b of 8 units holds, for each input k, the 8 units' rows of gates
-    // i, f, g, o side by side (32 floats); the input part at b * I * 32, the hidden part at b * H * 32.
+    // Panels as the generated kernel reads them (ModelSupport.PanelIndex): block b of 8 units holds, for each input k,
+    // the 8 units' rows of gates i, f, g, o side by side (32 floats); the input part at b * I * 32, the hidden part at
+    // b * H * 32. Biases b_ih + b_hh, gate-interleaved the same way.
     private readonly float[] _wih = new float[4 * H * I];
     private readonly float[] _whh = new float[4 * H * H];
     private readonly float[] _bias = new float[4 * H];
@@ -229,32 +232,9 @@ public sealed class UnflushedLstmControl
     public UnflushedLstmControl(Dictionary<string, (int[] Shape, float[] Values)> parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        float[] wih = parameters["weight_ih_l0"].Values;
-        float[] whh = parameters["weight_hh_l0"].Values;
-        float[] bih = parameters["bias_ih_l0"].Values;
-        float[] bhh = parameters["bias_hh_l0"].Values;
-        for (int b = 0; b < H / W; b++)
-        {
-            for (int q = 0; q < 4; q++)
-            {
-                for (int lane = 0; lane < W; lane++)
-                {
-                    int row = (q * H) + (b * W) + lane;
-                    int at = (q * W) + lane;
-                    for (int k = 0; k < I; k++)
-                    {
-                        _wih[(b * I * 4 * W) + (k * 4 * W) + at] = wih[(row * I) + k];
-                    }
-
-                    for (int k = 0; k < H; k++)
-                    {
-                        _whh[(b * H * 4 * W) + (k * 4 * W) + at] = whh[(row * H) + k];
-                    }
-
-                    _bias[(b * 4 * W) + at] = bih[row] + bhh[row];
-                }
-            }
-        }
+        ModelSupport.PackGateInterleaved(parameters["weight_ih_l0"].Values, 4, H, I, W, I, I, _wih);
+        ModelSupport.PackGateInterleaved(parameters["weight_hh_l0"].Values, 4, H, H, W, H, H, _whh);
+        ModelSupport.PackGateBias(parameters["bias_ih_l0"].Values, parameters["bias_hh_l0"].Values, 4, H, W, 4, _bias);
     }
 
     /// <summary>One step: reads x (I floats), updates h and c (H floats each) in place. No flush. Allocates nothing.</summary>
@@ -278,7 +258,7 @@ public sealed class UnflushedLstmControl
         ref float b0 = ref MemoryMarshal.GetArrayDataReference(_bias);
         ref float out0 = ref MemoryMarshal.GetArrayDataReference(_scratch);
 
-        // Two blocks of 8 units at a time, as the generated kernel.
+        // Two blocks of 8 units at a time.
         for (int j = 0; j < H; j += 2 * W)
         {
             int col0 = j * 4;
