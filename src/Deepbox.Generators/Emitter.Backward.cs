@@ -456,10 +456,13 @@ internal static partial class Emitter
     private static void WritePackTransposed(SourceWriter w, ModelPlan plan)
     {
         int v = plan.Isa.Width;
-        w.Line("/// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version is packed.</summary>");
+        w.Line("/// <summary>");
+        w.Line("/// Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version");
+        w.Line("/// is packed. The snapshot is not compared again: the Forward before this Backward did, and a Forward and its Backward");
+        w.Line("/// are meant to see one version of the parameters (PyTorch raises an error when they change in between).");
+        w.Line("/// </summary>");
         using (w.Block("private void PackTransposedWeights()"))
         {
-            w.Line("SyncWeights();");
             using (w.Block("if (_packedTransposedVersion == _weightsVersion)"))
             {
                 w.Line("return;");

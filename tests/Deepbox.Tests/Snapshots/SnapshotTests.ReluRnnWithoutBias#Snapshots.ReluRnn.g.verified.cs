@@ -510,10 +510,13 @@ namespace Snapshots
             global::Deepbox.ModelSupport.Ensure(ref _gB, 8);
         }
 
-        /// <summary>Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version is packed.</summary>
+        /// <summary>
+        /// Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version
+        /// is packed. The snapshot is not compared again: the Forward before this Backward did, and a Forward and its Backward
+        /// are meant to see one version of the parameters (PyTorch raises an error when they change in between).
+        /// </summary>
         private void PackTransposedWeights()
         {
-            SyncWeights();
             if (_packedTransposedVersion == _weightsVersion)
             {
                 return;
