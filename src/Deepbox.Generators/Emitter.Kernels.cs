@@ -375,12 +375,7 @@ internal static partial class Emitter
     {
         int row = l.Gates * hp;
         bool gru = l.Kind == LayerKind.Gru;
-        string[] gates = l.Kind switch
-        {
-            LayerKind.Lstm => ["ai", "af", "ag", "ao"],
-            LayerKind.Gru => ["ar", "az", "an"],
-            _ => ["a"],
-        };
+        string[] gates = GateSums(l, splitGruN: false);
         for (int r = 0; r < rows; r++)
         {
             string br = r == 0 ? "b" : $"(b + {Inv(r)})";
@@ -539,6 +534,17 @@ internal static partial class Emitter
     }
 
     /// <summary>
+    /// The names of the accumulators of one block's gate sums. The sequence kernels keep GRU's n as one sum,
+    /// W_hn h + b_hn (its input part waits in gx); the step kernels, which add the input part themselves, keep it as two.
+    /// </summary>
+    private static string[] GateSums(LayerSpec l, bool splitGruN) => l.Kind switch
+    {
+        LayerKind.Lstm => ["ai", "af", "ag", "ao"],
+        LayerKind.Gru => splitGruN ? ["ar", "az", "anx", "anh"] : ["ar", "az", "an"],
+        _ => ["a"],
+    };
+
+    /// <summary>
     /// Where row <paramref name="r"/>'s sum for gate <paramref name="gate"/> waits between the product and the
     /// activations: over the gate's input products in gx (which the activations overwrite anyway), except GRU's n,
     /// whose sum W_hn h + b_hn goes to aux (Backward reads it there) because its input product is still needed, and the
@@ -560,12 +566,6 @@ internal static partial class Emitter
         int row = g * hp;
         bool gru = l.Kind == LayerKind.Gru;
         bool lstm = l.Kind == LayerKind.Lstm;
-        string[] acc = l.Kind switch
-        {
-            LayerKind.Lstm => ["ai", "af", "ag", "ao"],
-            LayerKind.Gru => ["ar", "az", "an"],
-            _ => ["a"],
-        };
         w.Line("/// <summary>");
         switch (l.Kind)
         {

@@ -45,7 +45,7 @@ internal static partial class Emitter
         }
 
         List<StagePlan> recurrent = plan.Stages.Where(s => s.Layer.IsRecurrent).ToList();
-        int sums = recurrent.Select(s => s.Padded * (s.Layer.Kind == LayerKind.Rnn ? 1 : 4)).DefaultIfEmpty(0).Max();
+        int sums = recurrent.Select(s => s.Padded * GateSums(s.Layer, splitGruN: true).Length).DefaultIfEmpty(0).Max();
         w.Line("// Step's scratch (a layer's sums before the activations), fixed in size: streaming allocates nothing.");
         w.Line($"private readonly float[] _stepSums = new float[{Inv(sums)}];");
         foreach (StagePlan s in plan.Stages.Where(s => s.Layer.Kind == LayerKind.Linear))

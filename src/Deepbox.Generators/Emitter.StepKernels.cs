@@ -25,12 +25,7 @@ internal static partial class Emitter
         bool lstm = l.Kind == LayerKind.Lstm;
         bool gru = l.Kind == LayerKind.Gru;
         bool oneBlock = hp == v;
-        string[] acc = l.Kind switch
-        {
-            LayerKind.Lstm => ["ai", "af", "ag", "ao"],
-            LayerKind.Gru => ["ar", "az", "anx", "anh"],
-            _ => ["a"],
-        };
+        string[] acc = GateSums(l, splitGruN: true);
         string ro = "global::System.ReadOnlySpan<float>";
         string rw = "global::System.Span<float>";
         w.Line("/// <summary>");
@@ -163,12 +158,7 @@ internal static partial class Emitter
         int h = l.HiddenSize;
         int g = l.Gates;
         bool gru = l.Kind == LayerKind.Gru;
-        string[] acc = l.Kind switch
-        {
-            LayerKind.Lstm => ["ai", "af", "ag", "ao"],
-            LayerKind.Gru => ["ar", "az", "anx", "anh"],
-            _ => ["a"],
-        };
+        string[] acc = GateSums(l, splitGruN: true);
         string jAt(int u) => u == 0 ? "j" : $"(j + {Inv(u * v)})";
         for (int u = 0; u < count; u++)
         {
