@@ -34,6 +34,10 @@ public static class Workers
     private static int _pending;
     private static ExceptionDispatchInfo? _failure;
     private static readonly ManualResetEventSlim Done = new(false, 2047);
+    private static long _regionsSplit;
+
+    /// <summary>Regions that ran on the workers (not on the caller alone) since the process started; tests read it.</summary>
+    internal static long RegionsSplit => Interlocked.Read(ref _regionsSplit);
 
     /// <summary>Runs <paramref name="work"/> in <paramref name="parts"/> parts, on the calling thread and <c>parts - 1</c> workers.</summary>
     /// <param name="work">The work.</param>
@@ -54,6 +58,7 @@ public static class Workers
         try
         {
             EnsureWorkers(parts - 1);
+            _regionsSplit++; // under the gate
             _work = work;
             _parts = parts;
             _failure = null;

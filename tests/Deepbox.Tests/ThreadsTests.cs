@@ -33,8 +33,11 @@ public class ThreadsTests
                 (float[] Output, float[][] Grads) one = Run(c, weights, x, b, t, training, threads: 1);
                 foreach (int threads in new[] { 2, 3 })
                 {
+                    long regions = Workers.RegionsSplit;
                     (float[] Output, float[][] Grads) many = Run(c, weights, x, b, t, training, threads);
                     string what = $"{name} {(training ? "train" : "eval")} T={t} B={b} threads={threads}";
+                    // Batches of 8 or more are split (4 sequences a thread at least); smaller ones run on the caller.
+                    Assert.True((Workers.RegionsSplit > regions) == (b >= 8), $"{what}: {Workers.RegionsSplit - regions} regions split");
                     Assert.True(one.Output.AsSpan().SequenceEqual(many.Output), what + " output");
                     for (int i = 0; i < one.Grads.Length; i++)
                     {
