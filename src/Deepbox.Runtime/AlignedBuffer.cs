@@ -7,9 +7,9 @@ namespace Deepbox;
 /// <summary>
 /// Floats whose first element sits on a 64-byte boundary, for the packed weights the generated kernels read a vector
 /// at a time. A <see cref="float"/> array starts wherever the allocator put it, often 16 bytes past a 32-byte
-/// boundary, and a 32-byte load that straddles two cache lines costs two: in a loop of the step kernel's shape (16
-/// FMAs a row, each loading its weights), such weights took 15.5 cycles a row against 9.5 aligned. The floats live in
-/// a pinned array (it never moves) at the offset that aligns them; they start as zeros.
+/// boundary, and a 32-byte load that straddles two cache lines costs two loads, which slows product loops that load
+/// a weight vector per FMA. The floats live in a pinned array (it never moves) at the offset that aligns them; they
+/// start as zeros.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class AlignedBuffer
