@@ -391,18 +391,20 @@ internal static partial class Emitter
             }
         }
 
+        w.Line(gru
+            ? "// W_hh h for r and z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike)."
+            : "// W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).");
         for (int r = 0; r < rows; r++)
         {
             for (int i = 0; i < gates.Length; i++)
             {
-                // The first chunk starts from the input products (GRU's n from b_hn); later ones from the partial sums.
-                string init = gru && i == 2
-                    ? "V.LoadUnsafe(ref bhn0, (nuint)j)"
-                    : $"V.LoadUnsafe(ref gRow{r}, {(i == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(i * v)})")})";
-                bool sumElsewhere = gru ? i == 2 : l.Kind != LayerKind.Lstm;
-                if (chunked && sumElsewhere)
+                // The products of h start from zero and are added to the input products at the end (chunk by chunk, to the
+                // partial sums): Step sums its input and recurrent products in two independent chains and adds them the
+                // same way. GRU's n is the exception: W_hn h + b_hn is a sum of its own, from b_hn.
+                string init = "Vec.Zero";
+                if (gru && i == 2)
                 {
-                    init = $"kc == 0 ? {init} : V.LoadUnsafe({SumSlot(l, r, i, v)})";
+                    init = chunked ? $"kc == 0 ? V.LoadUnsafe(ref bhn0, (nuint)j) : V.LoadUnsafe({SumSlot(l, r, i, v)})" : "V.LoadUnsafe(ref bhn0, (nuint)j)";
                 }
 
                 w.Line($"Vec {gates[i]}{r} = {init};");
@@ -434,7 +436,18 @@ internal static partial class Emitter
         {
             for (int i = 0; i < gates.Length; i++)
             {
-                w.Line($"V.StoreUnsafe({gates[i]}{r}, {SumSlot(l, r, i, v)});");
+                string sum = gates[i] + Inv(r);
+                if (!(gru && i == 2))
+                {
+                    // The RNN's sum goes to h: the input product is read from gx until the first chunk has put it there.
+                    string input = $"V.LoadUnsafe(ref gRow{r}, {(i == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(i * v)})")})";
+                    string partial = l.Kind == LayerKind.Rnn
+                        ? (chunked ? $"(kc == 0 ? {input} : V.LoadUnsafe({SumSlot(l, r, i, v)}))" : input)
+                        : $"V.LoadUnsafe({SumSlot(l, r, i, v)})";
+                    sum = $"{partial} + {sum}";
+                }
+
+                w.Line($"V.StoreUnsafe({sum}, {SumSlot(l, r, i, v)});");
             }
         }
     }
@@ -630,7 +643,7 @@ internal static partial class Emitter
                     if (chunk < h)
                     {
                         w.Line($"// h in chunks of {Inv(chunk)}: a chunk of the block's weights ({Inv(chunk * g * v * 4 / 1024)} KB) stays in L1 across the batch, and the");
-                        w.Line("// partial sums wait in memory between chunks (the order of the sum is unchanged).");
+                        w.Line("// chunk's sums are added to the partial sums waiting in memory.");
                     }
 
                     using (chunk < h ? w.Block($"for (int kc = 0; kc < {Inv(h)}; kc += {Inv(chunk)})") : default(IDisposable?))

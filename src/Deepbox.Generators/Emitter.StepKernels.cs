@@ -199,37 +199,91 @@ internal static partial class Emitter
             }
         }
 
-        string[] hAcc = gru ? ["ar", "az", "anh"] : acc;
+        // The products of h, in chains of their own from zero (GRU's W_hn h from b_hn), added to the input products chunk
+        // by chunk as the sequence kernel does: the two chains run side by side. In a group of blocks the input sums wait
+        // in scratch (two sets of accumulators would not fit the registers).
+        string[] hAcc = gru ? ["pr", "pz", "anh"] : l.Kind == LayerKind.Lstm ? ["pi", "pf", "pg", "po"] : ["p"];
+        string[] hSum = gru ? ["ar", "az", null!] : acc;
+        string slot(int u, int i) => i == 0 ? $"(nuint)({jAt(u)} * {Inv(acc.Length)})" : $"(nuint)(({jAt(u)} * {Inv(acc.Length)}) + {Inv(i * v)})";
+        if (!fused)
+        {
+            for (int u = 0; u < count; u++)
+            {
+                for (int i = 0; i < xAcc.Length; i++)
+                {
+                    w.Line($"V.StoreUnsafe({xAcc[i]}{u}, ref sums0, {slot(u, i)});");
+                }
+            }
+        }
+
         for (int u = 0; u < count; u++)
         {
             w.Line($"ref float whp{u} = ref {PanelStart("whh0", "col" + Inv(u), h)};");
         }
 
-        using (w.Block($"for (int k = 0; k < {Inv(h)}; k++)"))
+        int chunk = SequenceChunk(h);
+        if (chunk < h)
         {
-            w.Line("Vec hk = V.Create(Unsafe.Add(ref h0, k));");
+            w.Line($"// h in chunks of {Inv(chunk)} rows, as the sequence kernel sums them.");
+        }
+
+        using (chunk < h ? w.Block($"for (int kc = 0; kc < {Inv(h)}; kc += {Inv(chunk)})") : default(IDisposable?))
+        {
+            if (chunk < h)
+            {
+                w.Line($"int kEnd = global::System.Math.Min(kc + {Inv(chunk)}, {Inv(h)});");
+            }
+
             for (int u = 0; u < count; u++)
             {
-                w.Line($"ref float wk{u} = ref Unsafe.Add(ref whp{u}, k * {Inv(g * v)});");
                 for (int i = 0; i < hAcc.Length; i++)
                 {
-                    w.Line($"{hAcc[i]}{u} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{u}{(i == 0 ? string.Empty : ", " + Inv(i * v))}), hk, {hAcc[i]}{u});");
+                    if (hSum[i] != null)
+                    {
+                        w.Line($"Vec {hAcc[i]}{u} = Vec.Zero;");
+                    }
                 }
+            }
+
+            using (w.Block(chunk < h ? "for (int k = kc; k < kEnd; k++)" : $"for (int k = 0; k < {Inv(h)}; k++)"))
+            {
+                w.Line("Vec hk = V.Create(Unsafe.Add(ref h0, k));");
+                for (int u = 0; u < count; u++)
+                {
+                    w.Line($"ref float wk{u} = ref Unsafe.Add(ref whp{u}, k * {Inv(g * v)});");
+                    for (int i = 0; i < hAcc.Length; i++)
+                    {
+                        w.Line($"{hAcc[i]}{u} = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk{u}{(i == 0 ? string.Empty : ", " + Inv(i * v))}), hk, {hAcc[i]}{u});");
+                    }
+                }
+            }
+
+            for (int u = 0; u < count; u++)
+            {
+                for (int i = 0; i < hAcc.Length; i++)
+                {
+                    if (hSum[i] == null)
+                    {
+                        continue;
+                    }
+
+                    w.Line(fused
+                        ? $"{hSum[i]}{u} += {hAcc[i]}{u};"
+                        : $"V.StoreUnsafe(V.LoadUnsafe(ref sums0, {slot(u, i)}) + {hAcc[i]}{u}, ref sums0, {slot(u, i)});");
+                }
+            }
+        }
+
+        if (gru && !fused)
+        {
+            for (int u = 0; u < count; u++)
+            {
+                w.Line($"V.StoreUnsafe(anh{u}, ref sums0, {slot(u, 3)});");
             }
         }
 
         if (!fused)
         {
-            for (int u = 0; u < count; u++)
-            {
-                for (int i = 0; i < acc.Length; i++)
-                {
-                    string block = $"{jAt(u)} * {Inv(acc.Length)}";
-                    string at = i == 0 ? $"(nuint)({block})" : $"(nuint)(({block}) + {Inv(i * v)})";
-                    w.Line($"V.StoreUnsafe({acc[i]}{u}, ref sums0, {at});");
-                }
-            }
-
             return;
         }
 

@@ -73,6 +73,10 @@ public partial class Gru33x9;
 [Gru(3, 129, Bidirectional = true)]
 public partial class Gru3x129;
 
+// Three chunks of W_hh, streamed too (Gru3x129 is bidirectional).
+[Gru(5, 257)]
+public partial class Gru5x257;
+
 [Gru(1, 17, NumLayers = 3, BatchFirst = false)]
 public partial class Gru1x17;
 

@@ -1933,17 +1933,18 @@ namespace Deepbox.Generated
                         ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
                         ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 72);
                         ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 24);
-                        Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
-                        Vec az0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
+                        // W_hh h for r and z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike).
+                        Vec ar0 = Vec.Zero;
+                        Vec az0 = Vec.Zero;
                         Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        Vec ar1 = V.LoadUnsafe(ref gRow1, (nuint)col);
-                        Vec az1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 8));
+                        Vec ar1 = Vec.Zero;
+                        Vec az1 = Vec.Zero;
                         Vec an1 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        Vec ar2 = V.LoadUnsafe(ref gRow2, (nuint)col);
-                        Vec az2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 8));
+                        Vec ar2 = Vec.Zero;
+                        Vec az2 = Vec.Zero;
                         Vec an2 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        Vec ar3 = V.LoadUnsafe(ref gRow3, (nuint)col);
-                        Vec az3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
+                        Vec ar3 = Vec.Zero;
+                        Vec az3 = Vec.Zero;
                         Vec an3 = V.LoadUnsafe(ref bhn0, (nuint)j);
                         ref float wp = ref Unsafe.Add(ref whh0, col * 17); // the block's panel: 17 rows of 24
                         for (int k = 0; k < 17; k++)
@@ -1969,17 +1970,17 @@ namespace Deepbox.Generated
                             az3 = V.FusedMultiplyAdd(wv1, hk3, az3);
                             an3 = V.FusedMultiplyAdd(wv2, hk3, an3);
                         }
-                        V.StoreUnsafe(ar0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(az0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ar0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + az0, ref gRow0, (nuint)(col + 8));
                         V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
-                        V.StoreUnsafe(ar1, ref gRow1, (nuint)col);
-                        V.StoreUnsafe(az1, ref gRow1, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + ar1, ref gRow1, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 8)) + az1, ref gRow1, (nuint)(col + 8));
                         V.StoreUnsafe(an1, ref auxRow1, (nuint)j);
-                        V.StoreUnsafe(ar2, ref gRow2, (nuint)col);
-                        V.StoreUnsafe(az2, ref gRow2, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)col) + ar2, ref gRow2, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 8)) + az2, ref gRow2, (nuint)(col + 8));
                         V.StoreUnsafe(an2, ref auxRow2, (nuint)j);
-                        V.StoreUnsafe(ar3, ref gRow3, (nuint)col);
-                        V.StoreUnsafe(az3, ref gRow3, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)col) + ar3, ref gRow3, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 8)) + az3, ref gRow3, (nuint)(col + 8));
                         V.StoreUnsafe(an3, ref auxRow3, (nuint)j);
                     }
                     for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
@@ -1987,8 +1988,9 @@ namespace Deepbox.Generated
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 72);
                         ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 24);
-                        Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
-                        Vec az0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
+                        // W_hh h for r and z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike).
+                        Vec ar0 = Vec.Zero;
+                        Vec az0 = Vec.Zero;
                         Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
                         ref float wp = ref Unsafe.Add(ref whh0, col * 17); // the block's panel: 17 rows of 24
                         for (int k = 0; k < 17; k++)
@@ -2002,8 +2004,8 @@ namespace Deepbox.Generated
                             az0 = V.FusedMultiplyAdd(wv1, hk0, az0);
                             an0 = V.FusedMultiplyAdd(wv2, hk0, an0);
                         }
-                        V.StoreUnsafe(ar0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(az0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ar0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + az0, ref gRow0, (nuint)(col + 8));
                         V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
                     }
                     GruUpdate_H17(ref gx0, ref aux0, ref seq0, ref h00, seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);

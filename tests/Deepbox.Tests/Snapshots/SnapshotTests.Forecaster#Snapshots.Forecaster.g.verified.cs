@@ -1442,22 +1442,23 @@ namespace Deepbox.Generated
                         ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 128);
                         ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
                         ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 128);
-                        Vec ai0 = V.LoadUnsafe(ref gRow0, (nuint)col);
-                        Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
-                        Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
-                        Vec ao0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 24));
-                        Vec ai1 = V.LoadUnsafe(ref gRow1, (nuint)col);
-                        Vec af1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 8));
-                        Vec ag1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 16));
-                        Vec ao1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 24));
-                        Vec ai2 = V.LoadUnsafe(ref gRow2, (nuint)col);
-                        Vec af2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 8));
-                        Vec ag2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 16));
-                        Vec ao2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 24));
-                        Vec ai3 = V.LoadUnsafe(ref gRow3, (nuint)col);
-                        Vec af3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
-                        Vec ag3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 16));
-                        Vec ao3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 24));
+                        // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
+                        Vec ai0 = Vec.Zero;
+                        Vec af0 = Vec.Zero;
+                        Vec ag0 = Vec.Zero;
+                        Vec ao0 = Vec.Zero;
+                        Vec ai1 = Vec.Zero;
+                        Vec af1 = Vec.Zero;
+                        Vec ag1 = Vec.Zero;
+                        Vec ao1 = Vec.Zero;
+                        Vec ai2 = Vec.Zero;
+                        Vec af2 = Vec.Zero;
+                        Vec ag2 = Vec.Zero;
+                        Vec ao2 = Vec.Zero;
+                        Vec ai3 = Vec.Zero;
+                        Vec af3 = Vec.Zero;
+                        Vec ag3 = Vec.Zero;
+                        Vec ao3 = Vec.Zero;
                         ref float wp = ref Unsafe.Add(ref whh0, col * 32); // the block's panel: 32 rows of 32
                         for (int k = 0; k < 32; k++)
                         {
@@ -1487,31 +1488,32 @@ namespace Deepbox.Generated
                             ag3 = V.FusedMultiplyAdd(wv2, hk3, ag3);
                             ao3 = V.FusedMultiplyAdd(wv3, hk3, ao3);
                         }
-                        V.StoreUnsafe(ai0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(af0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(ag0, ref gRow0, (nuint)(col + 16));
-                        V.StoreUnsafe(ao0, ref gRow0, (nuint)(col + 24));
-                        V.StoreUnsafe(ai1, ref gRow1, (nuint)col);
-                        V.StoreUnsafe(af1, ref gRow1, (nuint)(col + 8));
-                        V.StoreUnsafe(ag1, ref gRow1, (nuint)(col + 16));
-                        V.StoreUnsafe(ao1, ref gRow1, (nuint)(col + 24));
-                        V.StoreUnsafe(ai2, ref gRow2, (nuint)col);
-                        V.StoreUnsafe(af2, ref gRow2, (nuint)(col + 8));
-                        V.StoreUnsafe(ag2, ref gRow2, (nuint)(col + 16));
-                        V.StoreUnsafe(ao2, ref gRow2, (nuint)(col + 24));
-                        V.StoreUnsafe(ai3, ref gRow3, (nuint)col);
-                        V.StoreUnsafe(af3, ref gRow3, (nuint)(col + 8));
-                        V.StoreUnsafe(ag3, ref gRow3, (nuint)(col + 16));
-                        V.StoreUnsafe(ao3, ref gRow3, (nuint)(col + 24));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ai0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + af0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ag0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) + ao0, ref gRow0, (nuint)(col + 24));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + ai1, ref gRow1, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 8)) + af1, ref gRow1, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 16)) + ag1, ref gRow1, (nuint)(col + 16));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 24)) + ao1, ref gRow1, (nuint)(col + 24));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)col) + ai2, ref gRow2, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 8)) + af2, ref gRow2, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 16)) + ag2, ref gRow2, (nuint)(col + 16));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 24)) + ao2, ref gRow2, (nuint)(col + 24));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)col) + ai3, ref gRow3, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 8)) + af3, ref gRow3, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 16)) + ag3, ref gRow3, (nuint)(col + 16));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 24)) + ao3, ref gRow3, (nuint)(col + 24));
                     }
                     for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 32) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 128);
-                        Vec ai0 = V.LoadUnsafe(ref gRow0, (nuint)col);
-                        Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
-                        Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
-                        Vec ao0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 24));
+                        // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
+                        Vec ai0 = Vec.Zero;
+                        Vec af0 = Vec.Zero;
+                        Vec ag0 = Vec.Zero;
+                        Vec ao0 = Vec.Zero;
                         ref float wp = ref Unsafe.Add(ref whh0, col * 32); // the block's panel: 32 rows of 32
                         for (int k = 0; k < 32; k++)
                         {
@@ -1526,10 +1528,10 @@ namespace Deepbox.Generated
                             ag0 = V.FusedMultiplyAdd(wv2, hk0, ag0);
                             ao0 = V.FusedMultiplyAdd(wv3, hk0, ao0);
                         }
-                        V.StoreUnsafe(ai0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(af0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(ag0, ref gRow0, (nuint)(col + 16));
-                        V.StoreUnsafe(ao0, ref gRow0, (nuint)(col + 24));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ai0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + af0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ag0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) + ao0, ref gRow0, (nuint)(col + 24));
                     }
                     LstmUpdate_H32(ref gx0, ref aux0, ref seq0, ref c00, seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);
                 }
@@ -1602,34 +1604,6 @@ namespace Deepbox.Generated
                     ag3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 16), xk, ag3);
                     ao3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 24), xk, ao3);
                 }
-                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
-                ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
-                ref float whp2 = ref Unsafe.Add(ref whh0, col2 * 32);
-                ref float whp3 = ref Unsafe.Add(ref whh0, col3 * 32);
-                for (int k = 0; k < 32; k++)
-                {
-                    Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 32);
-                    ai0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, ai0);
-                    af0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, af0);
-                    ag0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, ag0);
-                    ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), hk, ao0);
-                    ref float wk1 = ref Unsafe.Add(ref whp1, k * 32);
-                    ai1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), hk, ai1);
-                    af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), hk, af1);
-                    ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), hk, ag1);
-                    ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), hk, ao1);
-                    ref float wk2 = ref Unsafe.Add(ref whp2, k * 32);
-                    ai2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2), hk, ai2);
-                    af2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 8), hk, af2);
-                    ag2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 16), hk, ag2);
-                    ao2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 24), hk, ao2);
-                    ref float wk3 = ref Unsafe.Add(ref whp3, k * 32);
-                    ai3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3), hk, ai3);
-                    af3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 8), hk, af3);
-                    ag3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 16), hk, ag3);
-                    ao3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 24), hk, ao3);
-                }
                 V.StoreUnsafe(ai0, ref sums0, (nuint)(j * 4));
                 V.StoreUnsafe(af0, ref sums0, (nuint)((j * 4) + 8));
                 V.StoreUnsafe(ag0, ref sums0, (nuint)((j * 4) + 16));
@@ -1646,6 +1620,66 @@ namespace Deepbox.Generated
                 V.StoreUnsafe(af3, ref sums0, (nuint)(((j + 24) * 4) + 8));
                 V.StoreUnsafe(ag3, ref sums0, (nuint)(((j + 24) * 4) + 16));
                 V.StoreUnsafe(ao3, ref sums0, (nuint)(((j + 24) * 4) + 24));
+                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
+                ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
+                ref float whp2 = ref Unsafe.Add(ref whh0, col2 * 32);
+                ref float whp3 = ref Unsafe.Add(ref whh0, col3 * 32);
+                Vec pi0 = Vec.Zero;
+                Vec pf0 = Vec.Zero;
+                Vec pg0 = Vec.Zero;
+                Vec po0 = Vec.Zero;
+                Vec pi1 = Vec.Zero;
+                Vec pf1 = Vec.Zero;
+                Vec pg1 = Vec.Zero;
+                Vec po1 = Vec.Zero;
+                Vec pi2 = Vec.Zero;
+                Vec pf2 = Vec.Zero;
+                Vec pg2 = Vec.Zero;
+                Vec po2 = Vec.Zero;
+                Vec pi3 = Vec.Zero;
+                Vec pf3 = Vec.Zero;
+                Vec pg3 = Vec.Zero;
+                Vec po3 = Vec.Zero;
+                for (int k = 0; k < 32; k++)
+                {
+                    Vec hk = V.Create(Unsafe.Add(ref h0, k));
+                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 32);
+                    pi0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, pi0);
+                    pf0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, pf0);
+                    pg0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, pg0);
+                    po0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), hk, po0);
+                    ref float wk1 = ref Unsafe.Add(ref whp1, k * 32);
+                    pi1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), hk, pi1);
+                    pf1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), hk, pf1);
+                    pg1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), hk, pg1);
+                    po1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), hk, po1);
+                    ref float wk2 = ref Unsafe.Add(ref whp2, k * 32);
+                    pi2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2), hk, pi2);
+                    pf2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 8), hk, pf2);
+                    pg2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 16), hk, pg2);
+                    po2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 24), hk, po2);
+                    ref float wk3 = ref Unsafe.Add(ref whp3, k * 32);
+                    pi3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3), hk, pi3);
+                    pf3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 8), hk, pf3);
+                    pg3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 16), hk, pg3);
+                    po3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 24), hk, po3);
+                }
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(j * 4)) + pi0, ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 8)) + pf0, ref sums0, (nuint)((j * 4) + 8));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16)) + pg0, ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 24)) + po0, ref sums0, (nuint)((j * 4) + 24));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j + 8) * 4)) + pi1, ref sums0, (nuint)((j + 8) * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 8) * 4) + 8)) + pf1, ref sums0, (nuint)(((j + 8) * 4) + 8));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 8) * 4) + 16)) + pg1, ref sums0, (nuint)(((j + 8) * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 8) * 4) + 24)) + po1, ref sums0, (nuint)(((j + 8) * 4) + 24));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j + 16) * 4)) + pi2, ref sums0, (nuint)((j + 16) * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 8)) + pf2, ref sums0, (nuint)(((j + 16) * 4) + 8));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 16)) + pg2, ref sums0, (nuint)(((j + 16) * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 24)) + po2, ref sums0, (nuint)(((j + 16) * 4) + 24));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j + 24) * 4)) + pi3, ref sums0, (nuint)((j + 24) * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 24) * 4) + 8)) + pf3, ref sums0, (nuint)(((j + 24) * 4) + 8));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 24) * 4) + 16)) + pg3, ref sums0, (nuint)(((j + 24) * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 24) * 4) + 24)) + po3, ref sums0, (nuint)(((j + 24) * 4) + 24));
             }
             // The gates, activated in place: i, f and o through the sigmoid, g through tanh.
             for (int j = 0; j < 32; j += 8)
@@ -1730,34 +1764,6 @@ namespace Deepbox.Generated
                     ag3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 16), xk, ag3);
                     ao3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 24), xk, ao3);
                 }
-                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
-                ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
-                ref float whp2 = ref Unsafe.Add(ref whh0, col2 * 32);
-                ref float whp3 = ref Unsafe.Add(ref whh0, col3 * 32);
-                for (int k = 0; k < 32; k++)
-                {
-                    Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 32);
-                    ai0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, ai0);
-                    af0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, af0);
-                    ag0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, ag0);
-                    ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), hk, ao0);
-                    ref float wk1 = ref Unsafe.Add(ref whp1, k * 32);
-                    ai1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), hk, ai1);
-                    af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), hk, af1);
-                    ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), hk, ag1);
-                    ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), hk, ao1);
-                    ref float wk2 = ref Unsafe.Add(ref whp2, k * 32);
-                    ai2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2), hk, ai2);
-                    af2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 8), hk, af2);
-                    ag2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 16), hk, ag2);
-                    ao2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 24), hk, ao2);
-                    ref float wk3 = ref Unsafe.Add(ref whp3, k * 32);
-                    ai3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3), hk, ai3);
-                    af3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 8), hk, af3);
-                    ag3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 16), hk, ag3);
-                    ao3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 24), hk, ao3);
-                }
                 V.StoreUnsafe(ai0, ref sums0, (nuint)(j * 4));
                 V.StoreUnsafe(af0, ref sums0, (nuint)((j * 4) + 8));
                 V.StoreUnsafe(ag0, ref sums0, (nuint)((j * 4) + 16));
@@ -1774,6 +1780,66 @@ namespace Deepbox.Generated
                 V.StoreUnsafe(af3, ref sums0, (nuint)(((j + 24) * 4) + 8));
                 V.StoreUnsafe(ag3, ref sums0, (nuint)(((j + 24) * 4) + 16));
                 V.StoreUnsafe(ao3, ref sums0, (nuint)(((j + 24) * 4) + 24));
+                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
+                ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
+                ref float whp2 = ref Unsafe.Add(ref whh0, col2 * 32);
+                ref float whp3 = ref Unsafe.Add(ref whh0, col3 * 32);
+                Vec pi0 = Vec.Zero;
+                Vec pf0 = Vec.Zero;
+                Vec pg0 = Vec.Zero;
+                Vec po0 = Vec.Zero;
+                Vec pi1 = Vec.Zero;
+                Vec pf1 = Vec.Zero;
+                Vec pg1 = Vec.Zero;
+                Vec po1 = Vec.Zero;
+                Vec pi2 = Vec.Zero;
+                Vec pf2 = Vec.Zero;
+                Vec pg2 = Vec.Zero;
+                Vec po2 = Vec.Zero;
+                Vec pi3 = Vec.Zero;
+                Vec pf3 = Vec.Zero;
+                Vec pg3 = Vec.Zero;
+                Vec po3 = Vec.Zero;
+                for (int k = 0; k < 32; k++)
+                {
+                    Vec hk = V.Create(Unsafe.Add(ref h0, k));
+                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 32);
+                    pi0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, pi0);
+                    pf0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, pf0);
+                    pg0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, pg0);
+                    po0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), hk, po0);
+                    ref float wk1 = ref Unsafe.Add(ref whp1, k * 32);
+                    pi1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), hk, pi1);
+                    pf1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 8), hk, pf1);
+                    pg1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), hk, pg1);
+                    po1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 24), hk, po1);
+                    ref float wk2 = ref Unsafe.Add(ref whp2, k * 32);
+                    pi2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2), hk, pi2);
+                    pf2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 8), hk, pf2);
+                    pg2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 16), hk, pg2);
+                    po2 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk2, 24), hk, po2);
+                    ref float wk3 = ref Unsafe.Add(ref whp3, k * 32);
+                    pi3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3), hk, pi3);
+                    pf3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 8), hk, pf3);
+                    pg3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 16), hk, pg3);
+                    po3 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk3, 24), hk, po3);
+                }
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(j * 4)) + pi0, ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 8)) + pf0, ref sums0, (nuint)((j * 4) + 8));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16)) + pg0, ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 24)) + po0, ref sums0, (nuint)((j * 4) + 24));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j + 8) * 4)) + pi1, ref sums0, (nuint)((j + 8) * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 8) * 4) + 8)) + pf1, ref sums0, (nuint)(((j + 8) * 4) + 8));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 8) * 4) + 16)) + pg1, ref sums0, (nuint)(((j + 8) * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 8) * 4) + 24)) + po1, ref sums0, (nuint)(((j + 8) * 4) + 24));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j + 16) * 4)) + pi2, ref sums0, (nuint)((j + 16) * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 8)) + pf2, ref sums0, (nuint)(((j + 16) * 4) + 8));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 16)) + pg2, ref sums0, (nuint)(((j + 16) * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 24)) + po2, ref sums0, (nuint)(((j + 16) * 4) + 24));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j + 24) * 4)) + pi3, ref sums0, (nuint)((j + 24) * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 24) * 4) + 8)) + pf3, ref sums0, (nuint)(((j + 24) * 4) + 8));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 24) * 4) + 16)) + pg3, ref sums0, (nuint)(((j + 24) * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 24) * 4) + 24)) + po3, ref sums0, (nuint)(((j + 24) * 4) + 24));
             }
             // The gates, activated in place: i, f and o through the sigmoid, g through tanh.
             for (int j = 0; j < 32; j += 8)

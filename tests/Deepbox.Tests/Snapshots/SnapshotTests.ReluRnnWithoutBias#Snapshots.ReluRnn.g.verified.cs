@@ -769,10 +769,11 @@ namespace Deepbox.Generated
                         ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
                         ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 8);
                         ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
-                        Vec a0 = V.LoadUnsafe(ref gRow0, (nuint)col);
-                        Vec a1 = V.LoadUnsafe(ref gRow1, (nuint)col);
-                        Vec a2 = V.LoadUnsafe(ref gRow2, (nuint)col);
-                        Vec a3 = V.LoadUnsafe(ref gRow3, (nuint)col);
+                        // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
+                        Vec a0 = Vec.Zero;
+                        Vec a1 = Vec.Zero;
+                        Vec a2 = Vec.Zero;
+                        Vec a3 = Vec.Zero;
                         ref float wp = ref Unsafe.Add(ref whh0, col * 5); // the block's panel: 5 rows of 8
                         for (int k = 0; k < 5; k++)
                         {
@@ -787,17 +788,18 @@ namespace Deepbox.Generated
                             Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
                             a3 = V.FusedMultiplyAdd(wv0, hk3, a3);
                         }
-                        V.StoreUnsafe(a0, ref hNext0, (nuint)j);
-                        V.StoreUnsafe(a1, ref hNext1, (nuint)j);
-                        V.StoreUnsafe(a2, ref hNext2, (nuint)j);
-                        V.StoreUnsafe(a3, ref hNext3, (nuint)j);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + a0, ref hNext0, (nuint)j);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + a1, ref hNext1, (nuint)j);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)col) + a2, ref hNext2, (nuint)j);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)col) + a3, ref hNext3, (nuint)j);
                     }
                     for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
                         ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                        Vec a0 = V.LoadUnsafe(ref gRow0, (nuint)col);
+                        // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
+                        Vec a0 = Vec.Zero;
                         ref float wp = ref Unsafe.Add(ref whh0, col * 5); // the block's panel: 5 rows of 8
                         for (int k = 0; k < 5; k++)
                         {
@@ -806,7 +808,7 @@ namespace Deepbox.Generated
                             Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
                             a0 = V.FusedMultiplyAdd(wv0, hk0, a0);
                         }
-                        V.StoreUnsafe(a0, ref hNext0, (nuint)j);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + a0, ref hNext0, (nuint)j);
                     }
                     RnnReluUpdate_H5(ref gx0, ref seq0, seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);
                 }
@@ -840,12 +842,14 @@ namespace Deepbox.Generated
                     a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), xk, a0);
                 }
                 ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 5);
+                Vec p0 = Vec.Zero;
                 for (int k = 0; k < 5; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
                     ref float wk0 = ref Unsafe.Add(ref whp0, k * 8);
-                    a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, a0);
+                    p0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, p0);
                 }
+                a0 += p0;
                 V.StoreUnsafe(Flush(V.Max(a0, Vec.Zero)), ref out0, (nuint)j);
             }
         }

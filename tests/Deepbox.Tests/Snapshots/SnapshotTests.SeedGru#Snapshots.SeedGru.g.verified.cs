@@ -924,17 +924,18 @@ namespace Deepbox.Generated
                         ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
                         ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 24);
                         ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 8);
-                        Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
-                        Vec az0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
+                        // W_hh h for r and z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike).
+                        Vec ar0 = Vec.Zero;
+                        Vec az0 = Vec.Zero;
                         Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        Vec ar1 = V.LoadUnsafe(ref gRow1, (nuint)col);
-                        Vec az1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 8));
+                        Vec ar1 = Vec.Zero;
+                        Vec az1 = Vec.Zero;
                         Vec an1 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        Vec ar2 = V.LoadUnsafe(ref gRow2, (nuint)col);
-                        Vec az2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 8));
+                        Vec ar2 = Vec.Zero;
+                        Vec az2 = Vec.Zero;
                         Vec an2 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        Vec ar3 = V.LoadUnsafe(ref gRow3, (nuint)col);
-                        Vec az3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
+                        Vec ar3 = Vec.Zero;
+                        Vec az3 = Vec.Zero;
                         Vec an3 = V.LoadUnsafe(ref bhn0, (nuint)j);
                         ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 24
                         for (int k = 0; k < 8; k++)
@@ -960,17 +961,17 @@ namespace Deepbox.Generated
                             az3 = V.FusedMultiplyAdd(wv1, hk3, az3);
                             an3 = V.FusedMultiplyAdd(wv2, hk3, an3);
                         }
-                        V.StoreUnsafe(ar0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(az0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ar0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + az0, ref gRow0, (nuint)(col + 8));
                         V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
-                        V.StoreUnsafe(ar1, ref gRow1, (nuint)col);
-                        V.StoreUnsafe(az1, ref gRow1, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + ar1, ref gRow1, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 8)) + az1, ref gRow1, (nuint)(col + 8));
                         V.StoreUnsafe(an1, ref auxRow1, (nuint)j);
-                        V.StoreUnsafe(ar2, ref gRow2, (nuint)col);
-                        V.StoreUnsafe(az2, ref gRow2, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)col) + ar2, ref gRow2, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 8)) + az2, ref gRow2, (nuint)(col + 8));
                         V.StoreUnsafe(an2, ref auxRow2, (nuint)j);
-                        V.StoreUnsafe(ar3, ref gRow3, (nuint)col);
-                        V.StoreUnsafe(az3, ref gRow3, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)col) + ar3, ref gRow3, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 8)) + az3, ref gRow3, (nuint)(col + 8));
                         V.StoreUnsafe(an3, ref auxRow3, (nuint)j);
                     }
                     for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
@@ -978,8 +979,9 @@ namespace Deepbox.Generated
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 24);
                         ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
-                        Vec ar0 = V.LoadUnsafe(ref gRow0, (nuint)col);
-                        Vec az0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
+                        // W_hh h for r and z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike).
+                        Vec ar0 = Vec.Zero;
+                        Vec az0 = Vec.Zero;
                         Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
                         ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 24
                         for (int k = 0; k < 8; k++)
@@ -993,8 +995,8 @@ namespace Deepbox.Generated
                             az0 = V.FusedMultiplyAdd(wv1, hk0, az0);
                             an0 = V.FusedMultiplyAdd(wv2, hk0, an0);
                         }
-                        V.StoreUnsafe(ar0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(az0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ar0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + az0, ref gRow0, (nuint)(col + 8));
                         V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
                     }
                     GruUpdate_H8(ref gx0, ref aux0, ref seq0, ref h00, seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);
@@ -1035,14 +1037,18 @@ namespace Deepbox.Generated
                     anx0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), xk, anx0);
                 }
                 ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 8);
+                Vec pr0 = Vec.Zero;
+                Vec pz0 = Vec.Zero;
                 for (int k = 0; k < 8; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
                     ref float wk0 = ref Unsafe.Add(ref whp0, k * 24);
-                    ar0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, ar0);
-                    az0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, az0);
+                    pr0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, pr0);
+                    pz0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, pz0);
                     anh0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, anh0);
                 }
+                ar0 += pr0;
+                az0 += pz0;
                 Vec r0 = Act.Sigmoid(ar0);
                 Vec z0 = Act.Sigmoid(az0);
                 Vec n0 = Act.Tanh(V.FusedMultiplyAdd(r0, anh0, anx0));

@@ -872,22 +872,23 @@ namespace Deepbox.Generated
                         ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 32);
                         ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
                         ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 32);
-                        Vec ai0 = V.LoadUnsafe(ref gRow0, (nuint)col);
-                        Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
-                        Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
-                        Vec ao0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 24));
-                        Vec ai1 = V.LoadUnsafe(ref gRow1, (nuint)col);
-                        Vec af1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 8));
-                        Vec ag1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 16));
-                        Vec ao1 = V.LoadUnsafe(ref gRow1, (nuint)(col + 24));
-                        Vec ai2 = V.LoadUnsafe(ref gRow2, (nuint)col);
-                        Vec af2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 8));
-                        Vec ag2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 16));
-                        Vec ao2 = V.LoadUnsafe(ref gRow2, (nuint)(col + 24));
-                        Vec ai3 = V.LoadUnsafe(ref gRow3, (nuint)col);
-                        Vec af3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 8));
-                        Vec ag3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 16));
-                        Vec ao3 = V.LoadUnsafe(ref gRow3, (nuint)(col + 24));
+                        // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
+                        Vec ai0 = Vec.Zero;
+                        Vec af0 = Vec.Zero;
+                        Vec ag0 = Vec.Zero;
+                        Vec ao0 = Vec.Zero;
+                        Vec ai1 = Vec.Zero;
+                        Vec af1 = Vec.Zero;
+                        Vec ag1 = Vec.Zero;
+                        Vec ao1 = Vec.Zero;
+                        Vec ai2 = Vec.Zero;
+                        Vec af2 = Vec.Zero;
+                        Vec ag2 = Vec.Zero;
+                        Vec ao2 = Vec.Zero;
+                        Vec ai3 = Vec.Zero;
+                        Vec af3 = Vec.Zero;
+                        Vec ag3 = Vec.Zero;
+                        Vec ao3 = Vec.Zero;
                         ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 32
                         for (int k = 0; k < 8; k++)
                         {
@@ -917,31 +918,32 @@ namespace Deepbox.Generated
                             ag3 = V.FusedMultiplyAdd(wv2, hk3, ag3);
                             ao3 = V.FusedMultiplyAdd(wv3, hk3, ao3);
                         }
-                        V.StoreUnsafe(ai0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(af0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(ag0, ref gRow0, (nuint)(col + 16));
-                        V.StoreUnsafe(ao0, ref gRow0, (nuint)(col + 24));
-                        V.StoreUnsafe(ai1, ref gRow1, (nuint)col);
-                        V.StoreUnsafe(af1, ref gRow1, (nuint)(col + 8));
-                        V.StoreUnsafe(ag1, ref gRow1, (nuint)(col + 16));
-                        V.StoreUnsafe(ao1, ref gRow1, (nuint)(col + 24));
-                        V.StoreUnsafe(ai2, ref gRow2, (nuint)col);
-                        V.StoreUnsafe(af2, ref gRow2, (nuint)(col + 8));
-                        V.StoreUnsafe(ag2, ref gRow2, (nuint)(col + 16));
-                        V.StoreUnsafe(ao2, ref gRow2, (nuint)(col + 24));
-                        V.StoreUnsafe(ai3, ref gRow3, (nuint)col);
-                        V.StoreUnsafe(af3, ref gRow3, (nuint)(col + 8));
-                        V.StoreUnsafe(ag3, ref gRow3, (nuint)(col + 16));
-                        V.StoreUnsafe(ao3, ref gRow3, (nuint)(col + 24));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ai0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + af0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ag0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) + ao0, ref gRow0, (nuint)(col + 24));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + ai1, ref gRow1, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 8)) + af1, ref gRow1, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 16)) + ag1, ref gRow1, (nuint)(col + 16));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 24)) + ao1, ref gRow1, (nuint)(col + 24));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)col) + ai2, ref gRow2, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 8)) + af2, ref gRow2, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 16)) + ag2, ref gRow2, (nuint)(col + 16));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 24)) + ao2, ref gRow2, (nuint)(col + 24));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)col) + ai3, ref gRow3, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 8)) + af3, ref gRow3, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 16)) + ag3, ref gRow3, (nuint)(col + 16));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 24)) + ao3, ref gRow3, (nuint)(col + 24));
                     }
                     for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
                     {
                         ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
                         ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
-                        Vec ai0 = V.LoadUnsafe(ref gRow0, (nuint)col);
-                        Vec af0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 8));
-                        Vec ag0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 16));
-                        Vec ao0 = V.LoadUnsafe(ref gRow0, (nuint)(col + 24));
+                        // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
+                        Vec ai0 = Vec.Zero;
+                        Vec af0 = Vec.Zero;
+                        Vec ag0 = Vec.Zero;
+                        Vec ao0 = Vec.Zero;
                         ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 32
                         for (int k = 0; k < 8; k++)
                         {
@@ -956,10 +958,10 @@ namespace Deepbox.Generated
                             ag0 = V.FusedMultiplyAdd(wv2, hk0, ag0);
                             ao0 = V.FusedMultiplyAdd(wv3, hk0, ao0);
                         }
-                        V.StoreUnsafe(ai0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(af0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(ag0, ref gRow0, (nuint)(col + 16));
-                        V.StoreUnsafe(ao0, ref gRow0, (nuint)(col + 24));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ai0, ref gRow0, (nuint)col);
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + af0, ref gRow0, (nuint)(col + 8));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ag0, ref gRow0, (nuint)(col + 16));
+                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) + ao0, ref gRow0, (nuint)(col + 24));
                     }
                     LstmUpdate_H8(ref gx0, ref aux0, ref seq0, ref c00, seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);
                 }
@@ -1000,15 +1002,23 @@ namespace Deepbox.Generated
                     ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), xk, ao0);
                 }
                 ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 8);
+                Vec pi0 = Vec.Zero;
+                Vec pf0 = Vec.Zero;
+                Vec pg0 = Vec.Zero;
+                Vec po0 = Vec.Zero;
                 for (int k = 0; k < 8; k++)
                 {
                     Vec hk = V.Create(Unsafe.Add(ref h0, k));
                     ref float wk0 = ref Unsafe.Add(ref whp0, k * 32);
-                    ai0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, ai0);
-                    af0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, af0);
-                    ag0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, ag0);
-                    ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), hk, ao0);
+                    pi0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, pi0);
+                    pf0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 8), hk, pf0);
+                    pg0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, pg0);
+                    po0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), hk, po0);
                 }
+                ai0 += pi0;
+                af0 += pf0;
+                ag0 += pg0;
+                ao0 += po0;
                 Vec cNext0 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af0), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai0) * Act.Tanh(ag0)));
                 V.StoreUnsafe(cNext0, ref c0, (nuint)j);
                 V.StoreUnsafe(Flush(Act.Sigmoid(ao0) * Act.Tanh(cNext0)), ref out0, (nuint)j);
