@@ -25,9 +25,12 @@ namespace Deepbox;
 /// <c>e^r ≈ 1 + (r + r²·q(r))</c> (evaluated in that order, which keeps the result monotonic), and <c>2^n</c> built by
 /// an integer add into the exponent bits; <c>1 + e^r·2^n</c> is one fused multiply-add.
 /// <c>Sigmoid(x) = 1 / (1 + e^−x)</c> with <c>−x</c> clamped to [−87, 88.375] (x to [−88.375, 87]).
-/// <c>Tanh</c> uses the odd degree-11 minimax polynomial <c>a + a³·p(a²)</c> for <c>a = |x| &lt; 0.625</c> and
-/// <c>1 − 2 / (e^(2a) + 1)</c> (with <c>2a</c> clamped to at most 88.375) for <c>a ≥ 0.625</c>, then puts the sign
-/// of x on the result. The vector versions compute both tanh branches and blend them: no branches.
+/// <c>Tanh</c> is one rational function, no branches: with <c>a = min(|x|, 8.004157)</c> and <c>z = a²</c>,
+/// <c>tanh(a) ≈ (a + a³·P(z)) / Q(z)</c>, P of degree 3 and Q of degree 4 (a [9/8] Remez fit for relative error),
+/// Horner's scheme for both, one division, then the sign of x. It replaced a two-branch version (a polynomial below
+/// 0.625, <c>1 − 2 / (e^(2a) + 1)</c> above, both computed and blended) that took twice the instructions and was
+/// the longest chain of a streaming step; it is less accurate (below) but within what a float recurrence rounds
+/// away anyway, and it is the kind of approximation Eigen and ONNX Runtime's MLAS use for tanh.
 /// </para>
 /// <para>
 /// <b>Accuracy</b>, measured by <c>ActivationTests</c> against <see cref="double"/> math
@@ -40,19 +43,20 @@ namespace Deepbox;
 /// x ≈ 7.859) over all finite inputs; at most 2.481 ulp (measured 2.4807, at x ≈ −16.64, where 1 + e^−x has just
 /// passed 2^24) for x ≥ −88.375. Below −88.375 the result stays at sigmoid(−88.375) ≈ 4.16e−39 while the exact value
 /// keeps shrinking, so there only the absolute bound holds.</description></item>
-/// <item><description><see cref="Tanh(float)"/>: absolute error at most 7.94e−8 (measured 7.9391e−8), at most
-/// 1.333 ulp (measured 1.3320) and relative error at most 1.421e−7 (measured 1.4208e−7) over all finite inputs;
-/// all three maxima at |x| ≈ 0.631, just above the branch threshold. Below it the polynomial stays under
-/// 0.73 ulp.</description></item>
+/// <item><description><see cref="Tanh(float)"/>: absolute error at most 3.026e−7 (measured 3.0254e−7), at most
+/// 5.076 ulp (measured 5.0758) and relative error at most 3.026e−7 (measured 3.0255e−7) over all finite inputs,
+/// all three at x ≈ 6.2232; at most 2.53 ulp for |x| &lt; 0.5. Not monotonic: float rounding in the numerator and
+/// the denominator makes the result step back by up to 6 ulp between some neighbouring inputs (found exhaustively;
+/// no float coefficients avoid it).</description></item>
 /// </list>
 /// <para>
 /// <b>Special values.</b> No finite input overflows or gives NaN or infinity. <c>Sigmoid</c> stays in [0, 1], is
 /// exactly 1 from x = 16.635532 up (and for +∞) and exactly sigmoid(−88.375) ≈ 4.16e−39 (a subnormal, not 0) for
 /// every x ≤ −88.375 (and −∞); <c>Sigmoid(±0)</c> and <c>Sigmoid</c> of any subnormal are exactly 0.5. <c>Tanh</c>
-/// stays in [−1, 1], is exactly ±1 from |x| = 9.010914 up (and for ±∞), keeps the sign of zero
-/// (<c>Tanh(−0) = −0</c>), returns subnormal inputs unchanged and is exactly odd: <c>Tanh(−x)</c> has the bits of
-/// <c>−Tanh(x)</c>. Both are monotonic non-decreasing over all floats (checked exhaustively). A NaN input gives a
-/// NaN output (not necessarily with the same payload).
+/// stays in [−1, 1], is exactly ±1 from |x| = 8.004157 up (and for ±∞), keeps the sign of zero
+/// (<c>Tanh(−0) = −0</c>), returns every input below 3.57e−4 in magnitude unchanged (subnormals included) and is
+/// exactly odd: <c>Tanh(−x)</c> has the bits of <c>−Tanh(x)</c>. <c>Sigmoid</c> is monotonic non-decreasing over all
+/// floats (checked exhaustively). A NaN input gives a NaN output (not necessarily with the same payload).
 /// </para>
 /// </remarks>
 public static class Activations
@@ -78,19 +82,23 @@ public static class Activations
     private const float MinExpArg = -87f;
     private const float MaxExpArg = 88.375f;
 
-    // tanh(a) ≈ a + a^3 (C0 + C1 a^2 + ... + C4 a^8) for 0 <= a < TanhSmall: minimax for relative error
-    // (fit 4.4e-9 before rounding). At and above TanhSmall, tanh(a) = 1 - 2 / (e^(2a) + 1).
-    private const float TanhSmall = 0.625f;
-    private const float TanhC0 = -0.3333328f;
-    private const float TanhC1 = 0.13331442f;
-    private const float TanhC2 = -0.053739715f;
-    private const float TanhC3 = 0.020639086f;
-    private const float TanhC4 = -0.005704987f;
+    // tanh(a) ≈ (a + a^3 P(a^2)) / Q(a^2) for 0 <= a <= TanhClamp, with P(z) = P1 + P2 z + P3 z^2 + P4 z^3 and
+    // Q(z) = 1 + Q1 z + ... + Q4 z^4: a [9/8] rational, fitted by Remez for relative error on (0, 9.05] (2.34e-8 for the
+    // exact rational with these float coefficients; evaluated in float it reaches 5.08 ulp). One branch, one division.
+    private const float TanhP1 = 0.13380747f;
+    private const float TanhP2 = 0.0034951486f;
+    private const float TanhP3 = 2.0597638E-05f;
+    private const float TanhP4 = 1.333087E-08f;
+    private const float TanhQ1 = 0.46714067f;
+    private const float TanhQ2 = 0.025875587f;
+    private const float TanhQ3 = 0.00032847337f;
+    private const float TanhQ4 = 7.7685036E-07f;
+    private const float TanhClamp = 8.004157f;      // the smallest float at which the rational gives exactly 1
 
-    // Below these, the polynomials' intermediate powers (a^3, r^2) would underflow into subnormal floats, which cost
-    // x86 cores a microcode assist per operation (a decaying state slowed every step). They are computed on 0 instead,
-    // which gives the same bits: tanh(a) rounds to a below 2^-12 (a^3 / 3 is under half an ulp of a), and 1 + e^r
-    // rounds to 2 below 2^-30.
+    // Below these, the intermediate powers (a^3, r^2) would underflow into subnormal floats, which cost x86 cores a
+    // microcode assist per operation (a decaying state slowed every step). They are computed on 0 instead, which
+    // gives the same bits: tanh(a) rounds to a below 2^-12 (a^3 / 3 is under half an ulp of a; the rational gives
+    // exactly a below 3.57e-4 anyway), and 1 + e^r rounds to 2 below 2^-30.
     private const float TanhTiny = 2.44140625e-4f;  // 2^-12
     private const float ExpTiny = 9.3132257e-10f;   // 2^-30
 
@@ -117,33 +125,22 @@ public static class Activations
     /// The hyperbolic tangent of one value. Bit-identical to every lane of the vector versions.
     /// </summary>
     /// <remarks>
-    /// Measured against <c>Math.Tanh</c>: at most 7.94e−8 absolute error and at most 1.333 ulp (relative error
-    /// at most 1.421e−7) over all finite inputs. Exactly ±1 from |x| = 9.010914 up; monotonic; keeps
-    /// the sign of zero; returns subnormal inputs unchanged; <c>Tanh(−x) == −Tanh(x)</c> bit for bit. NaN gives NaN.
+    /// Measured against <c>Math.Tanh</c>: at most 3.026e−7 absolute error and at most 5.076 ulp (relative error
+    /// at most 3.026e−7) over all finite inputs. Exactly ±1 from |x| = 8.004157 up; keeps the sign of zero; returns
+    /// inputs below 3.57e−4 in magnitude unchanged; <c>Tanh(−x) == −Tanh(x)</c> bit for bit. NaN gives NaN.
     /// </remarks>
     /// <param name="x">The input.</param>
     /// <returns>tanh(x), in [−1, 1].</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Tanh(float x)
     {
-        float a = MathF.Abs(x);
-        float y;
-        if (a >= TanhSmall)
-        {
-            float v = MathF.Min(a + a, MaxExpArg);
-            y = 1f - 2f / OnePlusExp(v);
-        }
-        else
-        {
-            // NaN lands here: the polynomial keeps it NaN.
-            float b = a >= TanhTiny ? a : 0f;
-            float z = b * b;
-            float p = MathF.FusedMultiplyAdd(TanhC4, z, TanhC3);
-            p = MathF.FusedMultiplyAdd(p, z, TanhC2);
-            p = MathF.FusedMultiplyAdd(p, z, TanhC1);
-            p = MathF.FusedMultiplyAdd(p, z, TanhC0);
-            y = MathF.FusedMultiplyAdd(b * z, p, a);
-        }
+        // NaN passes MathF.Min and fails the comparison: the numerator is NaN.
+        float a = MathF.Min(MathF.Abs(x), TanhClamp);
+        float b = a >= TanhTiny ? a : 0f;
+        float z = b * b;
+        float p = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(TanhP4, z, TanhP3), z, TanhP2), z, TanhP1);
+        float q = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(TanhQ4, z, TanhQ3), z, TanhQ2), z, TanhQ1), z, 1f);
+        float y = MathF.FusedMultiplyAdd(b * z, p, a) / q;
 
         // y is +0 or positive: copy the sign bit of x onto it.
         return BitConverter.Int32BitsToSingle(
@@ -201,8 +198,7 @@ public static class Activations
     /// error bounds apply.
     /// </summary>
     /// <remarks>
-    /// Measured: at most 7.94e−8 absolute error and at most 1.333 ulp over all finite inputs. Both branches are
-    /// computed and blended. Computed per lane with <see cref="Tanh(float)"/> where <see cref="Vector128{T}"/> is
+    /// Measured: at most 3.026e−7 absolute error and at most 5.076 ulp over all finite inputs. Computed per lane with <see cref="Tanh(float)"/> where <see cref="Vector128{T}"/> is
     /// not hardware-accelerated.
     /// </remarks>
     /// <param name="x">The inputs.</param>
@@ -215,20 +211,17 @@ public static class Activations
             return Vector128.Create(Tanh(x.GetElement(0)), Tanh(x.GetElement(1)), Tanh(x.GetElement(2)), Tanh(x.GetElement(3)));
         }
 
-        Vector128<float> a = Vector128.Abs(x);
-
-        Vector128<float> v = Vector128.Min(a + a, Vector128.Create(MaxExpArg));
-        Vector128<float> large = Vector128<float>.One - Vector128.Create(2f) / OnePlusExp(v);
-
+        Vector128<float> a = Vector128.Min(Vector128.Abs(x), Vector128.Create(TanhClamp));
         Vector128<float> b = a & Vector128.GreaterThanOrEqual(a, Vector128.Create(TanhTiny));
         Vector128<float> z = b * b;
-        Vector128<float> p = Vector128.FusedMultiplyAdd(Vector128.Create(TanhC4), z, Vector128.Create(TanhC3));
-        p = Vector128.FusedMultiplyAdd(p, z, Vector128.Create(TanhC2));
-        p = Vector128.FusedMultiplyAdd(p, z, Vector128.Create(TanhC1));
-        p = Vector128.FusedMultiplyAdd(p, z, Vector128.Create(TanhC0));
-        Vector128<float> small = Vector128.FusedMultiplyAdd(b * z, p, a);
-
-        Vector128<float> y = Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(a, Vector128.Create(TanhSmall)), large, small);
+        Vector128<float> p = Vector128.FusedMultiplyAdd(Vector128.Create(TanhP4), z, Vector128.Create(TanhP3));
+        p = Vector128.FusedMultiplyAdd(p, z, Vector128.Create(TanhP2));
+        p = Vector128.FusedMultiplyAdd(p, z, Vector128.Create(TanhP1));
+        Vector128<float> q = Vector128.FusedMultiplyAdd(Vector128.Create(TanhQ4), z, Vector128.Create(TanhQ3));
+        q = Vector128.FusedMultiplyAdd(q, z, Vector128.Create(TanhQ2));
+        q = Vector128.FusedMultiplyAdd(q, z, Vector128.Create(TanhQ1));
+        q = Vector128.FusedMultiplyAdd(q, z, Vector128<float>.One);
+        Vector128<float> y = Vector128.FusedMultiplyAdd(b * z, p, a) / q;
         return y | (x & Vector128.Create(-0f));
     }
 
@@ -279,8 +272,7 @@ public static class Activations
     /// error bounds apply.
     /// </summary>
     /// <remarks>
-    /// Measured: at most 7.94e−8 absolute error and at most 1.333 ulp over all finite inputs. Both branches are
-    /// computed and blended. Computed as two <see cref="Vector128{T}"/> halves where <see cref="Vector256{T}"/> is
+    /// Measured: at most 3.026e−7 absolute error and at most 5.076 ulp over all finite inputs. Computed as two <see cref="Vector128{T}"/> halves where <see cref="Vector256{T}"/> is
     /// not hardware-accelerated.
     /// </remarks>
     /// <param name="x">The inputs.</param>
@@ -293,20 +285,17 @@ public static class Activations
             return Vector256.Create(Tanh(x.GetLower()), Tanh(x.GetUpper()));
         }
 
-        Vector256<float> a = Vector256.Abs(x);
-
-        Vector256<float> v = Vector256.Min(a + a, Vector256.Create(MaxExpArg));
-        Vector256<float> large = Vector256<float>.One - Vector256.Create(2f) / OnePlusExp(v);
-
+        Vector256<float> a = Vector256.Min(Vector256.Abs(x), Vector256.Create(TanhClamp));
         Vector256<float> b = a & Vector256.GreaterThanOrEqual(a, Vector256.Create(TanhTiny));
         Vector256<float> z = b * b;
-        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(TanhC4), z, Vector256.Create(TanhC3));
-        p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(TanhC2));
-        p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(TanhC1));
-        p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(TanhC0));
-        Vector256<float> small = Vector256.FusedMultiplyAdd(b * z, p, a);
-
-        Vector256<float> y = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(a, Vector256.Create(TanhSmall)), large, small);
+        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(TanhP4), z, Vector256.Create(TanhP3));
+        p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(TanhP2));
+        p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(TanhP1));
+        Vector256<float> q = Vector256.FusedMultiplyAdd(Vector256.Create(TanhQ4), z, Vector256.Create(TanhQ3));
+        q = Vector256.FusedMultiplyAdd(q, z, Vector256.Create(TanhQ2));
+        q = Vector256.FusedMultiplyAdd(q, z, Vector256.Create(TanhQ1));
+        q = Vector256.FusedMultiplyAdd(q, z, Vector256<float>.One);
+        Vector256<float> y = Vector256.FusedMultiplyAdd(b * z, p, a) / q;
         return y | (x & Vector256.Create(-0f));
     }
 
@@ -357,8 +346,7 @@ public static class Activations
     /// error bounds apply.
     /// </summary>
     /// <remarks>
-    /// Measured: at most 7.94e−8 absolute error and at most 1.333 ulp over all finite inputs. Both branches are
-    /// computed and blended. Computed as two <see cref="Vector256{T}"/> halves where <see cref="Vector512{T}"/> is
+    /// Measured: at most 3.026e−7 absolute error and at most 5.076 ulp over all finite inputs. Computed as two <see cref="Vector256{T}"/> halves where <see cref="Vector512{T}"/> is
     /// not hardware-accelerated.
     /// </remarks>
     /// <param name="x">The inputs.</param>
@@ -371,20 +359,17 @@ public static class Activations
             return Vector512.Create(Tanh(x.GetLower()), Tanh(x.GetUpper()));
         }
 
-        Vector512<float> a = Vector512.Abs(x);
-
-        Vector512<float> v = Vector512.Min(a + a, Vector512.Create(MaxExpArg));
-        Vector512<float> large = Vector512<float>.One - Vector512.Create(2f) / OnePlusExp(v);
-
+        Vector512<float> a = Vector512.Min(Vector512.Abs(x), Vector512.Create(TanhClamp));
         Vector512<float> b = a & Vector512.GreaterThanOrEqual(a, Vector512.Create(TanhTiny));
         Vector512<float> z = b * b;
-        Vector512<float> p = Vector512.FusedMultiplyAdd(Vector512.Create(TanhC4), z, Vector512.Create(TanhC3));
-        p = Vector512.FusedMultiplyAdd(p, z, Vector512.Create(TanhC2));
-        p = Vector512.FusedMultiplyAdd(p, z, Vector512.Create(TanhC1));
-        p = Vector512.FusedMultiplyAdd(p, z, Vector512.Create(TanhC0));
-        Vector512<float> small = Vector512.FusedMultiplyAdd(b * z, p, a);
-
-        Vector512<float> y = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(a, Vector512.Create(TanhSmall)), large, small);
+        Vector512<float> p = Vector512.FusedMultiplyAdd(Vector512.Create(TanhP4), z, Vector512.Create(TanhP3));
+        p = Vector512.FusedMultiplyAdd(p, z, Vector512.Create(TanhP2));
+        p = Vector512.FusedMultiplyAdd(p, z, Vector512.Create(TanhP1));
+        Vector512<float> q = Vector512.FusedMultiplyAdd(Vector512.Create(TanhQ4), z, Vector512.Create(TanhQ3));
+        q = Vector512.FusedMultiplyAdd(q, z, Vector512.Create(TanhQ2));
+        q = Vector512.FusedMultiplyAdd(q, z, Vector512.Create(TanhQ1));
+        q = Vector512.FusedMultiplyAdd(q, z, Vector512<float>.One);
+        Vector512<float> y = Vector512.FusedMultiplyAdd(b * z, p, a) / q;
         return y | (x & Vector512.Create(-0f));
     }
 
@@ -458,7 +443,7 @@ public static class Activations
     /// <see cref="Tanh(float)"/>. Results are bit-identical to <see cref="Tanh(float)"/> element by element.
     /// </summary>
     /// <remarks>
-    /// Measured: at most 7.94e−8 absolute error and at most 1.333 ulp over all finite inputs.
+    /// Measured: at most 3.026e−7 absolute error and at most 5.076 ulp over all finite inputs.
     /// <paramref name="y"/> may be the very same memory as <paramref name="x"/> (in place) but must not otherwise
     /// overlap it. Elements of <paramref name="y"/> past the length of <paramref name="x"/> are left untouched.
     /// </remarks>
