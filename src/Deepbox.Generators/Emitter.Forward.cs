@@ -36,6 +36,13 @@ internal static partial class Emitter
                         {
                             yield return ($"_bhn{s.Index}_{tag}", s.Padded, "b_hn, kept apart: it sits inside r * (W_hn h + b_hn)");
                         }
+
+                        if (WideStep(plan))
+                        {
+                            yield return ($"_w{s.Index}_{tag}_ih16", src.PackedRows * n, "the same in blocks of 16, for Step's 512-bit kernels");
+                            yield return ($"_w{s.Index}_{tag}_hh16", l.HiddenSize * n, "the same in blocks of 16");
+                            yield return ($"_b{s.Index}_{tag}_16", n, "the same in blocks of 16");
+                        }
                     }
                 }
             }
@@ -512,6 +519,17 @@ internal static partial class Emitter
                                 if (l.Kind == LayerKind.Gru)
                                 {
                                     w.Line($"{p["bias_hh_l" + sfx]}.Slice({Inv(2 * l.HiddenSize)}, {Inv(l.HiddenSize)}).CopyTo(_bhn{s.Index}_{tag});");
+                                }
+                            }
+
+                            if (WideStep(plan))
+                            {
+                                int v16 = VectorIsa.V512.Width;
+                                w.Line($"{S}.PackGateInterleaved({p["weight_ih_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v16)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, _w{s.Index}_{tag}_ih16);");
+                                w.Line($"{S}.PackGateInterleaved({p["weight_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, {Inv(v16)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, _w{s.Index}_{tag}_hh16);");
+                                if (l.Bias)
+                                {
+                                    w.Line($"{S}.PackGateBias({p["bias_ih_l" + sfx]}, {p["bias_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(v16)}, {Inv(folded)}, _b{s.Index}_{tag}_16);");
                                 }
                             }
                         }

@@ -89,7 +89,28 @@ internal static partial class Emitter
             }
         }
 
-        string vec = plan.Isa.TypeName;
+        WriteKernelClass(w, plan, plan.Isa, KernelClassName(plan), plan.Stages.Any(s => s.Layer.IsRecurrent), kernels);
+        if (WideStep(plan))
+        {
+            // Step's kernels again in 16-float blocks, for machines where Vector512 is accelerated.
+            var wide = new SortedDictionary<string, Action<SourceWriter>>(StringComparer.Ordinal);
+            foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
+            {
+                for (int layer = 0; layer < s.Layer.NumLayers; layer++)
+                {
+                    RowSource src = s.LayerInput(layer);
+                    wide[StepName(s.Layer, src)] = kw => WriteStepKernel(kw, VectorIsa.V512, s.Layer, src, s.Padded);
+                }
+            }
+
+            w.Line();
+            WriteKernelClass(w, plan, VectorIsa.V512, KernelClassName(plan) + "512", true, wide);
+        }
+    }
+
+    private static void WriteKernelClass(SourceWriter w, ModelPlan plan, VectorIsa isa, string name, bool flush, SortedDictionary<string, Action<SourceWriter>> kernels)
+    {
+        string vec = isa.TypeName;
         w.Line("namespace Deepbox.Generated");
         w.Line("{");
         w.Line("    using Act = global::Deepbox.Activations;");
@@ -100,13 +121,15 @@ internal static partial class Emitter
         w.Line($"    using V = global::System.Runtime.Intrinsics.{vec};");
         w.Line($"    using Vec = global::System.Runtime.Intrinsics.{vec}<float>;");
         w.Line();
-        w.Line($"    /// <summary>The kernels of {plan.Spec.ClassName}, specialized to its sizes ({Inv(plan.Isa.Width)}-float vector blocks).</summary>");
+        w.Line(isa == plan.Isa
+            ? $"    /// <summary>The kernels of {plan.Spec.ClassName}, specialized to its sizes ({Inv(isa.Width)}-float vector blocks).</summary>"
+            : $"    /// <summary>The streaming kernels of {plan.Spec.ClassName} in {Inv(isa.Width)}-float blocks: Step runs them where {vec} is accelerated (the same bits).</summary>");
         w.Line($"    [global::System.CodeDom.Compiler.GeneratedCode(\"Deepbox.Generators\", \"{typeof(Emitter).Assembly.GetName().Version}\")]");
-        w.Line($"    file static class {KernelClassName(plan)}");
+        w.Line($"    file static class {name}");
         w.Line("    {");
         var body = new SourceWriter();
         bool firstKernel = true;
-        if (plan.Stages.Any(s => s.Layer.IsRecurrent))
+        if (flush)
         {
             body.Line("/// <summary>");
             body.Line($"/// Sets state values smaller than {FlushBelow} in magnitude to zero. A state that decays (input going quiet for");

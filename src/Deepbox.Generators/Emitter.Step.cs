@@ -12,6 +12,17 @@ internal static partial class Emitter
 {
     private static bool CanStream(ModelPlan plan) => plan.Stages.All(s => !s.Layer.IsRecurrent || !s.Layer.Bidirectional);
 
+    /// <summary>
+    /// Whether Step also gets 512-bit kernels: a streaming model whose recurrent layers' padded hidden sizes are whole
+    /// 16-float vectors (so the state, the biases and every block are the same floats at either width). One block of
+    /// 16 instead of two of 8 halves a step's instructions; its chain of dependent operations, which sets the time of a
+    /// step of a small layer, stays as long.
+    /// </summary>
+    private static bool WideStep(ModelPlan plan) =>
+        CanStream(plan)
+        && plan.Stages.Any(s => s.Layer.IsRecurrent)
+        && plan.Stages.Where(s => s.Layer.IsRecurrent).All(s => s.Padded % VectorIsa.V512.Width == 0);
+
     /// <summary>Where each recurrent layer's h (and c) sit in the state: (stage, layer) → offsets.</summary>
     private static Dictionary<(int Stage, int Layer), (int H, int C)> StateLayout(ModelPlan plan, out int length)
     {
@@ -95,40 +106,57 @@ internal static partial class Emitter
         {
             w.Line($"{S}.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);");
             w.Line($"{Span} s = state.AsSpan();");
-            string current = "input";
-            foreach (StagePlan s in plan.Stages)
+            if (WideStep(plan))
             {
-                LayerSpec l = s.Layer;
-                w.Line($"// ({(l.Name ?? Inv(s.Index))}) {s.Describe()}");
-                if (l.IsRecurrent)
+                using (w.Block($"if ({S}.StepVector512)"))
                 {
-                    int hp = s.Padded;
-                    for (int layer = 0; layer < l.NumLayers; layer++)
-                    {
-                        RowSource src = s.LayerInput(layer);
-                        string tag = Tag(layer, 0);
-                        (int hOff, int cOff) = layout[(s.Index, layer)];
-                        string h = $"s.Slice({Inv(hOff)}, {Inv(hp)})";
-                        string c = l.Kind == LayerKind.Lstm ? $"s.Slice({Inv(cOff)}, {Inv(hp)}), " : string.Empty;
-                        string bhn = l.Kind == LayerKind.Gru ? $"_bhn{s.Index}_{tag}, " : string.Empty;
-                        w.Line($"{k}.{StepName(l, src)}({current}, _w{s.Index}_{tag}_ih, _w{s.Index}_{tag}_hh, _b{s.Index}_{tag}, {bhn}{h}, {c}_stepSums);");
-                        current = h;
-                    }
+                    WriteStepCalls(w, plan, layout, k + "512", "16");
+                    w.Line("return;");
                 }
-                else if (l.Kind == LayerKind.Linear)
-                {
-                    w.Line($"{k}.{DenseName(s.Input, s.Padded, l.Activation)}({current}, {Inv(s.Input.RowStride)}, _w{s.Index}, _b{s.Index}, _stepY{s.Index}, 1);");
-                    current = $"_stepY{s.Index}.AsSpan()";
-                }
-                else
-                {
-                    w.Line("// One step is its own last step.");
-                }
+
+                w.Line();
             }
 
-            w.Line($"{current}.Slice(0, OutputSize).CopyTo(output);");
+            WriteStepCalls(w, plan, layout, k, string.Empty);
         }
 
         w.Line();
+    }
+
+    /// <summary>Step's body: each stage's kernel, from the input to the output (<paramref name="wide"/>: the 16-float weights).</summary>
+    private static void WriteStepCalls(SourceWriter w, ModelPlan plan, Dictionary<(int Stage, int Layer), (int H, int C)> layout, string k, string wide)
+    {
+        string current = "input";
+        foreach (StagePlan s in plan.Stages)
+        {
+            LayerSpec l = s.Layer;
+            w.Line($"// ({(l.Name ?? Inv(s.Index))}) {s.Describe()}");
+            if (l.IsRecurrent)
+            {
+                int hp = s.Padded;
+                for (int layer = 0; layer < l.NumLayers; layer++)
+                {
+                    RowSource src = s.LayerInput(layer);
+                    string tag = Tag(layer, 0);
+                    (int hOff, int cOff) = layout[(s.Index, layer)];
+                    string h = $"s.Slice({Inv(hOff)}, {Inv(hp)})";
+                    string c = l.Kind == LayerKind.Lstm ? $"s.Slice({Inv(cOff)}, {Inv(hp)}), " : string.Empty;
+                    string bhn = l.Kind == LayerKind.Gru ? $"_bhn{s.Index}_{tag}, " : string.Empty;
+                    w.Line($"{k}.{StepName(l, src)}({current}, _w{s.Index}_{tag}_ih{wide}, _w{s.Index}_{tag}_hh{wide}, _b{s.Index}_{tag}{(wide.Length == 0 ? string.Empty : "_" + wide)}, {bhn}{h}, {c}_stepSums);");
+                    current = h;
+                }
+            }
+            else if (l.Kind == LayerKind.Linear)
+            {
+                w.Line($"{KernelClass(plan)}.{DenseName(s.Input, s.Padded, l.Activation)}({current}, {Inv(s.Input.RowStride)}, _w{s.Index}, _b{s.Index}, _stepY{s.Index}, 1);");
+                current = $"_stepY{s.Index}.AsSpan()";
+            }
+            else
+            {
+                w.Line("// One step is its own last step.");
+            }
+        }
+
+        w.Line($"{current}.Slice(0, OutputSize).CopyTo(output);");
     }
 }

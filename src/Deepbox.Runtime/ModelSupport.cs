@@ -5,6 +5,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Deepbox;
 
@@ -461,6 +462,21 @@ public static class ModelSupport
     /// <param name="destination">The products; may be <paramref name="x"/>.</param>
     public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination) =>
         TensorPrimitives.Multiply(x, y.Slice(0, x.Length), destination);
+
+    private static bool s_stepVector512 = Vector512.IsHardwareAccelerated;
+
+    /// <summary>
+    /// Whether a model's <c>Step</c> runs its 512-bit kernels (generated for models whose recurrent layers' padded
+    /// hidden sizes are whole numbers of 16-float vectors): true where <see cref="Vector512"/> is hardware-accelerated,
+    /// and it cannot be made true elsewhere. Both kernels give the same bits (each lane sums in the same order and the
+    /// activations are bit-identical at every width); the switch exists so that tests and comparisons can run the
+    /// 256-bit ones on a machine with AVX-512.
+    /// </summary>
+    public static bool StepVector512
+    {
+        get => s_stepVector512;
+        set => s_stepVector512 = value && Vector512.IsHardwareAccelerated;
+    }
 
     /// <summary>Checks the arguments of a streaming <c>Step</c>: one time step in, one out, and a state of this model's length.</summary>
     /// <param name="input">The input's length.</param>

@@ -73,6 +73,19 @@ public partial class Gru33x9;
 [Gru(3, 129, Bidirectional = true)]
 public partial class Gru3x129;
 
+// Hidden sizes of whole 16-float vectors: Step has 512-bit kernels too (one block; three blocks; two chunks).
+[Lstm(8, 16)]
+public partial class Lstm8x16;
+
+[Gru(5, 48, NumLayers = 2)]
+public partial class Gru5x48;
+
+[Gru(3, 144)]
+public partial class Gru3x144;
+
+[Rnn(6, 32, NumLayers = 2, Nonlinearity = Nonlinearity.Relu)]
+public partial class Rnn6x32;
+
 // Three chunks of W_hh, streamed too (Gru3x129 is bidirectional).
 [Gru(5, 257)]
 public partial class Gru5x257;

@@ -65,9 +65,15 @@ namespace Snapshots
         private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(128); // lstm.weight_ih_l0 as [1][128]
         private readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(4096); // lstm.weight_hh_l0 as [32][128]
         private readonly global::Deepbox.AlignedBuffer _b0_0 = new(128); // b_ih + b_hh
+        private readonly global::Deepbox.AlignedBuffer _w0_0_ih16 = new(128); // the same in blocks of 16, for Step's 512-bit kernels
+        private readonly global::Deepbox.AlignedBuffer _w0_0_hh16 = new(4096); // the same in blocks of 16
+        private readonly global::Deepbox.AlignedBuffer _b0_0_16 = new(128); // the same in blocks of 16
         private readonly global::Deepbox.AlignedBuffer _w0_1_ih = new(4096); // lstm.weight_ih_l1 as [32][128]
         private readonly global::Deepbox.AlignedBuffer _w0_1_hh = new(4096); // lstm.weight_hh_l1 as [32][128]
         private readonly global::Deepbox.AlignedBuffer _b0_1 = new(128); // b_ih + b_hh
+        private readonly global::Deepbox.AlignedBuffer _w0_1_ih16 = new(4096); // the same in blocks of 16, for Step's 512-bit kernels
+        private readonly global::Deepbox.AlignedBuffer _w0_1_hh16 = new(4096); // the same in blocks of 16
+        private readonly global::Deepbox.AlignedBuffer _b0_1_16 = new(128); // the same in blocks of 16
         private readonly global::Deepbox.AlignedBuffer _w2 = new(256); // fc.weight as [32][8]
         private readonly global::Deepbox.AlignedBuffer _b2 = new(8); // fc.bias
 
@@ -337,6 +343,19 @@ namespace Snapshots
         {
             global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);
             global::System.Span<float> s = state.AsSpan();
+            if (global::Deepbox.ModelSupport.StepVector512)
+            {
+                // (lstm) LSTM(1, 32, num_layers=2)
+                global::Deepbox.Generated.ForecasterKernels512.LstmStep_K1_H32(input, _w0_0_ih16, _w0_0_hh16, _b0_0_16, s.Slice(0, 32), s.Slice(32, 32), _stepSums);
+                global::Deepbox.Generated.ForecasterKernels512.LstmStep_K32_H32(s.Slice(0, 32), _w0_1_ih16, _w0_1_hh16, _b0_1_16, s.Slice(64, 32), s.Slice(96, 32), _stepSums);
+                // (1) LastStep()
+                // One step is its own last step.
+                // (fc) Linear(in_features=32, out_features=1, bias=true)
+                global::Deepbox.Generated.ForecasterKernels.Dense_K32_N8(s.Slice(64, 32), 32, _w2, _b2, _stepY2, 1);
+                _stepY2.AsSpan().Slice(0, OutputSize).CopyTo(output);
+                return;
+            }
+
             // (lstm) LSTM(1, 32, num_layers=2)
             global::Deepbox.Generated.ForecasterKernels.LstmStep_K1_H32(input, _w0_0_ih, _w0_0_hh, _b0_0, s.Slice(0, 32), s.Slice(32, 32), _stepSums);
             global::Deepbox.Generated.ForecasterKernels.LstmStep_K32_H32(s.Slice(0, 32), _w0_1_ih, _w0_1_hh, _b0_1, s.Slice(64, 32), s.Slice(96, 32), _stepSums);
@@ -517,9 +536,15 @@ namespace Snapshots
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 4, 32, 1, 8, 1, 1, _w0_0_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 4, 32, 32, 8, 32, 32, _w0_0_hh);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 4, 32, 8, 4, _b0_0);
+            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 4, 32, 1, 16, 1, 1, _w0_0_ih16);
+            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 4, 32, 32, 16, 32, 32, _w0_0_hh16);
+            global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 4, 32, 16, 4, _b0_0_16);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l1.Value.AsSpan(), 4, 32, 32, 8, 32, 32, _w0_1_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l1.Value.AsSpan(), 4, 32, 32, 8, 32, 32, _w0_1_hh);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l1.Value.AsSpan(), _p0_bias_hh_l1.Value.AsSpan(), 4, 32, 8, 4, _b0_1);
+            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l1.Value.AsSpan(), 4, 32, 32, 16, 32, 32, _w0_1_ih16);
+            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l1.Value.AsSpan(), 4, 32, 32, 16, 32, 32, _w0_1_hh16);
+            global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l1.Value.AsSpan(), _p0_bias_hh_l1.Value.AsSpan(), 4, 32, 16, 4, _b0_1_16);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p2_weight.Value.AsSpan(), 1, 1, 32, 8, 32, 32, _w2);
             global::Deepbox.ModelSupport.PackGateBias(_p2_bias.Value.AsSpan(), default, 1, 1, 8, 0, _b2);
         }
@@ -2071,6 +2096,234 @@ namespace Deepbox.Generated
                         V.StoreUnsafe(a30, ref wk3, 0);
                     }
                 }
+            }
+        }
+    }
+}
+
+namespace Deepbox.Generated
+{
+    using Act = global::Deepbox.Activations;
+    using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
+    using MethodImpl = global::System.Runtime.CompilerServices.MethodImplAttribute;
+    using MethodImplOptions = global::System.Runtime.CompilerServices.MethodImplOptions;
+    using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
+    using V = global::System.Runtime.Intrinsics.Vector512;
+    using Vec = global::System.Runtime.Intrinsics.Vector512<float>;
+
+    /// <summary>The streaming kernels of Forecaster in 16-float blocks: Step runs them where Vector512 is accelerated (the same bits).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "0.1.0.0")]
+    file static class ForecasterKernels512
+    {
+        /// <summary>
+        /// Sets state values smaller than 1e-30f in magnitude to zero. A state that decays (input going quiet for
+        /// thousands of steps) would otherwise sink into subnormal floats, which slow x86 cores many times over, and .NET has
+        /// no flush-to-zero switch; values this small change nothing a float can show downstream.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vec Flush(Vec x) => x & V.GreaterThanOrEqual(V.Abs(x), V.Create(1e-30f));
+
+        /// <summary>
+        /// One step of the LSTM for one sequence: the 1 inputs and the 32 hidden units of the previous step
+        /// in one pass over W_ih and W_hh (4 gates per block of 16 units), then the cell's update of h and c in place.
+        /// The products of every block go to scratch first (every block reads all of the old h), then the updates run.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        public static void LstmStep_K1_H32(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> wih, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bias, global::System.Span<float> h, global::System.Span<float> c, global::System.Span<float> scratch)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float wih0 = ref MemoryMarshal.GetReference(wih);
+            ref float whh0 = ref MemoryMarshal.GetReference(whh);
+            ref float b0 = ref MemoryMarshal.GetReference(bias);
+            ref float h0 = ref MemoryMarshal.GetReference(h);
+            ref float c0 = ref MemoryMarshal.GetReference(c);
+            ref float sums0 = ref MemoryMarshal.GetReference(scratch);
+            // The products, 2 blocks at a time (8 independent chains of FMAs), their sums to scratch: h is read to the end.
+            for (int j = 0; j < 32; j += 32)
+            {
+                int col0 = j * 4;
+                int col1 = (j + 16) * 4;
+                Vec ai0 = V.LoadUnsafe(ref b0, (nuint)col0);
+                Vec af0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 16));
+                Vec ag0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 32));
+                Vec ao0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 48));
+                Vec ai1 = V.LoadUnsafe(ref b0, (nuint)col1);
+                Vec af1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 16));
+                Vec ag1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 32));
+                Vec ao1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 48));
+                ref float wxp0 = ref Unsafe.Add(ref wih0, col0 * 1);
+                ref float wxp1 = ref Unsafe.Add(ref wih0, col1 * 1);
+                for (int k = 0; k < 1; k++)
+                {
+                    Vec xk = V.Create(Unsafe.Add(ref x0, k));
+                    ref float wk0 = ref Unsafe.Add(ref wxp0, k * 64);
+                    ai0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), xk, ai0);
+                    af0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), xk, af0);
+                    ag0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 32), xk, ag0);
+                    ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 48), xk, ao0);
+                    ref float wk1 = ref Unsafe.Add(ref wxp1, k * 64);
+                    ai1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), xk, ai1);
+                    af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), xk, af1);
+                    ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 32), xk, ag1);
+                    ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 48), xk, ao1);
+                }
+                V.StoreUnsafe(ai0, ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(af0, ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(ag0, ref sums0, (nuint)((j * 4) + 32));
+                V.StoreUnsafe(ao0, ref sums0, (nuint)((j * 4) + 48));
+                V.StoreUnsafe(ai1, ref sums0, (nuint)((j + 16) * 4));
+                V.StoreUnsafe(af1, ref sums0, (nuint)(((j + 16) * 4) + 16));
+                V.StoreUnsafe(ag1, ref sums0, (nuint)(((j + 16) * 4) + 32));
+                V.StoreUnsafe(ao1, ref sums0, (nuint)(((j + 16) * 4) + 48));
+                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
+                ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
+                Vec pi0 = Vec.Zero;
+                Vec pf0 = Vec.Zero;
+                Vec pg0 = Vec.Zero;
+                Vec po0 = Vec.Zero;
+                Vec pi1 = Vec.Zero;
+                Vec pf1 = Vec.Zero;
+                Vec pg1 = Vec.Zero;
+                Vec po1 = Vec.Zero;
+                for (int k = 0; k < 32; k++)
+                {
+                    Vec hk = V.Create(Unsafe.Add(ref h0, k));
+                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 64);
+                    pi0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, pi0);
+                    pf0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, pf0);
+                    pg0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 32), hk, pg0);
+                    po0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 48), hk, po0);
+                    ref float wk1 = ref Unsafe.Add(ref whp1, k * 64);
+                    pi1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), hk, pi1);
+                    pf1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), hk, pf1);
+                    pg1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 32), hk, pg1);
+                    po1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 48), hk, po1);
+                }
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(j * 4)) + pi0, ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16)) + pf0, ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 32)) + pg0, ref sums0, (nuint)((j * 4) + 32));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 48)) + po0, ref sums0, (nuint)((j * 4) + 48));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j + 16) * 4)) + pi1, ref sums0, (nuint)((j + 16) * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 16)) + pf1, ref sums0, (nuint)(((j + 16) * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 32)) + pg1, ref sums0, (nuint)(((j + 16) * 4) + 32));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 48)) + po1, ref sums0, (nuint)(((j + 16) * 4) + 48));
+            }
+            // The gates, activated in place: i, f and o through the sigmoid, g through tanh.
+            for (int j = 0; j < 32; j += 16)
+            {
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)(j * 4))), ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16))), ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(Act.Tanh(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 32))), ref sums0, (nuint)((j * 4) + 32));
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 48))), ref sums0, (nuint)((j * 4) + 48));
+            }
+            // c' = f * c + i * g and h' = o * tanh(c'), in place.
+            for (int j = 0; j < 32; j += 16)
+            {
+                Vec cNext = Flush(V.FusedMultiplyAdd(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16)), V.LoadUnsafe(ref c0, (nuint)j), V.LoadUnsafe(ref sums0, (nuint)(j * 4)) * V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 32))));
+                V.StoreUnsafe(cNext, ref c0, (nuint)j);
+                V.StoreUnsafe(Flush(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 48)) * Act.Tanh(cNext)), ref h0, (nuint)j);
+            }
+        }
+
+        /// <summary>
+        /// One step of the LSTM for one sequence: the 32 inputs and the 32 hidden units of the previous step
+        /// in one pass over W_ih and W_hh (4 gates per block of 16 units), then the cell's update of h and c in place.
+        /// The products of every block go to scratch first (every block reads all of the old h), then the updates run.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        public static void LstmStep_K32_H32(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> wih, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bias, global::System.Span<float> h, global::System.Span<float> c, global::System.Span<float> scratch)
+        {
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float wih0 = ref MemoryMarshal.GetReference(wih);
+            ref float whh0 = ref MemoryMarshal.GetReference(whh);
+            ref float b0 = ref MemoryMarshal.GetReference(bias);
+            ref float h0 = ref MemoryMarshal.GetReference(h);
+            ref float c0 = ref MemoryMarshal.GetReference(c);
+            ref float sums0 = ref MemoryMarshal.GetReference(scratch);
+            // The products, 2 blocks at a time (8 independent chains of FMAs), their sums to scratch: h is read to the end.
+            for (int j = 0; j < 32; j += 32)
+            {
+                int col0 = j * 4;
+                int col1 = (j + 16) * 4;
+                Vec ai0 = V.LoadUnsafe(ref b0, (nuint)col0);
+                Vec af0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 16));
+                Vec ag0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 32));
+                Vec ao0 = V.LoadUnsafe(ref b0, (nuint)(col0 + 48));
+                Vec ai1 = V.LoadUnsafe(ref b0, (nuint)col1);
+                Vec af1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 16));
+                Vec ag1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 32));
+                Vec ao1 = V.LoadUnsafe(ref b0, (nuint)(col1 + 48));
+                ref float wxp0 = ref Unsafe.Add(ref wih0, col0 * 32);
+                ref float wxp1 = ref Unsafe.Add(ref wih0, col1 * 32);
+                for (int k = 0; k < 32; k++)
+                {
+                    Vec xk = V.Create(Unsafe.Add(ref x0, k));
+                    ref float wk0 = ref Unsafe.Add(ref wxp0, k * 64);
+                    ai0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), xk, ai0);
+                    af0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), xk, af0);
+                    ag0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 32), xk, ag0);
+                    ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 48), xk, ao0);
+                    ref float wk1 = ref Unsafe.Add(ref wxp1, k * 64);
+                    ai1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), xk, ai1);
+                    af1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), xk, af1);
+                    ag1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 32), xk, ag1);
+                    ao1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 48), xk, ao1);
+                }
+                V.StoreUnsafe(ai0, ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(af0, ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(ag0, ref sums0, (nuint)((j * 4) + 32));
+                V.StoreUnsafe(ao0, ref sums0, (nuint)((j * 4) + 48));
+                V.StoreUnsafe(ai1, ref sums0, (nuint)((j + 16) * 4));
+                V.StoreUnsafe(af1, ref sums0, (nuint)(((j + 16) * 4) + 16));
+                V.StoreUnsafe(ag1, ref sums0, (nuint)(((j + 16) * 4) + 32));
+                V.StoreUnsafe(ao1, ref sums0, (nuint)(((j + 16) * 4) + 48));
+                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
+                ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
+                Vec pi0 = Vec.Zero;
+                Vec pf0 = Vec.Zero;
+                Vec pg0 = Vec.Zero;
+                Vec po0 = Vec.Zero;
+                Vec pi1 = Vec.Zero;
+                Vec pf1 = Vec.Zero;
+                Vec pg1 = Vec.Zero;
+                Vec po1 = Vec.Zero;
+                for (int k = 0; k < 32; k++)
+                {
+                    Vec hk = V.Create(Unsafe.Add(ref h0, k));
+                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 64);
+                    pi0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, pi0);
+                    pf0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), hk, pf0);
+                    pg0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 32), hk, pg0);
+                    po0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 48), hk, po0);
+                    ref float wk1 = ref Unsafe.Add(ref whp1, k * 64);
+                    pi1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1), hk, pi1);
+                    pf1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 16), hk, pf1);
+                    pg1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 32), hk, pg1);
+                    po1 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk1, 48), hk, po1);
+                }
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(j * 4)) + pi0, ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16)) + pf0, ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 32)) + pg0, ref sums0, (nuint)((j * 4) + 32));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 48)) + po0, ref sums0, (nuint)((j * 4) + 48));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)((j + 16) * 4)) + pi1, ref sums0, (nuint)((j + 16) * 4));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 16)) + pf1, ref sums0, (nuint)(((j + 16) * 4) + 16));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 32)) + pg1, ref sums0, (nuint)(((j + 16) * 4) + 32));
+                V.StoreUnsafe(V.LoadUnsafe(ref sums0, (nuint)(((j + 16) * 4) + 48)) + po1, ref sums0, (nuint)(((j + 16) * 4) + 48));
+            }
+            // The gates, activated in place: i, f and o through the sigmoid, g through tanh.
+            for (int j = 0; j < 32; j += 16)
+            {
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)(j * 4))), ref sums0, (nuint)(j * 4));
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16))), ref sums0, (nuint)((j * 4) + 16));
+                V.StoreUnsafe(Act.Tanh(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 32))), ref sums0, (nuint)((j * 4) + 32));
+                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 48))), ref sums0, (nuint)((j * 4) + 48));
+            }
+            // c' = f * c + i * g and h' = o * tanh(c'), in place.
+            for (int j = 0; j < 32; j += 16)
+            {
+                Vec cNext = Flush(V.FusedMultiplyAdd(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 16)), V.LoadUnsafe(ref c0, (nuint)j), V.LoadUnsafe(ref sums0, (nuint)(j * 4)) * V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 32))));
+                V.StoreUnsafe(cNext, ref c0, (nuint)j);
+                V.StoreUnsafe(Flush(V.LoadUnsafe(ref sums0, (nuint)((j * 4) + 48)) * Act.Tanh(cNext)), ref h0, (nuint)j);
             }
         }
     }
