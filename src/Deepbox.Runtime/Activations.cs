@@ -153,9 +153,9 @@ public static class Activations
     {
         float t = MathF.FusedMultiplyAdd(v, Log2E, RoundMagic);
         float n = t - RoundMagic;
-        float r = MathF.FusedMultiplyAdd(n, -Ln2Hi, v);
+        float u = MathF.Abs(v) < ExpTiny ? 0f : v; // NaN stays NaN; see OnePlusExp(Vector128) on why v, not r
+        float r = MathF.FusedMultiplyAdd(n, -Ln2Hi, u);
         r = MathF.FusedMultiplyAdd(n, -Ln2Lo, r);
-        r = MathF.Abs(r) < ExpTiny ? 0f : r; // NaN stays NaN
         float q = MathF.FusedMultiplyAdd(ExpC6, r, ExpC5);
         q = MathF.FusedMultiplyAdd(q, r, ExpC4);
         q = MathF.FusedMultiplyAdd(q, r, ExpC3);
@@ -230,9 +230,13 @@ public static class Activations
     {
         Vector128<float> t = Vector128.FusedMultiplyAdd(v, Vector128.Create(Log2E), Vector128.Create(RoundMagic));
         Vector128<float> n = t - Vector128.Create(RoundMagic);
-        Vector128<float> r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-Ln2Hi), v);
+        // Tiny arguments are zeroed before the reduction, beside the computation of n rather than after it: |v| below
+        // 2^-30 gives n = 0 and r = v, which is zeroed either way; with n != 0, r is 0 or at least 2^-52 in magnitude
+        // (v - n ln2_hi and n ln2_lo are multiples of 2^-52 there), so r^2 stays normal, and 1 + e^r rounds to 2
+        // whether an r below 2^-30 is zeroed or not. The same bits as zeroing r, off the chain of dependent operations.
+        Vector128<float> u = Vector128.AndNot(v, Vector128.LessThan(Vector128.Abs(v), Vector128.Create(ExpTiny))); // NaN stays NaN
+        Vector128<float> r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-Ln2Hi), u);
         r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-Ln2Lo), r);
-        r = Vector128.AndNot(r, Vector128.LessThan(Vector128.Abs(r), Vector128.Create(ExpTiny))); // NaN stays NaN
         Vector128<float> q = Vector128.FusedMultiplyAdd(Vector128.Create(ExpC6), r, Vector128.Create(ExpC5));
         q = Vector128.FusedMultiplyAdd(q, r, Vector128.Create(ExpC4));
         q = Vector128.FusedMultiplyAdd(q, r, Vector128.Create(ExpC3));
@@ -304,9 +308,9 @@ public static class Activations
     {
         Vector256<float> t = Vector256.FusedMultiplyAdd(v, Vector256.Create(Log2E), Vector256.Create(RoundMagic));
         Vector256<float> n = t - Vector256.Create(RoundMagic);
-        Vector256<float> r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Hi), v);
+        Vector256<float> u = Vector256.AndNot(v, Vector256.LessThan(Vector256.Abs(v), Vector256.Create(ExpTiny))); // NaN stays NaN
+        Vector256<float> r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Hi), u);
         r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Lo), r);
-        r = Vector256.AndNot(r, Vector256.LessThan(Vector256.Abs(r), Vector256.Create(ExpTiny))); // NaN stays NaN
         Vector256<float> q = Vector256.FusedMultiplyAdd(Vector256.Create(ExpC6), r, Vector256.Create(ExpC5));
         q = Vector256.FusedMultiplyAdd(q, r, Vector256.Create(ExpC4));
         q = Vector256.FusedMultiplyAdd(q, r, Vector256.Create(ExpC3));
@@ -378,9 +382,9 @@ public static class Activations
     {
         Vector512<float> t = Vector512.FusedMultiplyAdd(v, Vector512.Create(Log2E), Vector512.Create(RoundMagic));
         Vector512<float> n = t - Vector512.Create(RoundMagic);
-        Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), v);
+        Vector512<float> u = Vector512.AndNot(v, Vector512.LessThan(Vector512.Abs(v), Vector512.Create(ExpTiny))); // NaN stays NaN
+        Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), u);
         r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), r);
-        r = Vector512.AndNot(r, Vector512.LessThan(Vector512.Abs(r), Vector512.Create(ExpTiny))); // NaN stays NaN
         Vector512<float> q = Vector512.FusedMultiplyAdd(Vector512.Create(ExpC6), r, Vector512.Create(ExpC5));
         q = Vector512.FusedMultiplyAdd(q, r, Vector512.Create(ExpC4));
         q = Vector512.FusedMultiplyAdd(q, r, Vector512.Create(ExpC3));
