@@ -47,7 +47,7 @@ public class EmitterTests
         Assert.True(narrow.AllDiagnostics.Count == 0, narrow.Describe());
         string narrowCode = Assert.Single(narrow.GeneratedSources);
         Assert.DoesNotContain("StepVector512", narrowCode, StringComparison.Ordinal);
-        Assert.DoesNotContain("Vector512", narrowCode, StringComparison.Ordinal);
+        Assert.DoesNotContain("Kernels512", narrowCode, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -288,22 +288,34 @@ public sealed class UnflushedLstmControl
                 ao1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk1, 24), xk, ao1);
             }
 
+            // W_hh h in chains of its own from zero, added to the input sums, as the generated kernels sum.
             ref float whp0 = ref Unsafe.Add(ref whh0, col0 * H);
             ref float whp1 = ref Unsafe.Add(ref whh0, col1 * H);
+            Vector256<float> pi0 = Vector256<float>.Zero, pf0 = Vector256<float>.Zero, pg0 = Vector256<float>.Zero, po0 = Vector256<float>.Zero;
+            Vector256<float> pi1 = Vector256<float>.Zero, pf1 = Vector256<float>.Zero, pg1 = Vector256<float>.Zero, po1 = Vector256<float>.Zero;
             for (int k = 0; k < H; k++)
             {
                 Vector256<float> hk = Vector256.Create(Unsafe.Add(ref h0, k));
                 ref float wk0 = ref Unsafe.Add(ref whp0, k * 32);
-                ai0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk0), hk, ai0);
-                af0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk0, 8), hk, af0);
-                ag0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk0, 16), hk, ag0);
-                ao0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk0, 24), hk, ao0);
+                pi0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk0), hk, pi0);
+                pf0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk0, 8), hk, pf0);
+                pg0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk0, 16), hk, pg0);
+                po0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk0, 24), hk, po0);
                 ref float wk1 = ref Unsafe.Add(ref whp1, k * 32);
-                ai1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk1), hk, ai1);
-                af1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk1, 8), hk, af1);
-                ag1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk1, 16), hk, ag1);
-                ao1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk1, 24), hk, ao1);
+                pi1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk1), hk, pi1);
+                pf1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk1, 8), hk, pf1);
+                pg1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk1, 16), hk, pg1);
+                po1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref wk1, 24), hk, po1);
             }
+
+            ai0 += pi0;
+            af0 += pf0;
+            ag0 += pg0;
+            ao0 += po0;
+            ai1 += pi1;
+            af1 += pf1;
+            ag1 += pg1;
+            ao1 += po1;
 
             // The cell update, as generated but WITHOUT Flush around c and h.
             Vector256<float> cNext0 = Vector256.FusedMultiplyAdd(Activations.Sigmoid(af0), Vector256.LoadUnsafe(ref c0, (nuint)j), Activations.Sigmoid(ai0) * Activations.Tanh(ag0));

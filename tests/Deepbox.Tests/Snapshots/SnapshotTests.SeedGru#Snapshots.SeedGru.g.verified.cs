@@ -559,6 +559,7 @@ namespace Deepbox.Generated
     using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
     using V = global::System.Runtime.Intrinsics.Vector256;
     using Vec = global::System.Runtime.Intrinsics.Vector256<float>;
+    using V512 = global::System.Runtime.Intrinsics.Vector512;
 
     /// <summary>The kernels of SeedGru, specialized to its sizes (8-float vector blocks).</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "0.1.0.0")]
@@ -1066,11 +1067,20 @@ namespace Deepbox.Generated
         {
             int col = j * 3;
             // The gates r and z, activated in place.
+            // r and z sit side by side: where Vector512 is accelerated they take one 16-float sigmoid (half the
+            // instructions of two 8-float ones, which is what bounds this loop; the same bits).
             for (int b = bFirst; b < bEnd; b++)
             {
                 ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 24);
-                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
-                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8))), ref gRow0, (nuint)(col + 8));
+                if (V512.IsHardwareAccelerated)
+                {
+                    V512.StoreUnsafe(Act.Sigmoid(V512.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
+                }
+                else
+                {
+                    V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
+                    V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8))), ref gRow0, (nuint)(col + 8));
+                }
             }
             for (int b = bFirst; b < bEnd; b++)
             {
