@@ -120,12 +120,12 @@ internal static partial class Emitter
         w.Line("// Backward workspace, allocated by the first Backward and grown like the forward workspace.");
         foreach ((string field, int _, string what) in TransposedBuffers(plan))
         {
-            w.Line($"private float[] {field} = []; // {what}");
+            w.Line($"private global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
         }
 
         foreach ((string field, string _, string what) in BackwardWorkspace(plan))
         {
-            w.Line($"private float[] {field} = []; // {what}");
+            w.Line($"private global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
         }
 
         w.Line("private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies");

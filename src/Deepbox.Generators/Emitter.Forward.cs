@@ -406,7 +406,7 @@ internal static partial class Emitter
                 {
                     srcBuffer = $"input{Inv(layer)}";
                     w.Line($"// Dropout p = {l.Dropout.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} on the input of layer {Inv(layer)}, in training only (inverted: kept values scaled by 1 / (1 - p)).");
-                    w.Line($"float[] {srcBuffer} = {src.Buffer};");
+                    w.Line($"global::Deepbox.AlignedBuffer {srcBuffer} = {src.Buffer};");
                     using (w.Block("if (_training)"))
                     {
                         w.Line($"{S}.DropoutMask(_dropout, {l.Dropout.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}f, _mask{s.Index}_{Inv(layer)}.AsSpan(0, rows * {Inv(d2 * hp)}));");

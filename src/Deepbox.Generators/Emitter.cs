@@ -169,7 +169,7 @@ internal static partial class Emitter
             w.Line("private int _job; // the kernel call Fork splits across threads, with its sizes and input rows");
             w.Line("private int _jobBatch;");
             w.Line("private int _jobSeqLen;");
-            w.Line("private float[] _jobInput = [];");
+            w.Line("private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;");
         }
 
         w.Line();
@@ -187,10 +187,10 @@ internal static partial class Emitter
         w.Line("private int _packedVersion = -1;");
 
         w.Line();
-        w.Line("// Workspace, grown to the largest batch and length seen and reused by later calls.");
+        w.Line("// Workspace, grown to the largest batch and length seen and reused by later calls; 64-byte aligned, so no vector of a kernel straddles two cache lines.");
         foreach ((string field, string _, string what) in Workspace(plan))
         {
-            w.Line($"private float[] {field} = []; // {what}");
+            w.Line($"private global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
         }
 
         w.Line();

@@ -208,6 +208,18 @@ public static class ModelSupport
         }
     }
 
+    /// <summary>Grows <paramref name="buffer"/> to at least <paramref name="length"/> floats (a new, zeroed, 64-byte-aligned buffer) if it is shorter.</summary>
+    /// <param name="buffer">The buffer.</param>
+    /// <param name="length">The floats needed.</param>
+    public static void Ensure(ref AlignedBuffer buffer, int length)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (buffer.Length < length)
+        {
+            buffer = new AlignedBuffer(length);
+        }
+    }
+
     /// <summary>
     /// Copies <paramref name="rows"/> rows of <paramref name="width"/> floats between buffers of different row strides
     /// (padded state rows to PyTorch's dense ones and back).

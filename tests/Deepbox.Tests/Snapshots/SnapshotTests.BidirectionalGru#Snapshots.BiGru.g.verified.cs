@@ -68,7 +68,7 @@ namespace Snapshots
         private int _job; // the kernel call Fork splits across threads, with its sizes and input rows
         private int _jobBatch;
         private int _jobSeqLen;
-        private float[] _jobInput = [];
+        private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
         private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(648); // weight_ih_l0 as [9][72]
@@ -93,13 +93,13 @@ namespace Snapshots
         private int _weightsVersion;
         private int _packedVersion = -1;
 
-        // Workspace, grown to the largest batch and length seen and reused by later calls.
-        private float[] _x = []; // the input as time-major rows [T, B, I]
-        private float[] _seq0_0 = []; // (0) layer 0 hidden states [T, B, 2 x 24]
-        private float[] _seq0_1 = []; // (0) layer 1 hidden states [T, B, 2 x 24]
-        private float[] _gx0 = []; // (0) input products of every step [T, B, 72], overwritten by the gate activations (one per layer and direction in training, for Backward)
-        private float[] _h0_0 = []; // (0) initial hidden states [4, B, 24]
-        private float[] _aux0 = []; // (0) W_hn h + b_hn of every step [4, T, B, 24], for Backward
+        // Workspace, grown to the largest batch and length seen and reused by later calls; 64-byte aligned, so no vector of a kernel straddles two cache lines.
+        private global::Deepbox.AlignedBuffer _x = global::Deepbox.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
+        private global::Deepbox.AlignedBuffer _seq0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 0 hidden states [T, B, 2 x 24]
+        private global::Deepbox.AlignedBuffer _seq0_1 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 1 hidden states [T, B, 2 x 24]
+        private global::Deepbox.AlignedBuffer _gx0 = global::Deepbox.AlignedBuffer.Empty; // (0) input products of every step [T, B, 72], overwritten by the gate activations (one per layer and direction in training, for Backward)
+        private global::Deepbox.AlignedBuffer _h0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial hidden states [4, B, 24]
+        private global::Deepbox.AlignedBuffer _aux0 = global::Deepbox.AlignedBuffer.Empty; // (0) W_hn h + b_hn of every step [4, T, B, 24], for Backward
 
         // What Backward needs of the last training-mode Forward.
         private bool _saved;
@@ -108,20 +108,20 @@ namespace Snapshots
         private bool _savedUnbatched;
 
         // Backward workspace, allocated by the first Backward and grown like the forward workspace.
-        private float[] _wT0_0_ih = []; // W_ih output-major [72][16]
-        private float[] _wT0_0_hh = []; // W_hh output-major [72][24]
-        private float[] _wT0_0r_ih = []; // W_ih output-major [72][16]
-        private float[] _wT0_0r_hh = []; // W_hh output-major [72][24]
-        private float[] _wT0_1_ih = []; // W_ih output-major [72][48]
-        private float[] _wT0_1_hh = []; // W_hh output-major [72][24]
-        private float[] _wT0_1r_ih = []; // W_ih output-major [72][48]
-        private float[] _wT0_1r_hh = []; // W_hh output-major [72][24]
-        private float[] _d_x = []; // gradient of _x
-        private float[] _d_seq0_0 = []; // gradient of _seq0_0
-        private float[] _d_seq0_1 = []; // gradient of _seq0_1
-        private float[] _dG0 = []; // (0) gradients of the gate pre-activations, input side
-        private float[] _dGh0 = []; // (0) gradients of the gate pre-activations, hidden side (n differs: r * dn)
-        private float[] _dh0 = []; // (0) gradient of the hidden state carried back through time
+        private global::Deepbox.AlignedBuffer _wT0_0_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][16]
+        private global::Deepbox.AlignedBuffer _wT0_0_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
+        private global::Deepbox.AlignedBuffer _wT0_0r_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][16]
+        private global::Deepbox.AlignedBuffer _wT0_0r_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
+        private global::Deepbox.AlignedBuffer _wT0_1_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][48]
+        private global::Deepbox.AlignedBuffer _wT0_1_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
+        private global::Deepbox.AlignedBuffer _wT0_1r_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][48]
+        private global::Deepbox.AlignedBuffer _wT0_1r_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
+        private global::Deepbox.AlignedBuffer _d_x = global::Deepbox.AlignedBuffer.Empty; // gradient of _x
+        private global::Deepbox.AlignedBuffer _d_seq0_0 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_0
+        private global::Deepbox.AlignedBuffer _d_seq0_1 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_1
+        private global::Deepbox.AlignedBuffer _dG0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
+        private global::Deepbox.AlignedBuffer _dGh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, hidden side (n differs: r * dn)
+        private global::Deepbox.AlignedBuffer _dh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
         private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
@@ -1922,67 +1922,123 @@ namespace Deepbox.Generated
                     int col = j * 3; // this block's 3 gates start here in gx and whh rows
                     for (int b = bFirst; b + 4 <= bEnd; b += 4)
                     {
-                        ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 72);
-                        ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 24);
-                        ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                        ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 72);
-                        ref float auxRow1 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 1)) * 24);
-                        ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                        ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 72);
-                        ref float auxRow2 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 2)) * 24);
-                        ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                        ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 72);
-                        ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 24);
-                        // W_hh h for r and z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike).
-                        Vec ar0 = Vec.Zero;
-                        Vec az0 = Vec.Zero;
-                        Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        Vec ar1 = Vec.Zero;
-                        Vec az1 = Vec.Zero;
-                        Vec an1 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        Vec ar2 = Vec.Zero;
-                        Vec az2 = Vec.Zero;
-                        Vec an2 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        Vec ar3 = Vec.Zero;
-                        Vec az3 = Vec.Zero;
-                        Vec an3 = V.LoadUnsafe(ref bhn0, (nuint)j);
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 17); // the block's panel: 17 rows of 24
-                        for (int k = 0; k < 17; k++)
+                        // Two gates' 8-float vectors side by side are one 16-float vector: where Vector512 is accelerated the tile
+                        // runs on those (half the instructions; on a core with full-width 512-bit FMA units, twice the FMAs), the same bits.
+                        if (V512.IsHardwareAccelerated)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 24);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
-                            ar0 = V.FusedMultiplyAdd(wv0, hk0, ar0);
-                            az0 = V.FusedMultiplyAdd(wv1, hk0, az0);
-                            an0 = V.FusedMultiplyAdd(wv2, hk0, an0);
-                            Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
-                            ar1 = V.FusedMultiplyAdd(wv0, hk1, ar1);
-                            az1 = V.FusedMultiplyAdd(wv1, hk1, az1);
-                            an1 = V.FusedMultiplyAdd(wv2, hk1, an1);
-                            Vec hk2 = V.Create(Unsafe.Add(ref hPrev2, k));
-                            ar2 = V.FusedMultiplyAdd(wv0, hk2, ar2);
-                            az2 = V.FusedMultiplyAdd(wv1, hk2, az2);
-                            an2 = V.FusedMultiplyAdd(wv2, hk2, an2);
-                            Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
-                            ar3 = V.FusedMultiplyAdd(wv0, hk3, ar3);
-                            az3 = V.FusedMultiplyAdd(wv1, hk3, az3);
-                            an3 = V.FusedMultiplyAdd(wv2, hk3, an3);
+                            ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                            ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 72);
+                            ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 24);
+                            ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
+                            ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 72);
+                            ref float auxRow1 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 1)) * 24);
+                            ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
+                            ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 72);
+                            ref float auxRow2 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 2)) * 24);
+                            ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
+                            ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 72);
+                            ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 24);
+                            // W_hh h for r|z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike).
+                            var arz0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                            var arz1 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            Vec an1 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                            var arz2 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            Vec an2 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                            var arz3 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            Vec an3 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                            ref float wp = ref Unsafe.Add(ref whh0, col * 17); // the block's panel: 17 rows of 24
+                            for (int k = 0; k < 17; k++)
+                            {
+                                ref float wk = ref Unsafe.Add(ref wp, k * 24);
+                                var wv0 = V512.LoadUnsafe(ref wk);
+                                Vec wvn = V.LoadUnsafe(ref wk, 16);
+                                var hk0 = V512.Create(Unsafe.Add(ref hPrev0, k));
+                                arz0 = V512.FusedMultiplyAdd(wv0, hk0, arz0);
+                                an0 = V.FusedMultiplyAdd(wvn, V512.GetLower(hk0), an0);
+                                var hk1 = V512.Create(Unsafe.Add(ref hPrev1, k));
+                                arz1 = V512.FusedMultiplyAdd(wv0, hk1, arz1);
+                                an1 = V.FusedMultiplyAdd(wvn, V512.GetLower(hk1), an1);
+                                var hk2 = V512.Create(Unsafe.Add(ref hPrev2, k));
+                                arz2 = V512.FusedMultiplyAdd(wv0, hk2, arz2);
+                                an2 = V.FusedMultiplyAdd(wvn, V512.GetLower(hk2), an2);
+                                var hk3 = V512.Create(Unsafe.Add(ref hPrev3, k));
+                                arz3 = V512.FusedMultiplyAdd(wv0, hk3, arz3);
+                                an3 = V.FusedMultiplyAdd(wvn, V512.GetLower(hk3), an3);
+                            }
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow0, (nuint)col) + arz0, ref gRow0, (nuint)col);
+                            V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow1, (nuint)col) + arz1, ref gRow1, (nuint)col);
+                            V.StoreUnsafe(an1, ref auxRow1, (nuint)j);
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow2, (nuint)col) + arz2, ref gRow2, (nuint)col);
+                            V.StoreUnsafe(an2, ref auxRow2, (nuint)j);
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow3, (nuint)col) + arz3, ref gRow3, (nuint)col);
+                            V.StoreUnsafe(an3, ref auxRow3, (nuint)j);
                         }
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ar0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + az0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + ar1, ref gRow1, (nuint)col);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 8)) + az1, ref gRow1, (nuint)(col + 8));
-                        V.StoreUnsafe(an1, ref auxRow1, (nuint)j);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)col) + ar2, ref gRow2, (nuint)col);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 8)) + az2, ref gRow2, (nuint)(col + 8));
-                        V.StoreUnsafe(an2, ref auxRow2, (nuint)j);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)col) + ar3, ref gRow3, (nuint)col);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 8)) + az3, ref gRow3, (nuint)(col + 8));
-                        V.StoreUnsafe(an3, ref auxRow3, (nuint)j);
+                        else
+                        {
+                            ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                            ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 72);
+                            ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 24);
+                            ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
+                            ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 72);
+                            ref float auxRow1 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 1)) * 24);
+                            ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
+                            ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 72);
+                            ref float auxRow2 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 2)) * 24);
+                            ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 24) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
+                            ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 72);
+                            ref float auxRow3 = ref Unsafe.Add(ref aux0, ((t * batch) + (b + 3)) * 24);
+                            // W_hh h for r and z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike).
+                            Vec ar0 = Vec.Zero;
+                            Vec az0 = Vec.Zero;
+                            Vec an0 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                            Vec ar1 = Vec.Zero;
+                            Vec az1 = Vec.Zero;
+                            Vec an1 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                            Vec ar2 = Vec.Zero;
+                            Vec az2 = Vec.Zero;
+                            Vec an2 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                            Vec ar3 = Vec.Zero;
+                            Vec az3 = Vec.Zero;
+                            Vec an3 = V.LoadUnsafe(ref bhn0, (nuint)j);
+                            ref float wp = ref Unsafe.Add(ref whh0, col * 17); // the block's panel: 17 rows of 24
+                            for (int k = 0; k < 17; k++)
+                            {
+                                ref float wk = ref Unsafe.Add(ref wp, k * 24);
+                                Vec wv0 = V.LoadUnsafe(ref wk);
+                                Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                                Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                                Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
+                                ar0 = V.FusedMultiplyAdd(wv0, hk0, ar0);
+                                az0 = V.FusedMultiplyAdd(wv1, hk0, az0);
+                                an0 = V.FusedMultiplyAdd(wv2, hk0, an0);
+                                Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
+                                ar1 = V.FusedMultiplyAdd(wv0, hk1, ar1);
+                                az1 = V.FusedMultiplyAdd(wv1, hk1, az1);
+                                an1 = V.FusedMultiplyAdd(wv2, hk1, an1);
+                                Vec hk2 = V.Create(Unsafe.Add(ref hPrev2, k));
+                                ar2 = V.FusedMultiplyAdd(wv0, hk2, ar2);
+                                az2 = V.FusedMultiplyAdd(wv1, hk2, az2);
+                                an2 = V.FusedMultiplyAdd(wv2, hk2, an2);
+                                Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
+                                ar3 = V.FusedMultiplyAdd(wv0, hk3, ar3);
+                                az3 = V.FusedMultiplyAdd(wv1, hk3, az3);
+                                an3 = V.FusedMultiplyAdd(wv2, hk3, an3);
+                            }
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ar0, ref gRow0, (nuint)col);
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + az0, ref gRow0, (nuint)(col + 8));
+                            V.StoreUnsafe(an0, ref auxRow0, (nuint)j);
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + ar1, ref gRow1, (nuint)col);
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 8)) + az1, ref gRow1, (nuint)(col + 8));
+                            V.StoreUnsafe(an1, ref auxRow1, (nuint)j);
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)col) + ar2, ref gRow2, (nuint)col);
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 8)) + az2, ref gRow2, (nuint)(col + 8));
+                            V.StoreUnsafe(an2, ref auxRow2, (nuint)j);
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)col) + ar3, ref gRow3, (nuint)col);
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 8)) + az3, ref gRow3, (nuint)(col + 8));
+                            V.StoreUnsafe(an3, ref auxRow3, (nuint)j);
+                        }
                     }
                     for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
                     {

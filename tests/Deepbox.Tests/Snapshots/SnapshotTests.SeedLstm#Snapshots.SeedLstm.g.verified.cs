@@ -44,7 +44,7 @@ namespace Snapshots
         private int _job; // the kernel call Fork splits across threads, with its sizes and input rows
         private int _jobBatch;
         private int _jobSeqLen;
-        private float[] _jobInput = [];
+        private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
         private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(128); // weight_ih_l0 as [4][32]
@@ -56,13 +56,13 @@ namespace Snapshots
         private int _weightsVersion;
         private int _packedVersion = -1;
 
-        // Workspace, grown to the largest batch and length seen and reused by later calls.
-        private float[] _x = []; // the input as time-major rows [T, B, I]
-        private float[] _seq0_0 = []; // (0) layer 0 hidden states [T, B, 8]
-        private float[] _gx0 = []; // (0) input products of every step [T, B, 32], overwritten by the gate activations (one per layer and direction in training, for Backward)
-        private float[] _h0_0 = []; // (0) initial hidden states [1, B, 8]
-        private float[] _c0 = []; // (0) initial cell states [1, B, 8]
-        private float[] _aux0 = []; // (0) cell state of every step [1, T, B, 8]
+        // Workspace, grown to the largest batch and length seen and reused by later calls; 64-byte aligned, so no vector of a kernel straddles two cache lines.
+        private global::Deepbox.AlignedBuffer _x = global::Deepbox.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
+        private global::Deepbox.AlignedBuffer _seq0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 0 hidden states [T, B, 8]
+        private global::Deepbox.AlignedBuffer _gx0 = global::Deepbox.AlignedBuffer.Empty; // (0) input products of every step [T, B, 32], overwritten by the gate activations (one per layer and direction in training, for Backward)
+        private global::Deepbox.AlignedBuffer _h0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial hidden states [1, B, 8]
+        private global::Deepbox.AlignedBuffer _c0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial cell states [1, B, 8]
+        private global::Deepbox.AlignedBuffer _aux0 = global::Deepbox.AlignedBuffer.Empty; // (0) cell state of every step [1, T, B, 8]
 
         // What Backward needs of the last training-mode Forward.
         private bool _saved;
@@ -71,13 +71,13 @@ namespace Snapshots
         private bool _savedUnbatched;
 
         // Backward workspace, allocated by the first Backward and grown like the forward workspace.
-        private float[] _wT0_0_ih = []; // W_ih output-major [32][8]
-        private float[] _wT0_0_hh = []; // W_hh output-major [32][8]
-        private float[] _d_x = []; // gradient of _x
-        private float[] _d_seq0_0 = []; // gradient of _seq0_0
-        private float[] _dG0 = []; // (0) gradients of the gate pre-activations, input side
-        private float[] _dh0 = []; // (0) gradient of the hidden state carried back through time
-        private float[] _dc0 = []; // (0) gradient of the cell state carried back through time
+        private global::Deepbox.AlignedBuffer _wT0_0_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [32][8]
+        private global::Deepbox.AlignedBuffer _wT0_0_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [32][8]
+        private global::Deepbox.AlignedBuffer _d_x = global::Deepbox.AlignedBuffer.Empty; // gradient of _x
+        private global::Deepbox.AlignedBuffer _d_seq0_0 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_0
+        private global::Deepbox.AlignedBuffer _dG0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
+        private global::Deepbox.AlignedBuffer _dh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
+        private global::Deepbox.AlignedBuffer _dc0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the cell state carried back through time
         private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
@@ -865,76 +865,128 @@ namespace Deepbox.Generated
                     int col = j * 4; // this block's 4 gates start here in gx and whh rows
                     for (int b = bFirst; b + 4 <= bEnd; b += 4)
                     {
-                        ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
-                        ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                        ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 32);
-                        ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                        ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 32);
-                        ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                        ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 32);
-                        // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
-                        Vec ai0 = Vec.Zero;
-                        Vec af0 = Vec.Zero;
-                        Vec ag0 = Vec.Zero;
-                        Vec ao0 = Vec.Zero;
-                        Vec ai1 = Vec.Zero;
-                        Vec af1 = Vec.Zero;
-                        Vec ag1 = Vec.Zero;
-                        Vec ao1 = Vec.Zero;
-                        Vec ai2 = Vec.Zero;
-                        Vec af2 = Vec.Zero;
-                        Vec ag2 = Vec.Zero;
-                        Vec ao2 = Vec.Zero;
-                        Vec ai3 = Vec.Zero;
-                        Vec af3 = Vec.Zero;
-                        Vec ag3 = Vec.Zero;
-                        Vec ao3 = Vec.Zero;
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 32
-                        for (int k = 0; k < 8; k++)
+                        // Two gates' 8-float vectors side by side are one 16-float vector: where Vector512 is accelerated the tile
+                        // runs on those (half the instructions; on a core with full-width 512-bit FMA units, twice the FMAs), the same bits.
+                        if (V512.IsHardwareAccelerated)
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                            Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
-                            ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
-                            af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
-                            ag0 = V.FusedMultiplyAdd(wv2, hk0, ag0);
-                            ao0 = V.FusedMultiplyAdd(wv3, hk0, ao0);
-                            Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
-                            ai1 = V.FusedMultiplyAdd(wv0, hk1, ai1);
-                            af1 = V.FusedMultiplyAdd(wv1, hk1, af1);
-                            ag1 = V.FusedMultiplyAdd(wv2, hk1, ag1);
-                            ao1 = V.FusedMultiplyAdd(wv3, hk1, ao1);
-                            Vec hk2 = V.Create(Unsafe.Add(ref hPrev2, k));
-                            ai2 = V.FusedMultiplyAdd(wv0, hk2, ai2);
-                            af2 = V.FusedMultiplyAdd(wv1, hk2, af2);
-                            ag2 = V.FusedMultiplyAdd(wv2, hk2, ag2);
-                            ao2 = V.FusedMultiplyAdd(wv3, hk2, ao2);
-                            Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
-                            ai3 = V.FusedMultiplyAdd(wv0, hk3, ai3);
-                            af3 = V.FusedMultiplyAdd(wv1, hk3, af3);
-                            ag3 = V.FusedMultiplyAdd(wv2, hk3, ag3);
-                            ao3 = V.FusedMultiplyAdd(wv3, hk3, ao3);
+                            ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                            ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
+                            ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
+                            ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 32);
+                            ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
+                            ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 32);
+                            ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
+                            ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 32);
+                            // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
+                            var aif0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            var ago0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            var aif1 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            var ago1 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            var aif2 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            var ago2 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            var aif3 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            var ago3 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+                            ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 32
+                            for (int k = 0; k < 8; k++)
+                            {
+                                ref float wk = ref Unsafe.Add(ref wp, k * 32);
+                                var wv0 = V512.LoadUnsafe(ref wk);
+                                var wv1 = V512.LoadUnsafe(ref wk, 16);
+                                var hk0 = V512.Create(Unsafe.Add(ref hPrev0, k));
+                                aif0 = V512.FusedMultiplyAdd(wv0, hk0, aif0);
+                                ago0 = V512.FusedMultiplyAdd(wv1, hk0, ago0);
+                                var hk1 = V512.Create(Unsafe.Add(ref hPrev1, k));
+                                aif1 = V512.FusedMultiplyAdd(wv0, hk1, aif1);
+                                ago1 = V512.FusedMultiplyAdd(wv1, hk1, ago1);
+                                var hk2 = V512.Create(Unsafe.Add(ref hPrev2, k));
+                                aif2 = V512.FusedMultiplyAdd(wv0, hk2, aif2);
+                                ago2 = V512.FusedMultiplyAdd(wv1, hk2, ago2);
+                                var hk3 = V512.Create(Unsafe.Add(ref hPrev3, k));
+                                aif3 = V512.FusedMultiplyAdd(wv0, hk3, aif3);
+                                ago3 = V512.FusedMultiplyAdd(wv1, hk3, ago3);
+                            }
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow0, (nuint)col) + aif0, ref gRow0, (nuint)col);
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ago0, ref gRow0, (nuint)(col + 16));
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow1, (nuint)col) + aif1, ref gRow1, (nuint)col);
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow1, (nuint)(col + 16)) + ago1, ref gRow1, (nuint)(col + 16));
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow2, (nuint)col) + aif2, ref gRow2, (nuint)col);
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow2, (nuint)(col + 16)) + ago2, ref gRow2, (nuint)(col + 16));
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow3, (nuint)col) + aif3, ref gRow3, (nuint)col);
+                            V512.StoreUnsafe(V512.LoadUnsafe(ref gRow3, (nuint)(col + 16)) + ago3, ref gRow3, (nuint)(col + 16));
                         }
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ai0, ref gRow0, (nuint)col);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + af0, ref gRow0, (nuint)(col + 8));
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ag0, ref gRow0, (nuint)(col + 16));
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) + ao0, ref gRow0, (nuint)(col + 24));
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + ai1, ref gRow1, (nuint)col);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 8)) + af1, ref gRow1, (nuint)(col + 8));
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 16)) + ag1, ref gRow1, (nuint)(col + 16));
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 24)) + ao1, ref gRow1, (nuint)(col + 24));
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)col) + ai2, ref gRow2, (nuint)col);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 8)) + af2, ref gRow2, (nuint)(col + 8));
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 16)) + ag2, ref gRow2, (nuint)(col + 16));
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 24)) + ao2, ref gRow2, (nuint)(col + 24));
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)col) + ai3, ref gRow3, (nuint)col);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 8)) + af3, ref gRow3, (nuint)(col + 8));
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 16)) + ag3, ref gRow3, (nuint)(col + 16));
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 24)) + ao3, ref gRow3, (nuint)(col + 24));
+                        else
+                        {
+                            ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                            ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
+                            ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
+                            ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 32);
+                            ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
+                            ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 32);
+                            ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
+                            ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 32);
+                            // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
+                            Vec ai0 = Vec.Zero;
+                            Vec af0 = Vec.Zero;
+                            Vec ag0 = Vec.Zero;
+                            Vec ao0 = Vec.Zero;
+                            Vec ai1 = Vec.Zero;
+                            Vec af1 = Vec.Zero;
+                            Vec ag1 = Vec.Zero;
+                            Vec ao1 = Vec.Zero;
+                            Vec ai2 = Vec.Zero;
+                            Vec af2 = Vec.Zero;
+                            Vec ag2 = Vec.Zero;
+                            Vec ao2 = Vec.Zero;
+                            Vec ai3 = Vec.Zero;
+                            Vec af3 = Vec.Zero;
+                            Vec ag3 = Vec.Zero;
+                            Vec ao3 = Vec.Zero;
+                            ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 32
+                            for (int k = 0; k < 8; k++)
+                            {
+                                ref float wk = ref Unsafe.Add(ref wp, k * 32);
+                                Vec wv0 = V.LoadUnsafe(ref wk);
+                                Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                                Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                                Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                                Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
+                                ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
+                                af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
+                                ag0 = V.FusedMultiplyAdd(wv2, hk0, ag0);
+                                ao0 = V.FusedMultiplyAdd(wv3, hk0, ao0);
+                                Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
+                                ai1 = V.FusedMultiplyAdd(wv0, hk1, ai1);
+                                af1 = V.FusedMultiplyAdd(wv1, hk1, af1);
+                                ag1 = V.FusedMultiplyAdd(wv2, hk1, ag1);
+                                ao1 = V.FusedMultiplyAdd(wv3, hk1, ao1);
+                                Vec hk2 = V.Create(Unsafe.Add(ref hPrev2, k));
+                                ai2 = V.FusedMultiplyAdd(wv0, hk2, ai2);
+                                af2 = V.FusedMultiplyAdd(wv1, hk2, af2);
+                                ag2 = V.FusedMultiplyAdd(wv2, hk2, ag2);
+                                ao2 = V.FusedMultiplyAdd(wv3, hk2, ao2);
+                                Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
+                                ai3 = V.FusedMultiplyAdd(wv0, hk3, ai3);
+                                af3 = V.FusedMultiplyAdd(wv1, hk3, af3);
+                                ag3 = V.FusedMultiplyAdd(wv2, hk3, ag3);
+                                ao3 = V.FusedMultiplyAdd(wv3, hk3, ao3);
+                            }
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ai0, ref gRow0, (nuint)col);
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + af0, ref gRow0, (nuint)(col + 8));
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ag0, ref gRow0, (nuint)(col + 16));
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) + ao0, ref gRow0, (nuint)(col + 24));
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + ai1, ref gRow1, (nuint)col);
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 8)) + af1, ref gRow1, (nuint)(col + 8));
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 16)) + ag1, ref gRow1, (nuint)(col + 16));
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 24)) + ao1, ref gRow1, (nuint)(col + 24));
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)col) + ai2, ref gRow2, (nuint)col);
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 8)) + af2, ref gRow2, (nuint)(col + 8));
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 16)) + ag2, ref gRow2, (nuint)(col + 16));
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 24)) + ao2, ref gRow2, (nuint)(col + 24));
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)col) + ai3, ref gRow3, (nuint)col);
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 8)) + af3, ref gRow3, (nuint)(col + 8));
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 16)) + ag3, ref gRow3, (nuint)(col + 16));
+                            V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 24)) + ao3, ref gRow3, (nuint)(col + 24));
+                        }
                     }
                     for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
                     {

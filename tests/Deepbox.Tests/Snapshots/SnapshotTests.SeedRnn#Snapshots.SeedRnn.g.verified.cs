@@ -44,7 +44,7 @@ namespace Snapshots
         private int _job; // the kernel call Fork splits across threads, with its sizes and input rows
         private int _jobBatch;
         private int _jobSeqLen;
-        private float[] _jobInput = [];
+        private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
         private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(32); // weight_ih_l0 as [4][8]
@@ -56,11 +56,11 @@ namespace Snapshots
         private int _weightsVersion;
         private int _packedVersion = -1;
 
-        // Workspace, grown to the largest batch and length seen and reused by later calls.
-        private float[] _x = []; // the input as time-major rows [T, B, I]
-        private float[] _seq0_0 = []; // (0) layer 0 hidden states [T, B, 8]
-        private float[] _gx0 = []; // (0) input products of every step [T, B, 8], overwritten by the gate activations (one per layer and direction in training, for Backward)
-        private float[] _h0_0 = []; // (0) initial hidden states [1, B, 8]
+        // Workspace, grown to the largest batch and length seen and reused by later calls; 64-byte aligned, so no vector of a kernel straddles two cache lines.
+        private global::Deepbox.AlignedBuffer _x = global::Deepbox.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
+        private global::Deepbox.AlignedBuffer _seq0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 0 hidden states [T, B, 8]
+        private global::Deepbox.AlignedBuffer _gx0 = global::Deepbox.AlignedBuffer.Empty; // (0) input products of every step [T, B, 8], overwritten by the gate activations (one per layer and direction in training, for Backward)
+        private global::Deepbox.AlignedBuffer _h0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial hidden states [1, B, 8]
 
         // What Backward needs of the last training-mode Forward.
         private bool _saved;
@@ -69,12 +69,12 @@ namespace Snapshots
         private bool _savedUnbatched;
 
         // Backward workspace, allocated by the first Backward and grown like the forward workspace.
-        private float[] _wT0_0_ih = []; // W_ih output-major [8][8]
-        private float[] _wT0_0_hh = []; // W_hh output-major [8][8]
-        private float[] _d_x = []; // gradient of _x
-        private float[] _d_seq0_0 = []; // gradient of _seq0_0
-        private float[] _dG0 = []; // (0) gradients of the gate pre-activations, input side
-        private float[] _dh0 = []; // (0) gradient of the hidden state carried back through time
+        private global::Deepbox.AlignedBuffer _wT0_0_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [8][8]
+        private global::Deepbox.AlignedBuffer _wT0_0_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [8][8]
+        private global::Deepbox.AlignedBuffer _d_x = global::Deepbox.AlignedBuffer.Empty; // gradient of _x
+        private global::Deepbox.AlignedBuffer _d_seq0_0 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_0
+        private global::Deepbox.AlignedBuffer _dG0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
+        private global::Deepbox.AlignedBuffer _dh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
         private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies
         private float[] _gW = []; // one weight gradient in the packed layout
         private float[] _gB = []; // one bias gradient in the packed layout
