@@ -310,12 +310,14 @@ internal static partial class Emitter
 
         string k = KernelClass(plan);
         w.Line();
-        w.Line("/// <summary>Runs job <paramref name=\"job\"/> over <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps, split across <see cref=\"Threads\"/> threads (4 or more sequences each).</summary>");
-        using (w.Block("private void Fork(int job, int batch, int seqLen)"))
+        w.Line("/// <summary>Runs job <paramref name=\"job\"/> over steps <paramref name=\"from\"/> to <paramref name=\"to\"/> of <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps, split across <see cref=\"Threads\"/> threads (4 or more sequences each).</summary>");
+        using (w.Block("private void Fork(int job, int batch, int seqLen, int from, int to)"))
         {
             w.Line("_job = job;");
             w.Line("_jobBatch = batch;");
             w.Line("_jobSeqLen = seqLen;");
+            w.Line("_jobFrom = from;");
+            w.Line("_jobTo = to;");
             w.Line("global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));");
         }
 
@@ -326,6 +328,7 @@ internal static partial class Emitter
             w.Line("int batch = _jobBatch;");
             w.Line("int seqLen = _jobSeqLen;");
             w.Line("int rows = batch * seqLen;");
+            w.Line("int chunkRows = (_jobTo - _jobFrom) * batch;");
             using (w.Block("switch (_job)"))
             {
                 int job = 0;
@@ -340,10 +343,11 @@ internal static partial class Emitter
                     RowSource src = s.LayerInput(layer);
                     // Training keeps every layer's and direction's gates for Backward; evaluation reuses the first slot.
                     string gxAt = index == 0 ? "0" : $"_training ? {Inv(index)} * rows * {Inv(n)} : 0";
-                    using (w.Block($"case {Inv(job)}: // ({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: the input products of this part's rows"))
+                    using (w.Block($"case {Inv(job)}: // ({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: the input products of this part's rows of the steps"))
                     {
-                        w.Line("int r0 = global::Deepbox.Workers.Split(rows, part, parts);");
-                        w.Line("int r1 = global::Deepbox.Workers.Split(rows, part + 1, parts);");
+                        w.Line(d == 0 ? "int first = _jobFrom * batch;" : "int first = (seqLen - _jobTo) * batch; // steps counted from the end");
+                        w.Line("int r0 = first + global::Deepbox.Workers.Split(chunkRows, part, parts);");
+                        w.Line("int r1 = first + global::Deepbox.Workers.Split(chunkRows, part + 1, parts);");
                         w.Line($"int gx = {gxAt};");
                         w.Line($"{k}.{DenseName(src, n, ActivationKind.None, panel: InputPanel(plan, l))}(_jobInput.AsSpan(r0 * {Inv(src.RowStride)}), {Inv(src.RowStride)}, _w{s.Index}_{tag}_ih, _b{s.Index}_{tag}, _gx{s.Index}.AsSpan(gx + (r0 * {Inv(n)})), r1 - r0);");
                         w.Line("break;");
@@ -359,7 +363,7 @@ internal static partial class Emitter
                     using (w.Block($"case {Inv(job + 1)}: // the recurrence of this part's sequences"))
                     {
                         w.Line($"int gx = {gxAt};");
-                        w.Line($"{k}.{SequenceName(l, l.HiddenSize)}(_gx{s.Index}.AsSpan(gx), _w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));");
+                        w.Line($"{k}.{SequenceName(l, l.HiddenSize)}(_gx{s.Index}.AsSpan(gx), _w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, _jobFrom, _jobTo, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));");
                         w.Line("break;");
                     }
 
@@ -373,6 +377,9 @@ internal static partial class Emitter
     private static string Slice(RowSource src) => src.LastStepOnly
         ? $"{src.Buffer}.AsSpan((seqLen - 1) * batch * {Inv(src.RowStride)})"
         : src.Buffer;
+
+    /// <summary>Floats of input products computed ahead of the recurrence at a time (1 MB, the L2 of the cores measured).</summary>
+    private const int StepChunkFloats = 256 * 1024;
 
     private static void WriteRecurrentStage(SourceWriter w, ModelPlan plan, StagePlan s)
     {
@@ -398,6 +405,10 @@ internal static partial class Emitter
             }
 
             string seqKernel = SequenceName(l, h);
+            int gateFloats = l.Gates * hp;
+            w.Line($"// The input products go {Inv(StepChunkFloats / 1024 * 4)} KB at a time (at least one step), each chunk just before the recurrence");
+            w.Line("// reads it: in cache, where computing them all first would send the whole buffer to memory and back.");
+            w.Line($"int steps = global::System.Math.Max(1, {Inv(StepChunkFloats / gateFloats)} / batch);");
             for (int layer = 0; layer < l.NumLayers; layer++)
             {
                 RowSource src = s.LayerInput(layer);
@@ -420,8 +431,12 @@ internal static partial class Emitter
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}.");
                     int job = JobIndex(plan, s, layer, d);
                     w.Line($"_jobInput = {srcBuffer};");
-                    w.Line($"Fork({Inv(job)}, batch, seqLen); // the input products: {k}.{DenseName(src, l.Gates * hp, ActivationKind.None, panel: InputPanel(plan, l))}");
-                    w.Line($"Fork({Inv(job + 1)}, batch, seqLen); // the recurrence: {k}.{seqKernel}");
+                    using (w.Block("for (int s0 = 0; s0 < seqLen; s0 += steps)"))
+                    {
+                        w.Line("int s1 = global::System.Math.Min(seqLen, s0 + steps);");
+                        w.Line($"Fork({Inv(job)}, batch, seqLen, s0, s1); // the input products: {k}.{DenseName(src, l.Gates * hp, ActivationKind.None, panel: InputPanel(plan, l))}");
+                        w.Line($"Fork({Inv(job + 1)}, batch, seqLen, s0, s1); // the recurrence: {k}.{seqKernel}");
+                    }
                 }
             }
 

@@ -740,13 +740,15 @@ internal static partial class Emitter
         w.Line($"/// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, {Inv(row)}]; whh is W_hh");
         w.Line($"/// [{Inv(h)}][{Inv(row)}] in vector panels, with the {Inv(g)} gate{(g == 1 ? string.Empty : "s")} of each block of {Inv(v)} hidden units side by side, so one pass");
         w.Line($"/// over h computes every gate of a block. Hidden size {Inv(h)} runs as {Inv(hp / v)} block{(hp / v == 1 ? string.Empty : "s")} of {Inv(v)}{(h == hp ? string.Empty : $" (the last one padded: {Inv(hp - h)} lanes of zero weights, never read back)")}.");
-        w.Line("/// Sequences bFirst to bEnd (of batch) only: other threads can run the others at the same time.");
+        w.Line("/// Steps sFirst to sEnd (of seqLen, counted in the direction of the recurrence) only: the forward pass computes the input");
+        w.Line("/// products a few steps ahead, while they are still in cache. Sequences bFirst to bEnd (of batch) only: other threads can");
+        w.Line("/// run the others at the same time.");
         w.Line($"/// Row (t, b) of seq (stride seqStride) receives h at t; h0{(lstm ? " and c0" : string.Empty)} hold{(lstm ? string.Empty : "s")} one row of {Inv(hp)} per sequence{(lstm ? "; aux receives c at every step" : gru ? "; aux receives W_hn h + b_hn at every step" : string.Empty)}.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         string ro = "global::System.ReadOnlySpan<float>";
         string rw = "global::System.Span<float>";
-        string args = $"{rw} gx, {ro} whh, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{ro} h0, " + (lstm ? $"{ro} c0, " : string.Empty) + (lstm || gru ? $"{rw} aux, " : string.Empty) + $"{rw} seq, int seqStride, int batch, int seqLen, bool reverse, int bFirst, int bEnd";
+        string args = $"{rw} gx, {ro} whh, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{ro} h0, " + (lstm ? $"{ro} c0, " : string.Empty) + (lstm || gru ? $"{rw} aux, " : string.Empty) + $"{rw} seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd";
         using (w.Block($"public static void {SequenceName(l, h)}({args})"))
         {
             w.Line("ref float gx0 = ref MemoryMarshal.GetReference(gx);");
@@ -768,7 +770,7 @@ internal static partial class Emitter
             }
 
             w.Line("ref float seq0 = ref MemoryMarshal.GetReference(seq);");
-            using (w.Block("for (int s = 0; s < seqLen; s++)"))
+            using (w.Block("for (int s = sFirst; s < sEnd; s++)"))
             {
                 w.Line("int t = reverse ? seqLen - 1 - s : s;");
                 w.Line("int tPrev = reverse ? t + 1 : t - 1;");

@@ -59,6 +59,8 @@ namespace Snapshots
         private int _job; // the kernel call Fork splits across threads, with its sizes and input rows
         private int _jobBatch;
         private int _jobSeqLen;
+        private int _jobFrom; // the steps [from, to) of the job, in the direction of the recurrence
+        private int _jobTo;
         private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
@@ -469,10 +471,17 @@ namespace Snapshots
             if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 32, _h0_0, 32, 32, stateRows);
             _c0.AsSpan(0, stateRows * 32).Clear();
             if (!c0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(c0, 32, _c0, 32, 32, stateRows);
+            // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+            // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+            int steps = global::System.Math.Max(1, 2048 / batch);
             // Layer 0, forward.
             _jobInput = _x;
-            Fork(0, batch, seqLen); // the input products: global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128_P32
-            Fork(1, batch, seqLen); // the recurrence: global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32
+            for (int s0 = 0; s0 < seqLen; s0 += steps)
+            {
+                int s1 = global::System.Math.Min(seqLen, s0 + steps);
+                Fork(0, batch, seqLen, s0, s1); // the input products: global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128_P32
+                Fork(1, batch, seqLen, s0, s1); // the recurrence: global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32
+            }
             // Dropout p = 0.1 on the input of layer 1, in training only (inverted: kept values scaled by 1 / (1 - p)).
             global::Deepbox.AlignedBuffer input1 = _seq0_0;
             if (_training)
@@ -483,8 +492,12 @@ namespace Snapshots
             }
             // Layer 1, forward.
             _jobInput = input1;
-            Fork(2, batch, seqLen); // the input products: global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128_P32
-            Fork(3, batch, seqLen); // the recurrence: global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32
+            for (int s0 = 0; s0 < seqLen; s0 += steps)
+            {
+                int s1 = global::System.Math.Min(seqLen, s0 + steps);
+                Fork(2, batch, seqLen, s0, s1); // the input products: global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128_P32
+                Fork(3, batch, seqLen, s0, s1); // the recurrence: global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32
+            }
             // Final states [2, B, 32]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
             {
@@ -549,12 +562,14 @@ namespace Snapshots
             global::Deepbox.ModelSupport.PackGateBias(_p2_bias.Value.AsSpan(), default, 1, 1, 8, 0, _b2);
         }
 
-        /// <summary>Runs job <paramref name="job"/> over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
-        private void Fork(int job, int batch, int seqLen)
+        /// <summary>Runs job <paramref name="job"/> over steps <paramref name="from"/> to <paramref name="to"/> of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
+        private void Fork(int job, int batch, int seqLen, int from, int to)
         {
             _job = job;
             _jobBatch = batch;
             _jobSeqLen = seqLen;
+            _jobFrom = from;
+            _jobTo = to;
             global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
         }
 
@@ -564,12 +579,14 @@ namespace Snapshots
             int batch = _jobBatch;
             int seqLen = _jobSeqLen;
             int rows = batch * seqLen;
+            int chunkRows = (_jobTo - _jobFrom) * batch;
             switch (_job)
             {
-                case 0: // (lstm) layer 0, forward: the input products of this part's rows
+                case 0: // (lstm) layer 0, forward: the input products of this part's rows of the steps
                 {
-                    int r0 = global::Deepbox.Workers.Split(rows, part, parts);
-                    int r1 = global::Deepbox.Workers.Split(rows, part + 1, parts);
+                    int first = _jobFrom * batch;
+                    int r0 = first + global::Deepbox.Workers.Split(chunkRows, part, parts);
+                    int r1 = first + global::Deepbox.Workers.Split(chunkRows, part + 1, parts);
                     int gx = 0;
                     global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128_P32(_jobInput.AsSpan(r0 * 1), 1, _w0_0_ih, _b0_0, _gx0.AsSpan(gx + (r0 * 128)), r1 - r0);
                     break;
@@ -577,13 +594,14 @@ namespace Snapshots
                 case 1: // the recurrence of this part's sequences
                 {
                     int gx = 0;
-                    global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_gx0.AsSpan(gx), _w0_0_hh, _h0_0.AsSpan(0 * batch * 32), _c0.AsSpan(0 * batch * 32), _aux0.AsSpan(0 * rows * 32), _seq0_0.AsSpan(0), 32, batch, seqLen, reverse: false, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));
+                    global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_gx0.AsSpan(gx), _w0_0_hh, _h0_0.AsSpan(0 * batch * 32), _c0.AsSpan(0 * batch * 32), _aux0.AsSpan(0 * rows * 32), _seq0_0.AsSpan(0), 32, batch, seqLen, reverse: false, _jobFrom, _jobTo, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));
                     break;
                 }
-                case 2: // (lstm) layer 1, forward: the input products of this part's rows
+                case 2: // (lstm) layer 1, forward: the input products of this part's rows of the steps
                 {
-                    int r0 = global::Deepbox.Workers.Split(rows, part, parts);
-                    int r1 = global::Deepbox.Workers.Split(rows, part + 1, parts);
+                    int first = _jobFrom * batch;
+                    int r0 = first + global::Deepbox.Workers.Split(chunkRows, part, parts);
+                    int r1 = first + global::Deepbox.Workers.Split(chunkRows, part + 1, parts);
                     int gx = _training ? 1 * rows * 128 : 0;
                     global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128_P32(_jobInput.AsSpan(r0 * 32), 32, _w0_1_ih, _b0_1, _gx0.AsSpan(gx + (r0 * 128)), r1 - r0);
                     break;
@@ -591,7 +609,7 @@ namespace Snapshots
                 case 3: // the recurrence of this part's sequences
                 {
                     int gx = _training ? 1 * rows * 128 : 0;
-                    global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_gx0.AsSpan(gx), _w0_1_hh, _h0_0.AsSpan(1 * batch * 32), _c0.AsSpan(1 * batch * 32), _aux0.AsSpan(1 * rows * 32), _seq0_1.AsSpan(0), 32, batch, seqLen, reverse: false, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));
+                    global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_gx0.AsSpan(gx), _w0_1_hh, _h0_0.AsSpan(1 * batch * 32), _c0.AsSpan(1 * batch * 32), _aux0.AsSpan(1 * rows * 32), _seq0_1.AsSpan(0), 32, batch, seqLen, reverse: false, _jobFrom, _jobTo, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));
                     break;
                 }
             }
@@ -1437,11 +1455,13 @@ namespace Deepbox.Generated
         /// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, 128]; whh is W_hh
         /// [32][128] in vector panels, with the 4 gates of each block of 8 hidden units side by side, so one pass
         /// over h computes every gate of a block. Hidden size 32 runs as 4 blocks of 8.
-        /// Sequences bFirst to bEnd (of batch) only: other threads can run the others at the same time.
+        /// Steps sFirst to sEnd (of seqLen, counted in the direction of the recurrence) only: the forward pass computes the input
+        /// products a few steps ahead, while they are still in cache. Sequences bFirst to bEnd (of batch) only: other threads can
+        /// run the others at the same time.
         /// Row (t, b) of seq (stride seqStride) receives h at t; h0 and c0 hold one row of 32 per sequence; aux receives c at every step.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void LstmSequence_H32(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> aux, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int bFirst, int bEnd)
+        public static void LstmSequence_H32(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> aux, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd)
         {
             ref float gx0 = ref MemoryMarshal.GetReference(gx);
             ref float whh0 = ref MemoryMarshal.GetReference(whh);
@@ -1449,7 +1469,7 @@ namespace Deepbox.Generated
             ref float c00 = ref MemoryMarshal.GetReference(c0);
             ref float aux0 = ref MemoryMarshal.GetReference(aux);
             ref float seq0 = ref MemoryMarshal.GetReference(seq);
-            for (int s = 0; s < seqLen; s++)
+            for (int s = sFirst; s < sEnd; s++)
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;

@@ -40,6 +40,8 @@ namespace Snapshots
         private int _job; // the kernel call Fork splits across threads, with its sizes and input rows
         private int _jobBatch;
         private int _jobSeqLen;
+        private int _jobFrom; // the steps [from, to) of the job, in the direction of the recurrence
+        private int _jobTo;
         private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
@@ -378,10 +380,17 @@ namespace Snapshots
             // Initial states: a row of 8 floats per (layer, direction, sequence), zeros unless given.
             _h0_0.AsSpan(0, stateRows * 8).Clear();
             if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 5, _h0_0, 8, 5, stateRows);
+            // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+            // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+            int steps = global::System.Math.Max(1, 32768 / batch);
             // Layer 0, forward.
             _jobInput = _x;
-            Fork(0, batch, seqLen); // the input products: global::Deepbox.Generated.ReluRnnKernels.Dense_K3_N8
-            Fork(1, batch, seqLen); // the recurrence: global::Deepbox.Generated.ReluRnnKernels.RnnReluSequence_H5
+            for (int s0 = 0; s0 < seqLen; s0 += steps)
+            {
+                int s1 = global::System.Math.Min(seqLen, s0 + steps);
+                Fork(0, batch, seqLen, s0, s1); // the input products: global::Deepbox.Generated.ReluRnnKernels.Dense_K3_N8
+                Fork(1, batch, seqLen, s0, s1); // the recurrence: global::Deepbox.Generated.ReluRnnKernels.RnnReluSequence_H5
+            }
             // Final states [1, B, 5]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
             {
@@ -422,12 +431,14 @@ namespace Snapshots
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 1, 5, 5, 8, 5, 5, _w0_0_hh);
         }
 
-        /// <summary>Runs job <paramref name="job"/> over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
-        private void Fork(int job, int batch, int seqLen)
+        /// <summary>Runs job <paramref name="job"/> over steps <paramref name="from"/> to <paramref name="to"/> of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
+        private void Fork(int job, int batch, int seqLen, int from, int to)
         {
             _job = job;
             _jobBatch = batch;
             _jobSeqLen = seqLen;
+            _jobFrom = from;
+            _jobTo = to;
             global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
         }
 
@@ -437,12 +448,14 @@ namespace Snapshots
             int batch = _jobBatch;
             int seqLen = _jobSeqLen;
             int rows = batch * seqLen;
+            int chunkRows = (_jobTo - _jobFrom) * batch;
             switch (_job)
             {
-                case 0: // (0) layer 0, forward: the input products of this part's rows
+                case 0: // (0) layer 0, forward: the input products of this part's rows of the steps
                 {
-                    int r0 = global::Deepbox.Workers.Split(rows, part, parts);
-                    int r1 = global::Deepbox.Workers.Split(rows, part + 1, parts);
+                    int first = _jobFrom * batch;
+                    int r0 = first + global::Deepbox.Workers.Split(chunkRows, part, parts);
+                    int r1 = first + global::Deepbox.Workers.Split(chunkRows, part + 1, parts);
                     int gx = 0;
                     global::Deepbox.Generated.ReluRnnKernels.Dense_K3_N8(_jobInput.AsSpan(r0 * 3), 3, _w0_0_ih, _b0_0, _gx0.AsSpan(gx + (r0 * 8)), r1 - r0);
                     break;
@@ -450,7 +463,7 @@ namespace Snapshots
                 case 1: // the recurrence of this part's sequences
                 {
                     int gx = 0;
-                    global::Deepbox.Generated.ReluRnnKernels.RnnReluSequence_H5(_gx0.AsSpan(gx), _w0_0_hh, _h0_0.AsSpan(0 * batch * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));
+                    global::Deepbox.Generated.ReluRnnKernels.RnnReluSequence_H5(_gx0.AsSpan(gx), _w0_0_hh, _h0_0.AsSpan(0 * batch * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, _jobFrom, _jobTo, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));
                     break;
                 }
             }
@@ -736,17 +749,19 @@ namespace Deepbox.Generated
         /// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, 8]; whh is W_hh
         /// [5][8] in vector panels, with the 1 gate of each block of 8 hidden units side by side, so one pass
         /// over h computes every gate of a block. Hidden size 5 runs as 1 block of 8 (the last one padded: 3 lanes of zero weights, never read back).
-        /// Sequences bFirst to bEnd (of batch) only: other threads can run the others at the same time.
+        /// Steps sFirst to sEnd (of seqLen, counted in the direction of the recurrence) only: the forward pass computes the input
+        /// products a few steps ahead, while they are still in cache. Sequences bFirst to bEnd (of batch) only: other threads can
+        /// run the others at the same time.
         /// Row (t, b) of seq (stride seqStride) receives h at t; h0 holds one row of 8 per sequence.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void RnnReluSequence_H5(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int bFirst, int bEnd)
+        public static void RnnReluSequence_H5(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd)
         {
             ref float gx0 = ref MemoryMarshal.GetReference(gx);
             ref float whh0 = ref MemoryMarshal.GetReference(whh);
             ref float h00 = ref MemoryMarshal.GetReference(h0);
             ref float seq0 = ref MemoryMarshal.GetReference(seq);
-            for (int s = 0; s < seqLen; s++)
+            for (int s = sFirst; s < sEnd; s++)
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;

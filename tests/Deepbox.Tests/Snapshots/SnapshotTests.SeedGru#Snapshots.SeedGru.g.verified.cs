@@ -44,6 +44,8 @@ namespace Snapshots
         private int _job; // the kernel call Fork splits across threads, with its sizes and input rows
         private int _jobBatch;
         private int _jobSeqLen;
+        private int _jobFrom; // the steps [from, to) of the job, in the direction of the recurrence
+        private int _jobTo;
         private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
@@ -389,10 +391,17 @@ namespace Snapshots
             // Initial states: a row of 8 floats per (layer, direction, sequence), zeros unless given.
             _h0_0.AsSpan(0, stateRows * 8).Clear();
             if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 8, _h0_0, 8, 8, stateRows);
+            // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+            // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+            int steps = global::System.Math.Max(1, 10922 / batch);
             // Layer 0, forward.
             _jobInput = _x;
-            Fork(0, batch, seqLen); // the input products: global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24
-            Fork(1, batch, seqLen); // the recurrence: global::Deepbox.Generated.SeedGruKernels.GruSequence_H8
+            for (int s0 = 0; s0 < seqLen; s0 += steps)
+            {
+                int s1 = global::System.Math.Min(seqLen, s0 + steps);
+                Fork(0, batch, seqLen, s0, s1); // the input products: global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24
+                Fork(1, batch, seqLen, s0, s1); // the recurrence: global::Deepbox.Generated.SeedGruKernels.GruSequence_H8
+            }
             // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
             {
@@ -436,12 +445,14 @@ namespace Snapshots
             _p0_bias_hh_l0.Value.AsSpan().Slice(16, 8).CopyTo(_bhn0_0);
         }
 
-        /// <summary>Runs job <paramref name="job"/> over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
-        private void Fork(int job, int batch, int seqLen)
+        /// <summary>Runs job <paramref name="job"/> over steps <paramref name="from"/> to <paramref name="to"/> of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
+        private void Fork(int job, int batch, int seqLen, int from, int to)
         {
             _job = job;
             _jobBatch = batch;
             _jobSeqLen = seqLen;
+            _jobFrom = from;
+            _jobTo = to;
             global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
         }
 
@@ -451,12 +462,14 @@ namespace Snapshots
             int batch = _jobBatch;
             int seqLen = _jobSeqLen;
             int rows = batch * seqLen;
+            int chunkRows = (_jobTo - _jobFrom) * batch;
             switch (_job)
             {
-                case 0: // (0) layer 0, forward: the input products of this part's rows
+                case 0: // (0) layer 0, forward: the input products of this part's rows of the steps
                 {
-                    int r0 = global::Deepbox.Workers.Split(rows, part, parts);
-                    int r1 = global::Deepbox.Workers.Split(rows, part + 1, parts);
+                    int first = _jobFrom * batch;
+                    int r0 = first + global::Deepbox.Workers.Split(chunkRows, part, parts);
+                    int r1 = first + global::Deepbox.Workers.Split(chunkRows, part + 1, parts);
                     int gx = 0;
                     global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24(_jobInput.AsSpan(r0 * 4), 4, _w0_0_ih, _b0_0, _gx0.AsSpan(gx + (r0 * 24)), r1 - r0);
                     break;
@@ -464,7 +477,7 @@ namespace Snapshots
                 case 1: // the recurrence of this part's sequences
                 {
                     int gx = 0;
-                    global::Deepbox.Generated.SeedGruKernels.GruSequence_H8(_gx0.AsSpan(gx), _w0_0_hh, _bhn0_0, _h0_0.AsSpan(0 * batch * 8), _aux0.AsSpan(0 * rows * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));
+                    global::Deepbox.Generated.SeedGruKernels.GruSequence_H8(_gx0.AsSpan(gx), _w0_0_hh, _bhn0_0, _h0_0.AsSpan(0 * batch * 8), _aux0.AsSpan(0 * rows * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, _jobFrom, _jobTo, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));
                     break;
                 }
             }
@@ -890,11 +903,13 @@ namespace Deepbox.Generated
         /// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, 24]; whh is W_hh
         /// [8][24] in vector panels, with the 3 gates of each block of 8 hidden units side by side, so one pass
         /// over h computes every gate of a block. Hidden size 8 runs as 1 block of 8.
-        /// Sequences bFirst to bEnd (of batch) only: other threads can run the others at the same time.
+        /// Steps sFirst to sEnd (of seqLen, counted in the direction of the recurrence) only: the forward pass computes the input
+        /// products a few steps ahead, while they are still in cache. Sequences bFirst to bEnd (of batch) only: other threads can
+        /// run the others at the same time.
         /// Row (t, b) of seq (stride seqStride) receives h at t; h0 holds one row of 8 per sequence; aux receives W_hn h + b_hn at every step.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void GruSequence_H8(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bhn, global::System.ReadOnlySpan<float> h0, global::System.Span<float> aux, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int bFirst, int bEnd)
+        public static void GruSequence_H8(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bhn, global::System.ReadOnlySpan<float> h0, global::System.Span<float> aux, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd)
         {
             ref float gx0 = ref MemoryMarshal.GetReference(gx);
             ref float whh0 = ref MemoryMarshal.GetReference(whh);
@@ -902,7 +917,7 @@ namespace Deepbox.Generated
             ref float h00 = ref MemoryMarshal.GetReference(h0);
             ref float aux0 = ref MemoryMarshal.GetReference(aux);
             ref float seq0 = ref MemoryMarshal.GetReference(seq);
-            for (int s = 0; s < seqLen; s++)
+            for (int s = sFirst; s < sEnd; s++)
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
