@@ -401,24 +401,9 @@ internal static partial class Emitter
     /// </summary>
     private static void WriteSequenceRows(SourceWriter w, LayerSpec l, int hp, int v, int rows, bool chunked)
     {
-        int row = l.Gates * hp;
         bool gru = l.Kind == LayerKind.Gru;
         string[] gates = GateSums(l, splitGruN: false);
-        for (int r = 0; r < rows; r++)
-        {
-            string br = r == 0 ? "b" : $"(b + {Inv(r)})";
-            w.Line($"ref float hPrev{r} = ref (s == 0 ? ref Unsafe.Add(ref h00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + {br}) * seqStride));");
-            w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + {br}) * {Inv(row)});");
-            if (gru)
-            {
-                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, ((t * batch) + {br}) * {Inv(hp)});");
-            }
-            else if (l.Kind != LayerKind.Lstm)
-            {
-                w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + {br}) * seqStride);");
-            }
-        }
-
+        WriteSequenceRowRefs(w, l, hp, rows);
         w.Line(gru
             ? "// W_hh h for r and z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike)."
             : "// W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).");
@@ -432,19 +417,15 @@ internal static partial class Emitter
                 string init = "Vec.Zero";
                 if (gru && i == 2)
                 {
-                    init = chunked ? $"kc == 0 ? V.LoadUnsafe(ref bhn0, (nuint)j) : V.LoadUnsafe({SumSlot(l, r, i, v)})" : "V.LoadUnsafe(ref bhn0, (nuint)j)";
+                    init = GruNInit(l, r, v, chunked);
                 }
 
                 w.Line($"Vec {gates[i]}{r} = {init};");
             }
         }
 
-        int h = l.HiddenSize;
-        int p = l.Gates * v;
-        w.Line($"ref float wp = ref {PanelStart("whh0", "col", h)}; // the block's panel: {Inv(h)} rows of {Inv(p)}");
-        using (w.Block(chunked ? "for (int k = kc; k < kEnd; k++)" : $"for (int k = 0; k < {Inv(h)}; k++)"))
+        using (WriteProductLoop(w, l, v, chunked))
         {
-            w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(p)});");
             for (int i = 0; i < gates.Length; i++)
             {
                 w.Line($"Vec wv{i} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))});");
@@ -480,6 +461,41 @@ internal static partial class Emitter
         }
     }
 
+    /// <summary>The row references of a tile of <paramref name="rows"/> sequences from <c>b</c>: h of the step before, the gate sums, aux (GRU) or h's destination (RNN).</summary>
+    private static void WriteSequenceRowRefs(SourceWriter w, LayerSpec l, int hp, int rows)
+    {
+        int row = l.Gates * hp;
+        for (int r = 0; r < rows; r++)
+        {
+            string br = r == 0 ? "b" : $"(b + {Inv(r)})";
+            w.Line($"ref float hPrev{r} = ref (s == 0 ? ref Unsafe.Add(ref h00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + {br}) * seqStride));");
+            w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + {br}) * {Inv(row)});");
+            if (l.Kind == LayerKind.Gru)
+            {
+                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, ((t * batch) + {br}) * {Inv(hp)});");
+            }
+            else if (l.Kind != LayerKind.Lstm)
+            {
+                w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + {br}) * seqStride);");
+            }
+        }
+    }
+
+    /// <summary>Where GRU's n sum of row <paramref name="r"/> starts: b_hn, or the partial sum of the chunks before.</summary>
+    private static string GruNInit(LayerSpec l, int r, int v, bool chunked) =>
+        chunked ? $"kc == 0 ? V.LoadUnsafe(ref bhn0, (nuint)j) : V.LoadUnsafe({SumSlot(l, r, 2, v)})" : "V.LoadUnsafe(ref bhn0, (nuint)j)";
+
+    /// <summary>The loop over the rows of the block's panel of W_hh (a chunk of them, or all); its body starts with <c>wk</c>, row k.</summary>
+    private static IDisposable WriteProductLoop(SourceWriter w, LayerSpec l, int v, bool chunked)
+    {
+        int h = l.HiddenSize;
+        int p = l.Gates * v;
+        w.Line($"ref float wp = ref {PanelStart("whh0", "col", h)}; // the block's panel: {Inv(h)} rows of {Inv(p)}");
+        IDisposable loop = w.Block(chunked ? "for (int k = kc; k < kEnd; k++)" : $"for (int k = 0; k < {Inv(h)}; k++)");
+        w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(p)});");
+        return loop;
+    }
+
     /// <summary>
     /// <see cref="WriteSequenceRows"/> on 16-float vectors, for LSTM and GRU blocks of 8 units: each 16-float vector holds
     /// two gates of the block side by side (LSTM i|f and g|o, GRU r|z; GRU's n stays an 8-float vector, the lower half of
@@ -487,20 +503,9 @@ internal static partial class Emitter
     /// </summary>
     private static void WriteSequenceRowsWide(SourceWriter w, LayerSpec l, int hp, int v, int rows, bool chunked)
     {
-        int row = l.Gates * hp;
         bool gru = l.Kind == LayerKind.Gru;
         string[] pairs = gru ? ["arz"] : ["aif", "ago"];
-        for (int r = 0; r < rows; r++)
-        {
-            string br = r == 0 ? "b" : $"(b + {Inv(r)})";
-            w.Line($"ref float hPrev{r} = ref (s == 0 ? ref Unsafe.Add(ref h00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + {br}) * seqStride));");
-            w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + {br}) * {Inv(row)});");
-            if (gru)
-            {
-                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, ((t * batch) + {br}) * {Inv(hp)});");
-            }
-        }
-
+        WriteSequenceRowRefs(w, l, hp, rows);
         w.Line(gru
             ? "// W_hh h for r|z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike)."
             : "// W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).");
@@ -513,17 +518,12 @@ internal static partial class Emitter
 
             if (gru)
             {
-                string init = chunked ? $"kc == 0 ? V.LoadUnsafe(ref bhn0, (nuint)j) : V.LoadUnsafe({SumSlot(l, r, 2, v)})" : "V.LoadUnsafe(ref bhn0, (nuint)j)";
-                w.Line($"Vec an{r} = {init};");
+                w.Line($"Vec an{r} = {GruNInit(l, r, v, chunked)};");
             }
         }
 
-        int h = l.HiddenSize;
-        int p = l.Gates * v;
-        w.Line($"ref float wp = ref {PanelStart("whh0", "col", h)}; // the block's panel: {Inv(h)} rows of {Inv(p)}");
-        using (w.Block(chunked ? "for (int k = kc; k < kEnd; k++)" : $"for (int k = 0; k < {Inv(h)}; k++)"))
+        using (WriteProductLoop(w, l, v, chunked))
         {
-            w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(p)});");
             for (int i = 0; i < pairs.Length; i++)
             {
                 w.Line($"var wv{i} = V512.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * 2 * v))});");
