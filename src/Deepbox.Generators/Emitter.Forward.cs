@@ -537,16 +537,6 @@ internal static partial class Emitter
                                 }
                             }
 
-                            if (WideStep(plan))
-                            {
-                                int v16 = VectorIsa.V512.Width;
-                                w.Line($"{S}.PackGateInterleaved({p["weight_ih_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v16)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, _w{s.Index}_{tag}_ih16);");
-                                w.Line($"{S}.PackGateInterleaved({p["weight_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, {Inv(v16)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, _w{s.Index}_{tag}_hh16);");
-                                if (l.Bias)
-                                {
-                                    w.Line($"{S}.PackGateBias({p["bias_ih_l" + sfx]}, {p["bias_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(v16)}, {Inv(folded)}, _b{s.Index}_{tag}_16);");
-                                }
-                            }
                         }
                     }
                 }
@@ -557,6 +547,54 @@ internal static partial class Emitter
                     if (l.Bias)
                     {
                         w.Line($"{S}.PackGateBias({p["bias"]}, default, 1, {Inv(l.HiddenSize)}, {Inv(v)}, 0, _b{s.Index});");
+                    }
+                }
+            }
+
+            if (WideStep(plan))
+            {
+                using (w.Block("if (_packedStepVersion != -1)"))
+                {
+                    w.Line("PackStepWeights(); // streaming is in use: keep its weights current too");
+                }
+            }
+        }
+
+        if (!WideStep(plan))
+        {
+            return;
+        }
+
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Packs the weights of Step's 512-bit kernels (blocks of 16), unless that version is packed or Vector512 is not");
+        w.Line("/// accelerated (Step then never reads them). Only once a state is created: a model that never streams never packs them.");
+        w.Line("/// </summary>");
+        using (w.Block("private void PackStepWeights()"))
+        {
+            using (w.Block("if (_packedStepVersion == _weightsVersion || !global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)"))
+            {
+                w.Line("return;");
+            }
+
+            w.Line();
+            w.Line("_packedStepVersion = _weightsVersion;");
+            int v16 = VectorIsa.V512.Width;
+            foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
+            {
+                LayerSpec l = s.Layer;
+                Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => x.Field + ".Value.AsSpan()");
+                int folded = l.Kind switch { LayerKind.Lstm => 4, LayerKind.Gru => 2, _ => 1 };
+                for (int layer = 0; layer < l.NumLayers; layer++)
+                {
+                    RowSource src = s.LayerInput(layer);
+                    string sfx = Inv(layer);
+                    string tag = Tag(layer, 0);
+                    w.Line($"{S}.PackGateInterleaved({p["weight_ih_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v16)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, _w{s.Index}_{tag}_ih16);");
+                    w.Line($"{S}.PackGateInterleaved({p["weight_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, {Inv(v16)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, _w{s.Index}_{tag}_hh16);");
+                    if (l.Bias)
+                    {
+                        w.Line($"{S}.PackGateBias({p["bias_ih_l" + sfx]}, {p["bias_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(v16)}, {Inv(folded)}, _b{s.Index}_{tag}_16);");
                     }
                 }
             }

@@ -88,6 +88,11 @@ internal static partial class Emitter
         using (w.Block("public global::Deepbox.ModelState CreateState()"))
         {
             w.Line("PackWeights();");
+            if (WideStep(plan))
+            {
+                w.Line("PackStepWeights();");
+            }
+
             w.Line("return new global::Deepbox.ModelState(StateLength);");
         }
 

@@ -187,6 +187,10 @@ internal static partial class Emitter
         w.Line($"private readonly float[] _snapshot = new float[{Inv(plan.Parameters.Sum(p => p.Count))}];");
         w.Line("private int _weightsVersion;");
         w.Line("private int _packedVersion = -1;");
+        if (WideStep(plan))
+        {
+            w.Line("private int _packedStepVersion = -1; // of the 16-float blocks of Step's 512-bit kernels; -1 until a state is created");
+        }
 
         w.Line();
         w.Line("// Workspace, grown to the largest batch and length seen and reused by later calls; 64-byte aligned, so no vector of a kernel straddles two cache lines.");

@@ -50,6 +50,55 @@ public class StreamingTests
         }
     }
 
+    /// <summary>
+    /// Weights changed in place after streaming began (an optimizer step) reach Step through CreateState, on both the
+    /// 256-bit kernels and the 512-bit ones, whose weights are packed lazily: a model that never streams never packs them.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void StepSeesWeightsChangedBeforeCreateState(bool vector512)
+    {
+        bool before = ModelSupport.StepVector512;
+        ModelSupport.StepVector512 = vector512;
+        try
+        {
+            var model = new Lstm8x16();
+            model.Eval();
+            var rng = new Random(5);
+            float[] x = TestSupport.RandomArray(rng, 3 * 8, 1.0);
+            var y = new float[16];
+            ModelState state = model.CreateState();
+            model.Step(x.AsSpan(0, 8), state, y);
+
+            // An optimizer step changes every parameter in place; Forward repacks, and a new state must see it.
+            foreach (Parameter p in model.Parameters())
+            {
+                p.Grad.AsSpan().Fill(0.25f);
+            }
+
+            new Sgd(model, lr: 0.5f).Step();
+            float[] whole = model.Forward(Tensor.FromArray(x, 3, 8)).ToArray();
+            state = model.CreateState();
+            for (int t = 0; t < 3; t++)
+            {
+                model.Step(x.AsSpan(t * 8, 8), state, y);
+                Assert.Equal(whole.AsSpan(t * 16, 16).ToArray(), y);
+            }
+
+            // And without a Forward in between: CreateState alone repacks.
+            new Sgd(model, lr: 0.5f).Step();
+            state = model.CreateState();
+            model.Step(x.AsSpan(0, 8), state, y);
+            float[] first = model.Forward(Tensor.FromArray(x[..8], 1, 8)).ToArray();
+            Assert.Equal(first, y);
+        }
+        finally
+        {
+            ModelSupport.StepVector512 = before;
+        }
+    }
+
     private static void StepsEqualTheForwardPassWith(string name)
     {
         ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];

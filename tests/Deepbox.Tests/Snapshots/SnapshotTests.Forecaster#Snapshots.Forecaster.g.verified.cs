@@ -83,6 +83,7 @@ namespace Snapshots
         private readonly float[] _snapshot = new float[12961];
         private int _weightsVersion;
         private int _packedVersion = -1;
+        private int _packedStepVersion = -1; // of the 16-float blocks of Step's 512-bit kernels; -1 until a state is created
 
         // Workspace, grown to the largest batch and length seen and reused by later calls; 64-byte aligned, so no vector of a kernel straddles two cache lines.
         private global::Deepbox.AlignedBuffer _x = global::Deepbox.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
@@ -328,6 +329,7 @@ namespace Snapshots
         public global::Deepbox.ModelState CreateState()
         {
             PackWeights();
+            PackStepWeights();
             return new global::Deepbox.ModelState(StateLength);
         }
 
@@ -549,17 +551,35 @@ namespace Snapshots
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 4, 32, 1, 8, 1, 1, _w0_0_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 4, 32, 32, 8, 32, 32, _w0_0_hh);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 4, 32, 8, 4, _b0_0);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 4, 32, 1, 16, 1, 1, _w0_0_ih16);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 4, 32, 32, 16, 32, 32, _w0_0_hh16);
-            global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 4, 32, 16, 4, _b0_0_16);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l1.Value.AsSpan(), 4, 32, 32, 8, 32, 32, _w0_1_ih);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l1.Value.AsSpan(), 4, 32, 32, 8, 32, 32, _w0_1_hh);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l1.Value.AsSpan(), _p0_bias_hh_l1.Value.AsSpan(), 4, 32, 8, 4, _b0_1);
+            global::Deepbox.ModelSupport.PackGateInterleaved(_p2_weight.Value.AsSpan(), 1, 1, 32, 8, 32, 32, _w2);
+            global::Deepbox.ModelSupport.PackGateBias(_p2_bias.Value.AsSpan(), default, 1, 1, 8, 0, _b2);
+            if (_packedStepVersion != -1)
+            {
+                PackStepWeights(); // streaming is in use: keep its weights current too
+            }
+        }
+
+        /// <summary>
+        /// Packs the weights of Step's 512-bit kernels (blocks of 16), unless that version is packed or Vector512 is not
+        /// accelerated (Step then never reads them). Only once a state is created: a model that never streams never packs them.
+        /// </summary>
+        private void PackStepWeights()
+        {
+            if (_packedStepVersion == _weightsVersion || !global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                return;
+            }
+
+            _packedStepVersion = _weightsVersion;
+            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 4, 32, 1, 16, 1, 1, _w0_0_ih16);
+            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 4, 32, 32, 16, 32, 32, _w0_0_hh16);
+            global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 4, 32, 16, 4, _b0_0_16);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l1.Value.AsSpan(), 4, 32, 32, 16, 32, 32, _w0_1_ih16);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l1.Value.AsSpan(), 4, 32, 32, 16, 32, 32, _w0_1_hh16);
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l1.Value.AsSpan(), _p0_bias_hh_l1.Value.AsSpan(), 4, 32, 16, 4, _b0_1_16);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p2_weight.Value.AsSpan(), 1, 1, 32, 8, 32, 32, _w2);
-            global::Deepbox.ModelSupport.PackGateBias(_p2_bias.Value.AsSpan(), default, 1, 1, 8, 0, _b2);
         }
 
         /// <summary>Runs job <paramref name="job"/> over steps <paramref name="from"/> to <paramref name="to"/> of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
