@@ -12,7 +12,9 @@ namespace Deepbox.Benchmarks;
 /// The suite's entry point. Modes (benchmarks/run.sh calls them in this order):
 /// <c>check</c> (every peer against Deepbox), <c>fixtures DIR</c> (data for the Node peer), <c>peak</c> (FMA peak),
 /// <c>bench</c> (BenchmarkDotNet), <c>report</c> (docs/benchmarks.md). Each takes <c>--filter GLOB</c> (BDN's syntax,
-/// on names like <c>Deepbox.Benchmarks.Suites.S16_Lstm.LibTorch_1T</c>) and <c>--results DIR</c>.
+/// on names like <c>Deepbox.Benchmarks.Suites.S16_Lstm.LibTorch_1T</c>) and <c>--results DIR</c>. One more, not part of a
+/// run: <c>loop [SECONDS] --filter GLOB</c> calls Deepbox's benchmark of each selected workload for SECONDS (10) each, for a
+/// sampling profiler to watch (see docs/benchmarks.md).
 /// </summary>
 public static class Program
 {
@@ -21,7 +23,7 @@ public static class Program
     {
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: Deepbox.Benchmarks check|fixtures|peak|bench|report [--filter GLOB]... [--results DIR] [--quick] [-- BDN args]");
+            Console.Error.WriteLine("usage: Deepbox.Benchmarks check|fixtures|peak|bench|report|loop [--filter GLOB]... [--results DIR] [--quick] [-- BDN args]");
             return 2;
         }
 
@@ -33,6 +35,7 @@ public static class Program
             "peak" => Peak(options),
             "bench" => Runner.Bench(options),
             "report" => Report.ReportWriter.Write(options),
+            "loop" => Loop(options),
             _ => Fail($"unknown mode {args[0]}"),
         };
     }
@@ -117,6 +120,33 @@ public static class Program
         File.WriteAllText(Path.Combine(dir, "index.json"), JsonSerializer.Serialize(names, Json.Options));
 
         Console.WriteLine($"fixtures: written to {dir}");
+        return 0;
+    }
+
+    /// <summary>
+    /// Calls the Deepbox benchmark of every selected workload in a loop (<c>SetupDeepbox</c>, then <c>Deepbox</c>) for a
+    /// number of seconds, and prints the calls and the mean time: something steady for <c>perf record</c> to sample.
+    /// </summary>
+    private static int Loop(Options options)
+    {
+        double seconds = options.Positional.Count > 0 ? double.Parse(options.Positional[0], System.Globalization.CultureInfo.InvariantCulture) : 10;
+        foreach (Workload w in Workload.All.Where(w => options.Selects(w, Peer.Deepbox)))
+        {
+            Type suite = typeof(Program).Assembly.GetType($"Deepbox.Benchmarks.Suites.{w.Name}", throwOnError: true)!;
+            object instance = Activator.CreateInstance(suite)!;
+            suite.GetMethod("SetupDeepbox")!.Invoke(instance, null);
+            var call = suite.GetMethod("Deepbox")!.CreateDelegate<Action>(instance);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            long calls = 0;
+            while (clock.Elapsed.TotalSeconds < seconds)
+            {
+                call();
+                calls++;
+            }
+
+            Console.WriteLine($"loop: {w.Name} Deepbox, {calls} calls in {clock.Elapsed.TotalSeconds:F1} s, {clock.Elapsed.TotalMilliseconds * 1000 / calls:F2} µs each");
+        }
+
         return 0;
     }
 
