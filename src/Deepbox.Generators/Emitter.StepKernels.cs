@@ -222,6 +222,9 @@ internal static partial class Emitter
         }
 
         int chunk = SequenceChunk(h);
+        w.Line(fused
+            ? "// W_hh h in chains of their own from zero, beside the input chains, then added to them: the sequence kernel's order."
+            : "// W_hh h in chains of their own from zero, then added to the input sums in scratch: the sequence kernel's order.");
         if (chunk < h)
         {
             w.Line($"// h in chunks of {Inv(chunk)} rows, as the sequence kernel sums them.");

@@ -1742,6 +1742,7 @@ namespace Deepbox.Generated
                 ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
                 ref float whp2 = ref Unsafe.Add(ref whh0, col2 * 32);
                 ref float whp3 = ref Unsafe.Add(ref whh0, col3 * 32);
+                // W_hh h in chains of their own from zero, then added to the input sums in scratch: the sequence kernel's order.
                 Vec pi0 = Vec.Zero;
                 Vec pf0 = Vec.Zero;
                 Vec pg0 = Vec.Zero;
@@ -1902,6 +1903,7 @@ namespace Deepbox.Generated
                 ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
                 ref float whp2 = ref Unsafe.Add(ref whh0, col2 * 32);
                 ref float whp3 = ref Unsafe.Add(ref whh0, col3 * 32);
+                // W_hh h in chains of their own from zero, then added to the input sums in scratch: the sequence kernel's order.
                 Vec pi0 = Vec.Zero;
                 Vec pf0 = Vec.Zero;
                 Vec pg0 = Vec.Zero;
@@ -2279,6 +2281,7 @@ namespace Deepbox.Generated
                 V.StoreUnsafe(ao1, ref sums0, (nuint)(((j + 16) * 4) + 48));
                 ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
                 ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
+                // W_hh h in chains of their own from zero, then added to the input sums in scratch: the sequence kernel's order.
                 Vec pi0 = Vec.Zero;
                 Vec pf0 = Vec.Zero;
                 Vec pg0 = Vec.Zero;
@@ -2381,6 +2384,7 @@ namespace Deepbox.Generated
                 V.StoreUnsafe(ao1, ref sums0, (nuint)(((j + 16) * 4) + 48));
                 ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 32);
                 ref float whp1 = ref Unsafe.Add(ref whh0, col1 * 32);
+                // W_hh h in chains of their own from zero, then added to the input sums in scratch: the sequence kernel's order.
                 Vec pi0 = Vec.Zero;
                 Vec pf0 = Vec.Zero;
                 Vec pg0 = Vec.Zero;

@@ -857,6 +857,7 @@ namespace Deepbox.Generated
                     a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), xk, a0);
                 }
                 ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 5);
+                // W_hh h in chains of their own from zero, beside the input chains, then added to them: the sequence kernel's order.
                 Vec p0 = Vec.Zero;
                 for (int k = 0; k < 5; k++)
                 {

@@ -1109,6 +1109,7 @@ namespace Deepbox.Generated
                     anx0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 16), xk, anx0);
                 }
                 ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 8);
+                // W_hh h in chains of their own from zero, beside the input chains, then added to them: the sequence kernel's order.
                 Vec pr0 = Vec.Zero;
                 Vec pz0 = Vec.Zero;
                 for (int k = 0; k < 8; k++)

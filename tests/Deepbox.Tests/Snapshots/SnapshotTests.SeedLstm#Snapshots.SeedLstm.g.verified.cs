@@ -1070,6 +1070,7 @@ namespace Deepbox.Generated
                     ao0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0, 24), xk, ao0);
                 }
                 ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 8);
+                // W_hh h in chains of their own from zero, beside the input chains, then added to them: the sequence kernel's order.
                 Vec pi0 = Vec.Zero;
                 Vec pf0 = Vec.Zero;
                 Vec pg0 = Vec.Zero;
