@@ -37,12 +37,6 @@ internal static partial class Emitter
                             yield return ($"_bhn{s.Index}_{tag}", s.Padded, "b_hn, kept apart: it sits inside r * (W_hn h + b_hn)");
                         }
 
-                        if (WideStep(plan))
-                        {
-                            yield return ($"_w{s.Index}_{tag}_ih16", src.PackedRows * n, "the same in blocks of 16, for Step's 512-bit kernels");
-                            yield return ($"_w{s.Index}_{tag}_hh16", l.HiddenSize * n, "the same in blocks of 16");
-                            yield return ($"_b{s.Index}_{tag}_16", n, "the same in blocks of 16");
-                        }
                     }
                 }
             }
@@ -551,13 +545,6 @@ internal static partial class Emitter
                 }
             }
 
-            if (WideStep(plan))
-            {
-                using (w.Block("if (_packedStepVersion != -1)"))
-                {
-                    w.Line("PackStepWeights(); // streaming is in use: keep its weights current too");
-                }
-            }
         }
 
         if (!WideStep(plan))
@@ -567,23 +554,31 @@ internal static partial class Emitter
 
         w.Line();
         w.Line("/// <summary>");
-        w.Line("/// Packs the weights of Step's 512-bit kernels (blocks of 16), unless that version is packed or Vector512 is not");
-        w.Line("/// accelerated (Step then never reads them). Only once a state is created: a model that never streams never packs them.");
+        w.Line("/// Packs the weights of Step's 512-bit kernels (blocks of 16) from the snapshot: the very values the 8-float weights");
+        w.Line("/// were last packed from, so both kernels read the same version whenever the parameters changed. Step calls it when");
+        w.Line("/// that version moved on; a model that never streams with them never allocates or packs them.");
         w.Line("/// </summary>");
         using (w.Block("private void PackStepWeights()"))
         {
-            using (w.Block("if (_packedStepVersion == _weightsVersion || !global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)"))
+            w.Line("_packedStepVersion = _packedVersion;");
+            foreach ((string field, int length, string _) in StepWideBuffers(plan))
             {
-                w.Line("return;");
+                w.Line($"{S}.Ensure(ref {field}, {Inv(length)});");
             }
 
-            w.Line();
-            w.Line("_packedStepVersion = _weightsVersion;");
+            var offsets = new Dictionary<string, int>();
+            int at = 0;
+            foreach (ParamPlan p in plan.Parameters)
+            {
+                offsets[p.Name] = at;
+                at += p.Count;
+            }
+
             int v16 = VectorIsa.V512.Width;
             foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
             {
                 LayerSpec l = s.Layer;
-                Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => x.Field + ".Value.AsSpan()");
+                Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => $"_snapshot.AsSpan({Inv(offsets[x.Name])}, {Inv(x.Count)})");
                 int folded = l.Kind switch { LayerKind.Lstm => 4, LayerKind.Gru => 2, _ => 1 };
                 for (int layer = 0; layer < l.NumLayers; layer++)
                 {
@@ -597,6 +592,27 @@ internal static partial class Emitter
                         w.Line($"{S}.PackGateBias({p["bias_ih_l" + sfx]}, {p["bias_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(v16)}, {Inv(folded)}, _b{s.Index}_{tag}_16);");
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>The weights of Step's 512-bit kernels: (field, length, what), allocated by the first PackStepWeights.</summary>
+    private static IEnumerable<(string Field, int Length, string What)> StepWideBuffers(ModelPlan plan)
+    {
+        if (!WideStep(plan))
+        {
+            yield break;
+        }
+
+        foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
+        {
+            int n = s.Layer.Gates * s.Padded;
+            for (int layer = 0; layer < s.Layer.NumLayers; layer++)
+            {
+                string tag = Tag(layer, 0);
+                yield return ($"_w{s.Index}_{tag}_ih16", s.LayerInput(layer).PackedRows * n, $"_w{s.Index}_{tag}_ih in blocks of 16, for Step's 512-bit kernels");
+                yield return ($"_w{s.Index}_{tag}_hh16", s.Layer.HiddenSize * n, $"_w{s.Index}_{tag}_hh in blocks of 16");
+                yield return ($"_b{s.Index}_{tag}_16", n, $"_b{s.Index}_{tag} in blocks of 16");
             }
         }
     }

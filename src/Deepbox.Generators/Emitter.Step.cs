@@ -88,11 +88,6 @@ internal static partial class Emitter
         using (w.Block("public global::Deepbox.ModelState CreateState()"))
         {
             w.Line("PackWeights();");
-            if (WideStep(plan))
-            {
-                w.Line("PackStepWeights();");
-            }
-
             w.Line("return new global::Deepbox.ModelState(StateLength);");
         }
 
@@ -115,6 +110,11 @@ internal static partial class Emitter
             {
                 using (w.Block($"if ({S}.StepVector512)"))
                 {
+                    using (w.Block("if (_packedStepVersion != _packedVersion)"))
+                    {
+                        w.Line("PackStepWeights(); // the first step on these weights");
+                    }
+
                     WriteStepCalls(w, plan, layout, k + "512", "16");
                     w.Line("return;");
                 }

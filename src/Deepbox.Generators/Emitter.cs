@@ -182,6 +182,11 @@ internal static partial class Emitter
             w.Line($"private readonly global::Deepbox.AlignedBuffer {field} = new({Inv(length)}); // {what}");
         }
 
+        foreach ((string field, int _, string what) in StepWideBuffers(plan))
+        {
+            w.Line($"private global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
+        }
+
         w.Line();
         w.Line("// The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.");
         w.Line($"private readonly float[] _snapshot = new float[{Inv(plan.Parameters.Sum(p => p.Count))}];");
@@ -189,7 +194,7 @@ internal static partial class Emitter
         w.Line("private int _packedVersion = -1;");
         if (WideStep(plan))
         {
-            w.Line("private int _packedStepVersion = -1; // of the 16-float blocks of Step's 512-bit kernels; -1 until a state is created");
+            w.Line("private int _packedStepVersion = -1; // the version packed in the 16-float blocks of Step's 512-bit kernels");
         }
 
         w.Line();

@@ -99,6 +99,45 @@ public class StreamingTests
         }
     }
 
+    /// <summary>
+    /// A state built directly (not by CreateState) on a model whose weights were just loaded streams the loaded weights
+    /// on both kernels: Step packs the 512-bit kernels' weights itself, from the values the 256-bit ones were packed from.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void StepWithoutCreateStateUsesTheLoadedWeights(bool vector512)
+    {
+        bool before = ModelSupport.StepVector512;
+        ModelSupport.StepVector512 = vector512;
+        try
+        {
+            var source = new Lstm8x16();
+            foreach (Parameter p in source.Parameters())
+            {
+                p.Value.AsSpan()[0] += 0.5f; // weights no fresh Lstm8x16 has
+            }
+
+            var model = new Lstm8x16();
+            model.Eval();
+            model.LoadStateDict(source.StateDict());
+            var rng = new Random(6);
+            float[] x = TestSupport.RandomArray(rng, 3 * 8, 1.0);
+            float[] whole = model.Forward(Tensor.FromArray(x, 3, 8)).ToArray();
+            var state = new ModelState(Lstm8x16.StateLength);
+            var y = new float[16];
+            for (int t = 0; t < 3; t++)
+            {
+                model.Step(x.AsSpan(t * 8, 8), state, y);
+                Assert.Equal(whole.AsSpan(t * 16, 16).ToArray(), y);
+            }
+        }
+        finally
+        {
+            ModelSupport.StepVector512 = before;
+        }
+    }
+
     private static void StepsEqualTheForwardPassWith(string name)
     {
         ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];

@@ -67,23 +67,23 @@ namespace Snapshots
         private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(128); // lstm.weight_ih_l0 as [1][128]
         private readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(4096); // lstm.weight_hh_l0 as [32][128]
         private readonly global::Deepbox.AlignedBuffer _b0_0 = new(128); // b_ih + b_hh
-        private readonly global::Deepbox.AlignedBuffer _w0_0_ih16 = new(128); // the same in blocks of 16, for Step's 512-bit kernels
-        private readonly global::Deepbox.AlignedBuffer _w0_0_hh16 = new(4096); // the same in blocks of 16
-        private readonly global::Deepbox.AlignedBuffer _b0_0_16 = new(128); // the same in blocks of 16
         private readonly global::Deepbox.AlignedBuffer _w0_1_ih = new(4096); // lstm.weight_ih_l1 as [32][128]
         private readonly global::Deepbox.AlignedBuffer _w0_1_hh = new(4096); // lstm.weight_hh_l1 as [32][128]
         private readonly global::Deepbox.AlignedBuffer _b0_1 = new(128); // b_ih + b_hh
-        private readonly global::Deepbox.AlignedBuffer _w0_1_ih16 = new(4096); // the same in blocks of 16, for Step's 512-bit kernels
-        private readonly global::Deepbox.AlignedBuffer _w0_1_hh16 = new(4096); // the same in blocks of 16
-        private readonly global::Deepbox.AlignedBuffer _b0_1_16 = new(128); // the same in blocks of 16
         private readonly global::Deepbox.AlignedBuffer _w2 = new(256); // fc.weight as [32][8]
         private readonly global::Deepbox.AlignedBuffer _b2 = new(8); // fc.bias
+        private global::Deepbox.AlignedBuffer _w0_0_ih16 = global::Deepbox.AlignedBuffer.Empty; // _w0_0_ih in blocks of 16, for Step's 512-bit kernels
+        private global::Deepbox.AlignedBuffer _w0_0_hh16 = global::Deepbox.AlignedBuffer.Empty; // _w0_0_hh in blocks of 16
+        private global::Deepbox.AlignedBuffer _b0_0_16 = global::Deepbox.AlignedBuffer.Empty; // _b0_0 in blocks of 16
+        private global::Deepbox.AlignedBuffer _w0_1_ih16 = global::Deepbox.AlignedBuffer.Empty; // _w0_1_ih in blocks of 16, for Step's 512-bit kernels
+        private global::Deepbox.AlignedBuffer _w0_1_hh16 = global::Deepbox.AlignedBuffer.Empty; // _w0_1_hh in blocks of 16
+        private global::Deepbox.AlignedBuffer _b0_1_16 = global::Deepbox.AlignedBuffer.Empty; // _b0_1 in blocks of 16
 
         // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
         private readonly float[] _snapshot = new float[12961];
         private int _weightsVersion;
         private int _packedVersion = -1;
-        private int _packedStepVersion = -1; // of the 16-float blocks of Step's 512-bit kernels; -1 until a state is created
+        private int _packedStepVersion = -1; // the version packed in the 16-float blocks of Step's 512-bit kernels
 
         // Workspace, grown to the largest batch and length seen and reused by later calls; 64-byte aligned, so no vector of a kernel straddles two cache lines.
         private global::Deepbox.AlignedBuffer _x = global::Deepbox.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
@@ -329,7 +329,6 @@ namespace Snapshots
         public global::Deepbox.ModelState CreateState()
         {
             PackWeights();
-            PackStepWeights();
             return new global::Deepbox.ModelState(StateLength);
         }
 
@@ -349,6 +348,10 @@ namespace Snapshots
             global::System.Span<float> s = state.AsSpan();
             if (global::Deepbox.ModelSupport.StepVector512)
             {
+                if (_packedStepVersion != _packedVersion)
+                {
+                    PackStepWeights(); // the first step on these weights
+                }
                 // (lstm) LSTM(1, 32, num_layers=2)
                 global::Deepbox.Generated.ForecasterKernels512.LstmStep_K1_H32(input, _w0_0_ih16, _w0_0_hh16, _b0_0_16, s.Slice(0, 32), s.Slice(32, 32), _stepSums);
                 global::Deepbox.Generated.ForecasterKernels512.LstmStep_K32_H32(s.Slice(0, 32), _w0_1_ih16, _w0_1_hh16, _b0_1_16, s.Slice(64, 32), s.Slice(96, 32), _stepSums);
@@ -556,30 +559,28 @@ namespace Snapshots
             global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l1.Value.AsSpan(), _p0_bias_hh_l1.Value.AsSpan(), 4, 32, 8, 4, _b0_1);
             global::Deepbox.ModelSupport.PackGateInterleaved(_p2_weight.Value.AsSpan(), 1, 1, 32, 8, 32, 32, _w2);
             global::Deepbox.ModelSupport.PackGateBias(_p2_bias.Value.AsSpan(), default, 1, 1, 8, 0, _b2);
-            if (_packedStepVersion != -1)
-            {
-                PackStepWeights(); // streaming is in use: keep its weights current too
-            }
         }
 
         /// <summary>
-        /// Packs the weights of Step's 512-bit kernels (blocks of 16), unless that version is packed or Vector512 is not
-        /// accelerated (Step then never reads them). Only once a state is created: a model that never streams never packs them.
+        /// Packs the weights of Step's 512-bit kernels (blocks of 16) from the snapshot: the very values the 8-float weights
+        /// were last packed from, so both kernels read the same version whenever the parameters changed. Step calls it when
+        /// that version moved on; a model that never streams with them never allocates or packs them.
         /// </summary>
         private void PackStepWeights()
         {
-            if (_packedStepVersion == _weightsVersion || !global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
-            {
-                return;
-            }
-
-            _packedStepVersion = _weightsVersion;
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 4, 32, 1, 16, 1, 1, _w0_0_ih16);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 4, 32, 32, 16, 32, 32, _w0_0_hh16);
-            global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 4, 32, 16, 4, _b0_0_16);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l1.Value.AsSpan(), 4, 32, 32, 16, 32, 32, _w0_1_ih16);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l1.Value.AsSpan(), 4, 32, 32, 16, 32, 32, _w0_1_hh16);
-            global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l1.Value.AsSpan(), _p0_bias_hh_l1.Value.AsSpan(), 4, 32, 16, 4, _b0_1_16);
+            _packedStepVersion = _packedVersion;
+            global::Deepbox.ModelSupport.Ensure(ref _w0_0_ih16, 128);
+            global::Deepbox.ModelSupport.Ensure(ref _w0_0_hh16, 4096);
+            global::Deepbox.ModelSupport.Ensure(ref _b0_0_16, 128);
+            global::Deepbox.ModelSupport.Ensure(ref _w0_1_ih16, 4096);
+            global::Deepbox.ModelSupport.Ensure(ref _w0_1_hh16, 4096);
+            global::Deepbox.ModelSupport.Ensure(ref _b0_1_16, 128);
+            global::Deepbox.ModelSupport.PackGateInterleaved(_snapshot.AsSpan(0, 128), 4, 32, 1, 16, 1, 1, _w0_0_ih16);
+            global::Deepbox.ModelSupport.PackGateInterleaved(_snapshot.AsSpan(128, 4096), 4, 32, 32, 16, 32, 32, _w0_0_hh16);
+            global::Deepbox.ModelSupport.PackGateBias(_snapshot.AsSpan(4224, 128), _snapshot.AsSpan(4352, 128), 4, 32, 16, 4, _b0_0_16);
+            global::Deepbox.ModelSupport.PackGateInterleaved(_snapshot.AsSpan(4480, 4096), 4, 32, 32, 16, 32, 32, _w0_1_ih16);
+            global::Deepbox.ModelSupport.PackGateInterleaved(_snapshot.AsSpan(8576, 4096), 4, 32, 32, 16, 32, 32, _w0_1_hh16);
+            global::Deepbox.ModelSupport.PackGateBias(_snapshot.AsSpan(12672, 128), _snapshot.AsSpan(12800, 128), 4, 32, 16, 4, _b0_1_16);
         }
 
         /// <summary>Runs job <paramref name="job"/> over steps <paramref name="from"/> to <paramref name="to"/> of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
