@@ -285,15 +285,16 @@ internal static partial class Emitter
         from d in Enumerable.Range(0, s.Layer.Directions)
         select (s, layer, d);
 
-    /// <summary>The job number of a layer and direction's input products; its recurrence is the next number.</summary>
+    /// <summary>The job number of a layer and direction: its input products and its recurrence.</summary>
     private static int JobIndex(ModelPlan plan, StagePlan s, int layer, int d) =>
-        2 * JobSites(plan).TakeWhile(j => !(j.Stage == s && j.Layer == layer && j.Direction == d)).Count();
+        JobSites(plan).TakeWhile(j => !(j.Stage == s && j.Layer == layer && j.Direction == d)).Count();
 
     /// <summary>
-    /// The forward pass's two heavy calls per layer and direction, as jobs <c>Workers</c> can split across threads: the
-    /// input products by rows, the recurrence by sequences (each sequence's whole run on one thread: no barrier per
-    /// step). Every row and sequence is computed by the same code whichever thread runs it, so the results do not
-    /// depend on <c>Threads</c>.
+    /// The forward pass's heavy work per layer and direction, as one job <c>Workers</c> splits across threads by
+    /// sequences: each thread computes the input products of its own sequences a chunk of steps at a time, then runs
+    /// their recurrence over that chunk. No barrier per step or per chunk, and each thread reads back the products it
+    /// wrote, from its own core's cache. Every row and sequence is computed by the same code whichever thread runs it,
+    /// so the results do not depend on <c>Threads</c>.
     /// </summary>
     private static void WriteJobs(SourceWriter w, ModelPlan plan)
     {
@@ -304,25 +305,25 @@ internal static partial class Emitter
 
         string k = KernelClass(plan);
         w.Line();
-        w.Line("/// <summary>Runs job <paramref name=\"job\"/> over steps <paramref name=\"from\"/> to <paramref name=\"to\"/> of <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps, split across <see cref=\"Threads\"/> threads (4 or more sequences each).</summary>");
-        using (w.Block("private void Fork(int job, int batch, int seqLen, int from, int to)"))
+        w.Line("/// <summary>Runs job <paramref name=\"job\"/> (a layer and direction) over <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps, <paramref name=\"steps\"/> steps of input products at a time, split across <see cref=\"Threads\"/> threads (4 or more sequences each).</summary>");
+        using (w.Block("private void Fork(int job, int batch, int seqLen, int steps)"))
         {
             w.Line("_job = job;");
             w.Line("_jobBatch = batch;");
             w.Line("_jobSeqLen = seqLen;");
-            w.Line("_jobFrom = from;");
-            w.Line("_jobTo = to;");
+            w.Line("_jobSteps = steps;");
             w.Line("global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));");
         }
 
         w.Line();
-        w.Line("/// <summary>Part <paramref name=\"part\"/> of <paramref name=\"parts\"/> of the current job: its share of the rows, or of the sequences.</summary>");
+        w.Line("/// <summary>Part <paramref name=\"part\"/> of <paramref name=\"parts\"/> of the current job: its share of the sequences, from the input products to the last step.</summary>");
         using (w.Block("void global::Deepbox.IPartitioned.RunPart(int part, int parts)"))
         {
             w.Line("int batch = _jobBatch;");
             w.Line("int seqLen = _jobSeqLen;");
             w.Line("int rows = batch * seqLen;");
-            w.Line("int chunkRows = (_jobTo - _jobFrom) * batch;");
+            w.Line("int b0 = global::Deepbox.Workers.Split(batch, part, parts);");
+            w.Line("int b1 = global::Deepbox.Workers.Split(batch, part + 1, parts);");
             using (w.Block("switch (_job)"))
             {
                 int job = 0;
@@ -335,18 +336,11 @@ internal static partial class Emitter
                     int index = (layer * d2) + d;
                     string tag = Tag(layer, d);
                     RowSource src = s.LayerInput(layer);
+                    string stride = Inv(src.RowStride);
+                    string dense = $"{k}.{DenseName(src, n, ActivationKind.None, panel: InputPanel(plan, l))}";
+                    string weights = $"_w{s.Index}_{tag}_ih, _b{s.Index}_{tag}";
                     // Training keeps every layer's and direction's gates for Backward; evaluation reuses the first slot.
                     string gxAt = index == 0 ? "0" : $"_training ? {Inv(index)} * rows * {Inv(n)} : 0";
-                    using (w.Block($"case {Inv(job)}: // ({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: the input products of this part's rows of the steps"))
-                    {
-                        w.Line(d == 0 ? "int first = _jobFrom * batch;" : "int first = (seqLen - _jobTo) * batch; // steps counted from the end");
-                        w.Line("int r0 = first + global::Deepbox.Workers.Split(chunkRows, part, parts);");
-                        w.Line("int r1 = first + global::Deepbox.Workers.Split(chunkRows, part + 1, parts);");
-                        w.Line($"int gx = {gxAt};");
-                        w.Line($"{k}.{DenseName(src, n, ActivationKind.None, panel: InputPanel(plan, l))}(_jobInput.AsSpan(r0 * {Inv(src.RowStride)}), {Inv(src.RowStride)}, _w{s.Index}_{tag}_ih, _b{s.Index}_{tag}, _gx{s.Index}.AsSpan(gx + (r0 * {Inv(n)})), r1 - r0);");
-                        w.Line("break;");
-                    }
-
                     string stateOffset = $"{Inv(index)} * batch * {Inv(hp)}";
                     string extra = l.Kind switch
                     {
@@ -354,14 +348,39 @@ internal static partial class Emitter
                         LayerKind.Lstm => $"_h0_{s.Index}.AsSpan({stateOffset}), _c{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
                         _ => $"_h0_{s.Index}.AsSpan({stateOffset}), ",
                     };
-                    using (w.Block($"case {Inv(job + 1)}: // the recurrence of this part's sequences"))
+                    using (w.Block($"case {Inv(job)}: // ({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}"))
                     {
                         w.Line($"int gx = {gxAt};");
-                        w.Line($"{k}.{SequenceName(l, l.HiddenSize)}(_gx{s.Index}.AsSpan(gx), _w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, _jobFrom, _jobTo, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));");
+                        using (w.Block("for (int s0 = 0; s0 < seqLen; s0 += _jobSteps)"))
+                        {
+                            w.Line("int s1 = global::System.Math.Min(seqLen, s0 + _jobSteps);");
+                            w.Line(d == 0
+                                ? "int t0 = s0; // the chunk's time steps [t0, t1)"
+                                : "int t0 = seqLen - s1; // the chunk's time steps [t0, t1): steps are counted from the end");
+                            w.Line(d == 0 ? "int t1 = s1;" : "int t1 = seqLen - s0;");
+                            w.Line("// The input products of this part's sequences: one call when they are the whole batch (the chunk's rows");
+                            w.Line("// are then contiguous), else one per time step.");
+                            using (w.Block("if (b1 - b0 == batch)"))
+                            {
+                                w.Line($"{dense}(_jobInput.AsSpan(t0 * batch * {stride}), {stride}, {weights}, _gx{s.Index}.AsSpan(gx + (t0 * batch * {Inv(n)})), (t1 - t0) * batch);");
+                            }
+
+                            using (w.Block("else"))
+                            {
+                                using (w.Block("for (int t = t0; t < t1; t++)"))
+                                {
+                                    w.Line($"{dense}(_jobInput.AsSpan(((t * batch) + b0) * {stride}), {stride}, {weights}, _gx{s.Index}.AsSpan(gx + (((t * batch) + b0) * {Inv(n)})), b1 - b0);");
+                                }
+                            }
+
+                            w.Line();
+                            w.Line($"{k}.{SequenceName(l, l.HiddenSize)}(_gx{s.Index}.AsSpan(gx), _w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, s0, s1, b0, b1);");
+                        }
+
                         w.Line("break;");
                     }
 
-                    job += 2;
+                    job++;
                 }
             }
         }
@@ -425,12 +444,7 @@ internal static partial class Emitter
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}.");
                     int job = JobIndex(plan, s, layer, d);
                     w.Line($"_jobInput = {srcBuffer};");
-                    using (w.Block("for (int s0 = 0; s0 < seqLen; s0 += steps)"))
-                    {
-                        w.Line("int s1 = global::System.Math.Min(seqLen, s0 + steps);");
-                        w.Line($"Fork({Inv(job)}, batch, seqLen, s0, s1); // the input products: {k}.{DenseName(src, l.Gates * hp, ActivationKind.None, panel: InputPanel(plan, l))}");
-                        w.Line($"Fork({Inv(job + 1)}, batch, seqLen, s0, s1); // the recurrence: {k}.{seqKernel}");
-                    }
+                    w.Line($"Fork({Inv(job)}, batch, seqLen, steps); // the input products ({k}.{DenseName(src, l.Gates * hp, ActivationKind.None, panel: InputPanel(plan, l))}), then the recurrence ({k}.{seqKernel})");
                 }
             }
 

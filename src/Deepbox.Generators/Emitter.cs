@@ -166,11 +166,10 @@ internal static partial class Emitter
         w.Line("private int _threads = 1;");
         if (HasJobs(plan))
         {
-            w.Line("private int _job; // the kernel call Fork splits across threads, with its sizes and input rows");
+            w.Line("private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows");
             w.Line("private int _jobBatch;");
             w.Line("private int _jobSeqLen;");
-            w.Line("private int _jobFrom; // the steps [from, to) of the job, in the direction of the recurrence");
-            w.Line("private int _jobTo;");
+            w.Line("private int _jobSteps; // steps of input products computed ahead of the recurrence at a time");
             w.Line("private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;");
         }
 

@@ -56,11 +56,10 @@ namespace Snapshots
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
         private bool _training = true;
         private int _threads = 1;
-        private int _job; // the kernel call Fork splits across threads, with its sizes and input rows
+        private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
         private int _jobBatch;
         private int _jobSeqLen;
-        private int _jobFrom; // the steps [from, to) of the job, in the direction of the recurrence
-        private int _jobTo;
+        private int _jobSteps; // steps of input products computed ahead of the recurrence at a time
         private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
@@ -481,12 +480,7 @@ namespace Snapshots
             int steps = global::System.Math.Max(1, 2048 / batch);
             // Layer 0, forward.
             _jobInput = _x;
-            for (int s0 = 0; s0 < seqLen; s0 += steps)
-            {
-                int s1 = global::System.Math.Min(seqLen, s0 + steps);
-                Fork(0, batch, seqLen, s0, s1); // the input products: global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128_P32
-                Fork(1, batch, seqLen, s0, s1); // the recurrence: global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32
-            }
+            Fork(0, batch, seqLen, steps); // the input products (global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128_P32), then the recurrence (global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32)
             // Dropout p = 0.1 on the input of layer 1, in training only (inverted: kept values scaled by 1 / (1 - p)).
             global::Deepbox.AlignedBuffer input1 = _seq0_0;
             if (_training)
@@ -497,12 +491,7 @@ namespace Snapshots
             }
             // Layer 1, forward.
             _jobInput = input1;
-            for (int s0 = 0; s0 < seqLen; s0 += steps)
-            {
-                int s1 = global::System.Math.Min(seqLen, s0 + steps);
-                Fork(2, batch, seqLen, s0, s1); // the input products: global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128_P32
-                Fork(3, batch, seqLen, s0, s1); // the recurrence: global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32
-            }
+            Fork(1, batch, seqLen, steps); // the input products (global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128_P32), then the recurrence (global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32)
             // Final states [2, B, 32]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
             {
@@ -583,54 +572,76 @@ namespace Snapshots
             global::Deepbox.ModelSupport.PackGateBias(_snapshot.AsSpan(12672, 128), _snapshot.AsSpan(12800, 128), 4, 32, 16, 4, _b0_1_16);
         }
 
-        /// <summary>Runs job <paramref name="job"/> over steps <paramref name="from"/> to <paramref name="to"/> of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
-        private void Fork(int job, int batch, int seqLen, int from, int to)
+        /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, <paramref name="steps"/> steps of input products at a time, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
+        private void Fork(int job, int batch, int seqLen, int steps)
         {
             _job = job;
             _jobBatch = batch;
             _jobSeqLen = seqLen;
-            _jobFrom = from;
-            _jobTo = to;
+            _jobSteps = steps;
             global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
         }
 
-        /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the rows, or of the sequences.</summary>
+        /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences, from the input products to the last step.</summary>
         void global::Deepbox.IPartitioned.RunPart(int part, int parts)
         {
             int batch = _jobBatch;
             int seqLen = _jobSeqLen;
             int rows = batch * seqLen;
-            int chunkRows = (_jobTo - _jobFrom) * batch;
+            int b0 = global::Deepbox.Workers.Split(batch, part, parts);
+            int b1 = global::Deepbox.Workers.Split(batch, part + 1, parts);
             switch (_job)
             {
-                case 0: // (lstm) layer 0, forward: the input products of this part's rows of the steps
-                {
-                    int first = _jobFrom * batch;
-                    int r0 = first + global::Deepbox.Workers.Split(chunkRows, part, parts);
-                    int r1 = first + global::Deepbox.Workers.Split(chunkRows, part + 1, parts);
-                    int gx = 0;
-                    global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128_P32(_jobInput.AsSpan(r0 * 1), 1, _w0_0_ih, _b0_0, _gx0.AsSpan(gx + (r0 * 128)), r1 - r0);
-                    break;
-                }
-                case 1: // the recurrence of this part's sequences
+                case 0: // (lstm) layer 0, forward
                 {
                     int gx = 0;
-                    global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_gx0.AsSpan(gx), _w0_0_hh, _h0_0.AsSpan(0 * batch * 32), _c0.AsSpan(0 * batch * 32), _aux0.AsSpan(0 * rows * 32), _seq0_0.AsSpan(0), 32, batch, seqLen, reverse: false, _jobFrom, _jobTo, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));
+                    for (int s0 = 0; s0 < seqLen; s0 += _jobSteps)
+                    {
+                        int s1 = global::System.Math.Min(seqLen, s0 + _jobSteps);
+                        int t0 = s0; // the chunk's time steps [t0, t1)
+                        int t1 = s1;
+                        // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
+                        // are then contiguous), else one per time step.
+                        if (b1 - b0 == batch)
+                        {
+                            global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128_P32(_jobInput.AsSpan(t0 * batch * 1), 1, _w0_0_ih, _b0_0, _gx0.AsSpan(gx + (t0 * batch * 128)), (t1 - t0) * batch);
+                        }
+                        else
+                        {
+                            for (int t = t0; t < t1; t++)
+                            {
+                                global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128_P32(_jobInput.AsSpan(((t * batch) + b0) * 1), 1, _w0_0_ih, _b0_0, _gx0.AsSpan(gx + (((t * batch) + b0) * 128)), b1 - b0);
+                            }
+                        }
+
+                        global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_gx0.AsSpan(gx), _w0_0_hh, _h0_0.AsSpan(0 * batch * 32), _c0.AsSpan(0 * batch * 32), _aux0.AsSpan(0 * rows * 32), _seq0_0.AsSpan(0), 32, batch, seqLen, reverse: false, s0, s1, b0, b1);
+                    }
                     break;
                 }
-                case 2: // (lstm) layer 1, forward: the input products of this part's rows of the steps
-                {
-                    int first = _jobFrom * batch;
-                    int r0 = first + global::Deepbox.Workers.Split(chunkRows, part, parts);
-                    int r1 = first + global::Deepbox.Workers.Split(chunkRows, part + 1, parts);
-                    int gx = _training ? 1 * rows * 128 : 0;
-                    global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128_P32(_jobInput.AsSpan(r0 * 32), 32, _w0_1_ih, _b0_1, _gx0.AsSpan(gx + (r0 * 128)), r1 - r0);
-                    break;
-                }
-                case 3: // the recurrence of this part's sequences
+                case 1: // (lstm) layer 1, forward
                 {
                     int gx = _training ? 1 * rows * 128 : 0;
-                    global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_gx0.AsSpan(gx), _w0_1_hh, _h0_0.AsSpan(1 * batch * 32), _c0.AsSpan(1 * batch * 32), _aux0.AsSpan(1 * rows * 32), _seq0_1.AsSpan(0), 32, batch, seqLen, reverse: false, _jobFrom, _jobTo, global::Deepbox.Workers.Split(batch, part, parts), global::Deepbox.Workers.Split(batch, part + 1, parts));
+                    for (int s0 = 0; s0 < seqLen; s0 += _jobSteps)
+                    {
+                        int s1 = global::System.Math.Min(seqLen, s0 + _jobSteps);
+                        int t0 = s0; // the chunk's time steps [t0, t1)
+                        int t1 = s1;
+                        // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
+                        // are then contiguous), else one per time step.
+                        if (b1 - b0 == batch)
+                        {
+                            global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128_P32(_jobInput.AsSpan(t0 * batch * 32), 32, _w0_1_ih, _b0_1, _gx0.AsSpan(gx + (t0 * batch * 128)), (t1 - t0) * batch);
+                        }
+                        else
+                        {
+                            for (int t = t0; t < t1; t++)
+                            {
+                                global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128_P32(_jobInput.AsSpan(((t * batch) + b0) * 32), 32, _w0_1_ih, _b0_1, _gx0.AsSpan(gx + (((t * batch) + b0) * 128)), b1 - b0);
+                            }
+                        }
+
+                        global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32(_gx0.AsSpan(gx), _w0_1_hh, _h0_0.AsSpan(1 * batch * 32), _c0.AsSpan(1 * batch * 32), _aux0.AsSpan(1 * rows * 32), _seq0_1.AsSpan(0), 32, batch, seqLen, reverse: false, s0, s1, b0, b1);
+                    }
                     break;
                 }
             }
