@@ -305,13 +305,12 @@ internal static partial class Emitter
 
         string k = KernelClass(plan);
         w.Line();
-        w.Line("/// <summary>Runs job <paramref name=\"job\"/> (a layer and direction) over <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps, <paramref name=\"steps\"/> steps of input products at a time, split across <see cref=\"Threads\"/> threads (4 or more sequences each).</summary>");
-        using (w.Block("private void Fork(int job, int batch, int seqLen, int steps)"))
+        w.Line("/// <summary>Runs job <paramref name=\"job\"/> (a layer and direction) over <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps, split across <see cref=\"Threads\"/> threads (4 or more sequences each).</summary>");
+        using (w.Block("private void Fork(int job, int batch, int seqLen)"))
         {
             w.Line("_job = job;");
             w.Line("_jobBatch = batch;");
             w.Line("_jobSeqLen = seqLen;");
-            w.Line("_jobSteps = steps;");
             w.Line("global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));");
         }
 
@@ -351,9 +350,12 @@ internal static partial class Emitter
                     using (w.Block($"case {Inv(job)}: // ({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}"))
                     {
                         w.Line($"int gx = {gxAt};");
-                        using (w.Block("for (int s0 = 0; s0 < seqLen; s0 += _jobSteps)"))
+                        w.Line($"// The input products go {Inv(StepChunkFloats / 1024 * 4)} KB at a time (at least one step), each chunk just before the recurrence");
+                        w.Line("// reads it: in cache, where computing them all first would send the whole buffer to memory and back.");
+                        w.Line($"int steps = global::System.Math.Max(1, {Inv(StepChunkFloats / n)} / batch);");
+                        using (w.Block("for (int s0 = 0; s0 < seqLen; s0 += steps)"))
                         {
-                            w.Line("int s1 = global::System.Math.Min(seqLen, s0 + _jobSteps);");
+                            w.Line("int s1 = global::System.Math.Min(seqLen, s0 + steps);");
                             w.Line(d == 0
                                 ? "int t0 = s0; // the chunk's time steps [t0, t1)"
                                 : "int t0 = seqLen - s1; // the chunk's time steps [t0, t1): steps are counted from the end");
@@ -418,10 +420,6 @@ internal static partial class Emitter
             }
 
             string seqKernel = SequenceName(l, h);
-            int gateFloats = l.Gates * hp;
-            w.Line($"// The input products go {Inv(StepChunkFloats / 1024 * 4)} KB at a time (at least one step), each chunk just before the recurrence");
-            w.Line("// reads it: in cache, where computing them all first would send the whole buffer to memory and back.");
-            w.Line($"int steps = global::System.Math.Max(1, {Inv(StepChunkFloats / gateFloats)} / batch);");
             for (int layer = 0; layer < l.NumLayers; layer++)
             {
                 RowSource src = s.LayerInput(layer);
@@ -444,7 +442,7 @@ internal static partial class Emitter
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}.");
                     int job = JobIndex(plan, s, layer, d);
                     w.Line($"_jobInput = {srcBuffer};");
-                    w.Line($"Fork({Inv(job)}, batch, seqLen, steps); // the input products ({k}.{DenseName(src, l.Gates * hp, ActivationKind.None, panel: InputPanel(plan, l))}), then the recurrence ({k}.{seqKernel})");
+                    w.Line($"Fork({Inv(job)}, batch, seqLen); // the input products ({k}.{DenseName(src, l.Gates * hp, ActivationKind.None, panel: InputPanel(plan, l))}), then the recurrence ({k}.{seqKernel})");
                 }
             }
 

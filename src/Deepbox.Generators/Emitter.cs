@@ -169,7 +169,6 @@ internal static partial class Emitter
             w.Line("private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows");
             w.Line("private int _jobBatch;");
             w.Line("private int _jobSeqLen;");
-            w.Line("private int _jobSteps; // steps of input products computed ahead of the recurrence at a time");
             w.Line("private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;");
         }
 

@@ -68,7 +68,6 @@ namespace Snapshots
         private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
         private int _jobBatch;
         private int _jobSeqLen;
-        private int _jobSteps; // steps of input products computed ahead of the recurrence at a time
         private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
@@ -421,21 +420,18 @@ namespace Snapshots
             // Initial states: a row of 24 floats per (layer, direction, sequence), zeros unless given.
             _h0_0.AsSpan(0, stateRows * 24).Clear();
             if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 17, _h0_0, 24, 17, stateRows);
-            // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
-            // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-            int steps = global::System.Math.Max(1, 3640 / batch);
             // Layer 0, forward.
             _jobInput = _x;
-            Fork(0, batch, seqLen, steps); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
+            Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
             // Layer 0, reverse.
             _jobInput = _x;
-            Fork(1, batch, seqLen, steps); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
+            Fork(1, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
             // Layer 1, forward.
             _jobInput = _seq0_0;
-            Fork(2, batch, seqLen, steps); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
+            Fork(2, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
             // Layer 1, reverse.
             _jobInput = _seq0_0;
-            Fork(3, batch, seqLen, steps); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
+            Fork(3, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
             // Final states [4, B, 17]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
             {
@@ -495,13 +491,12 @@ namespace Snapshots
             _p0_bias_hh_l1_reverse.Value.AsSpan().Slice(34, 17).CopyTo(_bhn0_1r);
         }
 
-        /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, <paramref name="steps"/> steps of input products at a time, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
-        private void Fork(int job, int batch, int seqLen, int steps)
+        /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
+        private void Fork(int job, int batch, int seqLen)
         {
             _job = job;
             _jobBatch = batch;
             _jobSeqLen = seqLen;
-            _jobSteps = steps;
             global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
         }
 
@@ -518,9 +513,12 @@ namespace Snapshots
                 case 0: // (0) layer 0, forward
                 {
                     int gx = 0;
-                    for (int s0 = 0; s0 < seqLen; s0 += _jobSteps)
+                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                    int steps = global::System.Math.Max(1, 3640 / batch);
+                    for (int s0 = 0; s0 < seqLen; s0 += steps)
                     {
-                        int s1 = global::System.Math.Min(seqLen, s0 + _jobSteps);
+                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
                         int t0 = s0; // the chunk's time steps [t0, t1)
                         int t1 = s1;
                         // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
@@ -544,9 +542,12 @@ namespace Snapshots
                 case 1: // (0) layer 0, reverse
                 {
                     int gx = _training ? 1 * rows * 72 : 0;
-                    for (int s0 = 0; s0 < seqLen; s0 += _jobSteps)
+                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                    int steps = global::System.Math.Max(1, 3640 / batch);
+                    for (int s0 = 0; s0 < seqLen; s0 += steps)
                     {
-                        int s1 = global::System.Math.Min(seqLen, s0 + _jobSteps);
+                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
                         int t0 = seqLen - s1; // the chunk's time steps [t0, t1): steps are counted from the end
                         int t1 = seqLen - s0;
                         // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
@@ -570,9 +571,12 @@ namespace Snapshots
                 case 2: // (0) layer 1, forward
                 {
                     int gx = _training ? 2 * rows * 72 : 0;
-                    for (int s0 = 0; s0 < seqLen; s0 += _jobSteps)
+                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                    int steps = global::System.Math.Max(1, 3640 / batch);
+                    for (int s0 = 0; s0 < seqLen; s0 += steps)
                     {
-                        int s1 = global::System.Math.Min(seqLen, s0 + _jobSteps);
+                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
                         int t0 = s0; // the chunk's time steps [t0, t1)
                         int t1 = s1;
                         // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
@@ -596,9 +600,12 @@ namespace Snapshots
                 case 3: // (0) layer 1, reverse
                 {
                     int gx = _training ? 3 * rows * 72 : 0;
-                    for (int s0 = 0; s0 < seqLen; s0 += _jobSteps)
+                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                    int steps = global::System.Math.Max(1, 3640 / batch);
+                    for (int s0 = 0; s0 < seqLen; s0 += steps)
                     {
-                        int s1 = global::System.Math.Min(seqLen, s0 + _jobSteps);
+                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
                         int t0 = seqLen - s1; // the chunk's time steps [t0, t1): steps are counted from the end
                         int t1 = seqLen - s0;
                         // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows

@@ -59,7 +59,6 @@ namespace Snapshots
         private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
         private int _jobBatch;
         private int _jobSeqLen;
-        private int _jobSteps; // steps of input products computed ahead of the recurrence at a time
         private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
@@ -475,12 +474,9 @@ namespace Snapshots
             if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 32, _h0_0, 32, 32, stateRows);
             _c0.AsSpan(0, stateRows * 32).Clear();
             if (!c0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(c0, 32, _c0, 32, 32, stateRows);
-            // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
-            // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-            int steps = global::System.Math.Max(1, 2048 / batch);
             // Layer 0, forward.
             _jobInput = _x;
-            Fork(0, batch, seqLen, steps); // the input products (global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128_P32), then the recurrence (global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32)
+            Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.ForecasterKernels.Dense_K1_N128_P32), then the recurrence (global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32)
             // Dropout p = 0.1 on the input of layer 1, in training only (inverted: kept values scaled by 1 / (1 - p)).
             global::Deepbox.AlignedBuffer input1 = _seq0_0;
             if (_training)
@@ -491,7 +487,7 @@ namespace Snapshots
             }
             // Layer 1, forward.
             _jobInput = input1;
-            Fork(1, batch, seqLen, steps); // the input products (global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128_P32), then the recurrence (global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32)
+            Fork(1, batch, seqLen); // the input products (global::Deepbox.Generated.ForecasterKernels.Dense_K32_N128_P32), then the recurrence (global::Deepbox.Generated.ForecasterKernels.LstmSequence_H32)
             // Final states [2, B, 32]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
             {
@@ -572,13 +568,12 @@ namespace Snapshots
             global::Deepbox.ModelSupport.PackGateBias(_snapshot.AsSpan(12672, 128), _snapshot.AsSpan(12800, 128), 4, 32, 16, 4, _b0_1_16);
         }
 
-        /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, <paramref name="steps"/> steps of input products at a time, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
-        private void Fork(int job, int batch, int seqLen, int steps)
+        /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
+        private void Fork(int job, int batch, int seqLen)
         {
             _job = job;
             _jobBatch = batch;
             _jobSeqLen = seqLen;
-            _jobSteps = steps;
             global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
         }
 
@@ -595,9 +590,12 @@ namespace Snapshots
                 case 0: // (lstm) layer 0, forward
                 {
                     int gx = 0;
-                    for (int s0 = 0; s0 < seqLen; s0 += _jobSteps)
+                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                    int steps = global::System.Math.Max(1, 2048 / batch);
+                    for (int s0 = 0; s0 < seqLen; s0 += steps)
                     {
-                        int s1 = global::System.Math.Min(seqLen, s0 + _jobSteps);
+                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
                         int t0 = s0; // the chunk's time steps [t0, t1)
                         int t1 = s1;
                         // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
@@ -621,9 +619,12 @@ namespace Snapshots
                 case 1: // (lstm) layer 1, forward
                 {
                     int gx = _training ? 1 * rows * 128 : 0;
-                    for (int s0 = 0; s0 < seqLen; s0 += _jobSteps)
+                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                    int steps = global::System.Math.Max(1, 2048 / batch);
+                    for (int s0 = 0; s0 < seqLen; s0 += steps)
                     {
-                        int s1 = global::System.Math.Min(seqLen, s0 + _jobSteps);
+                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
                         int t0 = s0; // the chunk's time steps [t0, t1)
                         int t1 = s1;
                         // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows

@@ -44,7 +44,6 @@ namespace Snapshots
         private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
         private int _jobBatch;
         private int _jobSeqLen;
-        private int _jobSteps; // steps of input products computed ahead of the recurrence at a time
         private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
         // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
@@ -390,12 +389,9 @@ namespace Snapshots
             // Initial states: a row of 8 floats per (layer, direction, sequence), zeros unless given.
             _h0_0.AsSpan(0, stateRows * 8).Clear();
             if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 8, _h0_0, 8, 8, stateRows);
-            // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
-            // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-            int steps = global::System.Math.Max(1, 10922 / batch);
             // Layer 0, forward.
             _jobInput = _x;
-            Fork(0, batch, seqLen, steps); // the input products (global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24), then the recurrence (global::Deepbox.Generated.SeedGruKernels.GruSequence_H8)
+            Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24), then the recurrence (global::Deepbox.Generated.SeedGruKernels.GruSequence_H8)
             // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
             if (!hN.IsEmpty)
             {
@@ -439,13 +435,12 @@ namespace Snapshots
             _p0_bias_hh_l0.Value.AsSpan().Slice(16, 8).CopyTo(_bhn0_0);
         }
 
-        /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, <paramref name="steps"/> steps of input products at a time, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
-        private void Fork(int job, int batch, int seqLen, int steps)
+        /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
+        private void Fork(int job, int batch, int seqLen)
         {
             _job = job;
             _jobBatch = batch;
             _jobSeqLen = seqLen;
-            _jobSteps = steps;
             global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
         }
 
@@ -462,9 +457,12 @@ namespace Snapshots
                 case 0: // (0) layer 0, forward
                 {
                     int gx = 0;
-                    for (int s0 = 0; s0 < seqLen; s0 += _jobSteps)
+                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                    int steps = global::System.Math.Max(1, 10922 / batch);
+                    for (int s0 = 0; s0 < seqLen; s0 += steps)
                     {
-                        int s1 = global::System.Math.Min(seqLen, s0 + _jobSteps);
+                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
                         int t0 = s0; // the chunk's time steps [t0, t1)
                         int t1 = s1;
                         // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
