@@ -72,7 +72,7 @@ public static class Tutorial
 
     /// <summary>The vector path the generated kernels run on this machine.</summary>
     public static string VectorPath() =>
-        Vector256.IsHardwareAccelerated
-            ? "Vector256 blocks, hardware-accelerated"
-            : "Vector256 blocks, emulated (no AVX2: correct but slow)";
+        !Vector256.IsHardwareAccelerated ? "Vector256 blocks, emulated (no AVX2: correct but slow)"
+        : Vector512.IsHardwareAccelerated ? "Vector256 blocks, hardware-accelerated, 16-float tiles on Vector512"
+        : "Vector256 blocks, hardware-accelerated";
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Publishes samples/RecurrentLayers with NativeAOT for linux-x64 and checks that the publish has no trim or AOT
 # warning (IL2xxx/IL3xxx), that the native binary takes the hardware-accelerated Vector256 path, and that it prints
-# the very transcript `dotnet run` prints. Installs the native toolchain NativeAOT links with when it is missing.
+# the very transcript `dotnet run` prints (all but the line naming the vector path). Installs the native toolchain NativeAOT links with when it is missing.
 # Prints "aot: ok" (exit 0) or says what went wrong (exit 1).
 set -euo pipefail
 
@@ -49,14 +49,16 @@ fi
 binary="$work/publish/RecurrentLayers"
 [ -x "$binary" ] || fail "the publish wrote no native binary at publish/RecurrentLayers"
 native="$("$binary")" || fail "the native binary exited with an error"
-grep -qxF "Vector path: Vector256 blocks, hardware-accelerated" <<<"$native" \
+grep -q "^Vector path: Vector256 blocks, hardware-accelerated" <<<"$native" \
   || fail "the native binary does not take the hardware-accelerated Vector256 path: $(grep '^Vector path' <<<"$native" || echo 'no Vector path line')"
 
 jit="$(dotnet run --project "$project" -c Release)" || fail "dotnet run of the sample failed"
-if [ "$native" != "$jit" ]; then
+# Every line but the vector path must be the same: the binary is compiled for x86-64-v3 (AVX2, no AVX-512), while the
+# JIT may take the 16-float branches, which give the same bits.
+if [ "$(grep -v '^Vector path' <<<"$native")" != "$(grep -v '^Vector path' <<<"$jit")" ]; then
   diff <(echo "$jit") <(echo "$native") >&2 || true
   fail "the native binary's transcript differs from dotnet run's (diff above: < dotnet run, > native)"
 fi
 
 size="$(stat -c %s "$binary")"
-echo "aot: ok (no IL warnings; native binary $((size / 1024)) KiB; its $(grep -c '' <<<"$native") lines of output equal dotnet run's; Vector256 hardware-accelerated)"
+echo "aot: ok (no IL warnings; native binary $((size / 1024)) KiB; its $(grep -c '' <<<"$native") lines of output equal dotnet run's but the vector path; Vector256 hardware-accelerated)"
