@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The project's one test command (CI runs it through .ci/run):
-#   1. the xunit suite, `dotnet test Deepbox.sln -c Release`, three times: with every instruction set the machine has,
-#      then with AVX-512 switched off (the generated kernels' Vector256 branches), then with AVX2 off too (Vector256
-#      emulated, the activations on Vector128): each path a user's machine may take runs every test here;
+#   1. the xunit suite, `dotnet test Deepbox.sln -c Release`, four times: with every instruction set the machine has,
+#      then with AVX-512 switched off (the generated kernels' Vector256 branches), with AVX2 off (Vector256 emulated,
+#      the activations on Vector128) and with every hardware intrinsic off (the activations' scalar path): each path a
+#      user's machine may take runs every test here;
 #   2. tests/consumer/run.sh: packs Deepbox and builds and runs a user's project against the package, outside the repo;
 #   3. tests/aot/run.sh: publishes the sample with NativeAOT, with no trim/AOT warning, and compares its transcript.
-# Each script check counts as one test. Ends with one line "N passed, N failed": the three runs' counts read from their
+# Each script check counts as one test. Ends with one line "N passed, N failed": the four runs' counts read from their
 # TRX results, plus the script checks. Exits non-zero when anything failed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -50,6 +51,7 @@ run_suite all-isas
 build=(--no-build) # the same binaries; only what the JIT may use changes
 run_suite no-avx512 DOTNET_EnableAVX512=0 # .NET 10's knob; DOTNET_EnableAVX512F is ignored
 run_suite no-avx2 DOTNET_EnableAVX2=0
+run_suite no-simd DOTNET_EnableHWIntrinsic=0
 
 for check in tests/consumer/run.sh tests/aot/run.sh; do
   echo "test: $check"

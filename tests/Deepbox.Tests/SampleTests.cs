@@ -35,8 +35,8 @@ public class SampleTests
     /// emulated and the activations take their <c>Vector128</c> (then scalar) path, and every printed number,
     /// round-trip formatted, must be the same. The child must report the path it took (the knob is .NET 10's
     /// <c>DOTNET_EnableAVX512</c>; the older <c>DOTNET_EnableAVX512F</c> is ignored and would leave Vector512 on). The
-    /// child inherits this process's knobs (test.sh also runs the suite with AVX-512, then AVX2, switched off), so where
-    /// <c>Vector256</c> is already emulated here it stays emulated there.
+    /// child inherits this process's knobs (test.sh also runs the suite with AVX-512, AVX2 or every intrinsic switched
+    /// off), so where <c>Vector256</c> is already emulated here it stays emulated there.
     /// </summary>
     [Theory]
     [InlineData("DOTNET_EnableAVX512", "Vector path: Vector256 blocks, hardware-accelerated")]
