@@ -79,7 +79,32 @@ internal static partial class Emitter
             {
                 using (w.Block($"for (int k = {Inv(from)}; k < {Inv(end)}; k += {Inv(WeightGradInputs)})"))
                 {
-                    WriteWeightGradTile(w, v, n, count, col, WeightGradInputs);
+                    int sub = TileRows(count, WeightGradInputs);
+                    if (sub == WeightGradInputs)
+                    {
+                        WriteWeightGradTile(w, v, n, count, col, WeightGradInputs);
+                    }
+                    else
+                    {
+                        // Where the tile's sums, dG vectors and broadcast do not fit in the 16 vector registers of a core
+                        // without AVX-512, that core takes its inputs in smaller tiles (each sum the same operations).
+                        using (w.Block("if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers"))
+                        {
+                            WriteWeightGradTile(w, v, n, count, col, WeightGradInputs);
+                        }
+
+                        using (w.Block("else"))
+                        {
+                            w.Line($"// 16 vector registers: {Inv(WeightGradInputs)} inputs' {Inv(WeightGradInputs * count)} sums would go to the stack for every row; {Inv(sub)} inputs at a time fit.");
+                            for (int first = 0; first < WeightGradInputs; first += sub)
+                            {
+                                using (w.Block($"// Inputs k + {Inv(first)} to k + {Inv(first + sub - 1)}."))
+                                {
+                                    WriteWeightGradTile(w, v, n, count, col, sub, first);
+                                }
+                            }
+                        }
+                    }
                 }
             }
 
@@ -93,12 +118,13 @@ internal static partial class Emitter
         }
     }
 
-    private static void WriteWeightGradTile(SourceWriter w, int v, int n, int count, string col, int inputs)
+    /// <summary>The weight gradients of <paramref name="inputs"/> inputs from <c>k + first</c>, <paramref name="count"/> vectors of columns at <paramref name="col"/>, over the rows of the block.</summary>
+    private static void WriteWeightGradTile(SourceWriter w, int v, int n, int count, string col, int inputs, int first = 0)
     {
         string at(int i) => col == "c" ? (i == 0 ? "(nuint)c" : $"(nuint)(c + {Inv(i * v)})") : Inv(int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + (i * v));
         for (int r = 0; r < inputs; r++)
         {
-            w.Line($"ref float wk{r} = ref Unsafe.Add(ref w0, {(r == 0 ? "k" : $"(k + {Inv(r)})")} * {Inv(n)});");
+            w.Line($"ref float wk{r} = ref Unsafe.Add(ref w0, {(first + r == 0 ? "k" : $"(k + {Inv(first + r)})")} * {Inv(n)});");
         }
 
         for (int r = 0; r < inputs; r++)
@@ -120,7 +146,7 @@ internal static partial class Emitter
 
             for (int r = 0; r < inputs; r++)
             {
-                w.Line($"Vec xb{r} = V.Create({(r == 0 ? "xm" : $"Unsafe.Add(ref xm, {Inv(r)})")});");
+                w.Line($"Vec xb{r} = V.Create({(first + r == 0 ? "xm" : $"Unsafe.Add(ref xm, {Inv(first + r)})")});");
                 for (int i = 0; i < count; i++)
                 {
                     w.Line($"a{r}{Inv(i)} = V.FusedMultiplyAdd(gv{Inv(i)}, xb{r}, a{r}{Inv(i)});");

@@ -120,7 +120,7 @@ internal static partial class Emitter
         w.Line("    using Unsafe = global::System.Runtime.CompilerServices.Unsafe;");
         w.Line($"    using V = global::System.Runtime.Intrinsics.{vec};");
         w.Line($"    using Vec = global::System.Runtime.Intrinsics.{vec}<float>;");
-        if (isa == plan.Isa && plan.Stages.Any(s => s.Layer.Kind is LayerKind.Lstm or LayerKind.Gru))
+        if (isa == plan.Isa)
         {
             w.Line("    using V512 = global::System.Runtime.Intrinsics.Vector512;");
         }
@@ -237,13 +237,40 @@ internal static partial class Emitter
         }
     }
 
-    /// <summary>Rows in groups of <see cref="DenseRows"/> sharing each weight load, then one at a time.</summary>
+    /// <summary>
+    /// Rows in groups of <see cref="DenseRows"/> sharing each weight load, then one at a time. Where the group's sums,
+    /// weight vectors and broadcast would not fit in the 16 vector registers of a core without AVX-512
+    /// (<see cref="TileRows"/>), that core takes the group in smaller tiles (the same operations per row, so the same sums).
+    /// </summary>
     private static void WriteDenseRows(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init)
     {
         w.Line("int m = m0;");
         using (w.Block($"for (; m + {Inv(DenseRows)} <= mEnd; m += {Inv(DenseRows)})"))
         {
-            WriteDensePass(w, v, p, src, n, count, col, act, init, DenseRows);
+            int sub = TileRows(count, DenseRows);
+            if (sub == DenseRows)
+            {
+                WriteDensePass(w, v, p, src, n, count, col, act, init, DenseRows);
+            }
+            else
+            {
+                using (w.Block("if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers"))
+                {
+                    WriteDensePass(w, v, p, src, n, count, col, act, init, DenseRows);
+                }
+
+                using (w.Block("else"))
+                {
+                    w.Line($"// 16 vector registers: {Inv(DenseRows)} rows' {Inv(DenseRows * count)} sums would go to the stack at every k; {Inv(sub)} rows at a time fit.");
+                    for (int first = 0; first < DenseRows; first += sub)
+                    {
+                        using (w.Block($"// Rows m + {Inv(first)} to m + {Inv(first + sub - 1)}."))
+                        {
+                            WriteDensePass(w, v, p, src, n, count, col, act, init, sub, first);
+                        }
+                    }
+                }
+            }
         }
 
         using (w.Block("for (; m < mEnd; m++)"))
@@ -262,14 +289,30 @@ internal static partial class Emitter
     private const int DenseRows = 4;
 
     /// <summary>
-    /// One pass over <paramref name="count"/> output vectors starting at column <paramref name="col"/> (a literal or
-    /// <c>n</c>) for <paramref name="rows"/> rows from <c>m</c>.
+    /// Rows of a tile of <paramref name="vectors"/> sums per row that a core without AVX-512 holds in registers: at most
+    /// <paramref name="rows"/>, halved until the sums, the weight vectors and one broadcast fit in 16 vector registers.
+    /// A tile that does not fit makes RyuJIT store and reload sums at every step of its loop (measured: twice the time
+    /// of LSTM's recurrence with AVX-512 switched off, where the 4 x 4 tile fits in AVX-512's 32 registers).
     /// </summary>
-    private static void WriteDensePass(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init, int rows)
+    private static int TileRows(int vectors, int rows)
+    {
+        while (rows > 1 && (rows * vectors) + vectors + 1 > 16)
+        {
+            rows /= 2;
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// One pass over <paramref name="count"/> output vectors starting at column <paramref name="col"/> (a literal or
+    /// <c>n</c>) for <paramref name="rows"/> rows from <c>m + first</c>.
+    /// </summary>
+    private static void WriteDensePass(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init, int rows, int first = 0)
     {
         for (int r = 0; r < rows; r++)
         {
-            string mr = r == 0 ? "m" : $"(m + {Inv(r)})";
+            string mr = first + r == 0 ? "m" : $"(m + {Inv(first + r)})";
             w.Line($"ref float xm{r} = ref Unsafe.Add(ref x0, {mr} * xStride);");
             w.Line($"ref float ym{r} = ref Unsafe.Add(ref y0, {mr} * {Inv(n)});");
         }
@@ -399,11 +442,11 @@ internal static partial class Emitter
     /// hidden units in one pass over <c>W_hh</c> whose vectors serve all the rows. The sums go to memory
     /// (<see cref="SumSlot"/>); <see cref="WriteSequenceUpdate"/> activates them.
     /// </summary>
-    private static void WriteSequenceRows(SourceWriter w, LayerSpec l, int hp, int v, int rows, bool chunked)
+    private static void WriteSequenceRows(SourceWriter w, LayerSpec l, int hp, int v, int rows, bool chunked, int first = 0)
     {
         bool gru = l.Kind == LayerKind.Gru;
         string[] gates = GateSums(l, splitGruN: false);
-        WriteSequenceRowRefs(w, l, hp, rows);
+        WriteSequenceRowRefs(w, l, hp, rows, first);
         w.Line(gru
             ? "// W_hh h for r and z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike)."
             : "// W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).");
@@ -461,13 +504,37 @@ internal static partial class Emitter
         }
     }
 
-    /// <summary>The row references of a tile of <paramref name="rows"/> sequences from <c>b</c>: h of the step before, the gate sums, aux (GRU) or h's destination (RNN).</summary>
-    private static void WriteSequenceRowRefs(SourceWriter w, LayerSpec l, int hp, int rows)
+    /// <summary>
+    /// The <see cref="SequenceRows"/> sequences from <c>b</c> on 8-float vectors: in one tile where its sums, weight
+    /// vectors and broadcast fit in 16 vector registers (<see cref="TileRows"/>), else in smaller tiles one after the
+    /// other (LSTM: 2 sequences, 8 sums and 4 weight vectors), each row with the same operations, so the same sums.
+    /// </summary>
+    private static void WriteSequenceTile(SourceWriter w, LayerSpec l, int hp, int v, bool chunked)
+    {
+        int sub = TileRows(l.Gates, SequenceRows);
+        if (sub == SequenceRows)
+        {
+            WriteSequenceRows(w, l, hp, v, SequenceRows, chunked);
+            return;
+        }
+
+        w.Line($"// {Inv(sub)} sequences at a time: {Inv(SequenceRows)} sequences' {Inv(SequenceRows * l.Gates)} sums would not fit in the 16 vector registers of a core without AVX-512.");
+        for (int first = 0; first < SequenceRows; first += sub)
+        {
+            using (w.Block($"// Sequences b + {Inv(first)} to b + {Inv(first + sub - 1)}."))
+            {
+                WriteSequenceRows(w, l, hp, v, sub, chunked, first);
+            }
+        }
+    }
+
+    /// <summary>The row references of a tile of <paramref name="rows"/> sequences from <c>b + first</c>: h of the step before, the gate sums, aux (GRU) or h's destination (RNN).</summary>
+    private static void WriteSequenceRowRefs(SourceWriter w, LayerSpec l, int hp, int rows, int first = 0)
     {
         int row = l.Gates * hp;
         for (int r = 0; r < rows; r++)
         {
-            string br = r == 0 ? "b" : $"(b + {Inv(r)})";
+            string br = first + r == 0 ? "b" : $"(b + {Inv(first + r)})";
             w.Line($"ref float hPrev{r} = ref (s == 0 ? ref Unsafe.Add(ref h00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + {br}) * seqStride));");
             w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + {br}) * {Inv(row)});");
             if (l.Kind == LayerKind.Gru)
@@ -806,12 +873,12 @@ internal static partial class Emitter
 
                                 using (w.Block("else"))
                                 {
-                                    WriteSequenceRows(w, l, hp, v, SequenceRows, chunk < h);
+                                    WriteSequenceTile(w, l, hp, v, chunk < h);
                                 }
                             }
                             else
                             {
-                                WriteSequenceRows(w, l, hp, v, SequenceRows, chunk < h);
+                                WriteSequenceTile(w, l, hp, v, chunk < h);
                             }
                         }
 

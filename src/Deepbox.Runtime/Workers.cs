@@ -35,9 +35,13 @@ public static class Workers
     private static ExceptionDispatchInfo? _failure;
     private static readonly ManualResetEventSlim Done = new(false, 2047);
     private static long _regionsSplit;
+    private static long _workerAllocated;
 
     /// <summary>Regions that ran on the workers (not on the caller alone) since the process started; tests read it.</summary>
     internal static long RegionsSplit => Interlocked.Read(ref _regionsSplit);
+
+    /// <summary>Bytes the workers allocated while running parts, since the process started; tests read it.</summary>
+    internal static long WorkerAllocatedBytes => Interlocked.Read(ref _workerAllocated);
 
     /// <summary>Runs <paramref name="work"/> in <paramref name="parts"/> parts, on the calling thread and <c>parts - 1</c> workers.</summary>
     /// <param name="work">The work.</param>
@@ -163,6 +167,7 @@ public static class Workers
                 }
 
                 seen = Volatile.Read(ref _generation);
+                long allocated = GC.GetAllocatedBytesForCurrentThread();
                 try
                 {
                     _work!.RunPart(_part, _parts);
@@ -173,6 +178,12 @@ public static class Workers
                 }
                 finally
                 {
+                    allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+                    if (allocated != 0)
+                    {
+                        Interlocked.Add(ref _workerAllocated, allocated);
+                    }
+
                     Finish();
                 }
             }

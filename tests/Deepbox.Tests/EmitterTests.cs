@@ -16,9 +16,10 @@ public class EmitterTests
         Assert.True(result.AllDiagnostics.Count == 0, result.Describe());
         string code = Assert.Single(result.GeneratedSources);
         int lines = code.Split('\n').Length;
-        // Forward, backward and streaming (at 256 and 512 bits), with four-row variants of the kernels and every
-        // reduction kept as a loop: about 1,800 lines, not the tens of thousands that full unrolling gives.
-        Assert.True(lines < 1900, $"Lstm(128, 256) emits {lines} lines");
+        // Forward, backward and streaming (at 256 and 512 bits), with four-row variants of the kernels (and two-row
+        // ones for cores with 16 vector registers) and every reduction kept as a loop: about 2,300 lines, not the tens
+        // of thousands that full unrolling gives.
+        Assert.True(lines < 2400, $"Lstm(128, 256) emits {lines} lines");
 
         // The reduction dimension stays a loop with a literal trip count; hidden blocks step by whole vectors.
         Assert.Contains("for (int kc = 0; kc < 256; kc += 128)", code, StringComparison.Ordinal);

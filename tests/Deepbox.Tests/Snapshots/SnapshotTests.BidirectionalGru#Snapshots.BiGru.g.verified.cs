@@ -830,106 +830,239 @@ namespace Deepbox.Generated
                     int m = m0;
                     for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                        ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
-                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
-                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
-                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
-                        Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
-                        Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                        Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                        Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
-                        Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                        Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                        Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        Vec a20 = V.LoadUnsafe(ref b0, (nuint)n);
-                        Vec a21 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                        Vec a22 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                        Vec a23 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        Vec a30 = V.LoadUnsafe(ref b0, (nuint)n);
-                        Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                        Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                        Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 984) + (n % 24));
-                        ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 984) + ((n + 8) % 24));
-                        ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 984) + ((n + 16) % 24));
-                        ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 984) + ((n + 24) % 24));
-                        for (int k = 0; k < 17; k++)
+                        if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers
                         {
-                            nuint kp = (nuint)(k * 24);
-                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
-                            Vec wv1 = V.LoadUnsafe(ref wp1, kp);
-                            Vec wv2 = V.LoadUnsafe(ref wp2, kp);
-                            Vec wv3 = V.LoadUnsafe(ref wp3, kp);
-                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                            ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                            ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                            ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
+                            ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                            ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
+                            ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                            ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
+                            Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                            Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                            Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                            Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                            Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
+                            Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                            Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                            Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                            Vec a20 = V.LoadUnsafe(ref b0, (nuint)n);
+                            Vec a21 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                            Vec a22 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                            Vec a23 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                            Vec a30 = V.LoadUnsafe(ref b0, (nuint)n);
+                            Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                            Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                            Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                            ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 984) + (n % 24));
+                            ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 984) + ((n + 8) % 24));
+                            ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 984) + ((n + 16) % 24));
+                            ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 984) + ((n + 24) % 24));
+                            for (int k = 0; k < 17; k++)
+                            {
+                                nuint kp = (nuint)(k * 24);
+                                Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                                Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                                Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                                Vec wv3 = V.LoadUnsafe(ref wp3, kp);
+                                Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                                a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                                a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            }
+                            for (int k = 24; k < 41; k++)
+                            {
+                                nuint kp = (nuint)(k * 24);
+                                Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                                Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                                Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                                Vec wv3 = V.LoadUnsafe(ref wp3, kp);
+                                Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                                a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                                a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            }
+                            V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                            V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                            V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                            V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
+                            V.StoreUnsafe(a10, ref ym1, (nuint)n);
+                            V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
+                            V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
+                            V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
+                            V.StoreUnsafe(a20, ref ym2, (nuint)n);
+                            V.StoreUnsafe(a21, ref ym2, (nuint)(n + 8));
+                            V.StoreUnsafe(a22, ref ym2, (nuint)(n + 16));
+                            V.StoreUnsafe(a23, ref ym2, (nuint)(n + 24));
+                            V.StoreUnsafe(a30, ref ym3, (nuint)n);
+                            V.StoreUnsafe(a31, ref ym3, (nuint)(n + 8));
+                            V.StoreUnsafe(a32, ref ym3, (nuint)(n + 16));
+                            V.StoreUnsafe(a33, ref ym3, (nuint)(n + 24));
                         }
-                        for (int k = 24; k < 41; k++)
+                        else
                         {
-                            nuint kp = (nuint)(k * 24);
-                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
-                            Vec wv1 = V.LoadUnsafe(ref wp1, kp);
-                            Vec wv2 = V.LoadUnsafe(ref wp2, kp);
-                            Vec wv3 = V.LoadUnsafe(ref wp3, kp);
-                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every k; 2 rows at a time fit.
+                            // Rows m + 0 to m + 1.
+                            {
+                                ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                                ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                                ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                                ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
+                                Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                                Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                                Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                                Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                                Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
+                                Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                                Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                                Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                                ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 984) + (n % 24));
+                                ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 984) + ((n + 8) % 24));
+                                ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 984) + ((n + 16) % 24));
+                                ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 984) + ((n + 24) % 24));
+                                for (int k = 0; k < 17; k++)
+                                {
+                                    nuint kp = (nuint)(k * 24);
+                                    Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                                    Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                                    Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                                    Vec wv3 = V.LoadUnsafe(ref wp3, kp);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                for (int k = 24; k < 41; k++)
+                                {
+                                    nuint kp = (nuint)(k * 24);
+                                    Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                                    Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                                    Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                                    Vec wv3 = V.LoadUnsafe(ref wp3, kp);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                                V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                                V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                                V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
+                                V.StoreUnsafe(a10, ref ym1, (nuint)n);
+                                V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
+                                V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
+                                V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
+                            }
+                            // Rows m + 2 to m + 3.
+                            {
+                                ref float xm0 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                                ref float ym0 = ref Unsafe.Add(ref y0, (m + 2) * 72);
+                                ref float xm1 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                                ref float ym1 = ref Unsafe.Add(ref y0, (m + 3) * 72);
+                                Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                                Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                                Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                                Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                                Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
+                                Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                                Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                                Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                                ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 984) + (n % 24));
+                                ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 984) + ((n + 8) % 24));
+                                ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 984) + ((n + 16) % 24));
+                                ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 984) + ((n + 24) % 24));
+                                for (int k = 0; k < 17; k++)
+                                {
+                                    nuint kp = (nuint)(k * 24);
+                                    Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                                    Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                                    Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                                    Vec wv3 = V.LoadUnsafe(ref wp3, kp);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                for (int k = 24; k < 41; k++)
+                                {
+                                    nuint kp = (nuint)(k * 24);
+                                    Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                                    Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                                    Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                                    Vec wv3 = V.LoadUnsafe(ref wp3, kp);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                                V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                                V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                                V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
+                                V.StoreUnsafe(a10, ref ym1, (nuint)n);
+                                V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
+                                V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
+                                V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
+                            }
                         }
-                        V.StoreUnsafe(a00, ref ym0, (nuint)n);
-                        V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
-                        V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
-                        V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
-                        V.StoreUnsafe(a10, ref ym1, (nuint)n);
-                        V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
-                        V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
-                        V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
-                        V.StoreUnsafe(a20, ref ym2, (nuint)n);
-                        V.StoreUnsafe(a21, ref ym2, (nuint)(n + 8));
-                        V.StoreUnsafe(a22, ref ym2, (nuint)(n + 16));
-                        V.StoreUnsafe(a23, ref ym2, (nuint)(n + 24));
-                        V.StoreUnsafe(a30, ref ym3, (nuint)n);
-                        V.StoreUnsafe(a31, ref ym3, (nuint)(n + 8));
-                        V.StoreUnsafe(a32, ref ym3, (nuint)(n + 16));
-                        V.StoreUnsafe(a33, ref ym3, (nuint)(n + 24));
                     }
                     for (; m < mEnd; m++)
                     {
@@ -1348,75 +1481,166 @@ namespace Deepbox.Generated
                     int m = m0;
                     for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                        ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
-                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
-                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
-                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
-                        Vec a00 = V.LoadUnsafe(ref ym0, 0);
-                        Vec a01 = V.LoadUnsafe(ref ym0, 8);
-                        Vec a02 = V.LoadUnsafe(ref ym0, 16);
-                        Vec a03 = V.LoadUnsafe(ref ym0, 24);
-                        Vec a10 = V.LoadUnsafe(ref ym1, 0);
-                        Vec a11 = V.LoadUnsafe(ref ym1, 8);
-                        Vec a12 = V.LoadUnsafe(ref ym1, 16);
-                        Vec a13 = V.LoadUnsafe(ref ym1, 24);
-                        Vec a20 = V.LoadUnsafe(ref ym2, 0);
-                        Vec a21 = V.LoadUnsafe(ref ym2, 8);
-                        Vec a22 = V.LoadUnsafe(ref ym2, 16);
-                        Vec a23 = V.LoadUnsafe(ref ym2, 24);
-                        Vec a30 = V.LoadUnsafe(ref ym3, 0);
-                        Vec a31 = V.LoadUnsafe(ref ym3, 8);
-                        Vec a32 = V.LoadUnsafe(ref ym3, 16);
-                        Vec a33 = V.LoadUnsafe(ref ym3, 24);
-                        ref float wp = ref w0;
-                        for (int k = 0; k < 72; k++)
+                        if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 1152);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 1728);
-                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                            ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                            ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                            ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
+                            ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                            ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
+                            ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                            ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
+                            Vec a00 = V.LoadUnsafe(ref ym0, 0);
+                            Vec a01 = V.LoadUnsafe(ref ym0, 8);
+                            Vec a02 = V.LoadUnsafe(ref ym0, 16);
+                            Vec a03 = V.LoadUnsafe(ref ym0, 24);
+                            Vec a10 = V.LoadUnsafe(ref ym1, 0);
+                            Vec a11 = V.LoadUnsafe(ref ym1, 8);
+                            Vec a12 = V.LoadUnsafe(ref ym1, 16);
+                            Vec a13 = V.LoadUnsafe(ref ym1, 24);
+                            Vec a20 = V.LoadUnsafe(ref ym2, 0);
+                            Vec a21 = V.LoadUnsafe(ref ym2, 8);
+                            Vec a22 = V.LoadUnsafe(ref ym2, 16);
+                            Vec a23 = V.LoadUnsafe(ref ym2, 24);
+                            Vec a30 = V.LoadUnsafe(ref ym3, 0);
+                            Vec a31 = V.LoadUnsafe(ref ym3, 8);
+                            Vec a32 = V.LoadUnsafe(ref ym3, 16);
+                            Vec a33 = V.LoadUnsafe(ref ym3, 24);
+                            ref float wp = ref w0;
+                            for (int k = 0; k < 72; k++)
+                            {
+                                ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                                Vec wv0 = V.LoadUnsafe(ref wk);
+                                Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                                Vec wv2 = V.LoadUnsafe(ref wk, 1152);
+                                Vec wv3 = V.LoadUnsafe(ref wk, 1728);
+                                Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                                a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                                a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            }
+                            V.StoreUnsafe(a00, ref ym0, 0);
+                            V.StoreUnsafe(a01, ref ym0, 8);
+                            V.StoreUnsafe(a02, ref ym0, 16);
+                            V.StoreUnsafe(a03, ref ym0, 24);
+                            V.StoreUnsafe(a10, ref ym1, 0);
+                            V.StoreUnsafe(a11, ref ym1, 8);
+                            V.StoreUnsafe(a12, ref ym1, 16);
+                            V.StoreUnsafe(a13, ref ym1, 24);
+                            V.StoreUnsafe(a20, ref ym2, 0);
+                            V.StoreUnsafe(a21, ref ym2, 8);
+                            V.StoreUnsafe(a22, ref ym2, 16);
+                            V.StoreUnsafe(a23, ref ym2, 24);
+                            V.StoreUnsafe(a30, ref ym3, 0);
+                            V.StoreUnsafe(a31, ref ym3, 8);
+                            V.StoreUnsafe(a32, ref ym3, 16);
+                            V.StoreUnsafe(a33, ref ym3, 24);
                         }
-                        V.StoreUnsafe(a00, ref ym0, 0);
-                        V.StoreUnsafe(a01, ref ym0, 8);
-                        V.StoreUnsafe(a02, ref ym0, 16);
-                        V.StoreUnsafe(a03, ref ym0, 24);
-                        V.StoreUnsafe(a10, ref ym1, 0);
-                        V.StoreUnsafe(a11, ref ym1, 8);
-                        V.StoreUnsafe(a12, ref ym1, 16);
-                        V.StoreUnsafe(a13, ref ym1, 24);
-                        V.StoreUnsafe(a20, ref ym2, 0);
-                        V.StoreUnsafe(a21, ref ym2, 8);
-                        V.StoreUnsafe(a22, ref ym2, 16);
-                        V.StoreUnsafe(a23, ref ym2, 24);
-                        V.StoreUnsafe(a30, ref ym3, 0);
-                        V.StoreUnsafe(a31, ref ym3, 8);
-                        V.StoreUnsafe(a32, ref ym3, 16);
-                        V.StoreUnsafe(a33, ref ym3, 24);
+                        else
+                        {
+                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every k; 2 rows at a time fit.
+                            // Rows m + 0 to m + 1.
+                            {
+                                ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                                ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                                ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                                ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
+                                Vec a00 = V.LoadUnsafe(ref ym0, 0);
+                                Vec a01 = V.LoadUnsafe(ref ym0, 8);
+                                Vec a02 = V.LoadUnsafe(ref ym0, 16);
+                                Vec a03 = V.LoadUnsafe(ref ym0, 24);
+                                Vec a10 = V.LoadUnsafe(ref ym1, 0);
+                                Vec a11 = V.LoadUnsafe(ref ym1, 8);
+                                Vec a12 = V.LoadUnsafe(ref ym1, 16);
+                                Vec a13 = V.LoadUnsafe(ref ym1, 24);
+                                ref float wp = ref w0;
+                                for (int k = 0; k < 72; k++)
+                                {
+                                    ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                                    Vec wv0 = V.LoadUnsafe(ref wk);
+                                    Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                                    Vec wv2 = V.LoadUnsafe(ref wk, 1152);
+                                    Vec wv3 = V.LoadUnsafe(ref wk, 1728);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref ym0, 0);
+                                V.StoreUnsafe(a01, ref ym0, 8);
+                                V.StoreUnsafe(a02, ref ym0, 16);
+                                V.StoreUnsafe(a03, ref ym0, 24);
+                                V.StoreUnsafe(a10, ref ym1, 0);
+                                V.StoreUnsafe(a11, ref ym1, 8);
+                                V.StoreUnsafe(a12, ref ym1, 16);
+                                V.StoreUnsafe(a13, ref ym1, 24);
+                            }
+                            // Rows m + 2 to m + 3.
+                            {
+                                ref float xm0 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                                ref float ym0 = ref Unsafe.Add(ref y0, (m + 2) * 48);
+                                ref float xm1 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                                ref float ym1 = ref Unsafe.Add(ref y0, (m + 3) * 48);
+                                Vec a00 = V.LoadUnsafe(ref ym0, 0);
+                                Vec a01 = V.LoadUnsafe(ref ym0, 8);
+                                Vec a02 = V.LoadUnsafe(ref ym0, 16);
+                                Vec a03 = V.LoadUnsafe(ref ym0, 24);
+                                Vec a10 = V.LoadUnsafe(ref ym1, 0);
+                                Vec a11 = V.LoadUnsafe(ref ym1, 8);
+                                Vec a12 = V.LoadUnsafe(ref ym1, 16);
+                                Vec a13 = V.LoadUnsafe(ref ym1, 24);
+                                ref float wp = ref w0;
+                                for (int k = 0; k < 72; k++)
+                                {
+                                    ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                                    Vec wv0 = V.LoadUnsafe(ref wk);
+                                    Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                                    Vec wv2 = V.LoadUnsafe(ref wk, 1152);
+                                    Vec wv3 = V.LoadUnsafe(ref wk, 1728);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref ym0, 0);
+                                V.StoreUnsafe(a01, ref ym0, 8);
+                                V.StoreUnsafe(a02, ref ym0, 16);
+                                V.StoreUnsafe(a03, ref ym0, 24);
+                                V.StoreUnsafe(a10, ref ym1, 0);
+                                V.StoreUnsafe(a11, ref ym1, 8);
+                                V.StoreUnsafe(a12, ref ym1, 16);
+                                V.StoreUnsafe(a13, ref ym1, 24);
+                            }
+                        }
                     }
                     for (; m < mEnd; m++)
                     {
@@ -1538,75 +1762,166 @@ namespace Deepbox.Generated
                     int m = m0;
                     for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                        ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
-                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
-                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
-                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
-                        Vec a00 = Vec.Zero;
-                        Vec a01 = Vec.Zero;
-                        Vec a02 = Vec.Zero;
-                        Vec a03 = Vec.Zero;
-                        Vec a10 = Vec.Zero;
-                        Vec a11 = Vec.Zero;
-                        Vec a12 = Vec.Zero;
-                        Vec a13 = Vec.Zero;
-                        Vec a20 = Vec.Zero;
-                        Vec a21 = Vec.Zero;
-                        Vec a22 = Vec.Zero;
-                        Vec a23 = Vec.Zero;
-                        Vec a30 = Vec.Zero;
-                        Vec a31 = Vec.Zero;
-                        Vec a32 = Vec.Zero;
-                        Vec a33 = Vec.Zero;
-                        ref float wp = ref w0;
-                        for (int k = 0; k < 72; k++)
+                        if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 576);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 1152);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 1728);
-                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                            ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                            ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                            ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
+                            ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                            ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 48);
+                            ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                            ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 48);
+                            Vec a00 = Vec.Zero;
+                            Vec a01 = Vec.Zero;
+                            Vec a02 = Vec.Zero;
+                            Vec a03 = Vec.Zero;
+                            Vec a10 = Vec.Zero;
+                            Vec a11 = Vec.Zero;
+                            Vec a12 = Vec.Zero;
+                            Vec a13 = Vec.Zero;
+                            Vec a20 = Vec.Zero;
+                            Vec a21 = Vec.Zero;
+                            Vec a22 = Vec.Zero;
+                            Vec a23 = Vec.Zero;
+                            Vec a30 = Vec.Zero;
+                            Vec a31 = Vec.Zero;
+                            Vec a32 = Vec.Zero;
+                            Vec a33 = Vec.Zero;
+                            ref float wp = ref w0;
+                            for (int k = 0; k < 72; k++)
+                            {
+                                ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                                Vec wv0 = V.LoadUnsafe(ref wk);
+                                Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                                Vec wv2 = V.LoadUnsafe(ref wk, 1152);
+                                Vec wv3 = V.LoadUnsafe(ref wk, 1728);
+                                Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                                a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                                a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            }
+                            V.StoreUnsafe(a00, ref ym0, 0);
+                            V.StoreUnsafe(a01, ref ym0, 8);
+                            V.StoreUnsafe(a02, ref ym0, 16);
+                            V.StoreUnsafe(a03, ref ym0, 24);
+                            V.StoreUnsafe(a10, ref ym1, 0);
+                            V.StoreUnsafe(a11, ref ym1, 8);
+                            V.StoreUnsafe(a12, ref ym1, 16);
+                            V.StoreUnsafe(a13, ref ym1, 24);
+                            V.StoreUnsafe(a20, ref ym2, 0);
+                            V.StoreUnsafe(a21, ref ym2, 8);
+                            V.StoreUnsafe(a22, ref ym2, 16);
+                            V.StoreUnsafe(a23, ref ym2, 24);
+                            V.StoreUnsafe(a30, ref ym3, 0);
+                            V.StoreUnsafe(a31, ref ym3, 8);
+                            V.StoreUnsafe(a32, ref ym3, 16);
+                            V.StoreUnsafe(a33, ref ym3, 24);
                         }
-                        V.StoreUnsafe(a00, ref ym0, 0);
-                        V.StoreUnsafe(a01, ref ym0, 8);
-                        V.StoreUnsafe(a02, ref ym0, 16);
-                        V.StoreUnsafe(a03, ref ym0, 24);
-                        V.StoreUnsafe(a10, ref ym1, 0);
-                        V.StoreUnsafe(a11, ref ym1, 8);
-                        V.StoreUnsafe(a12, ref ym1, 16);
-                        V.StoreUnsafe(a13, ref ym1, 24);
-                        V.StoreUnsafe(a20, ref ym2, 0);
-                        V.StoreUnsafe(a21, ref ym2, 8);
-                        V.StoreUnsafe(a22, ref ym2, 16);
-                        V.StoreUnsafe(a23, ref ym2, 24);
-                        V.StoreUnsafe(a30, ref ym3, 0);
-                        V.StoreUnsafe(a31, ref ym3, 8);
-                        V.StoreUnsafe(a32, ref ym3, 16);
-                        V.StoreUnsafe(a33, ref ym3, 24);
+                        else
+                        {
+                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every k; 2 rows at a time fit.
+                            // Rows m + 0 to m + 1.
+                            {
+                                ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                                ref float ym0 = ref Unsafe.Add(ref y0, m * 48);
+                                ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                                ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 48);
+                                Vec a00 = Vec.Zero;
+                                Vec a01 = Vec.Zero;
+                                Vec a02 = Vec.Zero;
+                                Vec a03 = Vec.Zero;
+                                Vec a10 = Vec.Zero;
+                                Vec a11 = Vec.Zero;
+                                Vec a12 = Vec.Zero;
+                                Vec a13 = Vec.Zero;
+                                ref float wp = ref w0;
+                                for (int k = 0; k < 72; k++)
+                                {
+                                    ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                                    Vec wv0 = V.LoadUnsafe(ref wk);
+                                    Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                                    Vec wv2 = V.LoadUnsafe(ref wk, 1152);
+                                    Vec wv3 = V.LoadUnsafe(ref wk, 1728);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref ym0, 0);
+                                V.StoreUnsafe(a01, ref ym0, 8);
+                                V.StoreUnsafe(a02, ref ym0, 16);
+                                V.StoreUnsafe(a03, ref ym0, 24);
+                                V.StoreUnsafe(a10, ref ym1, 0);
+                                V.StoreUnsafe(a11, ref ym1, 8);
+                                V.StoreUnsafe(a12, ref ym1, 16);
+                                V.StoreUnsafe(a13, ref ym1, 24);
+                            }
+                            // Rows m + 2 to m + 3.
+                            {
+                                ref float xm0 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                                ref float ym0 = ref Unsafe.Add(ref y0, (m + 2) * 48);
+                                ref float xm1 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                                ref float ym1 = ref Unsafe.Add(ref y0, (m + 3) * 48);
+                                Vec a00 = Vec.Zero;
+                                Vec a01 = Vec.Zero;
+                                Vec a02 = Vec.Zero;
+                                Vec a03 = Vec.Zero;
+                                Vec a10 = Vec.Zero;
+                                Vec a11 = Vec.Zero;
+                                Vec a12 = Vec.Zero;
+                                Vec a13 = Vec.Zero;
+                                ref float wp = ref w0;
+                                for (int k = 0; k < 72; k++)
+                                {
+                                    ref float wk = ref Unsafe.Add(ref wp, k * 8);
+                                    Vec wv0 = V.LoadUnsafe(ref wk);
+                                    Vec wv1 = V.LoadUnsafe(ref wk, 576);
+                                    Vec wv2 = V.LoadUnsafe(ref wk, 1152);
+                                    Vec wv3 = V.LoadUnsafe(ref wk, 1728);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref ym0, 0);
+                                V.StoreUnsafe(a01, ref ym0, 8);
+                                V.StoreUnsafe(a02, ref ym0, 16);
+                                V.StoreUnsafe(a03, ref ym0, 24);
+                                V.StoreUnsafe(a10, ref ym1, 0);
+                                V.StoreUnsafe(a11, ref ym1, 8);
+                                V.StoreUnsafe(a12, ref ym1, 16);
+                                V.StoreUnsafe(a13, ref ym1, 24);
+                            }
+                        }
                     }
                     for (; m < mEnd; m++)
                     {
@@ -1730,78 +2045,175 @@ namespace Deepbox.Generated
                     int m = m0;
                     for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                        ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
-                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
-                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
-                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
-                        Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
-                        Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                        Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                        Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
-                        Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                        Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                        Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        Vec a20 = V.LoadUnsafe(ref b0, (nuint)n);
-                        Vec a21 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                        Vec a22 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                        Vec a23 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        Vec a30 = V.LoadUnsafe(ref b0, (nuint)n);
-                        Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
-                        Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
-                        Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
-                        ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 216) + (n % 24));
-                        ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 216) + ((n + 8) % 24));
-                        ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 216) + ((n + 16) % 24));
-                        ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 216) + ((n + 24) % 24));
-                        for (int k = 0; k < 9; k++)
+                        if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers
                         {
-                            nuint kp = (nuint)(k * 24);
-                            Vec wv0 = V.LoadUnsafe(ref wp0, kp);
-                            Vec wv1 = V.LoadUnsafe(ref wp1, kp);
-                            Vec wv2 = V.LoadUnsafe(ref wp2, kp);
-                            Vec wv3 = V.LoadUnsafe(ref wp3, kp);
-                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                            ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                            ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                            ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
+                            ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                            ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 72);
+                            ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                            ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 72);
+                            Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                            Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                            Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                            Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                            Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
+                            Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                            Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                            Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                            Vec a20 = V.LoadUnsafe(ref b0, (nuint)n);
+                            Vec a21 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                            Vec a22 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                            Vec a23 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                            Vec a30 = V.LoadUnsafe(ref b0, (nuint)n);
+                            Vec a31 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                            Vec a32 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                            Vec a33 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                            ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 216) + (n % 24));
+                            ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 216) + ((n + 8) % 24));
+                            ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 216) + ((n + 16) % 24));
+                            ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 216) + ((n + 24) % 24));
+                            for (int k = 0; k < 9; k++)
+                            {
+                                nuint kp = (nuint)(k * 24);
+                                Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                                Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                                Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                                Vec wv3 = V.LoadUnsafe(ref wp3, kp);
+                                Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                                a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                                a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            }
+                            V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                            V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                            V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                            V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
+                            V.StoreUnsafe(a10, ref ym1, (nuint)n);
+                            V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
+                            V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
+                            V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
+                            V.StoreUnsafe(a20, ref ym2, (nuint)n);
+                            V.StoreUnsafe(a21, ref ym2, (nuint)(n + 8));
+                            V.StoreUnsafe(a22, ref ym2, (nuint)(n + 16));
+                            V.StoreUnsafe(a23, ref ym2, (nuint)(n + 24));
+                            V.StoreUnsafe(a30, ref ym3, (nuint)n);
+                            V.StoreUnsafe(a31, ref ym3, (nuint)(n + 8));
+                            V.StoreUnsafe(a32, ref ym3, (nuint)(n + 16));
+                            V.StoreUnsafe(a33, ref ym3, (nuint)(n + 24));
                         }
-                        V.StoreUnsafe(a00, ref ym0, (nuint)n);
-                        V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
-                        V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
-                        V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
-                        V.StoreUnsafe(a10, ref ym1, (nuint)n);
-                        V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
-                        V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
-                        V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
-                        V.StoreUnsafe(a20, ref ym2, (nuint)n);
-                        V.StoreUnsafe(a21, ref ym2, (nuint)(n + 8));
-                        V.StoreUnsafe(a22, ref ym2, (nuint)(n + 16));
-                        V.StoreUnsafe(a23, ref ym2, (nuint)(n + 24));
-                        V.StoreUnsafe(a30, ref ym3, (nuint)n);
-                        V.StoreUnsafe(a31, ref ym3, (nuint)(n + 8));
-                        V.StoreUnsafe(a32, ref ym3, (nuint)(n + 16));
-                        V.StoreUnsafe(a33, ref ym3, (nuint)(n + 24));
+                        else
+                        {
+                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every k; 2 rows at a time fit.
+                            // Rows m + 0 to m + 1.
+                            {
+                                ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                                ref float ym0 = ref Unsafe.Add(ref y0, m * 72);
+                                ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                                ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 72);
+                                Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                                Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                                Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                                Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                                Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
+                                Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                                Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                                Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                                ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 216) + (n % 24));
+                                ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 216) + ((n + 8) % 24));
+                                ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 216) + ((n + 16) % 24));
+                                ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 216) + ((n + 24) % 24));
+                                for (int k = 0; k < 9; k++)
+                                {
+                                    nuint kp = (nuint)(k * 24);
+                                    Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                                    Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                                    Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                                    Vec wv3 = V.LoadUnsafe(ref wp3, kp);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                                V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                                V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                                V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
+                                V.StoreUnsafe(a10, ref ym1, (nuint)n);
+                                V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
+                                V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
+                                V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
+                            }
+                            // Rows m + 2 to m + 3.
+                            {
+                                ref float xm0 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                                ref float ym0 = ref Unsafe.Add(ref y0, (m + 2) * 72);
+                                ref float xm1 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                                ref float ym1 = ref Unsafe.Add(ref y0, (m + 3) * 72);
+                                Vec a00 = V.LoadUnsafe(ref b0, (nuint)n);
+                                Vec a01 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                                Vec a02 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                                Vec a03 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                                Vec a10 = V.LoadUnsafe(ref b0, (nuint)n);
+                                Vec a11 = V.LoadUnsafe(ref b0, (nuint)(n + 8));
+                                Vec a12 = V.LoadUnsafe(ref b0, (nuint)(n + 16));
+                                Vec a13 = V.LoadUnsafe(ref b0, (nuint)(n + 24));
+                                ref float wp0 = ref Unsafe.Add(ref w0, ((n / 24) * 216) + (n % 24));
+                                ref float wp1 = ref Unsafe.Add(ref w0, (((n + 8) / 24) * 216) + ((n + 8) % 24));
+                                ref float wp2 = ref Unsafe.Add(ref w0, (((n + 16) / 24) * 216) + ((n + 16) % 24));
+                                ref float wp3 = ref Unsafe.Add(ref w0, (((n + 24) / 24) * 216) + ((n + 24) % 24));
+                                for (int k = 0; k < 9; k++)
+                                {
+                                    nuint kp = (nuint)(k * 24);
+                                    Vec wv0 = V.LoadUnsafe(ref wp0, kp);
+                                    Vec wv1 = V.LoadUnsafe(ref wp1, kp);
+                                    Vec wv2 = V.LoadUnsafe(ref wp2, kp);
+                                    Vec wv3 = V.LoadUnsafe(ref wp3, kp);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref ym0, (nuint)n);
+                                V.StoreUnsafe(a01, ref ym0, (nuint)(n + 8));
+                                V.StoreUnsafe(a02, ref ym0, (nuint)(n + 16));
+                                V.StoreUnsafe(a03, ref ym0, (nuint)(n + 24));
+                                V.StoreUnsafe(a10, ref ym1, (nuint)n);
+                                V.StoreUnsafe(a11, ref ym1, (nuint)(n + 8));
+                                V.StoreUnsafe(a12, ref ym1, (nuint)(n + 16));
+                                V.StoreUnsafe(a13, ref ym1, (nuint)(n + 24));
+                            }
+                        }
                     }
                     for (; m < mEnd; m++)
                     {
@@ -2187,71 +2599,158 @@ namespace Deepbox.Generated
                 {
                     for (int k = 0; k < 16; k += 4)
                     {
-                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
-                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
-                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
-                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
-                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
-                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
-                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
-                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
-                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
-                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
-                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
-                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
-                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
-                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
-                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
-                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
-                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
-                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
-                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
-                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
-                        for (int m = m0; m < mEnd; m++)
+                        if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers
                         {
-                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
-                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
-                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
-                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
-                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
-                            Vec xb0 = V.Create(xm);
-                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
-                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
-                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
-                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                            ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                            ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                            ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                            Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                            Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                            Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                            Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                            Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                            Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                            Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                            Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                            Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                            Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                            Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                            Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                            Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                            Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                            Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                            Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                            for (int m = m0; m < mEnd; m++)
+                            {
+                                ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                Vec xb0 = V.Create(xm);
+                                a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                                a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                                a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            }
+                            V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                            V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                            V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                            V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                            V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                            V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                            V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                            V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                            V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                            V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                            V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                            V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                            V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                            V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                            V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
                         }
-                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
-                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
-                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
-                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
-                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
-                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
-                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
-                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
-                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
-                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
-                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
-                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
-                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
-                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
-                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
-                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
+                        else
+                        {
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // Inputs k + 0 to k + 1.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(xm);
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                            // Inputs k + 2 to k + 3.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm, 2));
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 3));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                        }
                     }
                     for (int k = 16; k < 17; k++)
                     {
@@ -2348,71 +2847,158 @@ namespace Deepbox.Generated
                 {
                     for (int k = 0; k < 16; k += 4)
                     {
-                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
-                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
-                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
-                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
-                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
-                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
-                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
-                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
-                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
-                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
-                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
-                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
-                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
-                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
-                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
-                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
-                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
-                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
-                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
-                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
-                        for (int m = m0; m < mEnd; m++)
+                        if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers
                         {
-                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
-                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
-                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
-                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
-                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
-                            Vec xb0 = V.Create(xm);
-                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
-                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
-                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
-                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                            ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                            ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                            ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                            Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                            Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                            Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                            Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                            Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                            Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                            Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                            Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                            Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                            Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                            Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                            Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                            Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                            Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                            Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                            Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                            for (int m = m0; m < mEnd; m++)
+                            {
+                                ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                Vec xb0 = V.Create(xm);
+                                a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                                a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                                a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            }
+                            V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                            V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                            V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                            V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                            V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                            V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                            V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                            V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                            V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                            V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                            V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                            V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                            V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                            V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                            V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
                         }
-                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
-                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
-                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
-                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
-                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
-                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
-                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
-                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
-                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
-                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
-                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
-                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
-                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
-                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
-                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
-                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
+                        else
+                        {
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // Inputs k + 0 to k + 1.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(xm);
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                            // Inputs k + 2 to k + 3.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm, 2));
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 3));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                        }
                     }
                     for (int k = 16; k < 17; k++)
                     {
@@ -2442,71 +3028,158 @@ namespace Deepbox.Generated
                     }
                     for (int k = 24; k < 40; k += 4)
                     {
-                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
-                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
-                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
-                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
-                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
-                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
-                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
-                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
-                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
-                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
-                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
-                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
-                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
-                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
-                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
-                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
-                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
-                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
-                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
-                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
-                        for (int m = m0; m < mEnd; m++)
+                        if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers
                         {
-                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
-                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
-                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
-                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
-                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
-                            Vec xb0 = V.Create(xm);
-                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
-                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
-                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
-                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                            ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                            ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                            ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                            Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                            Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                            Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                            Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                            Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                            Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                            Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                            Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                            Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                            Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                            Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                            Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                            Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                            Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                            Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                            Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                            for (int m = m0; m < mEnd; m++)
+                            {
+                                ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                Vec xb0 = V.Create(xm);
+                                a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                                a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                                a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            }
+                            V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                            V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                            V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                            V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                            V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                            V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                            V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                            V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                            V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                            V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                            V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                            V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                            V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                            V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                            V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
                         }
-                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
-                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
-                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
-                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
-                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
-                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
-                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
-                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
-                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
-                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
-                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
-                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
-                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
-                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
-                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
-                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
+                        else
+                        {
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // Inputs k + 0 to k + 1.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(xm);
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                            // Inputs k + 2 to k + 3.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm, 2));
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 3));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                        }
                     }
                     for (int k = 40; k < 41; k++)
                     {
@@ -2646,71 +3319,158 @@ namespace Deepbox.Generated
                 {
                     for (int k = 0; k < 8; k += 4)
                     {
-                        ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
-                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
-                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
-                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
-                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
-                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
-                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
-                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
-                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
-                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
-                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
-                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
-                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
-                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
-                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
-                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
-                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
-                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
-                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
-                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
-                        for (int m = m0; m < mEnd; m++)
+                        if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers
                         {
-                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
-                            ref float gm = ref Unsafe.Add(ref g0, m * 72);
-                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
-                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
-                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
-                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
-                            Vec xb0 = V.Create(xm);
-                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
-                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
-                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
-                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                            ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                            ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                            ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                            Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                            Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                            Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                            Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                            Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                            Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                            Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                            Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                            Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                            Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                            Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                            Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                            Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                            Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                            Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                            Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                            for (int m = m0; m < mEnd; m++)
+                            {
+                                ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                Vec xb0 = V.Create(xm);
+                                a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                                a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                                a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            }
+                            V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                            V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                            V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                            V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                            V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                            V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                            V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                            V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                            V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                            V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                            V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                            V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                            V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                            V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                            V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
                         }
-                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
-                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
-                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
-                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
-                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
-                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
-                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
-                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
-                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
-                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
-                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
-                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
-                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
-                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
-                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
-                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
+                        else
+                        {
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // Inputs k + 0 to k + 1.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 72);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(xm);
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                            // Inputs k + 2 to k + 3.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, (k + 2) * 72);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 3) * 72);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 72);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm, 2));
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 3));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                        }
                     }
                     for (int k = 8; k < 9; k++)
                     {

@@ -693,75 +693,166 @@ namespace Deepbox.Generated
                     int m = m0;
                     for (; m + 4 <= mEnd; m += 4)
                     {
-                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                        ref float ym0 = ref Unsafe.Add(ref y0, m * 32);
-                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 32);
-                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 32);
-                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 32);
-                        Vec a00 = V.LoadUnsafe(ref b0, 0);
-                        Vec a01 = V.LoadUnsafe(ref b0, 8);
-                        Vec a02 = V.LoadUnsafe(ref b0, 16);
-                        Vec a03 = V.LoadUnsafe(ref b0, 24);
-                        Vec a10 = V.LoadUnsafe(ref b0, 0);
-                        Vec a11 = V.LoadUnsafe(ref b0, 8);
-                        Vec a12 = V.LoadUnsafe(ref b0, 16);
-                        Vec a13 = V.LoadUnsafe(ref b0, 24);
-                        Vec a20 = V.LoadUnsafe(ref b0, 0);
-                        Vec a21 = V.LoadUnsafe(ref b0, 8);
-                        Vec a22 = V.LoadUnsafe(ref b0, 16);
-                        Vec a23 = V.LoadUnsafe(ref b0, 24);
-                        Vec a30 = V.LoadUnsafe(ref b0, 0);
-                        Vec a31 = V.LoadUnsafe(ref b0, 8);
-                        Vec a32 = V.LoadUnsafe(ref b0, 16);
-                        Vec a33 = V.LoadUnsafe(ref b0, 24);
-                        ref float wp = ref w0;
-                        for (int k = 0; k < 4; k++)
+                        if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers
                         {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 32);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                            Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                            Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                            ref float ym0 = ref Unsafe.Add(ref y0, m * 32);
+                            ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                            ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 32);
+                            ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                            ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 32);
+                            ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                            ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 32);
+                            Vec a00 = V.LoadUnsafe(ref b0, 0);
+                            Vec a01 = V.LoadUnsafe(ref b0, 8);
+                            Vec a02 = V.LoadUnsafe(ref b0, 16);
+                            Vec a03 = V.LoadUnsafe(ref b0, 24);
+                            Vec a10 = V.LoadUnsafe(ref b0, 0);
+                            Vec a11 = V.LoadUnsafe(ref b0, 8);
+                            Vec a12 = V.LoadUnsafe(ref b0, 16);
+                            Vec a13 = V.LoadUnsafe(ref b0, 24);
+                            Vec a20 = V.LoadUnsafe(ref b0, 0);
+                            Vec a21 = V.LoadUnsafe(ref b0, 8);
+                            Vec a22 = V.LoadUnsafe(ref b0, 16);
+                            Vec a23 = V.LoadUnsafe(ref b0, 24);
+                            Vec a30 = V.LoadUnsafe(ref b0, 0);
+                            Vec a31 = V.LoadUnsafe(ref b0, 8);
+                            Vec a32 = V.LoadUnsafe(ref b0, 16);
+                            Vec a33 = V.LoadUnsafe(ref b0, 24);
+                            ref float wp = ref w0;
+                            for (int k = 0; k < 4; k++)
+                            {
+                                ref float wk = ref Unsafe.Add(ref wp, k * 32);
+                                Vec wv0 = V.LoadUnsafe(ref wk);
+                                Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                                Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                                Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                                Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
+                                a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(wv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(wv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(wv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
+                                a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(wv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(wv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(wv3, xb3, a33);
+                            }
+                            V.StoreUnsafe(a00, ref ym0, 0);
+                            V.StoreUnsafe(a01, ref ym0, 8);
+                            V.StoreUnsafe(a02, ref ym0, 16);
+                            V.StoreUnsafe(a03, ref ym0, 24);
+                            V.StoreUnsafe(a10, ref ym1, 0);
+                            V.StoreUnsafe(a11, ref ym1, 8);
+                            V.StoreUnsafe(a12, ref ym1, 16);
+                            V.StoreUnsafe(a13, ref ym1, 24);
+                            V.StoreUnsafe(a20, ref ym2, 0);
+                            V.StoreUnsafe(a21, ref ym2, 8);
+                            V.StoreUnsafe(a22, ref ym2, 16);
+                            V.StoreUnsafe(a23, ref ym2, 24);
+                            V.StoreUnsafe(a30, ref ym3, 0);
+                            V.StoreUnsafe(a31, ref ym3, 8);
+                            V.StoreUnsafe(a32, ref ym3, 16);
+                            V.StoreUnsafe(a33, ref ym3, 24);
                         }
-                        V.StoreUnsafe(a00, ref ym0, 0);
-                        V.StoreUnsafe(a01, ref ym0, 8);
-                        V.StoreUnsafe(a02, ref ym0, 16);
-                        V.StoreUnsafe(a03, ref ym0, 24);
-                        V.StoreUnsafe(a10, ref ym1, 0);
-                        V.StoreUnsafe(a11, ref ym1, 8);
-                        V.StoreUnsafe(a12, ref ym1, 16);
-                        V.StoreUnsafe(a13, ref ym1, 24);
-                        V.StoreUnsafe(a20, ref ym2, 0);
-                        V.StoreUnsafe(a21, ref ym2, 8);
-                        V.StoreUnsafe(a22, ref ym2, 16);
-                        V.StoreUnsafe(a23, ref ym2, 24);
-                        V.StoreUnsafe(a30, ref ym3, 0);
-                        V.StoreUnsafe(a31, ref ym3, 8);
-                        V.StoreUnsafe(a32, ref ym3, 16);
-                        V.StoreUnsafe(a33, ref ym3, 24);
+                        else
+                        {
+                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every k; 2 rows at a time fit.
+                            // Rows m + 0 to m + 1.
+                            {
+                                ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
+                                ref float ym0 = ref Unsafe.Add(ref y0, m * 32);
+                                ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
+                                ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 32);
+                                Vec a00 = V.LoadUnsafe(ref b0, 0);
+                                Vec a01 = V.LoadUnsafe(ref b0, 8);
+                                Vec a02 = V.LoadUnsafe(ref b0, 16);
+                                Vec a03 = V.LoadUnsafe(ref b0, 24);
+                                Vec a10 = V.LoadUnsafe(ref b0, 0);
+                                Vec a11 = V.LoadUnsafe(ref b0, 8);
+                                Vec a12 = V.LoadUnsafe(ref b0, 16);
+                                Vec a13 = V.LoadUnsafe(ref b0, 24);
+                                ref float wp = ref w0;
+                                for (int k = 0; k < 4; k++)
+                                {
+                                    ref float wk = ref Unsafe.Add(ref wp, k * 32);
+                                    Vec wv0 = V.LoadUnsafe(ref wk);
+                                    Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                                    Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                                    Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref ym0, 0);
+                                V.StoreUnsafe(a01, ref ym0, 8);
+                                V.StoreUnsafe(a02, ref ym0, 16);
+                                V.StoreUnsafe(a03, ref ym0, 24);
+                                V.StoreUnsafe(a10, ref ym1, 0);
+                                V.StoreUnsafe(a11, ref ym1, 8);
+                                V.StoreUnsafe(a12, ref ym1, 16);
+                                V.StoreUnsafe(a13, ref ym1, 24);
+                            }
+                            // Rows m + 2 to m + 3.
+                            {
+                                ref float xm0 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
+                                ref float ym0 = ref Unsafe.Add(ref y0, (m + 2) * 32);
+                                ref float xm1 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
+                                ref float ym1 = ref Unsafe.Add(ref y0, (m + 3) * 32);
+                                Vec a00 = V.LoadUnsafe(ref b0, 0);
+                                Vec a01 = V.LoadUnsafe(ref b0, 8);
+                                Vec a02 = V.LoadUnsafe(ref b0, 16);
+                                Vec a03 = V.LoadUnsafe(ref b0, 24);
+                                Vec a10 = V.LoadUnsafe(ref b0, 0);
+                                Vec a11 = V.LoadUnsafe(ref b0, 8);
+                                Vec a12 = V.LoadUnsafe(ref b0, 16);
+                                Vec a13 = V.LoadUnsafe(ref b0, 24);
+                                ref float wp = ref w0;
+                                for (int k = 0; k < 4; k++)
+                                {
+                                    ref float wk = ref Unsafe.Add(ref wp, k * 32);
+                                    Vec wv0 = V.LoadUnsafe(ref wk);
+                                    Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                                    Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                                    Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
+                                    a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(wv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(wv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(wv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
+                                    a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(wv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(wv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(wv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref ym0, 0);
+                                V.StoreUnsafe(a01, ref ym0, 8);
+                                V.StoreUnsafe(a02, ref ym0, 16);
+                                V.StoreUnsafe(a03, ref ym0, 24);
+                                V.StoreUnsafe(a10, ref ym1, 0);
+                                V.StoreUnsafe(a11, ref ym1, 8);
+                                V.StoreUnsafe(a12, ref ym1, 16);
+                                V.StoreUnsafe(a13, ref ym1, 24);
+                            }
+                        }
                     }
                     for (; m < mEnd; m++)
                     {
@@ -934,76 +1025,93 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                            ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
-                            ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                            ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 32);
-                            ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                            ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 32);
-                            ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                            ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 32);
-                            // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
-                            Vec ai0 = Vec.Zero;
-                            Vec af0 = Vec.Zero;
-                            Vec ag0 = Vec.Zero;
-                            Vec ao0 = Vec.Zero;
-                            Vec ai1 = Vec.Zero;
-                            Vec af1 = Vec.Zero;
-                            Vec ag1 = Vec.Zero;
-                            Vec ao1 = Vec.Zero;
-                            Vec ai2 = Vec.Zero;
-                            Vec af2 = Vec.Zero;
-                            Vec ag2 = Vec.Zero;
-                            Vec ao2 = Vec.Zero;
-                            Vec ai3 = Vec.Zero;
-                            Vec af3 = Vec.Zero;
-                            Vec ag3 = Vec.Zero;
-                            Vec ao3 = Vec.Zero;
-                            ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 32
-                            for (int k = 0; k < 8; k++)
+                            // 2 sequences at a time: 4 sequences' 16 sums would not fit in the 16 vector registers of a core without AVX-512.
+                            // Sequences b + 0 to b + 1.
                             {
-                                ref float wk = ref Unsafe.Add(ref wp, k * 32);
-                                Vec wv0 = V.LoadUnsafe(ref wk);
-                                Vec wv1 = V.LoadUnsafe(ref wk, 8);
-                                Vec wv2 = V.LoadUnsafe(ref wk, 16);
-                                Vec wv3 = V.LoadUnsafe(ref wk, 24);
-                                Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
-                                ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
-                                af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
-                                ag0 = V.FusedMultiplyAdd(wv2, hk0, ag0);
-                                ao0 = V.FusedMultiplyAdd(wv3, hk0, ao0);
-                                Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
-                                ai1 = V.FusedMultiplyAdd(wv0, hk1, ai1);
-                                af1 = V.FusedMultiplyAdd(wv1, hk1, af1);
-                                ag1 = V.FusedMultiplyAdd(wv2, hk1, ag1);
-                                ao1 = V.FusedMultiplyAdd(wv3, hk1, ao1);
-                                Vec hk2 = V.Create(Unsafe.Add(ref hPrev2, k));
-                                ai2 = V.FusedMultiplyAdd(wv0, hk2, ai2);
-                                af2 = V.FusedMultiplyAdd(wv1, hk2, af2);
-                                ag2 = V.FusedMultiplyAdd(wv2, hk2, ag2);
-                                ao2 = V.FusedMultiplyAdd(wv3, hk2, ao2);
-                                Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
-                                ai3 = V.FusedMultiplyAdd(wv0, hk3, ai3);
-                                af3 = V.FusedMultiplyAdd(wv1, hk3, af3);
-                                ag3 = V.FusedMultiplyAdd(wv2, hk3, ag3);
-                                ao3 = V.FusedMultiplyAdd(wv3, hk3, ao3);
+                                ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
+                                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
+                                ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
+                                ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 32);
+                                // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
+                                Vec ai0 = Vec.Zero;
+                                Vec af0 = Vec.Zero;
+                                Vec ag0 = Vec.Zero;
+                                Vec ao0 = Vec.Zero;
+                                Vec ai1 = Vec.Zero;
+                                Vec af1 = Vec.Zero;
+                                Vec ag1 = Vec.Zero;
+                                Vec ao1 = Vec.Zero;
+                                ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 32
+                                for (int k = 0; k < 8; k++)
+                                {
+                                    ref float wk = ref Unsafe.Add(ref wp, k * 32);
+                                    Vec wv0 = V.LoadUnsafe(ref wk);
+                                    Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                                    Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                                    Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                                    Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
+                                    ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
+                                    af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
+                                    ag0 = V.FusedMultiplyAdd(wv2, hk0, ag0);
+                                    ao0 = V.FusedMultiplyAdd(wv3, hk0, ao0);
+                                    Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
+                                    ai1 = V.FusedMultiplyAdd(wv0, hk1, ai1);
+                                    af1 = V.FusedMultiplyAdd(wv1, hk1, af1);
+                                    ag1 = V.FusedMultiplyAdd(wv2, hk1, ag1);
+                                    ao1 = V.FusedMultiplyAdd(wv3, hk1, ao1);
+                                }
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ai0, ref gRow0, (nuint)col);
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + af0, ref gRow0, (nuint)(col + 8));
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ag0, ref gRow0, (nuint)(col + 16));
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) + ao0, ref gRow0, (nuint)(col + 24));
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + ai1, ref gRow1, (nuint)col);
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 8)) + af1, ref gRow1, (nuint)(col + 8));
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 16)) + ag1, ref gRow1, (nuint)(col + 16));
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 24)) + ao1, ref gRow1, (nuint)(col + 24));
                             }
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ai0, ref gRow0, (nuint)col);
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + af0, ref gRow0, (nuint)(col + 8));
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ag0, ref gRow0, (nuint)(col + 16));
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) + ao0, ref gRow0, (nuint)(col + 24));
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + ai1, ref gRow1, (nuint)col);
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 8)) + af1, ref gRow1, (nuint)(col + 8));
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 16)) + ag1, ref gRow1, (nuint)(col + 16));
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 24)) + ao1, ref gRow1, (nuint)(col + 24));
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)col) + ai2, ref gRow2, (nuint)col);
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 8)) + af2, ref gRow2, (nuint)(col + 8));
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 16)) + ag2, ref gRow2, (nuint)(col + 16));
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)(col + 24)) + ao2, ref gRow2, (nuint)(col + 24));
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)col) + ai3, ref gRow3, (nuint)col);
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 8)) + af3, ref gRow3, (nuint)(col + 8));
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 16)) + ag3, ref gRow3, (nuint)(col + 16));
-                            V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 24)) + ao3, ref gRow3, (nuint)(col + 24));
+                            // Sequences b + 2 to b + 3.
+                            {
+                                ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
+                                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 32);
+                                ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
+                                ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 32);
+                                // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
+                                Vec ai0 = Vec.Zero;
+                                Vec af0 = Vec.Zero;
+                                Vec ag0 = Vec.Zero;
+                                Vec ao0 = Vec.Zero;
+                                Vec ai1 = Vec.Zero;
+                                Vec af1 = Vec.Zero;
+                                Vec ag1 = Vec.Zero;
+                                Vec ao1 = Vec.Zero;
+                                ref float wp = ref Unsafe.Add(ref whh0, col * 8); // the block's panel: 8 rows of 32
+                                for (int k = 0; k < 8; k++)
+                                {
+                                    ref float wk = ref Unsafe.Add(ref wp, k * 32);
+                                    Vec wv0 = V.LoadUnsafe(ref wk);
+                                    Vec wv1 = V.LoadUnsafe(ref wk, 8);
+                                    Vec wv2 = V.LoadUnsafe(ref wk, 16);
+                                    Vec wv3 = V.LoadUnsafe(ref wk, 24);
+                                    Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
+                                    ai0 = V.FusedMultiplyAdd(wv0, hk0, ai0);
+                                    af0 = V.FusedMultiplyAdd(wv1, hk0, af0);
+                                    ag0 = V.FusedMultiplyAdd(wv2, hk0, ag0);
+                                    ao0 = V.FusedMultiplyAdd(wv3, hk0, ao0);
+                                    Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
+                                    ai1 = V.FusedMultiplyAdd(wv0, hk1, ai1);
+                                    af1 = V.FusedMultiplyAdd(wv1, hk1, af1);
+                                    ag1 = V.FusedMultiplyAdd(wv2, hk1, ag1);
+                                    ao1 = V.FusedMultiplyAdd(wv3, hk1, ao1);
+                                }
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + ai0, ref gRow0, (nuint)col);
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)) + af0, ref gRow0, (nuint)(col + 8));
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ag0, ref gRow0, (nuint)(col + 16));
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) + ao0, ref gRow0, (nuint)(col + 24));
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + ai1, ref gRow1, (nuint)col);
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 8)) + af1, ref gRow1, (nuint)(col + 8));
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 16)) + ag1, ref gRow1, (nuint)(col + 16));
+                                V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)(col + 24)) + ao1, ref gRow1, (nuint)(col + 24));
+                            }
                         }
                     }
                     for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
@@ -1155,71 +1263,158 @@ namespace Deepbox.Generated
                 {
                     for (int k = 0; k < 4; k += 4)
                     {
-                        ref float wk0 = ref Unsafe.Add(ref w0, k * 32);
-                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 32);
-                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 32);
-                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 32);
-                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
-                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
-                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
-                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
-                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
-                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
-                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
-                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
-                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
-                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
-                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
-                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
-                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
-                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
-                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
-                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
-                        for (int m = m0; m < mEnd; m++)
+                        if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers
                         {
-                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
-                            ref float gm = ref Unsafe.Add(ref g0, m * 32);
-                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
-                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
-                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
-                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
-                            Vec xb0 = V.Create(xm);
-                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
-                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
-                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
-                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            ref float wk0 = ref Unsafe.Add(ref w0, k * 32);
+                            ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 32);
+                            ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 32);
+                            ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 32);
+                            Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                            Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                            Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                            Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                            Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                            Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                            Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                            Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                            Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                            Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                            Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                            Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                            Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                            Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                            Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                            Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                            for (int m = m0; m < mEnd; m++)
+                            {
+                                ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                ref float gm = ref Unsafe.Add(ref g0, m * 32);
+                                Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                Vec xb0 = V.Create(xm);
+                                a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                                a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                                a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            }
+                            V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                            V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                            V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                            V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                            V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                            V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                            V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                            V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                            V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                            V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                            V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                            V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                            V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                            V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                            V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
                         }
-                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
-                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
-                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
-                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
-                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
-                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
-                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
-                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
-                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
-                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
-                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
-                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
-                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
-                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
-                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
-                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
+                        else
+                        {
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // Inputs k + 0 to k + 1.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, k * 32);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 32);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 32);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(xm);
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                            // Inputs k + 2 to k + 3.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, (k + 2) * 32);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 3) * 32);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 32);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm, 2));
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 3));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                        }
                     }
                 }
             }
@@ -1244,71 +1439,158 @@ namespace Deepbox.Generated
                 {
                     for (int k = 0; k < 8; k += 4)
                     {
-                        ref float wk0 = ref Unsafe.Add(ref w0, k * 32);
-                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 32);
-                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 32);
-                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 32);
-                        Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
-                        Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
-                        Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
-                        Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
-                        Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
-                        Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
-                        Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
-                        Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
-                        Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
-                        Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
-                        Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
-                        Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
-                        Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
-                        Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
-                        Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
-                        Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
-                        for (int m = m0; m < mEnd; m++)
+                        if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers
                         {
-                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
-                            ref float gm = ref Unsafe.Add(ref g0, m * 32);
-                            Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
-                            Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
-                            Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
-                            Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
-                            Vec xb0 = V.Create(xm);
-                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
-                            a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
-                            a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
-                            a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
-                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
-                            a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
-                            a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
-                            a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
-                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
-                            a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
-                            a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
-                            a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
-                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
-                            a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
-                            a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
-                            a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            ref float wk0 = ref Unsafe.Add(ref w0, k * 32);
+                            ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 32);
+                            ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 32);
+                            ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 32);
+                            Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                            Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                            Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                            Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                            Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                            Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                            Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                            Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                            Vec a20 = V.LoadUnsafe(ref wk2, (nuint)c);
+                            Vec a21 = V.LoadUnsafe(ref wk2, (nuint)(c + 8));
+                            Vec a22 = V.LoadUnsafe(ref wk2, (nuint)(c + 16));
+                            Vec a23 = V.LoadUnsafe(ref wk2, (nuint)(c + 24));
+                            Vec a30 = V.LoadUnsafe(ref wk3, (nuint)c);
+                            Vec a31 = V.LoadUnsafe(ref wk3, (nuint)(c + 8));
+                            Vec a32 = V.LoadUnsafe(ref wk3, (nuint)(c + 16));
+                            Vec a33 = V.LoadUnsafe(ref wk3, (nuint)(c + 24));
+                            for (int m = m0; m < mEnd; m++)
+                            {
+                                ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                ref float gm = ref Unsafe.Add(ref g0, m * 32);
+                                Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                Vec xb0 = V.Create(xm);
+                                a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
+                                a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
+                                a21 = V.FusedMultiplyAdd(gv1, xb2, a21);
+                                a22 = V.FusedMultiplyAdd(gv2, xb2, a22);
+                                a23 = V.FusedMultiplyAdd(gv3, xb2, a23);
+                                Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
+                                a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
+                                a31 = V.FusedMultiplyAdd(gv1, xb3, a31);
+                                a32 = V.FusedMultiplyAdd(gv2, xb3, a32);
+                                a33 = V.FusedMultiplyAdd(gv3, xb3, a33);
+                            }
+                            V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                            V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                            V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                            V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                            V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                            V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                            V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                            V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            V.StoreUnsafe(a20, ref wk2, (nuint)c);
+                            V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
+                            V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
+                            V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
+                            V.StoreUnsafe(a30, ref wk3, (nuint)c);
+                            V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
+                            V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
+                            V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
                         }
-                        V.StoreUnsafe(a00, ref wk0, (nuint)c);
-                        V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
-                        V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
-                        V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
-                        V.StoreUnsafe(a10, ref wk1, (nuint)c);
-                        V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
-                        V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
-                        V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
-                        V.StoreUnsafe(a20, ref wk2, (nuint)c);
-                        V.StoreUnsafe(a21, ref wk2, (nuint)(c + 8));
-                        V.StoreUnsafe(a22, ref wk2, (nuint)(c + 16));
-                        V.StoreUnsafe(a23, ref wk2, (nuint)(c + 24));
-                        V.StoreUnsafe(a30, ref wk3, (nuint)c);
-                        V.StoreUnsafe(a31, ref wk3, (nuint)(c + 8));
-                        V.StoreUnsafe(a32, ref wk3, (nuint)(c + 16));
-                        V.StoreUnsafe(a33, ref wk3, (nuint)(c + 24));
+                        else
+                        {
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // Inputs k + 0 to k + 1.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, k * 32);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 32);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 32);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(xm);
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                            // Inputs k + 2 to k + 3.
+                            {
+                                ref float wk0 = ref Unsafe.Add(ref w0, (k + 2) * 32);
+                                ref float wk1 = ref Unsafe.Add(ref w0, (k + 3) * 32);
+                                Vec a00 = V.LoadUnsafe(ref wk0, (nuint)c);
+                                Vec a01 = V.LoadUnsafe(ref wk0, (nuint)(c + 8));
+                                Vec a02 = V.LoadUnsafe(ref wk0, (nuint)(c + 16));
+                                Vec a03 = V.LoadUnsafe(ref wk0, (nuint)(c + 24));
+                                Vec a10 = V.LoadUnsafe(ref wk1, (nuint)c);
+                                Vec a11 = V.LoadUnsafe(ref wk1, (nuint)(c + 8));
+                                Vec a12 = V.LoadUnsafe(ref wk1, (nuint)(c + 16));
+                                Vec a13 = V.LoadUnsafe(ref wk1, (nuint)(c + 24));
+                                for (int m = m0; m < mEnd; m++)
+                                {
+                                    ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
+                                    ref float gm = ref Unsafe.Add(ref g0, m * 32);
+                                    Vec gv0 = V.LoadUnsafe(ref gm, (nuint)c);
+                                    Vec gv1 = V.LoadUnsafe(ref gm, (nuint)(c + 8));
+                                    Vec gv2 = V.LoadUnsafe(ref gm, (nuint)(c + 16));
+                                    Vec gv3 = V.LoadUnsafe(ref gm, (nuint)(c + 24));
+                                    Vec xb0 = V.Create(Unsafe.Add(ref xm, 2));
+                                    a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
+                                    a01 = V.FusedMultiplyAdd(gv1, xb0, a01);
+                                    a02 = V.FusedMultiplyAdd(gv2, xb0, a02);
+                                    a03 = V.FusedMultiplyAdd(gv3, xb0, a03);
+                                    Vec xb1 = V.Create(Unsafe.Add(ref xm, 3));
+                                    a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
+                                    a11 = V.FusedMultiplyAdd(gv1, xb1, a11);
+                                    a12 = V.FusedMultiplyAdd(gv2, xb1, a12);
+                                    a13 = V.FusedMultiplyAdd(gv3, xb1, a13);
+                                }
+                                V.StoreUnsafe(a00, ref wk0, (nuint)c);
+                                V.StoreUnsafe(a01, ref wk0, (nuint)(c + 8));
+                                V.StoreUnsafe(a02, ref wk0, (nuint)(c + 16));
+                                V.StoreUnsafe(a03, ref wk0, (nuint)(c + 24));
+                                V.StoreUnsafe(a10, ref wk1, (nuint)c);
+                                V.StoreUnsafe(a11, ref wk1, (nuint)(c + 8));
+                                V.StoreUnsafe(a12, ref wk1, (nuint)(c + 16));
+                                V.StoreUnsafe(a13, ref wk1, (nuint)(c + 24));
+                            }
+                        }
                     }
                 }
             }

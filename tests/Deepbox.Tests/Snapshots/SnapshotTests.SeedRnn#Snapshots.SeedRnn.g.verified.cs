@@ -567,6 +567,7 @@ namespace Deepbox.Generated
     using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
     using V = global::System.Runtime.Intrinsics.Vector256;
     using Vec = global::System.Runtime.Intrinsics.Vector256<float>;
+    using V512 = global::System.Runtime.Intrinsics.Vector512;
 
     /// <summary>The kernels of SeedRnn, specialized to its sizes (8-float vector blocks).</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "0.1.0.0")]
