@@ -83,13 +83,23 @@ public class DiagnosticTests
         Assert.All(result.AllDiagnostics.Where(x => x != d), x => Assert.Equal("CS0182", x.Id));
     }
 
+    /// <summary>
+    /// DBX0015 is a warning on the Dropout argument, and the model is still generated and compiles. (It can be silenced
+    /// with NoWarn or a .globalconfig, not with #pragma or an .editorconfig section: see the README. An earlier test here
+    /// claimed #pragma worked, but it read the compilation's diagnostics, which never hold a generator's.)
+    /// </summary>
     [Fact]
-    public void PragmaDisablesTheWarning()
+    public void TheDropoutWarningKeepsTheModel()
     {
-        GeneratorHarness.Result result = GeneratorHarness.Run("using Deepbox;\n#pragma warning disable DBX0015\n[Lstm(4, 8, Dropout = 0.5f)] public partial class M;");
-        Assert.Empty(result.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
-        Assert.True(result.GeneratorDiagnostics.All(d => d.Id == "DBX0015"));
+        const string Source = "using Deepbox;\n[Lstm(4, 8, Dropout = 0.5f)] public partial class M;";
+        GeneratorHarness.Result result = GeneratorHarness.Run(Source);
+        Diagnostic d = Assert.Single(result.GeneratorDiagnostics);
+        Assert.Equal("DBX0015", d.Id);
+        Assert.Equal(DiagnosticSeverity.Warning, d.Severity);
+        int start = Source.IndexOf("Dropout = 0.5f", StringComparison.Ordinal);
+        Assert.Equal(new TextSpan(start, "Dropout = 0.5f".Length), d.Location.SourceSpan);
         Assert.Single(result.GeneratedSources);
+        Assert.Empty(result.Output.GetDiagnostics().Where(x => x.Severity == DiagnosticSeverity.Error));
     }
 
     [Fact]

@@ -44,8 +44,23 @@ public class TrainingModeTests
         Assert.All(m.Parameters(), p => Assert.All(p.Grad.ToArray(), g => Assert.Equal(0f, g)));
     }
 
+    /// <summary>
+    /// The mask every dropout layer multiplies by: kept values scaled by 1 / (1 - p), as PyTorch scales them, and
+    /// dropped with probability p (100,000 draws: the binomial's standard deviation is 0.0014, the bounds 7 of them).
+    /// The end-to-end tests below cannot see the scale: a forward and its backward share the mask, whatever its values.
+    /// </summary>
     [Fact]
-    public void DropoutAppliesInTrainingOnlyAndScalesKeptValues()
+    public void DropoutMaskScalesKeptValuesByOneOverOneMinusP()
+    {
+        var mask = new float[100_000];
+        ModelSupport.DropoutMask(new TorchGenerator(7), 0.25f, mask);
+        Assert.All(mask, v => Assert.True(v == 0f || v == 1f / 0.75f, $"mask value {v}"));
+        double dropped = mask.Count(v => v == 0f) / (double)mask.Length;
+        Assert.InRange(dropped, 0.24, 0.26);
+    }
+
+    [Fact]
+    public void DropoutAppliesInTrainingOnly()
     {
         var x = Tensor.FromArray(TestSupport.RandomArray(new Random(5), 4 * 6, 1.0), 4, 6, 1);
         var m = new Forecaster(11);

@@ -49,7 +49,7 @@ fi
 binary="$work/publish/RecurrentLayers"
 [ -x "$binary" ] || fail "the publish wrote no native binary at publish/RecurrentLayers"
 native="$("$binary")" || fail "the native binary exited with an error"
-grep -q "^Vector path: Vector256 blocks, hardware-accelerated" <<<"$native" \
+grep -qxF "Vector path: Vector256 blocks, hardware-accelerated" <<<"$native" \
   || fail "the native binary does not take the hardware-accelerated Vector256 path: $(grep '^Vector path' <<<"$native" || echo 'no Vector path line')"
 
 jit="$(dotnet run --project "$project" -c Release)" || fail "dotnet run of the sample failed"
