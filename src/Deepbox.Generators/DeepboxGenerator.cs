@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Linq;
 using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -8,8 +9,16 @@ namespace Deepbox.Generators;
 
 /// <summary>
 /// Compiles classes declared with Deepbox layer attributes into shape-specialized forward passes.
-/// Pipeline per attribute: ForAttributeWithMetadataName → <see cref="ModelParser"/> (a class is handled by the
-/// pipeline of its first layer attribute) → equatable <see cref="ParseResult"/> → diagnostics and source.
+/// Two pipelines per attribute, both from ForAttributeWithMetadataName and <see cref="ModelParser"/> (a class is handled
+/// by the pipeline of its first layer attribute):
+/// <list type="bullet">
+/// <item><description>source: the equatable <see cref="ParseResult"/>'s spec → the generated file; it carries no
+/// Roslyn object, so an edit that leaves the spec equal regenerates nothing;</description></item>
+/// <item><description>diagnostics: located in the syntax tree they point into (<c>Location.Create(tree, span)</c>),
+/// the only kind of location <c>#pragma warning disable</c> and <c>.editorconfig</c> reach (a location made from a
+/// file path is not: dotnet/roslyn#68291). It holds the tree, so it runs again when the model's file changes; with no
+/// diagnostic its value is an empty array, equal from run to run.</description></item>
+/// </list>
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class DeepboxGenerator : IIncrementalGenerator
@@ -40,11 +49,16 @@ public sealed class DeepboxGenerator : IIncrementalGenerator
                 .Select(static (r, _) => r!)
                 .WithTrackingName(ParseStep);
 
-            context.RegisterSourceOutput(parsed.Select(static (r, _) => r.Diagnostics), static (spc, diagnostics) =>
+            IncrementalValuesProvider<EquatableArray<Diagnostic>> diagnostics = context.SyntaxProvider
+                .ForAttributeWithMetadataName(
+                    ModelParser.Namespace + "." + name,
+                    static (node, _) => node is ClassDeclarationSyntax,
+                    (ctx, ct) => Located(ModelParser.Parse(ctx, name, ct), ctx.TargetNode.SyntaxTree));
+            context.RegisterSourceOutput(diagnostics, static (spc, list) =>
             {
-                foreach (DiagnosticInfo d in diagnostics)
+                foreach (Diagnostic d in list)
                 {
-                    spc.ReportDiagnostic(Diagnostic.Create(Diagnostics.Get(d.Id), ToLocation(d.Location), [.. d.Arguments]));
+                    spc.ReportDiagnostic(d);
                 }
             });
 
@@ -58,11 +72,20 @@ public sealed class DeepboxGenerator : IIncrementalGenerator
         }
     }
 
-    private static Location ToLocation(LocationInfo? info) =>
+    /// <summary>The parse's diagnostics, located in <paramref name="tree"/> (the file of the class they are about).</summary>
+    private static EquatableArray<Diagnostic> Located(ParseResult? result, SyntaxTree tree) =>
+        result is null || result.Diagnostics.Count == 0
+            ? EquatableArray<Diagnostic>.Empty
+            : new EquatableArray<Diagnostic>(result.Diagnostics.Select(d =>
+                Diagnostic.Create(Diagnostics.Get(d.Id), ToLocation(d.Location, tree), [.. d.Arguments])));
+
+    private static Location ToLocation(LocationInfo? info, SyntaxTree tree) =>
         info is null
             ? Location.None
-            : Location.Create(
-                info.FilePath,
-                new TextSpan(info.Start, info.Length),
-                new LinePositionSpan(new LinePosition(info.StartLine, info.StartColumn), new LinePosition(info.EndLine, info.EndColumn)));
+            : info.FilePath == tree.FilePath
+                ? Location.Create(tree, new TextSpan(info.Start, info.Length))
+                : Location.Create(
+                    info.FilePath,
+                    new TextSpan(info.Start, info.Length),
+                    new LinePositionSpan(new LinePosition(info.StartLine, info.StartColumn), new LinePosition(info.EndLine, info.EndColumn)));
 }
