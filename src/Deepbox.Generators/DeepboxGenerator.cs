@@ -19,6 +19,8 @@ namespace Deepbox.Generators;
 /// file path is not: dotnet/roslyn#68291). It holds the tree, so it runs again when the model's file changes; with no
 /// diagnostic its value is an empty array, equal from run to run.</description></item>
 /// </list>
+/// Each pipeline parses the class itself: the parse is cheap, and sharing it would put the syntax tree into the
+/// source pipeline's values.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class DeepboxGenerator : IIncrementalGenerator
