@@ -79,32 +79,7 @@ internal static partial class Emitter
             {
                 using (w.Block($"for (int k = {Inv(from)}; k < {Inv(end)}; k += {Inv(WeightGradInputs)})"))
                 {
-                    int sub = TileRows(count, WeightGradInputs);
-                    if (sub == WeightGradInputs)
-                    {
-                        WriteWeightGradTile(w, v, n, count, col, WeightGradInputs);
-                    }
-                    else
-                    {
-                        // Where the tile's sums, dG vectors and broadcast do not fit in the 16 vector registers of a core
-                        // without AVX-512, that core takes its inputs in smaller tiles (each sum the same operations).
-                        using (w.Block("if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers"))
-                        {
-                            WriteWeightGradTile(w, v, n, count, col, WeightGradInputs);
-                        }
-
-                        using (w.Block("else"))
-                        {
-                            w.Line($"// 16 vector registers: {Inv(WeightGradInputs)} inputs' {Inv(WeightGradInputs * count)} sums would go to the stack for every row; {Inv(sub)} inputs at a time fit.");
-                            for (int first = 0; first < WeightGradInputs; first += sub)
-                            {
-                                using (w.Block($"// Inputs k + {Inv(first)} to k + {Inv(first + sub - 1)}."))
-                                {
-                                    WriteWeightGradTile(w, v, n, count, col, sub, first);
-                                }
-                            }
-                        }
-                    }
+                    WriteRegisterTile(w, count, WeightGradInputs, "inputs", "k", guarded: true, (inputs, first) => WriteWeightGradTile(w, v, n, count, col, inputs, first));
                 }
             }
 

@@ -247,30 +247,7 @@ internal static partial class Emitter
         w.Line("int m = m0;");
         using (w.Block($"for (; m + {Inv(DenseRows)} <= mEnd; m += {Inv(DenseRows)})"))
         {
-            int sub = TileRows(count, DenseRows);
-            if (sub == DenseRows)
-            {
-                WriteDensePass(w, v, p, src, n, count, col, act, init, DenseRows);
-            }
-            else
-            {
-                using (w.Block("if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers"))
-                {
-                    WriteDensePass(w, v, p, src, n, count, col, act, init, DenseRows);
-                }
-
-                using (w.Block("else"))
-                {
-                    w.Line($"// 16 vector registers: {Inv(DenseRows)} rows' {Inv(DenseRows * count)} sums would go to the stack at every k; {Inv(sub)} rows at a time fit.");
-                    for (int first = 0; first < DenseRows; first += sub)
-                    {
-                        using (w.Block($"// Rows m + {Inv(first)} to m + {Inv(first + sub - 1)}."))
-                        {
-                            WriteDensePass(w, v, p, src, n, count, col, act, init, sub, first);
-                        }
-                    }
-                }
-            }
+            WriteRegisterTile(w, count, DenseRows, "rows", "m", guarded: true, (rows, first) => WriteDensePass(w, v, p, src, n, count, col, act, init, rows, first));
         }
 
         using (w.Block("for (; m < mEnd; m++)"))
@@ -509,21 +486,43 @@ internal static partial class Emitter
     /// vectors and broadcast fit in 16 vector registers (<see cref="TileRows"/>), else in smaller tiles one after the
     /// other (LSTM: 2 sequences, 8 sums and 4 weight vectors), each row with the same operations, so the same sums.
     /// </summary>
-    private static void WriteSequenceTile(SourceWriter w, LayerSpec l, int hp, int v, bool chunked)
+    private static void WriteSequenceTile(SourceWriter w, LayerSpec l, int hp, int v, bool chunked) =>
+        WriteRegisterTile(w, l.Gates, SequenceRows, "sequences", "b", guarded: false, (rows, first) => WriteSequenceRows(w, l, hp, v, rows, chunked, first));
+
+    /// <summary>
+    /// A tile of <paramref name="rows"/> rows (sequences, inputs) of <paramref name="vectors"/> sums each, from the
+    /// row index <paramref name="at"/>, written by <paramref name="write"/>(rows, first row). Where it would not fit in
+    /// the 16 vector registers of a core without AVX-512 (<see cref="TileRows"/>), such a core runs it as smaller
+    /// tiles one after the other, each row with the same operations, so the same sums. <paramref name="guarded"/>
+    /// keeps the whole tile for cores where Vector512 is accelerated (32 registers), behind a branch the JIT folds;
+    /// unguarded, the caller is such a branch already and the smaller tiles are all there is.
+    /// </summary>
+    private static void WriteRegisterTile(SourceWriter w, int vectors, int rows, string what, string at, bool guarded, Action<int, int> write)
     {
-        int sub = TileRows(l.Gates, SequenceRows);
-        if (sub == SequenceRows)
+        int sub = TileRows(vectors, rows);
+        if (sub == rows)
         {
-            WriteSequenceRows(w, l, hp, v, SequenceRows, chunked);
+            write(rows, 0);
             return;
         }
 
-        w.Line($"// {Inv(sub)} sequences at a time: {Inv(SequenceRows)} sequences' {Inv(SequenceRows * l.Gates)} sums would not fit in the 16 vector registers of a core without AVX-512.");
-        for (int first = 0; first < SequenceRows; first += sub)
+        if (guarded)
         {
-            using (w.Block($"// Sequences b + {Inv(first)} to b + {Inv(first + sub - 1)}."))
+            using (w.Block("if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers"))
             {
-                WriteSequenceRows(w, l, hp, v, sub, chunked, first);
+                write(rows, 0);
+            }
+        }
+
+        using (guarded ? w.Block("else") : default(IDisposable?))
+        {
+            w.Line($"// 16 vector registers: {Inv(rows)} {what}' {Inv(rows * vectors)} sums would go to the stack at every step of the loop; {Inv(sub)} at a time fit.");
+            for (int first = 0; first < rows; first += sub)
+            {
+                using (w.Block($"// {char.ToUpperInvariant(what[0])}{what.Substring(1)} {at} + {Inv(first)} to {at} + {Inv(first + sub - 1)}."))
+                {
+                    write(sub, first);
+                }
             }
         }
     }

@@ -935,7 +935,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every k; 2 rows at a time fit.
+                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Rows m + 0 to m + 1.
                             {
                                 ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
@@ -1555,7 +1555,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every k; 2 rows at a time fit.
+                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Rows m + 0 to m + 1.
                             {
                                 ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
@@ -1836,7 +1836,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every k; 2 rows at a time fit.
+                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Rows m + 0 to m + 1.
                             {
                                 ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
@@ -2122,7 +2122,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every k; 2 rows at a time fit.
+                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Rows m + 0 to m + 1.
                             {
                                 ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
@@ -2669,7 +2669,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Inputs k + 0 to k + 1.
                             {
                                 ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
@@ -2917,7 +2917,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Inputs k + 0 to k + 1.
                             {
                                 ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
@@ -3098,7 +3098,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Inputs k + 0 to k + 1.
                             {
                                 ref float wk0 = ref Unsafe.Add(ref w0, k * 72);
@@ -3389,7 +3389,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Inputs k + 0 to k + 1.
                             {
                                 ref float wk0 = ref Unsafe.Add(ref w0, k * 72);

@@ -767,7 +767,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every k; 2 rows at a time fit.
+                            // 16 vector registers: 4 rows' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Rows m + 0 to m + 1.
                             {
                                 ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
@@ -1025,7 +1025,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 2 sequences at a time: 4 sequences' 16 sums would not fit in the 16 vector registers of a core without AVX-512.
+                            // 16 vector registers: 4 sequences' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Sequences b + 0 to b + 1.
                             {
                                 ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
@@ -1333,7 +1333,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Inputs k + 0 to k + 1.
                             {
                                 ref float wk0 = ref Unsafe.Add(ref w0, k * 32);
@@ -1509,7 +1509,7 @@ namespace Deepbox.Generated
                         }
                         else
                         {
-                            // 16 vector registers: 4 inputs' 16 sums would go to the stack for every row; 2 inputs at a time fit.
+                            // 16 vector registers: 4 inputs' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Inputs k + 0 to k + 1.
                             {
                                 ref float wk0 = ref Unsafe.Add(ref w0, k * 32);
