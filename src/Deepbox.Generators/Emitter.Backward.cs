@@ -106,17 +106,6 @@ internal static partial class Emitter
 
     private static void WriteBackwardFields(SourceWriter w, ModelPlan plan)
     {
-        w.Line("// What Backward needs of the last training-mode Forward.");
-        w.Line("private bool _saved;");
-        w.Line("private int _savedBatch;");
-        w.Line("private int _savedSeqLen;");
-        w.Line("private bool _savedUnbatched;");
-        if (plan.Stages.Any(s => HasDropout(s.Layer)))
-        {
-            w.Line("private readonly global::Deepbox.TorchGenerator _dropout;");
-        }
-
-        w.Line();
         w.Line("// Backward workspace, allocated by the first Backward and grown like the forward workspace.");
         foreach ((string field, int _, string what) in TransposedBuffers(plan))
         {
@@ -128,7 +117,7 @@ internal static partial class Emitter
             w.Line($"private global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
         }
 
-        w.Line("private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies");
+        w.Line("private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies");
         w.Line("private float[] _gW = []; // one weight gradient in the packed layout");
         w.Line("private float[] _gB = []; // one bias gradient in the packed layout");
         w.Line();
@@ -148,7 +137,7 @@ internal static partial class Emitter
         using (w.Block($"public {T} Backward({T} gradOutput)"))
         {
             w.Line("CheckGradOutput(gradOutput);");
-            w.Line($"{T} gradInput = {T}.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));");
+            w.Line($"{T} gradInput = {T}.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));");
             w.Line("BackwardCore(gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);");
             w.Line("return gradInput;");
         }
@@ -177,14 +166,14 @@ internal static partial class Emitter
             using (w.Block($"public {ret} BackwardWithState({args})"))
             {
                 w.Line("CheckGradOutput(gradOutput);");
-                w.Line($"int[] stateShape = _savedUnbatched ? [{Inv(states)}, {Inv(l.HiddenSize)}] : [{Inv(states)}, _savedBatch, {Inv(l.HiddenSize)}];");
+                w.Line($"int[] stateShape = _exec.SavedUnbatched ? [{Inv(states)}, {Inv(l.HiddenSize)}] : [{Inv(states)}, _exec.SavedBatch, {Inv(l.HiddenSize)}];");
                 w.Line($"{S}.CheckState(\"gradH\", gradH, stateShape);");
                 if (lstm)
                 {
                     w.Line($"{S}.CheckState(\"gradC\", gradC, stateShape);");
                 }
 
-                w.Line($"{T} gradInput = {T}.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));");
+                w.Line($"{T} gradInput = {T}.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));");
                 w.Line($"{T} gradH0 = {T}.Zeros(stateShape);");
                 if (lstm)
                 {
@@ -210,11 +199,11 @@ internal static partial class Emitter
         w.Line("/// <param name=\"gradInput\">Receives the gradient with respect to the input, or empty to skip it.</param>");
         using (w.Block($"public void Backward({RoSpan} gradOutput, {Span} gradInput)"))
         {
-            w.Line($"{S}.CheckBackward(_training, _saved);");
-            w.Line($"{S}.CheckLength(\"gradOutput\", gradOutput.Length, _savedBatch, {(plan.HasLastStep ? "1" : "_savedSeqLen")}, OutputSize);");
+            w.Line($"{S}.CheckBackward(_exec.IsTraining, _exec.Saved);");
+            w.Line($"{S}.CheckLength(\"gradOutput\", gradOutput.Length, _exec.SavedBatch, {(plan.HasLastStep ? "1" : "_exec.SavedSeqLen")}, OutputSize);");
             using (w.Block("if (!gradInput.IsEmpty)"))
             {
-                w.Line($"{S}.CheckLength(\"gradInput\", gradInput.Length, _savedBatch, _savedSeqLen, InputSize);");
+                w.Line($"{S}.CheckLength(\"gradInput\", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);");
             }
 
             w.Line("BackwardCore(gradOutput, default, default, gradInput, default, default);");
@@ -224,8 +213,8 @@ internal static partial class Emitter
         using (w.Block($"private void CheckGradOutput({T} gradOutput)"))
         {
             w.Line("global::System.ArgumentNullException.ThrowIfNull(gradOutput);");
-            w.Line($"{S}.CheckBackward(_training, _saved);");
-            w.Line("int[] expected = OutputShape(_savedBatch, _savedSeqLen, _savedUnbatched);");
+            w.Line($"{S}.CheckBackward(_exec.IsTraining, _exec.Saved);");
+            w.Line("int[] expected = OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched);");
             using (w.Block("if (!gradOutput.HasShape(expected))"))
             {
                 w.Line($"{S}.ThrowShape(\"gradOutput\", {S}.Shape(expected), gradOutput.Shape);");
@@ -239,17 +228,32 @@ internal static partial class Emitter
         }
 
         w.Line();
+        w.Line("/// <summary>Goes back through the saved pass on the training workspace; one training-mode pass runs at a time.</summary>");
+        using (w.Block($"private void BackwardCore({RoSpan} gradOutput, {RoSpan} gradH, {RoSpan} gradC, {Span} gradInput, {Span} gradH0, {Span} gradC0)"))
+        {
+            w.Line("Workspace workspace = _exec.EnterTrainingPass();");
+            using (w.Block("try"))
+            {
+                w.Line("workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, gradH, gradC, gradInput, gradH0, gradC0);");
+            }
+
+            using (w.Block("finally"))
+            {
+                w.Line("_exec.ExitTrainingPass();");
+            }
+        }
+
+        w.Line();
     }
 
     private static void WriteBackwardCore(SourceWriter w, ModelPlan plan)
     {
         string k = KernelClass(plan);
         int v = plan.Isa.Width;
-        w.Line("/// <summary>The backward pass itself, over the saved forward pass; every argument has been checked.</summary>");
-        using (w.Block($"private void BackwardCore({RoSpan} gradOutput, {RoSpan} gradH, {RoSpan} gradC, {Span} gradInput, {Span} gradH0, {Span} gradC0)"))
+        w.Line("/// <summary>The backward pass itself, over the saved forward pass on the weights it read; every argument has been checked.</summary>");
+        using (w.Block($"public void Backward(Weights weights, int batch, int seqLen, {RoSpan} gradOutput, {RoSpan} gradH, {RoSpan} gradC, {Span} gradInput, {Span} gradH0, {Span} gradC0)"))
         {
-            w.Line("int batch = _savedBatch;");
-            w.Line("int seqLen = _savedSeqLen;");
+            w.Line("W = weights;");
             w.Line("int rows = batch * seqLen;");
             w.Line("EnsureBackwardWorkspace(batch, seqLen);");
             w.Line("PackTransposedWeights();");
@@ -308,7 +312,7 @@ internal static partial class Emitter
         LayerSpec l = s.Layer;
         RowSource src = s.Input;
         string rowsOut = s.Input.Collapsed ? "batch" : "rows";
-        Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => x.Field + ".Grad.AsSpan()");
+        Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
         if (l.Activation != ActivationKind.None)
         {
             w.Line($"{S}.ActivationBackward(global::Deepbox.Activation.{l.Activation}, _y{s.Index}.AsSpan(0, {rowsOut} * {Inv(s.Padded)}), _d_y{s.Index}.AsSpan(0, {rowsOut} * {Inv(s.Padded)}));");
@@ -357,7 +361,7 @@ internal static partial class Emitter
                     string tag = Tag(layer, d);
                     int index = (layer * d2) + d;
                     string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
-                    Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => x.Field + ".Grad.AsSpan()");
+                    Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
                     string stateOffset = $"{Inv(index)} * batch * {Inv(hp)}";
                     string seq = $"_seq{s.Index}_{Inv(layer)}";
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: the final states' gradients in, back through time, the initial states' out.");
@@ -458,22 +462,22 @@ internal static partial class Emitter
         int v = plan.Isa.Width;
         w.Line("/// <summary>");
         w.Line("/// Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version");
-        w.Line("/// is packed. The snapshot is not compared again: the Forward before this Backward did, and a Forward and its Backward");
-        w.Line("/// are meant to see one version of the parameters (PyTorch raises an error when they change in between).");
+        w.Line("/// is packed, from the values the Forward before this Backward was packed from: a Forward and its Backward see one version");
+        w.Line("/// of the parameters (PyTorch raises an error when they change in between).");
         w.Line("/// </summary>");
         using (w.Block("private void PackTransposedWeights()"))
         {
-            using (w.Block("if (_packedTransposedVersion == _weightsVersion)"))
+            using (w.Block("if (_packedTransposedVersion == W.Version)"))
             {
                 w.Line("return;");
             }
 
             w.Line();
-            w.Line("_packedTransposedVersion = _weightsVersion;");
+            w.Line("_packedTransposedVersion = W.Version;");
             foreach (StagePlan s in plan.Stages)
             {
                 LayerSpec l = s.Layer;
-                Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => x.Field + ".Value.AsSpan()");
+                Dictionary<string, string> p = SnapshotSlices(plan, s, "W.Snapshot");
                 if (l.IsRecurrent)
                 {
                     for (int layer = 0; layer < l.NumLayers; layer++)

@@ -63,7 +63,7 @@ internal static partial class Emitter
                     yield return ($"_seq{s.Index}_{Inv(layer)}", $"rows * {Inv(l.Directions * s.Padded)}", $"({Inv(s.Index)}) layer {Inv(layer)} hidden states [T, B, {(l.Directions == 2 ? "2 x " : string.Empty)}{Inv(s.Padded)}]");
                 }
 
-                yield return ($"_gx{s.Index}", $"(_training ? {Inv(states)} : 1) * rows * {Inv(l.Gates * s.Padded)}", $"({Inv(s.Index)}) input products of every step [T, B, {Inv(l.Gates * s.Padded)}], overwritten by the gate activations (one per layer and direction in training, for Backward)");
+                yield return ($"_gx{s.Index}", $"{(states == 1 ? string.Empty : $"(_training ? {Inv(states)} : 1) * ")}rows * {Inv(l.Gates * s.Padded)}", $"({Inv(s.Index)}) input products of every step [T, B, {Inv(l.Gates * s.Padded)}], overwritten by the gate activations (one per layer and direction in training, for Backward)");
                 yield return ($"_h0_{s.Index}", $"batch * {Inv(states * s.Padded)}", $"({Inv(s.Index)}) initial hidden states [{Inv(states)}, B, {Inv(s.Padded)}]");
                 if (l.Kind == LayerKind.Lstm)
                 {
@@ -105,8 +105,7 @@ internal static partial class Emitter
         {
             w.Line("(int batch, int seqLen, bool unbatched) = CheckInput(input);");
             w.Line($"{T} output = {T}.Zeros(OutputShape(batch, seqLen, unbatched));");
-            w.Line("Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default);");
-            w.Line("_savedUnbatched = unbatched;");
+            w.Line("Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default, unbatched);");
             w.Line("return output;");
         }
 
@@ -131,8 +130,7 @@ internal static partial class Emitter
             w.Line($"{S}.CheckSequenceSizes(batch, seqLen);");
             w.Line($"{S}.CheckLength(\"input\", input.Length, batch, seqLen, InputSize);");
             w.Line($"{S}.CheckLength(\"output\", output.Length, batch, {(plan.HasLastStep ? "1" : "seqLen")}, OutputSize);");
-            w.Line("Run(input, batch, seqLen, default, default, output, default, default);");
-            w.Line("_savedUnbatched = false;");
+            w.Line("Run(input, batch, seqLen, default, default, output, default, default, unbatched: false);");
         }
 
         w.Line();
@@ -210,14 +208,12 @@ internal static partial class Emitter
             if (lstm)
             {
                 w.Line($"{T} c = {T}.Zeros(stateShape);");
-                w.Line("Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), c0 is null ? default : c0.AsSpan(), output.AsSpan(), h.AsSpan(), c.AsSpan());");
-                w.Line("_savedUnbatched = unbatched;");
+                w.Line("Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), c0 is null ? default : c0.AsSpan(), output.AsSpan(), h.AsSpan(), c.AsSpan(), unbatched);");
                 w.Line("return (output, (h, c));");
             }
             else
             {
-                w.Line("Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default);");
-                w.Line("_savedUnbatched = unbatched;");
+                w.Line("Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default, unbatched);");
                 w.Line("return (output, h);");
             }
         }
@@ -227,12 +223,61 @@ internal static partial class Emitter
 
     private static void WriteRun(SourceWriter w, ModelPlan plan)
     {
-        string k = KernelClass(plan);
-        w.Line("/// <summary>The pass itself; every argument has been checked. Empty states mean zeros / not wanted.</summary>");
-        using (w.Block($"private void Run({RoSpan} input, int batch, int seqLen, {RoSpan} h0, {RoSpan} c0, {Span} output, {Span} hN, {Span} cN)"))
+        w.Line("/// <summary>");
+        w.Line("/// The pass; every argument has been checked. Empty states mean zeros / not wanted. In evaluation mode it runs on a");
+        w.Line("/// workspace of its own and on weights no one repacks meanwhile, so any number of callers may run it at once; in");
+        w.Line("/// training mode on the training workspace, which keeps what Backward needs, one caller at a time.");
+        w.Line("/// </summary>");
+        using (w.Block($"private void Run({RoSpan} input, int batch, int seqLen, {RoSpan} h0, {RoSpan} c0, {Span} output, {Span} hN, {Span} cN, bool unbatched)"))
         {
+            using (w.Block("if (!_exec.IsTraining)"))
+            {
+                w.Line("Weights weights = _exec.Acquire();");
+                w.Line("Workspace pass = _exec.Rent();");
+                using (w.Block("try"))
+                {
+                    w.Line("pass.Forward(weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);");
+                }
+
+                using (w.Block("finally"))
+                {
+                    w.Line("_exec.Return(pass);");
+                    w.Line("_exec.Release(weights);");
+                }
+
+                w.Line("return;");
+            }
+
+            w.Line();
+            w.Line("Workspace training = _exec.EnterTrainingPass();");
+            using (w.Block("try"))
+            {
+                w.Line("training.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);");
+                w.Line("_exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace");
+            }
+
+            using (w.Block("finally"))
+            {
+                w.Line("_exec.ExitTrainingPass();");
+            }
+        }
+    }
+
+    /// <summary>The workspace's forward pass: the stages in order, each recurrent one split across threads by sequences.</summary>
+    private static void WriteWorkspaceRun(SourceWriter w, ModelPlan plan)
+    {
+        string k = KernelClass(plan);
+        w.Line("/// <summary>Runs the model on <paramref name=\"weights\"/>; the activations stay here (for Backward, in training).</summary>");
+        using (w.Block($"public void Forward(Weights weights, bool training, int threads, {RoSpan} input, int batch, int seqLen, {RoSpan} h0, {RoSpan} c0, {Span} output, {Span} hN, {Span} cN)"))
+        {
+            w.Line("W = weights;");
+            w.Line("_training = training;");
+            if (HasJobs(plan))
+            {
+                w.Line("_threads = threads;");
+            }
+
             w.Line("EnsureWorkspace(batch, seqLen);");
-            w.Line("PackWeights();");
             w.Line($"{S}.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);");
             StagePlan? first = plan.FirstRecurrent;
             foreach (StagePlan s in plan.Stages)
@@ -244,7 +289,7 @@ internal static partial class Emitter
                         w.Line("// Later stages read the rows of the last time step only.");
                         break;
                     case LayerKind.Linear:
-                        w.Line($"{k}.{DenseName(s.Input, s.Padded, s.Layer.Activation)}({Slice(s.Input)}, {Inv(s.Input.RowStride)}, _w{s.Index}, _b{s.Index}, _y{s.Index}, {(s.Input.Collapsed ? "batch" : "batch * seqLen")});");
+                        w.Line($"{k}.{DenseName(s.Input, s.Padded, s.Layer.Activation)}({Slice(s.Input)}, {Inv(s.Input.RowStride)}, W._w{s.Index}, W._b{s.Index}, _y{s.Index}, {(s.Input.Collapsed ? "batch" : "batch * seqLen")});");
                         break;
                     default:
                         w.Line(s == first
@@ -257,10 +302,6 @@ internal static partial class Emitter
             RowSource o = plan.Output;
             w.Line("// The output in the caller's layout.");
             w.Line($"{S}.FromTimeMajor({Slice(o)}, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, output);");
-            w.Line("// What Backward needs: everything it reads stays in the workspace until the next Forward.");
-            w.Line("_saved = _training;");
-            w.Line("_savedBatch = batch;");
-            w.Line("_savedSeqLen = seqLen;");
         }
 
         w.Line();
@@ -270,7 +311,6 @@ internal static partial class Emitter
         }
 
         WriteEnsureWorkspace(w, plan);
-        WritePackWeights(w, plan);
         WriteJobs(w, plan);
     }
 
@@ -337,13 +377,13 @@ internal static partial class Emitter
                     RowSource src = s.LayerInput(layer);
                     string stride = Inv(src.RowStride);
                     string dense = $"{k}.{DenseName(src, n, ActivationKind.None, panel: InputPanel(plan, l))}";
-                    string weights = $"_w{s.Index}_{tag}_ih, _b{s.Index}_{tag}";
+                    string weights = $"W._w{s.Index}_{tag}_ih, W._b{s.Index}_{tag}";
                     // Training keeps every layer's and direction's gates for Backward; evaluation reuses the first slot.
                     string gxAt = index == 0 ? "0" : $"_training ? {Inv(index)} * rows * {Inv(n)} : 0";
                     string stateOffset = $"{Inv(index)} * batch * {Inv(hp)}";
                     string extra = l.Kind switch
                     {
-                        LayerKind.Gru => $"_bhn{s.Index}_{tag}, _h0_{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
+                        LayerKind.Gru => $"W._bhn{s.Index}_{tag}, _h0_{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
                         LayerKind.Lstm => $"_h0_{s.Index}.AsSpan({stateOffset}), _c{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
                         _ => $"_h0_{s.Index}.AsSpan({stateOffset}), ",
                     };
@@ -376,7 +416,7 @@ internal static partial class Emitter
                             }
 
                             w.Line();
-                            w.Line($"{k}.{SequenceName(l, l.HiddenSize)}(_gx{s.Index}.AsSpan(gx), _w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, s0, s1, b0, b1);");
+                            w.Line($"{k}.{SequenceName(l, l.HiddenSize)}(_gx{s.Index}.AsSpan(gx), W._w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, s0, s1, b0, b1);");
                         }
 
                         w.Line("break;");
@@ -431,7 +471,7 @@ internal static partial class Emitter
                     w.Line($"global::Deepbox.AlignedBuffer {srcBuffer} = {src.Buffer};");
                     using (w.Block("if (_training)"))
                     {
-                        w.Line($"{S}.DropoutMask(_dropout, {l.Dropout.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}f, _mask{s.Index}_{Inv(layer)}.AsSpan(0, rows * {Inv(d2 * hp)}));");
+                        w.Line($"{S}.DropoutMask(_model._dropout, {l.Dropout.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}f, _mask{s.Index}_{Inv(layer)}.AsSpan(0, rows * {Inv(d2 * hp)}));");
                         w.Line($"{S}.Multiply({src.Buffer}.AsSpan(0, rows * {Inv(d2 * hp)}), _mask{s.Index}_{Inv(layer)}, _drop{s.Index}_{Inv(layer)}.AsSpan(0, rows * {Inv(d2 * hp)}));");
                         w.Line($"{srcBuffer} = _drop{s.Index}_{Inv(layer)};");
                     }
@@ -494,116 +534,118 @@ internal static partial class Emitter
         w.Line();
     }
 
-    private static void WritePackWeights(SourceWriter w, ModelPlan plan)
+    /// <summary>The parameters' slices of a snapshot (all parameter values, in order), by name within the stage.</summary>
+    private static Dictionary<string, string> SnapshotSlices(ModelPlan plan, StagePlan s, string snapshot)
     {
-        int v = plan.Isa.Width;
-        w.Line("/// <summary>Brings the snapshot of the parameters up to date; a change of any value starts a new version.</summary>");
-        using (w.Block("private void SyncWeights()"))
+        var offsets = new Dictionary<string, int>();
+        int at = 0;
+        foreach (ParamPlan p in plan.Parameters)
         {
-            using (w.Block($"if ({S}.SyncSnapshot(_parameters, _snapshot))"))
-            {
-                w.Line("_weightsVersion++;");
-            }
+            offsets[p.Name] = at;
+            at += p.Count;
         }
 
+        return s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => $"{snapshot}.AsSpan({Inv(offsets[x.Name])}, {Inv(x.Count)})");
+    }
+
+    /// <summary>
+    /// The packed weights, a nested class: the buffers the kernels read, packed from a snapshot of the parameters that
+    /// <c>ModelExecution</c> publishes once packed and never repacks while a pass reads it.
+    /// </summary>
+    private static void WriteWeightsClass(SourceWriter w, ModelPlan plan)
+    {
+        int v = plan.Isa.Width;
         w.Line();
-        w.Line("/// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read, unless that version is packed.</summary>");
-        using (w.Block("private void PackWeights()"))
+        w.Line("/// <summary>");
+        w.Line("/// The weights in the layout the kernels read (input-major panels, gates side by side per block of " + Inv(v) + " units, biases");
+        w.Line("/// pre-summed where legal), packed from <c>Snapshot</c>, the parameters' values at the time.");
+        w.Line("/// </summary>");
+        w.Line(GeneratedCode);
+        using (w.Block("private sealed class Weights : global::Deepbox.PackedWeights"))
         {
-            w.Line("SyncWeights();");
-            using (w.Block("if (_packedVersion == _weightsVersion)"))
+            foreach ((string field, int length, string what) in PackedBuffers(plan))
             {
-                w.Line("return;");
+                w.Line($"public readonly global::Deepbox.AlignedBuffer {field} = new({Inv(length)}); // {what}");
+            }
+
+            foreach ((string field, int _, string what) in StepWideBuffers(plan))
+            {
+                w.Line($"public global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
             }
 
             w.Line();
-            w.Line("_packedVersion = _weightsVersion;");
-            foreach (StagePlan s in plan.Stages)
+            w.Line("public Weights()");
+            w.Line($"    : base({Inv(plan.Parameters.Sum(p => p.Count))})");
+            w.Line("{");
+            w.Line("}");
+            w.Line();
+            w.Line("/// <summary>Packs the snapshot (PyTorch's layout) into the layout the kernels read.</summary>");
+            using (w.Block("protected override void Pack()"))
             {
-                LayerSpec l = s.Layer;
-                Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => x.Field + ".Value.AsSpan()");
-                if (l.IsRecurrent)
+                foreach (StagePlan s in plan.Stages)
                 {
-                    int folded = l.Kind switch { LayerKind.Lstm => 4, LayerKind.Gru => 2, _ => 1 };
-                    for (int layer = 0; layer < l.NumLayers; layer++)
-                    {
-                        RowSource src = s.LayerInput(layer);
-                        for (int d = 0; d < l.Directions; d++)
-                        {
-                            string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
-                            string tag = Tag(layer, d);
-                            w.Line($"{S}.PackGateInterleaved({p["weight_ih_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, _w{s.Index}_{tag}_ih);");
-                            w.Line($"{S}.PackGateInterleaved({p["weight_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, {Inv(v)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, _w{s.Index}_{tag}_hh);");
-                            if (l.Bias)
-                            {
-                                w.Line($"{S}.PackGateBias({p["bias_ih_l" + sfx]}, {p["bias_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(v)}, {Inv(folded)}, _b{s.Index}_{tag});");
-                                if (l.Kind == LayerKind.Gru)
-                                {
-                                    w.Line($"{p["bias_hh_l" + sfx]}.Slice({Inv(2 * l.HiddenSize)}, {Inv(l.HiddenSize)}).CopyTo(_bhn{s.Index}_{tag});");
-                                }
-                            }
+                    WritePackStage(w, plan, s, v, wide: string.Empty);
+                }
+            }
 
+            if (WideStep(plan))
+            {
+                w.Line();
+                w.Line("/// <summary>");
+                w.Line("/// Packs the weights of Step's 512-bit kernels (blocks of 16) from the same snapshot, before the first step on these");
+                w.Line("/// weights: a model that never streams never allocates or packs them.");
+                w.Line("/// </summary>");
+                using (w.Block("protected override void PackForStep()"))
+                {
+                    foreach ((string field, int length, string _) in StepWideBuffers(plan))
+                    {
+                        w.Line($"{S}.Ensure(ref {field}, {Inv(length)});");
+                    }
+
+                    foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
+                    {
+                        WritePackStage(w, plan, s, VectorIsa.V512.Width, wide: "16");
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>One stage's packing calls, at vector width <paramref name="v"/> (the 16-float blocks when <paramref name="wide"/> is "16").</summary>
+    private static void WritePackStage(SourceWriter w, ModelPlan plan, StagePlan s, int v, string wide)
+    {
+        LayerSpec l = s.Layer;
+        Dictionary<string, string> p = SnapshotSlices(plan, s, "Snapshot");
+        if (l.IsRecurrent)
+        {
+            int folded = l.Kind switch { LayerKind.Lstm => 4, LayerKind.Gru => 2, _ => 1 };
+            for (int layer = 0; layer < l.NumLayers; layer++)
+            {
+                RowSource src = s.LayerInput(layer);
+                for (int d = 0; d < l.Directions; d++)
+                {
+                    string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
+                    string tag = Tag(layer, d);
+                    w.Line($"{S}.PackGateInterleaved({p["weight_ih_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, _w{s.Index}_{tag}_ih{wide});");
+                    w.Line($"{S}.PackGateInterleaved({p["weight_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, {Inv(v)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, _w{s.Index}_{tag}_hh{wide});");
+                    if (l.Bias)
+                    {
+                        w.Line($"{S}.PackGateBias({p["bias_ih_l" + sfx]}, {p["bias_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(v)}, {Inv(folded)}, _b{s.Index}_{tag}{(wide.Length == 0 ? string.Empty : "_" + wide)});");
+                        if (l.Kind == LayerKind.Gru && wide.Length == 0)
+                        {
+                            w.Line($"{p["bias_hh_l" + sfx]}.Slice({Inv(2 * l.HiddenSize)}, {Inv(l.HiddenSize)}).CopyTo(_bhn{s.Index}_{tag});");
                         }
                     }
                 }
-                else if (l.Kind == LayerKind.Linear)
-                {
-                    RowSource src = s.Input;
-                    w.Line($"{S}.PackGateInterleaved({p["weight"]}, 1, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, _w{s.Index});");
-                    if (l.Bias)
-                    {
-                        w.Line($"{S}.PackGateBias({p["bias"]}, default, 1, {Inv(l.HiddenSize)}, {Inv(v)}, 0, _b{s.Index});");
-                    }
-                }
             }
-
         }
-
-        if (!WideStep(plan))
+        else if (l.Kind == LayerKind.Linear)
         {
-            return;
-        }
-
-        w.Line();
-        w.Line("/// <summary>");
-        w.Line("/// Packs the weights of Step's 512-bit kernels (blocks of 16) from the snapshot: the very values the 8-float weights");
-        w.Line("/// were last packed from, so both kernels read the same version whenever the parameters changed. Step calls it when");
-        w.Line("/// that version moved on; a model that never streams with them never allocates or packs them.");
-        w.Line("/// </summary>");
-        using (w.Block("private void PackStepWeights()"))
-        {
-            w.Line("_packedStepVersion = _packedVersion;");
-            foreach ((string field, int length, string _) in StepWideBuffers(plan))
+            RowSource src = s.Input;
+            w.Line($"{S}.PackGateInterleaved({p["weight"]}, 1, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, _w{s.Index});");
+            if (l.Bias)
             {
-                w.Line($"{S}.Ensure(ref {field}, {Inv(length)});");
-            }
-
-            var offsets = new Dictionary<string, int>();
-            int at = 0;
-            foreach (ParamPlan p in plan.Parameters)
-            {
-                offsets[p.Name] = at;
-                at += p.Count;
-            }
-
-            int v16 = VectorIsa.V512.Width;
-            foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
-            {
-                LayerSpec l = s.Layer;
-                Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => $"_snapshot.AsSpan({Inv(offsets[x.Name])}, {Inv(x.Count)})");
-                int folded = l.Kind switch { LayerKind.Lstm => 4, LayerKind.Gru => 2, _ => 1 };
-                for (int layer = 0; layer < l.NumLayers; layer++)
-                {
-                    RowSource src = s.LayerInput(layer);
-                    string sfx = Inv(layer);
-                    string tag = Tag(layer, 0);
-                    w.Line($"{S}.PackGateInterleaved({p["weight_ih_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v16)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, _w{s.Index}_{tag}_ih16);");
-                    w.Line($"{S}.PackGateInterleaved({p["weight_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, {Inv(v16)}, {Inv(l.HiddenSize)}, {Inv(l.HiddenSize)}, _w{s.Index}_{tag}_hh16);");
-                    if (l.Bias)
-                    {
-                        w.Line($"{S}.PackGateBias({p["bias_ih_l" + sfx]}, {p["bias_hh_l" + sfx]}, {Inv(l.Gates)}, {Inv(l.HiddenSize)}, {Inv(v16)}, {Inv(folded)}, _b{s.Index}_{tag}_16);");
-                    }
-                }
+                w.Line($"{S}.PackGateBias({p["bias"]}, default, 1, {Inv(l.HiddenSize)}, {Inv(v)}, 0, _b{s.Index});");
             }
         }
     }

@@ -139,10 +139,10 @@ internal static partial class Emitter
             body.Line("/// <summary>");
             body.Line($"/// Sets state values smaller than {FlushBelow} in magnitude to zero. A state that decays (input going quiet for");
             body.Line("/// thousands of steps) would otherwise sink into subnormal floats, which slow x86 cores many times over, and .NET has");
-            body.Line("/// no flush-to-zero switch; values this small change nothing a float can show downstream.");
+            body.Line("/// no flush-to-zero switch; values this small change nothing a float can show downstream. NaN is kept (its comparison is false).");
             body.Line("/// </summary>");
             body.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-            body.Line($"private static Vec Flush(Vec x) => x & V.GreaterThanOrEqual(V.Abs(x), V.Create({FlushBelow}));");
+            body.Line($"private static Vec Flush(Vec x) => V.AndNot(x, V.LessThan(V.Abs(x), V.Create({FlushBelow})));");
             firstKernel = false;
         }
 

@@ -48,23 +48,19 @@ internal static partial class Emitter
         return layout;
     }
 
-    private static void WriteStepFields(SourceWriter w, ModelPlan plan)
+    /// <summary>Floats of a step's scratch, kept in the state after its values: a layer's sums, then each head's outputs.</summary>
+    private static (int Length, Dictionary<int, int> HeadOffsets) StepScratch(ModelPlan plan)
     {
-        if (!CanStream(plan))
-        {
-            return;
-        }
-
-        List<StagePlan> recurrent = plan.Stages.Where(s => s.Layer.IsRecurrent).ToList();
-        int sums = recurrent.Select(s => s.Padded * GateSums(s.Layer, splitGruN: true).Length).DefaultIfEmpty(0).Max();
-        w.Line("// Step's scratch (a layer's sums before the activations), fixed in size: streaming allocates nothing.");
-        w.Line($"private readonly float[] _stepSums = new float[{Inv(sums)}];");
+        int sums = plan.Stages.Where(s => s.Layer.IsRecurrent).Select(s => s.Padded * GateSums(s.Layer, splitGruN: true).Length).DefaultIfEmpty(0).Max();
+        var heads = new Dictionary<int, int>();
+        int at = sums;
         foreach (StagePlan s in plan.Stages.Where(s => s.Layer.Kind == LayerKind.Linear))
         {
-            w.Line($"private readonly float[] _stepY{s.Index} = new float[{Inv(s.Padded)}];");
+            heads[s.Index] = at;
+            at += s.Padded;
         }
 
-        w.Line();
+        return (at, heads);
     }
 
     private static void WriteStepApi(SourceWriter w, ModelPlan plan)
@@ -76,26 +72,67 @@ internal static partial class Emitter
 
         string k = KernelClass(plan);
         Dictionary<(int Stage, int Layer), (int H, int C)> layout = StateLayout(plan, out int length);
+        (int scratch, Dictionary<int, int> _) = StepScratch(plan);
+        var segments = new List<string>();
+        foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
+        {
+            for (int layer = 0; layer < s.Layer.NumLayers; layer++)
+            {
+                segments.Add($"{Inv(layout[(s.Index, layer)].H)}, {Inv(s.Layer.HiddenSize)}");
+            }
+
+            if (s.Layer.Kind == LayerKind.Lstm)
+            {
+                for (int layer = 0; layer < s.Layer.NumLayers; layer++)
+                {
+                    segments.Add($"{Inv(layout[(s.Index, layer)].C)}, {Inv(s.Layer.HiddenSize)}");
+                }
+            }
+        }
+
         w.Line("/// <summary>The floats a <see cref=\"global::Deepbox.ModelState\"/> of this model holds: each recurrent layer's padded h (and c).</summary>");
         w.Line($"public const int StateLength = {Inv(length)};");
         w.Line();
         w.Line("/// <summary>");
+        w.Line("/// This model's states: the padded h (and c) of each layer, then " + Inv(scratch) + " floats a step writes (so concurrent streams share");
+        w.Line("/// nothing); <c>Values</c> reads, for each recurrent declaration, h as [num_layers, hidden] then c likewise.");
+        w.Line("/// </summary>");
+        w.Line($"private static readonly global::Deepbox.StateLayout s_stateLayout = new(\"{plan.Spec.ClassName}\", StateLength, {Inv(scratch)}{string.Concat(segments.Select(x => ", " + x))});");
+        w.Line();
+        w.Line("/// <summary>");
         w.Line("/// A zero state for streaming one sequence with <see cref=\"Step\"/>. It also brings the weights <c>Step</c> reads");
         w.Line("/// up to date with the parameters (as <c>Forward</c> and <c>LoadStateDict</c> do): after changing parameters in");
-        w.Line("/// place, for example with an optimizer, call it (or <c>Forward</c>) before streaming again.");
+        w.Line("/// place, for example with an optimizer, call it (or <c>Forward</c>) before streaming again. Any number of states");
+        w.Line("/// may be stepped through this model at once, from any threads; one state belongs to one thread at a time.");
         w.Line("/// </summary>");
         w.Line("/// <returns>A new state, all zeros.</returns>");
         using (w.Block("public global::Deepbox.ModelState CreateState()"))
         {
-            w.Line("PackWeights();");
-            w.Line("return new global::Deepbox.ModelState(StateLength);");
+            w.Line("_exec.Refresh();");
+            w.Line("return new global::Deepbox.ModelState(s_stateLayout);");
+        }
+
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// A state restored from <paramref name=\"values\"/>, as <c>ModelState.Values</c> gave them (possibly in another process):");
+        w.Line("/// stepping it continues the stream bit for bit as if it had never stopped. Brings the weights up to date as");
+        w.Line("/// <see cref=\"CreateState()\"/> does.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"values\">For each recurrent declaration, h as [num_layers, hidden_size], then c likewise for an LSTM.</param>");
+        w.Line("/// <returns>A new state holding those values.</returns>");
+        w.Line("/// <exception cref=\"global::System.ArgumentException\">The number of values is not this model's.</exception>");
+        using (w.Block($"public global::Deepbox.ModelState CreateState({RoSpan} values)"))
+        {
+            w.Line("_exec.Refresh();");
+            w.Line($"return {S}.CreateState(s_stateLayout, values);");
         }
 
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Runs one time step of one sequence: reads <paramref name=\"input\"/> (<c>InputSize</c> floats), updates");
         w.Line("/// <paramref name=\"state\"/> and writes <paramref name=\"output\"/> (<c>OutputSize</c> floats). The same numbers as");
-        w.Line("/// <c>Forward</c> over the whole sequence, one step at a time; no dropout; allocates nothing.");
+        w.Line("/// <c>Forward</c> over the whole sequence, one step at a time; no dropout; allocates nothing. Everything a step writes");
+        w.Line("/// is in <paramref name=\"state\"/>: threads may step distinct states through one model at once.");
         w.Line("/// </summary>");
         w.Line("/// <param name=\"input\">This step's features.</param>");
         w.Line("/// <param name=\"state\">The sequence's state, from <see cref=\"CreateState\"/>; updated in place.</param>");
@@ -104,18 +141,16 @@ internal static partial class Emitter
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]");
         using (w.Block($"public void Step({RoSpan} input, global::Deepbox.ModelState state, {Span} output)"))
         {
-            w.Line($"{S}.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);");
+            w.Line($"{S}.CheckStep(input.Length, InputSize, state, s_stateLayout, output.Length, OutputSize);");
+            w.Line("Weights w = _exec.StepWeights(out bool counted); // in training mode counted, so a training loop can repack them meanwhile");
             w.Line($"{Span} s = state.AsSpan();");
+            w.Line($"{Span} scratch = state.Scratch;");
             if (WideStep(plan))
             {
                 using (w.Block($"if ({S}.StepVector512)"))
                 {
-                    using (w.Block("if (_packedStepVersion != _packedVersion)"))
-                    {
-                        w.Line("PackStepWeights(); // the first step on these weights");
-                    }
-
                     WriteStepCalls(w, plan, layout, k + "512", "16");
+                    w.Line("if (counted) _exec.Release(w);");
                     w.Line("return;");
                 }
 
@@ -123,6 +158,7 @@ internal static partial class Emitter
             }
 
             WriteStepCalls(w, plan, layout, k, string.Empty);
+            w.Line("if (counted) _exec.Release(w);");
         }
 
         w.Line();
@@ -131,6 +167,8 @@ internal static partial class Emitter
     /// <summary>Step's body: each stage's kernel, from the input to the output (<paramref name="wide"/>: the 16-float weights).</summary>
     private static void WriteStepCalls(SourceWriter w, ModelPlan plan, Dictionary<(int Stage, int Layer), (int H, int C)> layout, string k, string wide)
     {
+        (int _, Dictionary<int, int> heads) = StepScratch(plan);
+        int sums = heads.Count == 0 ? StepScratch(plan).Length : heads.Values.Min();
         string current = "input";
         foreach (StagePlan s in plan.Stages)
         {
@@ -146,15 +184,16 @@ internal static partial class Emitter
                     (int hOff, int cOff) = layout[(s.Index, layer)];
                     string h = $"s.Slice({Inv(hOff)}, {Inv(hp)})";
                     string c = l.Kind == LayerKind.Lstm ? $"s.Slice({Inv(cOff)}, {Inv(hp)}), " : string.Empty;
-                    string bhn = l.Kind == LayerKind.Gru ? $"_bhn{s.Index}_{tag}, " : string.Empty;
-                    w.Line($"{k}.{StepName(l, src)}({current}, _w{s.Index}_{tag}_ih{wide}, _w{s.Index}_{tag}_hh{wide}, _b{s.Index}_{tag}{(wide.Length == 0 ? string.Empty : "_" + wide)}, {bhn}{h}, {c}_stepSums);");
+                    string bhn = l.Kind == LayerKind.Gru ? $"w._bhn{s.Index}_{tag}, " : string.Empty;
+                    w.Line($"{k}.{StepName(l, src)}({current}, w._w{s.Index}_{tag}_ih{wide}, w._w{s.Index}_{tag}_hh{wide}, w._b{s.Index}_{tag}{(wide.Length == 0 ? string.Empty : "_" + wide)}, {bhn}{h}, {c}scratch.Slice(0, {Inv(sums)}));");
                     current = h;
                 }
             }
             else if (l.Kind == LayerKind.Linear)
             {
-                w.Line($"{KernelClass(plan)}.{DenseName(s.Input, s.Padded, l.Activation)}({current}, {Inv(s.Input.RowStride)}, _w{s.Index}, _b{s.Index}, _stepY{s.Index}, 1);");
-                current = $"_stepY{s.Index}.AsSpan()";
+                string y = $"scratch.Slice({Inv(heads[s.Index])}, {Inv(s.Padded)})";
+                w.Line($"{KernelClass(plan)}.{DenseName(s.Input, s.Padded, l.Activation)}({current}, {Inv(s.Input.RowStride)}, w._w{s.Index}, w._b{s.Index}, {y}, 1);");
+                current = y;
             }
             else
             {

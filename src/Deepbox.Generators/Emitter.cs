@@ -122,18 +122,64 @@ internal static partial class Emitter
     private static void WriteModelClass(SourceWriter w, ModelPlan plan)
     {
         ModelSpec spec = plan.Spec;
-        w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"Deepbox.Generators\", \"{typeof(Emitter).Assembly.GetName().Version}\")]");
-        using (w.Block($"partial class {spec.ClassName} : global::Deepbox.IModel{(HasJobs(plan) ? ", global::Deepbox.IPartitioned" : string.Empty)}"))
+        w.Line(GeneratedCode);
+        using (w.Block($"partial class {spec.ClassName} : global::Deepbox.IModel"))
         {
             WriteConstantsAndFields(w, plan);
-            WriteBackwardFields(w, plan);
-            WriteStepFields(w, plan);
             WriteConstructors(w, plan);
             WriteForwardApi(w, plan);
             WriteBackwardApi(w, plan);
             WriteStepApi(w, plan);
             WriteParameterApi(w, plan);
             WriteRun(w, plan);
+            WriteWeightsClass(w, plan);
+            WriteWorkspaceClass(w, plan);
+        }
+    }
+
+    private static string GeneratedCode =>
+        $"[global::System.CodeDom.Compiler.GeneratedCode(\"Deepbox.Generators\", \"{typeof(Emitter).Assembly.GetName().Version}\")]";
+
+    /// <summary>
+    /// The per-pass state, a nested class: the forward and backward buffers, the job a pass splits across threads, and the
+    /// pass itself. Each evaluation pass runs on a workspace of its own (pooled), training passes on the model's one
+    /// training workspace, so concurrent passes share nothing they write.
+    /// </summary>
+    private static void WriteWorkspaceClass(SourceWriter w, ModelPlan plan)
+    {
+        string name = plan.Spec.ClassName;
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// What one pass writes: the activations (kept for Backward in training), the gradients, the job split across threads.");
+        w.Line("/// Each evaluation pass takes a workspace of its own from a pool; training passes use the model's training workspace.");
+        w.Line("/// Buffers grow to the largest batch and length seen and are reused; 64-byte aligned, so no vector of a kernel straddles two cache lines.");
+        w.Line("/// </summary>");
+        using (w.Block($"private sealed class Workspace{(HasJobs(plan) ? " : global::Deepbox.IPartitioned" : string.Empty)}"))
+        {
+            w.Line($"private readonly {name} _model; // its parameters' gradients{(plan.Stages.Any(s => HasDropout(s.Layer)) ? " and dropout generator" : string.Empty)}");
+            w.Line("private Weights W = null!; // the weights of the running pass");
+            w.Line("private bool _training; // the running pass's mode");
+            if (HasJobs(plan))
+            {
+                w.Line("private int _threads = 1; // threads the running pass may use");
+                w.Line("private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows");
+                w.Line("private int _jobBatch;");
+                w.Line("private int _jobSeqLen;");
+                w.Line("private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;");
+            }
+
+            w.Line();
+            w.Line("// Forward.");
+            foreach ((string field, string _, string what) in Workspace(plan))
+            {
+                w.Line($"private global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
+            }
+
+            w.Line();
+            WriteBackwardFields(w, plan);
+            w.Line($"public Workspace({name} model) => _model = model;");
+            w.Line();
+            WriteWorkspaceRun(w, plan);
             w.Line();
             WriteBackwardCore(w, plan);
         }
@@ -162,46 +208,15 @@ internal static partial class Emitter
 
         w.Line($"private readonly {P}[] _parameters;");
         w.Line($"private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<{P}> _parameterList;");
-        w.Line("private bool _training = true;");
-        w.Line("private int _threads = 1;");
-        if (HasJobs(plan))
+        if (plan.Stages.Any(s => HasDropout(s.Layer)))
         {
-            w.Line("private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows");
-            w.Line("private int _jobBatch;");
-            w.Line("private int _jobSeqLen;");
-            w.Line("private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;");
+            w.Line("private readonly global::Deepbox.TorchGenerator _dropout;");
         }
 
         w.Line();
-        w.Line("// Weights packed for the kernels (input-major panels, gates side by side per block of " + Inv(plan.Isa.Width)
-            + " units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.");
-        foreach ((string field, int length, string what) in PackedBuffers(plan))
-        {
-            w.Line($"private readonly global::Deepbox.AlignedBuffer {field} = new({Inv(length)}); // {what}");
-        }
-
-        foreach ((string field, int _, string what) in StepWideBuffers(plan))
-        {
-            w.Line($"private global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
-        }
-
-        w.Line();
-        w.Line("// The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.");
-        w.Line($"private readonly float[] _snapshot = new float[{Inv(plan.Parameters.Sum(p => p.Count))}];");
-        w.Line("private int _weightsVersion;");
-        w.Line("private int _packedVersion = -1;");
-        if (WideStep(plan))
-        {
-            w.Line("private int _packedStepVersion = -1; // the version packed in the 16-float blocks of Step's 512-bit kernels");
-        }
-
-        w.Line();
-        w.Line("// Workspace, grown to the largest batch and length seen and reused by later calls; 64-byte aligned, so no vector of a kernel straddles two cache lines.");
-        foreach ((string field, string _, string what) in Workspace(plan))
-        {
-            w.Line($"private global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
-        }
-
+        w.Line("// The packed weights, the workspaces, the mode and the threads: any number of evaluation passes may run at once");
+        w.Line("// (each on a workspace of its own and on weights no one repacks while it runs); training passes run one at a time.");
+        w.Line("private readonly global::Deepbox.ModelExecution<Weights, Workspace> _exec;");
         w.Line();
     }
 
@@ -239,7 +254,7 @@ internal static partial class Emitter
             }
 
             w.Line($"_parameterList = global::System.Array.AsReadOnly(_parameters);");
-            w.Line("PackWeights();");
+            w.Line("_exec = new global::Deepbox.ModelExecution<Weights, Workspace>(_parameters, () => new Weights(), () => new Workspace(this));");
         }
 
         w.Line();
@@ -248,13 +263,13 @@ internal static partial class Emitter
     private static void WriteParameterApi(SourceWriter w, ModelPlan plan)
     {
         w.Line("/// <inheritdoc/>");
-        w.Line("public bool IsTraining => _training;");
+        w.Line("public bool IsTraining => _exec.IsTraining;");
         w.Line();
         w.Line("/// <inheritdoc/>");
         using (w.Block("public int Threads"))
         {
-            w.Line("get => _threads;");
-            w.Line("set => _threads = value >= 1 ? value : throw new global::System.ArgumentOutOfRangeException(nameof(value), value, \"Threads must be at least 1.\");");
+            w.Line("get => _exec.Threads;");
+            w.Line("set => _exec.Threads = value;");
         }
 
         w.Line();
@@ -282,25 +297,16 @@ internal static partial class Emitter
 
         w.Line();
         w.Line("/// <inheritdoc/>");
-        w.Line("public void Train() => _training = true;");
+        w.Line("public void Train() => _exec.Train();");
         w.Line();
         w.Line("/// <inheritdoc/>");
-        using (w.Block("public void Eval()"))
-        {
-            w.Line("_training = false;");
-            w.Line("_saved = false;");
-        }
+        w.Line("public void Eval() => _exec.Eval();");
         w.Line();
         w.Line("/// <inheritdoc/>");
         w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> StateDict() => global::Deepbox.StateDicts.Create(_parameters);");
         w.Line();
         w.Line("/// <inheritdoc/>");
-        using (w.Block($"public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> stateDict, bool strict = true)"))
-        {
-            w.Line("global::Deepbox.LoadStateDictResult result = global::Deepbox.StateDicts.Load(_parameters, stateDict, strict);");
-            w.Line("PackWeights();");
-            w.Line("return result;");
-        }
+        w.Line($"public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> stateDict, bool strict = true) => _exec.Load(stateDict, strict);");
 
         w.Line();
         w.Line("/// <summary>");

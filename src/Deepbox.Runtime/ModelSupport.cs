@@ -490,25 +490,25 @@ public static class ModelSupport
         set => s_stepVector512 = value && Vector512.IsHardwareAccelerated;
     }
 
-    /// <summary>Checks the arguments of a streaming <c>Step</c>: one time step in, one out, and a state of this model's length.</summary>
+    /// <summary>Checks the arguments of a streaming <c>Step</c>: one time step in, one out, and a state of this model.</summary>
     /// <param name="input">The input's length.</param>
     /// <param name="inputSize">The model's input size.</param>
     /// <param name="state">The state.</param>
-    /// <param name="stateLength">The model's state length.</param>
+    /// <param name="layout">The model's state layout (a state made by another model has another).</param>
     /// <param name="output">The output's length.</param>
     /// <param name="outputSize">The model's output size.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void CheckStep(int input, int inputSize, ModelState state, int stateLength, int output, int outputSize)
+    public static void CheckStep(int input, int inputSize, ModelState state, StateLayout layout, int output, int outputSize)
     {
         // One branch on the hot path (a step can take tens of nanoseconds); the messages are built out of line.
-        if (state is null || ((input - inputSize) | (output - outputSize) | (state.Length - stateLength)) != 0)
+        if (state is null || !ReferenceEquals(state.Layout, layout) || ((input - inputSize) | (output - outputSize)) != 0)
         {
-            ThrowStep(input, inputSize, state, stateLength, output, outputSize);
+            ThrowStep(input, inputSize, state, layout, output, outputSize);
         }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowStep(int input, int inputSize, ModelState? state, int stateLength, int output, int outputSize)
+    private static void ThrowStep(int input, int inputSize, ModelState? state, StateLayout layout, int output, int outputSize)
     {
         ArgumentNullException.ThrowIfNull(state);
         if (input != inputSize)
@@ -521,7 +521,19 @@ public static class ModelSupport
             ThrowLength("output", $"{outputSize} (one time step)", output);
         }
 
-        throw new ArgumentException($"Expected a state of {stateLength} floats (from this model's CreateState), got {state.Length}", nameof(state));
+        throw new ArgumentException(
+            $"Expected a state of {layout.Model} (from its CreateState), got a state of {state.Layout.Model}: a state belongs to the model class that created it", nameof(state));
+    }
+
+    /// <summary>Creates a state of <paramref name="layout"/> from saved values, checking their number.</summary>
+    /// <param name="layout">The model's state layout.</param>
+    /// <param name="values">Values as <see cref="ModelState.Values"/> gives them.</param>
+    /// <returns>The state.</returns>
+    public static ModelState CreateState(StateLayout layout, ReadOnlySpan<float> values)
+    {
+        var state = new ModelState(layout);
+        state.SetValues(values);
+        return state;
     }
 
     /// <summary>Throws when <c>Backward</c> comes without a training-mode forward pass to go back through.</summary>

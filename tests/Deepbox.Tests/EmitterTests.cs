@@ -40,11 +40,11 @@ public class EmitterTests
         Assert.Contains("if (global::Deepbox.ModelSupport.StepVector512)", code, StringComparison.Ordinal);
         Assert.Contains("file static class MKernels512", code, StringComparison.Ordinal);
         Assert.Contains("using V = global::System.Runtime.Intrinsics.Vector512;", code, StringComparison.Ordinal);
-        Assert.Contains("global::Deepbox.Generated.MKernels512.LstmStep_K32_H32(s.Slice(0, 32), _w0_1_ih16, _w0_1_hh16, _b0_1_16,", code, StringComparison.Ordinal);
-        // Packed by Step itself, from the snapshot the 8-float weights were packed from: W_hh of layer 1 follows
-        // 1024 + 4096 + 128 + 128 + 4096 floats of layer 0's four parameters and layer 1's W_ih.
-        Assert.Contains("if (_packedStepVersion != _packedVersion)", code, StringComparison.Ordinal);
-        Assert.Contains("ModelSupport.PackGateInterleaved(_snapshot.AsSpan(9472, 4096), 4, 32, 32, 16, 32, 32, _w0_1_hh16);", code, StringComparison.Ordinal);
+        Assert.Contains("global::Deepbox.Generated.MKernels512.LstmStep_K32_H32(s.Slice(0, 32), w._w0_1_ih16, w._w0_1_hh16, w._b0_1_16,", code, StringComparison.Ordinal);
+        // Packed before the first step on a packing, from the snapshot the 8-float weights were packed from: W_hh of layer 1
+        // follows 1024 + 4096 + 128 + 128 + 4096 floats of layer 0's four parameters and layer 1's W_ih.
+        Assert.Contains("protected override void PackForStep()", code, StringComparison.Ordinal);
+        Assert.Contains("ModelSupport.PackGateInterleaved(Snapshot.AsSpan(9472, 4096), 4, 32, 32, 16, 32, 32, _w0_1_hh16);", code, StringComparison.Ordinal);
 
         // H = 24 pads to 24 (three 8-float blocks): no 512-bit kernels, no branch.
         GeneratorHarness.Result narrow = GeneratorHarness.Run("using Deepbox;\n[Gru(8, 24)] public partial class M;");

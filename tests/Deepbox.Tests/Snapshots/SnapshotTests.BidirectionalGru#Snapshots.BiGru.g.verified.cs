@@ -30,7 +30,7 @@ using System; // MemoryExtensions.AsSpan on the workspace arrays; every type bel
 namespace Snapshots
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "0.1.0.0")]
-    partial class BiGru : global::Deepbox.IModel, global::Deepbox.IPartitioned
+    partial class BiGru : global::Deepbox.IModel
     {
         /// <summary>Features per time step the model takes.</summary>
         public const int InputSize = 9;
@@ -63,68 +63,10 @@ namespace Snapshots
         private readonly global::Deepbox.Parameter _p0_bias_hh_l1_reverse;
         private readonly global::Deepbox.Parameter[] _parameters;
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
-        private bool _training = true;
-        private int _threads = 1;
-        private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
-        private int _jobBatch;
-        private int _jobSeqLen;
-        private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
-        // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
-        private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(648); // weight_ih_l0 as [9][72]
-        private readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(1224); // weight_hh_l0 as [17][72]
-        private readonly global::Deepbox.AlignedBuffer _b0_0 = new(72); // b_ih + b_hh for r and z, b_in for n
-        private readonly global::Deepbox.AlignedBuffer _bhn0_0 = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
-        private readonly global::Deepbox.AlignedBuffer _w0_0r_ih = new(648); // weight_ih_l0_reverse as [9][72]
-        private readonly global::Deepbox.AlignedBuffer _w0_0r_hh = new(1224); // weight_hh_l0_reverse as [17][72]
-        private readonly global::Deepbox.AlignedBuffer _b0_0r = new(72); // b_ih + b_hh for r and z, b_in for n
-        private readonly global::Deepbox.AlignedBuffer _bhn0_0r = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
-        private readonly global::Deepbox.AlignedBuffer _w0_1_ih = new(2952); // weight_ih_l1 as [41][72]
-        private readonly global::Deepbox.AlignedBuffer _w0_1_hh = new(1224); // weight_hh_l1 as [17][72]
-        private readonly global::Deepbox.AlignedBuffer _b0_1 = new(72); // b_ih + b_hh for r and z, b_in for n
-        private readonly global::Deepbox.AlignedBuffer _bhn0_1 = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
-        private readonly global::Deepbox.AlignedBuffer _w0_1r_ih = new(2952); // weight_ih_l1_reverse as [41][72]
-        private readonly global::Deepbox.AlignedBuffer _w0_1r_hh = new(1224); // weight_hh_l1_reverse as [17][72]
-        private readonly global::Deepbox.AlignedBuffer _b0_1r = new(72); // b_ih + b_hh for r and z, b_in for n
-        private readonly global::Deepbox.AlignedBuffer _bhn0_1r = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
-
-        // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
-        private readonly float[] _snapshot = new float[8262];
-        private int _weightsVersion;
-        private int _packedVersion = -1;
-
-        // Workspace, grown to the largest batch and length seen and reused by later calls; 64-byte aligned, so no vector of a kernel straddles two cache lines.
-        private global::Deepbox.AlignedBuffer _x = global::Deepbox.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
-        private global::Deepbox.AlignedBuffer _seq0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 0 hidden states [T, B, 2 x 24]
-        private global::Deepbox.AlignedBuffer _seq0_1 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 1 hidden states [T, B, 2 x 24]
-        private global::Deepbox.AlignedBuffer _gx0 = global::Deepbox.AlignedBuffer.Empty; // (0) input products of every step [T, B, 72], overwritten by the gate activations (one per layer and direction in training, for Backward)
-        private global::Deepbox.AlignedBuffer _h0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial hidden states [4, B, 24]
-        private global::Deepbox.AlignedBuffer _aux0 = global::Deepbox.AlignedBuffer.Empty; // (0) W_hn h + b_hn of every step [4, T, B, 24], for Backward
-
-        // What Backward needs of the last training-mode Forward.
-        private bool _saved;
-        private int _savedBatch;
-        private int _savedSeqLen;
-        private bool _savedUnbatched;
-
-        // Backward workspace, allocated by the first Backward and grown like the forward workspace.
-        private global::Deepbox.AlignedBuffer _wT0_0_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][16]
-        private global::Deepbox.AlignedBuffer _wT0_0_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
-        private global::Deepbox.AlignedBuffer _wT0_0r_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][16]
-        private global::Deepbox.AlignedBuffer _wT0_0r_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
-        private global::Deepbox.AlignedBuffer _wT0_1_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][48]
-        private global::Deepbox.AlignedBuffer _wT0_1_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
-        private global::Deepbox.AlignedBuffer _wT0_1r_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][48]
-        private global::Deepbox.AlignedBuffer _wT0_1r_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
-        private global::Deepbox.AlignedBuffer _d_x = global::Deepbox.AlignedBuffer.Empty; // gradient of _x
-        private global::Deepbox.AlignedBuffer _d_seq0_0 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_0
-        private global::Deepbox.AlignedBuffer _d_seq0_1 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_1
-        private global::Deepbox.AlignedBuffer _dG0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
-        private global::Deepbox.AlignedBuffer _dGh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, hidden side (n differs: r * dn)
-        private global::Deepbox.AlignedBuffer _dh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
-        private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies
-        private float[] _gW = []; // one weight gradient in the packed layout
-        private float[] _gB = []; // one bias gradient in the packed layout
+        // The packed weights, the workspaces, the mode and the threads: any number of evaluation passes may run at once
+        // (each on a workspace of its own and on weights no one repacks while it runs); training passes run one at a time.
+        private readonly global::Deepbox.ModelExecution<Weights, Workspace> _exec;
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
         public BiGru()
@@ -178,7 +120,7 @@ namespace Snapshots
             generator.UniformInverseSqrt(_p0_bias_hh_l1_reverse.Value.AsSpan(), 17);
             _parameters = [_p0_weight_ih_l0, _p0_weight_hh_l0, _p0_bias_ih_l0, _p0_bias_hh_l0, _p0_weight_ih_l0_reverse, _p0_weight_hh_l0_reverse, _p0_bias_ih_l0_reverse, _p0_bias_hh_l0_reverse, _p0_weight_ih_l1, _p0_weight_hh_l1, _p0_bias_ih_l1, _p0_bias_hh_l1, _p0_weight_ih_l1_reverse, _p0_weight_hh_l1_reverse, _p0_bias_ih_l1_reverse, _p0_bias_hh_l1_reverse];
             _parameterList = global::System.Array.AsReadOnly(_parameters);
-            PackWeights();
+            _exec = new global::Deepbox.ModelExecution<Weights, Workspace>(_parameters, () => new Weights(), () => new Workspace(this));
         }
 
         /// <summary>
@@ -192,8 +134,7 @@ namespace Snapshots
         {
             (int batch, int seqLen, bool unbatched) = CheckInput(input);
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
-            Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default);
-            _savedUnbatched = unbatched;
+            Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default, unbatched);
             return output;
         }
 
@@ -211,8 +152,7 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckState("h0", h0, stateShape);
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
             global::Deepbox.Tensor h = global::Deepbox.Tensor.Zeros(stateShape);
-            Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default);
-            _savedUnbatched = unbatched;
+            Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default, unbatched);
             return (output, h);
         }
 
@@ -230,8 +170,7 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckSequenceSizes(batch, seqLen);
             global::Deepbox.ModelSupport.CheckLength("input", input.Length, batch, seqLen, InputSize);
             global::Deepbox.ModelSupport.CheckLength("output", output.Length, batch, seqLen, OutputSize);
-            Run(input, batch, seqLen, default, default, output, default, default);
-            _savedUnbatched = false;
+            Run(input, batch, seqLen, default, default, output, default, default, unbatched: false);
         }
 
         private static (int Batch, int SeqLen, bool Unbatched) CheckInput(global::Deepbox.Tensor input)
@@ -267,7 +206,7 @@ namespace Snapshots
         public global::Deepbox.Tensor Backward(global::Deepbox.Tensor gradOutput)
         {
             CheckGradOutput(gradOutput);
-            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));
+            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             BackwardCore(gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
             return gradInput;
         }
@@ -282,9 +221,9 @@ namespace Snapshots
         public (global::Deepbox.Tensor Input, global::Deepbox.Tensor H0) BackwardWithState(global::Deepbox.Tensor gradOutput, global::Deepbox.Tensor? gradH = null)
         {
             CheckGradOutput(gradOutput);
-            int[] stateShape = _savedUnbatched ? [4, 17] : [4, _savedBatch, 17];
+            int[] stateShape = _exec.SavedUnbatched ? [4, 17] : [4, _exec.SavedBatch, 17];
             global::Deepbox.ModelSupport.CheckState("gradH", gradH, stateShape);
-            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));
+            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
             BackwardCore(gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);
             return (gradInput, gradH0);
@@ -298,11 +237,11 @@ namespace Snapshots
         /// <param name="gradInput">Receives the gradient with respect to the input, or empty to skip it.</param>
         public void Backward(global::System.ReadOnlySpan<float> gradOutput, global::System.Span<float> gradInput)
         {
-            global::Deepbox.ModelSupport.CheckBackward(_training, _saved);
-            global::Deepbox.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _savedBatch, _savedSeqLen, OutputSize);
+            global::Deepbox.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
+            global::Deepbox.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _exec.SavedBatch, _exec.SavedSeqLen, OutputSize);
             if (!gradInput.IsEmpty)
             {
-                global::Deepbox.ModelSupport.CheckLength("gradInput", gradInput.Length, _savedBatch, _savedSeqLen, InputSize);
+                global::Deepbox.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
             }
             BackwardCore(gradOutput, default, default, gradInput, default, default);
         }
@@ -310,8 +249,8 @@ namespace Snapshots
         private void CheckGradOutput(global::Deepbox.Tensor gradOutput)
         {
             global::System.ArgumentNullException.ThrowIfNull(gradOutput);
-            global::Deepbox.ModelSupport.CheckBackward(_training, _saved);
-            int[] expected = OutputShape(_savedBatch, _savedSeqLen, _savedUnbatched);
+            global::Deepbox.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
+            int[] expected = OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched);
             if (!gradOutput.HasShape(expected))
             {
                 global::Deepbox.ModelSupport.ThrowShape("gradOutput", global::Deepbox.ModelSupport.Shape(expected), gradOutput.Shape);
@@ -323,14 +262,28 @@ namespace Snapshots
             return unbatched ? [seqLen, InputSize] : [batch, seqLen, InputSize];
         }
 
+        /// <summary>Goes back through the saved pass on the training workspace; one training-mode pass runs at a time.</summary>
+        private void BackwardCore(global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+        {
+            Workspace workspace = _exec.EnterTrainingPass();
+            try
+            {
+                workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, gradH, gradC, gradInput, gradH0, gradC0);
+            }
+            finally
+            {
+                _exec.ExitTrainingPass();
+            }
+        }
+
         /// <inheritdoc/>
-        public bool IsTraining => _training;
+        public bool IsTraining => _exec.IsTraining;
 
         /// <inheritdoc/>
         public int Threads
         {
-            get => _threads;
-            set => _threads = value >= 1 ? value : throw new global::System.ArgumentOutOfRangeException(nameof(value), value, "Threads must be at least 1.");
+            get => _exec.Threads;
+            set => _exec.Threads = value;
         }
 
         /// <inheritdoc/>
@@ -355,25 +308,16 @@ namespace Snapshots
         }
 
         /// <inheritdoc/>
-        public void Train() => _training = true;
+        public void Train() => _exec.Train();
 
         /// <inheritdoc/>
-        public void Eval()
-        {
-            _training = false;
-            _saved = false;
-        }
+        public void Eval() => _exec.Eval();
 
         /// <inheritdoc/>
         public global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> StateDict() => global::Deepbox.StateDicts.Create(_parameters);
 
         /// <inheritdoc/>
-        public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> stateDict, bool strict = true)
-        {
-            global::Deepbox.LoadStateDictResult result = global::Deepbox.StateDicts.Load(_parameters, stateDict, strict);
-            PackWeights();
-            return result;
-        }
+        public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> stateDict, bool strict = true) => _exec.Load(stateDict, strict);
 
         /// <summary>
         /// Writes the parameters to a safetensors file (F32, PyTorch's names and layout), as
@@ -396,391 +340,484 @@ namespace Snapshots
         /// <summary>The model in deepbox's form, e.g. <c>LSTM(4, 8, num_layers=1)</c>.</summary>
         public override string ToString() => "GRU(9, 17, num_layers=2)";
 
-        /// <summary>The pass itself; every argument has been checked. Empty states mean zeros / not wanted.</summary>
-        private void Run(global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN)
+        /// <summary>
+        /// The pass; every argument has been checked. Empty states mean zeros / not wanted. In evaluation mode it runs on a
+        /// workspace of its own and on weights no one repacks meanwhile, so any number of callers may run it at once; in
+        /// training mode on the training workspace, which keeps what Backward needs, one caller at a time.
+        /// </summary>
+        private void Run(global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN, bool unbatched)
         {
-            EnsureWorkspace(batch, seqLen);
-            PackWeights();
-            global::Deepbox.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);
-            // (0) GRU(9, 17, num_layers=2)
-            Stage0(batch, seqLen, h0, c0, hN, cN);
-            // The output in the caller's layout.
-            global::Deepbox.ModelSupport.FromTimeMajor(_seq0_1, 48, 17, 24, 2, batch, seqLen, BatchFirst, output);
-            // What Backward needs: everything it reads stays in the workspace until the next Forward.
-            _saved = _training;
-            _savedBatch = batch;
-            _savedSeqLen = seqLen;
-        }
-
-        /// <summary>(0) GRU(9, 17, num_layers=2): every layer and direction, input products first, then the recurrence.</summary>
-        private void Stage0(int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> hN, global::System.Span<float> cN)
-        {
-            int rows = batch * seqLen;
-            int stateRows = 4 * batch;
-            // Initial states: a row of 24 floats per (layer, direction, sequence), zeros unless given.
-            _h0_0.AsSpan(0, stateRows * 24).Clear();
-            if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 17, _h0_0, 24, 17, stateRows);
-            // Layer 0, forward.
-            _jobInput = _x;
-            Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
-            // Layer 0, reverse.
-            _jobInput = _x;
-            Fork(1, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
-            // Layer 1, forward.
-            _jobInput = _seq0_0;
-            Fork(2, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
-            // Layer 1, reverse.
-            _jobInput = _seq0_0;
-            Fork(3, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
-            // Final states [4, B, 17]: the forward direction's last step, the reverse direction's first.
-            if (!hN.IsEmpty)
+            if (!_exec.IsTraining)
             {
-                global::Deepbox.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 48), 48, hN.Slice(0 * batch * 17), 17, 17, batch);
-                global::Deepbox.ModelSupport.CopyRows(_seq0_0.AsSpan(24), 48, hN.Slice(1 * batch * 17), 17, 17, batch);
-                global::Deepbox.ModelSupport.CopyRows(_seq0_1.AsSpan((seqLen - 1) * batch * 48), 48, hN.Slice(2 * batch * 17), 17, 17, batch);
-                global::Deepbox.ModelSupport.CopyRows(_seq0_1.AsSpan(24), 48, hN.Slice(3 * batch * 17), 17, 17, batch);
-            }
-        }
-
-        /// <summary>Grows the workspace to hold a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
-        private void EnsureWorkspace(int batch, int seqLen)
-        {
-            int rows = batch * seqLen;
-            global::Deepbox.ModelSupport.Ensure(ref _x, rows * 9);
-            global::Deepbox.ModelSupport.Ensure(ref _seq0_0, rows * 48);
-            global::Deepbox.ModelSupport.Ensure(ref _seq0_1, rows * 48);
-            global::Deepbox.ModelSupport.Ensure(ref _gx0, (_training ? 4 : 1) * rows * 72);
-            global::Deepbox.ModelSupport.Ensure(ref _h0_0, batch * 96);
-            global::Deepbox.ModelSupport.Ensure(ref _aux0, rows * 96);
-        }
-
-        /// <summary>Brings the snapshot of the parameters up to date; a change of any value starts a new version.</summary>
-        private void SyncWeights()
-        {
-            if (global::Deepbox.ModelSupport.SyncSnapshot(_parameters, _snapshot))
-            {
-                _weightsVersion++;
-            }
-        }
-
-        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read, unless that version is packed.</summary>
-        private void PackWeights()
-        {
-            SyncWeights();
-            if (_packedVersion == _weightsVersion)
-            {
+                Weights weights = _exec.Acquire();
+                Workspace pass = _exec.Rent();
+                try
+                {
+                    pass.Forward(weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+                }
+                finally
+                {
+                    _exec.Return(pass);
+                    _exec.Release(weights);
+                }
                 return;
             }
 
-            _packedVersion = _weightsVersion;
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 3, 17, 9, 8, 9, 9, _w0_0_ih);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 3, 17, 17, 8, 17, 17, _w0_0_hh);
-            global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 3, 17, 8, 2, _b0_0);
-            _p0_bias_hh_l0.Value.AsSpan().Slice(34, 17).CopyTo(_bhn0_0);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0_reverse.Value.AsSpan(), 3, 17, 9, 8, 9, 9, _w0_0r_ih);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0_reverse.Value.AsSpan(), 3, 17, 17, 8, 17, 17, _w0_0r_hh);
-            global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0_reverse.Value.AsSpan(), _p0_bias_hh_l0_reverse.Value.AsSpan(), 3, 17, 8, 2, _b0_0r);
-            _p0_bias_hh_l0_reverse.Value.AsSpan().Slice(34, 17).CopyTo(_bhn0_0r);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l1.Value.AsSpan(), 3, 17, 34, 8, 17, 24, _w0_1_ih);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l1.Value.AsSpan(), 3, 17, 17, 8, 17, 17, _w0_1_hh);
-            global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l1.Value.AsSpan(), _p0_bias_hh_l1.Value.AsSpan(), 3, 17, 8, 2, _b0_1);
-            _p0_bias_hh_l1.Value.AsSpan().Slice(34, 17).CopyTo(_bhn0_1);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l1_reverse.Value.AsSpan(), 3, 17, 34, 8, 17, 24, _w0_1r_ih);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l1_reverse.Value.AsSpan(), 3, 17, 17, 8, 17, 17, _w0_1r_hh);
-            global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l1_reverse.Value.AsSpan(), _p0_bias_hh_l1_reverse.Value.AsSpan(), 3, 17, 8, 2, _b0_1r);
-            _p0_bias_hh_l1_reverse.Value.AsSpan().Slice(34, 17).CopyTo(_bhn0_1r);
-        }
-
-        /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
-        private void Fork(int job, int batch, int seqLen)
-        {
-            _job = job;
-            _jobBatch = batch;
-            _jobSeqLen = seqLen;
-            global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
-        }
-
-        /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences, from the input products to the last step.</summary>
-        void global::Deepbox.IPartitioned.RunPart(int part, int parts)
-        {
-            int batch = _jobBatch;
-            int seqLen = _jobSeqLen;
-            int rows = batch * seqLen;
-            int b0 = global::Deepbox.Workers.Split(batch, part, parts);
-            int b1 = global::Deepbox.Workers.Split(batch, part + 1, parts);
-            switch (_job)
+            Workspace training = _exec.EnterTrainingPass();
+            try
             {
-                case 0: // (0) layer 0, forward
-                {
-                    int gx = 0;
-                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
-                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-                    int steps = global::System.Math.Max(1, 3640 / batch);
-                    for (int s0 = 0; s0 < seqLen; s0 += steps)
-                    {
-                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
-                        int t0 = s0; // the chunk's time steps [t0, t1)
-                        int t1 = s1;
-                        // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
-                        // are then contiguous), else one per time step.
-                        if (b1 - b0 == batch)
-                        {
-                            global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24(_jobInput.AsSpan(t0 * batch * 9), 9, _w0_0_ih, _b0_0, _gx0.AsSpan(gx + (t0 * batch * 72)), (t1 - t0) * batch);
-                        }
-                        else
-                        {
-                            for (int t = t0; t < t1; t++)
-                            {
-                                global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24(_jobInput.AsSpan(((t * batch) + b0) * 9), 9, _w0_0_ih, _b0_0, _gx0.AsSpan(gx + (((t * batch) + b0) * 72)), b1 - b0);
-                            }
-                        }
-
-                        global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(gx), _w0_0_hh, _bhn0_0, _h0_0.AsSpan(0 * batch * 24), _aux0.AsSpan(0 * rows * 24), _seq0_0.AsSpan(0), 48, batch, seqLen, reverse: false, s0, s1, b0, b1);
-                    }
-                    break;
-                }
-                case 1: // (0) layer 0, reverse
-                {
-                    int gx = _training ? 1 * rows * 72 : 0;
-                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
-                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-                    int steps = global::System.Math.Max(1, 3640 / batch);
-                    for (int s0 = 0; s0 < seqLen; s0 += steps)
-                    {
-                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
-                        int t0 = seqLen - s1; // the chunk's time steps [t0, t1): steps are counted from the end
-                        int t1 = seqLen - s0;
-                        // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
-                        // are then contiguous), else one per time step.
-                        if (b1 - b0 == batch)
-                        {
-                            global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24(_jobInput.AsSpan(t0 * batch * 9), 9, _w0_0r_ih, _b0_0r, _gx0.AsSpan(gx + (t0 * batch * 72)), (t1 - t0) * batch);
-                        }
-                        else
-                        {
-                            for (int t = t0; t < t1; t++)
-                            {
-                                global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24(_jobInput.AsSpan(((t * batch) + b0) * 9), 9, _w0_0r_ih, _b0_0r, _gx0.AsSpan(gx + (((t * batch) + b0) * 72)), b1 - b0);
-                            }
-                        }
-
-                        global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(gx), _w0_0r_hh, _bhn0_0r, _h0_0.AsSpan(1 * batch * 24), _aux0.AsSpan(1 * rows * 24), _seq0_0.AsSpan(24), 48, batch, seqLen, reverse: true, s0, s1, b0, b1);
-                    }
-                    break;
-                }
-                case 2: // (0) layer 1, forward
-                {
-                    int gx = _training ? 2 * rows * 72 : 0;
-                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
-                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-                    int steps = global::System.Math.Max(1, 3640 / batch);
-                    for (int s0 = 0; s0 < seqLen; s0 += steps)
-                    {
-                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
-                        int t0 = s0; // the chunk's time steps [t0, t1)
-                        int t1 = s1;
-                        // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
-                        // are then contiguous), else one per time step.
-                        if (b1 - b0 == batch)
-                        {
-                            global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24(_jobInput.AsSpan(t0 * batch * 48), 48, _w0_1_ih, _b0_1, _gx0.AsSpan(gx + (t0 * batch * 72)), (t1 - t0) * batch);
-                        }
-                        else
-                        {
-                            for (int t = t0; t < t1; t++)
-                            {
-                                global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24(_jobInput.AsSpan(((t * batch) + b0) * 48), 48, _w0_1_ih, _b0_1, _gx0.AsSpan(gx + (((t * batch) + b0) * 72)), b1 - b0);
-                            }
-                        }
-
-                        global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(gx), _w0_1_hh, _bhn0_1, _h0_0.AsSpan(2 * batch * 24), _aux0.AsSpan(2 * rows * 24), _seq0_1.AsSpan(0), 48, batch, seqLen, reverse: false, s0, s1, b0, b1);
-                    }
-                    break;
-                }
-                case 3: // (0) layer 1, reverse
-                {
-                    int gx = _training ? 3 * rows * 72 : 0;
-                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
-                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-                    int steps = global::System.Math.Max(1, 3640 / batch);
-                    for (int s0 = 0; s0 < seqLen; s0 += steps)
-                    {
-                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
-                        int t0 = seqLen - s1; // the chunk's time steps [t0, t1): steps are counted from the end
-                        int t1 = seqLen - s0;
-                        // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
-                        // are then contiguous), else one per time step.
-                        if (b1 - b0 == batch)
-                        {
-                            global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24(_jobInput.AsSpan(t0 * batch * 48), 48, _w0_1r_ih, _b0_1r, _gx0.AsSpan(gx + (t0 * batch * 72)), (t1 - t0) * batch);
-                        }
-                        else
-                        {
-                            for (int t = t0; t < t1; t++)
-                            {
-                                global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24(_jobInput.AsSpan(((t * batch) + b0) * 48), 48, _w0_1r_ih, _b0_1r, _gx0.AsSpan(gx + (((t * batch) + b0) * 72)), b1 - b0);
-                            }
-                        }
-
-                        global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(gx), _w0_1r_hh, _bhn0_1r, _h0_0.AsSpan(3 * batch * 24), _aux0.AsSpan(3 * rows * 24), _seq0_1.AsSpan(24), 48, batch, seqLen, reverse: true, s0, s1, b0, b1);
-                    }
-                    break;
-                }
+                training.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+                _exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace
             }
-        }
-
-        /// <summary>The backward pass itself, over the saved forward pass; every argument has been checked.</summary>
-        private void BackwardCore(global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
-        {
-            int batch = _savedBatch;
-            int seqLen = _savedSeqLen;
-            int rows = batch * seqLen;
-            EnsureBackwardWorkspace(batch, seqLen);
-            PackTransposedWeights();
-            // The output gradient as rows of the last stage's output layout.
-            global::Deepbox.ModelSupport.ToTimeMajorRows(gradOutput, 48, 17, 24, 2, batch, seqLen, BatchFirst, _d_seq0_1);
-            // (0) GRU(9, 17, num_layers=2)
-            BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
-            // The input gradient in the caller's layout.
-            if (!gradInput.IsEmpty)
+            finally
             {
-                global::Deepbox.ModelSupport.FromTimeMajor(_d_x, 16, 9, 9, 1, batch, seqLen, BatchFirst, gradInput);
+                _exec.ExitTrainingPass();
             }
-        }
-
-        /// <summary>(0) GRU(9, 17, num_layers=2) backward: layers top-down, each direction back through time.</summary>
-        private void BackwardStage0(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
-        {
-            int rows = batch * seqLen;
-            // Layer 1, forward: the final states' gradients in, back through time, the initial states' out.
-            _dh0.AsSpan(0, batch * 24).Clear();
-            if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(2 * batch * 17), 17, _dh0, 24, 17, batch);
-            global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(2 * rows * 72), _aux0.AsSpan(2 * rows * 24), _h0_0.AsSpan(2 * batch * 24), _seq0_1.AsSpan(0), _wT0_1_hh, _d_seq0_1.AsSpan(0), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false);
-            if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(2 * batch * 17), 17, 17, batch);
-            // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
-            _gW.AsSpan(0, 2952).Clear();
-            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, _gW, rows);
-            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _p0_weight_ih_l1.Grad.AsSpan());
-            _gW.AsSpan(0, 1224).Clear();
-            if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_1.AsSpan(0), 48, _dGh0.AsSpan(batch * 72), _gW, (seqLen - 1) * batch);
-            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(2 * batch * 24), 24, _dGh0, _gW, batch);
-            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _p0_weight_hh_l1.Grad.AsSpan());
-            _gB.AsSpan(0, 72).Clear();
-            global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
-            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_ih_l1.Grad.AsSpan());
-            _gB.AsSpan(0, 72).Clear();
-            global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
-            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_hh_l1.Grad.AsSpan());
-            // The input's gradient.
-            global::Deepbox.Generated.BiGruKernels.Dense_K72_N48_Zero(_dG0, 72, _wT0_1_ih, default, _d_seq0_0, rows);
-            // Layer 1, reverse: the final states' gradients in, back through time, the initial states' out.
-            _dh0.AsSpan(0, batch * 24).Clear();
-            if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(3 * batch * 17), 17, _dh0, 24, 17, batch);
-            global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(3 * rows * 72), _aux0.AsSpan(3 * rows * 24), _h0_0.AsSpan(3 * batch * 24), _seq0_1.AsSpan(24), _wT0_1r_hh, _d_seq0_1.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true);
-            if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(3 * batch * 17), 17, 17, batch);
-            // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
-            _gW.AsSpan(0, 2952).Clear();
-            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, _gW, rows);
-            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _p0_weight_ih_l1_reverse.Grad.AsSpan());
-            _gW.AsSpan(0, 1224).Clear();
-            if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_1.AsSpan((batch * 48) + 24), 48, _dGh0, _gW, (seqLen - 1) * batch);
-            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(3 * batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gW, batch);
-            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _p0_weight_hh_l1_reverse.Grad.AsSpan());
-            _gB.AsSpan(0, 72).Clear();
-            global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
-            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_ih_l1_reverse.Grad.AsSpan());
-            _gB.AsSpan(0, 72).Clear();
-            global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
-            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_hh_l1_reverse.Grad.AsSpan());
-            // The input's gradient, added to the forward direction's.
-            global::Deepbox.Generated.BiGruKernels.Dense_K72_N48_Accumulate(_dG0, 72, _wT0_1r_ih, default, _d_seq0_0, rows);
-            // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
-            _dh0.AsSpan(0, batch * 24).Clear();
-            if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(0 * batch * 17), 17, _dh0, 24, 17, batch);
-            global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(0 * rows * 72), _aux0.AsSpan(0 * rows * 24), _h0_0.AsSpan(0 * batch * 24), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false);
-            if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(0 * batch * 17), 17, 17, batch);
-            // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
-            _gW.AsSpan(0, 648).Clear();
-            global::Deepbox.Generated.BiGruKernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows);
-            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _p0_weight_ih_l0.Grad.AsSpan());
-            _gW.AsSpan(0, 1224).Clear();
-            if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_0.AsSpan(0), 48, _dGh0.AsSpan(batch * 72), _gW, (seqLen - 1) * batch);
-            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(0 * batch * 24), 24, _dGh0, _gW, batch);
-            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _p0_weight_hh_l0.Grad.AsSpan());
-            _gB.AsSpan(0, 72).Clear();
-            global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
-            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_ih_l0.Grad.AsSpan());
-            _gB.AsSpan(0, 72).Clear();
-            global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
-            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_hh_l0.Grad.AsSpan());
-            // The input's gradient.
-            global::Deepbox.Generated.BiGruKernels.Dense_K72_N16_Zero(_dG0, 72, _wT0_0_ih, default, _d_x, rows);
-            // Layer 0, reverse: the final states' gradients in, back through time, the initial states' out.
-            _dh0.AsSpan(0, batch * 24).Clear();
-            if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(1 * batch * 17), 17, _dh0, 24, 17, batch);
-            global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(1 * rows * 72), _aux0.AsSpan(1 * rows * 24), _h0_0.AsSpan(1 * batch * 24), _seq0_0.AsSpan(24), _wT0_0r_hh, _d_seq0_0.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true);
-            if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(1 * batch * 17), 17, 17, batch);
-            // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
-            _gW.AsSpan(0, 648).Clear();
-            global::Deepbox.Generated.BiGruKernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows);
-            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _p0_weight_ih_l0_reverse.Grad.AsSpan());
-            _gW.AsSpan(0, 1224).Clear();
-            if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_0.AsSpan((batch * 48) + 24), 48, _dGh0, _gW, (seqLen - 1) * batch);
-            global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(1 * batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gW, batch);
-            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _p0_weight_hh_l0_reverse.Grad.AsSpan());
-            _gB.AsSpan(0, 72).Clear();
-            global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
-            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_ih_l0_reverse.Grad.AsSpan());
-            _gB.AsSpan(0, 72).Clear();
-            global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
-            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _p0_bias_hh_l0_reverse.Grad.AsSpan());
-            // The input's gradient, added to the forward direction's.
-            global::Deepbox.Generated.BiGruKernels.Dense_K72_N16_Accumulate(_dG0, 72, _wT0_0r_ih, default, _d_x, rows);
-        }
-
-        /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
-        private void EnsureBackwardWorkspace(int batch, int seqLen)
-        {
-            int rows = batch * seqLen;
-            global::Deepbox.ModelSupport.Ensure(ref _wT0_0_ih, 1152);
-            global::Deepbox.ModelSupport.Ensure(ref _wT0_0_hh, 1728);
-            global::Deepbox.ModelSupport.Ensure(ref _wT0_0r_ih, 1152);
-            global::Deepbox.ModelSupport.Ensure(ref _wT0_0r_hh, 1728);
-            global::Deepbox.ModelSupport.Ensure(ref _wT0_1_ih, 3456);
-            global::Deepbox.ModelSupport.Ensure(ref _wT0_1_hh, 1728);
-            global::Deepbox.ModelSupport.Ensure(ref _wT0_1r_ih, 3456);
-            global::Deepbox.ModelSupport.Ensure(ref _wT0_1r_hh, 1728);
-            global::Deepbox.ModelSupport.Ensure(ref _d_x, rows * 16);
-            global::Deepbox.ModelSupport.Ensure(ref _d_seq0_0, rows * 48);
-            global::Deepbox.ModelSupport.Ensure(ref _d_seq0_1, rows * 48);
-            global::Deepbox.ModelSupport.Ensure(ref _dG0, rows * 72);
-            global::Deepbox.ModelSupport.Ensure(ref _dGh0, rows * 72);
-            global::Deepbox.ModelSupport.Ensure(ref _dh0, batch * 24);
-            global::Deepbox.ModelSupport.Ensure(ref _gW, 2952);
-            global::Deepbox.ModelSupport.Ensure(ref _gB, 72);
         }
 
         /// <summary>
-        /// Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version
-        /// is packed. The snapshot is not compared again: the Forward before this Backward did, and a Forward and its Backward
-        /// are meant to see one version of the parameters (PyTorch raises an error when they change in between).
+        /// The weights in the layout the kernels read (input-major panels, gates side by side per block of 8 units, biases
+        /// pre-summed where legal), packed from <c>Snapshot</c>, the parameters' values at the time.
         /// </summary>
-        private void PackTransposedWeights()
+        [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "0.1.0.0")]
+        private sealed class Weights : global::Deepbox.PackedWeights
         {
-            if (_packedTransposedVersion == _weightsVersion)
+            public readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(648); // weight_ih_l0 as [9][72]
+            public readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(1224); // weight_hh_l0 as [17][72]
+            public readonly global::Deepbox.AlignedBuffer _b0_0 = new(72); // b_ih + b_hh for r and z, b_in for n
+            public readonly global::Deepbox.AlignedBuffer _bhn0_0 = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+            public readonly global::Deepbox.AlignedBuffer _w0_0r_ih = new(648); // weight_ih_l0_reverse as [9][72]
+            public readonly global::Deepbox.AlignedBuffer _w0_0r_hh = new(1224); // weight_hh_l0_reverse as [17][72]
+            public readonly global::Deepbox.AlignedBuffer _b0_0r = new(72); // b_ih + b_hh for r and z, b_in for n
+            public readonly global::Deepbox.AlignedBuffer _bhn0_0r = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+            public readonly global::Deepbox.AlignedBuffer _w0_1_ih = new(2952); // weight_ih_l1 as [41][72]
+            public readonly global::Deepbox.AlignedBuffer _w0_1_hh = new(1224); // weight_hh_l1 as [17][72]
+            public readonly global::Deepbox.AlignedBuffer _b0_1 = new(72); // b_ih + b_hh for r and z, b_in for n
+            public readonly global::Deepbox.AlignedBuffer _bhn0_1 = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+            public readonly global::Deepbox.AlignedBuffer _w0_1r_ih = new(2952); // weight_ih_l1_reverse as [41][72]
+            public readonly global::Deepbox.AlignedBuffer _w0_1r_hh = new(1224); // weight_hh_l1_reverse as [17][72]
+            public readonly global::Deepbox.AlignedBuffer _b0_1r = new(72); // b_ih + b_hh for r and z, b_in for n
+            public readonly global::Deepbox.AlignedBuffer _bhn0_1r = new(24); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+
+            public Weights()
+                : base(8262)
             {
-                return;
             }
 
-            _packedTransposedVersion = _weightsVersion;
-            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0.Value.AsSpan(), 3, 17, 9, 8, 9, 9, 16, _wT0_0_ih);
-            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0.Value.AsSpan(), 3, 17, 17, 8, 17, 17, 24, _wT0_0_hh);
-            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0_reverse.Value.AsSpan(), 3, 17, 9, 8, 9, 9, 16, _wT0_0r_ih);
-            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0_reverse.Value.AsSpan(), 3, 17, 17, 8, 17, 17, 24, _wT0_0r_hh);
-            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l1.Value.AsSpan(), 3, 17, 34, 8, 17, 24, 48, _wT0_1_ih);
-            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l1.Value.AsSpan(), 3, 17, 17, 8, 17, 17, 24, _wT0_1_hh);
-            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l1_reverse.Value.AsSpan(), 3, 17, 34, 8, 17, 24, 48, _wT0_1r_ih);
-            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l1_reverse.Value.AsSpan(), 3, 17, 17, 8, 17, 17, 24, _wT0_1r_hh);
+            /// <summary>Packs the snapshot (PyTorch's layout) into the layout the kernels read.</summary>
+            protected override void Pack()
+            {
+                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(0, 459), 3, 17, 9, 8, 9, 9, _w0_0_ih);
+                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(459, 867), 3, 17, 17, 8, 17, 17, _w0_0_hh);
+                global::Deepbox.ModelSupport.PackGateBias(Snapshot.AsSpan(1326, 51), Snapshot.AsSpan(1377, 51), 3, 17, 8, 2, _b0_0);
+                Snapshot.AsSpan(1377, 51).Slice(34, 17).CopyTo(_bhn0_0);
+                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(1428, 459), 3, 17, 9, 8, 9, 9, _w0_0r_ih);
+                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(1887, 867), 3, 17, 17, 8, 17, 17, _w0_0r_hh);
+                global::Deepbox.ModelSupport.PackGateBias(Snapshot.AsSpan(2754, 51), Snapshot.AsSpan(2805, 51), 3, 17, 8, 2, _b0_0r);
+                Snapshot.AsSpan(2805, 51).Slice(34, 17).CopyTo(_bhn0_0r);
+                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(2856, 1734), 3, 17, 34, 8, 17, 24, _w0_1_ih);
+                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(4590, 867), 3, 17, 17, 8, 17, 17, _w0_1_hh);
+                global::Deepbox.ModelSupport.PackGateBias(Snapshot.AsSpan(5457, 51), Snapshot.AsSpan(5508, 51), 3, 17, 8, 2, _b0_1);
+                Snapshot.AsSpan(5508, 51).Slice(34, 17).CopyTo(_bhn0_1);
+                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(5559, 1734), 3, 17, 34, 8, 17, 24, _w0_1r_ih);
+                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(7293, 867), 3, 17, 17, 8, 17, 17, _w0_1r_hh);
+                global::Deepbox.ModelSupport.PackGateBias(Snapshot.AsSpan(8160, 51), Snapshot.AsSpan(8211, 51), 3, 17, 8, 2, _b0_1r);
+                Snapshot.AsSpan(8211, 51).Slice(34, 17).CopyTo(_bhn0_1r);
+            }
+        }
+
+        /// <summary>
+        /// What one pass writes: the activations (kept for Backward in training), the gradients, the job split across threads.
+        /// Each evaluation pass takes a workspace of its own from a pool; training passes use the model's training workspace.
+        /// Buffers grow to the largest batch and length seen and are reused; 64-byte aligned, so no vector of a kernel straddles two cache lines.
+        /// </summary>
+        private sealed class Workspace : global::Deepbox.IPartitioned
+        {
+            private readonly BiGru _model; // its parameters' gradients
+            private Weights W = null!; // the weights of the running pass
+            private bool _training; // the running pass's mode
+            private int _threads = 1; // threads the running pass may use
+            private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
+            private int _jobBatch;
+            private int _jobSeqLen;
+            private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
+
+            // Forward.
+            private global::Deepbox.AlignedBuffer _x = global::Deepbox.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
+            private global::Deepbox.AlignedBuffer _seq0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 0 hidden states [T, B, 2 x 24]
+            private global::Deepbox.AlignedBuffer _seq0_1 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 1 hidden states [T, B, 2 x 24]
+            private global::Deepbox.AlignedBuffer _gx0 = global::Deepbox.AlignedBuffer.Empty; // (0) input products of every step [T, B, 72], overwritten by the gate activations (one per layer and direction in training, for Backward)
+            private global::Deepbox.AlignedBuffer _h0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial hidden states [4, B, 24]
+            private global::Deepbox.AlignedBuffer _aux0 = global::Deepbox.AlignedBuffer.Empty; // (0) W_hn h + b_hn of every step [4, T, B, 24], for Backward
+
+            // Backward workspace, allocated by the first Backward and grown like the forward workspace.
+            private global::Deepbox.AlignedBuffer _wT0_0_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][16]
+            private global::Deepbox.AlignedBuffer _wT0_0_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
+            private global::Deepbox.AlignedBuffer _wT0_0r_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][16]
+            private global::Deepbox.AlignedBuffer _wT0_0r_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
+            private global::Deepbox.AlignedBuffer _wT0_1_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][48]
+            private global::Deepbox.AlignedBuffer _wT0_1_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
+            private global::Deepbox.AlignedBuffer _wT0_1r_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [72][48]
+            private global::Deepbox.AlignedBuffer _wT0_1r_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [72][24]
+            private global::Deepbox.AlignedBuffer _d_x = global::Deepbox.AlignedBuffer.Empty; // gradient of _x
+            private global::Deepbox.AlignedBuffer _d_seq0_0 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_0
+            private global::Deepbox.AlignedBuffer _d_seq0_1 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_1
+            private global::Deepbox.AlignedBuffer _dG0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
+            private global::Deepbox.AlignedBuffer _dGh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, hidden side (n differs: r * dn)
+            private global::Deepbox.AlignedBuffer _dh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
+            private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies
+            private float[] _gW = []; // one weight gradient in the packed layout
+            private float[] _gB = []; // one bias gradient in the packed layout
+
+            public Workspace(BiGru model) => _model = model;
+
+            /// <summary>Runs the model on <paramref name="weights"/>; the activations stay here (for Backward, in training).</summary>
+            public void Forward(Weights weights, bool training, int threads, global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN)
+            {
+                W = weights;
+                _training = training;
+                _threads = threads;
+                EnsureWorkspace(batch, seqLen);
+                global::Deepbox.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);
+                // (0) GRU(9, 17, num_layers=2)
+                Stage0(batch, seqLen, h0, c0, hN, cN);
+                // The output in the caller's layout.
+                global::Deepbox.ModelSupport.FromTimeMajor(_seq0_1, 48, 17, 24, 2, batch, seqLen, BatchFirst, output);
+            }
+
+            /// <summary>(0) GRU(9, 17, num_layers=2): every layer and direction, input products first, then the recurrence.</summary>
+            private void Stage0(int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> hN, global::System.Span<float> cN)
+            {
+                int rows = batch * seqLen;
+                int stateRows = 4 * batch;
+                // Initial states: a row of 24 floats per (layer, direction, sequence), zeros unless given.
+                _h0_0.AsSpan(0, stateRows * 24).Clear();
+                if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 17, _h0_0, 24, 17, stateRows);
+                // Layer 0, forward.
+                _jobInput = _x;
+                Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
+                // Layer 0, reverse.
+                _jobInput = _x;
+                Fork(1, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
+                // Layer 1, forward.
+                _jobInput = _seq0_0;
+                Fork(2, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
+                // Layer 1, reverse.
+                _jobInput = _seq0_0;
+                Fork(3, batch, seqLen); // the input products (global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24), then the recurrence (global::Deepbox.Generated.BiGruKernels.GruSequence_H17)
+                // Final states [4, B, 17]: the forward direction's last step, the reverse direction's first.
+                if (!hN.IsEmpty)
+                {
+                    global::Deepbox.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 48), 48, hN.Slice(0 * batch * 17), 17, 17, batch);
+                    global::Deepbox.ModelSupport.CopyRows(_seq0_0.AsSpan(24), 48, hN.Slice(1 * batch * 17), 17, 17, batch);
+                    global::Deepbox.ModelSupport.CopyRows(_seq0_1.AsSpan((seqLen - 1) * batch * 48), 48, hN.Slice(2 * batch * 17), 17, 17, batch);
+                    global::Deepbox.ModelSupport.CopyRows(_seq0_1.AsSpan(24), 48, hN.Slice(3 * batch * 17), 17, 17, batch);
+                }
+            }
+
+            /// <summary>Grows the workspace to hold a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
+            private void EnsureWorkspace(int batch, int seqLen)
+            {
+                int rows = batch * seqLen;
+                global::Deepbox.ModelSupport.Ensure(ref _x, rows * 9);
+                global::Deepbox.ModelSupport.Ensure(ref _seq0_0, rows * 48);
+                global::Deepbox.ModelSupport.Ensure(ref _seq0_1, rows * 48);
+                global::Deepbox.ModelSupport.Ensure(ref _gx0, (_training ? 4 : 1) * rows * 72);
+                global::Deepbox.ModelSupport.Ensure(ref _h0_0, batch * 96);
+                global::Deepbox.ModelSupport.Ensure(ref _aux0, rows * 96);
+            }
+
+
+            /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
+            private void Fork(int job, int batch, int seqLen)
+            {
+                _job = job;
+                _jobBatch = batch;
+                _jobSeqLen = seqLen;
+                global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
+            }
+
+            /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences, from the input products to the last step.</summary>
+            void global::Deepbox.IPartitioned.RunPart(int part, int parts)
+            {
+                int batch = _jobBatch;
+                int seqLen = _jobSeqLen;
+                int rows = batch * seqLen;
+                int b0 = global::Deepbox.Workers.Split(batch, part, parts);
+                int b1 = global::Deepbox.Workers.Split(batch, part + 1, parts);
+                switch (_job)
+                {
+                    case 0: // (0) layer 0, forward
+                    {
+                        int gx = 0;
+                        // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                        // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                        int steps = global::System.Math.Max(1, 3640 / batch);
+                        for (int s0 = 0; s0 < seqLen; s0 += steps)
+                        {
+                            int s1 = global::System.Math.Min(seqLen, s0 + steps);
+                            int t0 = s0; // the chunk's time steps [t0, t1)
+                            int t1 = s1;
+                            // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
+                            // are then contiguous), else one per time step.
+                            if (b1 - b0 == batch)
+                            {
+                                global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24(_jobInput.AsSpan(t0 * batch * 9), 9, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (t0 * batch * 72)), (t1 - t0) * batch);
+                            }
+                            else
+                            {
+                                for (int t = t0; t < t1; t++)
+                                {
+                                    global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24(_jobInput.AsSpan(((t * batch) + b0) * 9), 9, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (((t * batch) + b0) * 72)), b1 - b0);
+                                }
+                            }
+
+                            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(gx), W._w0_0_hh, W._bhn0_0, _h0_0.AsSpan(0 * batch * 24), _aux0.AsSpan(0 * rows * 24), _seq0_0.AsSpan(0), 48, batch, seqLen, reverse: false, s0, s1, b0, b1);
+                        }
+                        break;
+                    }
+                    case 1: // (0) layer 0, reverse
+                    {
+                        int gx = _training ? 1 * rows * 72 : 0;
+                        // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                        // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                        int steps = global::System.Math.Max(1, 3640 / batch);
+                        for (int s0 = 0; s0 < seqLen; s0 += steps)
+                        {
+                            int s1 = global::System.Math.Min(seqLen, s0 + steps);
+                            int t0 = seqLen - s1; // the chunk's time steps [t0, t1): steps are counted from the end
+                            int t1 = seqLen - s0;
+                            // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
+                            // are then contiguous), else one per time step.
+                            if (b1 - b0 == batch)
+                            {
+                                global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24(_jobInput.AsSpan(t0 * batch * 9), 9, W._w0_0r_ih, W._b0_0r, _gx0.AsSpan(gx + (t0 * batch * 72)), (t1 - t0) * batch);
+                            }
+                            else
+                            {
+                                for (int t = t0; t < t1; t++)
+                                {
+                                    global::Deepbox.Generated.BiGruKernels.Dense_K9_N72_P24(_jobInput.AsSpan(((t * batch) + b0) * 9), 9, W._w0_0r_ih, W._b0_0r, _gx0.AsSpan(gx + (((t * batch) + b0) * 72)), b1 - b0);
+                                }
+                            }
+
+                            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(gx), W._w0_0r_hh, W._bhn0_0r, _h0_0.AsSpan(1 * batch * 24), _aux0.AsSpan(1 * rows * 24), _seq0_0.AsSpan(24), 48, batch, seqLen, reverse: true, s0, s1, b0, b1);
+                        }
+                        break;
+                    }
+                    case 2: // (0) layer 1, forward
+                    {
+                        int gx = _training ? 2 * rows * 72 : 0;
+                        // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                        // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                        int steps = global::System.Math.Max(1, 3640 / batch);
+                        for (int s0 = 0; s0 < seqLen; s0 += steps)
+                        {
+                            int s1 = global::System.Math.Min(seqLen, s0 + steps);
+                            int t0 = s0; // the chunk's time steps [t0, t1)
+                            int t1 = s1;
+                            // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
+                            // are then contiguous), else one per time step.
+                            if (b1 - b0 == batch)
+                            {
+                                global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24(_jobInput.AsSpan(t0 * batch * 48), 48, W._w0_1_ih, W._b0_1, _gx0.AsSpan(gx + (t0 * batch * 72)), (t1 - t0) * batch);
+                            }
+                            else
+                            {
+                                for (int t = t0; t < t1; t++)
+                                {
+                                    global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24(_jobInput.AsSpan(((t * batch) + b0) * 48), 48, W._w0_1_ih, W._b0_1, _gx0.AsSpan(gx + (((t * batch) + b0) * 72)), b1 - b0);
+                                }
+                            }
+
+                            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(gx), W._w0_1_hh, W._bhn0_1, _h0_0.AsSpan(2 * batch * 24), _aux0.AsSpan(2 * rows * 24), _seq0_1.AsSpan(0), 48, batch, seqLen, reverse: false, s0, s1, b0, b1);
+                        }
+                        break;
+                    }
+                    case 3: // (0) layer 1, reverse
+                    {
+                        int gx = _training ? 3 * rows * 72 : 0;
+                        // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                        // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                        int steps = global::System.Math.Max(1, 3640 / batch);
+                        for (int s0 = 0; s0 < seqLen; s0 += steps)
+                        {
+                            int s1 = global::System.Math.Min(seqLen, s0 + steps);
+                            int t0 = seqLen - s1; // the chunk's time steps [t0, t1): steps are counted from the end
+                            int t1 = seqLen - s0;
+                            // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
+                            // are then contiguous), else one per time step.
+                            if (b1 - b0 == batch)
+                            {
+                                global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24(_jobInput.AsSpan(t0 * batch * 48), 48, W._w0_1r_ih, W._b0_1r, _gx0.AsSpan(gx + (t0 * batch * 72)), (t1 - t0) * batch);
+                            }
+                            else
+                            {
+                                for (int t = t0; t < t1; t++)
+                                {
+                                    global::Deepbox.Generated.BiGruKernels.Dense_K17x2s24_N72_P24(_jobInput.AsSpan(((t * batch) + b0) * 48), 48, W._w0_1r_ih, W._b0_1r, _gx0.AsSpan(gx + (((t * batch) + b0) * 72)), b1 - b0);
+                                }
+                            }
+
+                            global::Deepbox.Generated.BiGruKernels.GruSequence_H17(_gx0.AsSpan(gx), W._w0_1r_hh, W._bhn0_1r, _h0_0.AsSpan(3 * batch * 24), _aux0.AsSpan(3 * rows * 24), _seq0_1.AsSpan(24), 48, batch, seqLen, reverse: true, s0, s1, b0, b1);
+                        }
+                        break;
+                    }
+                }
+            }
+
+            /// <summary>The backward pass itself, over the saved forward pass on the weights it read; every argument has been checked.</summary>
+            public void Backward(Weights weights, int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                W = weights;
+                int rows = batch * seqLen;
+                EnsureBackwardWorkspace(batch, seqLen);
+                PackTransposedWeights();
+                // The output gradient as rows of the last stage's output layout.
+                global::Deepbox.ModelSupport.ToTimeMajorRows(gradOutput, 48, 17, 24, 2, batch, seqLen, BatchFirst, _d_seq0_1);
+                // (0) GRU(9, 17, num_layers=2)
+                BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
+                // The input gradient in the caller's layout.
+                if (!gradInput.IsEmpty)
+                {
+                    global::Deepbox.ModelSupport.FromTimeMajor(_d_x, 16, 9, 9, 1, batch, seqLen, BatchFirst, gradInput);
+                }
+            }
+
+            /// <summary>(0) GRU(9, 17, num_layers=2) backward: layers top-down, each direction back through time.</summary>
+            private void BackwardStage0(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                int rows = batch * seqLen;
+                // Layer 1, forward: the final states' gradients in, back through time, the initial states' out.
+                _dh0.AsSpan(0, batch * 24).Clear();
+                if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(2 * batch * 17), 17, _dh0, 24, 17, batch);
+                global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(2 * rows * 72), _aux0.AsSpan(2 * rows * 24), _h0_0.AsSpan(2 * batch * 24), _seq0_1.AsSpan(0), _wT0_1_hh, _d_seq0_1.AsSpan(0), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false);
+                if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(2 * batch * 17), 17, 17, batch);
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+                _gW.AsSpan(0, 2952).Clear();
+                global::Deepbox.Generated.BiGruKernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, _gW, rows);
+                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1.Grad.AsSpan());
+                _gW.AsSpan(0, 1224).Clear();
+                if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_1.AsSpan(0), 48, _dGh0.AsSpan(batch * 72), _gW, (seqLen - 1) * batch);
+                global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(2 * batch * 24), 24, _dGh0, _gW, batch);
+                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1.Grad.AsSpan());
+                _gB.AsSpan(0, 72).Clear();
+                global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
+                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l1.Grad.AsSpan());
+                _gB.AsSpan(0, 72).Clear();
+                global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
+                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_hh_l1.Grad.AsSpan());
+                // The input's gradient.
+                global::Deepbox.Generated.BiGruKernels.Dense_K72_N48_Zero(_dG0, 72, _wT0_1_ih, default, _d_seq0_0, rows);
+                // Layer 1, reverse: the final states' gradients in, back through time, the initial states' out.
+                _dh0.AsSpan(0, batch * 24).Clear();
+                if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(3 * batch * 17), 17, _dh0, 24, 17, batch);
+                global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(3 * rows * 72), _aux0.AsSpan(3 * rows * 24), _h0_0.AsSpan(3 * batch * 24), _seq0_1.AsSpan(24), _wT0_1r_hh, _d_seq0_1.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true);
+                if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(3 * batch * 17), 17, 17, batch);
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+                _gW.AsSpan(0, 2952).Clear();
+                global::Deepbox.Generated.BiGruKernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, _gW, rows);
+                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1_reverse.Grad.AsSpan());
+                _gW.AsSpan(0, 1224).Clear();
+                if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_1.AsSpan((batch * 48) + 24), 48, _dGh0, _gW, (seqLen - 1) * batch);
+                global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(3 * batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gW, batch);
+                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1_reverse.Grad.AsSpan());
+                _gB.AsSpan(0, 72).Clear();
+                global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
+                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l1_reverse.Grad.AsSpan());
+                _gB.AsSpan(0, 72).Clear();
+                global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
+                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_hh_l1_reverse.Grad.AsSpan());
+                // The input's gradient, added to the forward direction's.
+                global::Deepbox.Generated.BiGruKernels.Dense_K72_N48_Accumulate(_dG0, 72, _wT0_1r_ih, default, _d_seq0_0, rows);
+                // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
+                _dh0.AsSpan(0, batch * 24).Clear();
+                if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(0 * batch * 17), 17, _dh0, 24, 17, batch);
+                global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(0 * rows * 72), _aux0.AsSpan(0 * rows * 24), _h0_0.AsSpan(0 * batch * 24), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false);
+                if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(0 * batch * 17), 17, 17, batch);
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+                _gW.AsSpan(0, 648).Clear();
+                global::Deepbox.Generated.BiGruKernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows);
+                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0.Grad.AsSpan());
+                _gW.AsSpan(0, 1224).Clear();
+                if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_0.AsSpan(0), 48, _dGh0.AsSpan(batch * 72), _gW, (seqLen - 1) * batch);
+                global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(0 * batch * 24), 24, _dGh0, _gW, batch);
+                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0.Grad.AsSpan());
+                _gB.AsSpan(0, 72).Clear();
+                global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
+                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0.Grad.AsSpan());
+                _gB.AsSpan(0, 72).Clear();
+                global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
+                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
+                // The input's gradient.
+                global::Deepbox.Generated.BiGruKernels.Dense_K72_N16_Zero(_dG0, 72, _wT0_0_ih, default, _d_x, rows);
+                // Layer 0, reverse: the final states' gradients in, back through time, the initial states' out.
+                _dh0.AsSpan(0, batch * 24).Clear();
+                if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(1 * batch * 17), 17, _dh0, 24, 17, batch);
+                global::Deepbox.Generated.BiGruKernels.GruBackward_H17(_gx0.AsSpan(1 * rows * 72), _aux0.AsSpan(1 * rows * 24), _h0_0.AsSpan(1 * batch * 24), _seq0_0.AsSpan(24), _wT0_0r_hh, _d_seq0_0.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true);
+                if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(1 * batch * 17), 17, 17, batch);
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+                _gW.AsSpan(0, 648).Clear();
+                global::Deepbox.Generated.BiGruKernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows);
+                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0_reverse.Grad.AsSpan());
+                _gW.AsSpan(0, 1224).Clear();
+                if (seqLen > 1) global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_seq0_0.AsSpan((batch * 48) + 24), 48, _dGh0, _gW, (seqLen - 1) * batch);
+                global::Deepbox.Generated.BiGruKernels.WeightGrad_K17_N72(_h0_0.AsSpan(1 * batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gW, batch);
+                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0_reverse.Grad.AsSpan());
+                _gB.AsSpan(0, 72).Clear();
+                global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
+                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0_reverse.Grad.AsSpan());
+                _gB.AsSpan(0, 72).Clear();
+                global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gB);
+                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_hh_l0_reverse.Grad.AsSpan());
+                // The input's gradient, added to the forward direction's.
+                global::Deepbox.Generated.BiGruKernels.Dense_K72_N16_Accumulate(_dG0, 72, _wT0_0r_ih, default, _d_x, rows);
+            }
+
+            /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
+            private void EnsureBackwardWorkspace(int batch, int seqLen)
+            {
+                int rows = batch * seqLen;
+                global::Deepbox.ModelSupport.Ensure(ref _wT0_0_ih, 1152);
+                global::Deepbox.ModelSupport.Ensure(ref _wT0_0_hh, 1728);
+                global::Deepbox.ModelSupport.Ensure(ref _wT0_0r_ih, 1152);
+                global::Deepbox.ModelSupport.Ensure(ref _wT0_0r_hh, 1728);
+                global::Deepbox.ModelSupport.Ensure(ref _wT0_1_ih, 3456);
+                global::Deepbox.ModelSupport.Ensure(ref _wT0_1_hh, 1728);
+                global::Deepbox.ModelSupport.Ensure(ref _wT0_1r_ih, 3456);
+                global::Deepbox.ModelSupport.Ensure(ref _wT0_1r_hh, 1728);
+                global::Deepbox.ModelSupport.Ensure(ref _d_x, rows * 16);
+                global::Deepbox.ModelSupport.Ensure(ref _d_seq0_0, rows * 48);
+                global::Deepbox.ModelSupport.Ensure(ref _d_seq0_1, rows * 48);
+                global::Deepbox.ModelSupport.Ensure(ref _dG0, rows * 72);
+                global::Deepbox.ModelSupport.Ensure(ref _dGh0, rows * 72);
+                global::Deepbox.ModelSupport.Ensure(ref _dh0, batch * 24);
+                global::Deepbox.ModelSupport.Ensure(ref _gW, 2952);
+                global::Deepbox.ModelSupport.Ensure(ref _gB, 72);
+            }
+
+            /// <summary>
+            /// Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version
+            /// is packed, from the values the Forward before this Backward was packed from: a Forward and its Backward see one version
+            /// of the parameters (PyTorch raises an error when they change in between).
+            /// </summary>
+            private void PackTransposedWeights()
+            {
+                if (_packedTransposedVersion == W.Version)
+                {
+                    return;
+                }
+
+                _packedTransposedVersion = W.Version;
+                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(0, 459), 3, 17, 9, 8, 9, 9, 16, _wT0_0_ih);
+                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(459, 867), 3, 17, 17, 8, 17, 17, 24, _wT0_0_hh);
+                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(1428, 459), 3, 17, 9, 8, 9, 9, 16, _wT0_0r_ih);
+                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(1887, 867), 3, 17, 17, 8, 17, 17, 24, _wT0_0r_hh);
+                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(2856, 1734), 3, 17, 34, 8, 17, 24, 48, _wT0_1_ih);
+                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(4590, 867), 3, 17, 17, 8, 17, 17, 24, _wT0_1_hh);
+                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(5559, 1734), 3, 17, 34, 8, 17, 24, 48, _wT0_1r_ih);
+                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(7293, 867), 3, 17, 17, 8, 17, 17, 24, _wT0_1r_hh);
+            }
         }
     }
 }
@@ -803,10 +840,10 @@ namespace Deepbox.Generated
         /// <summary>
         /// Sets state values smaller than 1e-30f in magnitude to zero. A state that decays (input going quiet for
         /// thousands of steps) would otherwise sink into subnormal floats, which slow x86 cores many times over, and .NET has
-        /// no flush-to-zero switch; values this small change nothing a float can show downstream.
+        /// no flush-to-zero switch; values this small change nothing a float can show downstream. NaN is kept (its comparison is false).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vec Flush(Vec x) => x & V.GreaterThanOrEqual(V.Abs(x), V.Create(1e-30f));
+        private static Vec Flush(Vec x) => V.AndNot(x, V.LessThan(V.Abs(x), V.Create(1e-30f)));
 
         /// <summary>
         /// y[m, 0:72] = bias + sum over [0, 17) and [24, 41) of x[m, k] * w[k, 0:72], for m in [0, rows).

@@ -18,7 +18,7 @@ using System; // MemoryExtensions.AsSpan on the workspace arrays; every type bel
 namespace Snapshots
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "0.1.0.0")]
-    partial class SeedGru : global::Deepbox.IModel, global::Deepbox.IPartitioned
+    partial class SeedGru : global::Deepbox.IModel
     {
         /// <summary>Features per time step the model takes.</summary>
         public const int InputSize = 4;
@@ -39,51 +39,10 @@ namespace Snapshots
         private readonly global::Deepbox.Parameter _p0_bias_hh_l0;
         private readonly global::Deepbox.Parameter[] _parameters;
         private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
-        private bool _training = true;
-        private int _threads = 1;
-        private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
-        private int _jobBatch;
-        private int _jobSeqLen;
-        private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
 
-        // Weights packed for the kernels (input-major panels, gates side by side per block of 8 units, biases pre-summed where legal), repacked at the start of a pass when the parameters changed.
-        private readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(96); // weight_ih_l0 as [4][24]
-        private readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(192); // weight_hh_l0 as [8][24]
-        private readonly global::Deepbox.AlignedBuffer _b0_0 = new(24); // b_ih + b_hh for r and z, b_in for n
-        private readonly global::Deepbox.AlignedBuffer _bhn0_0 = new(8); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
-
-        // The parameters' values as last packed, compared bit for bit at each pass: a change bumps the version.
-        private readonly float[] _snapshot = new float[336];
-        private int _weightsVersion;
-        private int _packedVersion = -1;
-
-        // Workspace, grown to the largest batch and length seen and reused by later calls; 64-byte aligned, so no vector of a kernel straddles two cache lines.
-        private global::Deepbox.AlignedBuffer _x = global::Deepbox.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
-        private global::Deepbox.AlignedBuffer _seq0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 0 hidden states [T, B, 8]
-        private global::Deepbox.AlignedBuffer _gx0 = global::Deepbox.AlignedBuffer.Empty; // (0) input products of every step [T, B, 24], overwritten by the gate activations (one per layer and direction in training, for Backward)
-        private global::Deepbox.AlignedBuffer _h0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial hidden states [1, B, 8]
-        private global::Deepbox.AlignedBuffer _aux0 = global::Deepbox.AlignedBuffer.Empty; // (0) W_hn h + b_hn of every step [1, T, B, 8], for Backward
-
-        // What Backward needs of the last training-mode Forward.
-        private bool _saved;
-        private int _savedBatch;
-        private int _savedSeqLen;
-        private bool _savedUnbatched;
-
-        // Backward workspace, allocated by the first Backward and grown like the forward workspace.
-        private global::Deepbox.AlignedBuffer _wT0_0_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [24][8]
-        private global::Deepbox.AlignedBuffer _wT0_0_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [24][8]
-        private global::Deepbox.AlignedBuffer _d_x = global::Deepbox.AlignedBuffer.Empty; // gradient of _x
-        private global::Deepbox.AlignedBuffer _d_seq0_0 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_0
-        private global::Deepbox.AlignedBuffer _dG0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
-        private global::Deepbox.AlignedBuffer _dGh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, hidden side (n differs: r * dn)
-        private global::Deepbox.AlignedBuffer _dh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
-        private int _packedTransposedVersion = -1; // the version of the parameters in the transposed copies
-        private float[] _gW = []; // one weight gradient in the packed layout
-        private float[] _gB = []; // one bias gradient in the packed layout
-
-        // Step's scratch (a layer's sums before the activations), fixed in size: streaming allocates nothing.
-        private readonly float[] _stepSums = new float[32];
+        // The packed weights, the workspaces, the mode and the threads: any number of evaluation passes may run at once
+        // (each on a workspace of its own and on weights no one repacks while it runs); training passes run one at a time.
+        private readonly global::Deepbox.ModelExecution<Weights, Workspace> _exec;
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
         public SeedGru()
@@ -113,7 +72,7 @@ namespace Snapshots
             generator.UniformInverseSqrt(_p0_bias_hh_l0.Value.AsSpan(), 8);
             _parameters = [_p0_weight_ih_l0, _p0_weight_hh_l0, _p0_bias_ih_l0, _p0_bias_hh_l0];
             _parameterList = global::System.Array.AsReadOnly(_parameters);
-            PackWeights();
+            _exec = new global::Deepbox.ModelExecution<Weights, Workspace>(_parameters, () => new Weights(), () => new Workspace(this));
         }
 
         /// <summary>
@@ -127,8 +86,7 @@ namespace Snapshots
         {
             (int batch, int seqLen, bool unbatched) = CheckInput(input);
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
-            Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default);
-            _savedUnbatched = unbatched;
+            Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default, unbatched);
             return output;
         }
 
@@ -146,8 +104,7 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckState("h0", h0, stateShape);
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
             global::Deepbox.Tensor h = global::Deepbox.Tensor.Zeros(stateShape);
-            Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default);
-            _savedUnbatched = unbatched;
+            Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default, unbatched);
             return (output, h);
         }
 
@@ -165,8 +122,7 @@ namespace Snapshots
             global::Deepbox.ModelSupport.CheckSequenceSizes(batch, seqLen);
             global::Deepbox.ModelSupport.CheckLength("input", input.Length, batch, seqLen, InputSize);
             global::Deepbox.ModelSupport.CheckLength("output", output.Length, batch, seqLen, OutputSize);
-            Run(input, batch, seqLen, default, default, output, default, default);
-            _savedUnbatched = false;
+            Run(input, batch, seqLen, default, default, output, default, default, unbatched: false);
         }
 
         private static (int Batch, int SeqLen, bool Unbatched) CheckInput(global::Deepbox.Tensor input)
@@ -202,7 +158,7 @@ namespace Snapshots
         public global::Deepbox.Tensor Backward(global::Deepbox.Tensor gradOutput)
         {
             CheckGradOutput(gradOutput);
-            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));
+            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             BackwardCore(gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
             return gradInput;
         }
@@ -217,9 +173,9 @@ namespace Snapshots
         public (global::Deepbox.Tensor Input, global::Deepbox.Tensor H0) BackwardWithState(global::Deepbox.Tensor gradOutput, global::Deepbox.Tensor? gradH = null)
         {
             CheckGradOutput(gradOutput);
-            int[] stateShape = _savedUnbatched ? [1, 8] : [1, _savedBatch, 8];
+            int[] stateShape = _exec.SavedUnbatched ? [1, 8] : [1, _exec.SavedBatch, 8];
             global::Deepbox.ModelSupport.CheckState("gradH", gradH, stateShape);
-            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_savedBatch, _savedSeqLen, _savedUnbatched));
+            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
             BackwardCore(gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);
             return (gradInput, gradH0);
@@ -233,11 +189,11 @@ namespace Snapshots
         /// <param name="gradInput">Receives the gradient with respect to the input, or empty to skip it.</param>
         public void Backward(global::System.ReadOnlySpan<float> gradOutput, global::System.Span<float> gradInput)
         {
-            global::Deepbox.ModelSupport.CheckBackward(_training, _saved);
-            global::Deepbox.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _savedBatch, _savedSeqLen, OutputSize);
+            global::Deepbox.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
+            global::Deepbox.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _exec.SavedBatch, _exec.SavedSeqLen, OutputSize);
             if (!gradInput.IsEmpty)
             {
-                global::Deepbox.ModelSupport.CheckLength("gradInput", gradInput.Length, _savedBatch, _savedSeqLen, InputSize);
+                global::Deepbox.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
             }
             BackwardCore(gradOutput, default, default, gradInput, default, default);
         }
@@ -245,8 +201,8 @@ namespace Snapshots
         private void CheckGradOutput(global::Deepbox.Tensor gradOutput)
         {
             global::System.ArgumentNullException.ThrowIfNull(gradOutput);
-            global::Deepbox.ModelSupport.CheckBackward(_training, _saved);
-            int[] expected = OutputShape(_savedBatch, _savedSeqLen, _savedUnbatched);
+            global::Deepbox.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
+            int[] expected = OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched);
             if (!gradOutput.HasShape(expected))
             {
                 global::Deepbox.ModelSupport.ThrowShape("gradOutput", global::Deepbox.ModelSupport.Shape(expected), gradOutput.Shape);
@@ -258,25 +214,61 @@ namespace Snapshots
             return unbatched ? [seqLen, InputSize] : [batch, seqLen, InputSize];
         }
 
+        /// <summary>Goes back through the saved pass on the training workspace; one training-mode pass runs at a time.</summary>
+        private void BackwardCore(global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+        {
+            Workspace workspace = _exec.EnterTrainingPass();
+            try
+            {
+                workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, gradH, gradC, gradInput, gradH0, gradC0);
+            }
+            finally
+            {
+                _exec.ExitTrainingPass();
+            }
+        }
+
         /// <summary>The floats a <see cref="global::Deepbox.ModelState"/> of this model holds: each recurrent layer's padded h (and c).</summary>
         public const int StateLength = 8;
 
         /// <summary>
+        /// This model's states: the padded h (and c) of each layer, then 32 floats a step writes (so concurrent streams share
+        /// nothing); <c>Values</c> reads, for each recurrent declaration, h as [num_layers, hidden] then c likewise.
+        /// </summary>
+        private static readonly global::Deepbox.StateLayout s_stateLayout = new("SeedGru", StateLength, 32, 0, 8);
+
+        /// <summary>
         /// A zero state for streaming one sequence with <see cref="Step"/>. It also brings the weights <c>Step</c> reads
         /// up to date with the parameters (as <c>Forward</c> and <c>LoadStateDict</c> do): after changing parameters in
-        /// place, for example with an optimizer, call it (or <c>Forward</c>) before streaming again.
+        /// place, for example with an optimizer, call it (or <c>Forward</c>) before streaming again. Any number of states
+        /// may be stepped through this model at once, from any threads; one state belongs to one thread at a time.
         /// </summary>
         /// <returns>A new state, all zeros.</returns>
         public global::Deepbox.ModelState CreateState()
         {
-            PackWeights();
-            return new global::Deepbox.ModelState(StateLength);
+            _exec.Refresh();
+            return new global::Deepbox.ModelState(s_stateLayout);
+        }
+
+        /// <summary>
+        /// A state restored from <paramref name="values"/>, as <c>ModelState.Values</c> gave them (possibly in another process):
+        /// stepping it continues the stream bit for bit as if it had never stopped. Brings the weights up to date as
+        /// <see cref="CreateState()"/> does.
+        /// </summary>
+        /// <param name="values">For each recurrent declaration, h as [num_layers, hidden_size], then c likewise for an LSTM.</param>
+        /// <returns>A new state holding those values.</returns>
+        /// <exception cref="global::System.ArgumentException">The number of values is not this model's.</exception>
+        public global::Deepbox.ModelState CreateState(global::System.ReadOnlySpan<float> values)
+        {
+            _exec.Refresh();
+            return global::Deepbox.ModelSupport.CreateState(s_stateLayout, values);
         }
 
         /// <summary>
         /// Runs one time step of one sequence: reads <paramref name="input"/> (<c>InputSize</c> floats), updates
         /// <paramref name="state"/> and writes <paramref name="output"/> (<c>OutputSize</c> floats). The same numbers as
-        /// <c>Forward</c> over the whole sequence, one step at a time; no dropout; allocates nothing.
+        /// <c>Forward</c> over the whole sequence, one step at a time; no dropout; allocates nothing. Everything a step writes
+        /// is in <paramref name="state"/>: threads may step distinct states through one model at once.
         /// </summary>
         /// <param name="input">This step's features.</param>
         /// <param name="state">The sequence's state, from <see cref="CreateState"/>; updated in place.</param>
@@ -285,21 +277,24 @@ namespace Snapshots
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
         public void Step(global::System.ReadOnlySpan<float> input, global::Deepbox.ModelState state, global::System.Span<float> output)
         {
-            global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, StateLength, output.Length, OutputSize);
+            global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, s_stateLayout, output.Length, OutputSize);
+            Weights w = _exec.StepWeights(out bool counted); // in training mode counted, so a training loop can repack them meanwhile
             global::System.Span<float> s = state.AsSpan();
+            global::System.Span<float> scratch = state.Scratch;
             // (0) GRU(4, 8, num_layers=1)
-            global::Deepbox.Generated.SeedGruKernels.GruStep_K4_H8(input, _w0_0_ih, _w0_0_hh, _b0_0, _bhn0_0, s.Slice(0, 8), _stepSums);
+            global::Deepbox.Generated.SeedGruKernels.GruStep_K4_H8(input, w._w0_0_ih, w._w0_0_hh, w._b0_0, w._bhn0_0, s.Slice(0, 8), scratch.Slice(0, 32));
             s.Slice(0, 8).Slice(0, OutputSize).CopyTo(output);
+            if (counted) _exec.Release(w);
         }
 
         /// <inheritdoc/>
-        public bool IsTraining => _training;
+        public bool IsTraining => _exec.IsTraining;
 
         /// <inheritdoc/>
         public int Threads
         {
-            get => _threads;
-            set => _threads = value >= 1 ? value : throw new global::System.ArgumentOutOfRangeException(nameof(value), value, "Threads must be at least 1.");
+            get => _exec.Threads;
+            set => _exec.Threads = value;
         }
 
         /// <inheritdoc/>
@@ -324,25 +319,16 @@ namespace Snapshots
         }
 
         /// <inheritdoc/>
-        public void Train() => _training = true;
+        public void Train() => _exec.Train();
 
         /// <inheritdoc/>
-        public void Eval()
-        {
-            _training = false;
-            _saved = false;
-        }
+        public void Eval() => _exec.Eval();
 
         /// <inheritdoc/>
         public global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> StateDict() => global::Deepbox.StateDicts.Create(_parameters);
 
         /// <inheritdoc/>
-        public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> stateDict, bool strict = true)
-        {
-            global::Deepbox.LoadStateDictResult result = global::Deepbox.StateDicts.Load(_parameters, stateDict, strict);
-            PackWeights();
-            return result;
-        }
+        public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> stateDict, bool strict = true) => _exec.Load(stateDict, strict);
 
         /// <summary>
         /// Writes the parameters to a safetensors file (F32, PyTorch's names and layout), as
@@ -365,203 +351,276 @@ namespace Snapshots
         /// <summary>The model in deepbox's form, e.g. <c>LSTM(4, 8, num_layers=1)</c>.</summary>
         public override string ToString() => "GRU(4, 8, num_layers=1)";
 
-        /// <summary>The pass itself; every argument has been checked. Empty states mean zeros / not wanted.</summary>
-        private void Run(global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN)
+        /// <summary>
+        /// The pass; every argument has been checked. Empty states mean zeros / not wanted. In evaluation mode it runs on a
+        /// workspace of its own and on weights no one repacks meanwhile, so any number of callers may run it at once; in
+        /// training mode on the training workspace, which keeps what Backward needs, one caller at a time.
+        /// </summary>
+        private void Run(global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN, bool unbatched)
         {
-            EnsureWorkspace(batch, seqLen);
-            PackWeights();
-            global::Deepbox.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);
-            // (0) GRU(4, 8, num_layers=1)
-            Stage0(batch, seqLen, h0, c0, hN, cN);
-            // The output in the caller's layout.
-            global::Deepbox.ModelSupport.FromTimeMajor(_seq0_0, 8, 8, 8, 1, batch, seqLen, BatchFirst, output);
-            // What Backward needs: everything it reads stays in the workspace until the next Forward.
-            _saved = _training;
-            _savedBatch = batch;
-            _savedSeqLen = seqLen;
-        }
-
-        /// <summary>(0) GRU(4, 8, num_layers=1): every layer and direction, input products first, then the recurrence.</summary>
-        private void Stage0(int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> hN, global::System.Span<float> cN)
-        {
-            int rows = batch * seqLen;
-            int stateRows = 1 * batch;
-            // Initial states: a row of 8 floats per (layer, direction, sequence), zeros unless given.
-            _h0_0.AsSpan(0, stateRows * 8).Clear();
-            if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 8, _h0_0, 8, 8, stateRows);
-            // Layer 0, forward.
-            _jobInput = _x;
-            Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24), then the recurrence (global::Deepbox.Generated.SeedGruKernels.GruSequence_H8)
-            // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
-            if (!hN.IsEmpty)
+            if (!_exec.IsTraining)
             {
-                global::Deepbox.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 8), 8, hN.Slice(0 * batch * 8), 8, 8, batch);
-            }
-        }
-
-        /// <summary>Grows the workspace to hold a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
-        private void EnsureWorkspace(int batch, int seqLen)
-        {
-            int rows = batch * seqLen;
-            global::Deepbox.ModelSupport.Ensure(ref _x, rows * 4);
-            global::Deepbox.ModelSupport.Ensure(ref _seq0_0, rows * 8);
-            global::Deepbox.ModelSupport.Ensure(ref _gx0, (_training ? 1 : 1) * rows * 24);
-            global::Deepbox.ModelSupport.Ensure(ref _h0_0, batch * 8);
-            global::Deepbox.ModelSupport.Ensure(ref _aux0, rows * 8);
-        }
-
-        /// <summary>Brings the snapshot of the parameters up to date; a change of any value starts a new version.</summary>
-        private void SyncWeights()
-        {
-            if (global::Deepbox.ModelSupport.SyncSnapshot(_parameters, _snapshot))
-            {
-                _weightsVersion++;
-            }
-        }
-
-        /// <summary>Packs the parameters (PyTorch's layout) into the layout the kernels read, unless that version is packed.</summary>
-        private void PackWeights()
-        {
-            SyncWeights();
-            if (_packedVersion == _weightsVersion)
-            {
+                Weights weights = _exec.Acquire();
+                Workspace pass = _exec.Rent();
+                try
+                {
+                    pass.Forward(weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+                }
+                finally
+                {
+                    _exec.Return(pass);
+                    _exec.Release(weights);
+                }
                 return;
             }
 
-            _packedVersion = _weightsVersion;
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_ih_l0.Value.AsSpan(), 3, 8, 4, 8, 4, 4, _w0_0_ih);
-            global::Deepbox.ModelSupport.PackGateInterleaved(_p0_weight_hh_l0.Value.AsSpan(), 3, 8, 8, 8, 8, 8, _w0_0_hh);
-            global::Deepbox.ModelSupport.PackGateBias(_p0_bias_ih_l0.Value.AsSpan(), _p0_bias_hh_l0.Value.AsSpan(), 3, 8, 8, 2, _b0_0);
-            _p0_bias_hh_l0.Value.AsSpan().Slice(16, 8).CopyTo(_bhn0_0);
-        }
-
-        /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
-        private void Fork(int job, int batch, int seqLen)
-        {
-            _job = job;
-            _jobBatch = batch;
-            _jobSeqLen = seqLen;
-            global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
-        }
-
-        /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences, from the input products to the last step.</summary>
-        void global::Deepbox.IPartitioned.RunPart(int part, int parts)
-        {
-            int batch = _jobBatch;
-            int seqLen = _jobSeqLen;
-            int rows = batch * seqLen;
-            int b0 = global::Deepbox.Workers.Split(batch, part, parts);
-            int b1 = global::Deepbox.Workers.Split(batch, part + 1, parts);
-            switch (_job)
+            Workspace training = _exec.EnterTrainingPass();
+            try
             {
-                case 0: // (0) layer 0, forward
-                {
-                    int gx = 0;
-                    // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
-                    // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-                    int steps = global::System.Math.Max(1, 10922 / batch);
-                    for (int s0 = 0; s0 < seqLen; s0 += steps)
-                    {
-                        int s1 = global::System.Math.Min(seqLen, s0 + steps);
-                        int t0 = s0; // the chunk's time steps [t0, t1)
-                        int t1 = s1;
-                        // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
-                        // are then contiguous), else one per time step.
-                        if (b1 - b0 == batch)
-                        {
-                            global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24(_jobInput.AsSpan(t0 * batch * 4), 4, _w0_0_ih, _b0_0, _gx0.AsSpan(gx + (t0 * batch * 24)), (t1 - t0) * batch);
-                        }
-                        else
-                        {
-                            for (int t = t0; t < t1; t++)
-                            {
-                                global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24(_jobInput.AsSpan(((t * batch) + b0) * 4), 4, _w0_0_ih, _b0_0, _gx0.AsSpan(gx + (((t * batch) + b0) * 24)), b1 - b0);
-                            }
-                        }
-
-                        global::Deepbox.Generated.SeedGruKernels.GruSequence_H8(_gx0.AsSpan(gx), _w0_0_hh, _bhn0_0, _h0_0.AsSpan(0 * batch * 8), _aux0.AsSpan(0 * rows * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, s0, s1, b0, b1);
-                    }
-                    break;
-                }
+                training.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+                _exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace
             }
-        }
-
-        /// <summary>The backward pass itself, over the saved forward pass; every argument has been checked.</summary>
-        private void BackwardCore(global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
-        {
-            int batch = _savedBatch;
-            int seqLen = _savedSeqLen;
-            int rows = batch * seqLen;
-            EnsureBackwardWorkspace(batch, seqLen);
-            PackTransposedWeights();
-            // The output gradient as rows of the last stage's output layout.
-            global::Deepbox.ModelSupport.ToTimeMajorRows(gradOutput, 8, 8, 8, 1, batch, seqLen, BatchFirst, _d_seq0_0);
-            // (0) GRU(4, 8, num_layers=1)
-            BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
-            // The input gradient in the caller's layout.
-            if (!gradInput.IsEmpty)
+            finally
             {
-                global::Deepbox.ModelSupport.FromTimeMajor(_d_x, 8, 4, 4, 1, batch, seqLen, BatchFirst, gradInput);
+                _exec.ExitTrainingPass();
             }
-        }
-
-        /// <summary>(0) GRU(4, 8, num_layers=1) backward: layers top-down, each direction back through time.</summary>
-        private void BackwardStage0(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
-        {
-            int rows = batch * seqLen;
-            // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
-            _dh0.AsSpan(0, batch * 8).Clear();
-            if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(0 * batch * 8), 8, _dh0, 8, 8, batch);
-            global::Deepbox.Generated.SeedGruKernels.GruBackward_H8(_gx0.AsSpan(0 * rows * 24), _aux0.AsSpan(0 * rows * 8), _h0_0.AsSpan(0 * batch * 8), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false);
-            if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0 * batch * 8), 8, 8, batch);
-            // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
-            _gW.AsSpan(0, 96).Clear();
-            global::Deepbox.Generated.SeedGruKernels.WeightGrad_K4_N24(_x, 4, _dG0, _gW, rows);
-            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 8, 4, 8, 4, 4, _p0_weight_ih_l0.Grad.AsSpan());
-            _gW.AsSpan(0, 192).Clear();
-            if (seqLen > 1) global::Deepbox.Generated.SeedGruKernels.WeightGrad_K8_N24(_seq0_0.AsSpan(0), 8, _dGh0.AsSpan(batch * 24), _gW, (seqLen - 1) * batch);
-            global::Deepbox.Generated.SeedGruKernels.WeightGrad_K8_N24(_h0_0.AsSpan(0 * batch * 8), 8, _dGh0, _gW, batch);
-            global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 8, 8, 8, 8, 8, _p0_weight_hh_l0.Grad.AsSpan());
-            _gB.AsSpan(0, 24).Clear();
-            global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 24, _gB);
-            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 8, 8, _p0_bias_ih_l0.Grad.AsSpan());
-            _gB.AsSpan(0, 24).Clear();
-            global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 24, _gB);
-            global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 8, 8, _p0_bias_hh_l0.Grad.AsSpan());
-            // The input's gradient.
-            global::Deepbox.Generated.SeedGruKernels.Dense_K24_N8_Zero(_dG0, 24, _wT0_0_ih, default, _d_x, rows);
-        }
-
-        /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
-        private void EnsureBackwardWorkspace(int batch, int seqLen)
-        {
-            int rows = batch * seqLen;
-            global::Deepbox.ModelSupport.Ensure(ref _wT0_0_ih, 192);
-            global::Deepbox.ModelSupport.Ensure(ref _wT0_0_hh, 192);
-            global::Deepbox.ModelSupport.Ensure(ref _d_x, rows * 8);
-            global::Deepbox.ModelSupport.Ensure(ref _d_seq0_0, rows * 8);
-            global::Deepbox.ModelSupport.Ensure(ref _dG0, rows * 24);
-            global::Deepbox.ModelSupport.Ensure(ref _dGh0, rows * 24);
-            global::Deepbox.ModelSupport.Ensure(ref _dh0, batch * 8);
-            global::Deepbox.ModelSupport.Ensure(ref _gW, 192);
-            global::Deepbox.ModelSupport.Ensure(ref _gB, 24);
         }
 
         /// <summary>
-        /// Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version
-        /// is packed. The snapshot is not compared again: the Forward before this Backward did, and a Forward and its Backward
-        /// are meant to see one version of the parameters (PyTorch raises an error when they change in between).
+        /// The weights in the layout the kernels read (input-major panels, gates side by side per block of 8 units, biases
+        /// pre-summed where legal), packed from <c>Snapshot</c>, the parameters' values at the time.
         /// </summary>
-        private void PackTransposedWeights()
+        [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "0.1.0.0")]
+        private sealed class Weights : global::Deepbox.PackedWeights
         {
-            if (_packedTransposedVersion == _weightsVersion)
+            public readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(96); // weight_ih_l0 as [4][24]
+            public readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(192); // weight_hh_l0 as [8][24]
+            public readonly global::Deepbox.AlignedBuffer _b0_0 = new(24); // b_ih + b_hh for r and z, b_in for n
+            public readonly global::Deepbox.AlignedBuffer _bhn0_0 = new(8); // b_hn, kept apart: it sits inside r * (W_hn h + b_hn)
+
+            public Weights()
+                : base(336)
             {
-                return;
             }
 
-            _packedTransposedVersion = _weightsVersion;
-            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_ih_l0.Value.AsSpan(), 3, 8, 4, 8, 4, 4, 8, _wT0_0_ih);
-            global::Deepbox.ModelSupport.PackTransposed(_p0_weight_hh_l0.Value.AsSpan(), 3, 8, 8, 8, 8, 8, 8, _wT0_0_hh);
+            /// <summary>Packs the snapshot (PyTorch's layout) into the layout the kernels read.</summary>
+            protected override void Pack()
+            {
+                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(0, 96), 3, 8, 4, 8, 4, 4, _w0_0_ih);
+                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(96, 192), 3, 8, 8, 8, 8, 8, _w0_0_hh);
+                global::Deepbox.ModelSupport.PackGateBias(Snapshot.AsSpan(288, 24), Snapshot.AsSpan(312, 24), 3, 8, 8, 2, _b0_0);
+                Snapshot.AsSpan(312, 24).Slice(16, 8).CopyTo(_bhn0_0);
+            }
+        }
+
+        /// <summary>
+        /// What one pass writes: the activations (kept for Backward in training), the gradients, the job split across threads.
+        /// Each evaluation pass takes a workspace of its own from a pool; training passes use the model's training workspace.
+        /// Buffers grow to the largest batch and length seen and are reused; 64-byte aligned, so no vector of a kernel straddles two cache lines.
+        /// </summary>
+        private sealed class Workspace : global::Deepbox.IPartitioned
+        {
+            private readonly SeedGru _model; // its parameters' gradients
+            private Weights W = null!; // the weights of the running pass
+            private bool _training; // the running pass's mode
+            private int _threads = 1; // threads the running pass may use
+            private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
+            private int _jobBatch;
+            private int _jobSeqLen;
+            private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
+
+            // Forward.
+            private global::Deepbox.AlignedBuffer _x = global::Deepbox.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
+            private global::Deepbox.AlignedBuffer _seq0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 0 hidden states [T, B, 8]
+            private global::Deepbox.AlignedBuffer _gx0 = global::Deepbox.AlignedBuffer.Empty; // (0) input products of every step [T, B, 24], overwritten by the gate activations (one per layer and direction in training, for Backward)
+            private global::Deepbox.AlignedBuffer _h0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial hidden states [1, B, 8]
+            private global::Deepbox.AlignedBuffer _aux0 = global::Deepbox.AlignedBuffer.Empty; // (0) W_hn h + b_hn of every step [1, T, B, 8], for Backward
+
+            // Backward workspace, allocated by the first Backward and grown like the forward workspace.
+            private global::Deepbox.AlignedBuffer _wT0_0_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [24][8]
+            private global::Deepbox.AlignedBuffer _wT0_0_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [24][8]
+            private global::Deepbox.AlignedBuffer _d_x = global::Deepbox.AlignedBuffer.Empty; // gradient of _x
+            private global::Deepbox.AlignedBuffer _d_seq0_0 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_0
+            private global::Deepbox.AlignedBuffer _dG0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
+            private global::Deepbox.AlignedBuffer _dGh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, hidden side (n differs: r * dn)
+            private global::Deepbox.AlignedBuffer _dh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
+            private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies
+            private float[] _gW = []; // one weight gradient in the packed layout
+            private float[] _gB = []; // one bias gradient in the packed layout
+
+            public Workspace(SeedGru model) => _model = model;
+
+            /// <summary>Runs the model on <paramref name="weights"/>; the activations stay here (for Backward, in training).</summary>
+            public void Forward(Weights weights, bool training, int threads, global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN)
+            {
+                W = weights;
+                _training = training;
+                _threads = threads;
+                EnsureWorkspace(batch, seqLen);
+                global::Deepbox.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);
+                // (0) GRU(4, 8, num_layers=1)
+                Stage0(batch, seqLen, h0, c0, hN, cN);
+                // The output in the caller's layout.
+                global::Deepbox.ModelSupport.FromTimeMajor(_seq0_0, 8, 8, 8, 1, batch, seqLen, BatchFirst, output);
+            }
+
+            /// <summary>(0) GRU(4, 8, num_layers=1): every layer and direction, input products first, then the recurrence.</summary>
+            private void Stage0(int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> hN, global::System.Span<float> cN)
+            {
+                int rows = batch * seqLen;
+                int stateRows = 1 * batch;
+                // Initial states: a row of 8 floats per (layer, direction, sequence), zeros unless given.
+                _h0_0.AsSpan(0, stateRows * 8).Clear();
+                if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 8, _h0_0, 8, 8, stateRows);
+                // Layer 0, forward.
+                _jobInput = _x;
+                Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24), then the recurrence (global::Deepbox.Generated.SeedGruKernels.GruSequence_H8)
+                // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
+                if (!hN.IsEmpty)
+                {
+                    global::Deepbox.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 8), 8, hN.Slice(0 * batch * 8), 8, 8, batch);
+                }
+            }
+
+            /// <summary>Grows the workspace to hold a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
+            private void EnsureWorkspace(int batch, int seqLen)
+            {
+                int rows = batch * seqLen;
+                global::Deepbox.ModelSupport.Ensure(ref _x, rows * 4);
+                global::Deepbox.ModelSupport.Ensure(ref _seq0_0, rows * 8);
+                global::Deepbox.ModelSupport.Ensure(ref _gx0, rows * 24);
+                global::Deepbox.ModelSupport.Ensure(ref _h0_0, batch * 8);
+                global::Deepbox.ModelSupport.Ensure(ref _aux0, rows * 8);
+            }
+
+
+            /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
+            private void Fork(int job, int batch, int seqLen)
+            {
+                _job = job;
+                _jobBatch = batch;
+                _jobSeqLen = seqLen;
+                global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
+            }
+
+            /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences, from the input products to the last step.</summary>
+            void global::Deepbox.IPartitioned.RunPart(int part, int parts)
+            {
+                int batch = _jobBatch;
+                int seqLen = _jobSeqLen;
+                int rows = batch * seqLen;
+                int b0 = global::Deepbox.Workers.Split(batch, part, parts);
+                int b1 = global::Deepbox.Workers.Split(batch, part + 1, parts);
+                switch (_job)
+                {
+                    case 0: // (0) layer 0, forward
+                    {
+                        int gx = 0;
+                        // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                        // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
+                        int steps = global::System.Math.Max(1, 10922 / batch);
+                        for (int s0 = 0; s0 < seqLen; s0 += steps)
+                        {
+                            int s1 = global::System.Math.Min(seqLen, s0 + steps);
+                            int t0 = s0; // the chunk's time steps [t0, t1)
+                            int t1 = s1;
+                            // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
+                            // are then contiguous), else one per time step.
+                            if (b1 - b0 == batch)
+                            {
+                                global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24(_jobInput.AsSpan(t0 * batch * 4), 4, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (t0 * batch * 24)), (t1 - t0) * batch);
+                            }
+                            else
+                            {
+                                for (int t = t0; t < t1; t++)
+                                {
+                                    global::Deepbox.Generated.SeedGruKernels.Dense_K4_N24_P24(_jobInput.AsSpan(((t * batch) + b0) * 4), 4, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (((t * batch) + b0) * 24)), b1 - b0);
+                                }
+                            }
+
+                            global::Deepbox.Generated.SeedGruKernels.GruSequence_H8(_gx0.AsSpan(gx), W._w0_0_hh, W._bhn0_0, _h0_0.AsSpan(0 * batch * 8), _aux0.AsSpan(0 * rows * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, s0, s1, b0, b1);
+                        }
+                        break;
+                    }
+                }
+            }
+
+            /// <summary>The backward pass itself, over the saved forward pass on the weights it read; every argument has been checked.</summary>
+            public void Backward(Weights weights, int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                W = weights;
+                int rows = batch * seqLen;
+                EnsureBackwardWorkspace(batch, seqLen);
+                PackTransposedWeights();
+                // The output gradient as rows of the last stage's output layout.
+                global::Deepbox.ModelSupport.ToTimeMajorRows(gradOutput, 8, 8, 8, 1, batch, seqLen, BatchFirst, _d_seq0_0);
+                // (0) GRU(4, 8, num_layers=1)
+                BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
+                // The input gradient in the caller's layout.
+                if (!gradInput.IsEmpty)
+                {
+                    global::Deepbox.ModelSupport.FromTimeMajor(_d_x, 8, 4, 4, 1, batch, seqLen, BatchFirst, gradInput);
+                }
+            }
+
+            /// <summary>(0) GRU(4, 8, num_layers=1) backward: layers top-down, each direction back through time.</summary>
+            private void BackwardStage0(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                int rows = batch * seqLen;
+                // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
+                _dh0.AsSpan(0, batch * 8).Clear();
+                if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(0 * batch * 8), 8, _dh0, 8, 8, batch);
+                global::Deepbox.Generated.SeedGruKernels.GruBackward_H8(_gx0.AsSpan(0 * rows * 24), _aux0.AsSpan(0 * rows * 8), _h0_0.AsSpan(0 * batch * 8), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false);
+                if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0 * batch * 8), 8, 8, batch);
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+                _gW.AsSpan(0, 96).Clear();
+                global::Deepbox.Generated.SeedGruKernels.WeightGrad_K4_N24(_x, 4, _dG0, _gW, rows);
+                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 8, 4, 8, 4, 4, _model._p0_weight_ih_l0.Grad.AsSpan());
+                _gW.AsSpan(0, 192).Clear();
+                if (seqLen > 1) global::Deepbox.Generated.SeedGruKernels.WeightGrad_K8_N24(_seq0_0.AsSpan(0), 8, _dGh0.AsSpan(batch * 24), _gW, (seqLen - 1) * batch);
+                global::Deepbox.Generated.SeedGruKernels.WeightGrad_K8_N24(_h0_0.AsSpan(0 * batch * 8), 8, _dGh0, _gW, batch);
+                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 8, 8, 8, 8, 8, _model._p0_weight_hh_l0.Grad.AsSpan());
+                _gB.AsSpan(0, 24).Clear();
+                global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 24, _gB);
+                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 8, 8, _model._p0_bias_ih_l0.Grad.AsSpan());
+                _gB.AsSpan(0, 24).Clear();
+                global::Deepbox.ModelSupport.AddColumnSums(_dGh0, rows, 24, _gB);
+                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 3, 8, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
+                // The input's gradient.
+                global::Deepbox.Generated.SeedGruKernels.Dense_K24_N8_Zero(_dG0, 24, _wT0_0_ih, default, _d_x, rows);
+            }
+
+            /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
+            private void EnsureBackwardWorkspace(int batch, int seqLen)
+            {
+                int rows = batch * seqLen;
+                global::Deepbox.ModelSupport.Ensure(ref _wT0_0_ih, 192);
+                global::Deepbox.ModelSupport.Ensure(ref _wT0_0_hh, 192);
+                global::Deepbox.ModelSupport.Ensure(ref _d_x, rows * 8);
+                global::Deepbox.ModelSupport.Ensure(ref _d_seq0_0, rows * 8);
+                global::Deepbox.ModelSupport.Ensure(ref _dG0, rows * 24);
+                global::Deepbox.ModelSupport.Ensure(ref _dGh0, rows * 24);
+                global::Deepbox.ModelSupport.Ensure(ref _dh0, batch * 8);
+                global::Deepbox.ModelSupport.Ensure(ref _gW, 192);
+                global::Deepbox.ModelSupport.Ensure(ref _gB, 24);
+            }
+
+            /// <summary>
+            /// Packs the parameters output-major, the layout the input and hidden-state gradient products read, unless that version
+            /// is packed, from the values the Forward before this Backward was packed from: a Forward and its Backward see one version
+            /// of the parameters (PyTorch raises an error when they change in between).
+            /// </summary>
+            private void PackTransposedWeights()
+            {
+                if (_packedTransposedVersion == W.Version)
+                {
+                    return;
+                }
+
+                _packedTransposedVersion = W.Version;
+                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(0, 96), 3, 8, 4, 8, 4, 4, 8, _wT0_0_ih);
+                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(96, 192), 3, 8, 8, 8, 8, 8, 8, _wT0_0_hh);
+            }
         }
     }
 }
@@ -584,10 +643,10 @@ namespace Deepbox.Generated
         /// <summary>
         /// Sets state values smaller than 1e-30f in magnitude to zero. A state that decays (input going quiet for
         /// thousands of steps) would otherwise sink into subnormal floats, which slow x86 cores many times over, and .NET has
-        /// no flush-to-zero switch; values this small change nothing a float can show downstream.
+        /// no flush-to-zero switch; values this small change nothing a float can show downstream. NaN is kept (its comparison is false).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vec Flush(Vec x) => x & V.GreaterThanOrEqual(V.Abs(x), V.Create(1e-30f));
+        private static Vec Flush(Vec x) => V.AndNot(x, V.LessThan(V.Abs(x), V.Create(1e-30f)));
 
         /// <summary>
         /// y[m, 0:8] = y[m, 0:8] + sum over k in [0, 24) of x[m, k] * w[k, 0:8], for m in [0, rows).
