@@ -114,6 +114,11 @@ public static class ReportWriter
             WriteDecay(md, rows);
         }
 
+        if (rows.Keys.Any(k => k.Workload == nameof(W1_Concurrent)))
+        {
+            WriteConcurrency(md, rows);
+        }
+
         WriteMethod(md);
         WriteReading(md);
         WriteChecks(md, checks, npm);
@@ -305,6 +310,55 @@ public static class ReportWriter
                 ? $"The control without the flush slows by {Ratio(ct.Mean)} (medians {Ratio(ct.Median)}): in this run the CPU shows no notable subnormal penalty, so the pair says little about what the flush saves."
                 : $"The control without the flush: {Ratio(ct.Mean)} (medians {Ratio(ct.Median)}), the cost of the subnormal steps on this CPU.";
         md.AppendLine(verdict + " " + controlText);
+        md.AppendLine();
+    }
+
+    private static void WriteConcurrency(StringBuilder md, Dictionary<(string, string), Row> rows)
+    {
+        const string Name = nameof(W1_Concurrent);
+        const double Target = 1.8;
+        const int Calls = W1_Concurrent.Calls;
+        Workload w = Workload.ByName(nameof(W1_Lstm));
+        md.AppendLine(Inv, $"## Concurrent callers (one {w.Cell.ToString().ToUpperInvariant()}({w.InputSize}, {w.HiddenSize}) instance, B={w.Batch}, T={w.SeqLen}, {Calls} calls per benchmark call)");
+        md.AppendLine();
+        md.AppendLine("Evaluation-mode `Forward` may be called from any number of threads on one model instance at once (each pass takes a");
+        md.AppendLine("pooled workspace of its own). `W1_Concurrent` (`benchmarks/Deepbox.Benchmarks/Suites/ConcurrencySuite.cs`) times one");
+        md.AppendLine(Inv, $"W1 model in `Eval()` mode with `Threads = 1`, span `Forward` on W1's input: **one caller** makes {Calls} calls in a row;");
+        md.AppendLine(Inv, $"**two callers** make {Calls / 2} each at the same time, on the benchmark thread and on a persistent worker thread, every");
+        md.AppendLine(Inv, $"caller with input and output arrays of its own. The setup checks, bit for bit, that {W1_Concurrent.CheckRounds} rounds of calls from two");
+        md.AppendLine("callers at once give exactly the output of one sequential call. Two callers need two cores: this machine has");
+        md.AppendLine(Inv, $"{Environment.ProcessorCount} logical cores, and any other process running takes its share from the second caller.");
+        md.AppendLine();
+        md.AppendLine(Inv, $"| callers | mean ({Calls} calls) | ± error (99.9%) | median | mean per call | calls per second | allocated ({Calls} calls) | throughput / one caller |");
+        md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        rows.TryGetValue((Name, nameof(W1_Concurrent.OneCaller)), out Row? one);
+        foreach ((string key, string label) in new[] { (nameof(W1_Concurrent.OneCaller), "one caller"), (nameof(W1_Concurrent.TwoCallers), "two callers at once") })
+        {
+            if (!rows.TryGetValue((Name, key), out Row? r))
+            {
+                continue;
+            }
+
+            if (r.MeanNs is not { } mean)
+            {
+                md.AppendLine(Inv, $"| {label} | **failed**: {Escape(r.Error ?? "no result")} | | | | | | |");
+                continue;
+            }
+
+            string ratio = ReferenceEquals(r, one) ? "1.00× (baseline)"
+                : one?.MeanNs is { } oneMean ? $"**{Ratio(oneMean / mean)}** (medians {(one.MedianNs is { } om && r.MedianNs is { } rm ? Ratio(om / rm) : "—")})"
+                : "—";
+            md.AppendLine(Inv, $"| {label} | {Time(mean)} | {(r.ErrorNs is { } e ? Time(e) : "")} | {(r.MedianNs is { } med ? Time(med) : "")} | {Time(mean / Calls)} | {(Calls * 1e9 / mean).ToString("N0", Inv)} | {(r.AllocatedBytes is { } a ? Bytes(a) : "—")} | {ratio} |");
+        }
+
+        md.AppendLine();
+        double? speedup = one?.MeanNs is { } m1 && rows.TryGetValue((Name, nameof(W1_Concurrent.TwoCallers)), out Row? two) && two.MeanNs is { } m2 ? m1 / m2 : null;
+        md.AppendLine(speedup switch
+        {
+            null => "**Verdict: none**: the pair has no numbers in this run.",
+            >= Target => $"**Verdict: within the target**: two callers on one instance make {Ratio(speedup.Value)} the calls per second of one, at least {Ratio(Target)} wanted.",
+            _ => $"**Verdict: under the target**: two callers on one instance make {Ratio(speedup.Value)} the calls per second of one, less than the {Ratio(Target)} wanted.",
+        });
         md.AppendLine();
     }
 

@@ -33,7 +33,7 @@ public class Decay_Lstm
     public const int Steps = 4096;
 
     private DecayLstm _model = null!;
-    private ModelState _state = new(1);
+    private ModelState _state = null!;
     private UnflushedLstmControl _control = null!;
     private readonly float[] _controlH = new float[DecayWeights.Hidden];
     private readonly float[] _controlC = new float[DecayWeights.Hidden];

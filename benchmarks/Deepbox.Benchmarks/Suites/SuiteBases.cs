@@ -158,8 +158,8 @@ public abstract class StreamingSuite
     /// <summary>Deepbox's output buffer, <c>H</c> floats.</summary>
     protected float[] Output { get; private set; } = [];
 
-    /// <summary>Deepbox's state.</summary>
-    protected ModelState State { get; private set; } = new(1);
+    /// <summary>Deepbox's state (the model's own, made by <see cref="PrepareDeepbox"/>).</summary>
+    protected ModelState State { get; private set; } = null!;
 
     /// <summary>The fixture of the workload named as the class.</summary>
     protected Fixture Fixture => _fixture ??= Fixture.Create(SuiteWorkload.Of(this));
