@@ -8,8 +8,9 @@
 #   --filter GLOB  only the matching benchmarks, BenchmarkDotNet's glob on Deepbox.Benchmarks.Suites.<workload>.<peer>
 #                  (workloads W0_Rnn, S16_Lstm, W1_Lstm, ...; peers Deepbox, Deepbox_2T, LibTorch_1T, LibTorch_2T, OnnxRuntime_1T,
 #                  OnnxRuntime_2T, Npm_deepbox), e.g. --filter '*S16*'; the decaying-state row is Decay_Lstm
-#                  (Deepbox and a control only: --filter '*Decay*'). A filtered run writes its report beside its
-#                  results instead of overwriting docs/benchmarks.md (unless --out says where).
+#                  (Deepbox and a control only: --filter '*Decay*'); one W1 model called by one caller and by two
+#                  at once is W1_Concurrent (OneCaller, TwoCallers: --filter '*W1_Concurrent*'). A filtered run writes
+#                  its report beside its results instead of overwriting docs/benchmarks.md (unless --out says where).
 #   --results DIR  where the run's files go (default benchmarks/artifacts/results; emptied first)
 #   --out FILE     where the report goes
 #
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --results) results="$2"; shift 2 ;;
     --out) out=(--out "$2"); shift 2 ;;
     --) shift; passthrough=(-- "$@"); break ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

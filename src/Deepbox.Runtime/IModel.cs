@@ -23,13 +23,19 @@ public interface IModel
     /// <summary>Switches to training mode.</summary>
     void Train();
 
-    /// <summary>Switches to evaluation mode (no dropout).</summary>
+    /// <summary>
+    /// Switches to evaluation mode (no dropout), in which any number of threads may run forward passes at once.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A training-mode Forward or Backward is running.</exception>
     void Eval();
 
     /// <summary>
     /// Threads a forward pass may use: 1 (the default) or more. The batch is split across the process's persistent
     /// workers (<see cref="Workers"/>), at least 4 sequences a thread, each sequence's whole run on one thread; the
-    /// results are the same bit for bit whatever the value. Backward and <c>Step</c> run on the calling thread.
+    /// results are the same bit for bit whatever the value. Backward and <c>Step</c> run on the calling thread. Each pass
+    /// reads the value once, when it starts, so it may be changed while passes run. The workers run one split pass at a
+    /// time: a pass that starts while another holds them runs all its parts on its own thread (the same results), so
+    /// many concurrent callers gain nothing from a value above 1.
     /// </summary>
     int Threads { get; set; }
 
@@ -41,7 +47,8 @@ public interface IModel
 
     /// <summary>
     /// Copies values into the parameters by name. Everything is checked before anything is copied, so a
-    /// failed load changes nothing.
+    /// failed load changes nothing. Safe while evaluation passes run (each finishes on the old weights or runs on the
+    /// new, never on a mix); refused with <see cref="InvalidOperationException"/> during a training-mode pass.
     /// </summary>
     /// <param name="stateDict">Tensors by PyTorch name, in PyTorch's layout.</param>
     /// <param name="strict">When true, a missing or unexpected name is an error; when false it is reported.</param>
@@ -61,7 +68,10 @@ public interface IModel
     /// <returns>The names the file lacked and the names it had that the model does not.</returns>
     LoadStateDictResult Load(string path, bool strict = true);
 
-    /// <summary>Runs the model on <paramref name="input"/> and returns a new output tensor.</summary>
+    /// <summary>
+    /// Runs the model on <paramref name="input"/> and returns a new output tensor. In evaluation mode any number of threads
+    /// may call it at once; in training mode one caller at a time (an overlap throws <see cref="InvalidOperationException"/>).
+    /// </summary>
     /// <param name="input">The input batch.</param>
     Tensor Forward(Tensor input);
 
