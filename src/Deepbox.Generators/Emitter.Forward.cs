@@ -96,7 +96,8 @@ internal static partial class Emitter
         string inShape = "[*, *, " + Inv(plan.InputSize) + "]";
         w.Line("/// <summary>");
         w.Line("/// Runs the model on <paramref name=\"input\"/>: <c>" + (plan.Spec.BatchFirst ? "[B, T, " : "[T, B, ") + Inv(plan.InputSize) + "]</c>, or unbatched <c>[T, " + Inv(plan.InputSize) + "]</c>.");
-        w.Line("/// Initial states are zero. " + ConcurrencyDoc);
+        w.Line("/// Initial states are zero.");
+        WriteConcurrencyDoc(w);
         w.Line("/// </summary>");
         w.Line("/// <param name=\"input\">The input sequence(s).</param>");
         w.Line("/// <returns>A new tensor, <c>" + OutputShapeText(plan) + "</c> (unbatched input drops the <c>B</c>).</returns>");
@@ -119,7 +120,8 @@ internal static partial class Emitter
         w.Line("/// <summary>");
         w.Line("/// Runs the model on a caller-owned sequence batch (<c>" + (plan.Spec.BatchFirst ? "[B, T, " : "[T, B, ") + Inv(plan.InputSize) + "]</c>, row-major) into caller-owned");
         w.Line("/// memory (<c>" + OutputShapeText(plan) + "</c>), with zero initial states. Allocates nothing once the workspaces (one per");
-        w.Line("/// concurrent caller) have grown to the largest batch and length seen. " + ConcurrencyDoc);
+        w.Line("/// concurrent caller) have grown to the largest batch and length seen.");
+        WriteConcurrencyDoc(w);
         w.Line("/// </summary>");
         w.Line("/// <param name=\"input\">The input values.</param>");
         w.Line("/// <param name=\"batch\">Sequences in the batch.</param>");
@@ -170,8 +172,11 @@ internal static partial class Emitter
     }
 
     /// <summary>What the docs of every Forward say about threads.</summary>
-    private const string ConcurrencyDoc =
-        "In evaluation mode any number of threads may call it on this model at once, each getting what it would alone; in training mode one caller at a time (an overlapping training-mode call throws <see cref=\"global::System.InvalidOperationException\"/>).";
+    private static void WriteConcurrencyDoc(SourceWriter w)
+    {
+        w.Line("/// In evaluation mode any number of threads may call it on this model at once, each getting what it would alone;");
+        w.Line("/// in training mode one caller at a time (an overlapping training-mode call throws <see cref=\"global::System.InvalidOperationException\"/>).");
+    }
 
     private static string OutputShapeText(ModelPlan plan) => plan.HasLastStep
         ? "[B, " + Inv(plan.OutputSize) + "]"
@@ -185,7 +190,7 @@ internal static partial class Emitter
         string stateShape = $"[{Inv(states)}, B, {Inv(l.HiddenSize)}]";
         w.Line("/// <summary>");
         w.Line("/// Runs the model from given initial states and returns the final ones too, as PyTorch's " + state.CellName + " does.");
-        w.Line("/// " + ConcurrencyDoc);
+        WriteConcurrencyDoc(w);
         w.Line($"/// States are <c>{stateShape}</c> (<c>[num_layers * directions, B, H]</c>; unbatched <c>[{Inv(states)}, {Inv(l.HiddenSize)}]</c>).");
         w.Line("/// </summary>");
         w.Line("/// <param name=\"input\">The input sequence(s).</param>");

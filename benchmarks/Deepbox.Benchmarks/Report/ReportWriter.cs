@@ -287,9 +287,7 @@ public static class ReportWriter
                     continue;
                 }
 
-                string ratio = ReferenceEquals(r, s) ? "1.00× (baseline)"
-                    : s?.MeanNs is { } sm ? $"**{Ratio(mean / sm)}** (medians {(r.MedianNs is { } rm && s.MedianNs is { } smed ? Ratio(rm / smed) : "—")})"
-                    : "—";
+                string ratio = RatioCell(r, s, throughput: false);
                 md.AppendLine(Inv, $"| {label} | {input} | {Time(mean)} | {(r.ErrorNs is { } e ? Time(e) : "")} | {(r.MedianNs is { } med ? Time(med) : "")} | {(r.AllocatedBytes is { } a ? Bytes(a) : "—")} | {ratio} |");
             }
 
@@ -345,9 +343,7 @@ public static class ReportWriter
                 continue;
             }
 
-            string ratio = ReferenceEquals(r, one) ? "1.00× (baseline)"
-                : one?.MeanNs is { } oneMean ? $"**{Ratio(oneMean / mean)}** (medians {(one.MedianNs is { } om && r.MedianNs is { } rm ? Ratio(om / rm) : "—")})"
-                : "—";
+            string ratio = RatioCell(r, one, throughput: true);
             md.AppendLine(Inv, $"| {label} | {Time(mean)} | {(r.ErrorNs is { } e ? Time(e) : "")} | {(r.MedianNs is { } med ? Time(med) : "")} | {Time(mean / Calls)} | {(Calls * 1e9 / mean).ToString("N0", Inv)} | {(r.AllocatedBytes is { } a ? Bytes(a) : "—")} | {ratio} |");
         }
 
@@ -466,6 +462,27 @@ public static class ReportWriter
     private static string F3(double v) => v >= 100 ? v.ToString("F0", Inv) : v >= 10 ? v.ToString("F1", Inv) : v.ToString("F2", Inv);
 
     private static string F(double v, int decimals) => v.ToString("F" + decimals.ToString(Inv), Inv);
+
+    /// <summary>
+    /// A row's ratio to its baseline row, of means and of medians: time over the baseline's, or (<paramref name="throughput"/>)
+    /// the baseline's time over the row's, i.e. calls per second over the baseline's.
+    /// </summary>
+    private static string RatioCell(Row r, Row? baseline, bool throughput)
+    {
+        if (ReferenceEquals(r, baseline))
+        {
+            return "1.00× (baseline)";
+        }
+
+        if (r.MeanNs is not { } mean || baseline?.MeanNs is not { } baseMean)
+        {
+            return "—";
+        }
+
+        double Of(double row, double b) => throughput ? b / row : row / b;
+        string medians = r.MedianNs is { } rm && baseline.MedianNs is { } bm ? Ratio(Of(rm, bm)) : "—";
+        return $"**{Ratio(Of(mean, baseMean))}** (medians {medians})";
+    }
 
     private static string Ratio(double r) => (r >= 100 ? r.ToString("N0", Inv) : r >= 10 ? r.ToString("F1", Inv) : r.ToString("F2", Inv)) + "×";
 

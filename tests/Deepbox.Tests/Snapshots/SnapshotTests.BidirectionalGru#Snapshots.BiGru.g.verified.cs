@@ -126,6 +126,8 @@ namespace Snapshots
         /// <summary>
         /// Runs the model on <paramref name="input"/>: <c>[B, T, 9]</c>, or unbatched <c>[T, 9]</c>.
         /// Initial states are zero.
+        /// In evaluation mode any number of threads may call it on this model at once, each getting what it would alone;
+        /// in training mode one caller at a time (an overlapping training-mode call throws <see cref="global::System.InvalidOperationException"/>).
         /// </summary>
         /// <param name="input">The input sequence(s).</param>
         /// <returns>A new tensor, <c>[B, T, 34]</c> (unbatched input drops the <c>B</c>).</returns>
@@ -140,6 +142,8 @@ namespace Snapshots
 
         /// <summary>
         /// Runs the model from given initial states and returns the final ones too, as PyTorch's GRU does.
+        /// In evaluation mode any number of threads may call it on this model at once, each getting what it would alone;
+        /// in training mode one caller at a time (an overlapping training-mode call throws <see cref="global::System.InvalidOperationException"/>).
         /// States are <c>[4, B, 17]</c> (<c>[num_layers * directions, B, H]</c>; unbatched <c>[4, 17]</c>).
         /// </summary>
         /// <param name="input">The input sequence(s).</param>
@@ -158,8 +162,10 @@ namespace Snapshots
 
         /// <summary>
         /// Runs the model on a caller-owned sequence batch (<c>[B, T, 9]</c>, row-major) into caller-owned
-        /// memory (<c>[B, T, 34]</c>), with zero initial states. Allocates nothing once the workspace has grown to
-        /// the largest batch and length seen.
+        /// memory (<c>[B, T, 34]</c>), with zero initial states. Allocates nothing once the workspaces (one per
+        /// concurrent caller) have grown to the largest batch and length seen.
+        /// In evaluation mode any number of threads may call it on this model at once, each getting what it would alone;
+        /// in training mode one caller at a time (an overlapping training-mode call throws <see cref="global::System.InvalidOperationException"/>).
         /// </summary>
         /// <param name="input">The input values.</param>
         /// <param name="batch">Sequences in the batch.</param>

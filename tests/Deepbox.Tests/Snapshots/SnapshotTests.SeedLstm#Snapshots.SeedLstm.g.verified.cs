@@ -78,6 +78,8 @@ namespace Snapshots
         /// <summary>
         /// Runs the model on <paramref name="input"/>: <c>[B, T, 4]</c>, or unbatched <c>[T, 4]</c>.
         /// Initial states are zero.
+        /// In evaluation mode any number of threads may call it on this model at once, each getting what it would alone;
+        /// in training mode one caller at a time (an overlapping training-mode call throws <see cref="global::System.InvalidOperationException"/>).
         /// </summary>
         /// <param name="input">The input sequence(s).</param>
         /// <returns>A new tensor, <c>[B, T, 8]</c> (unbatched input drops the <c>B</c>).</returns>
@@ -92,6 +94,8 @@ namespace Snapshots
 
         /// <summary>
         /// Runs the model from given initial states and returns the final ones too, as PyTorch's LSTM does.
+        /// In evaluation mode any number of threads may call it on this model at once, each getting what it would alone;
+        /// in training mode one caller at a time (an overlapping training-mode call throws <see cref="global::System.InvalidOperationException"/>).
         /// States are <c>[1, B, 8]</c> (<c>[num_layers * directions, B, H]</c>; unbatched <c>[1, 8]</c>).
         /// </summary>
         /// <param name="input">The input sequence(s).</param>
@@ -113,8 +117,10 @@ namespace Snapshots
 
         /// <summary>
         /// Runs the model on a caller-owned sequence batch (<c>[B, T, 4]</c>, row-major) into caller-owned
-        /// memory (<c>[B, T, 8]</c>), with zero initial states. Allocates nothing once the workspace has grown to
-        /// the largest batch and length seen.
+        /// memory (<c>[B, T, 8]</c>), with zero initial states. Allocates nothing once the workspaces (one per
+        /// concurrent caller) have grown to the largest batch and length seen.
+        /// In evaluation mode any number of threads may call it on this model at once, each getting what it would alone;
+        /// in training mode one caller at a time (an overlapping training-mode call throws <see cref="global::System.InvalidOperationException"/>).
         /// </summary>
         /// <param name="input">The input values.</param>
         /// <param name="batch">Sequences in the batch.</param>
