@@ -31,6 +31,12 @@ public sealed class DeepboxGenerator : IIncrementalGenerator
     /// <summary>Tracking name of the step that keeps the spec only.</summary>
     public const string SpecStep = "Deepbox.Spec";
 
+    /// <summary>Tracking name of the step that renders a model's kernels.</summary>
+    public const string KernelsStep = "Deepbox.Kernels";
+
+    /// <summary>Tracking name of the step that gathers every model's kernels, once each (prefix of one step per family).</summary>
+    public const string KernelFileStep = "Deepbox.KernelFile";
+
     private static readonly string[] AttributeNames =
     [
         "RnnAttribute", "LstmAttribute", "GruAttribute", "LinearAttribute", "LastStepAttribute",
@@ -39,6 +45,10 @@ public sealed class DeepboxGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
+        // The shared kernels' namespace, from the assembly name: equal from edit to edit, so nothing downstream reruns.
+        IncrementalValueProvider<string> kernelNamespace = context.CompilationProvider
+            .Select(static (c, _) => Emitter.KernelNamespace(c.AssemblyName));
+        IncrementalValueProvider<ImmutableArray<EquatableArray<KernelSource>>>? allKernels = null;
         foreach (string attribute in AttributeNames)
         {
             string name = attribute;
@@ -69,8 +79,35 @@ public sealed class DeepboxGenerator : IIncrementalGenerator
                 .Select(static (r, _) => r.Spec!)
                 .WithTrackingName(SpecStep);
 
-            context.RegisterSourceOutput(specs, static (spc, spec) =>
-                spc.AddSource(spec.HintName, SourceText.From(Emitter.Emit(spec), Encoding.UTF8)));
+            context.RegisterSourceOutput(specs.Combine(kernelNamespace), static (spc, model) =>
+                spc.AddSource(model.Left.HintName, SourceText.From(Emitter.Emit(model.Left, model.Right), Encoding.UTF8)));
+
+            IncrementalValueProvider<ImmutableArray<EquatableArray<KernelSource>>> kernels = specs
+                .Select(static (spec, _) => Emitter.Kernels(spec))
+                .WithTrackingName(KernelsStep)
+                .Collect();
+            allKernels = allKernels is null
+                ? kernels
+                : allKernels.Value.Combine(kernels).Select(static (pair, _) => pair.Left.AddRange(pair.Right));
+        }
+
+        // One file per kernel family, each its own step: a model's edit rewrites only the families whose kernels changed.
+        IncrementalValueProvider<EquatableArray<KernelSource>> gathered = allKernels!.Value
+            .Select(static (lists, _) => new EquatableArray<KernelSource>(lists.SelectMany(l => l)));
+        foreach (string family in Emitter.KernelFamilies)
+        {
+            string f = family;
+            IncrementalValueProvider<string> file = gathered
+                .Combine(kernelNamespace)
+                .Select((pair, _) => Emitter.EmitKernelFile(pair.Right, f, pair.Left))
+                .WithTrackingName(KernelFileStep + "." + f);
+            context.RegisterSourceOutput(file, (spc, text) =>
+            {
+                if (text.Length > 0)
+                {
+                    spc.AddSource(Emitter.KernelHintName(f), SourceText.From(text, Encoding.UTF8));
+                }
+            });
         }
     }
 

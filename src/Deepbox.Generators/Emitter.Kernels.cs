@@ -33,8 +33,17 @@ internal static partial class Emitter
         _ => (l.Relu ? "RnnReluSequence_H" : "RnnTanhSequence_H") + Inv(h),
     };
 
-    private static void WriteKernels(SourceWriter w, ModelPlan plan)
+    /// <summary>The kernel families: one generated file each, parts of one class per vector width.</summary>
+    public static readonly string[] KernelFamilies = ["Common", "Dense", "WeightGrad", "Rnn", "Lstm", "Gru", "Step512"];
+
+    /// <summary>
+    /// Every kernel a model calls, rendered: (family, name, text). A kernel's name says everything that specializes it
+    /// (cell, sizes, layout, tile, width), so two models that need one name need the same text, and the compilation's
+    /// kernel files hold it once (<see cref="EmitKernelFile"/>).
+    /// </summary>
+    public static EquatableArray<KernelSource> Kernels(ModelSpec spec)
     {
+        var plan = new ModelPlan(spec, VectorIsa.V256);
         var kernels = new SortedDictionary<string, Action<SourceWriter>>(StringComparer.Ordinal);
         foreach (StagePlan s in plan.Stages)
         {
@@ -89,29 +98,82 @@ internal static partial class Emitter
             }
         }
 
-        WriteKernelClass(w, plan, plan.Isa, KernelClassName(plan), plan.Stages.Any(s => s.Layer.IsRecurrent), kernels);
+        var result = new List<KernelSource>();
+        foreach (KeyValuePair<string, Action<SourceWriter>> kernel in kernels)
+        {
+            result.Add(new KernelSource(FamilyOf(kernel.Key), kernel.Key, Render(kernel.Value)));
+        }
+
         if (WideStep(plan))
         {
             // Step's kernels again in 16-float blocks, for machines where Vector512 is accelerated.
-            var wide = new SortedDictionary<string, Action<SourceWriter>>(StringComparer.Ordinal);
             foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
             {
                 for (int layer = 0; layer < s.Layer.NumLayers; layer++)
                 {
                     RowSource src = s.LayerInput(layer);
-                    wide[StepName(s.Layer, src)] = kw => WriteStepKernel(kw, VectorIsa.V512, s.Layer, src, s.Padded);
+                    string name = StepName(s.Layer, src);
+                    result.Add(new KernelSource("Step512", name, Render(kw => WriteStepKernel(kw, VectorIsa.V512, s.Layer, src, s.Padded))));
                 }
             }
-
-            w.Line();
-            WriteKernelClass(w, plan, VectorIsa.V512, KernelClassName(plan) + "512", true, wide);
         }
+
+        return new EquatableArray<KernelSource>(result);
     }
 
-    private static void WriteKernelClass(SourceWriter w, ModelPlan plan, VectorIsa isa, string name, bool flush, SortedDictionary<string, Action<SourceWriter>> kernels)
+    private static string FamilyOf(string name) =>
+        name.StartsWith("Dense_", StringComparison.Ordinal) ? "Dense"
+        : name.StartsWith("WeightGrad_", StringComparison.Ordinal) ? "WeightGrad"
+        : name.StartsWith("Lstm", StringComparison.Ordinal) ? "Lstm"
+        : name.StartsWith("Gru", StringComparison.Ordinal) ? "Gru"
+        : "Rnn";
+
+    private static string Render(Action<SourceWriter> write)
     {
+        var w = new SourceWriter();
+        write(w);
+        return w.ToString();
+    }
+
+    /// <summary>The hint name of a family's file.</summary>
+    public static string KernelHintName(string family) => $"Deepbox.Kernels.{family}.g.cs";
+
+    /// <summary>
+    /// One family's file: a part of the compilation's <c>Kernels</c> class (<c>Kernels512</c> for the 512-bit streaming
+    /// kernels) with every kernel of the family that any model calls, once, ordered by name; "Common" holds what the
+    /// recurrent families share (the state flush). Empty when there is nothing to hold.
+    /// </summary>
+    public static string EmitKernelFile(string kernelNamespace, string family, IEnumerable<KernelSource> kernels)
+    {
+        bool common = family == "Common";
+        List<KernelSource> all = kernels.ToList();
+        List<KernelSource> chosen = all
+            .Where(k => k.Family == family)
+            .GroupBy(k => k.Name, StringComparer.Ordinal)
+            .Select(g => g.Distinct().Count() == 1
+                ? g.First()
+                // A name must say everything that specializes a kernel; two texts under one name would be a generator bug,
+                // and failing loudly (no generated code, a CS8785 warning naming this) beats calling the wrong kernel.
+                : throw new InvalidOperationException($"Deepbox generator bug: two different kernels are named {g.Key}."))
+            .OrderBy(k => k.Name, StringComparer.Ordinal)
+            .ToList();
+        if (common ? all.Count == 0 : chosen.Count == 0)
+        {
+            return string.Empty;
+        }
+
+        bool wide = family == "Step512";
+        bool flush = (common && all.Any(k => k.Family is "Rnn" or "Lstm" or "Gru")) || wide;
+        VectorIsa isa = wide ? VectorIsa.V512 : VectorIsa.V256;
         string vec = isa.TypeName;
-        w.Line("namespace Deepbox.Generated");
+        var w = new SourceWriter();
+        w.Line("// <auto-generated/>");
+        w.Line(common
+            ? "// Deepbox kernels: the class every kernel family's file is a part of, and what the recurrent families share."
+            : $"// Deepbox kernels, {family} family: shared by every model of this project that needs them, each specialized to its sizes.");
+        w.Line("#nullable enable");
+        w.Line();
+        w.Line($"namespace {kernelNamespace}");
         w.Line("{");
         w.Line("    using Act = global::Deepbox.Activations;");
         w.Line("    using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;");
@@ -120,41 +182,43 @@ internal static partial class Emitter
         w.Line("    using Unsafe = global::System.Runtime.CompilerServices.Unsafe;");
         w.Line($"    using V = global::System.Runtime.Intrinsics.{vec};");
         w.Line($"    using Vec = global::System.Runtime.Intrinsics.{vec}<float>;");
-        if (isa == plan.Isa)
+        if (!wide)
         {
             w.Line("    using V512 = global::System.Runtime.Intrinsics.Vector512;");
         }
 
         w.Line();
-        w.Line(isa == plan.Isa
-            ? $"    /// <summary>The kernels of {plan.Spec.ClassName}, specialized to its sizes ({Inv(isa.Width)}-float vector blocks).</summary>"
-            : $"    /// <summary>The streaming kernels of {plan.Spec.ClassName} in {Inv(isa.Width)}-float blocks: Step runs them where {vec} is accelerated (the same bits).</summary>");
-        w.Line($"    [global::System.CodeDom.Compiler.GeneratedCode(\"Deepbox.Generators\", \"{typeof(Emitter).Assembly.GetName().Version}\")]");
-        w.Line($"    file static class {name}");
-        w.Line("    {");
-        var body = new SourceWriter();
-        bool firstKernel = true;
-        if (flush)
+        if (wide || common)
         {
-            body.Line("/// <summary>");
-            body.Line($"/// Sets state values smaller than {FlushBelow} in magnitude to zero. A state that decays (input going quiet for");
-            body.Line("/// thousands of steps) would otherwise sink into subnormal floats, which slow x86 cores many times over, and .NET has");
-            body.Line("/// no flush-to-zero switch; values this small change nothing a float can show downstream. NaN is kept (its comparison is false).");
-            body.Line("/// </summary>");
-            body.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-            body.Line($"private static Vec Flush(Vec x) => V.AndNot(x, V.LessThan(V.Abs(x), V.Create({FlushBelow})));");
-            firstKernel = false;
+            // The class's documentation and attributes, once: on the common part, and on the one part of Kernels512.
+            w.Line(wide
+                ? $"    /// <summary>Streaming kernels in {Inv(isa.Width)}-float blocks: Step runs them where {vec} is accelerated (the same bits as the 8-float ones).</summary>"
+                : $"    /// <summary>The generated models' kernels, specialized to their sizes ({Inv(isa.Width)}-float vector blocks); one file per family.</summary>");
+            w.Line("    " + GeneratedCode);
         }
 
-        foreach (KeyValuePair<string, Action<SourceWriter>> kernel in kernels)
+        w.Line($"    internal static partial class Kernels{(wide ? "512" : string.Empty)}");
+        w.Line("    {");
+        var body = new SourceWriter();
+        bool first = true;
+        if (flush)
         {
-            if (!firstKernel)
+            WriteFlush(body);
+            first = false;
+        }
+
+        foreach (KernelSource kernel in chosen)
+        {
+            if (!first)
             {
                 body.Line();
             }
 
-            firstKernel = false;
-            kernel.Value(body);
+            first = false;
+            foreach (string line in kernel.Text.TrimEnd('\n').Split('\n'))
+            {
+                body.Line(line);
+            }
         }
 
         foreach (string line in body.ToString().TrimEnd('\n').Split('\n'))
@@ -164,6 +228,19 @@ internal static partial class Emitter
 
         w.Line("    }");
         w.Line("}");
+        return w.ToString();
+    }
+
+    /// <summary>The state flush the recurrent kernels call (once per class: in the common part, and in the 512-bit class).</summary>
+    private static void WriteFlush(SourceWriter body)
+    {
+        body.Line("/// <summary>");
+        body.Line($"/// Sets state values smaller than {FlushBelow} in magnitude to zero. A state that decays (input going quiet for");
+        body.Line("/// thousands of steps) would otherwise sink into subnormal floats, which slow x86 cores many times over, and .NET has");
+        body.Line("/// no flush-to-zero switch; values this small change nothing a float can show downstream. NaN is kept (its comparison is false).");
+        body.Line("/// </summary>");
+        body.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+        body.Line($"private static Vec Flush(Vec x) => V.AndNot(x, V.LessThan(V.Abs(x), V.Create({FlushBelow})));");
     }
 
     /// <summary>

@@ -115,10 +115,11 @@ internal sealed class StagePlan
 /// <summary>The whole model as the emitter sees it: stages in data-flow order and the parameters in PyTorch's order.</summary>
 internal sealed class ModelPlan
 {
-    public ModelPlan(ModelSpec spec, VectorIsa isa)
+    public ModelPlan(ModelSpec spec, VectorIsa isa, string kernelNamespace = Emitter.DefaultKernelNamespace)
     {
         Spec = spec;
         Isa = isa;
+        KernelNamespace = kernelNamespace;
         int first = spec.Layers.Count > 0 ? spec.Layers[0].InputSize : 0;
         var source = new RowSource("_x", first, first, first, 1);
         for (int i = 0; i < spec.Layers.Count; i++)
@@ -139,6 +140,9 @@ internal sealed class ModelPlan
     public ModelSpec Spec { get; }
 
     public VectorIsa Isa { get; }
+
+    /// <summary>The namespace of the compilation's shared kernel classes (see <see cref="Emitter.KernelNamespace"/>).</summary>
+    public string KernelNamespace { get; }
 
     public List<StagePlan> Stages { get; } = [];
 

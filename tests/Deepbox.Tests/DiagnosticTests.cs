@@ -65,7 +65,7 @@ public class DiagnosticTests
         Assert.Equal(DiagnosticSeverity.Warning, d.Severity);
         Assert.Equal("[Lstm] Dropout = 0.5 with NumLayers = 1 has no effect: dropout applies between stacked layers only", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(span, d.Location.SourceSpan);
-        Assert.Single(result.GeneratedSources);
+        Assert.Single(result.ModelSources);
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public class DiagnosticTests
         Assert.Same(result.Output.SyntaxTrees.First(), d.Location.SourceTree);
         int start = Source.IndexOf("Dropout = 0.5f", StringComparison.Ordinal);
         Assert.Equal(new TextSpan(start, "Dropout = 0.5f".Length), d.Location.SourceSpan);
-        Assert.Single(result.GeneratedSources);
+        Assert.Single(result.ModelSources);
         Assert.Empty(result.Output.GetDiagnostics().Where(x => x.Severity == DiagnosticSeverity.Error));
     }
 
@@ -110,7 +110,7 @@ public class DiagnosticTests
     {
         GeneratorHarness.Result result = GeneratorHarness.Run("using Deepbox;\n#pragma warning disable DBX0015\n[Lstm(4, 8, Dropout = 0.5f)] public partial class M;");
         Assert.All(result.GeneratorDiagnostics, d => Assert.True(d.Id == "DBX0015" && d.IsSuppressed, $"{d.Id} suppressed: {d.IsSuppressed}"));
-        Assert.Single(result.GeneratedSources);
+        Assert.Single(result.ModelSources);
     }
 
     [Fact]
@@ -119,7 +119,7 @@ public class DiagnosticTests
         GeneratorHarness.Result result = GeneratorHarness.Run(
             "using Deepbox;\n[Gru(3, 5)] public partial class G;\nnamespace A.B { public partial class O { internal partial class P { [Rnn(2, 3)][LastStep] private sealed partial class R; } } }");
         Assert.True(result.AllDiagnostics.Count == 0, result.Describe());
-        Assert.Equal(2, result.GeneratedSources.Count());
+        Assert.Equal(2, result.ModelSources.Count());
     }
 
     /// <summary>

@@ -62,6 +62,19 @@ internal static class GeneratorHarness
 
         public IEnumerable<string> GeneratedSources => Run.Results.SelectMany(r => r.GeneratedSources).Select(s => s.SourceText.ToString());
 
+        /// <summary>The models' files (not the shared kernel files).</summary>
+        public IEnumerable<string> ModelSources => Run.Results.SelectMany(r => r.GeneratedSources)
+            .Where(s => !s.HintName.StartsWith("Deepbox.Kernels", StringComparison.Ordinal))
+            .Select(s => s.SourceText.ToString());
+
+        /// <summary>The shared kernel files by hint name (<c>Deepbox.Kernels.Lstm.g.cs</c>, ...).</summary>
+        public IReadOnlyDictionary<string, string> KernelSources => Run.Results.SelectMany(r => r.GeneratedSources)
+            .Where(s => s.HintName.StartsWith("Deepbox.Kernels", StringComparison.Ordinal))
+            .ToDictionary(s => s.HintName, s => s.SourceText.ToString());
+
+        /// <summary>Every generated file with the compilation's own name (in the kernels' namespace) made neutral, to compare runs.</summary>
+        public IEnumerable<string> NeutralSources => GeneratedSources.Select(s => s.Replace(Output.AssemblyName!, "Assembly", StringComparison.Ordinal));
+
         /// <summary>Emits and loads the compilation in a collectible context.</summary>
         public Assembly Load()
         {

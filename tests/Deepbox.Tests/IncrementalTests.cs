@@ -33,7 +33,7 @@ public class IncrementalTests
         Assert.Equal(2, a.Length);
         Assert.Equal(a, b);
         Assert.Equal(a.Select(x => x.GetHashCode()), b.Select(x => x.GetHashCode()));
-        Assert.Equal(first.GeneratedSources, second.GeneratedSources);
+        Assert.Equal(first.NeutralSources, second.NeutralSources);
     }
 
     [Fact]
@@ -74,6 +74,14 @@ public class IncrementalTests
         Assert.Contains(specs, o => Name(o.Value) == "B" && o.Reason is IncrementalStepRunReason.Modified or IncrementalStepRunReason.New);
         Assert.All(specs.Where(o => Name(o.Value) == "A"), o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"A: {o.Reason}"));
         Assert.Contains("GRU(3, 6, num_layers=1)", run.GeneratedSources.Single(s => s.HintName.Contains(".B.", StringComparison.Ordinal)).SourceText.ToString(), StringComparison.Ordinal);
+
+        // Of the shared kernel files, the GRU family's is rewritten (B's kernels changed shape); the LSTM family's, which
+        // only A uses, is not.
+        IncrementalStepRunReason Family(string family) =>
+            run.TrackedSteps[DeepboxGenerator.KernelFileStep + "." + family].SelectMany(s => s.Outputs).Single().Reason;
+        Assert.Equal(IncrementalStepRunReason.Modified, Family("Gru"));
+        Assert.True(Family("Lstm") is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"Lstm: {Family("Lstm")}");
+        Assert.Contains("GruSequence_H6(", run.GeneratedSources.Single(s => s.HintName == "Deepbox.Kernels.Gru.g.cs").SourceText.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

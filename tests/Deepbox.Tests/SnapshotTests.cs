@@ -5,7 +5,8 @@ using Xunit;
 namespace Deepbox.Tests;
 
 /// <summary>
-/// The generated source of canonical models, kept as snapshots. Each is also compiled with every warning on (zero
+/// The generated source of canonical models, kept as snapshots: each model's file, and one kernel file (the LSTM family
+/// of the seed LSTM; every model's kernels run in the numeric tests). Each is also compiled with every warning on (zero
 /// diagnostics), and generated again under a culture whose minus sign is U+2212 (the emitted text must not change).
 /// </summary>
 public class SnapshotTests
@@ -28,16 +29,27 @@ public class SnapshotTests
     [Fact]
     public void ReluRnnWithoutBias() => Check("[Rnn(3, 5, Bias = false, Nonlinearity = Nonlinearity.Relu, BatchFirst = false)] public partial class ReluRnn;");
 
+    /// <summary>The LSTM kernels of the seed LSTM, with the compilation's name in their namespace written as <c>Snapshots</c>.</summary>
+    [Fact]
+    public void SeedLstmKernels()
+    {
+        GeneratorHarness.Result result = GeneratorHarness.Run("using Deepbox;\nnamespace Snapshots;\n[Lstm(4, 8, BatchFirst = true)] public partial class SeedLstm;");
+        Assert.True(result.AllDiagnostics.Count == 0, result.Describe());
+        const string Hint = "Deepbox.Kernels.Lstm.g.cs";
+        Snapshot.Verify(result.KernelSources[Hint].Replace(result.Output.AssemblyName!, "Snapshots", System.StringComparison.Ordinal), Hint, nameof(SnapshotTests));
+    }
+
     private static void Check(string declaration, [System.Runtime.CompilerServices.CallerMemberName] string method = "")
     {
         string source = "using Deepbox;\nnamespace Snapshots;\n" + declaration;
         GeneratorHarness.Result result = GeneratorHarness.Run(source);
         Assert.True(result.AllDiagnostics.Count == 0, result.Describe());
-        GeneratedSourceResult generated = Assert.Single(result.Run.Results.SelectMany(r => r.GeneratedSources));
+        GeneratedSourceResult generated = Assert.Single(result.Run.Results.SelectMany(r => r.GeneratedSources), s => !s.HintName.StartsWith("Deepbox.Kernels", System.StringComparison.Ordinal));
 
-        string again = TestSupport.UnderOddCulture(() => Assert.Single(GeneratorHarness.Run(source).GeneratedSources));
-        Assert.Equal(generated.SourceText.ToString(), again);
+        GeneratorHarness.Result rerun = TestSupport.UnderOddCulture(() => GeneratorHarness.Run(source));
+        Assert.Equal(generated.SourceText.ToString(), Assert.Single(rerun.ModelSources).Replace(rerun.Output.AssemblyName!, result.Output.AssemblyName!, System.StringComparison.Ordinal));
 
-        Snapshot.Verify(generated.SourceText.ToString(), generated.HintName, nameof(SnapshotTests), method);
+        // The model's file names the compilation's kernel class, whose namespace carries the compilation's name.
+        Snapshot.Verify(generated.SourceText.ToString().Replace(result.Output.AssemblyName!, "Snapshots", System.StringComparison.Ordinal), generated.HintName, nameof(SnapshotTests), method);
     }
 }

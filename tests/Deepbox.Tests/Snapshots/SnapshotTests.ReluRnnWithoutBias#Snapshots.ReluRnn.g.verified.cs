@@ -280,7 +280,7 @@ namespace Snapshots
             global::System.Span<float> s = state.AsSpan();
             global::System.Span<float> scratch = state.Scratch;
             // (0) RNN(3, 5, num_layers=1)
-            global::Deepbox.Generated.ReluRnnKernels.RnnReluStep_K3_H5(input, w._w0_0_ih, w._w0_0_hh, w._b0_0, s.Slice(0, 8), scratch.Slice(0, 8));
+            global::Deepbox.Generated.Snapshots.Kernels.RnnReluStep_K3_H5(input, w._w0_0_ih, w._w0_0_hh, w._b0_0, s.Slice(0, 8), scratch.Slice(0, 8));
             s.Slice(0, 8).Slice(0, OutputSize).CopyTo(output);
             if (counted) _exec.Release(w);
         }
@@ -467,7 +467,7 @@ namespace Snapshots
                 if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 5, _h0_0, 8, 5, stateRows);
                 // Layer 0, forward.
                 _jobInput = _x;
-                Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.ReluRnnKernels.Dense_K3_N8), then the recurrence (global::Deepbox.Generated.ReluRnnKernels.RnnReluSequence_H5)
+                Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K3_N8), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.RnnReluSequence_H5)
                 // Final states [1, B, 5]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {
@@ -520,17 +520,17 @@ namespace Snapshots
                             // are then contiguous), else one per time step.
                             if (b1 - b0 == batch)
                             {
-                                global::Deepbox.Generated.ReluRnnKernels.Dense_K3_N8(_jobInput.AsSpan(t0 * batch * 3), 3, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (t0 * batch * 8)), (t1 - t0) * batch);
+                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K3_N8(_jobInput.AsSpan(t0 * batch * 3), 3, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (t0 * batch * 8)), (t1 - t0) * batch);
                             }
                             else
                             {
                                 for (int t = t0; t < t1; t++)
                                 {
-                                    global::Deepbox.Generated.ReluRnnKernels.Dense_K3_N8(_jobInput.AsSpan(((t * batch) + b0) * 3), 3, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (((t * batch) + b0) * 8)), b1 - b0);
+                                    global::Deepbox.Generated.Snapshots.Kernels.Dense_K3_N8(_jobInput.AsSpan(((t * batch) + b0) * 3), 3, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (((t * batch) + b0) * 8)), b1 - b0);
                                 }
                             }
 
-                            global::Deepbox.Generated.ReluRnnKernels.RnnReluSequence_H5(_gx0.AsSpan(gx), W._w0_0_hh, _h0_0.AsSpan(0 * batch * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, s0, s1, b0, b1);
+                            global::Deepbox.Generated.Snapshots.Kernels.RnnReluSequence_H5(_gx0.AsSpan(gx), W._w0_0_hh, _h0_0.AsSpan(0 * batch * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, s0, s1, b0, b1);
                         }
                         break;
                     }
@@ -562,18 +562,18 @@ namespace Snapshots
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 8).Clear();
                 if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(0 * batch * 5), 5, _dh0, 8, 5, batch);
-                global::Deepbox.Generated.ReluRnnKernels.RnnReluBackward_H5(_seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dh0, batch, seqLen, reverse: false);
+                global::Deepbox.Generated.Snapshots.Kernels.RnnReluBackward_H5(_seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dh0, batch, seqLen, reverse: false);
                 if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0 * batch * 5), 5, 5, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
                 _gW.AsSpan(0, 24).Clear();
-                global::Deepbox.Generated.ReluRnnKernels.WeightGrad_K3_N8(_x, 3, _dG0, _gW, rows);
+                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K3_N8(_x, 3, _dG0, _gW, rows);
                 global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 5, 3, 8, 3, 3, _model._p0_weight_ih_l0.Grad.AsSpan());
                 _gW.AsSpan(0, 40).Clear();
-                if (seqLen > 1) global::Deepbox.Generated.ReluRnnKernels.WeightGrad_K5_N8(_seq0_0.AsSpan(0), 8, _dG0.AsSpan(batch * 8), _gW, (seqLen - 1) * batch);
-                global::Deepbox.Generated.ReluRnnKernels.WeightGrad_K5_N8(_h0_0.AsSpan(0 * batch * 8), 8, _dG0, _gW, batch);
+                if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K5_N8(_seq0_0.AsSpan(0), 8, _dG0.AsSpan(batch * 8), _gW, (seqLen - 1) * batch);
+                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K5_N8(_h0_0.AsSpan(0 * batch * 8), 8, _dG0, _gW, batch);
                 global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 5, 5, 8, 5, 5, _model._p0_weight_hh_l0.Grad.AsSpan());
                 // The input's gradient.
-                global::Deepbox.Generated.ReluRnnKernels.Dense_K8_N8_Zero(_dG0, 8, _wT0_0_ih, default, _d_x, rows);
+                global::Deepbox.Generated.Snapshots.Kernels.Dense_K8_N8_Zero(_dG0, 8, _wT0_0_ih, default, _d_x, rows);
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
@@ -605,452 +605,6 @@ namespace Snapshots
                 _packedTransposedVersion = W.Version;
                 global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(0, 15), 1, 5, 3, 8, 3, 3, 8, _wT0_0_ih);
                 global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(15, 25), 1, 5, 5, 8, 5, 5, 8, _wT0_0_hh);
-            }
-        }
-    }
-}
-
-namespace Deepbox.Generated
-{
-    using Act = global::Deepbox.Activations;
-    using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
-    using MethodImpl = global::System.Runtime.CompilerServices.MethodImplAttribute;
-    using MethodImplOptions = global::System.Runtime.CompilerServices.MethodImplOptions;
-    using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
-    using V = global::System.Runtime.Intrinsics.Vector256;
-    using Vec = global::System.Runtime.Intrinsics.Vector256<float>;
-    using V512 = global::System.Runtime.Intrinsics.Vector512;
-
-    /// <summary>The kernels of ReluRnn, specialized to its sizes (8-float vector blocks).</summary>
-    [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "0.1.0.0")]
-    file static class ReluRnnKernels
-    {
-        /// <summary>
-        /// Sets state values smaller than 1e-30f in magnitude to zero. A state that decays (input going quiet for
-        /// thousands of steps) would otherwise sink into subnormal floats, which slow x86 cores many times over, and .NET has
-        /// no flush-to-zero switch; values this small change nothing a float can show downstream. NaN is kept (its comparison is false).
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vec Flush(Vec x) => V.AndNot(x, V.LessThan(V.Abs(x), V.Create(1e-30f)));
-
-        /// <summary>
-        /// y[m, 0:8] = bias + sum over k in [0, 3) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is [3][8] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 3 rows one after another,
-        /// so a pass reads sequential streams, and each input broadcasts against 1 vector of outputs.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Dense_K3_N8(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
-        {
-            ref float x0 = ref MemoryMarshal.GetReference(x);
-            ref float w0 = ref MemoryMarshal.GetReference(w);
-            ref float b0 = ref MemoryMarshal.GetReference(bias);
-            ref float y0 = ref MemoryMarshal.GetReference(y);
-            // Rows in blocks of 64, so a block's inputs stay in cache while every column pass reads them.
-            for (int m0 = 0; m0 < rows; m0 += 64)
-            {
-                int mEnd = global::System.Math.Min(rows, m0 + 64);
-                // Outputs [0, 8): 1 vector.
-                {
-                    int m = m0;
-                    for (; m + 4 <= mEnd; m += 4)
-                    {
-                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                        ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
-                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 8);
-                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 8);
-                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 8);
-                        Vec a00 = V.LoadUnsafe(ref b0, 0);
-                        Vec a10 = V.LoadUnsafe(ref b0, 0);
-                        Vec a20 = V.LoadUnsafe(ref b0, 0);
-                        Vec a30 = V.LoadUnsafe(ref b0, 0);
-                        ref float wp = ref w0;
-                        for (int k = 0; k < 3; k++)
-                        {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        }
-                        V.StoreUnsafe(a00, ref ym0, 0);
-                        V.StoreUnsafe(a10, ref ym1, 0);
-                        V.StoreUnsafe(a20, ref ym2, 0);
-                        V.StoreUnsafe(a30, ref ym3, 0);
-                    }
-                    for (; m < mEnd; m++)
-                    {
-                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                        ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
-                        Vec a00 = V.LoadUnsafe(ref b0, 0);
-                        ref float wp = ref w0;
-                        for (int k = 0; k < 3; k++)
-                        {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        }
-                        V.StoreUnsafe(a00, ref ym0, 0);
-                    }
-                }
-            }
-        }
-
-        /// <summary>
-        /// y[m, 0:8] = sum over k in [0, 8) of x[m, k] * w[k, 0:8], for m in [0, rows).
-        /// w is [8][8] in panels of 8 columns (ModelSupport.PanelIndex): each panel's 8 rows one after another,
-        /// so a pass reads sequential streams, and each input broadcasts against 1 vector of outputs.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Dense_K8_N8_Zero(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)
-        {
-            ref float x0 = ref MemoryMarshal.GetReference(x);
-            ref float w0 = ref MemoryMarshal.GetReference(w);
-            ref float y0 = ref MemoryMarshal.GetReference(y);
-            // Rows in blocks of 64, so a block's inputs stay in cache while every column pass reads them.
-            for (int m0 = 0; m0 < rows; m0 += 64)
-            {
-                int mEnd = global::System.Math.Min(rows, m0 + 64);
-                // Outputs [0, 8): 1 vector.
-                {
-                    int m = m0;
-                    for (; m + 4 <= mEnd; m += 4)
-                    {
-                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                        ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
-                        ref float xm1 = ref Unsafe.Add(ref x0, (m + 1) * xStride);
-                        ref float ym1 = ref Unsafe.Add(ref y0, (m + 1) * 8);
-                        ref float xm2 = ref Unsafe.Add(ref x0, (m + 2) * xStride);
-                        ref float ym2 = ref Unsafe.Add(ref y0, (m + 2) * 8);
-                        ref float xm3 = ref Unsafe.Add(ref x0, (m + 3) * xStride);
-                        ref float ym3 = ref Unsafe.Add(ref y0, (m + 3) * 8);
-                        Vec a00 = Vec.Zero;
-                        Vec a10 = Vec.Zero;
-                        Vec a20 = Vec.Zero;
-                        Vec a30 = Vec.Zero;
-                        ref float wp = ref w0;
-                        for (int k = 0; k < 8; k++)
-                        {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm1, k));
-                            a10 = V.FusedMultiplyAdd(wv0, xb1, a10);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm2, k));
-                            a20 = V.FusedMultiplyAdd(wv0, xb2, a20);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm3, k));
-                            a30 = V.FusedMultiplyAdd(wv0, xb3, a30);
-                        }
-                        V.StoreUnsafe(a00, ref ym0, 0);
-                        V.StoreUnsafe(a10, ref ym1, 0);
-                        V.StoreUnsafe(a20, ref ym2, 0);
-                        V.StoreUnsafe(a30, ref ym3, 0);
-                    }
-                    for (; m < mEnd; m++)
-                    {
-                        ref float xm0 = ref Unsafe.Add(ref x0, m * xStride);
-                        ref float ym0 = ref Unsafe.Add(ref y0, m * 8);
-                        Vec a00 = Vec.Zero;
-                        ref float wp = ref w0;
-                        for (int k = 0; k < 8; k++)
-                        {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec xb0 = V.Create(Unsafe.Add(ref xm0, k));
-                            a00 = V.FusedMultiplyAdd(wv0, xb0, a00);
-                        }
-                        V.StoreUnsafe(a00, ref ym0, 0);
-                    }
-                }
-            }
-        }
-
-        /// <summary>
-        /// Elman RNN backward through time (relu), from the saved outputs h. Per step, with dh the output's gradient
-        /// plus the one carried back:
-        ///   d(a) = dh * (h > 0)
-        ///   dh_prev = W_hh^T d(a)
-        /// Gate gradients go to dG ([T, B, 8], gate-interleaved as the forward gates); dh come in holding
-        /// the final states' gradients and leave holding the initial states'. whhT is W_hh output-major, [8][8].
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void RnnReluBackward_H5(global::System.ReadOnlySpan<float> seq, global::System.ReadOnlySpan<float> whhT, global::System.ReadOnlySpan<float> dSeq, int seqStride, global::System.Span<float> dG, global::System.Span<float> dh, int batch, int seqLen, bool reverse)
-        {
-            ref float seq0 = ref MemoryMarshal.GetReference(seq);
-            ref float dSeq0 = ref MemoryMarshal.GetReference(dSeq);
-            ref float dG0 = ref MemoryMarshal.GetReference(dG);
-            ref float dh0 = ref MemoryMarshal.GetReference(dh);
-            for (int s = seqLen - 1; s >= 0; s--)
-            {
-                int t = reverse ? seqLen - 1 - s : s;
-                for (int b = 0; b < batch; b++)
-                {
-                    int row = (t * batch) + b;
-                    ref float dhRow = ref Unsafe.Add(ref dh0, b * 8);
-                    ref float dyRow = ref Unsafe.Add(ref dSeq0, row * seqStride);
-                    ref float dGRow = ref Unsafe.Add(ref dG0, row * 8);
-                    ref float hRow = ref Unsafe.Add(ref seq0, row * seqStride);
-                    for (int j = 0; j < 8; j += 8)
-                    {
-                        int col = j;
-                        Vec dhj = V.LoadUnsafe(ref dyRow, (nuint)j) + V.LoadUnsafe(ref dhRow, (nuint)j);
-                        Vec hj = V.LoadUnsafe(ref hRow, (nuint)j);
-                        V.StoreUnsafe(V.ConditionalSelect(V.GreaterThan(hj, Vec.Zero), dhj, Vec.Zero), ref dGRow, (nuint)j);
-                    }
-                }
-                // dh_prev = W_hh^T d(gates).
-                Dense_K8_N8_Zero(dG.Slice(t * batch * 8, batch * 8), 8, whhT, default, dh, batch);
-            }
-        }
-
-        /// <summary>
-        /// Elman RNN recurrence (PyTorch's nn.RNN, nonlinearity 'relu'), for every step t of the sequence:
-        ///   h' = relu(W_ih x_t + b_ih + W_hh h + b_hh)
-        /// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, 8]; whh is W_hh
-        /// [5][8] in vector panels, with the 1 gate of each block of 8 hidden units side by side, so one pass
-        /// over h computes every gate of a block. Hidden size 5 runs as 1 block of 8 (the last one padded: 3 lanes of zero weights, never read back).
-        /// Steps sFirst to sEnd (of seqLen, counted in the direction of the recurrence) only: the forward pass computes the input
-        /// products a few steps ahead, while they are still in cache. Sequences bFirst to bEnd (of batch) only: other threads can
-        /// run the others at the same time.
-        /// Row (t, b) of seq (stride seqStride) receives h at t; h0 holds one row of 8 per sequence.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void RnnReluSequence_H5(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd)
-        {
-            ref float gx0 = ref MemoryMarshal.GetReference(gx);
-            ref float whh0 = ref MemoryMarshal.GetReference(whh);
-            ref float h00 = ref MemoryMarshal.GetReference(h0);
-            ref float seq0 = ref MemoryMarshal.GetReference(seq);
-            for (int s = sFirst; s < sEnd; s++)
-            {
-                int t = reverse ? seqLen - 1 - s : s;
-                int tPrev = reverse ? t + 1 : t - 1;
-                // Block by block of 8 hidden units, so the block's slice of W_hh stays in cache across the batch;
-                // 4 sequences at a time share each load of it, then one at a time.
-                for (int j = 0; j < 8; j += 8)
-                {
-                    int col = j;
-                    for (int b = bFirst; b + 4 <= bEnd; b += 4)
-                    {
-                        ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
-                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                        ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                        ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 8);
-                        ref float hNext1 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 1)) * seqStride);
-                        ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                        ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 8);
-                        ref float hNext2 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 2)) * seqStride);
-                        ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                        ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 8);
-                        ref float hNext3 = ref Unsafe.Add(ref seq0, ((t * batch) + (b + 3)) * seqStride);
-                        // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
-                        Vec a0 = Vec.Zero;
-                        Vec a1 = Vec.Zero;
-                        Vec a2 = Vec.Zero;
-                        Vec a3 = Vec.Zero;
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 5); // the block's panel: 5 rows of 8
-                        for (int k = 0; k < 5; k++)
-                        {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
-                            a0 = V.FusedMultiplyAdd(wv0, hk0, a0);
-                            Vec hk1 = V.Create(Unsafe.Add(ref hPrev1, k));
-                            a1 = V.FusedMultiplyAdd(wv0, hk1, a1);
-                            Vec hk2 = V.Create(Unsafe.Add(ref hPrev2, k));
-                            a2 = V.FusedMultiplyAdd(wv0, hk2, a2);
-                            Vec hk3 = V.Create(Unsafe.Add(ref hPrev3, k));
-                            a3 = V.FusedMultiplyAdd(wv0, hk3, a3);
-                        }
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + a0, ref hNext0, (nuint)j);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow1, (nuint)col) + a1, ref hNext1, (nuint)j);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow2, (nuint)col) + a2, ref hNext2, (nuint)j);
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)col) + a3, ref hNext3, (nuint)j);
-                    }
-                    for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
-                    {
-                        ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 8);
-                        ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                        // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
-                        Vec a0 = Vec.Zero;
-                        ref float wp = ref Unsafe.Add(ref whh0, col * 5); // the block's panel: 5 rows of 8
-                        for (int k = 0; k < 5; k++)
-                        {
-                            ref float wk = ref Unsafe.Add(ref wp, k * 8);
-                            Vec wv0 = V.LoadUnsafe(ref wk);
-                            Vec hk0 = V.Create(Unsafe.Add(ref hPrev0, k));
-                            a0 = V.FusedMultiplyAdd(wv0, hk0, a0);
-                        }
-                        V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)col) + a0, ref hNext0, (nuint)j);
-                    }
-                    RnnReluUpdate_H5(ref gx0, ref seq0, seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);
-                }
-            }
-        }
-
-        /// <summary>
-        /// One step of the RNN for one sequence: the 3 inputs and the 5 hidden units of the previous step
-        /// in one pass over W_ih and W_hh (1 gate per block of 8 units), then the cell's update of h in place.
-        /// One block: every read of h comes before the write, so h is updated directly.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        public static void RnnReluStep_K3_H5(global::System.ReadOnlySpan<float> x, global::System.ReadOnlySpan<float> wih, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> bias, global::System.Span<float> h, global::System.Span<float> scratch)
-        {
-            ref float x0 = ref MemoryMarshal.GetReference(x);
-            ref float wih0 = ref MemoryMarshal.GetReference(wih);
-            ref float whh0 = ref MemoryMarshal.GetReference(whh);
-            ref float b0 = ref MemoryMarshal.GetReference(bias);
-            ref float h0 = ref MemoryMarshal.GetReference(h);
-            ref float out0 = ref MemoryMarshal.GetReference(h);
-            // The one block, 0 to 8.
-            {
-                const int j = 0;
-                int col0 = j;
-                Vec a0 = V.LoadUnsafe(ref b0, (nuint)col0);
-                ref float wxp0 = ref Unsafe.Add(ref wih0, col0 * 3);
-                for (int k = 0; k < 3; k++)
-                {
-                    Vec xk = V.Create(Unsafe.Add(ref x0, k));
-                    ref float wk0 = ref Unsafe.Add(ref wxp0, k * 8);
-                    a0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), xk, a0);
-                }
-                ref float whp0 = ref Unsafe.Add(ref whh0, col0 * 5);
-                // W_hh h in chains of their own from zero, beside the input chains, then added to them: the sequence kernel's order.
-                Vec p0 = Vec.Zero;
-                for (int k = 0; k < 5; k++)
-                {
-                    Vec hk = V.Create(Unsafe.Add(ref h0, k));
-                    ref float wk0 = ref Unsafe.Add(ref whp0, k * 8);
-                    p0 = V.FusedMultiplyAdd(V.LoadUnsafe(ref wk0), hk, p0);
-                }
-                a0 += p0;
-                V.StoreUnsafe(Flush(V.Max(a0, Vec.Zero)), ref out0, (nuint)j);
-            }
-        }
-
-        /// <summary>
-        /// The cell update of the block of 8 hidden units at j, for sequences bFirst to bEnd of step t, from the sums the product
-        /// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the
-        /// JIT) crowded the product loop's registers and an accumulator went to the stack.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private static void RnnReluUpdate_H5(ref float gx0, ref float seq0, int seqStride, int batch, int t, int tPrev, bool first, int j, int bFirst, int bEnd)
-        {
-            int col = j;
-            for (int b = bFirst; b < bEnd; b++)
-            {
-                ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                V.StoreUnsafe(Flush(V.Max(V.LoadUnsafe(ref hNext0, (nuint)j), Vec.Zero)), ref hNext0, (nuint)j);
-            }
-        }
-
-        /// <summary>
-        /// dW[k, 0:8] += sum over m in [0, rows) of x[m, k] * dG[m, 0:8], for the 3 inputs k of the layout K3:
-        /// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).
-        /// Tiles of 4 inputs by 4 vectors of outputs share each load of dG and of x; rows go in blocks of 128, so a
-        /// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void WeightGrad_K3_N8(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
-        {
-            ref float x0 = ref MemoryMarshal.GetReference(x);
-            ref float g0 = ref MemoryMarshal.GetReference(dG);
-            ref float w0 = ref MemoryMarshal.GetReference(dW);
-            for (int m0 = 0; m0 < rows; m0 += 128)
-            {
-                int mEnd = global::System.Math.Min(rows, m0 + 128);
-                // Columns [0, 8).
-                {
-                    for (int k = 0; k < 3; k++)
-                    {
-                        ref float wk0 = ref Unsafe.Add(ref w0, k * 8);
-                        Vec a00 = V.LoadUnsafe(ref wk0, 0);
-                        for (int m = m0; m < mEnd; m++)
-                        {
-                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
-                            ref float gm = ref Unsafe.Add(ref g0, m * 8);
-                            Vec gv0 = V.LoadUnsafe(ref gm, 0);
-                            Vec xb0 = V.Create(xm);
-                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
-                        }
-                        V.StoreUnsafe(a00, ref wk0, 0);
-                    }
-                }
-            }
-        }
-
-        /// <summary>
-        /// dW[k, 0:8] += sum over m in [0, rows) of x[m, k] * dG[m, 0:8], for the 5 inputs k of the layout K5:
-        /// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).
-        /// Tiles of 4 inputs by 4 vectors of outputs share each load of dG and of x; rows go in blocks of 128, so a
-        /// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void WeightGrad_K5_N8(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)
-        {
-            ref float x0 = ref MemoryMarshal.GetReference(x);
-            ref float g0 = ref MemoryMarshal.GetReference(dG);
-            ref float w0 = ref MemoryMarshal.GetReference(dW);
-            for (int m0 = 0; m0 < rows; m0 += 128)
-            {
-                int mEnd = global::System.Math.Min(rows, m0 + 128);
-                // Columns [0, 8).
-                {
-                    for (int k = 0; k < 4; k += 4)
-                    {
-                        ref float wk0 = ref Unsafe.Add(ref w0, k * 8);
-                        ref float wk1 = ref Unsafe.Add(ref w0, (k + 1) * 8);
-                        ref float wk2 = ref Unsafe.Add(ref w0, (k + 2) * 8);
-                        ref float wk3 = ref Unsafe.Add(ref w0, (k + 3) * 8);
-                        Vec a00 = V.LoadUnsafe(ref wk0, 0);
-                        Vec a10 = V.LoadUnsafe(ref wk1, 0);
-                        Vec a20 = V.LoadUnsafe(ref wk2, 0);
-                        Vec a30 = V.LoadUnsafe(ref wk3, 0);
-                        for (int m = m0; m < mEnd; m++)
-                        {
-                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
-                            ref float gm = ref Unsafe.Add(ref g0, m * 8);
-                            Vec gv0 = V.LoadUnsafe(ref gm, 0);
-                            Vec xb0 = V.Create(xm);
-                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
-                            Vec xb1 = V.Create(Unsafe.Add(ref xm, 1));
-                            a10 = V.FusedMultiplyAdd(gv0, xb1, a10);
-                            Vec xb2 = V.Create(Unsafe.Add(ref xm, 2));
-                            a20 = V.FusedMultiplyAdd(gv0, xb2, a20);
-                            Vec xb3 = V.Create(Unsafe.Add(ref xm, 3));
-                            a30 = V.FusedMultiplyAdd(gv0, xb3, a30);
-                        }
-                        V.StoreUnsafe(a00, ref wk0, 0);
-                        V.StoreUnsafe(a10, ref wk1, 0);
-                        V.StoreUnsafe(a20, ref wk2, 0);
-                        V.StoreUnsafe(a30, ref wk3, 0);
-                    }
-                    for (int k = 4; k < 5; k++)
-                    {
-                        ref float wk0 = ref Unsafe.Add(ref w0, k * 8);
-                        Vec a00 = V.LoadUnsafe(ref wk0, 0);
-                        for (int m = m0; m < mEnd; m++)
-                        {
-                            ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);
-                            ref float gm = ref Unsafe.Add(ref g0, m * 8);
-                            Vec gv0 = V.LoadUnsafe(ref gm, 0);
-                            Vec xb0 = V.Create(xm);
-                            a00 = V.FusedMultiplyAdd(gv0, xb0, a00);
-                        }
-                        V.StoreUnsafe(a00, ref wk0, 0);
-                    }
-                }
             }
         }
     }
