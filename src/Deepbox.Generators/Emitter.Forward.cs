@@ -136,25 +136,7 @@ internal static partial class Emitter
         }
 
         w.Line();
-        using (w.Block("private static (int Batch, int SeqLen, bool Unbatched) CheckInput(" + T + " input)"))
-        {
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(input);");
-            w.Line("global::System.Collections.Generic.IReadOnlyList<int> s = input.Shape;");
-            using (w.Block("if (input.Rank == 3 && s[2] == InputSize && s[0] > 0 && s[1] > 0)"))
-            {
-                w.Line(plan.Spec.BatchFirst ? "return (s[0], s[1], false);" : "return (s[1], s[0], false);");
-            }
-
-            using (w.Block("if (input.Rank == 2 && s[1] == InputSize && s[0] > 0)"))
-            {
-                w.Line("return (1, s[0], true);");
-            }
-
-            w.Line($"string expected = input.Rank == 3 ? \"{inShape}\" : input.Rank == 2 ? \"[*, {Inv(plan.InputSize)}]\" : \"{inShape} or [*, {Inv(plan.InputSize)}]\";");
-            w.Line($"{S}.ThrowShape(\"input\", input.Length == 0 ? expected + \" with no empty dimension\" : expected, s);");
-            w.Line("return default;");
-        }
-
+        w.Line($"private static (int Batch, int SeqLen, bool Unbatched) CheckInput({T} input) => {S}.CheckInput(input, InputSize, BatchFirst);");
         w.Line();
         using (w.Block("private static int[] OutputShape(int batch, int seqLen, bool unbatched)"))
         {

@@ -229,8 +229,6 @@ internal static partial class Emitter
             w.Line($"private readonly {P} {p.Field};");
         }
 
-        w.Line($"private readonly {P}[] _parameters;");
-        w.Line($"private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<{P}> _parameterList;");
         if (plan.Stages.Any(s => HasDropout(s.Layer)))
         {
             w.Line("private readonly global::Deepbox.TorchGenerator _dropout;");
@@ -270,14 +268,13 @@ internal static partial class Emitter
                 w.Line($"generator.{p.Init.Replace("(", $"({p.Field}.Value.AsSpan(), ")};");
             }
 
-            w.Line($"_parameters = [{string.Join(", ", plan.Parameters.Select(p => p.Field))}];");
+            w.Line($"{P}[] parameters = [{string.Join(", ", plan.Parameters.Select(p => p.Field))}];");
             if (plan.Stages.Any(s => HasDropout(s.Layer)))
             {
                 w.Line("_dropout = new global::Deepbox.TorchGenerator(generator.NextUInt32()); // dropout masks: a stream of their own, drawn after the weights");
             }
 
-            w.Line($"_parameterList = global::System.Array.AsReadOnly(_parameters);");
-            w.Line("_exec = new global::Deepbox.ModelExecution<Weights, Workspace>(_parameters, () => new Weights(), () => new Workspace(this));");
+            w.Line("_exec = new global::Deepbox.ModelExecution<Weights, Workspace>(parameters, () => new Weights(), () => new Workspace(this));");
         }
 
         w.Line();
@@ -297,27 +294,13 @@ internal static partial class Emitter
 
         w.Line();
         w.Line("/// <inheritdoc/>");
-        w.Line($"public global::System.Collections.Generic.IReadOnlyList<{P}> Parameters() => _parameterList;");
+        w.Line($"public global::System.Collections.Generic.IReadOnlyList<{P}> Parameters() => _exec.Parameters;");
         w.Line();
         w.Line("/// <inheritdoc/>");
-        using (w.Block($"public global::System.Collections.Generic.IEnumerable<(string Name, {P} Parameter)> NamedParameters()"))
-        {
-            using (w.Block($"foreach ({P} p in _parameters)"))
-            {
-                w.Line("yield return (p.Name, p);");
-            }
-        }
-
+        w.Line($"public global::System.Collections.Generic.IEnumerable<(string Name, {P} Parameter)> NamedParameters() => _exec.NamedParameters();");
         w.Line();
         w.Line("/// <inheritdoc/>");
-        using (w.Block("public void ZeroGrad()"))
-        {
-            using (w.Block($"foreach ({P} p in _parameters)"))
-            {
-                w.Line("p.Grad.AsSpan().Clear();");
-            }
-        }
-
+        w.Line("public void ZeroGrad() => _exec.ZeroGrad();");
         w.Line();
         w.Line("/// <inheritdoc/>");
         w.Line("public void Train() => _exec.Train();");
@@ -326,29 +309,16 @@ internal static partial class Emitter
         w.Line("public void Eval() => _exec.Eval();");
         w.Line();
         w.Line("/// <inheritdoc/>");
-        w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> StateDict() => global::Deepbox.StateDicts.Create(_parameters);");
+        w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> StateDict() => _exec.StateDict();");
         w.Line();
         w.Line("/// <inheritdoc/>");
         w.Line($"public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> stateDict, bool strict = true) => _exec.Load(stateDict, strict);");
-
         w.Line();
-        w.Line("/// <summary>");
-        w.Line("/// Writes the parameters to a safetensors file (F32, PyTorch's names and layout), as");
-        w.Line("/// <c>safetensors.torch.save_file(model.state_dict(), path)</c> does; the file is replaced atomically.");
-        w.Line("/// </summary>");
-        w.Line("/// <param name=\"path\">The file to write.</param>");
-        w.Line("public void Save(string path) => global::Deepbox.Safetensors.Save(path, StateDict());");
+        w.Line("/// <inheritdoc/>");
+        w.Line("public void Save(string path) => _exec.Save(path);");
         w.Line();
-        w.Line("/// <summary>");
-        w.Line("/// Loads the parameters from a safetensors file (written by <c>Save</c> or by PyTorch's safetensors; F32, F16, BF16");
-        w.Line("/// and F64 are read). The file, then every name and shape, are checked before anything is copied: a failed load");
-        w.Line("/// changes nothing.");
-        w.Line("/// </summary>");
-        w.Line("/// <param name=\"path\">The file to read.</param>");
-        w.Line("/// <param name=\"strict\">When true, missing and unexpected names are errors; when false they are returned.</param>");
-        w.Line("/// <returns>The names the file lacked and the names it had that the model does not.</returns>");
-        w.Line("public global::Deepbox.LoadStateDictResult Load(string path, bool strict = true) =>");
-        w.Line("    LoadStateDict(global::Deepbox.Safetensors.Load(path).Tensors, strict);");
+        w.Line("/// <inheritdoc/>");
+        w.Line("public global::Deepbox.LoadStateDictResult Load(string path, bool strict = true) => _exec.Load(path, strict);");
         w.Line();
         string text = Describe(plan).Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
         w.Line("/// <summary>The model in deepbox's form, e.g. <c>LSTM(4, 8, num_layers=1)</c>.</summary>");

@@ -490,6 +490,35 @@ public static class ModelSupport
         set => s_stepVector512 = value && Vector512.IsHardwareAccelerated;
     }
 
+    /// <summary>
+    /// Checks a model's input tensor: <c>[B, T, inputSize]</c> (<c>[T, B, inputSize]</c> when not batch-first) or unbatched
+    /// <c>[T, inputSize]</c>, no dimension empty; throws naming the expected and the actual shape.
+    /// </summary>
+    /// <param name="input">The input.</param>
+    /// <param name="inputSize">The model's features per step.</param>
+    /// <param name="batchFirst">The model's layout.</param>
+    /// <returns>The batch size, the sequence length and whether the input is unbatched.</returns>
+    public static (int Batch, int SeqLen, bool Unbatched) CheckInput(Tensor input, int inputSize, bool batchFirst)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        IReadOnlyList<int> s = input.Shape;
+        if (input.Rank == 3 && s[2] == inputSize && s[0] > 0 && s[1] > 0)
+        {
+            return batchFirst ? (s[0], s[1], false) : (s[1], s[0], false);
+        }
+
+        if (input.Rank == 2 && s[1] == inputSize && s[0] > 0)
+        {
+            return (1, s[0], true);
+        }
+
+        string three = $"[*, *, {inputSize}]";
+        string two = $"[*, {inputSize}]";
+        string expected = input.Rank == 3 ? three : input.Rank == 2 ? two : three + " or " + two;
+        ThrowShape("input", input.Length == 0 ? expected + " with no empty dimension" : expected, s);
+        return default;
+    }
+
     /// <summary>Checks the arguments of a streaming <c>Step</c>: one time step in, one out, and a state of this model.</summary>
     /// <param name="input">The input's length.</param>
     /// <param name="inputSize">The model's input size.</param>

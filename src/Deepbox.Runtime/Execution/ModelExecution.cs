@@ -7,10 +7,11 @@ using System.Threading;
 namespace Deepbox;
 
 /// <summary>
-/// What a generated model needs to be called from many threads at once: its packed weights, published so that no pass
-/// ever reads weights being packed; a pool of per-pass workspaces; the one training workspace, whose saved activations
-/// belong to one Forward/Backward pair at a time; the mode and the thread count. Generated models hold one and forward
-/// to it.
+/// What every generated model shares, held by composition (a user's partial class keeps its own base type): the
+/// parameters and what works on them alone (names, state dicts, weight files, zeroing gradients); its packed weights,
+/// published so that no pass ever reads weights being packed; a pool of per-pass workspaces; the one training workspace,
+/// whose saved activations belong to one Forward/Backward pair at a time; the mode and the thread count. Generated
+/// models hold one and forward to it, as System.Text.Json's generated contexts lean on its metadata services.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -63,14 +64,49 @@ public sealed class ModelExecution<TWeights, TWorkspace>
         ArgumentNullException.ThrowIfNull(createWeights);
         ArgumentNullException.ThrowIfNull(createWorkspace);
         _parameters = parameters;
+        Parameters = Array.AsReadOnly(parameters);
         _createWeights = createWeights;
         _createWorkspace = createWorkspace;
         _current = createWeights();
         PackInto(_current);
     }
 
+    /// <summary>The parameters, in PyTorch's order.</summary>
+    public IReadOnlyList<Parameter> Parameters { get; }
+
     /// <summary>Whether the model is in training mode.</summary>
     public bool IsTraining => _training;
+
+    /// <summary>The parameters with their names, in PyTorch's order.</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> NamedParameters()
+    {
+        foreach (Parameter p in _parameters)
+        {
+            yield return (p.Name, p);
+        }
+    }
+
+    /// <summary>Sets every parameter's gradient to zero.</summary>
+    public void ZeroGrad()
+    {
+        foreach (Parameter p in _parameters)
+        {
+            p.Grad.AsSpan().Clear();
+        }
+    }
+
+    /// <summary>The parameter values by name (the model's own tensors).</summary>
+    public IReadOnlyDictionary<string, Tensor> StateDict() => StateDicts.Create(_parameters);
+
+    /// <summary>Writes the parameters to a safetensors file.</summary>
+    /// <param name="path">The file, replaced atomically.</param>
+    public void Save(string path) => Safetensors.Save(path, StateDict());
+
+    /// <summary>Loads the parameters from a safetensors file, as <see cref="Load(IReadOnlyDictionary{string, Tensor}, bool)"/> loads a state dict.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="strict">Whether missing and unexpected names are errors.</param>
+    /// <returns>The missing and unexpected names.</returns>
+    public LoadStateDictResult Load(string path, bool strict) => Load(Safetensors.Load(path).Tensors, strict);
 
     /// <summary>Threads a forward pass may use (each pass reads it once, when it starts).</summary>
     public int Threads

@@ -17,7 +17,7 @@ using System; // MemoryExtensions.AsSpan on the workspace arrays; every type bel
 
 namespace Snapshots
 {
-    [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "0.1.0.0")]
+    [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "%VERSION%")]
     partial class SeedLstm : global::Deepbox.IModel
     {
         /// <summary>Features per time step the model takes.</summary>
@@ -37,8 +37,6 @@ namespace Snapshots
         private readonly global::Deepbox.Parameter _p0_weight_hh_l0;
         private readonly global::Deepbox.Parameter _p0_bias_ih_l0;
         private readonly global::Deepbox.Parameter _p0_bias_hh_l0;
-        private readonly global::Deepbox.Parameter[] _parameters;
-        private readonly global::System.Collections.ObjectModel.ReadOnlyCollection<global::Deepbox.Parameter> _parameterList;
 
         // The packed weights, the workspaces, the mode and the threads: any number of evaluation passes may run at once
         // (each on a workspace of its own and on weights no one repacks while it runs); training passes run one at a time.
@@ -70,9 +68,8 @@ namespace Snapshots
             generator.UniformInverseSqrt(_p0_bias_ih_l0.Value.AsSpan(), 8);
             _p0_bias_hh_l0 = new global::Deepbox.Parameter("bias_hh_l0", 32);
             generator.UniformInverseSqrt(_p0_bias_hh_l0.Value.AsSpan(), 8);
-            _parameters = [_p0_weight_ih_l0, _p0_weight_hh_l0, _p0_bias_ih_l0, _p0_bias_hh_l0];
-            _parameterList = global::System.Array.AsReadOnly(_parameters);
-            _exec = new global::Deepbox.ModelExecution<Weights, Workspace>(_parameters, () => new Weights(), () => new Workspace(this));
+            global::Deepbox.Parameter[] parameters = [_p0_weight_ih_l0, _p0_weight_hh_l0, _p0_bias_ih_l0, _p0_bias_hh_l0];
+            _exec = new global::Deepbox.ModelExecution<Weights, Workspace>(parameters, () => new Weights(), () => new Workspace(this));
         }
 
         /// <summary>
@@ -134,22 +131,7 @@ namespace Snapshots
             Run(input, batch, seqLen, default, default, output, default, default, unbatched: false);
         }
 
-        private static (int Batch, int SeqLen, bool Unbatched) CheckInput(global::Deepbox.Tensor input)
-        {
-            global::System.ArgumentNullException.ThrowIfNull(input);
-            global::System.Collections.Generic.IReadOnlyList<int> s = input.Shape;
-            if (input.Rank == 3 && s[2] == InputSize && s[0] > 0 && s[1] > 0)
-            {
-                return (s[0], s[1], false);
-            }
-            if (input.Rank == 2 && s[1] == InputSize && s[0] > 0)
-            {
-                return (1, s[0], true);
-            }
-            string expected = input.Rank == 3 ? "[*, *, 4]" : input.Rank == 2 ? "[*, 4]" : "[*, *, 4] or [*, 4]";
-            global::Deepbox.ModelSupport.ThrowShape("input", input.Length == 0 ? expected + " with no empty dimension" : expected, s);
-            return default;
-        }
+        private static (int Batch, int SeqLen, bool Unbatched) CheckInput(global::Deepbox.Tensor input) => global::Deepbox.ModelSupport.CheckInput(input, InputSize, BatchFirst);
 
         private static int[] OutputShape(int batch, int seqLen, bool unbatched)
         {
@@ -310,25 +292,13 @@ namespace Snapshots
         }
 
         /// <inheritdoc/>
-        public global::System.Collections.Generic.IReadOnlyList<global::Deepbox.Parameter> Parameters() => _parameterList;
+        public global::System.Collections.Generic.IReadOnlyList<global::Deepbox.Parameter> Parameters() => _exec.Parameters;
 
         /// <inheritdoc/>
-        public global::System.Collections.Generic.IEnumerable<(string Name, global::Deepbox.Parameter Parameter)> NamedParameters()
-        {
-            foreach (global::Deepbox.Parameter p in _parameters)
-            {
-                yield return (p.Name, p);
-            }
-        }
+        public global::System.Collections.Generic.IEnumerable<(string Name, global::Deepbox.Parameter Parameter)> NamedParameters() => _exec.NamedParameters();
 
         /// <inheritdoc/>
-        public void ZeroGrad()
-        {
-            foreach (global::Deepbox.Parameter p in _parameters)
-            {
-                p.Grad.AsSpan().Clear();
-            }
-        }
+        public void ZeroGrad() => _exec.ZeroGrad();
 
         /// <inheritdoc/>
         public void Train() => _exec.Train();
@@ -337,28 +307,16 @@ namespace Snapshots
         public void Eval() => _exec.Eval();
 
         /// <inheritdoc/>
-        public global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> StateDict() => global::Deepbox.StateDicts.Create(_parameters);
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> StateDict() => _exec.StateDict();
 
         /// <inheritdoc/>
         public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, global::Deepbox.Tensor> stateDict, bool strict = true) => _exec.Load(stateDict, strict);
 
-        /// <summary>
-        /// Writes the parameters to a safetensors file (F32, PyTorch's names and layout), as
-        /// <c>safetensors.torch.save_file(model.state_dict(), path)</c> does; the file is replaced atomically.
-        /// </summary>
-        /// <param name="path">The file to write.</param>
-        public void Save(string path) => global::Deepbox.Safetensors.Save(path, StateDict());
+        /// <inheritdoc/>
+        public void Save(string path) => _exec.Save(path);
 
-        /// <summary>
-        /// Loads the parameters from a safetensors file (written by <c>Save</c> or by PyTorch's safetensors; F32, F16, BF16
-        /// and F64 are read). The file, then every name and shape, are checked before anything is copied: a failed load
-        /// changes nothing.
-        /// </summary>
-        /// <param name="path">The file to read.</param>
-        /// <param name="strict">When true, missing and unexpected names are errors; when false they are returned.</param>
-        /// <returns>The names the file lacked and the names it had that the model does not.</returns>
-        public global::Deepbox.LoadStateDictResult Load(string path, bool strict = true) =>
-            LoadStateDict(global::Deepbox.Safetensors.Load(path).Tensors, strict);
+        /// <inheritdoc/>
+        public global::Deepbox.LoadStateDictResult Load(string path, bool strict = true) => _exec.Load(path, strict);
 
         /// <summary>The model in deepbox's form, e.g. <c>LSTM(4, 8, num_layers=1)</c>.</summary>
         public override string ToString() => "LSTM(4, 8, num_layers=1)";
@@ -402,7 +360,7 @@ namespace Snapshots
         /// The weights in the layout the kernels read (input-major panels, gates side by side per block of 8 units, biases
         /// pre-summed where legal), packed from <c>Snapshot</c>, the parameters' values at the time.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "%VERSION%")]
         private sealed class Weights : global::Deepbox.PackedWeights
         {
             public readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(128); // weight_ih_l0 as [4][32]
