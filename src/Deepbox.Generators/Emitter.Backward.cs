@@ -109,12 +109,12 @@ internal static partial class Emitter
         w.Line("// Backward workspace, allocated by the first Backward and grown like the forward workspace.");
         foreach ((string field, int _, string what) in TransposedBuffers(plan))
         {
-            w.Line($"private global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
+            w.Line($"private global::Deepbox.CompilerServices.AlignedBuffer {field} = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // {what}");
         }
 
         foreach ((string field, string _, string what) in BackwardWorkspace(plan))
         {
-            w.Line($"private global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
+            w.Line($"private global::Deepbox.CompilerServices.AlignedBuffer {field} = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // {what}");
         }
 
         w.Line("private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies");

@@ -343,18 +343,18 @@ internal static partial class Emitter
             w.Line("_job = job;");
             w.Line("_jobBatch = batch;");
             w.Line("_jobSeqLen = seqLen;");
-            w.Line("global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));");
+            w.Line("global::Deepbox.CompilerServices.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));");
         }
 
         w.Line();
         w.Line("/// <summary>Part <paramref name=\"part\"/> of <paramref name=\"parts\"/> of the current job: its share of the sequences, from the input products to the last step.</summary>");
-        using (w.Block("void global::Deepbox.IPartitioned.RunPart(int part, int parts)"))
+        using (w.Block("void global::Deepbox.CompilerServices.IPartitioned.RunPart(int part, int parts)"))
         {
             w.Line("int batch = _jobBatch;");
             w.Line("int seqLen = _jobSeqLen;");
             w.Line("int rows = batch * seqLen;");
-            w.Line("int b0 = global::Deepbox.Workers.Split(batch, part, parts);");
-            w.Line("int b1 = global::Deepbox.Workers.Split(batch, part + 1, parts);");
+            w.Line("int b0 = global::Deepbox.CompilerServices.Workers.Split(batch, part, parts);");
+            w.Line("int b1 = global::Deepbox.CompilerServices.Workers.Split(batch, part + 1, parts);");
             using (w.Block("switch (_job)"))
             {
                 int job = 0;
@@ -460,7 +460,7 @@ internal static partial class Emitter
                 {
                     srcBuffer = $"input{Inv(layer)}";
                     w.Line($"// Dropout p = {l.Dropout.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} on the input of layer {Inv(layer)}, in training only (inverted: kept values scaled by 1 / (1 - p)).");
-                    w.Line($"global::Deepbox.AlignedBuffer {srcBuffer} = {src.Buffer};");
+                    w.Line($"global::Deepbox.CompilerServices.AlignedBuffer {srcBuffer} = {src.Buffer};");
                     using (w.Block("if (_training)"))
                     {
                         w.Line($"{S}.DropoutMask(_model._dropout, {l.Dropout.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}f, _mask{s.Index}_{Inv(layer)}.AsSpan(0, rows * {Inv(d2 * hp)}));");
@@ -553,16 +553,16 @@ internal static partial class Emitter
         w.Line("/// pre-summed where legal), packed from <c>Snapshot</c>, the parameters' values at the time.");
         w.Line("/// </summary>");
         w.Line(GeneratedCode);
-        using (w.Block("private sealed class Weights : global::Deepbox.PackedWeights"))
+        using (w.Block("private sealed class Weights : global::Deepbox.CompilerServices.PackedWeights"))
         {
             foreach ((string field, int length, string what) in PackedBuffers(plan))
             {
-                w.Line($"public readonly global::Deepbox.AlignedBuffer {field} = new({Inv(length)}); // {what}");
+                w.Line($"public readonly global::Deepbox.CompilerServices.AlignedBuffer {field} = new({Inv(length)}); // {what}");
             }
 
             foreach ((string field, int _, string what) in StepWideBuffers(plan))
             {
-                w.Line($"public global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
+                w.Line($"public global::Deepbox.CompilerServices.AlignedBuffer {field} = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // {what}");
             }
 
             w.Line();

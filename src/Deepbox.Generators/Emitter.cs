@@ -14,7 +14,7 @@ internal static partial class Emitter
 {
     private const string T = "global::Deepbox.Tensor";
     private const string P = "global::Deepbox.Parameter";
-    private const string S = "global::Deepbox.ModelSupport";
+    private const string S = "global::Deepbox.CompilerServices.ModelSupport";
     private const string RoSpan = "global::System.ReadOnlySpan<float>";
     private const string Span = "global::System.Span<float>";
 
@@ -177,7 +177,7 @@ internal static partial class Emitter
         w.Line("/// Each evaluation pass takes a workspace of its own from a pool; training passes use the model's training workspace.");
         w.Line("/// Buffers grow to the largest batch and length seen and are reused; 64-byte aligned, so no vector of a kernel straddles two cache lines.");
         w.Line("/// </summary>");
-        using (w.Block($"private sealed class Workspace{(HasJobs(plan) ? " : global::Deepbox.IPartitioned" : string.Empty)}"))
+        using (w.Block($"private sealed class Workspace{(HasJobs(plan) ? " : global::Deepbox.CompilerServices.IPartitioned" : string.Empty)}"))
         {
             w.Line($"private readonly {name} _model; // its parameters' gradients{(plan.Stages.Any(s => HasDropout(s.Layer)) ? " and dropout generator" : string.Empty)}");
             w.Line("private Weights W = null!; // the weights of the running pass");
@@ -188,14 +188,14 @@ internal static partial class Emitter
                 w.Line("private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows");
                 w.Line("private int _jobBatch;");
                 w.Line("private int _jobSeqLen;");
-                w.Line("private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;");
+                w.Line("private global::Deepbox.CompilerServices.AlignedBuffer _jobInput = global::Deepbox.CompilerServices.AlignedBuffer.Empty;");
             }
 
             w.Line();
             w.Line("// Forward.");
             foreach ((string field, string _, string what) in Workspace(plan))
             {
-                w.Line($"private global::Deepbox.AlignedBuffer {field} = global::Deepbox.AlignedBuffer.Empty; // {what}");
+                w.Line($"private global::Deepbox.CompilerServices.AlignedBuffer {field} = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // {what}");
             }
 
             w.Line();
@@ -237,7 +237,7 @@ internal static partial class Emitter
         w.Line();
         w.Line("// The packed weights, the workspaces, the mode and the threads: any number of evaluation passes may run at once");
         w.Line("// (each on a workspace of its own and on weights no one repacks while it runs); training passes run one at a time.");
-        w.Line("private readonly global::Deepbox.ModelExecution<Weights, Workspace> _exec;");
+        w.Line("private readonly global::Deepbox.CompilerServices.ModelExecution<Weights, Workspace> _exec;");
         w.Line();
     }
 
@@ -274,7 +274,7 @@ internal static partial class Emitter
                 w.Line("_dropout = new global::Deepbox.TorchGenerator(generator.NextUInt32()); // dropout masks: a stream of their own, drawn after the weights");
             }
 
-            w.Line("_exec = new global::Deepbox.ModelExecution<Weights, Workspace>(parameters, () => new Weights(), () => new Workspace(this));");
+            w.Line("_exec = new global::Deepbox.CompilerServices.ModelExecution<Weights, Workspace>(parameters, () => new Weights(), () => new Workspace(this));");
         }
 
         w.Line();

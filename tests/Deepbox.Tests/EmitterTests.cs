@@ -1,3 +1,4 @@
+using Deepbox.CompilerServices;
 using System;
 using System.Linq;
 using Xunit;
@@ -63,7 +64,7 @@ public class EmitterTests
         Assert.True(wide.AllDiagnostics.Count == 0, wide.Describe());
         string code = Assert.Single(wide.ModelSources);
         string kernels512 = wide.KernelSources["Deepbox.Kernels.Step512.g.cs"];
-        Assert.Contains("if (global::Deepbox.ModelSupport.StepVector512)", code, StringComparison.Ordinal);
+        Assert.Contains("if (global::Deepbox.CompilerServices.ModelSupport.StepVector512)", code, StringComparison.Ordinal);
         Assert.Contains("internal static partial class Kernels512", kernels512, StringComparison.Ordinal);
         Assert.Contains("using V = global::System.Runtime.Intrinsics.Vector512;", kernels512, StringComparison.Ordinal);
         Assert.Contains(".Kernels512.LstmStep_K32_H32(s.Slice(0, 32), w._w0_1_ih16, w._w0_1_hh16, w._b0_1_16,", code, StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using Deepbox.CompilerServices;
 using System;
 using System.Collections.Generic;
 using System.Linq;

@@ -2,6 +2,7 @@
 // on a pooled workspace of its own and on weights published by ModelExecution (src/Deepbox.Runtime/Execution). This suite
 // measures what that buys on W1's model: the same calls made by one caller, then split between two callers at once. Both
 // callers use Threads = 1, so any speed-up comes from the callers running side by side, not from the model's own workers.
+using Deepbox.CompilerServices;
 using System;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;

@@ -3,6 +3,7 @@
 // subnormal floats, which x86 cores may process far more slowly; the generated step flushes state values below 1e-30
 // to zero itself (the emitted Flush). This suite times Deepbox's step on a steady and on a decaying input, and, as a
 // control, a hand-written copy of the same step without the flush, to show what the subnormals would cost here.
+using Deepbox.CompilerServices;
 using System;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;

@@ -56,7 +56,7 @@ namespace Snapshots
 
         // The packed weights, the workspaces, the mode and the threads: any number of evaluation passes may run at once
         // (each on a workspace of its own and on weights no one repacks while it runs); training passes run one at a time.
-        private readonly global::Deepbox.ModelExecution<Weights, Workspace> _exec;
+        private readonly global::Deepbox.CompilerServices.ModelExecution<Weights, Workspace> _exec;
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
         public Forecaster()
@@ -98,7 +98,7 @@ namespace Snapshots
             generator.UniformInverseSqrt(_p2_bias.Value.AsSpan(), 32);
             global::Deepbox.Parameter[] parameters = [_p0_weight_ih_l0, _p0_weight_hh_l0, _p0_bias_ih_l0, _p0_bias_hh_l0, _p0_weight_ih_l1, _p0_weight_hh_l1, _p0_bias_ih_l1, _p0_bias_hh_l1, _p2_weight, _p2_bias];
             _dropout = new global::Deepbox.TorchGenerator(generator.NextUInt32()); // dropout masks: a stream of their own, drawn after the weights
-            _exec = new global::Deepbox.ModelExecution<Weights, Workspace>(parameters, () => new Weights(), () => new Workspace(this));
+            _exec = new global::Deepbox.CompilerServices.ModelExecution<Weights, Workspace>(parameters, () => new Weights(), () => new Workspace(this));
         }
 
         /// <summary>
@@ -132,8 +132,8 @@ namespace Snapshots
         {
             (int batch, int seqLen, bool unbatched) = CheckInput(input);
             int[] stateShape = unbatched ? [2, 32] : [2, batch, 32];
-            global::Deepbox.ModelSupport.CheckState("h0", h0, stateShape);
-            global::Deepbox.ModelSupport.CheckState("c0", c0, stateShape);
+            global::Deepbox.CompilerServices.ModelSupport.CheckState("h0", h0, stateShape);
+            global::Deepbox.CompilerServices.ModelSupport.CheckState("c0", c0, stateShape);
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
             global::Deepbox.Tensor h = global::Deepbox.Tensor.Zeros(stateShape);
             global::Deepbox.Tensor c = global::Deepbox.Tensor.Zeros(stateShape);
@@ -154,13 +154,13 @@ namespace Snapshots
         /// <param name="output">Receives the output values; its length must match exactly.</param>
         public void Forward(global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.Span<float> output)
         {
-            global::Deepbox.ModelSupport.CheckSequenceSizes(batch, seqLen);
-            global::Deepbox.ModelSupport.CheckLength("input", input.Length, batch, seqLen, InputSize);
-            global::Deepbox.ModelSupport.CheckLength("output", output.Length, batch, 1, OutputSize);
+            global::Deepbox.CompilerServices.ModelSupport.CheckSequenceSizes(batch, seqLen);
+            global::Deepbox.CompilerServices.ModelSupport.CheckLength("input", input.Length, batch, seqLen, InputSize);
+            global::Deepbox.CompilerServices.ModelSupport.CheckLength("output", output.Length, batch, 1, OutputSize);
             Run(input, batch, seqLen, default, default, output, default, default, unbatched: false);
         }
 
-        private static (int Batch, int SeqLen, bool Unbatched) CheckInput(global::Deepbox.Tensor input) => global::Deepbox.ModelSupport.CheckInput(input, InputSize, BatchFirst);
+        private static (int Batch, int SeqLen, bool Unbatched) CheckInput(global::Deepbox.Tensor input) => global::Deepbox.CompilerServices.ModelSupport.CheckInput(input, InputSize, BatchFirst);
 
         private static int[] OutputShape(int batch, int seqLen, bool unbatched)
         {
@@ -195,8 +195,8 @@ namespace Snapshots
         {
             CheckGradOutput(gradOutput);
             int[] stateShape = _exec.SavedUnbatched ? [2, 32] : [2, _exec.SavedBatch, 32];
-            global::Deepbox.ModelSupport.CheckState("gradH", gradH, stateShape);
-            global::Deepbox.ModelSupport.CheckState("gradC", gradC, stateShape);
+            global::Deepbox.CompilerServices.ModelSupport.CheckState("gradH", gradH, stateShape);
+            global::Deepbox.CompilerServices.ModelSupport.CheckState("gradC", gradC, stateShape);
             global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
             global::Deepbox.Tensor gradC0 = global::Deepbox.Tensor.Zeros(stateShape);
@@ -212,11 +212,11 @@ namespace Snapshots
         /// <param name="gradInput">Receives the gradient with respect to the input, or empty to skip it.</param>
         public void Backward(global::System.ReadOnlySpan<float> gradOutput, global::System.Span<float> gradInput)
         {
-            global::Deepbox.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
-            global::Deepbox.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _exec.SavedBatch, 1, OutputSize);
+            global::Deepbox.CompilerServices.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
+            global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _exec.SavedBatch, 1, OutputSize);
             if (!gradInput.IsEmpty)
             {
-                global::Deepbox.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
+                global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
             }
             BackwardCore(gradOutput, default, default, gradInput, default, default);
         }
@@ -224,11 +224,11 @@ namespace Snapshots
         private void CheckGradOutput(global::Deepbox.Tensor gradOutput)
         {
             global::System.ArgumentNullException.ThrowIfNull(gradOutput);
-            global::Deepbox.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
+            global::Deepbox.CompilerServices.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
             int[] expected = OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched);
             if (!gradOutput.HasShape(expected))
             {
-                global::Deepbox.ModelSupport.ThrowShape("gradOutput", global::Deepbox.ModelSupport.Shape(expected), gradOutput.Shape);
+                global::Deepbox.CompilerServices.ModelSupport.ThrowShape("gradOutput", global::Deepbox.CompilerServices.ModelSupport.Shape(expected), gradOutput.Shape);
             }
         }
 
@@ -284,7 +284,7 @@ namespace Snapshots
         public global::Deepbox.ModelState CreateState(global::System.ReadOnlySpan<float> values)
         {
             _exec.Refresh();
-            return global::Deepbox.ModelSupport.CreateState(s_stateLayout, values);
+            return global::Deepbox.CompilerServices.ModelSupport.CreateState(s_stateLayout, values);
         }
 
         /// <summary>
@@ -300,11 +300,11 @@ namespace Snapshots
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
         public void Step(global::System.ReadOnlySpan<float> input, global::Deepbox.ModelState state, global::System.Span<float> output)
         {
-            global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, s_stateLayout, output.Length, OutputSize);
+            global::Deepbox.CompilerServices.ModelSupport.CheckStep(input.Length, InputSize, state, s_stateLayout, output.Length, OutputSize);
             Weights w = _exec.StepWeights(out bool counted); // in training mode counted, so a training loop can repack them meanwhile
             global::System.Span<float> s = state.AsSpan();
             global::System.Span<float> scratch = state.Scratch;
-            if (global::Deepbox.ModelSupport.StepVector512)
+            if (global::Deepbox.CompilerServices.ModelSupport.StepVector512)
             {
                 // (lstm) LSTM(1, 32, num_layers=2)
                 global::Deepbox.Generated.Snapshots.Kernels512.LstmStep_K1_H32(input, w._w0_0_ih16, w._w0_0_hh16, w._b0_0_16, s.Slice(0, 32), s.Slice(32, 32), scratch.Slice(0, 128));
@@ -409,22 +409,22 @@ namespace Snapshots
         /// pre-summed where legal), packed from <c>Snapshot</c>, the parameters' values at the time.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "%VERSION%")]
-        private sealed class Weights : global::Deepbox.PackedWeights
+        private sealed class Weights : global::Deepbox.CompilerServices.PackedWeights
         {
-            public readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(128); // lstm.weight_ih_l0 as [1][128]
-            public readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(4096); // lstm.weight_hh_l0 as [32][128]
-            public readonly global::Deepbox.AlignedBuffer _b0_0 = new(128); // b_ih + b_hh
-            public readonly global::Deepbox.AlignedBuffer _w0_1_ih = new(4096); // lstm.weight_ih_l1 as [32][128]
-            public readonly global::Deepbox.AlignedBuffer _w0_1_hh = new(4096); // lstm.weight_hh_l1 as [32][128]
-            public readonly global::Deepbox.AlignedBuffer _b0_1 = new(128); // b_ih + b_hh
-            public readonly global::Deepbox.AlignedBuffer _w2 = new(256); // fc.weight as [32][8]
-            public readonly global::Deepbox.AlignedBuffer _b2 = new(8); // fc.bias
-            public global::Deepbox.AlignedBuffer _w0_0_ih16 = global::Deepbox.AlignedBuffer.Empty; // _w0_0_ih in blocks of 16, for Step's 512-bit kernels
-            public global::Deepbox.AlignedBuffer _w0_0_hh16 = global::Deepbox.AlignedBuffer.Empty; // _w0_0_hh in blocks of 16
-            public global::Deepbox.AlignedBuffer _b0_0_16 = global::Deepbox.AlignedBuffer.Empty; // _b0_0 in blocks of 16
-            public global::Deepbox.AlignedBuffer _w0_1_ih16 = global::Deepbox.AlignedBuffer.Empty; // _w0_1_ih in blocks of 16, for Step's 512-bit kernels
-            public global::Deepbox.AlignedBuffer _w0_1_hh16 = global::Deepbox.AlignedBuffer.Empty; // _w0_1_hh in blocks of 16
-            public global::Deepbox.AlignedBuffer _b0_1_16 = global::Deepbox.AlignedBuffer.Empty; // _b0_1 in blocks of 16
+            public readonly global::Deepbox.CompilerServices.AlignedBuffer _w0_0_ih = new(128); // lstm.weight_ih_l0 as [1][128]
+            public readonly global::Deepbox.CompilerServices.AlignedBuffer _w0_0_hh = new(4096); // lstm.weight_hh_l0 as [32][128]
+            public readonly global::Deepbox.CompilerServices.AlignedBuffer _b0_0 = new(128); // b_ih + b_hh
+            public readonly global::Deepbox.CompilerServices.AlignedBuffer _w0_1_ih = new(4096); // lstm.weight_ih_l1 as [32][128]
+            public readonly global::Deepbox.CompilerServices.AlignedBuffer _w0_1_hh = new(4096); // lstm.weight_hh_l1 as [32][128]
+            public readonly global::Deepbox.CompilerServices.AlignedBuffer _b0_1 = new(128); // b_ih + b_hh
+            public readonly global::Deepbox.CompilerServices.AlignedBuffer _w2 = new(256); // fc.weight as [32][8]
+            public readonly global::Deepbox.CompilerServices.AlignedBuffer _b2 = new(8); // fc.bias
+            public global::Deepbox.CompilerServices.AlignedBuffer _w0_0_ih16 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // _w0_0_ih in blocks of 16, for Step's 512-bit kernels
+            public global::Deepbox.CompilerServices.AlignedBuffer _w0_0_hh16 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // _w0_0_hh in blocks of 16
+            public global::Deepbox.CompilerServices.AlignedBuffer _b0_0_16 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // _b0_0 in blocks of 16
+            public global::Deepbox.CompilerServices.AlignedBuffer _w0_1_ih16 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // _w0_1_ih in blocks of 16, for Step's 512-bit kernels
+            public global::Deepbox.CompilerServices.AlignedBuffer _w0_1_hh16 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // _w0_1_hh in blocks of 16
+            public global::Deepbox.CompilerServices.AlignedBuffer _b0_1_16 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // _b0_1 in blocks of 16
 
             public Weights()
                 : base(12961)
@@ -434,14 +434,14 @@ namespace Snapshots
             /// <summary>Packs the snapshot (PyTorch's layout) into the layout the kernels read.</summary>
             protected override void Pack()
             {
-                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(0, 128), 4, 32, 1, 8, 1, 1, _w0_0_ih);
-                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(128, 4096), 4, 32, 32, 8, 32, 32, _w0_0_hh);
-                global::Deepbox.ModelSupport.PackGateBias(Snapshot.AsSpan(4224, 128), Snapshot.AsSpan(4352, 128), 4, 32, 8, 4, _b0_0);
-                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(4480, 4096), 4, 32, 32, 8, 32, 32, _w0_1_ih);
-                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(8576, 4096), 4, 32, 32, 8, 32, 32, _w0_1_hh);
-                global::Deepbox.ModelSupport.PackGateBias(Snapshot.AsSpan(12672, 128), Snapshot.AsSpan(12800, 128), 4, 32, 8, 4, _b0_1);
-                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(12928, 32), 1, 1, 32, 8, 32, 32, _w2);
-                global::Deepbox.ModelSupport.PackGateBias(Snapshot.AsSpan(12960, 1), default, 1, 1, 8, 0, _b2);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(0, 128), 4, 32, 1, 8, 1, 1, _w0_0_ih);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(128, 4096), 4, 32, 32, 8, 32, 32, _w0_0_hh);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateBias(Snapshot.AsSpan(4224, 128), Snapshot.AsSpan(4352, 128), 4, 32, 8, 4, _b0_0);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(4480, 4096), 4, 32, 32, 8, 32, 32, _w0_1_ih);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(8576, 4096), 4, 32, 32, 8, 32, 32, _w0_1_hh);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateBias(Snapshot.AsSpan(12672, 128), Snapshot.AsSpan(12800, 128), 4, 32, 8, 4, _b0_1);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(12928, 32), 1, 1, 32, 8, 32, 32, _w2);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateBias(Snapshot.AsSpan(12960, 1), default, 1, 1, 8, 0, _b2);
             }
 
             /// <summary>
@@ -450,18 +450,18 @@ namespace Snapshots
             /// </summary>
             protected override void PackForStep()
             {
-                global::Deepbox.ModelSupport.Ensure(ref _w0_0_ih16, 128);
-                global::Deepbox.ModelSupport.Ensure(ref _w0_0_hh16, 4096);
-                global::Deepbox.ModelSupport.Ensure(ref _b0_0_16, 128);
-                global::Deepbox.ModelSupport.Ensure(ref _w0_1_ih16, 4096);
-                global::Deepbox.ModelSupport.Ensure(ref _w0_1_hh16, 4096);
-                global::Deepbox.ModelSupport.Ensure(ref _b0_1_16, 128);
-                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(0, 128), 4, 32, 1, 16, 1, 1, _w0_0_ih16);
-                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(128, 4096), 4, 32, 32, 16, 32, 32, _w0_0_hh16);
-                global::Deepbox.ModelSupport.PackGateBias(Snapshot.AsSpan(4224, 128), Snapshot.AsSpan(4352, 128), 4, 32, 16, 4, _b0_0_16);
-                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(4480, 4096), 4, 32, 32, 16, 32, 32, _w0_1_ih16);
-                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(8576, 4096), 4, 32, 32, 16, 32, 32, _w0_1_hh16);
-                global::Deepbox.ModelSupport.PackGateBias(Snapshot.AsSpan(12672, 128), Snapshot.AsSpan(12800, 128), 4, 32, 16, 4, _b0_1_16);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _w0_0_ih16, 128);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _w0_0_hh16, 4096);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _b0_0_16, 128);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _w0_1_ih16, 4096);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _w0_1_hh16, 4096);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _b0_1_16, 128);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(0, 128), 4, 32, 1, 16, 1, 1, _w0_0_ih16);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(128, 4096), 4, 32, 32, 16, 32, 32, _w0_0_hh16);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateBias(Snapshot.AsSpan(4224, 128), Snapshot.AsSpan(4352, 128), 4, 32, 16, 4, _b0_0_16);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(4480, 4096), 4, 32, 32, 16, 32, 32, _w0_1_ih16);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(8576, 4096), 4, 32, 32, 16, 32, 32, _w0_1_hh16);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateBias(Snapshot.AsSpan(12672, 128), Snapshot.AsSpan(12800, 128), 4, 32, 16, 4, _b0_1_16);
             }
         }
 
@@ -470,7 +470,7 @@ namespace Snapshots
         /// Each evaluation pass takes a workspace of its own from a pool; training passes use the model's training workspace.
         /// Buffers grow to the largest batch and length seen and are reused; 64-byte aligned, so no vector of a kernel straddles two cache lines.
         /// </summary>
-        private sealed class Workspace : global::Deepbox.IPartitioned
+        private sealed class Workspace : global::Deepbox.CompilerServices.IPartitioned
         {
             private readonly Forecaster _model; // its parameters' gradients and dropout generator
             private Weights W = null!; // the weights of the running pass
@@ -479,33 +479,33 @@ namespace Snapshots
             private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
             private int _jobBatch;
             private int _jobSeqLen;
-            private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
+            private global::Deepbox.CompilerServices.AlignedBuffer _jobInput = global::Deepbox.CompilerServices.AlignedBuffer.Empty;
 
             // Forward.
-            private global::Deepbox.AlignedBuffer _x = global::Deepbox.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
-            private global::Deepbox.AlignedBuffer _seq0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 0 hidden states [T, B, 32]
-            private global::Deepbox.AlignedBuffer _seq0_1 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 1 hidden states [T, B, 32]
-            private global::Deepbox.AlignedBuffer _gx0 = global::Deepbox.AlignedBuffer.Empty; // (0) input products of every step [T, B, 128], overwritten by the gate activations (one per layer and direction in training, for Backward)
-            private global::Deepbox.AlignedBuffer _h0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial hidden states [2, B, 32]
-            private global::Deepbox.AlignedBuffer _c0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial cell states [2, B, 32]
-            private global::Deepbox.AlignedBuffer _aux0 = global::Deepbox.AlignedBuffer.Empty; // (0) cell state of every step [2, T, B, 32]
-            private global::Deepbox.AlignedBuffer _mask0_1 = global::Deepbox.AlignedBuffer.Empty; // (0) dropout mask on the input of layer 1 (training)
-            private global::Deepbox.AlignedBuffer _drop0_1 = global::Deepbox.AlignedBuffer.Empty; // (0) the input of layer 1 after dropout (training)
-            private global::Deepbox.AlignedBuffer _y2 = global::Deepbox.AlignedBuffer.Empty; // (2) outputs [B, 8]
+            private global::Deepbox.CompilerServices.AlignedBuffer _x = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
+            private global::Deepbox.CompilerServices.AlignedBuffer _seq0_0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) layer 0 hidden states [T, B, 32]
+            private global::Deepbox.CompilerServices.AlignedBuffer _seq0_1 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) layer 1 hidden states [T, B, 32]
+            private global::Deepbox.CompilerServices.AlignedBuffer _gx0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) input products of every step [T, B, 128], overwritten by the gate activations (one per layer and direction in training, for Backward)
+            private global::Deepbox.CompilerServices.AlignedBuffer _h0_0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) initial hidden states [2, B, 32]
+            private global::Deepbox.CompilerServices.AlignedBuffer _c0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) initial cell states [2, B, 32]
+            private global::Deepbox.CompilerServices.AlignedBuffer _aux0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) cell state of every step [2, T, B, 32]
+            private global::Deepbox.CompilerServices.AlignedBuffer _mask0_1 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) dropout mask on the input of layer 1 (training)
+            private global::Deepbox.CompilerServices.AlignedBuffer _drop0_1 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) the input of layer 1 after dropout (training)
+            private global::Deepbox.CompilerServices.AlignedBuffer _y2 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (2) outputs [B, 8]
 
             // Backward workspace, allocated by the first Backward and grown like the forward workspace.
-            private global::Deepbox.AlignedBuffer _wT0_0_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [128][8]
-            private global::Deepbox.AlignedBuffer _wT0_0_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [128][32]
-            private global::Deepbox.AlignedBuffer _wT0_1_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [128][32]
-            private global::Deepbox.AlignedBuffer _wT0_1_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [128][32]
-            private global::Deepbox.AlignedBuffer _wT2 = global::Deepbox.AlignedBuffer.Empty; // weight output-major [8][32]
-            private global::Deepbox.AlignedBuffer _d_x = global::Deepbox.AlignedBuffer.Empty; // gradient of _x
-            private global::Deepbox.AlignedBuffer _d_seq0_0 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_0
-            private global::Deepbox.AlignedBuffer _d_seq0_1 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_1
-            private global::Deepbox.AlignedBuffer _d_y2 = global::Deepbox.AlignedBuffer.Empty; // gradient of _y2
-            private global::Deepbox.AlignedBuffer _dG0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
-            private global::Deepbox.AlignedBuffer _dh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
-            private global::Deepbox.AlignedBuffer _dc0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the cell state carried back through time
+            private global::Deepbox.CompilerServices.AlignedBuffer _wT0_0_ih = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // W_ih output-major [128][8]
+            private global::Deepbox.CompilerServices.AlignedBuffer _wT0_0_hh = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // W_hh output-major [128][32]
+            private global::Deepbox.CompilerServices.AlignedBuffer _wT0_1_ih = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // W_ih output-major [128][32]
+            private global::Deepbox.CompilerServices.AlignedBuffer _wT0_1_hh = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // W_hh output-major [128][32]
+            private global::Deepbox.CompilerServices.AlignedBuffer _wT2 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // weight output-major [8][32]
+            private global::Deepbox.CompilerServices.AlignedBuffer _d_x = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // gradient of _x
+            private global::Deepbox.CompilerServices.AlignedBuffer _d_seq0_0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // gradient of _seq0_0
+            private global::Deepbox.CompilerServices.AlignedBuffer _d_seq0_1 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // gradient of _seq0_1
+            private global::Deepbox.CompilerServices.AlignedBuffer _d_y2 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // gradient of _y2
+            private global::Deepbox.CompilerServices.AlignedBuffer _dG0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
+            private global::Deepbox.CompilerServices.AlignedBuffer _dh0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
+            private global::Deepbox.CompilerServices.AlignedBuffer _dc0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradient of the cell state carried back through time
             private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies
             private float[] _gW = []; // one weight gradient in the packed layout
             private float[] _gB = []; // one bias gradient in the packed layout
@@ -519,7 +519,7 @@ namespace Snapshots
                 _training = training;
                 _threads = threads;
                 EnsureWorkspace(batch, seqLen);
-                global::Deepbox.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);
+                global::Deepbox.CompilerServices.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);
                 // (lstm) LSTM(1, 32, num_layers=2)
                 Stage0(batch, seqLen, h0, c0, hN, cN);
                 // (1) LastStep()
@@ -527,7 +527,7 @@ namespace Snapshots
                 // (fc) Linear(in_features=32, out_features=1, bias=true)
                 global::Deepbox.Generated.Snapshots.Kernels.Dense_K32_N8(_seq0_1.AsSpan((seqLen - 1) * batch * 32), 32, W._w2, W._b2, _y2, batch);
                 // The output in the caller's layout.
-                global::Deepbox.ModelSupport.FromTimeMajor(_y2, 8, 1, 8, 1, batch, 1, BatchFirst, output);
+                global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_y2, 8, 1, 8, 1, batch, 1, BatchFirst, output);
             }
 
             /// <summary>(lstm) LSTM(1, 32, num_layers=2): every layer and direction, input products first, then the recurrence.</summary>
@@ -537,18 +537,18 @@ namespace Snapshots
                 int stateRows = 2 * batch;
                 // Initial states: a row of 32 floats per (layer, direction, sequence), zeros unless given.
                 _h0_0.AsSpan(0, stateRows * 32).Clear();
-                if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 32, _h0_0, 32, 32, stateRows);
+                if (!h0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(h0, 32, _h0_0, 32, 32, stateRows);
                 _c0.AsSpan(0, stateRows * 32).Clear();
-                if (!c0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(c0, 32, _c0, 32, 32, stateRows);
+                if (!c0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(c0, 32, _c0, 32, 32, stateRows);
                 // Layer 0, forward.
                 _jobInput = _x;
                 Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K1_N128_P32), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.LstmSequence_H32)
                 // Dropout p = 0.1 on the input of layer 1, in training only (inverted: kept values scaled by 1 / (1 - p)).
-                global::Deepbox.AlignedBuffer input1 = _seq0_0;
+                global::Deepbox.CompilerServices.AlignedBuffer input1 = _seq0_0;
                 if (_training)
                 {
-                    global::Deepbox.ModelSupport.DropoutMask(_model._dropout, 0.1f, _mask0_1.AsSpan(0, rows * 32));
-                    global::Deepbox.ModelSupport.Multiply(_seq0_0.AsSpan(0, rows * 32), _mask0_1, _drop0_1.AsSpan(0, rows * 32));
+                    global::Deepbox.CompilerServices.ModelSupport.DropoutMask(_model._dropout, 0.1f, _mask0_1.AsSpan(0, rows * 32));
+                    global::Deepbox.CompilerServices.ModelSupport.Multiply(_seq0_0.AsSpan(0, rows * 32), _mask0_1, _drop0_1.AsSpan(0, rows * 32));
                     input1 = _drop0_1;
                 }
                 // Layer 1, forward.
@@ -557,13 +557,13 @@ namespace Snapshots
                 // Final states [2, B, 32]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {
-                    global::Deepbox.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 32), 32, hN.Slice(0 * batch * 32), 32, 32, batch);
-                    global::Deepbox.ModelSupport.CopyRows(_seq0_1.AsSpan((seqLen - 1) * batch * 32), 32, hN.Slice(1 * batch * 32), 32, 32, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 32), 32, hN.Slice(0 * batch * 32), 32, 32, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_1.AsSpan((seqLen - 1) * batch * 32), 32, hN.Slice(1 * batch * 32), 32, 32, batch);
                 }
                 if (!cN.IsEmpty)
                 {
-                    global::Deepbox.ModelSupport.CopyRows(_aux0.AsSpan((0 * rows + ((seqLen - 1) * batch)) * 32), 32, cN.Slice(0 * batch * 32), 32, 32, batch);
-                    global::Deepbox.ModelSupport.CopyRows(_aux0.AsSpan((1 * rows + ((seqLen - 1) * batch)) * 32), 32, cN.Slice(1 * batch * 32), 32, 32, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_aux0.AsSpan((0 * rows + ((seqLen - 1) * batch)) * 32), 32, cN.Slice(0 * batch * 32), 32, 32, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_aux0.AsSpan((1 * rows + ((seqLen - 1) * batch)) * 32), 32, cN.Slice(1 * batch * 32), 32, 32, batch);
                 }
             }
 
@@ -571,16 +571,16 @@ namespace Snapshots
             private void EnsureWorkspace(int batch, int seqLen)
             {
                 int rows = batch * seqLen;
-                global::Deepbox.ModelSupport.Ensure(ref _x, rows * 1);
-                global::Deepbox.ModelSupport.Ensure(ref _seq0_0, rows * 32);
-                global::Deepbox.ModelSupport.Ensure(ref _seq0_1, rows * 32);
-                global::Deepbox.ModelSupport.Ensure(ref _gx0, (_training ? 2 : 1) * rows * 128);
-                global::Deepbox.ModelSupport.Ensure(ref _h0_0, batch * 64);
-                global::Deepbox.ModelSupport.Ensure(ref _c0, batch * 64);
-                global::Deepbox.ModelSupport.Ensure(ref _aux0, rows * 64);
-                global::Deepbox.ModelSupport.Ensure(ref _mask0_1, rows * 32);
-                global::Deepbox.ModelSupport.Ensure(ref _drop0_1, rows * 32);
-                global::Deepbox.ModelSupport.Ensure(ref _y2, batch * 8);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _x, rows * 1);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _seq0_0, rows * 32);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _seq0_1, rows * 32);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gx0, (_training ? 2 : 1) * rows * 128);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _h0_0, batch * 64);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _c0, batch * 64);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _aux0, rows * 64);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _mask0_1, rows * 32);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _drop0_1, rows * 32);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _y2, batch * 8);
             }
 
 
@@ -590,17 +590,17 @@ namespace Snapshots
                 _job = job;
                 _jobBatch = batch;
                 _jobSeqLen = seqLen;
-                global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
+                global::Deepbox.CompilerServices.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
             }
 
             /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences, from the input products to the last step.</summary>
-            void global::Deepbox.IPartitioned.RunPart(int part, int parts)
+            void global::Deepbox.CompilerServices.IPartitioned.RunPart(int part, int parts)
             {
                 int batch = _jobBatch;
                 int seqLen = _jobSeqLen;
                 int rows = batch * seqLen;
-                int b0 = global::Deepbox.Workers.Split(batch, part, parts);
-                int b1 = global::Deepbox.Workers.Split(batch, part + 1, parts);
+                int b0 = global::Deepbox.CompilerServices.Workers.Split(batch, part, parts);
+                int b1 = global::Deepbox.CompilerServices.Workers.Split(batch, part + 1, parts);
                 switch (_job)
                 {
                     case 0: // (lstm) layer 0, forward
@@ -672,14 +672,14 @@ namespace Snapshots
                 EnsureBackwardWorkspace(batch, seqLen);
                 PackTransposedWeights();
                 // The output gradient as rows of the last stage's output layout.
-                global::Deepbox.ModelSupport.ToTimeMajorRows(gradOutput, 8, 1, 8, 1, batch, 1, BatchFirst, _d_y2);
+                global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 8, 1, 8, 1, batch, 1, BatchFirst, _d_y2);
                 // (fc) Linear(in_features=32, out_features=1, bias=true)
                 _gW.AsSpan(0, 256).Clear();
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N8(_seq0_1.AsSpan((seqLen - 1) * batch * 32), 32, _d_y2, _gW, batch);
-                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 1, 32, 8, 32, 32, _model._p2_weight.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 1, 32, 8, 32, 32, _model._p2_weight.Grad.AsSpan());
                 _gB.AsSpan(0, 8).Clear();
-                global::Deepbox.ModelSupport.AddColumnSums(_d_y2, batch, 8, _gB);
-                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 1, 1, 8, _model._p2_bias.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_d_y2, batch, 8, _gB);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 1, 1, 8, _model._p2_bias.Grad.AsSpan());
                 _d_seq0_1.AsSpan(0, rows * 32).Clear();
                 global::Deepbox.Generated.Snapshots.Kernels.Dense_K8_N32_Zero(_d_y2, 8, _wT2, default, _d_seq0_1.AsSpan((seqLen - 1) * batch * 32), batch);
                 // (1) LastStep()
@@ -689,7 +689,7 @@ namespace Snapshots
                 // The input gradient in the caller's layout.
                 if (!gradInput.IsEmpty)
                 {
-                    global::Deepbox.ModelSupport.FromTimeMajor(_d_x, 8, 1, 1, 1, batch, seqLen, BatchFirst, gradInput);
+                    global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_d_x, 8, 1, 1, 1, batch, seqLen, BatchFirst, gradInput);
                 }
             }
 
@@ -699,48 +699,48 @@ namespace Snapshots
                 int rows = batch * seqLen;
                 // Layer 1, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 32).Clear();
-                if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(1 * batch * 32), 32, _dh0, 32, 32, batch);
+                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(1 * batch * 32), 32, _dh0, 32, 32, batch);
                 _dc0.AsSpan(0, batch * 32).Clear();
-                if (!gradC.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradC.Slice(1 * batch * 32), 32, _dc0, 32, 32, batch);
+                if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(1 * batch * 32), 32, _dc0, 32, 32, batch);
                 global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32(_gx0.AsSpan(1 * rows * 128), _aux0.AsSpan(1 * rows * 32), _c0.AsSpan(1 * batch * 32), _wT0_1_hh, _d_seq0_1.AsSpan(0), 32, _dG0, _dh0, _dc0, batch, seqLen, reverse: false);
-                if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(1 * batch * 32), 32, 32, batch);
-                if (!gradC0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(1 * batch * 32), 32, 32, batch);
+                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(1 * batch * 32), 32, 32, batch);
+                if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(1 * batch * 32), 32, 32, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
                 _gW.AsSpan(0, 4096).Clear();
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_drop0_1, 32, _dG0, _gW, rows);
-                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_ih_l1.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_ih_l1.Grad.AsSpan());
                 _gW.AsSpan(0, 4096).Clear();
                 if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_1.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gW, (seqLen - 1) * batch);
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(1 * batch * 32), 32, _dG0, _gW, batch);
-                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l1.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l1.Grad.AsSpan());
                 _gB.AsSpan(0, 128).Clear();
-                global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB);
-                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l1.Grad.AsSpan());
-                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l1.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l1.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l1.Grad.AsSpan());
                 // The input's gradient.
                 global::Deepbox.Generated.Snapshots.Kernels.Dense_K128_N32_Zero(_dG0, 128, _wT0_1_ih, default, _d_seq0_0, rows);
                 // Through the dropout mask on layer 1's input.
-                global::Deepbox.ModelSupport.Multiply(_d_seq0_0.AsSpan(0, rows * 32), _mask0_1, _d_seq0_0.AsSpan(0, rows * 32));
+                global::Deepbox.CompilerServices.ModelSupport.Multiply(_d_seq0_0.AsSpan(0, rows * 32), _mask0_1, _d_seq0_0.AsSpan(0, rows * 32));
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 32).Clear();
-                if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(0 * batch * 32), 32, _dh0, 32, 32, batch);
+                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0 * batch * 32), 32, _dh0, 32, 32, batch);
                 _dc0.AsSpan(0, batch * 32).Clear();
-                if (!gradC.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradC.Slice(0 * batch * 32), 32, _dc0, 32, 32, batch);
+                if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(0 * batch * 32), 32, _dc0, 32, 32, batch);
                 global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32(_gx0.AsSpan(0 * rows * 128), _aux0.AsSpan(0 * rows * 32), _c0.AsSpan(0 * batch * 32), _wT0_0_hh, _d_seq0_0.AsSpan(0), 32, _dG0, _dh0, _dc0, batch, seqLen, reverse: false);
-                if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(0 * batch * 32), 32, 32, batch);
-                if (!gradC0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(0 * batch * 32), 32, 32, batch);
+                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(0 * batch * 32), 32, 32, batch);
+                if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(0 * batch * 32), 32, 32, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
                 _gW.AsSpan(0, 128).Clear();
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K1_N128(_x, 1, _dG0, _gW, rows);
-                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 1, 8, 1, 1, _model._p0_weight_ih_l0.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 1, 8, 1, 1, _model._p0_weight_ih_l0.Grad.AsSpan());
                 _gW.AsSpan(0, 4096).Clear();
                 if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_0.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gW, (seqLen - 1) * batch);
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(0 * batch * 32), 32, _dG0, _gW, batch);
-                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l0.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l0.Grad.AsSpan());
                 _gB.AsSpan(0, 128).Clear();
-                global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB);
-                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l0.Grad.AsSpan());
-                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l0.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
                 // The input's gradient.
                 global::Deepbox.Generated.Snapshots.Kernels.Dense_K128_N8_Zero(_dG0, 128, _wT0_0_ih, default, _d_x, rows);
             }
@@ -749,20 +749,20 @@ namespace Snapshots
             private void EnsureBackwardWorkspace(int batch, int seqLen)
             {
                 int rows = batch * seqLen;
-                global::Deepbox.ModelSupport.Ensure(ref _wT0_0_ih, 1024);
-                global::Deepbox.ModelSupport.Ensure(ref _wT0_0_hh, 4096);
-                global::Deepbox.ModelSupport.Ensure(ref _wT0_1_ih, 4096);
-                global::Deepbox.ModelSupport.Ensure(ref _wT0_1_hh, 4096);
-                global::Deepbox.ModelSupport.Ensure(ref _wT2, 256);
-                global::Deepbox.ModelSupport.Ensure(ref _d_x, rows * 8);
-                global::Deepbox.ModelSupport.Ensure(ref _d_seq0_0, rows * 32);
-                global::Deepbox.ModelSupport.Ensure(ref _d_seq0_1, rows * 32);
-                global::Deepbox.ModelSupport.Ensure(ref _d_y2, batch * 8);
-                global::Deepbox.ModelSupport.Ensure(ref _dG0, rows * 128);
-                global::Deepbox.ModelSupport.Ensure(ref _dh0, batch * 32);
-                global::Deepbox.ModelSupport.Ensure(ref _dc0, batch * 32);
-                global::Deepbox.ModelSupport.Ensure(ref _gW, 4096);
-                global::Deepbox.ModelSupport.Ensure(ref _gB, 128);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_ih, 1024);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_hh, 4096);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1_ih, 4096);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1_hh, 4096);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT2, 256);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_x, rows * 8);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_seq0_0, rows * 32);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_seq0_1, rows * 32);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_y2, batch * 8);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dG0, rows * 128);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dh0, batch * 32);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dc0, batch * 32);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gW, 4096);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gB, 128);
             }
 
             /// <summary>
@@ -778,11 +778,11 @@ namespace Snapshots
                 }
 
                 _packedTransposedVersion = W.Version;
-                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(0, 128), 4, 32, 1, 8, 1, 1, 8, _wT0_0_ih);
-                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(128, 4096), 4, 32, 32, 8, 32, 32, 32, _wT0_0_hh);
-                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(4480, 4096), 4, 32, 32, 8, 32, 32, 32, _wT0_1_ih);
-                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(8576, 4096), 4, 32, 32, 8, 32, 32, 32, _wT0_1_hh);
-                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(12928, 32), 1, 1, 32, 8, 32, 32, 32, _wT2);
+                global::Deepbox.CompilerServices.ModelSupport.PackTransposed(W.Snapshot.AsSpan(0, 128), 4, 32, 1, 8, 1, 1, 8, _wT0_0_ih);
+                global::Deepbox.CompilerServices.ModelSupport.PackTransposed(W.Snapshot.AsSpan(128, 4096), 4, 32, 32, 8, 32, 32, 32, _wT0_0_hh);
+                global::Deepbox.CompilerServices.ModelSupport.PackTransposed(W.Snapshot.AsSpan(4480, 4096), 4, 32, 32, 8, 32, 32, 32, _wT0_1_ih);
+                global::Deepbox.CompilerServices.ModelSupport.PackTransposed(W.Snapshot.AsSpan(8576, 4096), 4, 32, 32, 8, 32, 32, 32, _wT0_1_hh);
+                global::Deepbox.CompilerServices.ModelSupport.PackTransposed(W.Snapshot.AsSpan(12928, 32), 1, 1, 32, 8, 32, 32, 32, _wT2);
             }
         }
     }

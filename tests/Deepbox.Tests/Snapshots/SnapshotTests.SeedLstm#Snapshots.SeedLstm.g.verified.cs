@@ -40,7 +40,7 @@ namespace Snapshots
 
         // The packed weights, the workspaces, the mode and the threads: any number of evaluation passes may run at once
         // (each on a workspace of its own and on weights no one repacks while it runs); training passes run one at a time.
-        private readonly global::Deepbox.ModelExecution<Weights, Workspace> _exec;
+        private readonly global::Deepbox.CompilerServices.ModelExecution<Weights, Workspace> _exec;
 
         /// <summary>Creates the model with the weights a fresh PyTorch process (default seed) gives the same modules.</summary>
         public SeedLstm()
@@ -69,7 +69,7 @@ namespace Snapshots
             _p0_bias_hh_l0 = new global::Deepbox.Parameter("bias_hh_l0", 32);
             generator.UniformInverseSqrt(_p0_bias_hh_l0.Value.AsSpan(), 8);
             global::Deepbox.Parameter[] parameters = [_p0_weight_ih_l0, _p0_weight_hh_l0, _p0_bias_ih_l0, _p0_bias_hh_l0];
-            _exec = new global::Deepbox.ModelExecution<Weights, Workspace>(parameters, () => new Weights(), () => new Workspace(this));
+            _exec = new global::Deepbox.CompilerServices.ModelExecution<Weights, Workspace>(parameters, () => new Weights(), () => new Workspace(this));
         }
 
         /// <summary>
@@ -103,8 +103,8 @@ namespace Snapshots
         {
             (int batch, int seqLen, bool unbatched) = CheckInput(input);
             int[] stateShape = unbatched ? [1, 8] : [1, batch, 8];
-            global::Deepbox.ModelSupport.CheckState("h0", h0, stateShape);
-            global::Deepbox.ModelSupport.CheckState("c0", c0, stateShape);
+            global::Deepbox.CompilerServices.ModelSupport.CheckState("h0", h0, stateShape);
+            global::Deepbox.CompilerServices.ModelSupport.CheckState("c0", c0, stateShape);
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
             global::Deepbox.Tensor h = global::Deepbox.Tensor.Zeros(stateShape);
             global::Deepbox.Tensor c = global::Deepbox.Tensor.Zeros(stateShape);
@@ -125,13 +125,13 @@ namespace Snapshots
         /// <param name="output">Receives the output values; its length must match exactly.</param>
         public void Forward(global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.Span<float> output)
         {
-            global::Deepbox.ModelSupport.CheckSequenceSizes(batch, seqLen);
-            global::Deepbox.ModelSupport.CheckLength("input", input.Length, batch, seqLen, InputSize);
-            global::Deepbox.ModelSupport.CheckLength("output", output.Length, batch, seqLen, OutputSize);
+            global::Deepbox.CompilerServices.ModelSupport.CheckSequenceSizes(batch, seqLen);
+            global::Deepbox.CompilerServices.ModelSupport.CheckLength("input", input.Length, batch, seqLen, InputSize);
+            global::Deepbox.CompilerServices.ModelSupport.CheckLength("output", output.Length, batch, seqLen, OutputSize);
             Run(input, batch, seqLen, default, default, output, default, default, unbatched: false);
         }
 
-        private static (int Batch, int SeqLen, bool Unbatched) CheckInput(global::Deepbox.Tensor input) => global::Deepbox.ModelSupport.CheckInput(input, InputSize, BatchFirst);
+        private static (int Batch, int SeqLen, bool Unbatched) CheckInput(global::Deepbox.Tensor input) => global::Deepbox.CompilerServices.ModelSupport.CheckInput(input, InputSize, BatchFirst);
 
         private static int[] OutputShape(int batch, int seqLen, bool unbatched)
         {
@@ -166,8 +166,8 @@ namespace Snapshots
         {
             CheckGradOutput(gradOutput);
             int[] stateShape = _exec.SavedUnbatched ? [1, 8] : [1, _exec.SavedBatch, 8];
-            global::Deepbox.ModelSupport.CheckState("gradH", gradH, stateShape);
-            global::Deepbox.ModelSupport.CheckState("gradC", gradC, stateShape);
+            global::Deepbox.CompilerServices.ModelSupport.CheckState("gradH", gradH, stateShape);
+            global::Deepbox.CompilerServices.ModelSupport.CheckState("gradC", gradC, stateShape);
             global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
             global::Deepbox.Tensor gradC0 = global::Deepbox.Tensor.Zeros(stateShape);
@@ -183,11 +183,11 @@ namespace Snapshots
         /// <param name="gradInput">Receives the gradient with respect to the input, or empty to skip it.</param>
         public void Backward(global::System.ReadOnlySpan<float> gradOutput, global::System.Span<float> gradInput)
         {
-            global::Deepbox.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
-            global::Deepbox.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _exec.SavedBatch, _exec.SavedSeqLen, OutputSize);
+            global::Deepbox.CompilerServices.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
+            global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _exec.SavedBatch, _exec.SavedSeqLen, OutputSize);
             if (!gradInput.IsEmpty)
             {
-                global::Deepbox.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
+                global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
             }
             BackwardCore(gradOutput, default, default, gradInput, default, default);
         }
@@ -195,11 +195,11 @@ namespace Snapshots
         private void CheckGradOutput(global::Deepbox.Tensor gradOutput)
         {
             global::System.ArgumentNullException.ThrowIfNull(gradOutput);
-            global::Deepbox.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
+            global::Deepbox.CompilerServices.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
             int[] expected = OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched);
             if (!gradOutput.HasShape(expected))
             {
-                global::Deepbox.ModelSupport.ThrowShape("gradOutput", global::Deepbox.ModelSupport.Shape(expected), gradOutput.Shape);
+                global::Deepbox.CompilerServices.ModelSupport.ThrowShape("gradOutput", global::Deepbox.CompilerServices.ModelSupport.Shape(expected), gradOutput.Shape);
             }
         }
 
@@ -255,7 +255,7 @@ namespace Snapshots
         public global::Deepbox.ModelState CreateState(global::System.ReadOnlySpan<float> values)
         {
             _exec.Refresh();
-            return global::Deepbox.ModelSupport.CreateState(s_stateLayout, values);
+            return global::Deepbox.CompilerServices.ModelSupport.CreateState(s_stateLayout, values);
         }
 
         /// <summary>
@@ -271,7 +271,7 @@ namespace Snapshots
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
         public void Step(global::System.ReadOnlySpan<float> input, global::Deepbox.ModelState state, global::System.Span<float> output)
         {
-            global::Deepbox.ModelSupport.CheckStep(input.Length, InputSize, state, s_stateLayout, output.Length, OutputSize);
+            global::Deepbox.CompilerServices.ModelSupport.CheckStep(input.Length, InputSize, state, s_stateLayout, output.Length, OutputSize);
             Weights w = _exec.StepWeights(out bool counted); // in training mode counted, so a training loop can repack them meanwhile
             global::System.Span<float> s = state.AsSpan();
             global::System.Span<float> scratch = state.Scratch;
@@ -361,11 +361,11 @@ namespace Snapshots
         /// pre-summed where legal), packed from <c>Snapshot</c>, the parameters' values at the time.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Deepbox.Generators", "%VERSION%")]
-        private sealed class Weights : global::Deepbox.PackedWeights
+        private sealed class Weights : global::Deepbox.CompilerServices.PackedWeights
         {
-            public readonly global::Deepbox.AlignedBuffer _w0_0_ih = new(128); // weight_ih_l0 as [4][32]
-            public readonly global::Deepbox.AlignedBuffer _w0_0_hh = new(256); // weight_hh_l0 as [8][32]
-            public readonly global::Deepbox.AlignedBuffer _b0_0 = new(32); // b_ih + b_hh
+            public readonly global::Deepbox.CompilerServices.AlignedBuffer _w0_0_ih = new(128); // weight_ih_l0 as [4][32]
+            public readonly global::Deepbox.CompilerServices.AlignedBuffer _w0_0_hh = new(256); // weight_hh_l0 as [8][32]
+            public readonly global::Deepbox.CompilerServices.AlignedBuffer _b0_0 = new(32); // b_ih + b_hh
 
             public Weights()
                 : base(448)
@@ -375,9 +375,9 @@ namespace Snapshots
             /// <summary>Packs the snapshot (PyTorch's layout) into the layout the kernels read.</summary>
             protected override void Pack()
             {
-                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(0, 128), 4, 8, 4, 8, 4, 4, _w0_0_ih);
-                global::Deepbox.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(128, 256), 4, 8, 8, 8, 8, 8, _w0_0_hh);
-                global::Deepbox.ModelSupport.PackGateBias(Snapshot.AsSpan(384, 32), Snapshot.AsSpan(416, 32), 4, 8, 8, 4, _b0_0);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(0, 128), 4, 8, 4, 8, 4, 4, _w0_0_ih);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateInterleaved(Snapshot.AsSpan(128, 256), 4, 8, 8, 8, 8, 8, _w0_0_hh);
+                global::Deepbox.CompilerServices.ModelSupport.PackGateBias(Snapshot.AsSpan(384, 32), Snapshot.AsSpan(416, 32), 4, 8, 8, 4, _b0_0);
             }
         }
 
@@ -386,7 +386,7 @@ namespace Snapshots
         /// Each evaluation pass takes a workspace of its own from a pool; training passes use the model's training workspace.
         /// Buffers grow to the largest batch and length seen and are reused; 64-byte aligned, so no vector of a kernel straddles two cache lines.
         /// </summary>
-        private sealed class Workspace : global::Deepbox.IPartitioned
+        private sealed class Workspace : global::Deepbox.CompilerServices.IPartitioned
         {
             private readonly SeedLstm _model; // its parameters' gradients
             private Weights W = null!; // the weights of the running pass
@@ -395,24 +395,24 @@ namespace Snapshots
             private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
             private int _jobBatch;
             private int _jobSeqLen;
-            private global::Deepbox.AlignedBuffer _jobInput = global::Deepbox.AlignedBuffer.Empty;
+            private global::Deepbox.CompilerServices.AlignedBuffer _jobInput = global::Deepbox.CompilerServices.AlignedBuffer.Empty;
 
             // Forward.
-            private global::Deepbox.AlignedBuffer _x = global::Deepbox.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
-            private global::Deepbox.AlignedBuffer _seq0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) layer 0 hidden states [T, B, 8]
-            private global::Deepbox.AlignedBuffer _gx0 = global::Deepbox.AlignedBuffer.Empty; // (0) input products of every step [T, B, 32], overwritten by the gate activations (one per layer and direction in training, for Backward)
-            private global::Deepbox.AlignedBuffer _h0_0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial hidden states [1, B, 8]
-            private global::Deepbox.AlignedBuffer _c0 = global::Deepbox.AlignedBuffer.Empty; // (0) initial cell states [1, B, 8]
-            private global::Deepbox.AlignedBuffer _aux0 = global::Deepbox.AlignedBuffer.Empty; // (0) cell state of every step [1, T, B, 8]
+            private global::Deepbox.CompilerServices.AlignedBuffer _x = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
+            private global::Deepbox.CompilerServices.AlignedBuffer _seq0_0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) layer 0 hidden states [T, B, 8]
+            private global::Deepbox.CompilerServices.AlignedBuffer _gx0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) input products of every step [T, B, 32], overwritten by the gate activations (one per layer and direction in training, for Backward)
+            private global::Deepbox.CompilerServices.AlignedBuffer _h0_0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) initial hidden states [1, B, 8]
+            private global::Deepbox.CompilerServices.AlignedBuffer _c0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) initial cell states [1, B, 8]
+            private global::Deepbox.CompilerServices.AlignedBuffer _aux0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) cell state of every step [1, T, B, 8]
 
             // Backward workspace, allocated by the first Backward and grown like the forward workspace.
-            private global::Deepbox.AlignedBuffer _wT0_0_ih = global::Deepbox.AlignedBuffer.Empty; // W_ih output-major [32][8]
-            private global::Deepbox.AlignedBuffer _wT0_0_hh = global::Deepbox.AlignedBuffer.Empty; // W_hh output-major [32][8]
-            private global::Deepbox.AlignedBuffer _d_x = global::Deepbox.AlignedBuffer.Empty; // gradient of _x
-            private global::Deepbox.AlignedBuffer _d_seq0_0 = global::Deepbox.AlignedBuffer.Empty; // gradient of _seq0_0
-            private global::Deepbox.AlignedBuffer _dG0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
-            private global::Deepbox.AlignedBuffer _dh0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
-            private global::Deepbox.AlignedBuffer _dc0 = global::Deepbox.AlignedBuffer.Empty; // (0) gradient of the cell state carried back through time
+            private global::Deepbox.CompilerServices.AlignedBuffer _wT0_0_ih = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // W_ih output-major [32][8]
+            private global::Deepbox.CompilerServices.AlignedBuffer _wT0_0_hh = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // W_hh output-major [32][8]
+            private global::Deepbox.CompilerServices.AlignedBuffer _d_x = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // gradient of _x
+            private global::Deepbox.CompilerServices.AlignedBuffer _d_seq0_0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // gradient of _seq0_0
+            private global::Deepbox.CompilerServices.AlignedBuffer _dG0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
+            private global::Deepbox.CompilerServices.AlignedBuffer _dh0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
+            private global::Deepbox.CompilerServices.AlignedBuffer _dc0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradient of the cell state carried back through time
             private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies
             private float[] _gW = []; // one weight gradient in the packed layout
             private float[] _gB = []; // one bias gradient in the packed layout
@@ -426,11 +426,11 @@ namespace Snapshots
                 _training = training;
                 _threads = threads;
                 EnsureWorkspace(batch, seqLen);
-                global::Deepbox.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);
+                global::Deepbox.CompilerServices.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);
                 // (0) LSTM(4, 8, num_layers=1)
                 Stage0(batch, seqLen, h0, c0, hN, cN);
                 // The output in the caller's layout.
-                global::Deepbox.ModelSupport.FromTimeMajor(_seq0_0, 8, 8, 8, 1, batch, seqLen, BatchFirst, output);
+                global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_seq0_0, 8, 8, 8, 1, batch, seqLen, BatchFirst, output);
             }
 
             /// <summary>(0) LSTM(4, 8, num_layers=1): every layer and direction, input products first, then the recurrence.</summary>
@@ -440,20 +440,20 @@ namespace Snapshots
                 int stateRows = 1 * batch;
                 // Initial states: a row of 8 floats per (layer, direction, sequence), zeros unless given.
                 _h0_0.AsSpan(0, stateRows * 8).Clear();
-                if (!h0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(h0, 8, _h0_0, 8, 8, stateRows);
+                if (!h0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(h0, 8, _h0_0, 8, 8, stateRows);
                 _c0.AsSpan(0, stateRows * 8).Clear();
-                if (!c0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(c0, 8, _c0, 8, 8, stateRows);
+                if (!c0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(c0, 8, _c0, 8, 8, stateRows);
                 // Layer 0, forward.
                 _jobInput = _x;
                 Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K4_N32_P32), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.LstmSequence_H8)
                 // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {
-                    global::Deepbox.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 8), 8, hN.Slice(0 * batch * 8), 8, 8, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 8), 8, hN.Slice(0 * batch * 8), 8, 8, batch);
                 }
                 if (!cN.IsEmpty)
                 {
-                    global::Deepbox.ModelSupport.CopyRows(_aux0.AsSpan((0 * rows + ((seqLen - 1) * batch)) * 8), 8, cN.Slice(0 * batch * 8), 8, 8, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_aux0.AsSpan((0 * rows + ((seqLen - 1) * batch)) * 8), 8, cN.Slice(0 * batch * 8), 8, 8, batch);
                 }
             }
 
@@ -461,12 +461,12 @@ namespace Snapshots
             private void EnsureWorkspace(int batch, int seqLen)
             {
                 int rows = batch * seqLen;
-                global::Deepbox.ModelSupport.Ensure(ref _x, rows * 4);
-                global::Deepbox.ModelSupport.Ensure(ref _seq0_0, rows * 8);
-                global::Deepbox.ModelSupport.Ensure(ref _gx0, rows * 32);
-                global::Deepbox.ModelSupport.Ensure(ref _h0_0, batch * 8);
-                global::Deepbox.ModelSupport.Ensure(ref _c0, batch * 8);
-                global::Deepbox.ModelSupport.Ensure(ref _aux0, rows * 8);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _x, rows * 4);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _seq0_0, rows * 8);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gx0, rows * 32);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _h0_0, batch * 8);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _c0, batch * 8);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _aux0, rows * 8);
             }
 
 
@@ -476,17 +476,17 @@ namespace Snapshots
                 _job = job;
                 _jobBatch = batch;
                 _jobSeqLen = seqLen;
-                global::Deepbox.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
+                global::Deepbox.CompilerServices.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
             }
 
             /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences, from the input products to the last step.</summary>
-            void global::Deepbox.IPartitioned.RunPart(int part, int parts)
+            void global::Deepbox.CompilerServices.IPartitioned.RunPart(int part, int parts)
             {
                 int batch = _jobBatch;
                 int seqLen = _jobSeqLen;
                 int rows = batch * seqLen;
-                int b0 = global::Deepbox.Workers.Split(batch, part, parts);
-                int b1 = global::Deepbox.Workers.Split(batch, part + 1, parts);
+                int b0 = global::Deepbox.CompilerServices.Workers.Split(batch, part, parts);
+                int b1 = global::Deepbox.CompilerServices.Workers.Split(batch, part + 1, parts);
                 switch (_job)
                 {
                     case 0: // (0) layer 0, forward
@@ -529,13 +529,13 @@ namespace Snapshots
                 EnsureBackwardWorkspace(batch, seqLen);
                 PackTransposedWeights();
                 // The output gradient as rows of the last stage's output layout.
-                global::Deepbox.ModelSupport.ToTimeMajorRows(gradOutput, 8, 8, 8, 1, batch, seqLen, BatchFirst, _d_seq0_0);
+                global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 8, 8, 8, 1, batch, seqLen, BatchFirst, _d_seq0_0);
                 // (0) LSTM(4, 8, num_layers=1)
                 BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
                 // The input gradient in the caller's layout.
                 if (!gradInput.IsEmpty)
                 {
-                    global::Deepbox.ModelSupport.FromTimeMajor(_d_x, 8, 4, 4, 1, batch, seqLen, BatchFirst, gradInput);
+                    global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_d_x, 8, 4, 4, 1, batch, seqLen, BatchFirst, gradInput);
                 }
             }
 
@@ -545,24 +545,24 @@ namespace Snapshots
                 int rows = batch * seqLen;
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 8).Clear();
-                if (!gradH.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradH.Slice(0 * batch * 8), 8, _dh0, 8, 8, batch);
+                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0 * batch * 8), 8, _dh0, 8, 8, batch);
                 _dc0.AsSpan(0, batch * 8).Clear();
-                if (!gradC.IsEmpty) global::Deepbox.ModelSupport.CopyRows(gradC.Slice(0 * batch * 8), 8, _dc0, 8, 8, batch);
+                if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(0 * batch * 8), 8, _dc0, 8, 8, batch);
                 global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H8(_gx0.AsSpan(0 * rows * 32), _aux0.AsSpan(0 * rows * 8), _c0.AsSpan(0 * batch * 8), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dh0, _dc0, batch, seqLen, reverse: false);
-                if (!gradH0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0 * batch * 8), 8, 8, batch);
-                if (!gradC0.IsEmpty) global::Deepbox.ModelSupport.CopyRows(_dc0, 8, gradC0.Slice(0 * batch * 8), 8, 8, batch);
+                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0 * batch * 8), 8, 8, batch);
+                if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 8, gradC0.Slice(0 * batch * 8), 8, 8, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
                 _gW.AsSpan(0, 128).Clear();
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K4_N32(_x, 4, _dG0, _gW, rows);
-                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 8, 4, 8, 4, 4, _model._p0_weight_ih_l0.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 8, 4, 8, 4, 4, _model._p0_weight_ih_l0.Grad.AsSpan());
                 _gW.AsSpan(0, 256).Clear();
                 if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N32(_seq0_0.AsSpan(0), 8, _dG0.AsSpan(batch * 32), _gW, (seqLen - 1) * batch);
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N32(_h0_0.AsSpan(0 * batch * 8), 8, _dG0, _gW, batch);
-                global::Deepbox.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 8, 8, 8, 8, 8, _model._p0_weight_hh_l0.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 8, 8, 8, 8, 8, _model._p0_weight_hh_l0.Grad.AsSpan());
                 _gB.AsSpan(0, 32).Clear();
-                global::Deepbox.ModelSupport.AddColumnSums(_dG0, rows, 32, _gB);
-                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 4, 8, 8, _model._p0_bias_ih_l0.Grad.AsSpan());
-                global::Deepbox.ModelSupport.UnpackGateBiasAdd(_gB, 4, 8, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 32, _gB);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 8, 8, _model._p0_bias_ih_l0.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 8, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
                 // The input's gradient.
                 global::Deepbox.Generated.Snapshots.Kernels.Dense_K32_N8_Zero(_dG0, 32, _wT0_0_ih, default, _d_x, rows);
             }
@@ -571,15 +571,15 @@ namespace Snapshots
             private void EnsureBackwardWorkspace(int batch, int seqLen)
             {
                 int rows = batch * seqLen;
-                global::Deepbox.ModelSupport.Ensure(ref _wT0_0_ih, 256);
-                global::Deepbox.ModelSupport.Ensure(ref _wT0_0_hh, 256);
-                global::Deepbox.ModelSupport.Ensure(ref _d_x, rows * 8);
-                global::Deepbox.ModelSupport.Ensure(ref _d_seq0_0, rows * 8);
-                global::Deepbox.ModelSupport.Ensure(ref _dG0, rows * 32);
-                global::Deepbox.ModelSupport.Ensure(ref _dh0, batch * 8);
-                global::Deepbox.ModelSupport.Ensure(ref _dc0, batch * 8);
-                global::Deepbox.ModelSupport.Ensure(ref _gW, 256);
-                global::Deepbox.ModelSupport.Ensure(ref _gB, 32);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_ih, 256);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_hh, 256);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_x, rows * 8);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_seq0_0, rows * 8);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dG0, rows * 32);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dh0, batch * 8);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dc0, batch * 8);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gW, 256);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gB, 32);
             }
 
             /// <summary>
@@ -595,8 +595,8 @@ namespace Snapshots
                 }
 
                 _packedTransposedVersion = W.Version;
-                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(0, 128), 4, 8, 4, 8, 4, 4, 8, _wT0_0_ih);
-                global::Deepbox.ModelSupport.PackTransposed(W.Snapshot.AsSpan(128, 256), 4, 8, 8, 8, 8, 8, 8, _wT0_0_hh);
+                global::Deepbox.CompilerServices.ModelSupport.PackTransposed(W.Snapshot.AsSpan(0, 128), 4, 8, 4, 8, 4, 4, 8, _wT0_0_ih);
+                global::Deepbox.CompilerServices.ModelSupport.PackTransposed(W.Snapshot.AsSpan(128, 256), 4, 8, 8, 8, 8, 8, 8, _wT0_0_hh);
             }
         }
     }

@@ -1,6 +1,6 @@
 using System.ComponentModel;
 
-namespace Deepbox;
+namespace Deepbox.CompilerServices;
 
 /// <summary>
 /// A model's weights packed in the layout its kernels read, together with the parameter values they were packed from.

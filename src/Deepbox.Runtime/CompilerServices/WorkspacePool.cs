@@ -1,7 +1,7 @@
 using System;
 using System.Threading;
 
-namespace Deepbox;
+namespace Deepbox.CompilerServices;
 
 /// <summary>
 /// A small lock-free pool of per-pass workspaces: a caller takes one (or makes one when all are taken) and gives it back

@@ -7,7 +7,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace Deepbox;
+namespace Deepbox.CompilerServices;
 
 /// <summary>
 /// Helpers that generated models call: shape checks with the error messages users see, and the packing of

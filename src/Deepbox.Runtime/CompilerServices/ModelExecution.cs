@@ -4,7 +4,7 @@ using System.ComponentModel;
 using System.Runtime.InteropServices;
 using System.Threading;
 
-namespace Deepbox;
+namespace Deepbox.CompilerServices;
 
 /// <summary>
 /// What every generated model shares, held by composition (a user's partial class keeps its own base type): the

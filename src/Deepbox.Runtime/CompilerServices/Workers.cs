@@ -3,7 +3,7 @@ using System.ComponentModel;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 
-namespace Deepbox;
+namespace Deepbox.CompilerServices;
 
 /// <summary>Work split in parts that can run at the same time: part <c>p</c> of <c>parts</c> touches only its own share.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]

@@ -2,7 +2,7 @@ using System;
 using System.ComponentModel;
 using System.Runtime.InteropServices;
 
-namespace Deepbox;
+namespace Deepbox.CompilerServices;
 
 /// <summary>
 /// Floats whose first element sits on a 64-byte boundary, for the packed weights the generated kernels read a vector

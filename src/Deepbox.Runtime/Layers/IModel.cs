@@ -31,7 +31,7 @@ public interface IModel
 
     /// <summary>
     /// Threads a forward pass may use: 1 (the default) or more. The batch is split across the process's persistent
-    /// workers (<see cref="Workers"/>), at least 4 sequences a thread, each sequence's whole run on one thread; the
+    /// workers (<see cref="CompilerServices.Workers"/>), at least 4 sequences a thread, each sequence's whole run on one thread; the
     /// results are the same bit for bit whatever the value. Backward and <c>Step</c> run on the calling thread. Each pass
     /// reads the value once, when it starts, so it may be changed while passes run. The workers run one split pass at a
     /// time: a pass that starts while another holds them runs all its parts on its own thread (the same results), so
