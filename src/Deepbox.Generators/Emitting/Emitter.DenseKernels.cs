@@ -1,0 +1,240 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Deepbox.Generators;
+
+/// <summary>The dense kernels: a row block times packed weights, bias and activation fused, register tiles sized to the vector registers.</summary>
+internal static partial class Emitter
+{
+    /// <summary>
+    /// <c>y[m, 0:n] = bias + sum_k x[m, k] * w[k, 0:n]</c> (then the activation) for every row: the input
+    /// products of a recurrent layer for all time steps at once, and the <c>Linear</c> layers.
+    /// </summary>
+    /// <summary>
+    /// Floats per panel of a recurrent layer's packed input weights (one block's gates, see
+    /// <c>ModelSupport.PackGateInterleaved</c>) as <see cref="DenseName"/> and <see cref="WriteDense"/> take it: 0 when a
+    /// panel is a single vector (the RNN), the layout every other dense kernel reads.
+    /// </summary>
+    private static int InputPanel(ModelPlan plan, LayerSpec l) => l.Gates == 1 ? 0 : l.Gates * plan.Isa.Width;
+
+    private static void WriteDense(SourceWriter w, VectorIsa isa, RowSource src, int n, ActivationKind act, DenseInit init = DenseInit.Bias, int panel = 0)
+    {
+        int v = isa.Width;
+        int vectors = n / v;
+        const int Chunk = DenseVectors;
+        int passes = vectors / Chunk;
+        int rest = vectors % Chunk;
+        string segs = src.Segments == 1
+            ? $"k in [0, {Inv(src.SegmentWidth)})"
+            : string.Join(" and ", Enumerable.Range(0, src.Segments).Select(s => $"[{Inv(s * src.SegmentStride)}, {Inv((s * src.SegmentStride) + src.SegmentWidth)})"));
+        w.Line("/// <summary>");
+        string start = init switch { DenseInit.Bias => "bias + ", DenseInit.Accumulate => "y[m, 0:" + Inv(n) + "] + ", _ => string.Empty };
+        w.Line($"/// y[m, 0:{Inv(n)}] = {(act == ActivationKind.None ? string.Empty : act.ToString().ToLowerInvariant() + "(")}{start}sum over {segs} of x[m, k] * w[k, 0:{Inv(n)}]{(act == ActivationKind.None ? string.Empty : ")")}, for m in [0, rows).");
+        int p = panel == 0 ? v : panel;
+        w.Line($"/// w is [{Inv(src.PackedRows)}][{Inv(n)}] in panels of {Inv(p)} columns (ModelSupport.PanelIndex): each panel's {Inv(src.PackedRows)} rows one after another,");
+        w.Line($"/// so a pass reads sequential streams, and each input broadcasts against {Inv(Math.Min(Chunk, vectors))} vector{(Math.Min(Chunk, vectors) == 1 ? string.Empty : "s")} of outputs.");
+        w.Line("/// </summary>");
+        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        using (w.Block($"public static void {DenseName(src, n, act, init, panel)}(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)"))
+        {
+            w.Line("ref float x0 = ref MemoryMarshal.GetReference(x);");
+            w.Line("ref float w0 = ref MemoryMarshal.GetReference(w);");
+            if (init == DenseInit.Bias)
+            {
+                w.Line("ref float b0 = ref MemoryMarshal.GetReference(bias);");
+            }
+
+            w.Line("ref float y0 = ref MemoryMarshal.GetReference(y);");
+            w.Line($"// Rows in blocks of {Inv(DenseRowBlock)}, so a block's inputs stay in cache while every column pass reads them.");
+            using (w.Block($"for (int m0 = 0; m0 < rows; m0 += {Inv(DenseRowBlock)})"))
+            {
+                w.Line($"int mEnd = global::System.Math.Min(rows, m0 + {Inv(DenseRowBlock)});");
+                if (passes == 1)
+                {
+                    using (w.Block($"// Outputs [0, {Inv(Chunk * v)}): {Inv(Chunk)} vectors."))
+                    {
+                        WriteDenseRows(w, v, p, src, n, Chunk, "0", act, init);
+                    }
+                }
+                else if (passes > 1)
+                {
+                    w.Line($"// Outputs [0, {Inv(passes * Chunk * v)}): {Inv(passes)} passes of {Inv(Chunk)} vectors; each pass's weights stay in cache across the rows.");
+                    using (w.Block($"for (int n = 0; n < {Inv(passes * Chunk * v)}; n += {Inv(Chunk * v)})"))
+                    {
+                        WriteDenseRows(w, v, p, src, n, Chunk, "n", act, init);
+                    }
+                }
+
+                if (rest > 0)
+                {
+                    int first = passes * Chunk * v;
+                    using (w.Block($"// Outputs [{Inv(first)}, {Inv(n)}): {Inv(rest)} vector{(rest == 1 ? string.Empty : "s")}."))
+                    {
+                        WriteDenseRows(w, v, p, src, n, rest, Inv(first), act, init);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows in groups of <see cref="DenseRows"/> sharing each weight load, then one at a time. Where the group's sums,
+    /// weight vectors and broadcast would not fit in the 16 vector registers of a core without AVX-512
+    /// (<see cref="TileRows"/>), that core takes the group in smaller tiles (the same operations per row, so the same sums).
+    /// </summary>
+    private static void WriteDenseRows(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init)
+    {
+        w.Line("int m = m0;");
+        using (w.Block($"for (; m + {Inv(DenseRows)} <= mEnd; m += {Inv(DenseRows)})"))
+        {
+            WriteRegisterTile(w, count, DenseRows, "rows", "m", guarded: true, (rows, first) => WriteDensePass(w, v, p, src, n, count, col, act, init, rows, first));
+        }
+
+        using (w.Block("for (; m < mEnd; m++)"))
+        {
+            WriteDensePass(w, v, p, src, n, count, col, act, init, 1);
+        }
+    }
+
+    /// <summary>Rows of a dense kernel whose inputs are kept in cache while every column pass reads them.</summary>
+    private const int DenseRowBlock = 64;
+
+    /// <summary>Output vectors of a dense kernel's pass: each input broadcast serves all of them.</summary>
+    private const int DenseVectors = 4;
+
+    /// <summary>Rows of a dense kernel computed together: each weight vector loaded once serves all of them.</summary>
+    private const int DenseRows = 4;
+
+    /// <summary>
+    /// Rows of a tile of <paramref name="vectors"/> sums per row that a core without AVX-512 holds in registers: at most
+    /// <paramref name="rows"/>, halved until the sums, the weight vectors and one broadcast fit in 16 vector registers.
+    /// A tile that does not fit makes RyuJIT store and reload sums at every step of its loop (measured: twice the time
+    /// of LSTM's recurrence with AVX-512 switched off, where the 4 x 4 tile fits in AVX-512's 32 registers).
+    /// </summary>
+    private static int TileRows(int vectors, int rows)
+    {
+        while (rows > 1 && (rows * vectors) + vectors + 1 > 16)
+        {
+            rows /= 2;
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// One pass over <paramref name="count"/> output vectors starting at column <paramref name="col"/> (a literal or
+    /// <c>n</c>) for <paramref name="rows"/> rows from <c>m + first</c>.
+    /// </summary>
+    private static void WriteDensePass(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init, int rows, int first = 0)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            string mr = first + r == 0 ? "m" : $"(m + {Inv(first + r)})";
+            w.Line($"ref float xm{r} = ref Unsafe.Add(ref x0, {mr} * xStride);");
+            w.Line($"ref float ym{r} = ref Unsafe.Add(ref y0, {mr} * {Inv(n)});");
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                string value = init switch
+                {
+                    DenseInit.Bias => $"V.LoadUnsafe(ref b0, {Offset(col, i * v)})",
+                    DenseInit.Accumulate => $"V.LoadUnsafe(ref ym{r}, {Offset(col, i * v)})",
+                    _ => "Vec.Zero",
+                };
+                w.Line($"Vec a{r}{Inv(i)} = {value};");
+            }
+        }
+
+        int k = src.PackedRows;
+        // Where the pass's vectors sit: one panel per vector (their panels rows * v floats apart), the whole pass in one
+        // panel (side by side), or a pass straddling panels of 3 vectors (GRU), each vector from its own panel.
+        bool perVector = p != v && p != DenseVectors * v;
+        if (perVector)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (col == "n")
+                {
+                    string c = i == 0 ? "n" : $"(n + {Inv(i * v)})";
+                    w.Line($"ref float wp{Inv(i)} = ref Unsafe.Add(ref w0, (({c} / {Inv(p)}) * {Inv(k * p)}) + ({c} % {Inv(p)}));");
+                }
+                else
+                {
+                    int c = int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + (i * v);
+                    w.Line($"ref float wp{Inv(i)} = ref Unsafe.Add(ref w0, {Inv(((c / p) * k * p) + (c % p))});");
+                }
+            }
+        }
+        else
+        {
+            w.Line($"ref float wp = ref {PanelStart("w0", col, k)};");
+        }
+
+        for (int s = 0; s < src.Segments; s++)
+        {
+            int from = s * src.SegmentStride;
+            using (w.Block($"for (int k = {Inv(from)}; k < {Inv(from + src.SegmentWidth)}; k++)"))
+            {
+                if (perVector)
+                {
+                    w.Line($"nuint kp = (nuint)(k * {Inv(p)});");
+                }
+                else
+                {
+                    w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(p)});");
+                }
+
+                for (int i = 0; i < count; i++)
+                {
+                    string load = perVector ? $"V.LoadUnsafe(ref wp{Inv(i)}, kp)"
+                        : $"V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(p == v ? i * k * v : i * v))})";
+                    w.Line($"Vec wv{Inv(i)} = {load};");
+                }
+
+                for (int r = 0; r < rows; r++)
+                {
+                    w.Line($"Vec xb{r} = V.Create(Unsafe.Add(ref xm{r}, k));");
+                    for (int i = 0; i < count; i++)
+                    {
+                        w.Line($"a{r}{Inv(i)} = V.FusedMultiplyAdd(wv{Inv(i)}, xb{r}, a{r}{Inv(i)});");
+                    }
+                }
+            }
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                string a = $"a{r}{Inv(i)}";
+                string value = act switch
+                {
+                    ActivationKind.Tanh => $"Act.Tanh({a})",
+                    ActivationKind.Sigmoid => $"Act.Sigmoid({a})",
+                    ActivationKind.Relu => $"V.Max({a}, Vec.Zero)",
+                    _ => a,
+                };
+                w.Line($"V.StoreUnsafe({value}, ref ym{r}, {Offset(col, i * v)});");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The first float of the panel starting at column <paramref name="col"/> in weights packed in panels
+    /// (<c>ModelSupport.PanelIndex</c>) of <paramref name="rows"/> rows: panels hold their rows one after another, so
+    /// a panel starting at column c starts at <c>c * rows</c>.
+    /// </summary>
+    private static string PanelStart(string w0, string col, int rows) => col switch
+    {
+        "0" => $"{w0}",
+        _ when int.TryParse(col, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int c) => $"Unsafe.Add(ref {w0}, {Inv(c * rows)})",
+        _ => $"Unsafe.Add(ref {w0}, {col} * {Inv(rows)})",
+    };
+
+    private static string Offset(string col, int plus) =>
+        col == "n" ? (plus == 0 ? "(nuint)n" : $"(nuint)(n + {Inv(plus)})") : Inv(int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + plus);
+}

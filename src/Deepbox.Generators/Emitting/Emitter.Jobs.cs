@@ -1,0 +1,122 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Deepbox.Generators;
+
+/// <summary>The forward pass's jobs: each layer and direction split across threads by sequences, input products then recurrence.</summary>
+internal static partial class Emitter
+{
+    /// <summary>Whether the model has kernel calls split across threads (<see cref="WriteJobs"/>): it has a recurrent layer.</summary>
+    private static bool HasJobs(ModelPlan plan) => plan.Stages.Any(s => s.Layer.IsRecurrent);
+
+    /// <summary>Every (stage, layer, direction) of the recurrent layers, in the order of the forward pass.</summary>
+    private static IEnumerable<(StagePlan Stage, int Layer, int Direction)> JobSites(ModelPlan plan) =>
+        from s in plan.Stages
+        where s.Layer.IsRecurrent
+        from layer in Enumerable.Range(0, s.Layer.NumLayers)
+        from d in Enumerable.Range(0, s.Layer.Directions)
+        select (s, layer, d);
+
+    /// <summary>The job number of a layer and direction: its input products and its recurrence.</summary>
+    private static int JobIndex(ModelPlan plan, StagePlan s, int layer, int d) =>
+        JobSites(plan).TakeWhile(j => !(j.Stage == s && j.Layer == layer && j.Direction == d)).Count();
+
+    /// <summary>
+    /// The forward pass's heavy work per layer and direction, as one job <c>Workers</c> splits across threads by
+    /// sequences: each thread computes the input products of its own sequences a chunk of steps at a time, then runs
+    /// their recurrence over that chunk. No barrier per step or per chunk, and each thread reads back the products it
+    /// wrote, from its own core's cache. Every row and sequence is computed by the same code whichever thread runs it,
+    /// so the results do not depend on <c>Threads</c>.
+    /// </summary>
+    private static void WriteJobs(SourceWriter w, ModelPlan plan)
+    {
+        if (!HasJobs(plan))
+        {
+            return;
+        }
+
+        string k = KernelClass(plan);
+        w.Line();
+        w.Line("/// <summary>Runs job <paramref name=\"job\"/> (a layer and direction) over <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps, split across <see cref=\"Threads\"/> threads (4 or more sequences each).</summary>");
+        using (w.Block("private void Fork(int job, int batch, int seqLen)"))
+        {
+            w.Line("_job = job;");
+            w.Line("_jobBatch = batch;");
+            w.Line("_jobSeqLen = seqLen;");
+            w.Line("global::Deepbox.CompilerServices.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));");
+        }
+
+        w.Line();
+        w.Line("/// <summary>Part <paramref name=\"part\"/> of <paramref name=\"parts\"/> of the current job: its share of the sequences, from the input products to the last step.</summary>");
+        using (w.Block("void global::Deepbox.CompilerServices.IPartitioned.RunPart(int part, int parts)"))
+        {
+            w.Line("int batch = _jobBatch;");
+            w.Line("int seqLen = _jobSeqLen;");
+            w.Line("int rows = batch * seqLen;");
+            w.Line("int b0 = global::Deepbox.CompilerServices.Workers.Split(batch, part, parts);");
+            w.Line("int b1 = global::Deepbox.CompilerServices.Workers.Split(batch, part + 1, parts);");
+            using (w.Block("switch (_job)"))
+            {
+                int job = 0;
+                foreach ((StagePlan s, int layer, int d) in JobSites(plan))
+                {
+                    LayerSpec l = s.Layer;
+                    int hp = s.Padded;
+                    int n = l.Gates * hp;
+                    int d2 = l.Directions;
+                    int index = (layer * d2) + d;
+                    string tag = Tag(layer, d);
+                    RowSource src = s.LayerInput(layer);
+                    string stride = Inv(src.RowStride);
+                    string dense = $"{k}.{DenseName(src, n, ActivationKind.None, panel: InputPanel(plan, l))}";
+                    string weights = $"W._w{s.Index}_{tag}_ih, W._b{s.Index}_{tag}";
+                    // Training keeps every layer's and direction's gates for Backward; evaluation reuses the first slot.
+                    string gxAt = index == 0 ? "0" : $"_training ? {Inv(index)} * rows * {Inv(n)} : 0";
+                    string stateOffset = $"{Inv(index)} * batch * {Inv(hp)}";
+                    string extra = l.Kind switch
+                    {
+                        LayerKind.Gru => $"W._bhn{s.Index}_{tag}, _h0_{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
+                        LayerKind.Lstm => $"_h0_{s.Index}.AsSpan({stateOffset}), _c{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
+                        _ => $"_h0_{s.Index}.AsSpan({stateOffset}), ",
+                    };
+                    using (w.Block($"case {Inv(job)}: // ({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}"))
+                    {
+                        w.Line($"int gx = {gxAt};");
+                        w.Line($"// The input products go {Inv(StepChunkFloats / 1024 * 4)} KB at a time (at least one step), each chunk just before the recurrence");
+                        w.Line("// reads it: in cache, where computing them all first would send the whole buffer to memory and back.");
+                        w.Line($"int steps = global::System.Math.Max(1, {Inv(StepChunkFloats / n)} / batch);");
+                        using (w.Block("for (int s0 = 0; s0 < seqLen; s0 += steps)"))
+                        {
+                            w.Line("int s1 = global::System.Math.Min(seqLen, s0 + steps);");
+                            w.Line(d == 0
+                                ? "int t0 = s0; // the chunk's time steps [t0, t1)"
+                                : "int t0 = seqLen - s1; // the chunk's time steps [t0, t1): steps are counted from the end");
+                            w.Line(d == 0 ? "int t1 = s1;" : "int t1 = seqLen - s0;");
+                            w.Line("// The input products of this part's sequences: one call when they are the whole batch (the chunk's rows");
+                            w.Line("// are then contiguous), else one per time step.");
+                            using (w.Block("if (b1 - b0 == batch)"))
+                            {
+                                w.Line($"{dense}(_jobInput.AsSpan(t0 * batch * {stride}), {stride}, {weights}, _gx{s.Index}.AsSpan(gx + (t0 * batch * {Inv(n)})), (t1 - t0) * batch);");
+                            }
+
+                            using (w.Block("else"))
+                            {
+                                using (w.Block("for (int t = t0; t < t1; t++)"))
+                                {
+                                    w.Line($"{dense}(_jobInput.AsSpan(((t * batch) + b0) * {stride}), {stride}, {weights}, _gx{s.Index}.AsSpan(gx + (((t * batch) + b0) * {Inv(n)})), b1 - b0);");
+                                }
+                            }
+
+                            w.Line();
+                            w.Line($"{k}.{SequenceName(l, l.HiddenSize)}(_gx{s.Index}.AsSpan(gx), W._w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, s0, s1, b0, b1);");
+                        }
+
+                        w.Line("break;");
+                    }
+
+                    job++;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,361 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Deepbox.Generators;
+
+/// <summary>The recurrence kernels: a layer and direction through its time steps, the gate products in register tiles, the cell update fused.</summary>
+internal static partial class Emitter
+{
+    /// <summary>The magnitude below which recurrent state is flushed to zero (see the emitted <c>Flush</c>).</summary>
+    private const string FlushBelow = "1e-30f";
+
+    /// <summary>
+    /// The rows of <c>W_hh</c> a product pass of the sequence kernel takes at a time: all of them up to 128 (a block's
+    /// LSTM weights, 128 rows of 4 gates of 8 floats, are 16 KB, half of a 32 KB L1), else equal chunks of at most 128.
+    /// </summary>
+    private static int SequenceChunk(int h)
+    {
+        const int Max = 128;
+        int chunks = (h + Max - 1) / Max;
+        return (h + chunks - 1) / chunks;
+    }
+
+    /// <summary>Sequences of a batch the recurrence advances together, sharing each load of the weights.</summary>
+    private const int SequenceRows = 4;
+
+    /// <summary>
+    /// The products of one step for <paramref name="rows"/> sequences <c>b, b + 1, ...</c>: every gate of a block of
+    /// hidden units in one pass over <c>W_hh</c> whose vectors serve all the rows. The sums go to memory
+    /// (<see cref="SumSlot"/>); <see cref="WriteSequenceUpdate"/> activates them.
+    /// </summary>
+    private static void WriteSequenceRows(SourceWriter w, LayerSpec l, int hp, int v, int rows, bool chunked, int first = 0)
+    {
+        bool gru = l.Kind == LayerKind.Gru;
+        string[] gates = GateSums(l, splitGruN: false);
+        WriteSequenceRowRefs(w, l, hp, rows, first);
+        w.Line(gru
+            ? "// W_hh h for r and z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike)."
+            : "// W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).");
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < gates.Length; i++)
+            {
+                // The products of h start from zero and are added to the input products at the end (chunk by chunk, to the
+                // partial sums): Step sums its input and recurrent products in two independent chains and adds them the
+                // same way. GRU's n is the exception: W_hn h + b_hn is a sum of its own, from b_hn.
+                string init = "Vec.Zero";
+                if (gru && i == 2)
+                {
+                    init = GruNInit(l, r, v, chunked);
+                }
+
+                w.Line($"Vec {gates[i]}{r} = {init};");
+            }
+        }
+
+        using (WriteProductLoop(w, l, v, chunked))
+        {
+            for (int i = 0; i < gates.Length; i++)
+            {
+                w.Line($"Vec wv{i} = V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * v))});");
+            }
+
+            for (int r = 0; r < rows; r++)
+            {
+                w.Line($"Vec hk{r} = V.Create(Unsafe.Add(ref hPrev{r}, k));");
+                for (int i = 0; i < gates.Length; i++)
+                {
+                    w.Line($"{gates[i]}{r} = V.FusedMultiplyAdd(wv{i}, hk{r}, {gates[i]}{r});");
+                }
+            }
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < gates.Length; i++)
+            {
+                string sum = gates[i] + Inv(r);
+                if (!(gru && i == 2))
+                {
+                    // The RNN's sum goes to h: the input product is read from gx until the first chunk has put it there.
+                    string input = $"V.LoadUnsafe(ref gRow{r}, {(i == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(i * v)})")})";
+                    string partial = l.Kind == LayerKind.Rnn
+                        ? (chunked ? $"(kc == 0 ? {input} : V.LoadUnsafe({SumSlot(l, r, i, v)}))" : input)
+                        : $"V.LoadUnsafe({SumSlot(l, r, i, v)})";
+                    sum = $"{partial} + {sum}";
+                }
+
+                w.Line($"V.StoreUnsafe({sum}, {SumSlot(l, r, i, v)});");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The <see cref="SequenceRows"/> sequences from <c>b</c> on 8-float vectors: in one tile where its sums, weight
+    /// vectors and broadcast fit in 16 vector registers (<see cref="TileRows"/>), else in smaller tiles one after the
+    /// other (LSTM: 2 sequences, 8 sums and 4 weight vectors), each row with the same operations, so the same sums.
+    /// </summary>
+    private static void WriteSequenceTile(SourceWriter w, LayerSpec l, int hp, int v, bool chunked) =>
+        WriteRegisterTile(w, l.Gates, SequenceRows, "sequences", "b", guarded: false, (rows, first) => WriteSequenceRows(w, l, hp, v, rows, chunked, first));
+
+    /// <summary>
+    /// A tile of <paramref name="rows"/> rows (sequences, inputs) of <paramref name="vectors"/> sums each, from the
+    /// row index <paramref name="at"/>, written by <paramref name="write"/>(rows, first row). Where it would not fit in
+    /// the 16 vector registers of a core without AVX-512 (<see cref="TileRows"/>), such a core runs it as smaller
+    /// tiles one after the other, each row with the same operations, so the same sums. <paramref name="guarded"/>
+    /// keeps the whole tile for cores where Vector512 is accelerated (32 registers), behind a branch the JIT folds;
+    /// unguarded, the caller is such a branch already and the smaller tiles are all there is.
+    /// </summary>
+    private static void WriteRegisterTile(SourceWriter w, int vectors, int rows, string what, string at, bool guarded, Action<int, int> write)
+    {
+        int sub = TileRows(vectors, rows);
+        if (sub == rows)
+        {
+            write(rows, 0);
+            return;
+        }
+
+        if (guarded)
+        {
+            using (w.Block("if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers"))
+            {
+                write(rows, 0);
+            }
+        }
+
+        using (guarded ? w.Block("else") : default(IDisposable?))
+        {
+            w.Line($"// 16 vector registers: {Inv(rows)} {what}' {Inv(rows * vectors)} sums would go to the stack at every step of the loop; {Inv(sub)} at a time fit.");
+            for (int first = 0; first < rows; first += sub)
+            {
+                using (w.Block($"// {char.ToUpperInvariant(what[0])}{what.Substring(1)} {at} + {Inv(first)} to {at} + {Inv(first + sub - 1)}."))
+                {
+                    write(sub, first);
+                }
+            }
+        }
+    }
+
+    /// <summary>The row references of a tile of <paramref name="rows"/> sequences from <c>b + first</c>: h of the step before, the gate sums, aux (GRU) or h's destination (RNN).</summary>
+    private static void WriteSequenceRowRefs(SourceWriter w, LayerSpec l, int hp, int rows, int first = 0)
+    {
+        int row = l.Gates * hp;
+        for (int r = 0; r < rows; r++)
+        {
+            string br = first + r == 0 ? "b" : $"(b + {Inv(first + r)})";
+            w.Line($"ref float hPrev{r} = ref (s == 0 ? ref Unsafe.Add(ref h00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + {br}) * seqStride));");
+            w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + {br}) * {Inv(row)});");
+            if (l.Kind == LayerKind.Gru)
+            {
+                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, ((t * batch) + {br}) * {Inv(hp)});");
+            }
+            else if (l.Kind != LayerKind.Lstm)
+            {
+                w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + {br}) * seqStride);");
+            }
+        }
+    }
+
+    /// <summary>Where GRU's n sum of row <paramref name="r"/> starts: b_hn, or the partial sum of the chunks before.</summary>
+    private static string GruNInit(LayerSpec l, int r, int v, bool chunked) =>
+        chunked ? $"kc == 0 ? V.LoadUnsafe(ref bhn0, (nuint)j) : V.LoadUnsafe({SumSlot(l, r, 2, v)})" : "V.LoadUnsafe(ref bhn0, (nuint)j)";
+
+    /// <summary>The loop over the rows of the block's panel of W_hh (a chunk of them, or all); its body starts with <c>wk</c>, row k.</summary>
+    private static IDisposable WriteProductLoop(SourceWriter w, LayerSpec l, int v, bool chunked)
+    {
+        int h = l.HiddenSize;
+        int p = l.Gates * v;
+        w.Line($"ref float wp = ref {PanelStart("whh0", "col", h)}; // the block's panel: {Inv(h)} rows of {Inv(p)}");
+        IDisposable loop = w.Block(chunked ? "for (int k = kc; k < kEnd; k++)" : $"for (int k = 0; k < {Inv(h)}; k++)");
+        w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(p)});");
+        return loop;
+    }
+
+    /// <summary>
+    /// <see cref="WriteSequenceRows"/> on 16-float vectors, for LSTM and GRU blocks of 8 units: each 16-float vector holds
+    /// two gates of the block side by side (LSTM i|f and g|o, GRU r|z; GRU's n stays an 8-float vector, the lower half of
+    /// the broadcast). Lane by lane the same operations in the same order, so the same sums.
+    /// </summary>
+    private static void WriteSequenceRowsWide(SourceWriter w, LayerSpec l, int hp, int v, int rows, bool chunked)
+    {
+        bool gru = l.Kind == LayerKind.Gru;
+        string[] pairs = gru ? ["arz"] : ["aif", "ago"];
+        WriteSequenceRowRefs(w, l, hp, rows);
+        w.Line(gru
+            ? "// W_hh h for r|z from zero, added to the input products at the end; n's W_hn h + b_hn from b_hn (Step sums alike)."
+            : "// W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).");
+        for (int r = 0; r < rows; r++)
+        {
+            foreach (string pair in pairs)
+            {
+                w.Line($"var {pair}{r} = global::System.Runtime.Intrinsics.Vector512<float>.Zero;");
+            }
+
+            if (gru)
+            {
+                w.Line($"Vec an{r} = {GruNInit(l, r, v, chunked)};");
+            }
+        }
+
+        using (WriteProductLoop(w, l, v, chunked))
+        {
+            for (int i = 0; i < pairs.Length; i++)
+            {
+                w.Line($"var wv{i} = V512.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * 2 * v))});");
+            }
+
+            if (gru)
+            {
+                w.Line($"Vec wvn = V.LoadUnsafe(ref wk, {Inv(2 * v)});");
+            }
+
+            for (int r = 0; r < rows; r++)
+            {
+                w.Line($"var hk{r} = V512.Create(Unsafe.Add(ref hPrev{r}, k));");
+                for (int i = 0; i < pairs.Length; i++)
+                {
+                    w.Line($"{pairs[i]}{r} = V512.FusedMultiplyAdd(wv{i}, hk{r}, {pairs[i]}{r});");
+                }
+
+                if (gru)
+                {
+                    w.Line($"an{r} = V.FusedMultiplyAdd(wvn, V512.GetLower(hk{r}), an{r});");
+                }
+            }
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < pairs.Length; i++)
+            {
+                string slot = $"ref gRow{r}, {(i == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(i * 2 * v)})")}";
+                w.Line($"V512.StoreUnsafe(V512.LoadUnsafe({slot}) + {pairs[i]}{r}, {slot});");
+            }
+
+            if (gru)
+            {
+                w.Line($"V.StoreUnsafe(an{r}, {SumSlot(l, r, 2, v)});");
+            }
+        }
+    }
+
+    /// <summary>The recurrence of one layer and direction over a whole sequence, the gates fused in one pass over <c>W_hh</c>.</summary>
+    private static void WriteSequence(SourceWriter w, VectorIsa isa, LayerSpec l, int hp)
+    {
+        int v = isa.Width;
+        int h = l.HiddenSize;
+        int g = l.Gates;
+        int row = g * hp;
+        bool gru = l.Kind == LayerKind.Gru;
+        bool lstm = l.Kind == LayerKind.Lstm;
+        w.Line("/// <summary>");
+        switch (l.Kind)
+        {
+            case LayerKind.Lstm:
+                w.Line("/// LSTM recurrence (PyTorch's nn.LSTM), for every step t of the sequence:");
+                w.Line("///   i = sigmoid(W_ii x_t + b_ii + W_hi h + b_hi)     f = sigmoid(W_if x_t + b_if + W_hf h + b_hf)");
+                w.Line("///   g = tanh(W_ig x_t + b_ig + W_hg h + b_hg)        o = sigmoid(W_io x_t + b_io + W_ho h + b_ho)");
+                w.Line("///   c' = f * c + i * g                               h' = o * tanh(c')");
+                break;
+            case LayerKind.Gru:
+                w.Line("/// GRU recurrence (PyTorch's nn.GRU), for every step t of the sequence:");
+                w.Line("///   r = sigmoid(W_ir x_t + b_ir + W_hr h + b_hr)     z = sigmoid(W_iz x_t + b_iz + W_hz h + b_hz)");
+                w.Line("///   n = tanh(W_in x_t + b_in + r * (W_hn h + b_hn))  h' = (1 - z) * n + z * h = n + z * (h - n)");
+                break;
+            default:
+                w.Line($"/// Elman RNN recurrence (PyTorch's nn.RNN, nonlinearity '{(l.Relu ? "relu" : "tanh")}'), for every step t of the sequence:");
+                w.Line($"///   h' = {(l.Relu ? "relu" : "tanh")}(W_ih x_t + b_ih + W_hh h + b_hh)");
+                break;
+        }
+
+        w.Line($"/// gx holds the input products (W_i* x_t plus the foldable biases) of every step, [T, B, {Inv(row)}]; whh is W_hh");
+        w.Line($"/// [{Inv(h)}][{Inv(row)}] in vector panels, with the {Inv(g)} gate{(g == 1 ? string.Empty : "s")} of each block of {Inv(v)} hidden units side by side, so one pass");
+        w.Line($"/// over h computes every gate of a block. Hidden size {Inv(h)} runs as {Inv(hp / v)} block{(hp / v == 1 ? string.Empty : "s")} of {Inv(v)}{(h == hp ? string.Empty : $" (the last one padded: {Inv(hp - h)} lanes of zero weights, never read back)")}.");
+        w.Line("/// Steps sFirst to sEnd (of seqLen, counted in the direction of the recurrence) only: the forward pass computes the input");
+        w.Line("/// products a few steps ahead, while they are still in cache. Sequences bFirst to bEnd (of batch) only: other threads can");
+        w.Line("/// run the others at the same time.");
+        w.Line($"/// Row (t, b) of seq (stride seqStride) receives h at t; h0{(lstm ? " and c0" : string.Empty)} hold{(lstm ? string.Empty : "s")} one row of {Inv(hp)} per sequence{(lstm ? "; aux receives c at every step" : gru ? "; aux receives W_hn h + b_hn at every step" : string.Empty)}.");
+        w.Line("/// </summary>");
+        w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
+        string ro = "global::System.ReadOnlySpan<float>";
+        string rw = "global::System.Span<float>";
+        string args = $"{rw} gx, {ro} whh, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{ro} h0, " + (lstm ? $"{ro} c0, " : string.Empty) + (lstm || gru ? $"{rw} aux, " : string.Empty) + $"{rw} seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd";
+        using (w.Block($"public static void {SequenceName(l, h)}({args})"))
+        {
+            w.Line("ref float gx0 = ref MemoryMarshal.GetReference(gx);");
+            w.Line("ref float whh0 = ref MemoryMarshal.GetReference(whh);");
+            if (gru)
+            {
+                w.Line("ref float bhn0 = ref MemoryMarshal.GetReference(bhn);");
+            }
+
+            w.Line("ref float h00 = ref MemoryMarshal.GetReference(h0);");
+            if (lstm)
+            {
+                w.Line("ref float c00 = ref MemoryMarshal.GetReference(c0);");
+            }
+
+            if (lstm || gru)
+            {
+                w.Line("ref float aux0 = ref MemoryMarshal.GetReference(aux);");
+            }
+
+            w.Line("ref float seq0 = ref MemoryMarshal.GetReference(seq);");
+            using (w.Block("for (int s = sFirst; s < sEnd; s++)"))
+            {
+                w.Line("int t = reverse ? seqLen - 1 - s : s;");
+                w.Line("int tPrev = reverse ? t + 1 : t - 1;");
+                w.Line($"// Block by block of {Inv(v)} hidden units, so the block's slice of W_hh stays in cache across the batch;");
+                w.Line($"// {Inv(SequenceRows)} sequences at a time share each load of it, then one at a time.");
+                using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
+                {
+                    w.Line(l.Gates == 1 ? "int col = j;" : $"int col = j * {Inv(l.Gates)}; // this block's {Inv(l.Gates)} gates start here in gx and whh rows");
+                    int chunk = SequenceChunk(h);
+                    if (chunk < h)
+                    {
+                        w.Line($"// h in chunks of {Inv(chunk)}: a chunk of the block's weights ({Inv(chunk * g * v * 4 / 1024)} KB) stays in L1 across the batch, and the");
+                        w.Line("// chunk's sums are added to the partial sums waiting in memory.");
+                    }
+
+                    using (chunk < h ? w.Block($"for (int kc = 0; kc < {Inv(h)}; kc += {Inv(chunk)})") : default(IDisposable?))
+                    {
+                        if (chunk < h)
+                        {
+                            w.Line($"int kEnd = global::System.Math.Min(kc + {Inv(chunk)}, {Inv(h)});");
+                        }
+
+                        using (w.Block($"for (int b = bFirst; b + {Inv(SequenceRows)} <= bEnd; b += {Inv(SequenceRows)})"))
+                        {
+                            if (l.Kind != LayerKind.Rnn && v == VectorIsa.V256.Width)
+                            {
+                                w.Line($"// Two gates' 8-float vectors side by side are one 16-float vector: where Vector512 is accelerated the tile");
+                                w.Line("// runs on those (half the instructions; on a core with full-width 512-bit FMA units, twice the FMAs), the same bits.");
+                                using (w.Block("if (V512.IsHardwareAccelerated)"))
+                                {
+                                    WriteSequenceRowsWide(w, l, hp, v, SequenceRows, chunk < h);
+                                }
+
+                                using (w.Block("else"))
+                                {
+                                    WriteSequenceTile(w, l, hp, v, chunk < h);
+                                }
+                            }
+                            else
+                            {
+                                WriteSequenceTile(w, l, hp, v, chunk < h);
+                            }
+                        }
+
+                        using (w.Block($"for (int b = bEnd - ((bEnd - bFirst) % {Inv(SequenceRows)}); b < bEnd; b++)"))
+                        {
+                            WriteSequenceRows(w, l, hp, v, 1, chunk < h);
+                        }
+                    }
+
+                    w.Line(UpdateCall(l));
+                }
+            }
+        }
+    }
+}

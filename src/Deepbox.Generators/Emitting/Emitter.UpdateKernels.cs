@@ -1,0 +1,153 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Deepbox.Generators;
+
+/// <summary>The cell updates of the recurrence kernels: gate activations and the new h (and c) from the sums a step left in scratch.</summary>
+internal static partial class Emitter
+{
+    /// <summary>
+    /// The cell update of one block of hidden units for every sequence <c>b</c>, from the sums the product passes left
+    /// in memory. One loop over the batch keeps a single copy of the activation code in the kernel (four inlined copies
+    /// made the method so large that the JIT kept an accumulator of the product loop on the stack).
+    /// </summary>
+    private static void WriteSequenceUpdate(SourceWriter w, LayerSpec l, int hp, int v)
+    {
+        int row = l.Gates * hp;
+        bool lstm = l.Kind == LayerKind.Lstm;
+        bool gru = l.Kind == LayerKind.Gru;
+        w.Line("/// <summary>");
+        w.Line($"/// The cell update of the block of {Inv(v)} hidden units at j, for sequences bFirst to bEnd of step t, from the sums the product");
+        w.Line("/// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the");
+        w.Line("/// JIT) crowded the product loop's registers and an accumulator went to the stack.");
+        w.Line("/// </summary>");
+        w.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
+        string args = "ref float gx0, " + (lstm || gru ? "ref float aux0, " : string.Empty) + "ref float seq0, " + (gru ? "ref float h00, " : lstm ? "ref float c00, " : string.Empty) + "int seqStride, int batch, int t, int tPrev, bool first, int j, int bFirst, int bEnd";
+        using (w.Block($"private static void {UpdateName(l)}({args})"))
+        {
+            w.Line(l.Gates == 1 ? "int col = j;" : $"int col = j * {Inv(l.Gates)};");
+            WriteSequenceUpdateLoop(w, l, hp, v, row);
+        }
+    }
+
+    private static string UpdateName(LayerSpec l) => SequenceName(l, l.HiddenSize).Replace("Sequence", "Update");
+
+    /// <summary>The call of <see cref="WriteSequenceUpdate"/>'s method from the sequence kernel.</summary>
+    private static string UpdateCall(LayerSpec l)
+    {
+        bool lstm = l.Kind == LayerKind.Lstm;
+        bool gru = l.Kind == LayerKind.Gru;
+        return $"{UpdateName(l)}(ref gx0, " + (lstm || gru ? "ref aux0, " : string.Empty) + "ref seq0, " + (gru ? "ref h00, " : lstm ? "ref c00, " : string.Empty) + "seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);";
+    }
+
+    private static void WriteSequenceUpdateLoop(SourceWriter w, LayerSpec l, int hp, int v, int row)
+    {
+        const int r = 0;
+        string gRow = $"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + b) * {Inv(row)});";
+        if (l.Kind != LayerKind.Rnn)
+        {
+            // First the gates that need nothing else, activated in place (Backward reads them there), in a loop of short
+            // independent iterations the core runs several at a time; then the rest of each cell's update.
+            bool pair = v == VectorIsa.V256.Width;
+            w.Line(l.Kind == LayerKind.Lstm
+                ? "// The gates, activated in place: i, f and o through the sigmoid, g through tanh."
+                : "// The gates r and z, activated in place.");
+            if (pair)
+            {
+                w.Line($"// {(l.Kind == LayerKind.Lstm ? "i and f" : "r and z")} sit side by side: where Vector512 is accelerated they take one 16-float sigmoid (half the");
+                w.Line("// instructions of two 8-float ones, which is what bounds this loop; the same bits).");
+            }
+
+            using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
+            {
+                w.Line(gRow);
+                int first = 0;
+                if (pair)
+                {
+                    using (w.Block("if (V512.IsHardwareAccelerated)"))
+                    {
+                        w.Line($"V512.StoreUnsafe(Act.Sigmoid(V512.LoadUnsafe({SumSlot(l, r, 0, v)})), {SumSlot(l, r, 0, v)});");
+                    }
+
+                    using (w.Block("else"))
+                    {
+                        for (int i = 0; i < 2; i++)
+                        {
+                            w.Line($"V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, i, v)})), {SumSlot(l, r, i, v)});");
+                        }
+                    }
+
+                    first = 2;
+                }
+
+                for (int i = first; i < (l.Kind == LayerKind.Lstm ? 4 : 2); i++)
+                {
+                    string act = l.Kind == LayerKind.Lstm && i == 2 ? "Tanh" : "Sigmoid";
+                    w.Line($"V.StoreUnsafe(Act.{act}(V.LoadUnsafe({SumSlot(l, r, i, v)})), {SumSlot(l, r, i, v)});");
+                }
+            }
+        }
+
+        using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
+        {
+            w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);");
+            if (l.Kind != LayerKind.Rnn)
+            {
+                w.Line(gRow);
+                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, ((t * batch) + b) * {Inv(hp)});");
+            }
+
+            if (l.Kind == LayerKind.Lstm)
+            {
+                w.Line($"ref float cPrev{r} = ref (first ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * {Inv(hp)}));");
+            }
+            else if (l.Kind == LayerKind.Gru)
+            {
+                w.Line($"ref float hPrev{r} = ref (first ? ref Unsafe.Add(ref h00, b * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));");
+            }
+
+            switch (l.Kind)
+            {
+                case LayerKind.Lstm:
+                    w.Line($"Vec cNext{r} = Flush(V.FusedMultiplyAdd(V.LoadUnsafe({SumSlot(l, r, 1, v)}), V.LoadUnsafe(ref cPrev{r}, (nuint)j), V.LoadUnsafe({SumSlot(l, r, 0, v)}) * V.LoadUnsafe({SumSlot(l, r, 2, v)})));");
+                    w.Line($"V.StoreUnsafe(cNext{r}, ref auxRow{r}, (nuint)j);");
+                    w.Line($"V.StoreUnsafe(Flush(V.LoadUnsafe({SumSlot(l, r, 3, v)}) * Act.Tanh(cNext{r})), ref hNext{r}, (nuint)j);");
+                    break;
+                case LayerKind.Gru:
+                    w.Line($"Vec n{r} = Act.Tanh(V.FusedMultiplyAdd(V.LoadUnsafe({SumSlot(l, r, 0, v)}), V.LoadUnsafe({SumSlot(l, r, 2, v)}), V.LoadUnsafe(ref gRow{r}, (nuint)(col + {Inv(2 * v)}))));");
+                    w.Line($"V.StoreUnsafe(Flush(V.FusedMultiplyAdd(V.LoadUnsafe({SumSlot(l, r, 1, v)}), V.LoadUnsafe(ref hPrev{r}, (nuint)j) - n{r}, n{r})), ref hNext{r}, (nuint)j);");
+                    w.Line($"// n replaces its input product; aux keeps W_hn h + b_hn. Backward reads them.");
+                    w.Line($"V.StoreUnsafe(n{r}, ref gRow{r}, (nuint)(col + {Inv(2 * v)}));");
+                    break;
+                default:
+                    w.Line($"V.StoreUnsafe(Flush({(l.Relu ? "V.Max" : "Act.Tanh")}(V.LoadUnsafe({SumSlot(l, r, 0, v)}){(l.Relu ? ", Vec.Zero" : string.Empty)})), ref hNext{r}, (nuint)j);");
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The names of the accumulators of one block's gate sums. The sequence kernels keep GRU's n as one sum,
+    /// W_hn h + b_hn (its input part waits in gx); the step kernels, which add the input part themselves, keep it as two.
+    /// </summary>
+    private static string[] GateSums(LayerSpec l, bool splitGruN) => l.Kind switch
+    {
+        LayerKind.Lstm => ["ai", "af", "ag", "ao"],
+        LayerKind.Gru => splitGruN ? ["ar", "az", "anx", "anh"] : ["ar", "az", "an"],
+        _ => ["a"],
+    };
+
+    /// <summary>
+    /// Where row <paramref name="r"/>'s sum for gate <paramref name="gate"/> waits between the product and the
+    /// activations: over the gate's input products in gx (which the activations overwrite anyway), except GRU's n,
+    /// whose sum W_hn h + b_hn goes to aux (Backward reads it there) because its input product is still needed, and the
+    /// RNN's, which goes straight to h.
+    /// </summary>
+    private static string SumSlot(LayerSpec l, int r, int gate, int v) => l.Kind switch
+    {
+        LayerKind.Gru when gate == 2 => $"ref auxRow{r}, (nuint)j",
+        LayerKind.Lstm or LayerKind.Gru => $"ref gRow{r}, {(gate == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(gate * v)})")}",
+        _ => $"ref hNext{r}, (nuint)j",
+    };
+}

@@ -1,0 +1,197 @@
+using System;
+using System.Collections.Generic;
+using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Deepbox.CompilerServices;
+
+/// <content>Row layouts: the caller's tensors to and from the kernels' time-major padded rows, workspaces, dropout masks.</content>
+public static partial class ModelSupport
+{
+    /// <summary>Grows <paramref name="buffer"/> to at least <paramref name="length"/> floats (contents not kept).</summary>
+    /// <param name="buffer">The buffer, replaced when too small.</param>
+    /// <param name="length">The length needed.</param>
+    public static void Ensure(ref float[] buffer, int length)
+    {
+        if (buffer.Length < length)
+        {
+            buffer = new float[length];
+        }
+    }
+
+    /// <summary>Grows <paramref name="buffer"/> to at least <paramref name="length"/> floats (a new, zeroed, 64-byte-aligned buffer) if it is shorter.</summary>
+    /// <param name="buffer">The buffer.</param>
+    /// <param name="length">The floats needed.</param>
+    public static void Ensure(ref AlignedBuffer buffer, int length)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (buffer.Length < length)
+        {
+            buffer = new AlignedBuffer(length);
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="rows"/> rows of <paramref name="width"/> floats between buffers of different row strides
+    /// (padded state rows to PyTorch's dense ones and back).
+    /// </summary>
+    /// <param name="source">The first source row.</param>
+    /// <param name="sourceStride">Floats between source rows.</param>
+    /// <param name="destination">The first destination row.</param>
+    /// <param name="destinationStride">Floats between destination rows.</param>
+    /// <param name="width">Floats per row.</param>
+    /// <param name="rows">Rows to copy.</param>
+    public static void CopyRows(ReadOnlySpan<float> source, int sourceStride, Span<float> destination, int destinationStride, int width, int rows)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            source.Slice(r * sourceStride, width).CopyTo(destination.Slice(r * destinationStride, width));
+        }
+    }
+
+    /// <summary>
+    /// Copies a sequence from the caller's layout (<c>[B, T, F]</c> when <paramref name="batchFirst"/>, else
+    /// <c>[T, B, F]</c>) into the time-major rows <c>[T, B, F]</c> the kernels read.
+    /// </summary>
+    /// <param name="dense">The caller's sequence.</param>
+    /// <param name="features">Features per step.</param>
+    /// <param name="batch">Sequences.</param>
+    /// <param name="seqLen">Time steps.</param>
+    /// <param name="batchFirst">The caller's layout.</param>
+    /// <param name="rows">The time-major rows.</param>
+    public static void ToTimeMajor(ReadOnlySpan<float> dense, int features, int batch, int seqLen, bool batchFirst, Span<float> rows)
+    {
+        if (!batchFirst || batch == 1 || seqLen == 1)
+        {
+            dense.Slice(0, batch * seqLen * features).CopyTo(rows);
+            return;
+        }
+
+        var layout = new SequenceLayout(features, features, features, 1, batch, seqLen, batchFirst);
+        for (int i = 0; i < layout.Runs; i++)
+        {
+            dense.Slice(layout.DenseOffset(i), features).CopyTo(rows.Slice(layout.RowOffset(i), features));
+        }
+    }
+
+    /// <summary>
+    /// Copies time-major rows (<c>[T, B]</c> rows of <paramref name="rowStride"/> floats, whose features sit in
+    /// <paramref name="segments"/> runs of <paramref name="segmentWidth"/> floats every <paramref name="segmentStride"/>)
+    /// into the caller's dense layout (<c>[B, T, F]</c> when <paramref name="batchFirst"/>, else <c>[T, B, F]</c>).
+    /// </summary>
+    /// <param name="rows">The time-major rows.</param>
+    /// <param name="rowStride">Floats per row.</param>
+    /// <param name="segmentWidth">Features per segment.</param>
+    /// <param name="segmentStride">Floats between segment starts in a row.</param>
+    /// <param name="segments">Segments per row (2 for a bidirectional layer).</param>
+    /// <param name="batch">Sequences.</param>
+    /// <param name="seqLen">Time steps.</param>
+    /// <param name="batchFirst">The caller's layout.</param>
+    /// <param name="dense">The caller's output, <c>segments * segmentWidth</c> features per step.</param>
+    public static void FromTimeMajor(
+        ReadOnlySpan<float> rows, int rowStride, int segmentWidth, int segmentStride, int segments,
+        int batch, int seqLen, bool batchFirst, Span<float> dense)
+    {
+        var layout = new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst);
+        for (int i = 0; i < layout.Runs; i++)
+        {
+            rows.Slice(layout.RowOffset(i), segmentWidth).CopyTo(dense.Slice(layout.DenseOffset(i), segmentWidth));
+        }
+    }
+
+    /// <summary>
+    /// Turns the gradient of an activation's output into the gradient of its input, in place, from the saved output
+    /// <paramref name="y"/>: tanh <c>1 - y^2</c>, sigmoid <c>y (1 - y)</c>, relu <c>y &gt; 0</c>; <see cref="Activation.None"/> leaves it.
+    /// </summary>
+    /// <param name="activation">The activation.</param>
+    /// <param name="y">The activation's outputs.</param>
+    /// <param name="gradient">The gradient, multiplied in place.</param>
+    public static void ActivationBackward(Activation activation, ReadOnlySpan<float> y, Span<float> gradient)
+    {
+        for (int i = 0; i < gradient.Length; i++)
+        {
+            float v = y[i];
+            gradient[i] *= activation switch
+            {
+                Activation.Tanh => 1 - (v * v),
+                Activation.Sigmoid => v * (1 - v),
+                Activation.Relu => v > 0 ? 1 : 0,
+                _ => 1,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Copies a caller-layout gradient (<c>[B, T, F]</c> when <paramref name="batchFirst"/>, else <c>[T, B, F]</c>) into
+    /// zeroed time-major rows whose features sit in segments (the inverse of <see cref="FromTimeMajor"/>).
+    /// </summary>
+    /// <param name="dense">The caller's values.</param>
+    /// <param name="rowStride">Floats per time-major row.</param>
+    /// <param name="segmentWidth">Features per segment.</param>
+    /// <param name="segmentStride">Floats between segment starts in a row.</param>
+    /// <param name="segments">Segments per row.</param>
+    /// <param name="batch">Sequences.</param>
+    /// <param name="seqLen">Time steps.</param>
+    /// <param name="batchFirst">The caller's layout.</param>
+    /// <param name="rows">The time-major rows; the padding between segments is cleared.</param>
+    public static void ToTimeMajorRows(
+        ReadOnlySpan<float> dense, int rowStride, int segmentWidth, int segmentStride, int segments,
+        int batch, int seqLen, bool batchFirst, Span<float> rows)
+    {
+        rows.Slice(0, batch * seqLen * rowStride).Clear();
+        var layout = new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst);
+        for (int i = 0; i < layout.Runs; i++)
+        {
+            dense.Slice(layout.DenseOffset(i), segmentWidth).CopyTo(rows.Slice(layout.RowOffset(i), segmentWidth));
+        }
+    }
+
+    /// <summary>
+    /// Draws an inverted-dropout mask: each value is <c>1 / (1 - p)</c> with probability <c>1 - p</c>, else 0
+    /// (PyTorch's scaling; the mask itself comes from <paramref name="generator"/>, not PyTorch's stream).
+    /// </summary>
+    /// <param name="generator">The model's dropout generator.</param>
+    /// <param name="p">The dropout probability, in [0, 1).</param>
+    /// <param name="mask">The mask to fill.</param>
+    public static void DropoutMask(TorchGenerator generator, float p, Span<float> mask)
+    {
+        ArgumentNullException.ThrowIfNull(generator);
+        float scale = 1f / (1f - p);
+        double threshold = p * 4294967296.0;
+        for (int i = 0; i < mask.Length; i++)
+        {
+            mask[i] = generator.NextUInt32() >= threshold ? scale : 0f;
+        }
+    }
+
+    /// <summary>Multiplies elementwise: <c>destination[i] = x[i] * y[i]</c>.</summary>
+    /// <param name="x">The first factors.</param>
+    /// <param name="y">The second factors.</param>
+    /// <param name="destination">The products; may be <paramref name="x"/>.</param>
+    public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination) =>
+        TensorPrimitives.Multiply(x, y.Slice(0, x.Length), destination);
+
+    /// <summary>
+    /// The runs of features shared by the caller's dense sequence layout and the kernels' time-major padded rows:
+    /// run <c>i</c> is segment <c>i % segments</c> of the step <c>i / segments</c> in time-major order.
+    /// </summary>
+    private readonly record struct SequenceLayout(int RowStride, int SegmentWidth, int SegmentStride, int Segments, int Batch, int SeqLen, bool BatchFirst)
+    {
+        public int Runs => Batch * SeqLen * Segments;
+
+        public int RowOffset(int run) => ((run / Segments) * RowStride) + ((run % Segments) * SegmentStride);
+
+        public int DenseOffset(int run)
+        {
+            int row = run / Segments;
+            int t = row / Batch;
+            int b = row % Batch;
+            int denseRow = BatchFirst ? (b * SeqLen) + t : row;
+            return (denseRow * Segments * SegmentWidth) + ((run % Segments) * SegmentWidth);
+        }
+    }
+}

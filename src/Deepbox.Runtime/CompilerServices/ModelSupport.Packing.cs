@@ -1,0 +1,226 @@
+using System;
+using System.Collections.Generic;
+using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Deepbox.CompilerServices;
+
+/// <content>Weight packing: PyTorch's layout into the kernels' panels (and back, for gradients).</content>
+public static partial class ModelSupport
+{
+    /// <summary>
+    /// Packs a PyTorch weight <c>[gates * hidden, cols]</c> (gate blocks stacked by rows) into the gate-interleaved,
+    /// vector-panel layout of the generated kernels. Logically it is an input-major matrix <c>[rows][lanes]</c> whose
+    /// row <c>r</c> holds, for each block of <paramref name="vectorWidth"/> hidden units, the block's weights of every
+    /// gate side by side (lane <c>(block * gates + gate) * vectorWidth + unit</c>); hidden units past
+    /// <paramref name="hidden"/> are zero. Column <c>c</c> of the weight lands in row
+    /// <c>(c / segmentWidth) * segmentStride + c % segmentWidth</c>, so the halves of a bidirectional input can sit at
+    /// padded offsets. It is stored panel by panel (see <see cref="PanelIndex"/>), a panel being one block's
+    /// <c>gates * vectorWidth</c> lanes for every row: a kernel computing a block walks one sequential stream instead of
+    /// one cache line per row at the stride of a whole row, which on wide layers maps every row to the same cache set.
+    /// </summary>
+    /// <param name="weight">The PyTorch weight, row-major.</param>
+    /// <param name="gates">Gate blocks in the weight (1, 3 or 4).</param>
+    /// <param name="hidden">Rows per gate block.</param>
+    /// <param name="cols">Columns of the weight.</param>
+    /// <param name="vectorWidth">Floats per vector block.</param>
+    /// <param name="segmentWidth">Columns per input segment.</param>
+    /// <param name="segmentStride">Rows of the result per input segment.</param>
+    /// <param name="destination">The packed weights; fully overwritten.</param>
+    public static void PackGateInterleaved(
+        ReadOnlySpan<float> weight, int gates, int hidden, int cols, int vectorWidth,
+        int segmentWidth, int segmentStride, Span<float> destination)
+    {
+        int blocks = (hidden + vectorWidth - 1) / vectorWidth;
+        int rowLength = blocks * gates * vectorWidth;
+        int rows = destination.Length / rowLength;
+        destination.Clear();
+        for (int g = 0; g < gates; g++)
+        {
+            for (int j = 0; j < hidden; j++)
+            {
+                ReadOnlySpan<float> src = weight.Slice(((g * hidden) + j) * cols, cols);
+                int lane = Lane(g, j, gates, vectorWidth);
+                int panelWidth = gates * vectorWidth;
+                Span<float> column = destination.Slice(PanelIndex(0, lane, rows, panelWidth)); // row r at r * panelWidth
+                for (int first = 0, row = 0; first < cols; first += segmentWidth, row += segmentStride)
+                {
+                    int count = Math.Min(segmentWidth, cols - first);
+                    for (int c = 0; c < count; c++)
+                    {
+                        column[(row + c) * panelWidth] = src[first + c];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where element <c>(row, column)</c> of a logical <c>[rows][columns]</c> matrix sits in the panel layout the
+    /// generated kernels read weights in: panel <c>column / panelWidth</c> holds those <paramref name="panelWidth"/>
+    /// columns of every row, one row after another (<c>[columns / panelWidth][rows][panelWidth]</c>).
+    /// </summary>
+    /// <param name="row">The row (the reduction index of the product).</param>
+    /// <param name="column">The column (the output).</param>
+    /// <param name="rows">Rows of the matrix.</param>
+    /// <param name="panelWidth">Columns per panel (a whole number of vectors dividing the columns).</param>
+    /// <returns>The offset in the packed buffer.</returns>
+    public static int PanelIndex(int row, int column, int rows, int panelWidth) =>
+        ((((column / panelWidth) * rows) + row) * panelWidth) + (column % panelWidth);
+
+    /// <summary>
+    /// Packs biases into the gate-interleaved layout (<c>[hiddenBlocks][gates][vectorWidth]</c>): the sum
+    /// <c>b_ih + b_hh</c> for the first <paramref name="foldedGates"/> gates, <c>b_ih</c> alone for the rest (GRU's n,
+    /// whose <c>b_hn</c> sits inside <c>r * (W_hn h + b_hn)</c> and cannot be folded). Empty spans mean no bias.
+    /// </summary>
+    /// <param name="biasIh">PyTorch's <c>b_ih</c> <c>[gates * hidden]</c>, or empty.</param>
+    /// <param name="biasHh">PyTorch's <c>b_hh</c> <c>[gates * hidden]</c>, or empty.</param>
+    /// <param name="gates">Gate blocks.</param>
+    /// <param name="hidden">Units per gate.</param>
+    /// <param name="vectorWidth">Floats per vector block.</param>
+    /// <param name="foldedGates">How many leading gates take <c>b_hh</c> too.</param>
+    /// <param name="destination">The packed biases; fully overwritten.</param>
+    public static void PackGateBias(
+        ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh, int gates, int hidden, int vectorWidth,
+        int foldedGates, Span<float> destination)
+    {
+        destination.Clear();
+        for (int g = 0; g < gates; g++)
+        {
+            for (int j = 0; j < hidden; j++)
+            {
+                int i = (g * hidden) + j;
+                float v = biasIh.IsEmpty ? 0f : biasIh[i];
+                if (g < foldedGates && !biasHh.IsEmpty)
+                {
+                    v += biasHh[i];
+                }
+
+                destination[Lane(g, j, gates, vectorWidth)] = v;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs a PyTorch weight <c>[gates * hidden, cols]</c> output-major for the backward pass: row
+    /// <c>r</c> is the gate-interleaved output lane of <see cref="PackGateInterleaved"/> (<c>[hiddenBlocks][gates][vectorWidth]</c>),
+    /// and column <c>c</c> lands at <c>(c / segmentWidth) * segmentStride + c % segmentWidth</c> of a row of
+    /// <paramref name="rowLength"/> floats; everything else is zero. A product of a gate gradient row with this matrix gives
+    /// the gradient of the input, in the input's padded layout. Stored in the vector-panel layout of
+    /// <see cref="PanelIndex"/>.
+    /// </summary>
+    /// <param name="weight">The PyTorch weight, row-major.</param>
+    /// <param name="gates">Gate blocks in the weight.</param>
+    /// <param name="hidden">Rows per gate block.</param>
+    /// <param name="cols">Columns of the weight.</param>
+    /// <param name="vectorWidth">Floats per vector block.</param>
+    /// <param name="segmentWidth">Columns per input segment.</param>
+    /// <param name="segmentStride">Floats between segment starts in the input layout.</param>
+    /// <param name="rowLength">Floats per packed row (the padded input width).</param>
+    /// <param name="destination">The packed weights; fully overwritten.</param>
+    public static void PackTransposed(
+        ReadOnlySpan<float> weight, int gates, int hidden, int cols, int vectorWidth,
+        int segmentWidth, int segmentStride, int rowLength, Span<float> destination)
+    {
+        int lanes = destination.Length / rowLength;
+        destination.Clear();
+        for (int g = 0; g < gates; g++)
+        {
+            for (int j = 0; j < hidden; j++)
+            {
+                ReadOnlySpan<float> src = weight.Slice(((g * hidden) + j) * cols, cols);
+                int lane = Lane(g, j, gates, vectorWidth);
+                for (int first = 0, at = 0; first < cols; first += segmentWidth, at += segmentStride)
+                {
+                    int count = Math.Min(segmentWidth, cols - first);
+                    int panel = at / vectorWidth, within = at % vectorWidth; // of column at + c, stepped without dividing
+                    for (int c = 0; c < count; c++)
+                    {
+                        destination[(((panel * lanes) + lane) * vectorWidth) + within] = src[first + c];
+                        if (++within == vectorWidth)
+                        {
+                            within = 0;
+                            panel++;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds a weight gradient in the weight-gradient kernels' layout into PyTorch's: <c>gradient[g * hidden + j, c] +=
+    /// packed[row(c)][lane(g, j)]</c>, where <c>packed</c> is the row-major <c>[rows][lanes]</c> matrix of
+    /// <see cref="PackGateInterleaved"/>'s rows and gate-interleaved lanes (not panel by panel).
+    /// </summary>
+    /// <param name="packed">A weight gradient, row-major, input-major and gate-interleaved.</param>
+    /// <param name="gates">Gate blocks.</param>
+    /// <param name="hidden">Rows per gate block.</param>
+    /// <param name="cols">Columns of the PyTorch weight.</param>
+    /// <param name="vectorWidth">Floats per vector block.</param>
+    /// <param name="segmentWidth">Columns per input segment.</param>
+    /// <param name="segmentStride">Rows of the packed layout per input segment.</param>
+    /// <param name="gradient">The PyTorch-layout gradient to add into.</param>
+    public static void UnpackGateInterleavedAdd(
+        ReadOnlySpan<float> packed, int gates, int hidden, int cols, int vectorWidth,
+        int segmentWidth, int segmentStride, Span<float> gradient)
+    {
+        int blocks = (hidden + vectorWidth - 1) / vectorWidth;
+        int rowLength = blocks * gates * vectorWidth;
+        for (int g = 0; g < gates; g++)
+        {
+            for (int j = 0; j < hidden; j++)
+            {
+                Span<float> dst = gradient.Slice(((g * hidden) + j) * cols, cols);
+                int lane = Lane(g, j, gates, vectorWidth);
+                for (int first = 0, row = 0; first < cols; first += segmentWidth, row += segmentStride)
+                {
+                    int count = Math.Min(segmentWidth, cols - first);
+                    for (int c = 0; c < count; c++)
+                    {
+                        dst[first + c] += packed[((row + c) * rowLength) + lane];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Adds the column sums of <paramref name="rows"/> rows of <paramref name="width"/> floats into <paramref name="sums"/> (a bias gradient).</summary>
+    /// <param name="values">The rows.</param>
+    /// <param name="rows">How many rows.</param>
+    /// <param name="width">Floats per row.</param>
+    /// <param name="sums">Receives the sums (added to).</param>
+    public static void AddColumnSums(ReadOnlySpan<float> values, int rows, int width, Span<float> sums)
+    {
+        Span<float> s = sums.Slice(0, width);
+        for (int r = 0; r < rows; r++)
+        {
+            TensorPrimitives.Add(s, values.Slice(r * width, width), s);
+        }
+    }
+
+    /// <summary>The inverse of <see cref="PackGateBias"/> for one bias, adding: <c>gradient[g * hidden + j] += packed[lane(g, j)]</c>.</summary>
+    /// <param name="packed">A bias gradient in the gate-interleaved layout.</param>
+    /// <param name="gates">Gate blocks.</param>
+    /// <param name="hidden">Units per gate.</param>
+    /// <param name="vectorWidth">Floats per vector block.</param>
+    /// <param name="gradient">The PyTorch-layout bias gradient to add into.</param>
+    public static void UnpackGateBiasAdd(ReadOnlySpan<float> packed, int gates, int hidden, int vectorWidth, Span<float> gradient)
+    {
+        for (int g = 0; g < gates; g++)
+        {
+            for (int j = 0; j < hidden; j++)
+            {
+                gradient[(g * hidden) + j] += packed[Lane(g, j, gates, vectorWidth)];
+            }
+        }
+    }
+
+    /// <summary>Where lane (gate <paramref name="g"/>, unit <paramref name="j"/>) sits in a gate-interleaved row: blocks of units, gates side by side in each.</summary>
+    private static int Lane(int g, int j, int gates, int vectorWidth) =>
+        ((j / vectorWidth) * gates * vectorWidth) + (g * vectorWidth) + (j % vectorWidth);
+}
