@@ -190,7 +190,7 @@ internal static partial class Emitter
         RowSource src = s.Input;
         string rowsOut = s.Input.Collapsed ? "batch" : "rows";
         Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
-        if (l.Activation != ActivationKind.None)
+        if (l.Activation != Activation.None)
         {
             w.Line($"{S}.ActivationBackward(global::Deepbox.Activation.{l.Activation}, _y{s.Index}.AsSpan(0, {rowsOut} * {Inv(s.Padded)}), _d_y{s.Index}.AsSpan(0, {rowsOut} * {Inv(s.Padded)}));");
         }
@@ -212,7 +212,7 @@ internal static partial class Emitter
         }
 
         RowSource gradRows = new("", s.Padded, s.Padded, s.Padded, 1);
-        w.Line($"{k}.{DenseName(gradRows, plan.Isa.Pad(src.PackedRows), ActivationKind.None, DenseInit.Zero)}(_d_y{s.Index}, {Inv(s.Padded)}, _wT{s.Index}, default, {GradSlice(src)}, {rowsOut});");
+        w.Line($"{k}.{DenseName(gradRows, plan.Isa.Pad(src.PackedRows), Activation.None, DenseInit.Zero)}(_d_y{s.Index}, {Inv(s.Padded)}, _wT{s.Index}, default, {GradSlice(src)}, {rowsOut});");
     }
 
     private static void WriteRecurrentBackwardStage(SourceWriter w, ModelPlan plan, StagePlan s, string k, int v)
@@ -297,7 +297,7 @@ internal static partial class Emitter
                     var gateRows = new RowSource(string.Empty, n, n, n, 1);
                     DenseInit init = d == 0 ? DenseInit.Zero : DenseInit.Accumulate;
                     w.Line($"// The input's gradient{(d == 1 ? ", added to the forward direction's" : string.Empty)}.");
-                    w.Line($"{k}.{DenseName(gateRows, plan.Isa.Pad(src.PackedRows), ActivationKind.None, init)}(_dG{s.Index}, {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}, rows);");
+                    w.Line($"{k}.{DenseName(gateRows, plan.Isa.Pad(src.PackedRows), Activation.None, init)}(_dG{s.Index}, {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}, rows);");
                 }
 
                 if (layer > 0 && HasDropout(l))

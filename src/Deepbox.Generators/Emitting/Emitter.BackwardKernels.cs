@@ -184,7 +184,7 @@ internal static partial class Emitter
             LayerKind.Gru => $"{ro} gates, {ro} hiddenProducts, {ro} h0, {ro} seq, {ro} whhT, {ro} dSeq, int seqStride, {rw} dG, {rw} dGh, {rw} dh",
             _ => $"{ro} seq, {ro} whhT, {ro} dSeq, int seqStride, {rw} dG, {rw} dh",
         };
-        string dhPrev = DenseName(new RowSource(string.Empty, n, n, n, 1), hp, ActivationKind.None, DenseInit.Zero);
+        string dhPrev = DenseName(new RowSource(string.Empty, n, n, n, 1), hp, Activation.None, DenseInit.Zero);
         using (w.Block($"public static void {BackwardName(l, h)}({args}, int batch, int seqLen, bool reverse)"))
         {
             if (lstm || gru)
@@ -303,7 +303,7 @@ internal static partial class Emitter
                 if (gru)
                 {
                     w.Line($"// dh_prev = dh * z + W_hh^T (r, z, r * dn).");
-                    w.Line($"{DenseName(new RowSource(string.Empty, n, n, n, 1), hp, ActivationKind.None, DenseInit.Accumulate)}(dGh.Slice(t * batch * {Inv(n)}, batch * {Inv(n)}), {Inv(n)}, whhT, default, dh, batch);");
+                    w.Line($"{DenseName(new RowSource(string.Empty, n, n, n, 1), hp, Activation.None, DenseInit.Accumulate)}(dGh.Slice(t * batch * {Inv(n)}, batch * {Inv(n)}), {Inv(n)}, whhT, default, dh, batch);");
                 }
                 else
                 {

@@ -18,7 +18,7 @@ internal static partial class Emitter
     /// </summary>
     private static int InputPanel(ModelPlan plan, LayerSpec l) => l.Gates == 1 ? 0 : l.Gates * plan.Isa.Width;
 
-    private static void WriteDense(SourceWriter w, VectorIsa isa, RowSource src, int n, ActivationKind act, DenseInit init = DenseInit.Bias, int panel = 0)
+    private static void WriteDense(SourceWriter w, VectorIsa isa, RowSource src, int n, Activation act, DenseInit init = DenseInit.Bias, int panel = 0)
     {
         int v = isa.Width;
         int vectors = n / v;
@@ -30,7 +30,7 @@ internal static partial class Emitter
             : string.Join(" and ", Enumerable.Range(0, src.Segments).Select(s => $"[{Inv(s * src.SegmentStride)}, {Inv((s * src.SegmentStride) + src.SegmentWidth)})"));
         w.Line("/// <summary>");
         string start = init switch { DenseInit.Bias => "bias + ", DenseInit.Accumulate => "y[m, 0:" + Inv(n) + "] + ", _ => string.Empty };
-        w.Line($"/// y[m, 0:{Inv(n)}] = {(act == ActivationKind.None ? string.Empty : act.ToString().ToLowerInvariant() + "(")}{start}sum over {segs} of x[m, k] * w[k, 0:{Inv(n)}]{(act == ActivationKind.None ? string.Empty : ")")}, for m in [0, rows).");
+        w.Line($"/// y[m, 0:{Inv(n)}] = {(act == Activation.None ? string.Empty : act.ToString().ToLowerInvariant() + "(")}{start}sum over {segs} of x[m, k] * w[k, 0:{Inv(n)}]{(act == Activation.None ? string.Empty : ")")}, for m in [0, rows).");
         int p = panel == 0 ? v : panel;
         w.Line($"/// w is [{Inv(src.PackedRows)}][{Inv(n)}] in panels of {Inv(p)} columns (ModelSupport.PanelIndex): each panel's {Inv(src.PackedRows)} rows one after another,");
         w.Line($"/// so a pass reads sequential streams, and each input broadcasts against {Inv(Math.Min(Chunk, vectors))} vector{(Math.Min(Chunk, vectors) == 1 ? string.Empty : "s")} of outputs.");
@@ -83,7 +83,7 @@ internal static partial class Emitter
     /// weight vectors and broadcast would not fit in the 16 vector registers of a core without AVX-512
     /// (<see cref="TileRows"/>), that core takes the group in smaller tiles (the same operations per row, so the same sums).
     /// </summary>
-    private static void WriteDenseRows(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init)
+    private static void WriteDenseRows(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, Activation act, DenseInit init)
     {
         w.Line("int m = m0;");
         using (w.Block($"for (; m + {Inv(DenseRows)} <= mEnd; m += {Inv(DenseRows)})"))
@@ -126,7 +126,7 @@ internal static partial class Emitter
     /// One pass over <paramref name="count"/> output vectors starting at column <paramref name="col"/> (a literal or
     /// <c>n</c>) for <paramref name="rows"/> rows from <c>m + first</c>.
     /// </summary>
-    private static void WriteDensePass(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, ActivationKind act, DenseInit init, int rows, int first = 0)
+    private static void WriteDensePass(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, Activation act, DenseInit init, int rows, int first = 0)
     {
         for (int r = 0; r < rows; r++)
         {
@@ -213,9 +213,9 @@ internal static partial class Emitter
                 string a = $"a{r}{Inv(i)}";
                 string value = act switch
                 {
-                    ActivationKind.Tanh => $"Act.Tanh({a})",
-                    ActivationKind.Sigmoid => $"Act.Sigmoid({a})",
-                    ActivationKind.Relu => $"V.Max({a}, Vec.Zero)",
+                    Activation.Tanh => $"Act.Tanh({a})",
+                    Activation.Sigmoid => $"Act.Sigmoid({a})",
+                    Activation.Relu => $"V.Max({a}, Vec.Zero)",
                     _ => a,
                 };
                 w.Line($"V.StoreUnsafe({value}, ref ym{r}, {Offset(col, i * v)});");

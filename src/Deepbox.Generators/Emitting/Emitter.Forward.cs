@@ -323,7 +323,7 @@ internal static partial class Emitter
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}.");
                     int job = JobIndex(plan, s, layer, d);
                     w.Line($"_jobInput = {srcBuffer};");
-                    w.Line($"Fork({Inv(job)}, batch, seqLen); // the input products ({k}.{DenseName(src, l.Gates * hp, ActivationKind.None, panel: InputPanel(plan, l))}), then the recurrence ({k}.{seqKernel})");
+                    w.Line($"Fork({Inv(job)}, batch, seqLen); // the input products ({k}.{DenseName(src, l.Gates * hp, Activation.None, panel: InputPanel(plan, l))}), then the recurrence ({k}.{seqKernel})");
                 }
             }
 

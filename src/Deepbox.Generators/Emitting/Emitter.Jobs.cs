@@ -68,7 +68,7 @@ internal static partial class Emitter
                     string tag = Tag(layer, d);
                     RowSource src = s.LayerInput(layer);
                     string stride = Inv(src.RowStride);
-                    string dense = $"{k}.{DenseName(src, n, ActivationKind.None, panel: InputPanel(plan, l))}";
+                    string dense = $"{k}.{DenseName(src, n, Activation.None, panel: InputPanel(plan, l))}";
                     string weights = $"W._w{s.Index}_{tag}_ih, W._b{s.Index}_{tag}";
                     // Training keeps every layer's and direction's gates for Backward; evaluation reuses the first slot.
                     string gxAt = index == 0 ? "0" : $"_training ? {Inv(index)} * rows * {Inv(n)} : 0";

@@ -14,8 +14,8 @@ internal static partial class Emitter
 {
     /// <param name="panel">Floats per panel of the packed weights when wider than one vector (a recurrent layer's
     /// input weights: one block's gates), else 0.</param>
-    private static string DenseName(RowSource src, int n, ActivationKind act, DenseInit init = DenseInit.Bias, int panel = 0) =>
-        $"Dense_{src.Key}_N{Inv(n)}" + (panel == 0 ? string.Empty : "_P" + Inv(panel)) + (act == ActivationKind.None ? string.Empty : "_" + act) + (init == DenseInit.Bias ? string.Empty : "_" + init);
+    private static string DenseName(RowSource src, int n, Activation act, DenseInit init = DenseInit.Bias, int panel = 0) =>
+        $"Dense_{src.Key}_N{Inv(n)}" + (panel == 0 ? string.Empty : "_P" + Inv(panel)) + (act == Activation.None ? string.Empty : "_" + act) + (init == DenseInit.Bias ? string.Empty : "_" + init);
 
     private static string WeightGradName(RowSource src, int n) => $"WeightGrad_{src.Key}_N{Inv(n)}";
 
@@ -55,7 +55,7 @@ internal static partial class Emitter
                 {
                     RowSource src = s.LayerInput(layer);
                     int panel = InputPanel(plan, l);
-                    kernels[DenseName(src, n, ActivationKind.None, panel: panel)] = kw => WriteDense(kw, plan.Isa, src, n, ActivationKind.None, panel: panel);
+                    kernels[DenseName(src, n, Activation.None, panel: panel)] = kw => WriteDense(kw, plan.Isa, src, n, Activation.None, panel: panel);
                 }
 
                 kernels[SequenceName(l, l.HiddenSize)] = kw => WriteSequence(kw, plan.Isa, l, s.Padded);
@@ -74,17 +74,17 @@ internal static partial class Emitter
                 var gateRows = new RowSource(string.Empty, n, n, n, 1);
                 var stateRows = new RowSource(string.Empty, s.Padded, l.HiddenSize, s.Padded, 1);
                 DenseInit carry = l.Kind == LayerKind.Gru ? DenseInit.Accumulate : DenseInit.Zero;
-                kernels[DenseName(gateRows, s.Padded, ActivationKind.None, carry)] = kw => WriteDense(kw, plan.Isa, gateRows, s.Padded, ActivationKind.None, carry);
+                kernels[DenseName(gateRows, s.Padded, Activation.None, carry)] = kw => WriteDense(kw, plan.Isa, gateRows, s.Padded, Activation.None, carry);
                 kernels[WeightGradName(stateRows, n)] = kw => WriteWeightGrad(kw, plan.Isa, stateRows, n);
                 for (int layer = 0; layer < l.NumLayers; layer++)
                 {
                     RowSource src = s.LayerInput(layer);
                     int width = plan.Isa.Pad(src.PackedRows);
                     kernels[WeightGradName(src, n)] = kw => WriteWeightGrad(kw, plan.Isa, src, n);
-                    kernels[DenseName(gateRows, width, ActivationKind.None, DenseInit.Zero)] = kw => WriteDense(kw, plan.Isa, gateRows, width, ActivationKind.None, DenseInit.Zero);
+                    kernels[DenseName(gateRows, width, Activation.None, DenseInit.Zero)] = kw => WriteDense(kw, plan.Isa, gateRows, width, Activation.None, DenseInit.Zero);
                     if (l.Bidirectional)
                     {
-                        kernels[DenseName(gateRows, width, ActivationKind.None, DenseInit.Accumulate)] = kw => WriteDense(kw, plan.Isa, gateRows, width, ActivationKind.None, DenseInit.Accumulate);
+                        kernels[DenseName(gateRows, width, Activation.None, DenseInit.Accumulate)] = kw => WriteDense(kw, plan.Isa, gateRows, width, Activation.None, DenseInit.Accumulate);
                     }
                 }
             }
@@ -94,7 +94,7 @@ internal static partial class Emitter
                 var outRows = new RowSource(string.Empty, s.Padded, s.Padded, s.Padded, 1);
                 int width = plan.Isa.Pad(s.Input.PackedRows);
                 kernels[WeightGradName(s.Input, s.Padded)] = kw => WriteWeightGrad(kw, plan.Isa, s.Input, s.Padded);
-                kernels[DenseName(outRows, width, ActivationKind.None, DenseInit.Zero)] = kw => WriteDense(kw, plan.Isa, outRows, width, ActivationKind.None, DenseInit.Zero);
+                kernels[DenseName(outRows, width, Activation.None, DenseInit.Zero)] = kw => WriteDense(kw, plan.Isa, outRows, width, Activation.None, DenseInit.Zero);
             }
         }
 

@@ -14,7 +14,7 @@ internal sealed record LayerSpec(
     bool Bidirectional,
     bool Relu,
     float Dropout,
-    ActivationKind Activation,
+    Activation Activation,
     string? Name)
 {
     public bool IsRecurrent => Kind is LayerKind.Rnn or LayerKind.Lstm or LayerKind.Gru;

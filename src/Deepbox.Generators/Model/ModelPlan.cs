@@ -106,7 +106,7 @@ internal sealed class StagePlan
     public string Describe() => Layer.Kind switch
     {
         LayerKind.Linear => $"Linear(in_features={Layer.InputSize}, out_features={Layer.HiddenSize}, bias={(Layer.Bias ? "true" : "false")}"
-            + (Layer.Activation == ActivationKind.None ? ")" : $", activation={Layer.Activation})"),
+            + (Layer.Activation == Activation.None ? ")" : $", activation={Layer.Activation})"),
         LayerKind.LastStep => "LastStep()",
         _ => $"{CellName}({Layer.InputSize}, {Layer.HiddenSize}, num_layers={Layer.NumLayers})",
     };

@@ -9,8 +9,6 @@ internal sealed record ModelSpec(
     string? Namespace,
     string ClassName,
     EquatableArray<string> ContainingTypes,
-    string Accessibility,
-    bool IsSealed,
     EquatableArray<LayerSpec> Layers,
     bool BatchFirst,
     string HintName);

@@ -153,16 +153,28 @@ internal static class ModelParser
                 }
 
                 sawLastStep = true;
-                layers.Add(new LayerSpec(kind, width, width, 1, false, true, false, false, 0f, ActivationKind.None, null));
+                layers.Add(new LayerSpec(kind, width, width, 1, false, true, false, false, 0f, Activation.None, null));
                 continue;
             }
 
             int a0 = (int)data.ConstructorArguments[0].Value!;
             int a1 = (int)data.ConstructorArguments[1].Value!;
-            int numLayers = 1;
-            bool bias = true, bf = true, bidirectional = false, relu = false;
-            float dropout = 0f;
-            var activation = ActivationKind.None;
+            // The defaults of the attribute classes themselves (compiled in from the runtime: one source of truth).
+            RecurrentLayerAttribute? recurrentDefaults = kind switch
+            {
+                LayerKind.Rnn => new RnnAttribute(0, 0),
+                LayerKind.Lstm => new LstmAttribute(0, 0),
+                LayerKind.Gru => new GruAttribute(0, 0),
+                _ => null,
+            };
+            var linearDefaults = new LinearAttribute(0, 0);
+            int numLayers = recurrentDefaults?.NumLayers ?? 1;
+            bool bias = recurrentDefaults?.Bias ?? linearDefaults.Bias;
+            bool bf = recurrentDefaults?.BatchFirst ?? true;
+            bool bidirectional = recurrentDefaults?.Bidirectional ?? false;
+            bool relu = recurrentDefaults is RnnAttribute { Nonlinearity: Nonlinearity.Relu };
+            float dropout = recurrentDefaults?.Dropout ?? 0f;
+            Activation activation = linearDefaults.Activation;
             string? name = null;
             foreach (KeyValuePair<string, TypedConstant> named in data.NamedArguments)
             {
@@ -174,8 +186,8 @@ internal static class ModelParser
                     case "BatchFirst": bf = (bool)v!; break;
                     case "Bidirectional": bidirectional = (bool)v!; break;
                     case "Dropout": dropout = (float)v!; break;
-                    case "Nonlinearity": relu = (int)v! == 1; break;
-                    case "Activation": activation = (ActivationKind)(int)v!; break;
+                    case "Nonlinearity": relu = (Nonlinearity)(int)v! == Nonlinearity.Relu; break;
+                    case "Activation": activation = (Activation)(int)v!; break;
                     case "Name": name = (string?)v; break;
                 }
             }
@@ -263,8 +275,6 @@ internal static class ModelParser
             ns,
             className,
             new EquatableArray<string>(containing),
-            Accessibility(type),
-            type.IsSealed,
             new EquatableArray<LayerSpec>(layers),
             batchFirst ?? true,
             hint);
@@ -350,16 +360,6 @@ internal static class ModelParser
         TypeKind.Struct => type.IsRecord ? "record struct" : "struct",
         TypeKind.Interface => "interface",
         _ => type.IsRecord ? "record" : "class",
-    };
-
-    private static string Accessibility(INamedTypeSymbol type) => type.DeclaredAccessibility switch
-    {
-        Microsoft.CodeAnalysis.Accessibility.Public => "public",
-        Microsoft.CodeAnalysis.Accessibility.Private => "private",
-        Microsoft.CodeAnalysis.Accessibility.Protected => "protected",
-        Microsoft.CodeAnalysis.Accessibility.ProtectedOrInternal => "protected internal",
-        Microsoft.CodeAnalysis.Accessibility.ProtectedAndInternal => "private protected",
-        _ => "internal",
     };
 
     private static string Format(float v) => v.ToString("R", CultureInfo.InvariantCulture);

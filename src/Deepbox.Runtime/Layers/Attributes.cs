@@ -1,9 +1,21 @@
 using System;
 
+// This file is compiled into the generator too (linked, with DEEPBOX_GENERATOR defined: its types internal, in a
+// namespace of their own so that nothing that sees the generator's internals confuses them with the runtime's), so the
+// generator reads the attributes' defaults and enum values from the very definitions users compile against.
+#if DEEPBOX_GENERATOR
+namespace Deepbox.Generators.Linked;
+#else
 namespace Deepbox;
+#endif
 
 /// <summary>The nonlinearity of an Elman <see cref="RnnAttribute"/> layer, as PyTorch's <c>nonlinearity</c>.</summary>
-public enum Nonlinearity
+#if DEEPBOX_GENERATOR
+internal
+#else
+public
+#endif
+enum Nonlinearity
 {
     /// <summary><c>h' = tanh(W_ih x + b_ih + W_hh h + b_hh)</c> (the default).</summary>
     Tanh,
@@ -13,7 +25,12 @@ public enum Nonlinearity
 }
 
 /// <summary>The elementwise function applied after a <see cref="LinearAttribute"/> layer.</summary>
-public enum Activation
+#if DEEPBOX_GENERATOR
+internal
+#else
+public
+#endif
+enum Activation
 {
     /// <summary>No activation: <c>y = W x + b</c> (the default).</summary>
     None,
@@ -32,7 +49,12 @@ public enum Activation
 /// Options shared by the recurrent layer attributes (<see cref="RnnAttribute"/>, <see cref="LstmAttribute"/>,
 /// <see cref="GruAttribute"/>). Their defaults are deepbox's: batch-first input, one layer, biases on.
 /// </summary>
-public abstract class RecurrentLayerAttribute : Attribute
+#if DEEPBOX_GENERATOR
+internal
+#else
+public
+#endif
+abstract class RecurrentLayerAttribute : Attribute
 {
     /// <summary>Creates the layer description.</summary>
     /// <param name="inputSize">Features per time step coming in (PyTorch's <c>input_size</c>).</param>
@@ -75,7 +97,12 @@ public abstract class RecurrentLayerAttribute : Attribute
 /// An Elman RNN layer, as PyTorch's <c>nn.RNN</c>: <c>h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)</c>.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
-public sealed class RnnAttribute : RecurrentLayerAttribute
+#if DEEPBOX_GENERATOR
+internal
+#else
+public
+#endif
+sealed class RnnAttribute : RecurrentLayerAttribute
 {
     /// <summary>Declares an RNN layer of <paramref name="inputSize"/> features in and <paramref name="hiddenSize"/> out.</summary>
     /// <param name="inputSize">Features per time step coming in.</param>
@@ -92,7 +119,12 @@ public sealed class RnnAttribute : RecurrentLayerAttribute
 /// A long short-term memory layer, as PyTorch's <c>nn.LSTM</c> (gates i, f, g, o in that order in the weights).
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
-public sealed class LstmAttribute : RecurrentLayerAttribute
+#if DEEPBOX_GENERATOR
+internal
+#else
+public
+#endif
+sealed class LstmAttribute : RecurrentLayerAttribute
 {
     /// <summary>Declares an LSTM layer of <paramref name="inputSize"/> features in and <paramref name="hiddenSize"/> out.</summary>
     /// <param name="inputSize">Features per time step coming in.</param>
@@ -106,7 +138,12 @@ public sealed class LstmAttribute : RecurrentLayerAttribute
 /// A gated recurrent unit layer, as PyTorch's <c>nn.GRU</c> (gates r, z, n in that order in the weights).
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
-public sealed class GruAttribute : RecurrentLayerAttribute
+#if DEEPBOX_GENERATOR
+internal
+#else
+public
+#endif
+sealed class GruAttribute : RecurrentLayerAttribute
 {
     /// <summary>Declares a GRU layer of <paramref name="inputSize"/> features in and <paramref name="hiddenSize"/> out.</summary>
     /// <param name="inputSize">Features per time step coming in.</param>
@@ -120,7 +157,12 @@ public sealed class GruAttribute : RecurrentLayerAttribute
 /// A fully connected layer over the last dimension, as PyTorch's <c>nn.Linear</c>, with an optional activation.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
-public sealed class LinearAttribute : Attribute
+#if DEEPBOX_GENERATOR
+internal
+#else
+public
+#endif
+sealed class LinearAttribute : Attribute
 {
     /// <summary>Declares <c>y = activation(W x + b)</c> with <c>W</c> of shape <c>[outFeatures, inFeatures]</c>.</summary>
     /// <param name="inFeatures">Features coming in.</param>
@@ -149,6 +191,11 @@ public sealed class LinearAttribute : Attribute
 
 /// <summary>Keeps the last time step only: <c>[B, T, F]</c> becomes <c>[B, F]</c> (unbatched <c>[T, F]</c> becomes <c>[F]</c>).</summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
-public sealed class LastStepAttribute : Attribute
+#if DEEPBOX_GENERATOR
+internal
+#else
+public
+#endif
+sealed class LastStepAttribute : Attribute
 {
 }
