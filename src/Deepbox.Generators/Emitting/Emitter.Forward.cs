@@ -178,44 +178,43 @@ internal static partial class Emitter
 
     private static void WriteRun(SourceWriter w, ModelPlan plan)
     {
-        w.Line("/// <summary>");
-        w.Line("/// The pass; every argument has been checked. Empty states mean zeros / not wanted. In evaluation mode it runs on a");
-        w.Line("/// workspace of its own and on weights no one repacks meanwhile, so any number of callers may run it at once; in");
-        w.Line("/// training mode on the training workspace, which keeps what Backward needs, one caller at a time.");
-        w.Line("/// </summary>");
-        using (w.Block($"private void Run({RoSpan} input, int batch, int seqLen, {RoSpan} h0, {RoSpan} c0, {Span} output, {Span} hN, {Span} cN, bool unbatched)"))
-        {
-            using (w.Block("if (!_exec.IsTraining)"))
+        w.Lines($$"""
+            /// <summary>
+            /// The pass; every argument has been checked. Empty states mean zeros / not wanted. In evaluation mode it runs on a
+            /// workspace of its own and on weights no one repacks meanwhile, so any number of callers may run it at once; in
+            /// training mode on the training workspace, which keeps what Backward needs, one caller at a time.
+            /// </summary>
+            private void Run({{RoSpan}} input, int batch, int seqLen, {{RoSpan}} h0, {{RoSpan}} c0, {{Span}} output, {{Span}} hN, {{Span}} cN, bool unbatched)
             {
-                w.Line("Weights weights = _exec.Acquire();");
-                w.Line("Workspace pass = _exec.Rent();");
-                using (w.Block("try"))
+                if (!_exec.IsTraining)
                 {
-                    w.Line("pass.Forward(weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);");
+                    Weights weights = _exec.Acquire();
+                    Workspace pass = _exec.Rent();
+                    try
+                    {
+                        pass.Forward(weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+                    }
+                    finally
+                    {
+                        _exec.Return(pass);
+                        _exec.Release(weights);
+                    }
+
+                    return;
                 }
 
-                using (w.Block("finally"))
+                Workspace training = _exec.EnterTrainingPass();
+                try
                 {
-                    w.Line("_exec.Return(pass);");
-                    w.Line("_exec.Release(weights);");
+                    training.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+                    _exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace
                 }
-
-                w.Line("return;");
+                finally
+                {
+                    _exec.ExitTrainingPass();
+                }
             }
-
-            w.Line();
-            w.Line("Workspace training = _exec.EnterTrainingPass();");
-            using (w.Block("try"))
-            {
-                w.Line("training.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);");
-                w.Line("_exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace");
-            }
-
-            using (w.Block("finally"))
-            {
-                w.Line("_exec.ExitTrainingPass();");
-            }
-        }
+            """);
     }
 
     /// <summary>The workspace's forward pass: the stages in order, each recurrent one split across threads by sequences.</summary>

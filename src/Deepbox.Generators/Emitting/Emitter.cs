@@ -282,44 +282,46 @@ internal static partial class Emitter
 
     private static void WriteParameterApi(SourceWriter w, ModelPlan plan)
     {
-        w.Line("/// <inheritdoc/>");
-        w.Line("public bool IsTraining => _exec.IsTraining;");
-        w.Line();
-        w.Line("/// <inheritdoc/>");
-        using (w.Block("public int Threads"))
-        {
-            w.Line("get => _exec.Threads;");
-            w.Line("set => _exec.Threads = value;");
-        }
+        // Every member that does not depend on the model's shape forwards to the runtime's ModelExecution.
+        w.Lines($$"""
+            /// <inheritdoc/>
+            public bool IsTraining => _exec.IsTraining;
 
-        w.Line();
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public global::System.Collections.Generic.IReadOnlyList<{P}> Parameters() => _exec.Parameters;");
-        w.Line();
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public global::System.Collections.Generic.IEnumerable<(string Name, {P} Parameter)> NamedParameters() => _exec.NamedParameters();");
-        w.Line();
-        w.Line("/// <inheritdoc/>");
-        w.Line("public void ZeroGrad() => _exec.ZeroGrad();");
-        w.Line();
-        w.Line("/// <inheritdoc/>");
-        w.Line("public void Train() => _exec.Train();");
-        w.Line();
-        w.Line("/// <inheritdoc/>");
-        w.Line("public void Eval() => _exec.Eval();");
-        w.Line();
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> StateDict() => _exec.StateDict();");
-        w.Line();
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, {T}> stateDict, bool strict = true) => _exec.Load(stateDict, strict);");
-        w.Line();
-        w.Line("/// <inheritdoc/>");
-        w.Line("public void Save(string path) => _exec.Save(path);");
-        w.Line();
-        w.Line("/// <inheritdoc/>");
-        w.Line("public global::Deepbox.LoadStateDictResult Load(string path, bool strict = true) => _exec.Load(path, strict);");
-        w.Line();
+            /// <inheritdoc/>
+            public int Threads
+            {
+                get => _exec.Threads;
+                set => _exec.Threads = value;
+            }
+
+            /// <inheritdoc/>
+            public global::System.Collections.Generic.IReadOnlyList<{{P}}> Parameters() => _exec.Parameters;
+
+            /// <inheritdoc/>
+            public global::System.Collections.Generic.IEnumerable<(string Name, {{P}} Parameter)> NamedParameters() => _exec.NamedParameters();
+
+            /// <inheritdoc/>
+            public void ZeroGrad() => _exec.ZeroGrad();
+
+            /// <inheritdoc/>
+            public void Train() => _exec.Train();
+
+            /// <inheritdoc/>
+            public void Eval() => _exec.Eval();
+
+            /// <inheritdoc/>
+            public global::System.Collections.Generic.IReadOnlyDictionary<string, {{T}}> StateDict() => _exec.StateDict();
+
+            /// <inheritdoc/>
+            public global::Deepbox.LoadStateDictResult LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, {{T}}> stateDict, bool strict = true) => _exec.Load(stateDict, strict);
+
+            /// <inheritdoc/>
+            public void Save(string path) => _exec.Save(path);
+
+            /// <inheritdoc/>
+            public global::Deepbox.LoadStateDictResult Load(string path, bool strict = true) => _exec.Load(path, strict);
+
+            """);
         string text = Describe(plan).Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
         w.Line("/// <summary>The model in deepbox's form, e.g. <c>LSTM(4, 8, num_layers=1)</c>.</summary>");
         w.Line($"public override string ToString() => \"{text}\";");

@@ -20,6 +20,18 @@ internal sealed class SourceWriter
         _sb.Append('\n');
     }
 
+    /// <summary>
+    /// Writes a multi-line template (a raw string literal, so that the emitter's source reads as the code it writes):
+    /// each line at the current indentation, the raw literal's own indentation already removed by the compiler.
+    /// </summary>
+    public void Lines(string template)
+    {
+        foreach (string line in template.Replace("\r\n", "\n").Split('\n'))
+        {
+            Line(line.TrimEnd());
+        }
+    }
+
     /// <summary>Writes <c>header</c>, an opening brace, and indents until the returned scope is disposed.</summary>
     public Scope Block(string header)
     {

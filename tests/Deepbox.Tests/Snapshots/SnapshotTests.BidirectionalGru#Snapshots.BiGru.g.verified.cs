@@ -324,6 +324,7 @@ namespace Snapshots
                     _exec.Return(pass);
                     _exec.Release(weights);
                 }
+
                 return;
             }
 

@@ -389,6 +389,7 @@ namespace Snapshots
                     _exec.Return(pass);
                     _exec.Release(weights);
                 }
+
                 return;
             }
 

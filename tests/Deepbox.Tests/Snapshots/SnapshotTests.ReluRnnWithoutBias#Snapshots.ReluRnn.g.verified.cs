@@ -327,6 +327,7 @@ namespace Snapshots
                     _exec.Return(pass);
                     _exec.Release(weights);
                 }
+
                 return;
             }
 

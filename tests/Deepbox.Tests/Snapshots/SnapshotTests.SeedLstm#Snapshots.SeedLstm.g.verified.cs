@@ -341,6 +341,7 @@ namespace Snapshots
                     _exec.Return(pass);
                     _exec.Release(weights);
                 }
+
                 return;
             }
 

@@ -335,6 +335,7 @@ namespace Snapshots
                     _exec.Return(pass);
                     _exec.Release(weights);
                 }
+
                 return;
             }
 
