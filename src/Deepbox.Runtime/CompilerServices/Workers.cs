@@ -28,20 +28,20 @@ public static class Workers
     private const int SpinIterations = 4_000;
 
     private static readonly object Gate = new();
-    private static Worker[] _workers = [];
-    private static IPartitioned? _work;
-    private static int _parts;
-    private static int _pending;
-    private static ExceptionDispatchInfo? _failure;
+    private static Worker[] s_workers = [];
+    private static IPartitioned? s_work;
+    private static int s_parts;
+    private static int s_pending;
+    private static ExceptionDispatchInfo? s_failure;
     private static readonly ManualResetEventSlim Done = new(false, 2047);
-    private static long _regionsSplit;
-    private static long _workerAllocated;
+    private static long s_regionsSplit;
+    private static long s_workerAllocated;
 
     /// <summary>Regions that ran on the workers (not on the caller alone) since the process started; tests read it.</summary>
-    internal static long RegionsSplit => Interlocked.Read(ref _regionsSplit);
+    internal static long RegionsSplit => Interlocked.Read(ref s_regionsSplit);
 
     /// <summary>Bytes the workers allocated while running parts, since the process started; tests read it.</summary>
-    internal static long WorkerAllocatedBytes => Interlocked.Read(ref _workerAllocated);
+    internal static long WorkerAllocatedBytes => Interlocked.Read(ref s_workerAllocated);
 
     /// <summary>Runs <paramref name="work"/> in <paramref name="parts"/> parts, on the calling thread and <c>parts - 1</c> workers.</summary>
     /// <param name="work">The work.</param>
@@ -62,15 +62,15 @@ public static class Workers
         try
         {
             EnsureWorkers(parts - 1);
-            _regionsSplit++; // under the gate
-            _work = work;
-            _parts = parts;
-            _failure = null;
+            s_regionsSplit++; // under the gate
+            s_work = work;
+            s_parts = parts;
+            s_failure = null;
             Done.Reset();
-            Volatile.Write(ref _pending, parts - 1);
+            Volatile.Write(ref s_pending, parts - 1);
             for (int i = 0; i < parts - 1; i++)
             {
-                _workers[i].Start();
+                s_workers[i].Start();
             }
 
             try
@@ -80,15 +80,15 @@ public static class Workers
             finally
             {
                 // Wait for the workers even when part 0 failed: they still read the work's buffers.
-                if (Volatile.Read(ref _pending) != 0)
+                if (Volatile.Read(ref s_pending) != 0)
                 {
                     Done.Wait();
                 }
 
-                _work = null;
+                s_work = null;
             }
 
-            _failure?.Throw();
+            s_failure?.Throw();
         }
         finally
         {
@@ -106,24 +106,24 @@ public static class Workers
 
     private static void EnsureWorkers(int count)
     {
-        if (_workers.Length >= count)
+        if (s_workers.Length >= count)
         {
             return;
         }
 
         var workers = new Worker[count];
-        Array.Copy(_workers, workers, _workers.Length);
-        for (int i = _workers.Length; i < count; i++)
+        Array.Copy(s_workers, workers, s_workers.Length);
+        for (int i = s_workers.Length; i < count; i++)
         {
             workers[i] = new Worker(i + 1);
         }
 
-        _workers = workers;
+        s_workers = workers;
     }
 
     private static void Finish()
     {
-        if (Interlocked.Decrement(ref _pending) == 0)
+        if (Interlocked.Decrement(ref s_pending) == 0)
         {
             Done.Set();
         }
@@ -170,18 +170,18 @@ public static class Workers
                 long allocated = GC.GetAllocatedBytesForCurrentThread();
                 try
                 {
-                    _work!.RunPart(_part, _parts);
+                    s_work!.RunPart(_part, s_parts);
                 }
                 catch (Exception e)
                 {
-                    _failure ??= ExceptionDispatchInfo.Capture(e);
+                    s_failure ??= ExceptionDispatchInfo.Capture(e);
                 }
                 finally
                 {
                     allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
                     if (allocated != 0)
                     {
-                        Interlocked.Add(ref _workerAllocated, allocated);
+                        Interlocked.Add(ref s_workerAllocated, allocated);
                     }
 
                     Finish();
