@@ -104,7 +104,7 @@ internal static partial class Emitter
     private const int DenseVectors = 4;
 
     /// <summary>Rows of a dense kernel computed together: each weight vector loaded once serves all of them.</summary>
-    private const int DenseRows = 4;
+    private const int DenseRows = KernelLayout.RowTile;
 
     /// <summary>
     /// Rows of a tile of <paramref name="vectors"/> sums per row that a core without AVX-512 holds in registers: at most

@@ -43,7 +43,7 @@ internal static partial class Emitter
             w.Line("_job = job;");
             w.Line("_jobBatch = batch;");
             w.Line("_jobSeqLen = seqLen;");
-            w.Line("global::Deepbox.CompilerServices.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));");
+            w.Line($"global::Deepbox.CompilerServices.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / {Inv(KernelLayout.RowTile)})));");
         }
 
         w.Line();

@@ -22,7 +22,7 @@ internal static partial class Emitter
     }
 
     /// <summary>Sequences of a batch the recurrence advances together, sharing each load of the weights.</summary>
-    private const int SequenceRows = 4;
+    private const int SequenceRows = KernelLayout.RowTile;
 
     /// <summary>
     /// The products of one step for <paramref name="rows"/> sequences <c>b, b + 1, ...</c>: every gate of a block of

@@ -8,10 +8,10 @@ namespace Deepbox.Generators;
 internal sealed record VectorIsa(int Width, string TypeName)
 {
     /// <summary>8-float <c>Vector256</c> blocks: AVX2, and emulated correctly wherever it is not accelerated.</summary>
-    public static readonly VectorIsa V256 = new(8, "Vector256");
+    public static readonly VectorIsa V256 = new(KernelLayout.VectorWidth, "Vector256");
 
     /// <summary>16-float <c>Vector512</c> blocks: the streaming kernels where AVX-512 is accelerated.</summary>
-    public static readonly VectorIsa V512 = new(16, "Vector512");
+    public static readonly VectorIsa V512 = new(KernelLayout.WideVectorWidth, "Vector512");
 
     /// <summary>Rounds <paramref name="n"/> up to whole vectors.</summary>
     public int Pad(int n) => (n + Width - 1) / Width * Width;

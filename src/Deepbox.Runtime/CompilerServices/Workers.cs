@@ -102,7 +102,7 @@ public static class Workers
     /// <param name="parts">The parts.</param>
     /// <returns>The part's first row; part <c>p</c> runs up to the first row of part <c>p + 1</c>.</returns>
     public static int Split(int count, int part, int parts) =>
-        part >= parts ? count : Math.Min(count, (int)((long)count * part / parts) & ~3);
+        part >= parts ? count : Math.Min(count, (int)((long)count * part / parts) & ~(KernelLayout.RowTile - 1));
 
     private static void EnsureWorkers(int count)
     {
