@@ -38,6 +38,7 @@ public class DiagnosticTests
         { "[Lstm(4, 8)] public partial class [|Split|]; [Linear(8, 1)] public partial class Split;", "DBX0016", "Layer attributes of 'Split' sit on more than one partial declaration, so their order is not defined; keep them on one declaration, in data-flow order" },
         { "[Lstm(4, 8)] public partial class M { public void [|Forward|]() { } }", "DBX0017", "Class 'M' declares 'Forward', which Deepbox generates for the model; rename or remove it" },
         { "[Lstm(4, 8)] public partial class M { public [|M|](int size) { } }", "DBX0017", "Class 'M' declares 'M(int)', which Deepbox generates for the model; rename or remove it" },
+        { "[Lstm(4, 8)] public partial class M { public float[] [|Weights|] { get; } = []; }", "DBX0017", "Class 'M' declares 'Weights', which Deepbox generates for the model; rename or remove it" },
     };
 
     [Theory]

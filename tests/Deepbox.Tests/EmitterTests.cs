@@ -56,6 +56,16 @@ public class EmitterTests
         Assert.Single(lstm.Split('\n'), l => l.Contains("public static void LstmSequence_H64(", StringComparison.Ordinal));
     }
 
+    /// <summary>The shared kernels' namespace carries the assembly's name, made a valid identifier.</summary>
+    [Theory]
+    [InlineData(null, "Deepbox.Generated")]
+    [InlineData("MyApp", "Deepbox.Generated.MyApp")]
+    [InlineData("My.App-2", "Deepbox.Generated.My_App_2")]
+    [InlineData("2fast", "Deepbox.Generated._2fast")]
+    [InlineData("event", "Deepbox.Generated.@event")]
+    public void KernelNamespaceIsAnIdentifierPerAssembly(string? assembly, string expected) =>
+        Assert.Equal(expected, Generators.Emitter.KernelNamespace(assembly));
+
     [Fact]
     public void StepHasWideKernelsOnlyWhereTheBlocksAreWholeSixteens()
     {

@@ -6,6 +6,27 @@ namespace Deepbox.Generators;
 /// <summary>The backward pass's public entry points and their checks (the pass itself: Emitter.Backward.cs).</summary>
 internal static partial class Emitter
 {
+    /// <summary>The saved pass's weights and sizes, as the training workspace's Backward takes them.</summary>
+    private const string Saved = "_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen";
+
+    /// <summary>
+    /// A Backward's body inside the training gate: its checks read the saved pass, which no other training-mode call may
+    /// replace until the pass is done (one training-mode call at a time; an overlapping one throws).
+    /// </summary>
+    private static void Gated(SourceWriter w, System.Action body)
+    {
+        w.Line("Workspace training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile");
+        using (w.Block("try"))
+        {
+            body();
+        }
+
+        using (w.Block("finally"))
+        {
+            w.Line("_exec.ExitTrainingPass();");
+        }
+    }
+
     private static void WriteBackwardApi(SourceWriter w, ModelPlan plan)
     {
         string outShape = OutputShapeText(plan);
@@ -19,10 +40,13 @@ internal static partial class Emitter
         w.Line("/// <exception cref=\"global::System.ArgumentException\">The gradient's shape is not the output's.</exception>");
         using (w.Block($"public {T} Backward({T} gradOutput)"))
         {
-            w.Line("CheckGradOutput(gradOutput);");
-            w.Line($"{T} gradInput = {T}.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));");
-            w.Line("BackwardCore(gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);");
-            w.Line("return gradInput;");
+            Gated(w, () =>
+            {
+                w.Line("CheckGradOutput(gradOutput);");
+                w.Line($"{T} gradInput = {T}.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));");
+                w.Line($"training.Backward({Saved}, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);");
+                w.Line("return gradInput;");
+            });
         }
 
         w.Line();
@@ -48,27 +72,30 @@ internal static partial class Emitter
             string args = lstm ? $"{T} gradOutput, {T}? gradH = null, {T}? gradC = null" : $"{T} gradOutput, {T}? gradH = null";
             using (w.Block($"public {ret} BackwardWithState({args})"))
             {
-                w.Line("CheckGradOutput(gradOutput);");
-                w.Line($"int[] stateShape = _exec.SavedUnbatched ? [{Inv(states)}, {Inv(l.HiddenSize)}] : [{Inv(states)}, _exec.SavedBatch, {Inv(l.HiddenSize)}];");
-                w.Line($"{S}.CheckState(\"gradH\", gradH, stateShape);");
-                if (lstm)
+                Gated(w, () =>
                 {
-                    w.Line($"{S}.CheckState(\"gradC\", gradC, stateShape);");
-                }
+                    w.Line("CheckGradOutput(gradOutput);");
+                    w.Line($"int[] stateShape = _exec.SavedUnbatched ? [{Inv(states)}, {Inv(l.HiddenSize)}] : [{Inv(states)}, _exec.SavedBatch, {Inv(l.HiddenSize)}];");
+                    w.Line($"{S}.CheckState(\"gradH\", gradH, stateShape);");
+                    if (lstm)
+                    {
+                        w.Line($"{S}.CheckState(\"gradC\", gradC, stateShape);");
+                    }
 
-                w.Line($"{T} gradInput = {T}.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));");
-                w.Line($"{T} gradH0 = {T}.Zeros(stateShape);");
-                if (lstm)
-                {
-                    w.Line($"{T} gradC0 = {T}.Zeros(stateShape);");
-                    w.Line("BackwardCore(gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());");
-                    w.Line("return (gradInput, (gradH0, gradC0));");
-                }
-                else
-                {
-                    w.Line("BackwardCore(gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);");
-                    w.Line("return (gradInput, gradH0);");
-                }
+                    w.Line($"{T} gradInput = {T}.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));");
+                    w.Line($"{T} gradH0 = {T}.Zeros(stateShape);");
+                    if (lstm)
+                    {
+                        w.Line($"{T} gradC0 = {T}.Zeros(stateShape);");
+                        w.Line($"training.Backward({Saved}, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());");
+                        w.Line("return (gradInput, (gradH0, gradC0));");
+                    }
+                    else
+                    {
+                        w.Line($"training.Backward({Saved}, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);");
+                        w.Line("return (gradInput, gradH0);");
+                    }
+                });
             }
 
             w.Line();
@@ -82,14 +109,18 @@ internal static partial class Emitter
         w.Line("/// <param name=\"gradInput\">Receives the gradient with respect to the input, or empty to skip it.</param>");
         using (w.Block($"public void Backward({RoSpan} gradOutput, {Span} gradInput)"))
         {
-            w.Line($"{S}.CheckBackward(_exec.IsTraining, _exec.Saved);");
-            w.Line($"{S}.CheckLength(\"gradOutput\", gradOutput.Length, _exec.SavedBatch, {(plan.HasLastStep ? "1" : "_exec.SavedSeqLen")}, OutputSize);");
-            using (w.Block("if (!gradInput.IsEmpty)"))
+            Gated(w, () =>
             {
-                w.Line($"{S}.CheckLength(\"gradInput\", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);");
-            }
+                w.Line($"{S}.CheckBackward(_exec.IsTraining, _exec.Saved);");
+                w.Line($"{S}.CheckLength(\"gradOutput\", gradOutput.Length, _exec.SavedBatch, {(plan.HasLastStep ? "1" : "_exec.SavedSeqLen")}, OutputSize);");
+                using (w.Block("if (!gradInput.IsEmpty)"))
+                {
+                    w.Line($"{S}.CheckLength(\"gradInput\", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);");
+                }
 
-            w.Line("BackwardCore(gradOutput, default, default, gradInput, default, default);");
+                w.Line();
+                w.Line($"training.Backward({Saved}, gradOutput, default, default, gradInput, default, default);");
+            });
         }
 
         w.Line();
@@ -108,22 +139,6 @@ internal static partial class Emitter
         using (w.Block("private static int[] InputShape(int batch, int seqLen, bool unbatched)"))
         {
             w.Line($"return unbatched ? [seqLen, InputSize] : [{(plan.Spec.BatchFirst ? "batch, seqLen" : "seqLen, batch")}, InputSize];");
-        }
-
-        w.Line();
-        w.Line("/// <summary>Goes back through the saved pass on the training workspace; one training-mode pass runs at a time.</summary>");
-        using (w.Block($"private void BackwardCore({RoSpan} gradOutput, {RoSpan} gradH, {RoSpan} gradC, {Span} gradInput, {Span} gradH0, {Span} gradC0)"))
-        {
-            w.Line("Workspace workspace = _exec.EnterTrainingPass();");
-            using (w.Block("try"))
-            {
-                w.Line("workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, gradH, gradC, gradInput, gradH0, gradC0);");
-            }
-
-            using (w.Block("finally"))
-            {
-                w.Line("_exec.ExitTrainingPass();");
-            }
         }
 
         w.Line();

@@ -43,7 +43,9 @@ internal static partial class Emitter
             name.Insert(0, '_');
         }
 
-        return DefaultKernelNamespace + "." + name;
+        // An assembly named like a keyword (event) needs the verbatim form to be a namespace.
+        string segment = name.ToString();
+        return DefaultKernelNamespace + "." + (Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(segment) == Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? segment : "@" + segment);
     }
 
     /// <summary>The model's file: the class, its members and the orchestration of its layers (kernels are shared: <see cref="Kernels"/>).</summary>

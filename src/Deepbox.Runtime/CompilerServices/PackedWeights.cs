@@ -4,9 +4,10 @@ namespace Deepbox.CompilerServices;
 
 /// <summary>
 /// A model's weights packed in the layout its kernels read, together with the parameter values they were packed from.
-/// Generated models derive one class from it. Once published by <see cref="ModelExecution{TWeights, TWorkspace}"/>, an
-/// instance is never written while any pass reads it: a change of the parameters packs into an instance no pass holds
-/// (or a new one), then publishes that.
+/// Generated models derive one class from it. Once published by <see cref="ModelExecution{TWeights, TWorkspace}"/>, what a
+/// pass reads of an instance is never written while any pass reads it: a change of the parameters packs into an instance
+/// no pass holds (or a new one), then publishes that. Only the buffers Step alone reads are filled later, once, before
+/// the first step on them.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public abstract class PackedWeights

@@ -148,10 +148,18 @@ namespace Snapshots
         /// <exception cref="global::System.ArgumentException">The gradient's shape is not the output's.</exception>
         public global::Deepbox.Tensor Backward(global::Deepbox.Tensor gradOutput)
         {
-            CheckGradOutput(gradOutput);
-            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
-            BackwardCore(gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
-            return gradInput;
+            Workspace training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile
+            try
+            {
+                CheckGradOutput(gradOutput);
+                global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
+                training.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
+                return gradInput;
+            }
+            finally
+            {
+                _exec.ExitTrainingPass();
+            }
         }
 
         /// <summary>
@@ -164,15 +172,23 @@ namespace Snapshots
         /// <returns>The gradients with respect to the input and the initial states.</returns>
         public (global::Deepbox.Tensor Input, (global::Deepbox.Tensor H0, global::Deepbox.Tensor C0)) BackwardWithState(global::Deepbox.Tensor gradOutput, global::Deepbox.Tensor? gradH = null, global::Deepbox.Tensor? gradC = null)
         {
-            CheckGradOutput(gradOutput);
-            int[] stateShape = _exec.SavedUnbatched ? [1, 8] : [1, _exec.SavedBatch, 8];
-            global::Deepbox.CompilerServices.ModelSupport.CheckState("gradH", gradH, stateShape);
-            global::Deepbox.CompilerServices.ModelSupport.CheckState("gradC", gradC, stateShape);
-            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
-            global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
-            global::Deepbox.Tensor gradC0 = global::Deepbox.Tensor.Zeros(stateShape);
-            BackwardCore(gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());
-            return (gradInput, (gradH0, gradC0));
+            Workspace training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile
+            try
+            {
+                CheckGradOutput(gradOutput);
+                int[] stateShape = _exec.SavedUnbatched ? [1, 8] : [1, _exec.SavedBatch, 8];
+                global::Deepbox.CompilerServices.ModelSupport.CheckState("gradH", gradH, stateShape);
+                global::Deepbox.CompilerServices.ModelSupport.CheckState("gradC", gradC, stateShape);
+                global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
+                global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
+                global::Deepbox.Tensor gradC0 = global::Deepbox.Tensor.Zeros(stateShape);
+                training.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());
+                return (gradInput, (gradH0, gradC0));
+            }
+            finally
+            {
+                _exec.ExitTrainingPass();
+            }
         }
 
         /// <summary>
@@ -183,13 +199,22 @@ namespace Snapshots
         /// <param name="gradInput">Receives the gradient with respect to the input, or empty to skip it.</param>
         public void Backward(global::System.ReadOnlySpan<float> gradOutput, global::System.Span<float> gradInput)
         {
-            global::Deepbox.CompilerServices.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
-            global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _exec.SavedBatch, _exec.SavedSeqLen, OutputSize);
-            if (!gradInput.IsEmpty)
+            Workspace training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile
+            try
             {
-                global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
+                global::Deepbox.CompilerServices.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
+                global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _exec.SavedBatch, _exec.SavedSeqLen, OutputSize);
+                if (!gradInput.IsEmpty)
+                {
+                    global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
+                }
+
+                training.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, default, default, gradInput, default, default);
             }
-            BackwardCore(gradOutput, default, default, gradInput, default, default);
+            finally
+            {
+                _exec.ExitTrainingPass();
+            }
         }
 
         private void CheckGradOutput(global::Deepbox.Tensor gradOutput)
@@ -206,20 +231,6 @@ namespace Snapshots
         private static int[] InputShape(int batch, int seqLen, bool unbatched)
         {
             return unbatched ? [seqLen, InputSize] : [batch, seqLen, InputSize];
-        }
-
-        /// <summary>Goes back through the saved pass on the training workspace; one training-mode pass runs at a time.</summary>
-        private void BackwardCore(global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
-        {
-            Workspace workspace = _exec.EnterTrainingPass();
-            try
-            {
-                workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, gradH, gradC, gradInput, gradH0, gradC0);
-            }
-            finally
-            {
-                _exec.ExitTrainingPass();
-            }
         }
 
         /// <summary>The floats a <see cref="global::Deepbox.ModelState"/> of this model holds: each recurrent layer's padded h (and c).</summary>
