@@ -15,14 +15,14 @@ namespace Deepbox.CompilerServices;
 /// </summary>
 /// <remarks>
 /// <para>
-/// <b>Evaluation passes</b> take the current weights (<see cref="Acquire"/>, which first compares the parameters with the
-/// values those weights were packed from and repacks on a change) and a workspace of their own (<see cref="Rent"/>), so
-/// any number run at once, each computing exactly what it would alone.
+/// <b>Evaluation passes</b> take a workspace of their own and the current weights (<see cref="BeginEvaluation"/>, which
+/// first compares the parameters with the values those weights were packed from and repacks on a change), so any number
+/// run at once, each computing exactly what it would alone; a pass costs one interlocked operation.
 /// </para>
 /// <para>
 /// <b>Packing</b> happens under a lock, once per change of the parameters, into an instance no pass reads: the previous
-/// weights when nothing holds them (a training loop repacks into the same two instances, allocation-free), otherwise a
-/// new one; then the new weights are published. Passes that started earlier finish on the weights they took.
+/// weights when nothing can be reading them (a training loop repacks into the same two instances, allocation-free),
+/// otherwise a new one; then the new weights are published. Passes that started earlier finish on the weights they took.
 /// </para>
 /// <para>
 /// <b>Training passes</b> (<see cref="EnterTrainingPass()"/>) are one at a time: a second training-mode <c>Forward</c> or
@@ -43,7 +43,7 @@ public sealed class ModelExecution<TWeights, TWorkspace>
     private readonly Parameter[] _parameters;
     private readonly Func<TWeights> _createWeights;
     private readonly Func<TWorkspace> _createWorkspace;
-    private readonly WorkspacePool<TWorkspace> _pool = new();
+    private readonly WorkspacePool<TWorkspace> _pool;
     private readonly Lock _gate = new();
     private TWeights _current;
     private TWeights? _spare;
@@ -67,6 +67,7 @@ public sealed class ModelExecution<TWeights, TWorkspace>
         Parameters = Array.AsReadOnly(parameters);
         _createWeights = createWeights;
         _createWorkspace = createWorkspace;
+        _pool = new WorkspacePool<TWorkspace>(createWorkspace);
         _current = createWeights();
         PackInto(_current);
     }
@@ -253,12 +254,32 @@ public sealed class ModelExecution<TWeights, TWorkspace>
         }
     }
 
-    /// <summary>A workspace for one evaluation pass (pooled, or new when every pooled one is in use).</summary>
-    public TWorkspace Rent() => _pool.Rent() ?? _createWorkspace();
+    /// <summary>
+    /// Starts an evaluation pass: takes a workspace of its own (pooled), then the current weights, packed from the
+    /// parameters' values now (repacked first when they changed). No count is taken on the weights: while the pass holds
+    /// its workspace, weights it may read are never repacked (see <see cref="RefreshLocked"/>). End it with <see cref="EndEvaluation"/>.
+    /// </summary>
+    /// <param name="weights">The weights the pass reads.</param>
+    /// <returns>The pass's workspace.</returns>
+    public TWorkspace BeginEvaluation(out TWeights weights)
+    {
+        // The workspace first (an interlocked exchange, a full fence): the weights are read after it is out.
+        TWorkspace workspace = _pool.Rent();
+        while (true)
+        {
+            weights = Volatile.Read(ref _current);
+            if (Matches(weights))
+            {
+                return workspace;
+            }
 
-    /// <summary>Gives back a workspace taken with <see cref="Rent"/>.</summary>
-    /// <param name="workspace">The workspace.</param>
-    public void Return(TWorkspace workspace) => _pool.Return(workspace);
+            Refresh();
+        }
+    }
+
+    /// <summary>Ends what <see cref="BeginEvaluation"/> started: the workspace goes home.</summary>
+    /// <param name="workspace">The pass's workspace.</param>
+    public void EndEvaluation(TWorkspace workspace) => _pool.Return(workspace);
 
     /// <summary>
     /// Starts a training-mode Forward or Backward and returns the training workspace; <see cref="ExitTrainingPass"/> ends it.
@@ -361,7 +382,12 @@ public sealed class ModelExecution<TWeights, TWorkspace>
             return;
         }
 
-        TWeights target = _spare is { Streamed: false } spare && Volatile.Read(ref spare.Readers) == 0 ? spare : _createWeights();
+        // The previous weights are repacked in place only when nothing can be reading them: no counted reader (a training
+        // pass, a training-mode step), no uncounted step (Streamed), and no evaluation pass (all workspaces home: a pass
+        // takes its workspace before it reads the current weights, so one that started later reads the new ones).
+        TWeights target = _spare is { Streamed: false } spare && Volatile.Read(ref spare.Readers) == 0 && _pool.AllHome()
+            ? spare
+            : _createWeights();
         PackInto(target);
         Volatile.Write(ref _current, target);
         _spare = current.Streamed ? null : current;

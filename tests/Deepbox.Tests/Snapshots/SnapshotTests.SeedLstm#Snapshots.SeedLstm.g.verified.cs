@@ -341,16 +341,14 @@ namespace Snapshots
         {
             if (!_exec.IsTraining)
             {
-                Weights weights = _exec.Acquire();
-                Workspace pass = _exec.Rent();
+                Workspace pass = _exec.BeginEvaluation(out Weights weights);
                 try
                 {
                     pass.Forward(weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
                 }
                 finally
                 {
-                    _exec.Return(pass);
-                    _exec.Release(weights);
+                    _exec.EndEvaluation(pass);
                 }
 
                 return;
