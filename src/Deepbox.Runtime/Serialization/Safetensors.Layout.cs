@@ -1,15 +1,5 @@
 using System;
-using System.Buffers;
-using System.Buffers.Binary;
 using System.Collections.Generic;
-using System.Collections.ObjectModel;
-using System.Globalization;
-using System.IO;
-using System.Runtime.InteropServices;
-using System.Text;
-using System.Text.Json;
-using System.Text.Unicode;
-using Microsoft.Win32.SafeHandles;
 
 namespace Deepbox;
 
