@@ -15,16 +15,8 @@ internal static partial class Emitter
     /// </summary>
     private static void Gated(SourceWriter w, System.Action body)
     {
-        w.Line("Workspace training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile");
-        using (w.Block("try"))
-        {
-            body();
-        }
-
-        using (w.Block("finally"))
-        {
-            w.Line("_exec.ExitTrainingPass();");
-        }
+        w.Line("using var training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile");
+        body();
     }
 
     private static void WriteBackwardApi(SourceWriter w, ModelPlan plan)
@@ -42,9 +34,9 @@ internal static partial class Emitter
         {
             Gated(w, () =>
             {
-                w.Line("CheckGradOutput(gradOutput);");
+                w.Line($"{S}.CheckGradient(gradOutput, _exec.IsTraining, _exec.Saved, OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));");
                 w.Line($"{T} gradInput = {T}.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));");
-                w.Line($"training.Backward({Saved}, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);");
+                w.Line($"training.Workspace.Backward({Saved}, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);");
                 w.Line("return gradInput;");
             });
         }
@@ -74,7 +66,7 @@ internal static partial class Emitter
             {
                 Gated(w, () =>
                 {
-                    w.Line("CheckGradOutput(gradOutput);");
+                    w.Line($"{S}.CheckGradient(gradOutput, _exec.IsTraining, _exec.Saved, OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));");
                     w.Line($"int[] stateShape = _exec.SavedUnbatched ? [{Inv(states)}, {Inv(l.HiddenSize)}] : [{Inv(states)}, _exec.SavedBatch, {Inv(l.HiddenSize)}];");
                     w.Line($"{S}.CheckState(\"gradH\", gradH, stateShape);");
                     if (lstm)
@@ -87,12 +79,12 @@ internal static partial class Emitter
                     if (lstm)
                     {
                         w.Line($"{T} gradC0 = {T}.Zeros(stateShape);");
-                        w.Line($"training.Backward({Saved}, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());");
+                        w.Line($"training.Workspace.Backward({Saved}, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());");
                         w.Line("return (gradInput, (gradH0, gradC0));");
                     }
                     else
                     {
-                        w.Line($"training.Backward({Saved}, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);");
+                        w.Line($"training.Workspace.Backward({Saved}, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);");
                         w.Line("return (gradInput, gradH0);");
                     }
                 });
@@ -119,20 +111,8 @@ internal static partial class Emitter
                 }
 
                 w.Line();
-                w.Line($"training.Backward({Saved}, gradOutput, default, default, gradInput, default, default);");
+                w.Line($"training.Workspace.Backward({Saved}, gradOutput, default, default, gradInput, default, default);");
             });
-        }
-
-        w.Line();
-        using (w.Block($"private void CheckGradOutput({T} gradOutput)"))
-        {
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(gradOutput);");
-            w.Line($"{S}.CheckBackward(_exec.IsTraining, _exec.Saved);");
-            w.Line("int[] expected = OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched);");
-            using (w.Block("if (!gradOutput.HasShape(expected))"))
-            {
-                w.Line($"{S}.ThrowShape(\"gradOutput\", {S}.Shape(expected), gradOutput.Shape);");
-            }
         }
 
         w.Line();

@@ -188,29 +188,14 @@ internal static partial class Emitter
             {
                 if (!_exec.IsTraining)
                 {
-                    Workspace pass = _exec.BeginEvaluation(out Weights weights);
-                    try
-                    {
-                        pass.Forward(weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
-                    }
-                    finally
-                    {
-                        _exec.EndEvaluation(pass);
-                    }
-
+                    using var pass = _exec.BeginEvaluation();
+                    pass.Workspace.Forward(pass.Weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
                     return;
                 }
 
-                Workspace training = _exec.EnterTrainingPass();
-                try
-                {
-                    training.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
-                    _exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace
-                }
-                finally
-                {
-                    _exec.ExitTrainingPass();
-                }
+                using var training = _exec.EnterTrainingPass();
+                training.Workspace.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+                _exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace
             }
             """);
     }

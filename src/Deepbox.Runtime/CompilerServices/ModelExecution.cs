@@ -257,42 +257,79 @@ public sealed class ModelExecution<TWeights, TWorkspace>
     /// <summary>
     /// Starts an evaluation pass: takes a workspace of its own (pooled), then the current weights, packed from the
     /// parameters' values now (repacked first when they changed). No count is taken on the weights: while the pass holds
-    /// its workspace, weights it may read are never repacked (see <see cref="RefreshLocked"/>). End it with <see cref="EndEvaluation"/>.
+    /// its workspace, weights it may read are never repacked (see <see cref="RefreshLocked"/>). Disposing the pass (a
+    /// <c>using</c>) gives the workspace back.
     /// </summary>
-    /// <param name="weights">The weights the pass reads.</param>
-    /// <returns>The pass's workspace.</returns>
-    public TWorkspace BeginEvaluation(out TWeights weights)
+    /// <returns>The pass: its workspace and the weights it reads.</returns>
+    public EvaluationPass BeginEvaluation()
     {
         // The workspace first (an interlocked exchange, a full fence): the weights are read after it is out.
         TWorkspace workspace = _pool.Rent();
         while (true)
         {
-            weights = Volatile.Read(ref _current);
+            TWeights weights = Volatile.Read(ref _current);
             if (Matches(weights))
             {
-                return workspace;
+                return new EvaluationPass(this, workspace, weights);
             }
 
             Refresh();
         }
     }
 
-    /// <summary>Ends what <see cref="BeginEvaluation"/> started: the workspace goes home.</summary>
-    /// <param name="workspace">The pass's workspace.</param>
-    public void EndEvaluation(TWorkspace workspace) => _pool.Return(workspace);
-
     /// <summary>
-    /// Starts a training-mode Forward or Backward and returns the training workspace; <see cref="ExitTrainingPass"/> ends it.
+    /// Starts a training-mode Forward or Backward on the training workspace; disposing the pass (a <c>using</c>) ends it.
     /// </summary>
+    /// <returns>The pass: the training workspace.</returns>
     /// <exception cref="InvalidOperationException">Another training-mode pass is running.</exception>
-    public TWorkspace EnterTrainingPass()
+    public TrainingPass EnterTrainingPass()
     {
         EnterTrainingPass("This call");
-        return _trainingWorkspace ??= _createWorkspace();
+        return new TrainingPass(this, _trainingWorkspace ??= _createWorkspace());
     }
 
-    /// <summary>Ends what <see cref="EnterTrainingPass()"/> started.</summary>
+    /// <summary>Ends what <see cref="EnterTrainingPass()"/> started (its <see cref="TrainingPass.Dispose"/> calls it).</summary>
     public void ExitTrainingPass() => Volatile.Write(ref _trainingPass, 0);
+
+    /// <summary>An evaluation pass in progress: its own workspace and the weights it reads.</summary>
+    public readonly struct EvaluationPass : IDisposable
+    {
+        private readonly ModelExecution<TWeights, TWorkspace> _owner;
+
+        internal EvaluationPass(ModelExecution<TWeights, TWorkspace> owner, TWorkspace workspace, TWeights weights)
+        {
+            _owner = owner;
+            Workspace = workspace;
+            Weights = weights;
+        }
+
+        /// <summary>The pass's workspace, no one else's while the pass runs.</summary>
+        public TWorkspace Workspace { get; }
+
+        /// <summary>The weights the pass reads, not repacked while it runs.</summary>
+        public TWeights Weights { get; }
+
+        /// <summary>Gives the workspace back (a plain store into its home slot).</summary>
+        public void Dispose() => _owner._pool.Return(Workspace);
+    }
+
+    /// <summary>A training-mode Forward or Backward in progress, on the training workspace.</summary>
+    public readonly struct TrainingPass : IDisposable
+    {
+        private readonly ModelExecution<TWeights, TWorkspace> _owner;
+
+        internal TrainingPass(ModelExecution<TWeights, TWorkspace> owner, TWorkspace workspace)
+        {
+            _owner = owner;
+            Workspace = workspace;
+        }
+
+        /// <summary>The training workspace, which keeps what Backward needs.</summary>
+        public TWorkspace Workspace { get; }
+
+        /// <summary>Ends the pass: another training-mode call may start.</summary>
+        public void Dispose() => _owner.ExitTrainingPass();
+    }
 
     /// <summary>
     /// Inside a training pass, before its Forward runs: drops the saved pass and takes the current weights for the new one,

@@ -164,6 +164,23 @@ public static partial class ModelSupport
         return state;
     }
 
+    /// <summary>
+    /// Checks a tensor Backward takes: a training-mode forward pass to go back through, and the shape of its output.
+    /// </summary>
+    /// <param name="gradOutput">The gradient with respect to the output.</param>
+    /// <param name="training">Whether the model is in training mode.</param>
+    /// <param name="saved">Whether a training-mode forward pass was saved.</param>
+    /// <param name="expected">The saved pass's output shape.</param>
+    public static void CheckGradient(Tensor gradOutput, bool training, bool saved, int[] expected)
+    {
+        ArgumentNullException.ThrowIfNull(gradOutput);
+        CheckBackward(training, saved);
+        if (!gradOutput.HasShape(expected))
+        {
+            ThrowShape("gradOutput", Shape(expected), gradOutput.Shape);
+        }
+    }
+
     /// <summary>Throws when <c>Backward</c> comes without a training-mode forward pass to go back through.</summary>
     /// <param name="training">Whether the model is in training mode.</param>
     /// <param name="saved">Whether a training-mode forward pass was saved.</param>

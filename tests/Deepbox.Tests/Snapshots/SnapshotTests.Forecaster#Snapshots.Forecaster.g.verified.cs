@@ -177,18 +177,11 @@ namespace Snapshots
         /// <exception cref="global::System.ArgumentException">The gradient's shape is not the output's.</exception>
         public global::Deepbox.Tensor Backward(global::Deepbox.Tensor gradOutput)
         {
-            Workspace training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile
-            try
-            {
-                CheckGradOutput(gradOutput);
-                global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
-                training.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
-                return gradInput;
-            }
-            finally
-            {
-                _exec.ExitTrainingPass();
-            }
+            using var training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile
+            global::Deepbox.CompilerServices.ModelSupport.CheckGradient(gradOutput, _exec.IsTraining, _exec.Saved, OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
+            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
+            training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
+            return gradInput;
         }
 
         /// <summary>
@@ -201,23 +194,16 @@ namespace Snapshots
         /// <returns>The gradients with respect to the input and the initial states.</returns>
         public (global::Deepbox.Tensor Input, (global::Deepbox.Tensor H0, global::Deepbox.Tensor C0)) BackwardWithState(global::Deepbox.Tensor gradOutput, global::Deepbox.Tensor? gradH = null, global::Deepbox.Tensor? gradC = null)
         {
-            Workspace training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile
-            try
-            {
-                CheckGradOutput(gradOutput);
-                int[] stateShape = _exec.SavedUnbatched ? [2, 32] : [2, _exec.SavedBatch, 32];
-                global::Deepbox.CompilerServices.ModelSupport.CheckState("gradH", gradH, stateShape);
-                global::Deepbox.CompilerServices.ModelSupport.CheckState("gradC", gradC, stateShape);
-                global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
-                global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
-                global::Deepbox.Tensor gradC0 = global::Deepbox.Tensor.Zeros(stateShape);
-                training.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());
-                return (gradInput, (gradH0, gradC0));
-            }
-            finally
-            {
-                _exec.ExitTrainingPass();
-            }
+            using var training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile
+            global::Deepbox.CompilerServices.ModelSupport.CheckGradient(gradOutput, _exec.IsTraining, _exec.Saved, OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
+            int[] stateShape = _exec.SavedUnbatched ? [2, 32] : [2, _exec.SavedBatch, 32];
+            global::Deepbox.CompilerServices.ModelSupport.CheckState("gradH", gradH, stateShape);
+            global::Deepbox.CompilerServices.ModelSupport.CheckState("gradC", gradC, stateShape);
+            global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
+            global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
+            global::Deepbox.Tensor gradC0 = global::Deepbox.Tensor.Zeros(stateShape);
+            training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());
+            return (gradInput, (gradH0, gradC0));
         }
 
         /// <summary>
@@ -228,33 +214,15 @@ namespace Snapshots
         /// <param name="gradInput">Receives the gradient with respect to the input, or empty to skip it.</param>
         public void Backward(global::System.ReadOnlySpan<float> gradOutput, global::System.Span<float> gradInput)
         {
-            Workspace training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile
-            try
-            {
-                global::Deepbox.CompilerServices.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
-                global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _exec.SavedBatch, 1, OutputSize);
-                if (!gradInput.IsEmpty)
-                {
-                    global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
-                }
-
-                training.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, default, default, gradInput, default, default);
-            }
-            finally
-            {
-                _exec.ExitTrainingPass();
-            }
-        }
-
-        private void CheckGradOutput(global::Deepbox.Tensor gradOutput)
-        {
-            global::System.ArgumentNullException.ThrowIfNull(gradOutput);
+            using var training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile
             global::Deepbox.CompilerServices.ModelSupport.CheckBackward(_exec.IsTraining, _exec.Saved);
-            int[] expected = OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched);
-            if (!gradOutput.HasShape(expected))
+            global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradOutput", gradOutput.Length, _exec.SavedBatch, 1, OutputSize);
+            if (!gradInput.IsEmpty)
             {
-                global::Deepbox.CompilerServices.ModelSupport.ThrowShape("gradOutput", global::Deepbox.CompilerServices.ModelSupport.Shape(expected), gradOutput.Shape);
+                global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
             }
+
+            training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, default, default, gradInput, default, default);
         }
 
         private static int[] InputShape(int batch, int seqLen, bool unbatched)
@@ -389,29 +357,14 @@ namespace Snapshots
         {
             if (!_exec.IsTraining)
             {
-                Workspace pass = _exec.BeginEvaluation(out Weights weights);
-                try
-                {
-                    pass.Forward(weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
-                }
-                finally
-                {
-                    _exec.EndEvaluation(pass);
-                }
-
+                using var pass = _exec.BeginEvaluation();
+                pass.Workspace.Forward(pass.Weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
                 return;
             }
 
-            Workspace training = _exec.EnterTrainingPass();
-            try
-            {
-                training.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
-                _exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace
-            }
-            finally
-            {
-                _exec.ExitTrainingPass();
-            }
+            using var training = _exec.EnterTrainingPass();
+            training.Workspace.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+            _exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace
         }
 
         /// <summary>
