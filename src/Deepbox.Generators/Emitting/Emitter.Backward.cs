@@ -239,19 +239,19 @@ internal static partial class Emitter
                     int index = (layer * d2) + d;
                     string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
                     Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
-                    string stateOffset = $"{Inv(index)} * batch * {Inv(hp)}";
+                    string stateOffset = $"{Scaled(index, "batch * " + Inv(hp))}";
                     string seq = $"_seq{s.Index}_{Inv(layer)}";
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: the final states' gradients in, back through time, the initial states' out.");
                     w.Line($"_dh{s.Index}.AsSpan(0, batch * {Inv(hp)}).Clear();");
-                    w.Line($"if (!gradH.IsEmpty) {S}.CopyRows(gradH.Slice({Inv(index)} * batch * {Inv(h)}), {Inv(h)}, _dh{s.Index}, {Inv(hp)}, {Inv(h)}, batch);");
+                    w.Line($"if (!gradH.IsEmpty) {S}.CopyRows(gradH.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, _dh{s.Index}, {Inv(hp)}, {Inv(h)}, batch);");
                     if (lstm)
                     {
                         w.Line($"_dc{s.Index}.AsSpan(0, batch * {Inv(hp)}).Clear();");
-                        w.Line($"if (!gradC.IsEmpty) {S}.CopyRows(gradC.Slice({Inv(index)} * batch * {Inv(h)}), {Inv(h)}, _dc{s.Index}, {Inv(hp)}, {Inv(h)}, batch);");
+                        w.Line($"if (!gradC.IsEmpty) {S}.CopyRows(gradC.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, _dc{s.Index}, {Inv(hp)}, {Inv(h)}, batch);");
                     }
 
-                    string gates = $"_gx{s.Index}.AsSpan({Inv(index)} * rows * {Inv(n)})";
-                    string aux = $"_aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)})";
+                    string gates = $"_gx{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(n))})";
+                    string aux = $"_aux{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(hp))})";
                     string dSeq = $"_d{seq}.AsSpan({Inv(d * hp)})";
                     string call = l.Kind switch
                     {
@@ -260,10 +260,10 @@ internal static partial class Emitter
                         _ => $"{seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dh{s.Index}",
                     };
                     w.Line($"{k}.{BackwardName(l, h)}({call}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")});");
-                    w.Line($"if (!gradH0.IsEmpty) {S}.CopyRows(_dh{s.Index}, {Inv(hp)}, gradH0.Slice({Inv(index)} * batch * {Inv(h)}), {Inv(h)}, {Inv(h)}, batch);");
+                    w.Line($"if (!gradH0.IsEmpty) {S}.CopyRows(_dh{s.Index}, {Inv(hp)}, gradH0.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
                     if (lstm)
                     {
-                        w.Line($"if (!gradC0.IsEmpty) {S}.CopyRows(_dc{s.Index}, {Inv(hp)}, gradC0.Slice({Inv(index)} * batch * {Inv(h)}), {Inv(h)}, {Inv(h)}, batch);");
+                        w.Line($"if (!gradC0.IsEmpty) {S}.CopyRows(_dc{s.Index}, {Inv(hp)}, gradC0.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
                     }
 
                     w.Line("// Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.");

@@ -272,7 +272,7 @@ internal static partial class Emitter
         using (w.Block($"private void Stage{s.Index}(int batch, int seqLen, {RoSpan} h0, {RoSpan} c0, {Span} hN, {Span} cN)"))
         {
             w.Line("int rows = batch * seqLen;");
-            w.Line($"int stateRows = {Inv(states)} * batch;");
+            w.Line($"int stateRows = {Scaled(states, "batch")};");
             w.Line($"// Initial states: a row of {Inv(hp)} floats per (layer, direction, sequence), zeros unless given.");
             w.Line($"_h0_{s.Index}.AsSpan(0, stateRows * {Inv(hp)}).Clear();");
             w.Line($"if (!h0.IsEmpty) {S}.CopyRows(h0, {Inv(h)}, _h0_{s.Index}, {Inv(hp)}, {Inv(h)}, stateRows);");
@@ -317,7 +317,7 @@ internal static partial class Emitter
                     for (int d = 0; d < d2; d++)
                     {
                         string off = d == 0 ? $"(seqLen - 1) * batch * {Inv(d2 * hp)}" : Inv(d * hp);
-                        w.Line($"{S}.CopyRows(_seq{s.Index}_{Inv(layer)}.AsSpan({off}), {Inv(d2 * hp)}, hN.Slice({Inv((layer * d2) + d)} * batch * {Inv(h)}), {Inv(h)}, {Inv(h)}, batch);");
+                        w.Line($"{S}.CopyRows(_seq{s.Index}_{Inv(layer)}.AsSpan({off}), {Inv(d2 * hp)}, hN.Slice({Scaled((layer * d2) + d, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
                     }
                 }
             }
@@ -331,8 +331,10 @@ internal static partial class Emitter
                         for (int d = 0; d < d2; d++)
                         {
                             int index = (layer * d2) + d;
-                            string off = $"({Inv(index)} * rows{(d == 0 ? " + ((seqLen - 1) * batch)" : string.Empty)}) * {Inv(hp)}";
-                            w.Line($"{S}.CopyRows(_aux{s.Index}.AsSpan({off}), {Inv(hp)}, cN.Slice({Inv(index)} * batch * {Inv(h)}), {Inv(h)}, {Inv(h)}, batch);");
+                            string rowsPart = Scaled(index, "rows");
+                            string inner = d == 0 ? (rowsPart == "0" ? "(seqLen - 1) * batch" : $"{rowsPart} + ((seqLen - 1) * batch)") : rowsPart;
+                            string off = inner == "0" ? "0" : $"({inner}) * {Inv(hp)}";
+                            w.Line($"{S}.CopyRows(_aux{s.Index}.AsSpan({off}), {Inv(hp)}, cN.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
                         }
                     }
                 }

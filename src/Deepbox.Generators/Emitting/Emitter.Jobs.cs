@@ -71,12 +71,12 @@ internal static partial class Emitter
                     string dense = $"{k}.{DenseName(src, n, Activation.None, panel: InputPanel(plan, l))}";
                     string weights = $"W._w{s.Index}_{tag}_ih, W._b{s.Index}_{tag}";
                     // Training keeps every layer's and direction's gates for Backward; evaluation reuses the first slot.
-                    string gxAt = index == 0 ? "0" : $"_training ? {Inv(index)} * rows * {Inv(n)} : 0";
-                    string stateOffset = $"{Inv(index)} * batch * {Inv(hp)}";
+                    string gxAt = index == 0 ? "0" : $"_training ? {Scaled(index, "rows * " + Inv(n))} : 0";
+                    string stateOffset = $"{Scaled(index, "batch * " + Inv(hp))}";
                     string extra = l.Kind switch
                     {
-                        LayerKind.Gru => $"W._bhn{s.Index}_{tag}, _h0_{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
-                        LayerKind.Lstm => $"_h0_{s.Index}.AsSpan({stateOffset}), _c{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Inv(index)} * rows * {Inv(hp)}), ",
+                        LayerKind.Gru => $"W._bhn{s.Index}_{tag}, _h0_{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(hp))}), ",
+                        LayerKind.Lstm => $"_h0_{s.Index}.AsSpan({stateOffset}), _c{s.Index}.AsSpan({stateOffset}), _aux{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(hp))}), ",
                         _ => $"_h0_{s.Index}.AsSpan({stateOffset}), ",
                     };
                     using (w.Block($"case {Inv(job)}: // ({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}"))

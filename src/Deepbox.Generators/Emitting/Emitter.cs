@@ -81,6 +81,14 @@ internal static partial class Emitter
 
     private static string Inv(int v) => v.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary><c>k * factors</c> as the generated code should read it: <c>0</c>, the factors alone, or the product.</summary>
+    private static string Scaled(int k, string factors) => k switch
+    {
+        0 => "0",
+        1 => factors,
+        _ => Inv(k) + " * " + factors,
+    };
+
     /// <summary>The compilation's shared kernel class (its 512-bit streaming kernels: this and <c>512</c>).</summary>
     private static string KernelClass(ModelPlan plan) => "global::" + plan.KernelNamespace + ".Kernels";
 

@@ -435,8 +435,8 @@ namespace Snapshots
                 // Final states [4, B, 17]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {
-                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 48), 48, hN.Slice(0 * batch * 17), 17, 17, batch);
-                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_0.AsSpan(24), 48, hN.Slice(1 * batch * 17), 17, 17, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 48), 48, hN.Slice(0), 17, 17, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_0.AsSpan(24), 48, hN.Slice(batch * 17), 17, 17, batch);
                     global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_1.AsSpan((seqLen - 1) * batch * 48), 48, hN.Slice(2 * batch * 17), 17, 17, batch);
                     global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_1.AsSpan(24), 48, hN.Slice(3 * batch * 17), 17, 17, batch);
                 }
@@ -499,13 +499,13 @@ namespace Snapshots
                                 }
                             }
 
-                            global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H17(_gx0.AsSpan(gx), W._w0_0_hh, W._bhn0_0, _h0_0.AsSpan(0 * batch * 24), _aux0.AsSpan(0 * rows * 24), _seq0_0.AsSpan(0), 48, batch, seqLen, reverse: false, s0, s1, b0, b1);
+                            global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H17(_gx0.AsSpan(gx), W._w0_0_hh, W._bhn0_0, _h0_0.AsSpan(0), _aux0.AsSpan(0), _seq0_0.AsSpan(0), 48, batch, seqLen, reverse: false, s0, s1, b0, b1);
                         }
                         break;
                     }
                     case 1: // (0) layer 0, reverse
                     {
-                        int gx = _training ? 1 * rows * 72 : 0;
+                        int gx = _training ? rows * 72 : 0;
                         // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
                         // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
                         int steps = global::System.Math.Max(1, 3640 / batch);
@@ -528,7 +528,7 @@ namespace Snapshots
                                 }
                             }
 
-                            global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H17(_gx0.AsSpan(gx), W._w0_0r_hh, W._bhn0_0r, _h0_0.AsSpan(1 * batch * 24), _aux0.AsSpan(1 * rows * 24), _seq0_0.AsSpan(24), 48, batch, seqLen, reverse: true, s0, s1, b0, b1);
+                            global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H17(_gx0.AsSpan(gx), W._w0_0r_hh, W._bhn0_0r, _h0_0.AsSpan(batch * 24), _aux0.AsSpan(rows * 24), _seq0_0.AsSpan(24), 48, batch, seqLen, reverse: true, s0, s1, b0, b1);
                         }
                         break;
                     }
@@ -659,16 +659,16 @@ namespace Snapshots
                 global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N48_Accumulate(_dG0, 72, _wT0_1r_ih, default, _d_seq0_0, rows);
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 24).Clear();
-                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0 * batch * 17), 17, _dh0, 24, 17, batch);
-                global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(0 * rows * 72), _aux0.AsSpan(0 * rows * 24), _h0_0.AsSpan(0 * batch * 24), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false);
-                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(0 * batch * 17), 17, 17, batch);
+                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0), 17, _dh0, 24, 17, batch);
+                global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(0), _aux0.AsSpan(0), _h0_0.AsSpan(0), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false);
+                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(0), 17, 17, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
                 _gW.AsSpan(0, 648).Clear();
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0.Grad.AsSpan());
                 _gW.AsSpan(0, 1224).Clear();
                 if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_0.AsSpan(0), 48, _dGh0.AsSpan(batch * 72), _gW, (seqLen - 1) * batch);
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(0 * batch * 24), 24, _dGh0, _gW, batch);
+                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(0), 24, _dGh0, _gW, batch);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0.Grad.AsSpan());
                 _gB.AsSpan(0, 72).Clear();
                 global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);
@@ -680,16 +680,16 @@ namespace Snapshots
                 global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N16_Zero(_dG0, 72, _wT0_0_ih, default, _d_x, rows);
                 // Layer 0, reverse: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 24).Clear();
-                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(1 * batch * 17), 17, _dh0, 24, 17, batch);
-                global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(1 * rows * 72), _aux0.AsSpan(1 * rows * 24), _h0_0.AsSpan(1 * batch * 24), _seq0_0.AsSpan(24), _wT0_0r_hh, _d_seq0_0.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true);
-                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(1 * batch * 17), 17, 17, batch);
+                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(batch * 17), 17, _dh0, 24, 17, batch);
+                global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(rows * 72), _aux0.AsSpan(rows * 24), _h0_0.AsSpan(batch * 24), _seq0_0.AsSpan(24), _wT0_0r_hh, _d_seq0_0.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true);
+                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(batch * 17), 17, 17, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
                 _gW.AsSpan(0, 648).Clear();
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0_reverse.Grad.AsSpan());
                 _gW.AsSpan(0, 1224).Clear();
                 if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_0.AsSpan((batch * 48) + 24), 48, _dGh0, _gW, (seqLen - 1) * batch);
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(1 * batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gW, batch);
+                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gW, batch);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0_reverse.Grad.AsSpan());
                 _gB.AsSpan(0, 72).Clear();
                 global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB);

@@ -520,13 +520,13 @@ namespace Snapshots
                 // Final states [2, B, 32]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {
-                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 32), 32, hN.Slice(0 * batch * 32), 32, 32, batch);
-                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_1.AsSpan((seqLen - 1) * batch * 32), 32, hN.Slice(1 * batch * 32), 32, 32, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 32), 32, hN.Slice(0), 32, 32, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_1.AsSpan((seqLen - 1) * batch * 32), 32, hN.Slice(batch * 32), 32, 32, batch);
                 }
                 if (!cN.IsEmpty)
                 {
-                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_aux0.AsSpan((0 * rows + ((seqLen - 1) * batch)) * 32), 32, cN.Slice(0 * batch * 32), 32, 32, batch);
-                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_aux0.AsSpan((1 * rows + ((seqLen - 1) * batch)) * 32), 32, cN.Slice(1 * batch * 32), 32, 32, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_aux0.AsSpan(((seqLen - 1) * batch) * 32), 32, cN.Slice(0), 32, 32, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_aux0.AsSpan((rows + ((seqLen - 1) * batch)) * 32), 32, cN.Slice(batch * 32), 32, 32, batch);
                 }
             }
 
@@ -591,13 +591,13 @@ namespace Snapshots
                                 }
                             }
 
-                            global::Deepbox.Generated.Snapshots.Kernels.LstmSequence_H32(_gx0.AsSpan(gx), W._w0_0_hh, _h0_0.AsSpan(0 * batch * 32), _c0.AsSpan(0 * batch * 32), _aux0.AsSpan(0 * rows * 32), _seq0_0.AsSpan(0), 32, batch, seqLen, reverse: false, s0, s1, b0, b1);
+                            global::Deepbox.Generated.Snapshots.Kernels.LstmSequence_H32(_gx0.AsSpan(gx), W._w0_0_hh, _h0_0.AsSpan(0), _c0.AsSpan(0), _aux0.AsSpan(0), _seq0_0.AsSpan(0), 32, batch, seqLen, reverse: false, s0, s1, b0, b1);
                         }
                         break;
                     }
                     case 1: // (lstm) layer 1, forward
                     {
-                        int gx = _training ? 1 * rows * 128 : 0;
+                        int gx = _training ? rows * 128 : 0;
                         // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
                         // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
                         int steps = global::System.Math.Max(1, 2048 / batch);
@@ -620,7 +620,7 @@ namespace Snapshots
                                 }
                             }
 
-                            global::Deepbox.Generated.Snapshots.Kernels.LstmSequence_H32(_gx0.AsSpan(gx), W._w0_1_hh, _h0_0.AsSpan(1 * batch * 32), _c0.AsSpan(1 * batch * 32), _aux0.AsSpan(1 * rows * 32), _seq0_1.AsSpan(0), 32, batch, seqLen, reverse: false, s0, s1, b0, b1);
+                            global::Deepbox.Generated.Snapshots.Kernels.LstmSequence_H32(_gx0.AsSpan(gx), W._w0_1_hh, _h0_0.AsSpan(batch * 32), _c0.AsSpan(batch * 32), _aux0.AsSpan(rows * 32), _seq0_1.AsSpan(0), 32, batch, seqLen, reverse: false, s0, s1, b0, b1);
                         }
                         break;
                     }
@@ -662,19 +662,19 @@ namespace Snapshots
                 int rows = batch * seqLen;
                 // Layer 1, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 32).Clear();
-                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(1 * batch * 32), 32, _dh0, 32, 32, batch);
+                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(batch * 32), 32, _dh0, 32, 32, batch);
                 _dc0.AsSpan(0, batch * 32).Clear();
-                if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(1 * batch * 32), 32, _dc0, 32, 32, batch);
-                global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32(_gx0.AsSpan(1 * rows * 128), _aux0.AsSpan(1 * rows * 32), _c0.AsSpan(1 * batch * 32), _wT0_1_hh, _d_seq0_1.AsSpan(0), 32, _dG0, _dh0, _dc0, batch, seqLen, reverse: false);
-                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(1 * batch * 32), 32, 32, batch);
-                if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(1 * batch * 32), 32, 32, batch);
+                if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(batch * 32), 32, _dc0, 32, 32, batch);
+                global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32(_gx0.AsSpan(rows * 128), _aux0.AsSpan(rows * 32), _c0.AsSpan(batch * 32), _wT0_1_hh, _d_seq0_1.AsSpan(0), 32, _dG0, _dh0, _dc0, batch, seqLen, reverse: false);
+                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(batch * 32), 32, 32, batch);
+                if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(batch * 32), 32, 32, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
                 _gW.AsSpan(0, 4096).Clear();
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_drop0_1, 32, _dG0, _gW, rows);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_ih_l1.Grad.AsSpan());
                 _gW.AsSpan(0, 4096).Clear();
                 if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_1.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gW, (seqLen - 1) * batch);
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(1 * batch * 32), 32, _dG0, _gW, batch);
+                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(batch * 32), 32, _dG0, _gW, batch);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l1.Grad.AsSpan());
                 _gB.AsSpan(0, 128).Clear();
                 global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB);
@@ -686,19 +686,19 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.Multiply(_d_seq0_0.AsSpan(0, rows * 32), _mask0_1, _d_seq0_0.AsSpan(0, rows * 32));
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 32).Clear();
-                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0 * batch * 32), 32, _dh0, 32, 32, batch);
+                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0), 32, _dh0, 32, 32, batch);
                 _dc0.AsSpan(0, batch * 32).Clear();
-                if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(0 * batch * 32), 32, _dc0, 32, 32, batch);
-                global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32(_gx0.AsSpan(0 * rows * 128), _aux0.AsSpan(0 * rows * 32), _c0.AsSpan(0 * batch * 32), _wT0_0_hh, _d_seq0_0.AsSpan(0), 32, _dG0, _dh0, _dc0, batch, seqLen, reverse: false);
-                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(0 * batch * 32), 32, 32, batch);
-                if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(0 * batch * 32), 32, 32, batch);
+                if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(0), 32, _dc0, 32, 32, batch);
+                global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32(_gx0.AsSpan(0), _aux0.AsSpan(0), _c0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 32, _dG0, _dh0, _dc0, batch, seqLen, reverse: false);
+                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(0), 32, 32, batch);
+                if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(0), 32, 32, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
                 _gW.AsSpan(0, 128).Clear();
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K1_N128(_x, 1, _dG0, _gW, rows);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 1, 8, 1, 1, _model._p0_weight_ih_l0.Grad.AsSpan());
                 _gW.AsSpan(0, 4096).Clear();
                 if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_0.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gW, (seqLen - 1) * batch);
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(0 * batch * 32), 32, _dG0, _gW, batch);
+                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(0), 32, _dG0, _gW, batch);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l0.Grad.AsSpan());
                 _gB.AsSpan(0, 128).Clear();
                 global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB);

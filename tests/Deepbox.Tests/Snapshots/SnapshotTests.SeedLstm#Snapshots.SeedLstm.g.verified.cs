@@ -400,7 +400,7 @@ namespace Snapshots
             private void Stage0(int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> hN, global::System.Span<float> cN)
             {
                 int rows = batch * seqLen;
-                int stateRows = 1 * batch;
+                int stateRows = batch;
                 // Initial states: a row of 8 floats per (layer, direction, sequence), zeros unless given.
                 _h0_0.AsSpan(0, stateRows * 8).Clear();
                 if (!h0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(h0, 8, _h0_0, 8, 8, stateRows);
@@ -412,11 +412,11 @@ namespace Snapshots
                 // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {
-                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 8), 8, hN.Slice(0 * batch * 8), 8, 8, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 8), 8, hN.Slice(0), 8, 8, batch);
                 }
                 if (!cN.IsEmpty)
                 {
-                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_aux0.AsSpan((0 * rows + ((seqLen - 1) * batch)) * 8), 8, cN.Slice(0 * batch * 8), 8, 8, batch);
+                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_aux0.AsSpan(((seqLen - 1) * batch) * 8), 8, cN.Slice(0), 8, 8, batch);
                 }
             }
 
@@ -477,7 +477,7 @@ namespace Snapshots
                                 }
                             }
 
-                            global::Deepbox.Generated.Snapshots.Kernels.LstmSequence_H8(_gx0.AsSpan(gx), W._w0_0_hh, _h0_0.AsSpan(0 * batch * 8), _c0.AsSpan(0 * batch * 8), _aux0.AsSpan(0 * rows * 8), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, s0, s1, b0, b1);
+                            global::Deepbox.Generated.Snapshots.Kernels.LstmSequence_H8(_gx0.AsSpan(gx), W._w0_0_hh, _h0_0.AsSpan(0), _c0.AsSpan(0), _aux0.AsSpan(0), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, s0, s1, b0, b1);
                         }
                         break;
                     }
@@ -508,19 +508,19 @@ namespace Snapshots
                 int rows = batch * seqLen;
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 8).Clear();
-                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0 * batch * 8), 8, _dh0, 8, 8, batch);
+                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0), 8, _dh0, 8, 8, batch);
                 _dc0.AsSpan(0, batch * 8).Clear();
-                if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(0 * batch * 8), 8, _dc0, 8, 8, batch);
-                global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H8(_gx0.AsSpan(0 * rows * 32), _aux0.AsSpan(0 * rows * 8), _c0.AsSpan(0 * batch * 8), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dh0, _dc0, batch, seqLen, reverse: false);
-                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0 * batch * 8), 8, 8, batch);
-                if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 8, gradC0.Slice(0 * batch * 8), 8, 8, batch);
+                if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(0), 8, _dc0, 8, 8, batch);
+                global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H8(_gx0.AsSpan(0), _aux0.AsSpan(0), _c0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dh0, _dc0, batch, seqLen, reverse: false);
+                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0), 8, 8, batch);
+                if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 8, gradC0.Slice(0), 8, 8, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
                 _gW.AsSpan(0, 128).Clear();
                 global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K4_N32(_x, 4, _dG0, _gW, rows);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 8, 4, 8, 4, 4, _model._p0_weight_ih_l0.Grad.AsSpan());
                 _gW.AsSpan(0, 256).Clear();
                 if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N32(_seq0_0.AsSpan(0), 8, _dG0.AsSpan(batch * 32), _gW, (seqLen - 1) * batch);
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N32(_h0_0.AsSpan(0 * batch * 8), 8, _dG0, _gW, batch);
+                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N32(_h0_0.AsSpan(0), 8, _dG0, _gW, batch);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 8, 8, 8, 8, 8, _model._p0_weight_hh_l0.Grad.AsSpan());
                 _gB.AsSpan(0, 32).Clear();
                 global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 32, _gB);
