@@ -138,7 +138,7 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
     /// <exception cref="InvalidOperationException">A training-mode pass is running.</exception>
     public void Eval()
     {
-        EnterTrainingPass("Eval()");
+        EnterGate(GateHolder.Exclusive, "Eval()");
         try
         {
             _training = false;
@@ -163,16 +163,31 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
     {
         while (true)
         {
+            TWeights w = CountCurrent();
+            if (Matches(w))
+            {
+                return w;
+            }
+
+            Release(w);
+            Refresh();
+        }
+    }
+
+    /// <summary>The published weights, counted as read (not repacked until <see cref="Release"/>).</summary>
+    private TWeights CountCurrent()
+    {
+        while (true)
+        {
             TWeights w = Volatile.Read(ref _current);
             Interlocked.Increment(ref w.Readers);
-            // Still the published weights (they were not being repacked when counted), and still the parameters' values.
-            if (ReferenceEquals(w, Volatile.Read(ref _current)) && Matches(w))
+            // Still the published weights: they were not being repacked when counted.
+            if (ReferenceEquals(w, Volatile.Read(ref _current)))
             {
                 return w;
             }
 
             Interlocked.Decrement(ref w.Readers);
-            Refresh();
         }
     }
 
@@ -194,18 +209,7 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
         if (_training)
         {
             counted = true;
-            while (true)
-            {
-                w = Volatile.Read(ref _current);
-                Interlocked.Increment(ref w.Readers);
-                if (ReferenceEquals(w, Volatile.Read(ref _current)))
-                {
-                    break;
-                }
-
-                Interlocked.Decrement(ref w.Readers);
-            }
-
+            w = CountCurrent();
             return Volatile.Read(ref w.StepPacked) ? w : PackForStep(w, streamed: false);
         }
 
@@ -238,7 +242,7 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
     /// <exception cref="InvalidOperationException">A training-mode pass is running.</exception>
     public LoadStateDictResult Load(IReadOnlyDictionary<string, Tensor> stateDict, bool strict)
     {
-        EnterTrainingPass("Loading weights");
+        EnterGate(GateHolder.Exclusive, "Loading weights");
         try
         {
             lock (_gate)
@@ -284,7 +288,7 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
     /// <exception cref="InvalidOperationException">Another training-mode pass is running.</exception>
     public TrainingPass EnterTrainingPass()
     {
-        EnterTrainingPass("This call");
+        EnterGate(GateHolder.TrainingPass, what: null);
         return new TrainingPass(this, _trainingWorkspace ??= _createWorkspace());
     }
 
@@ -321,25 +325,34 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
         Saved = true;
     }
 
-    /// <summary>
-    /// Takes the training gate: 1 for a training pass, 2 for <see cref="Eval"/> or a load. A training pass holding it is
-    /// an error for the caller; Eval or a load holding it is only waited for (they take microseconds).
-    /// </summary>
-    private void EnterTrainingPass(string what)
+    /// <summary>Who holds the training gate: a training pass (an error for another caller) or Eval()/a load (waited for).</summary>
+    private enum GateHolder
     {
-        int holder = what == "This call" ? 1 : 2;
+        None = 0,
+        TrainingPass = 1,
+        Exclusive = 2,
+    }
+
+    /// <summary>
+    /// Takes the training gate for <paramref name="holder"/>. A training pass holding it is an error for the caller; Eval or
+    /// a load holding it is only waited for (they take microseconds).
+    /// </summary>
+    /// <param name="holder">Who takes it.</param>
+    /// <param name="what">What the caller is doing, for the message (null for a training pass: the rule says it).</param>
+    private void EnterGate(GateHolder holder, string? what)
+    {
         var spin = default(SpinWait);
         while (true)
         {
-            int was = Interlocked.CompareExchange(ref _trainingPass, holder, 0);
-            if (was == 0)
+            var was = (GateHolder)Interlocked.CompareExchange(ref _trainingPass, (int)holder, (int)GateHolder.None);
+            if (was == GateHolder.None)
             {
                 return;
             }
 
-            if (was == 1)
+            if (was == GateHolder.TrainingPass)
             {
-                throw new InvalidOperationException(holder == 1 ? TrainingRule : what + " while a training-mode pass is running: " + TrainingRule);
+                throw new InvalidOperationException(what is null ? TrainingRule : what + " while a training-mode pass is running: " + TrainingRule);
             }
 
             spin.SpinOnce();
