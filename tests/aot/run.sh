@@ -17,7 +17,8 @@ fail() {
 }
 
 [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || fail "this check publishes for linux-x64 and runs the binary: it needs a Linux x86-64 machine"
-# The sample is compiled for x86-64-v3 (see its csproj): the binary does not start on a CPU without AVX2.
+# The sample sets no instruction set: the package's build file (imported by samples/Directory.Build.targets, as NuGet
+# imports it into a user's project) chooses x86-64-v3, so the binary does not start on a CPU without AVX2.
 grep -qw avx2 /proc/cpuinfo || fail "this CPU has no AVX2, so the x86-64-v3 binary cannot run here"
 
 # NativeAOT's prerequisites on Debian: a C toolchain to link with (the SDK takes clang where it is on the PATH, else
@@ -45,6 +46,9 @@ if [ -n "$other_warnings" ]; then
   echo "$other_warnings" >&2
   fail "the publish has warnings"
 fi
+
+grep -q "Deepbox: NativeAOT compiles RecurrentLayers for x86-64-v3" "$log" \
+  || fail "the publish did not say that Deepbox's build file chose x86-64-v3 (a default publish must not run emulated vectors)"
 
 binary="$work/publish/RecurrentLayers"
 [ -x "$binary" ] || fail "the publish wrote no native binary at publish/RecurrentLayers"
