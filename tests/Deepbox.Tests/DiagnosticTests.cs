@@ -70,6 +70,37 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void StreamingABidirectionalModelIsACompileErrorThatSaysWhy()
+    {
+        const string source = """
+            using System;
+            using Deepbox;
+            [Gru(4, 8, Bidirectional = true, Name = "encoder")] [Linear(16, 2)] public partial class Tagger;
+            public static class User
+            {
+                public static void Use(Tagger t)
+                {
+                    ModelState s = t.CreateState();
+                    t.Step(new float[4], s, new float[2]);
+                    t.CreateState(new float[16]);
+                }
+            }
+            """;
+        GeneratorHarness.Result result = GeneratorHarness.Run(source);
+        IReadOnlyList<Diagnostic> errors = result.AllDiagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        Assert.Equal(3, errors.Count);
+        Assert.All(errors, d =>
+        {
+            Assert.Equal("CS0619", d.Id); // "'member' is obsolete: 'reason'", not CS1061's "no definition"
+            Assert.Contains(
+                "Tagger cannot stream: its GRU layer 'encoder' is bidirectional, and the reverse direction starts at the sequence's last step",
+                d.GetMessage(System.Globalization.CultureInfo.InvariantCulture),
+                StringComparison.Ordinal);
+        });
+        Assert.DoesNotContain(result.AllDiagnostics, d => d.Severity == DiagnosticSeverity.Warning);
+    }
+
+    [Fact]
     public void ArgumentThatIsNotAConstantIsReported()
     {
         (string source, TextSpan span) = Unmark("using Deepbox;\n[[|Lstm(4, int.Parse(\"8\"))|]] public partial class M;");

@@ -94,7 +94,7 @@ public class NonFiniteTests
     public void StepCarriesItAsForwardDoes(string name, float bad)
     {
         ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
-        MethodInfo? stepMethod = c.Type.GetMethod("Step");
+        MethodInfo? stepMethod = TestSupport.StepMethod(c.Type);
         if (stepMethod is null)
         {
             return; // bidirectional: no streaming

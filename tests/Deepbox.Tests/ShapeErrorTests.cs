@@ -78,6 +78,7 @@ public class ShapeErrorTests
         LoadStateDictResult r = m.LoadStateDict(dict, strict: false);
         Assert.Equal(["lstm.bias_hh_l1"], r.MissingKeys);
         Assert.Equal(["extra"], r.UnexpectedKeys);
+        Assert.Equal("LoadStateDictResult { MissingKeys = [lstm.bias_hh_l1], UnexpectedKeys = [extra] }", r.ToString());
         Assert.Equal(before[0].Select(v => v + 1), m.Parameters()[0].Value.ToArray());
         Assert.Equal(before[7], m.NamedParameters().Single(p => p.Name == "lstm.bias_hh_l1").Parameter.Value.ToArray());
     }

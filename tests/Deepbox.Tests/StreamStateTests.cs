@@ -18,7 +18,7 @@ public class StreamStateTests
     private const int T = 9;
 
     public static TheoryData<string> Streamable => new(ForwardGridTests.Cases.Keys
-        .Where(k => ForwardGridTests.Cases[k].Type.GetMethod("Step") is not null)
+        .Where(k => TestSupport.StepMethod(ForwardGridTests.Cases[k].Type) is not null)
         .OrderBy(k => k, StringComparer.Ordinal));
 
     [Theory]

@@ -11,6 +11,10 @@ namespace Deepbox.Tests;
 /// <summary>Random data and comparisons shared by the numeric tests.</summary>
 internal static class TestSupport
 {
+    /// <summary>The model's <c>Step</c>, or null when it cannot stream (then its streaming members are compile-time errors).</summary>
+    public static System.Reflection.MethodInfo? StepMethod(Type model) =>
+        model.GetMethod("Step") is { } step && !Attribute.IsDefined(step, typeof(ObsoleteAttribute)) ? step : null;
+
     /// <summary>
     /// The fewest bytes the calling thread allocated in one of a few runs of <paramref name="work"/>: the runtime itself
     /// allocates now and then on a thread (tier-up of a method, a type's initialization, more so on a busy machine), while a

@@ -30,6 +30,32 @@ public class TrainingModeTests
     }
 
     [Fact]
+    public void ASecondBackwardWithoutANewForwardIsRefused()
+    {
+        // PyTorch frees the graph on backward; adding the same gradients twice would be silently wrong.
+        var m = new SeedLstm(seed: 3);
+        m.Train();
+        Tensor x = Tensor.Zeros(2, 3, 4);
+        x.AsSpan().Fill(0.5f);
+        Tensor y = m.Forward(x);
+        Tensor g = Tensor.Zeros(y.Shape.ToArray());
+        g.AsSpan().Fill(1f);
+        m.Backward(g);
+        float[] once = m.Parameters().SelectMany(p => p.Grad.AsSpan().ToArray()).ToArray();
+
+        InvalidOperationException e = Assert.Throws<InvalidOperationException>(() => m.Backward(g));
+        Assert.StartsWith("Backward already went back through this forward pass", e.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => m.BackwardWithState(g));
+        Assert.Throws<InvalidOperationException>(() => m.Backward(g.AsSpan(), Span<float>.Empty));
+        Assert.Equal(once, m.Parameters().SelectMany(p => p.Grad.AsSpan().ToArray()).ToArray()); // refused calls added nothing
+
+        // A new Forward makes Backward possible again, and it adds the same gradients once more.
+        m.Forward(x);
+        m.Backward(g);
+        Assert.Equal(once.Select(v => v + v), m.Parameters().SelectMany(p => p.Grad.AsSpan().ToArray()).ToArray());
+    }
+
+    [Fact]
     public void WrongGradientShapesNameExpectedAndActual()
     {
         var m = new SeedLstm();

@@ -23,6 +23,7 @@ public sealed class WeightFileTests : IDisposable
         LoadStateDictResult r = b.Load(path);
         Assert.Empty(r.MissingKeys);
         Assert.Empty(r.UnexpectedKeys);
+        Assert.Equal("LoadStateDictResult { All keys matched }", r.ToString());
         Assert.Equal(a.Parameters().Select(p => p.Value.ToArray()), b.Parameters().Select(p => p.Value.ToArray()));
         a.Eval();
         b.Eval();

@@ -19,6 +19,13 @@ internal static partial class Emitter
         body();
     }
 
+    /// <summary>The workspace's Backward call, then the saved pass marked spent (a second Backward is refused, as in PyTorch).</summary>
+    private static void BackwardCall(SourceWriter w, string arguments)
+    {
+        w.Line($"training.Workspace.Backward({Saved}, {arguments});");
+        w.Line("_exec.EndBackward();");
+    }
+
     private static void WriteBackwardApi(SourceWriter w, ModelPlan plan)
     {
         string outShape = OutputShapeText(plan);
@@ -36,7 +43,7 @@ internal static partial class Emitter
             {
                 w.Line($"{S}.CheckGradient(gradOutput, _exec.IsTraining, _exec.Saved, OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));");
                 w.Line($"{T} gradInput = {T}.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));");
-                w.Line($"training.Workspace.Backward({Saved}, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);");
+                BackwardCall(w, "gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default");
                 w.Line("return gradInput;");
             });
         }
@@ -79,12 +86,12 @@ internal static partial class Emitter
                     if (lstm)
                     {
                         w.Line($"{T} gradC0 = {T}.Zeros(stateShape);");
-                        w.Line($"training.Workspace.Backward({Saved}, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());");
+                        BackwardCall(w, "gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan()");
                         w.Line("return (gradInput, (gradH0, gradC0));");
                     }
                     else
                     {
-                        w.Line($"training.Workspace.Backward({Saved}, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);");
+                        BackwardCall(w, "gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default");
                         w.Line("return (gradInput, gradH0);");
                     }
                 });
@@ -111,7 +118,7 @@ internal static partial class Emitter
                 }
 
                 w.Line();
-                w.Line($"training.Workspace.Backward({Saved}, gradOutput, default, default, gradInput, default, default);");
+                BackwardCall(w, "gradOutput, default, default, gradInput, default, default");
             });
         }
 

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using Microsoft.CodeAnalysis.CSharp;
 
 namespace Deepbox.Generators;
 
@@ -67,6 +68,7 @@ internal static partial class Emitter
     {
         if (!CanStream(plan))
         {
+            WriteNoStepApi(w, plan);
             return;
         }
 
@@ -202,5 +204,36 @@ internal static partial class Emitter
         }
 
         w.Line($"{current}.Slice(0, OutputSize).CopyTo(output);");
+    }
+
+    /// <summary>
+    /// For a model that cannot stream (a bidirectional layer), the streaming members with the reason as a compile-time
+    /// error: calling them says why, rather than CS1061's "no definition". They are hidden from completion.
+    /// </summary>
+    private static void WriteNoStepApi(SourceWriter w, ModelPlan plan)
+    {
+        StagePlan bi = plan.Stages.First(s => s.Layer.IsRecurrent && s.Layer.Bidirectional);
+        string name = bi.Prefix.TrimEnd('.');
+        string reason = $"{plan.Spec.ClassName} cannot stream: its {bi.Layer.Kind.ToString().ToUpperInvariant()} layer{(name.Length == 0 ? string.Empty : $" '{name}'")} is bidirectional, "
+            + "and the reverse direction starts at the sequence's last step, so every output needs the whole sequence. Run Forward on whole "
+            + "sequences, or declare the layer without Bidirectional to stream with CreateState and Step.";
+        string literal = SymbolDisplay.FormatLiteral(reason, quote: true);
+        string[] members =
+        [
+            "public global::Deepbox.ModelState CreateState()",
+            $"public global::Deepbox.ModelState CreateState({RoSpan} values)",
+            $"public void Step({RoSpan} input, global::Deepbox.ModelState state, {Span} output)",
+        ];
+        w.Line("/// <summary>Why this model has no streaming members: the message of the errors that stand in for them.</summary>");
+        w.Line($"private const string NoStreaming = {literal};");
+        w.Line();
+        foreach (string member in members)
+        {
+            w.Line("/// <summary>Not available: see <see cref=\"NoStreaming\"/> (a compile-time error names the reason).</summary>");
+            w.Line("[global::System.Obsolete(NoStreaming, error: true)]");
+            w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
+            w.Line($"{member} => throw new global::System.NotSupportedException(NoStreaming);");
+            w.Line();
+        }
     }
 }

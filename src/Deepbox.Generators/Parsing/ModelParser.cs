@@ -25,7 +25,7 @@ internal static class ModelParser
         "InputSize", "OutputSize", "BatchFirst", "ParameterCount", "Forward", "ForwardWithState", "Parameters",
         "NamedParameters", "ZeroGrad", "Train", "Eval", "IsTraining", "StateDict", "LoadStateDict", "ToString",
         "Backward", "BackwardWithState", "Save", "Load", "CreateState", "Step", "StateLength", "Threads",
-        "Weights", "Workspace", "_exec", "s_stateLayout", // the nested classes and private fields of the model's file
+        "Weights", "Workspace", "_exec", "s_stateLayout", "NoStreaming", // the nested classes and private members of the model's file
     ];
 
     private static readonly Dictionary<string, LayerKind> Kinds = new()

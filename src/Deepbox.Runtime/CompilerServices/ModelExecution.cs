@@ -116,8 +116,11 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
         set => _threads = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Threads must be at least 1.");
     }
 
-    /// <summary>Whether the training workspace holds a training-mode forward pass that Backward may go back through.</summary>
-    public bool Saved { get; private set; }
+    /// <summary>
+    /// Whether the training workspace holds a training-mode forward pass that Backward may go back through, or one a
+    /// Backward has already gone back through (PyTorch frees the graph then: a second Backward needs a new Forward).
+    /// </summary>
+    public SavedPass Saved { get; private set; }
 
     /// <summary>The batch size of the saved pass.</summary>
     public int SavedBatch { get; private set; }
@@ -142,7 +145,7 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
         try
         {
             _training = false;
-            Saved = false;
+            Saved = SavedPass.None;
             if (_trainingWeights is { } held)
             {
                 _trainingWeights = null;
@@ -301,7 +304,7 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
     /// </summary>
     public TWeights BeginTrainingForward()
     {
-        Saved = false;
+        Saved = SavedPass.None;
         if (_trainingWeights is { } held)
         {
             // Given back first, so the repack a changed parameter needs can reuse them rather than allocate.
@@ -322,8 +325,11 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
         SavedBatch = batch;
         SavedSeqLen = seqLen;
         SavedUnbatched = unbatched;
-        Saved = true;
+        Saved = SavedPass.Ready;
     }
+
+    /// <summary>Inside a training pass, after its Backward: the saved pass is spent, as PyTorch frees the graph.</summary>
+    public void EndBackward() => Saved = SavedPass.Spent;
 
     /// <summary>Who holds the training gate: a training pass (an error for another caller) or Eval()/a load (waited for).</summary>
     private enum GateHolder
@@ -437,4 +443,17 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
 
         return true;
     }
+}
+
+/// <summary>What the training workspace holds for <c>Backward</c> (<see cref="ModelExecution{TWeights, TWorkspace}.Saved"/>).</summary>
+public enum SavedPass
+{
+    /// <summary>No training-mode forward pass since the last <c>Eval()</c> (or ever).</summary>
+    None = 0,
+
+    /// <summary>A training-mode forward pass that Backward may go back through.</summary>
+    Ready = 1,
+
+    /// <summary>A pass a Backward has gone back through: another Backward needs a new Forward.</summary>
+    Spent = 2,
 }

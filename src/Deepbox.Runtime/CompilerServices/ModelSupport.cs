@@ -171,7 +171,7 @@ public static partial class ModelSupport
     /// <param name="training">Whether the model is in training mode.</param>
     /// <param name="saved">Whether a training-mode forward pass was saved.</param>
     /// <param name="expected">The saved pass's output shape.</param>
-    public static void CheckGradient(Tensor gradOutput, bool training, bool saved, int[] expected)
+    public static void CheckGradient(Tensor gradOutput, bool training, SavedPass saved, int[] expected)
     {
         ArgumentNullException.ThrowIfNull(gradOutput);
         CheckBackward(training, saved);
@@ -183,17 +183,22 @@ public static partial class ModelSupport
 
     /// <summary>Throws when <c>Backward</c> comes without a training-mode forward pass to go back through.</summary>
     /// <param name="training">Whether the model is in training mode.</param>
-    /// <param name="saved">Whether a training-mode forward pass was saved.</param>
-    public static void CheckBackward(bool training, bool saved)
+    /// <param name="saved">Whether a training-mode forward pass was saved, and whether a Backward went back through it.</param>
+    public static void CheckBackward(bool training, SavedPass saved)
     {
         if (!training)
         {
             throw new InvalidOperationException("Backward needs training mode: call Train(), then Forward, then Backward (the model is in Eval mode).");
         }
 
-        if (!saved)
+        switch (saved)
         {
-            throw new InvalidOperationException("Backward needs a Forward in training mode first: there is no forward pass to go back through.");
+            case SavedPass.None:
+                throw new InvalidOperationException("Backward needs a Forward in training mode first: there is no forward pass to go back through.");
+            case SavedPass.Spent:
+                throw new InvalidOperationException(
+                    "Backward already went back through this forward pass: a second Backward would add the gradients again. " +
+                    "Run Forward again first (PyTorch refuses the same: 'Trying to backward through the graph a second time').");
         }
     }
 }

@@ -7,7 +7,17 @@ namespace Deepbox;
 /// <summary>What <see cref="IModel.LoadStateDict"/> did not match: the model's names the dictionary lacked, and the dictionary's names the model does not have.</summary>
 /// <param name="MissingKeys">Parameter names of the model that the dictionary did not have (left unchanged).</param>
 /// <param name="UnexpectedKeys">Names in the dictionary that are not parameters of the model (ignored).</param>
-public sealed record LoadStateDictResult(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys);
+public sealed record LoadStateDictResult(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys)
+{
+    /// <summary>
+    /// "All keys matched" when both lists are empty (PyTorch's <c>&lt;All keys matched successfully&gt;</c>), else the
+    /// lists: <c>LoadStateDictResult { MissingKeys = [fc.bias], UnexpectedKeys = [head.weight] }</c>.
+    /// </summary>
+    public override string ToString() =>
+        MissingKeys.Count == 0 && UnexpectedKeys.Count == 0
+            ? "LoadStateDictResult { All keys matched }"
+            : $"LoadStateDictResult {{ MissingKeys = [{string.Join(", ", MissingKeys)}], UnexpectedKeys = [{string.Join(", ", UnexpectedKeys)}] }}";
+}
 
 /// <summary>State-dictionary operations shared by every generated model.</summary>
 public static class StateDicts

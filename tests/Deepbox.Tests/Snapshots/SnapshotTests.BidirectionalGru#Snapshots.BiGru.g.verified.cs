@@ -197,6 +197,7 @@ namespace Snapshots
             global::Deepbox.CompilerServices.ModelSupport.CheckGradient(gradOutput, _exec.IsTraining, _exec.Saved, OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
+            _exec.EndBackward();
             return gradInput;
         }
 
@@ -216,6 +217,7 @@ namespace Snapshots
             global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
             training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);
+            _exec.EndBackward();
             return (gradInput, gradH0);
         }
 
@@ -236,12 +238,31 @@ namespace Snapshots
             }
 
             training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, default, default, gradInput, default, default);
+            _exec.EndBackward();
         }
 
         private static int[] InputShape(int batch, int seqLen, bool unbatched)
         {
             return unbatched ? [seqLen, InputSize] : [batch, seqLen, InputSize];
         }
+
+        /// <summary>Why this model has no streaming members: the message of the errors that stand in for them.</summary>
+        private const string NoStreaming = "BiGru cannot stream: its GRU layer is bidirectional, and the reverse direction starts at the sequence's last step, so every output needs the whole sequence. Run Forward on whole sequences, or declare the layer without Bidirectional to stream with CreateState and Step.";
+
+        /// <summary>Not available: see <see cref="NoStreaming"/> (a compile-time error names the reason).</summary>
+        [global::System.Obsolete(NoStreaming, error: true)]
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public global::Deepbox.ModelState CreateState() => throw new global::System.NotSupportedException(NoStreaming);
+
+        /// <summary>Not available: see <see cref="NoStreaming"/> (a compile-time error names the reason).</summary>
+        [global::System.Obsolete(NoStreaming, error: true)]
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public global::Deepbox.ModelState CreateState(global::System.ReadOnlySpan<float> values) => throw new global::System.NotSupportedException(NoStreaming);
+
+        /// <summary>Not available: see <see cref="NoStreaming"/> (a compile-time error names the reason).</summary>
+        [global::System.Obsolete(NoStreaming, error: true)]
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public void Step(global::System.ReadOnlySpan<float> input, global::Deepbox.ModelState state, global::System.Span<float> output) => throw new global::System.NotSupportedException(NoStreaming);
 
         /// <inheritdoc/>
         public bool IsTraining => _exec.IsTraining;

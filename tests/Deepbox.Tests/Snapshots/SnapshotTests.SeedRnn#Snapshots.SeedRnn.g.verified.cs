@@ -149,6 +149,7 @@ namespace Snapshots
             global::Deepbox.CompilerServices.ModelSupport.CheckGradient(gradOutput, _exec.IsTraining, _exec.Saved, OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
+            _exec.EndBackward();
             return gradInput;
         }
 
@@ -168,6 +169,7 @@ namespace Snapshots
             global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
             training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);
+            _exec.EndBackward();
             return (gradInput, gradH0);
         }
 
@@ -188,6 +190,7 @@ namespace Snapshots
             }
 
             training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, default, default, gradInput, default, default);
+            _exec.EndBackward();
         }
 
         private static int[] InputShape(int batch, int seqLen, bool unbatched)
