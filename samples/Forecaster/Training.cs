@@ -114,11 +114,11 @@ public static class Training
         log.WriteLine(Invariant($"Training: {options.Epochs} epochs, Adam lr {options.LearningRate:G3} (cosine to {options.LearningRate / 10.0:G3}), batch {options.BatchSize}, clip norm {options.MaxGradNorm}"));
 
         var optimizer = new Adam(model, lr: options.LearningRate);
-        var random = new Random(options.Seed);
-        int[] order = [.. Enumerable.Range(0, data.TrainCount)];
+        // The rate follows a cosine from its start down to a tenth of it at the last epoch.
+        var schedule = new CosineAnnealingLR(optimizer, tMax: Math.Max(1, options.Epochs - 1), etaMin: options.LearningRate / 10.0);
+        // Shuffled mini-batches of windows, a new order each epoch from the seed; the buffers are the iterator's own.
+        var batches = MiniBatches.Create(data.TrainInputs, window, data.TrainTargets, 1, options.BatchSize, seed: options.Seed);
         int batchCapacity = Math.Min(options.BatchSize, data.TrainCount);
-        var inputs = new float[batchCapacity * window];
-        var targets = new float[batchCapacity];
         var outputs = new float[batchCapacity];
         var gradients = new float[batchCapacity];
         var losses = new List<float>(options.Epochs);
@@ -127,31 +127,22 @@ public static class Training
         var clock = Stopwatch.StartNew();
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
-            double progress = options.Epochs == 1 ? 0 : (epoch - 1) / (double)(options.Epochs - 1);
-            optimizer.LearningRate = (float)(options.LearningRate * (0.1 + (0.45 * (1 + Math.Cos(Math.PI * progress)))));
-            random.Shuffle(order);
             double sum = 0;
-            for (int start = 0; start < data.TrainCount; start += batchCapacity)
+            foreach (MiniBatch<float, float> batch in batches)
             {
-                int n = Math.Min(batchCapacity, data.TrainCount - start);
-                for (int b = 0; b < n; b++)
-                {
-                    int i = order[start + b];
-                    data.TrainInputs.AsSpan(i * window, window).CopyTo(inputs.AsSpan(b * window));
-                    targets[b] = data.TrainTargets[i];
-                }
-
                 // The allocation-free span forms: forward into our buffer, the loss's gradient into another, back
                 // through time into every parameter's Grad, then clip and step.
+                int n = batch.Size;
                 optimizer.ZeroGrad();
-                model.Forward(inputs.AsSpan(0, n * window), n, window, outputs.AsSpan(0, n));
-                float loss = Losses.Mse(outputs.AsSpan(0, n), targets.AsSpan(0, n), gradients.AsSpan(0, n));
+                model.Forward(batch.Inputs, n, window, outputs.AsSpan(0, n));
+                float loss = Losses.Mse(outputs.AsSpan(0, n), batch.Targets, gradients.AsSpan(0, n));
                 model.Backward(gradients.AsSpan(0, n), Span<float>.Empty);
                 Gradients.ClipGradNorm(model, options.MaxGradNorm);
                 optimizer.Step();
                 sum += (double)loss * n;
             }
 
+            schedule.Step();
             float epochLoss = (float)(sum / data.TrainCount);
             losses.Add(epochLoss);
             onEpoch?.Invoke(new EpochReport(epoch, options.Epochs, epochLoss));

@@ -26,12 +26,14 @@ internal static class GeneratorHarness
 
     public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Latest);
 
-    public static CSharpCompilation Compilation(params string[] sources) => CSharpCompilation.Create(
+    public static CSharpCompilation Compilation(params string[] sources) => Compilation(OutputKind.DynamicallyLinkedLibrary, sources);
+
+    public static CSharpCompilation Compilation(OutputKind kind, params string[] sources) => CSharpCompilation.Create(
         "Generated" + Guid.NewGuid().ToString("N"),
         sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"Model{i}.cs")),
         References.Value,
         new CSharpCompilationOptions(
-            OutputKind.DynamicallyLinkedLibrary,
+            kind,
             nullableContextOptions: NullableContextOptions.Enable,
             warningLevel: 9999,
             optimizationLevel: OptimizationLevel.Release));
@@ -42,9 +44,12 @@ internal static class GeneratorHarness
         driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     /// <summary>Runs the generator; returns the compilation with the generated sources and every diagnostic.</summary>
-    public static Result Run(params string[] sources)
+    public static Result Run(params string[] sources) => Run(OutputKind.DynamicallyLinkedLibrary, sources);
+
+    /// <summary>Runs the generator over a compilation of the given kind (a program, for top-level statements).</summary>
+    public static Result Run(OutputKind kind, params string[] sources)
     {
-        CSharpCompilation input = Compilation(sources);
+        CSharpCompilation input = Compilation(kind, sources);
         GeneratorDriver driver = Driver().RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> generatorDiagnostics);
         GeneratorDriverRunResult run = driver.GetRunResult();
         return new Result(output, generatorDiagnostics, run);

@@ -37,6 +37,26 @@ public static class StateDicts
     }
 
     /// <summary>
+    /// A deep copy: every tensor copied, so later training does not change it (a model's <c>StateDict()</c> holds the
+    /// live parameter tensors). PyTorch's <c>copy.deepcopy(model.state_dict())</c>, to keep the best weights and load
+    /// them back with <c>LoadStateDict</c>.
+    /// </summary>
+    /// <param name="stateDict">Tensors by name.</param>
+    /// <returns>A new dictionary, in the same order, of new tensors with the same shapes and values.</returns>
+    public static Dictionary<string, Tensor> Clone(IReadOnlyDictionary<string, Tensor> stateDict)
+    {
+        ArgumentNullException.ThrowIfNull(stateDict);
+        var copy = new Dictionary<string, Tensor>(stateDict.Count, StringComparer.Ordinal);
+        foreach (KeyValuePair<string, Tensor> entry in stateDict)
+        {
+            ArgumentNullException.ThrowIfNull(entry.Value, $"stateDict[\"{entry.Key}\"]");
+            copy.Add(entry.Key, Tensor.FromArray(entry.Value.AsSpan().ToArray(), [.. entry.Value.Shape]));
+        }
+
+        return copy;
+    }
+
+    /// <summary>
     /// Copies matching tensors into <paramref name="parameters"/>. Every name and shape is checked first and one
     /// exception reports every problem, so a failed load changes nothing.
     /// </summary>

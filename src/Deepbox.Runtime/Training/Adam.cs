@@ -21,6 +21,8 @@ namespace Deepbox;
 /// </summary>
 public class Adam : Optimizer
 {
+    private float _beta1;
+
     private readonly bool _decoupled;
     private readonly float[][] _exp;
     private readonly float[][] _expSq;
@@ -62,7 +64,7 @@ public class Adam : Optimizer
         CheckBeta(beta2, nameof(beta2));
         CheckNonNegative(eps, nameof(eps));
         CheckNonNegative(weightDecay, nameof(weightDecay));
-        Beta1 = beta1;
+        _beta1 = beta1;
         Beta2 = beta2;
         Epsilon = eps;
         WeightDecay = weightDecay;
@@ -73,8 +75,20 @@ public class Adam : Optimizer
         _maxExpSq = amsgrad ? NewStateBuffers() : null;
     }
 
-    /// <summary>The decay of the first moment: <c>m = m + (1 - beta1) * (g - m)</c>.</summary>
-    public float Beta1 { get; }
+    /// <summary>
+    /// The decay of the first moment: <c>m = m + (1 - beta1) * (g - m)</c>. It may be changed between steps (as
+    /// <see cref="OneCycleLR"/> cycles it); the bias correction uses the current value, <c>1 - beta1^t</c>, as PyTorch's does.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not in [0, 1).</exception>
+    public float Beta1
+    {
+        get => _beta1;
+        set
+        {
+            CheckBeta(value, "beta1");
+            _beta1 = value;
+        }
+    }
 
     /// <summary>The decay of the second moment: <c>v = beta2 * v + (1 - beta2) * g * g</c>.</summary>
     public float Beta2 { get; }

@@ -19,6 +19,7 @@ namespace Deepbox;
 public sealed class Sgd : Optimizer
 {
     private readonly float[][]? _momentumBuffers;
+    private float _momentum;
 
     /// <summary>Creates SGD over every parameter of <paramref name="model"/>.</summary>
     /// <param name="model">The model whose parameters are optimized.</param>
@@ -58,15 +59,38 @@ public sealed class Sgd : Optimizer
                 nameof(nesterov));
         }
 
-        Momentum = momentum;
+        _momentum = momentum;
         Dampening = dampening;
         WeightDecay = weightDecay;
         Nesterov = nesterov;
         _momentumBuffers = momentum != 0 ? NewStateBuffers() : null;
     }
 
-    /// <summary>The momentum factor (0: plain SGD, no buffer).</summary>
-    public float Momentum { get; }
+    /// <summary>
+    /// The momentum factor (0: plain SGD, no buffer). It may be changed between steps (as <see cref="OneCycleLR"/>
+    /// cycles it) when the optimizer was created with momentum, so that it has a momentum buffer.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative or NaN, or zero with Nesterov momentum.</exception>
+    /// <exception cref="InvalidOperationException">The optimizer was created without momentum (it has no buffer).</exception>
+    public float Momentum
+    {
+        get => _momentum;
+        set
+        {
+            CheckNonNegative(value, "momentum");
+            if (_momentumBuffers is null && value != 0)
+            {
+                throw new InvalidOperationException("This SGD was created with momentum 0 and has no momentum buffer: create it with momentum above zero to change the momentum later.");
+            }
+
+            if (Nesterov && value == 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "Nesterov momentum requires a momentum above zero.");
+            }
+
+            _momentum = value;
+        }
+    }
 
     /// <summary>The dampening: from the second step on, <c>b = momentum * b + (1 - dampening) * d</c>.</summary>
     public float Dampening { get; }
