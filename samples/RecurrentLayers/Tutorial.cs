@@ -72,7 +72,9 @@ public static class Tutorial
 
     /// <summary>The vector path the generated kernels run on this machine.</summary>
     public static string VectorPath() =>
-        !Vector256.IsHardwareAccelerated ? "Vector256 blocks, emulated (no AVX2: correct but slow)"
-        : Vector512.IsHardwareAccelerated ? "Vector256 blocks, hardware-accelerated, 16-float tiles on Vector512"
-        : "Vector256 blocks, hardware-accelerated";
+        Vector256.IsHardwareAccelerated
+            ? Vector512.IsHardwareAccelerated ? "Vector256 blocks, hardware-accelerated, 16-float tiles on Vector512" : "Vector256 blocks, hardware-accelerated"
+            : !Vector128.IsHardwareAccelerated ? "Vector128 ladder, emulated (no SIMD: correct but slow)"
+            : System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? "Vector128 ladder, hardware-accelerated"
+            : "Vector128 ladder, hardware-accelerated, multiply-adds unfused (no FMA)";
 }

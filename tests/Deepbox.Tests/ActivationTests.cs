@@ -13,16 +13,20 @@ namespace Deepbox.Tests;
 /// </summary>
 public sealed class ActivationTests
 {
-    // The documented bounds (see the remarks of Activations). Measured against double math.
+    // The documented bounds (see the remarks of Activations). Measured against double math, on cores whose
+    // multiply-adds are fused (every AVX2 core, every Arm64 core), and where they are not (x86-64-v2, or test.sh's run
+    // with AVX2 switched off, which takes FMA with it): there each multiply-add rounds twice, and tanh's bounds are the
+    // sweep's (not an exhaustive run's) maxima.
+    private static readonly bool Fused = System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
     private const double SigmoidMaxAbsError = 8.931e-8;
     private const double SigmoidMaxUlpError = 2.481;       // for x >= SigmoidUlpDomainStart
     private const float SigmoidUlpDomainStart = -88.375f;   // below it the result is clamped
-    private const double TanhMaxAbsError = 3.026e-7;
-    private const double TanhMaxUlpError = 5.076;
-    private const double TanhMaxRelError = 3.026e-7;
+    private static readonly double TanhMaxAbsError = Fused ? 3.026e-7 : 3.050e-7;
+    private static readonly double TanhMaxUlpError = Fused ? 5.076 : 5.117;
+    private static readonly double TanhMaxRelError = Fused ? 3.026e-7 : 3.050e-7;
     private const float TanhClamp = 8.004157f;              // tanh is exactly 1 from here up
     private const float TanhIdentityBelow = 3.5720394e-4f;  // tanh(x) returns x below this magnitude
-    private const int TanhMaxStepBack = 6;                  // ulps tanh may decrease between neighbouring inputs
+    private static readonly int TanhMaxStepBack = Fused ? 6 : 7; // ulps tanh may decrease between neighbouring inputs
 
     // Bit patterns stepped through by the accuracy sweeps: every SweepStride-th float of the whole 32-bit range.
     private const long SweepStride = 1024;

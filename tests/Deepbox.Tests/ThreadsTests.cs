@@ -155,7 +155,7 @@ public class ThreadsTests
         }
     }
 
-    private static (float[] Output, float[][] Grads) Run(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, float[] x, int batch, int seqLen, bool training, int threads)
+    internal static (float[] Output, float[][] Grads) Run(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, float[] x, int batch, int seqLen, bool training, int threads)
     {
         IModel model = c.Create();
         model.LoadStateDict(TestSupport.ToTensors(c.Layers, weights));

@@ -34,7 +34,7 @@ internal static partial class Emitter
         w.Line("/// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        using (w.Block($"public static void {WeightGradName(src, n)}(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows)"))
+        using (KernelMethod(w, WeightGradName(src, n), "global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows"))
         {
             w.Line("ref float x0 = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float g0 = ref MemoryMarshal.GetReference(dG);");
@@ -185,7 +185,7 @@ internal static partial class Emitter
             _ => $"{ro} seq, {ro} whhT, {ro} dSeq, int seqStride, {rw} dG, {rw} dh",
         };
         string dhPrev = DenseName(new RowSource(string.Empty, n, n, n, 1), hp, Activation.None, DenseInit.Zero);
-        using (w.Block($"public static void {BackwardName(l, h)}({args}, int batch, int seqLen, bool reverse)"))
+        using (KernelMethod(w, BackwardName(l, h), $"{args}, int batch, int seqLen, bool reverse"))
         {
             if (lstm || gru)
             {

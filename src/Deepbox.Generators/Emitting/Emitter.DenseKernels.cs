@@ -36,7 +36,7 @@ internal static partial class Emitter
         w.Line($"/// so a pass reads sequential streams, and each input broadcasts against {Inv(Math.Min(Chunk, vectors))} vector{(Math.Min(Chunk, vectors) == 1 ? string.Empty : "s")} of outputs.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        using (w.Block($"public static void {DenseName(src, n, act, init, panel)}(global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows)"))
+        using (KernelMethod(w, DenseName(src, n, act, init, panel), "global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> w, global::System.ReadOnlySpan<float> bias, global::System.Span<float> y, int rows"))
         {
             w.Line("ref float x0 = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float w0 = ref MemoryMarshal.GetReference(w);");
@@ -97,6 +97,15 @@ internal static partial class Emitter
         }
     }
 
+    /// <summary>
+    /// The register budget, in 8-float vectors, that sizes the tiles of a core without AVX-512: 16 ymm registers for the
+    /// 256-bit kernels. The 128-bit ladder keeps the whole tiles (a budget of 32, so that nothing is split): on Arm64's
+    /// 32 registers of 4 floats a 2-row tile fits and a 4-row one spills a few sums; on x86-64-v2's 16, whole tiles
+    /// still measured fastest (600 training steps of an LSTM(1, 32), NativeAOT for x86-64-v2: 0.69-0.71 s with 4-row
+    /// tiles, 0.74-0.78 s with 2-row ones, 0.84-0.87 s with 1-row ones: each weight vector loaded is used by every row).
+    /// </summary>
+    private static int Registers(SourceWriter w) => w.Target == KernelTarget.Vector128 ? 32 : 16;
+
     /// <summary>Rows of a dense kernel whose inputs are kept in cache while every column pass reads them.</summary>
     private const int DenseRowBlock = 64;
 
@@ -108,13 +117,14 @@ internal static partial class Emitter
 
     /// <summary>
     /// Rows of a tile of <paramref name="vectors"/> sums per row that a core without AVX-512 holds in registers: at most
-    /// <paramref name="rows"/>, halved until the sums, the weight vectors and one broadcast fit in 16 vector registers.
-    /// A tile that does not fit makes RyuJIT store and reload sums at every step of its loop (measured: twice the time
-    /// of LSTM's recurrence with AVX-512 switched off, where the 4 x 4 tile fits in AVX-512's 32 registers).
+    /// <paramref name="rows"/>, halved until the sums, the weight vectors and one broadcast fit in
+    /// <paramref name="registers"/> vectors. A tile that does not fit makes RyuJIT store and reload sums at every step of
+    /// its loop (measured: twice the time of LSTM's recurrence with AVX-512 switched off, where the 4 x 4 tile fits in
+    /// AVX-512's 32 registers).
     /// </summary>
-    private static int TileRows(int vectors, int rows)
+    private static int TileRows(int vectors, int rows, int registers)
     {
-        while (rows > 1 && (rows * vectors) + vectors + 1 > 16)
+        while (rows > 1 && (rows * vectors) + vectors + 1 > registers)
         {
             rows /= 2;
         }

@@ -109,13 +109,15 @@ internal static partial class Emitter
     /// </summary>
     private static void WriteRegisterTile(SourceWriter w, int vectors, int rows, string what, string at, bool guarded, Action<int, int> write)
     {
-        int sub = TileRows(vectors, rows);
+        int sub = TileRows(vectors, rows, Registers(w));
         if (sub == rows)
         {
             write(rows, 0);
             return;
         }
 
+        // The ladder (Kernels128) has no Vector512 branch: where it runs, Vector512 is not accelerated either.
+        guarded &= w.Target == KernelTarget.Vector256;
         if (guarded)
         {
             using (w.Block("if (V512.IsHardwareAccelerated) // AVX-512: 32 vector registers"))
@@ -126,10 +128,14 @@ internal static partial class Emitter
 
         using (guarded ? w.Block("else") : default(IDisposable?))
         {
-            w.Line($"// 16 vector registers: {Inv(rows)} {what}' {Inv(rows * vectors)} sums would go to the stack at every step of the loop; {Inv(sub)} at a time fit.");
+            string registers = w.Target == KernelTarget.Vector128 ? "16 registers of 4 floats" : "16 vector registers";
+            w.Line($"// {registers}: {Inv(rows)} {what}' {Inv(rows * vectors)} sums would go to the stack at every step of the loop; {Inv(sub)} at a time fit.");
             for (int first = 0; first < rows; first += sub)
             {
-                using (w.Block($"// {char.ToUpperInvariant(what[0])}{what.Substring(1)} {at} + {Inv(first)} to {at} + {Inv(first + sub - 1)}."))
+                string which = sub == 1
+                    ? $"{char.ToUpperInvariant(what[0])}{what.Substring(1, what.Length - 2)} {at} + {Inv(first)}."
+                    : $"{char.ToUpperInvariant(what[0])}{what.Substring(1)} {at} + {Inv(first)} to {at} + {Inv(first + sub - 1)}.";
+                using (w.Block("// " + which))
                 {
                     write(sub, first);
                 }
@@ -281,7 +287,7 @@ internal static partial class Emitter
         string ro = "global::System.ReadOnlySpan<float>";
         string rw = "global::System.Span<float>";
         string args = $"{rw} gx, {ro} whh, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{ro} h0, " + (lstm ? $"{ro} c0, " : string.Empty) + (lstm || gru ? $"{rw} aux, " : string.Empty) + $"{rw} seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd";
-        using (w.Block($"public static void {SequenceName(l, h)}({args})"))
+        using (KernelMethod(w, SequenceName(l, h), args))
         {
             w.Line("ref float gx0 = ref MemoryMarshal.GetReference(gx);");
             w.Line("ref float whh0 = ref MemoryMarshal.GetReference(whh);");
@@ -327,7 +333,7 @@ internal static partial class Emitter
 
                         using (w.Block($"for (int b = bFirst; b + {Inv(SequenceRows)} <= bEnd; b += {Inv(SequenceRows)})"))
                         {
-                            if (l.Kind != LayerKind.Rnn && v == VectorIsa.V256.Width)
+                            if (l.Kind != LayerKind.Rnn && v == VectorIsa.V256.Width && w.Target == KernelTarget.Vector256)
                             {
                                 w.Line($"// Two gates' 8-float vectors side by side are one 16-float vector: where Vector512 is accelerated the tile");
                                 w.Line("// runs on those (half the instructions; on a core with full-width 512-bit FMA units, twice the FMAs), the same bits.");

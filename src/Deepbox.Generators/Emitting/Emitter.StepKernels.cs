@@ -37,7 +37,7 @@ internal static partial class Emitter
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
         string args = $"{ro} x, {ro} wih, {ro} whh, {ro} bias, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{rw} h, " + (lstm ? $"{rw} c, " : string.Empty) + $"{rw} scratch";
-        using (w.Block($"public static void {StepName(l, src)}({args})"))
+        using (KernelMethod(w, StepName(l, src), args))
         {
             w.Line("ref float x0 = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float wih0 = ref MemoryMarshal.GetReference(wih);");

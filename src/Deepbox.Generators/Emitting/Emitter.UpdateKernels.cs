@@ -49,7 +49,7 @@ internal static partial class Emitter
         {
             // First the gates that need nothing else, activated in place (Backward reads them there), in a loop of short
             // independent iterations the core runs several at a time; then the rest of each cell's update.
-            bool pair = v == VectorIsa.V256.Width;
+            bool pair = v == VectorIsa.V256.Width && w.Target == KernelTarget.Vector256; // not on the ladder: no Vector512 there
             w.Line(l.Kind == LayerKind.Lstm
                 ? "// The gates, activated in place: i, f and o through the sigmoid, g through tanh."
                 : "// The gates r and z, activated in place.");

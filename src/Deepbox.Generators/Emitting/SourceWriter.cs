@@ -9,6 +9,9 @@ internal sealed class SourceWriter
     private readonly StringBuilder _sb = new();
     private int _indent;
 
+    /// <summary>What the kernel text being written is for (the 256-bit kernels unless said otherwise).</summary>
+    public KernelTarget Target { get; init; } = KernelTarget.Vector256;
+
     public void Line(string text = "")
     {
         if (text.Length > 0)
@@ -77,4 +80,23 @@ internal sealed class SourceWriter
             _writer.Line(_close);
         }
     }
+}
+
+/// <summary>The class a kernel's text is written for: one kernel is rendered once per target.</summary>
+internal enum KernelTarget
+{
+    /// <summary>
+    /// <c>Kernels</c>: 8-float <c>Vector256</c> blocks, 16-float tiles behind <c>Vector512</c> branches the JIT folds,
+    /// and a first statement that hands the call to the 128-bit ladder where <c>Vector256</c> is not accelerated.
+    /// </summary>
+    Vector256,
+
+    /// <summary>
+    /// <c>Kernels128</c>, the ladder: the same kernels over <c>Vector128x2</c> (8 floats in two 128-bit halves), without
+    /// the <c>Vector512</c> branches, in register tiles sized for 16 registers of 4 floats.
+    /// </summary>
+    Vector128,
+
+    /// <summary><c>Kernels512</c>: the streaming kernels in 16-float <c>Vector512</c> blocks.</summary>
+    Vector512,
 }
