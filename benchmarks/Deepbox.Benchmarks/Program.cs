@@ -23,7 +23,7 @@ public static class Program
     {
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: Deepbox.Benchmarks check|fixtures|peak|bench|report|loop [--filter GLOB]... [--results DIR] [--quick] [-- BDN args]");
+            Console.Error.WriteLine("usage: Deepbox.Benchmarks check|fixtures|peak|bench|report|loop|threads [--filter GLOB]... [--results DIR] [--quick] [-- BDN args]");
             return 2;
         }
 
@@ -36,6 +36,7 @@ public static class Program
             "bench" => Runner.Bench(options),
             "report" => Report.ReportWriter.Write(options),
             "loop" => Loop(options),
+            "threads" => Suites.ThreadsCrossover.Run(options.Quick),
             _ => Fail($"unknown mode {args[0]}"),
         };
     }

@@ -37,6 +37,7 @@ public class ConcurrencyTests
     [MemberData(nameof(Models))]
     public void ConcurrentForwardGivesEachCallerWhatItGetsAlone(string name, int threads)
     {
+        using IDisposable split = TestSupport.SplitSmallWork(); // these batches are small: split them anyway
         ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
         (IModel model, List<Call> calls) = Prepare(c, threads, seed: 11);
         var other = Prepare(ForwardGridTests.Cases["Gru5x48"], 1, seed: 12); // a second model, used at the same time

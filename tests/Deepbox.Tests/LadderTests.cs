@@ -19,6 +19,7 @@ public class LadderTests
     [MemberData(nameof(ForwardGridTests.Names), MemberType = typeof(ForwardGridTests))]
     public void TheLadderGivesTheSameBits(string name)
     {
+        using IDisposable split = TestSupport.SplitSmallWork(); // the ladder's run splits its passes too
         ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
         var rng = new Random(31);
         Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);

@@ -11,6 +11,23 @@ namespace Deepbox.Tests;
 /// <summary>Random data and comparisons shared by the numeric tests.</summary>
 internal static class TestSupport
 {
+    /// <summary>
+    /// Until disposed, every region is split as far as Threads and the batch allow, whatever its work
+    /// (<c>Workers.MinWorkPerThread</c> 0): for the tests of the split itself, whose batches are small. Only for tests
+    /// in the threads collection, which runs alone.
+    /// </summary>
+    public static IDisposable SplitSmallWork()
+    {
+        long before = Deepbox.CompilerServices.Workers.MinWorkPerThread;
+        Deepbox.CompilerServices.Workers.MinWorkPerThread = 0;
+        return new Restore(() => Deepbox.CompilerServices.Workers.MinWorkPerThread = before);
+    }
+
+    private sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
+    }
+
     /// <summary>The model's <c>Step</c>, or null when it cannot stream (then its streaming members are compile-time errors).</summary>
     public static System.Reflection.MethodInfo? StepMethod(Type model) =>
         model.GetMethod("Step") is { } step && !Attribute.IsDefined(step, typeof(ObsoleteAttribute)) ? step : null;

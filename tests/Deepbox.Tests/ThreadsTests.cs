@@ -22,6 +22,7 @@ public class ThreadsTests
     [MemberData(nameof(Names))]
     public void SplittingTheBatchChangesNoBit(string name)
     {
+        using IDisposable split = TestSupport.SplitSmallWork();
         ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
         var rng = new Random(23);
         Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
@@ -52,6 +53,63 @@ public class ThreadsTests
     }
 
     [Fact]
+    public void SmallWorkRunsOnTheCallerAndLargeWorkSplits()
+    {
+        long min = Workers.DefaultMinWorkPerThread;
+        Assert.Equal(min, Workers.MinWorkPerThread);
+        Assert.Equal(1, Workers.Parts(threads: 2, batch: 64, work: (2 * min) - 1)); // not two threads' worth
+        Assert.Equal(2, Workers.Parts(threads: 2, batch: 64, work: 2 * min));
+        Assert.Equal(2, Workers.Parts(threads: 4, batch: 8, work: 100 * min)); // 4 sequences a part at least
+        Assert.Equal(3, Workers.Parts(threads: 4, batch: 64, work: 3 * min));
+        Assert.Equal(1, Workers.Parts(threads: 1, batch: 64, work: 100 * min));
+
+        // A pass of a small model at batch 16 (about 0.1 MFLOP) runs on the caller with Threads = 2; a large one splits.
+        var small = new Models.Lstm9x8 { Threads = 2 };
+        small.Eval();
+        var rng = new Random(5);
+        float[] x = TestSupport.RandomArray(rng, 16 * 5 * 9);
+        var y = new float[16 * 5 * 8];
+        long regions = Workers.RegionsSplit;
+        small.Forward(x, 16, 5, y);
+        Assert.Equal(regions, Workers.RegionsSplit);
+        var large = new Models.Gru3x129 { Threads = 2 };
+        large.Eval();
+        float[] xl = TestSupport.RandomArray(rng, 64 * 40 * 3);
+        var yl = new float[64 * 40 * 258]; // both directions
+        large.Forward(xl, 64, 40, yl); // per direction 64 * 40 * 2 * 408 * (3 + 136) = 290 MFLOP
+        Assert.True(Workers.RegionsSplit > regions, "the large pass ran on the workers");
+    }
+
+    [Fact]
+    public void WorkersSleepAfterAPasssLastRegion()
+    {
+        using IDisposable split = TestSupport.SplitSmallWork();
+        var rng = new Random(6);
+        var one = new Models.Lstm9x8 { Threads = 2 }; // one recurrent layer: one region, the last
+        one.Eval();
+        float[] x = TestSupport.RandomArray(rng, 16 * 5 * 9);
+        var y = new float[16 * 5 * 8];
+        one.Forward(x, 16, 5, y);
+        long spins = Workers.Spins;
+        long regions = Workers.RegionsSplit;
+        for (int i = 0; i < 10; i++)
+        {
+            one.Forward(x, 16, 5, y);
+        }
+
+        Assert.Equal(regions + 10, Workers.RegionsSplit);
+        Assert.Equal(spins, Workers.Spins); // no spinning while the caller goes on (to a loss, a backward pass, ...)
+
+        var stack = new Models.LstmGruStack { Threads = 2 }; // several regions: the workers wait for the next one
+        stack.Eval();
+        int inputSize = ForwardGridTests.InputSize(ForwardGridTests.Cases["LstmGruStack"].Layers);
+        int outputSize = stack.Forward(Tensor.Zeros(1, inputSize)).Length;
+        float[] xs = TestSupport.RandomArray(rng, 16 * 5 * inputSize);
+        stack.Forward(xs, 16, 5, new float[16 * 5 * outputSize]);
+        Assert.True(Workers.Spins > spins, "between the regions of one pass the workers spin");
+    }
+
+    [Fact]
     public void ThreadsMustBePositive()
     {
         var model = new Models.Lstm9x8();
@@ -63,6 +121,7 @@ public class ThreadsTests
     [Fact]
     public void ASplitForwardAllocatesNothing()
     {
+        using IDisposable split = TestSupport.SplitSmallWork();
         var model = new Models.Lstm17x9 { Threads = 2 };
         model.Eval();
         var rng = new Random(3);
@@ -98,6 +157,7 @@ public class ThreadsTests
     [Fact]
     public void ModelsSplittingAtTheSameTimeStillAgree()
     {
+        using IDisposable split = TestSupport.SplitSmallWork();
         // Only one region runs on the workers at a time: a second caller runs its parts itself. Either way the same bits.
         var rng = new Random(11);
         const int T = 5, B = 12;
@@ -129,10 +189,10 @@ public class ThreadsTests
     public void AFailingPartIsRethrownAndTheWorkersCarryOn()
     {
         var failing = new Parts(failAt: 1);
-        InvalidOperationException e = Assert.Throws<InvalidOperationException>(() => Workers.Run(failing, 2));
+        InvalidOperationException e = Assert.Throws<InvalidOperationException>(() => Workers.Run(failing, 2, last: true));
         Assert.Equal("part 1 failed", e.Message);
         var fine = new Parts(failAt: -1);
-        Workers.Run(fine, 2);
+        Workers.Run(fine, 2, last: true);
         Assert.Equal([1, 1], fine.Runs);
         Assert.Equal(Environment.CurrentManagedThreadId, fine.Threads[0]);
         Assert.NotEqual(fine.Threads[0], fine.Threads[1]); // part 1 ran on a worker

@@ -305,7 +305,12 @@ internal static partial class Emitter
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}.");
                     int job = JobIndex(plan, s, layer, d);
                     w.Line($"_jobInput = {srcBuffer};");
-                    w.Line($"Fork({Inv(job)}, batch, seqLen); // the input products ({k}.{DenseName(src, l.Gates * hp, Activation.None, panel: InputPanel(plan, l))}), then the recurrence ({k}.{seqKernel})");
+                    // The floating-point operations per sequence and step: a multiply-add per gate sum and input or hidden unit.
+                    int n = l.Gates * hp;
+                    string rowWork = $"2 * {Inv(n)} * ({Inv(src.PackedRows)} + {Inv(hp)})";
+                    bool last = job == JobSites(plan).Count() - 1;
+                    w.Line($"// The input products ({k}.{DenseName(src, n, Activation.None, panel: InputPanel(plan, l))}), then the recurrence ({k}.{seqKernel}).");
+                    w.Line($"Fork({Inv(job)}, batch, seqLen, rowWork: {rowWork}, last: {(last ? "true" : "false")});");
                 }
             }
 

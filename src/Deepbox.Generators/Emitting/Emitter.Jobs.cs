@@ -37,13 +37,23 @@ internal static partial class Emitter
 
         string k = KernelClass(plan);
         w.Line();
-        w.Line("/// <summary>Runs job <paramref name=\"job\"/> (a layer and direction) over <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps, split across <see cref=\"Threads\"/> threads (4 or more sequences each).</summary>");
-        using (w.Block("private void Fork(int job, int batch, int seqLen)"))
+        w.Line("/// <summary>");
+        w.Line("/// Runs job <paramref name=\"job\"/> (a layer and direction) over <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps,");
+        w.Line("/// split across <see cref=\"Threads\"/> threads where each gets 4 or more sequences and enough work to pay for itself");
+        w.Line("/// (<c>Workers.MinWorkPerThread</c>), else on the caller alone.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"job\">The job.</param>");
+        w.Line("/// <param name=\"batch\">Sequences.</param>");
+        w.Line("/// <param name=\"seqLen\">Steps.</param>");
+        w.Line("/// <param name=\"rowWork\">The job's floating-point operations per sequence and step.</param>");
+        w.Line("/// <param name=\"last\">Whether no job follows in this pass (the workers then go to sleep at once).</param>");
+        using (w.Block("private void Fork(int job, int batch, int seqLen, int rowWork, bool last)"))
         {
             w.Line("_job = job;");
             w.Line("_jobBatch = batch;");
             w.Line("_jobSeqLen = seqLen;");
-            w.Line($"global::Deepbox.CompilerServices.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / {Inv(KernelLayout.RowTile)})));");
+            w.Line("int parts = global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork);");
+            w.Line("global::Deepbox.CompilerServices.Workers.Run(this, parts, last);");
         }
 
         w.Line();

@@ -17,9 +17,11 @@ public interface IPartitioned
 
 /// <summary>
 /// The process's persistent worker threads that generated models split a pass across (<see cref="IModel.Threads"/>).
-/// The caller runs part 0 and each worker one other part; a worker spins briefly after its part, so the next region
-/// of the same pass starts without a wake-up, then blocks. One region runs at a time: a second caller, or a region
-/// started from inside a part, runs all its parts itself. Nothing is allocated after the workers exist.
+/// The caller runs part 0 and each worker one other part. After its part a worker spins briefly when the pass has
+/// another region to come, so that region starts without a wake-up; after a pass's last region it blocks at once, so
+/// that it takes no core from what the caller does next (a loss, a backward pass, the rest of the program). One region
+/// runs at a time: a second caller, or a region started from inside a part, runs all its parts itself. Nothing is
+/// allocated after the workers exist.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class Workers
@@ -31,22 +33,67 @@ public static class Workers
     private static Worker[] s_workers = [];
     private static IPartitioned? s_work;
     private static int s_parts;
+    private static bool s_last;
     private static int s_pending;
     private static ExceptionDispatchInfo? s_failure;
     private static readonly ManualResetEventSlim Done = new(false, 2047);
     private static long s_regionsSplit;
+    private static long s_spins;
     private static long s_workerAllocated;
 
     /// <summary>Regions that ran on the workers (not on the caller alone) since the process started; tests read it.</summary>
     internal static long RegionsSplit => Interlocked.Read(ref s_regionsSplit);
 
+    /// <summary>Times a worker spun for another region after its part, since the process started; tests read it.</summary>
+    internal static long Spins => Interlocked.Read(ref s_spins);
+
     /// <summary>Bytes the workers allocated while running parts, since the process started; tests read it.</summary>
     internal static long WorkerAllocatedBytes => Interlocked.Read(ref s_workerAllocated);
+
+    /// <summary>
+    /// The work, in floating-point operations, below which a share of a region does not pay for its thread: a region
+    /// is split into no more parts than its work holds of these. Measured on this project's machines (see
+    /// docs/benchmarks.md, "When Threads helps"): below about this much work per thread, the wake-up and the join of a
+    /// worker and the caller's smaller tiles cost more than the second core gives. Settable, for other machines and
+    /// for measuring (0 splits whatever <see cref="IModel.Threads"/> and the batch allow).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public static long MinWorkPerThread
+    {
+        get => s_minWork;
+        set => s_minWork = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Expected zero or more floating-point operations.");
+    }
+
+    private static long s_minWork = DefaultMinWorkPerThread;
+
+    /// <summary>The default of <see cref="MinWorkPerThread"/>.</summary>
+    public const long DefaultMinWorkPerThread = 4_000_000;
+
+    /// <summary>
+    /// How many parts a region of <paramref name="work"/> floating-point operations over <paramref name="batch"/>
+    /// sequences takes with <paramref name="threads"/> threads: at most the threads, 4 sequences a part at least (one
+    /// register tile of rows), and <see cref="MinWorkPerThread"/> a part at least; 1 runs it on the caller.
+    /// </summary>
+    /// <param name="threads">The model's <see cref="IModel.Threads"/>.</param>
+    /// <param name="batch">The sequences the region splits.</param>
+    /// <param name="work">The region's floating-point operations.</param>
+    public static int Parts(int threads, int batch, long work)
+    {
+        long parts = Math.Min(threads, batch / KernelLayout.RowTile);
+        long minWork = s_minWork;
+        if (minWork > 0)
+        {
+            parts = Math.Min(parts, work / minWork);
+        }
+
+        return (int)Math.Max(1, parts);
+    }
 
     /// <summary>Runs <paramref name="work"/> in <paramref name="parts"/> parts, on the calling thread and <c>parts - 1</c> workers.</summary>
     /// <param name="work">The work.</param>
     /// <param name="parts">How many parts; 1 runs the work on the caller alone.</param>
-    public static void Run(IPartitioned work, int parts)
+    /// <param name="last">Whether this is the pass's last region: the workers then block as soon as their parts are done, rather than spin for another.</param>
+    public static void Run(IPartitioned work, int parts, bool last)
     {
         ArgumentNullException.ThrowIfNull(work);
         if (parts <= 1 || !Monitor.TryEnter(Gate))
@@ -65,6 +112,7 @@ public static class Workers
             s_regionsSplit++; // under the gate
             s_work = work;
             s_parts = parts;
+            s_last = last;
             s_failure = null;
             Done.Reset();
             Volatile.Write(ref s_pending, parts - 1);
@@ -151,13 +199,19 @@ public static class Workers
         private void Loop()
         {
             int seen = 0;
+            bool spin = false;
             while (true)
             {
-                // Spin a while for the next region, then block until it comes. The event may be left set by a start
-                // the spin already saw: the generation, not the event, says whether there is new work.
-                for (int i = 0; i < SpinIterations && Volatile.Read(ref _generation) == seen; i++)
+                // After a region with another to come in the same pass, spin a while for it; then (or straight away,
+                // after a pass's last region) block until work comes. The event may be left set by a start the spin
+                // already saw: the generation, not the event, says whether there is new work.
+                if (spin)
                 {
-                    Thread.SpinWait(8);
+                    Interlocked.Increment(ref s_spins);
+                    for (int i = 0; i < SpinIterations && Volatile.Read(ref _generation) == seen; i++)
+                    {
+                        Thread.SpinWait(8);
+                    }
                 }
 
                 while (Volatile.Read(ref _generation) == seen)
@@ -167,6 +221,7 @@ public static class Workers
                 }
 
                 seen = Volatile.Read(ref _generation);
+                spin = !s_last;
                 long allocated = GC.GetAllocatedBytesForCurrentThread();
                 try
                 {

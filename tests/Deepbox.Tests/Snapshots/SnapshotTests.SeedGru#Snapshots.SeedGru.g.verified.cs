@@ -404,7 +404,8 @@ namespace Snapshots
                 if (!h0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(h0, 8, _h0_0, 8, 8, stateRows);
                 // Layer 0, forward.
                 _jobInput = _x;
-                Fork(0, batch, seqLen); // the input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K4_N24_P24), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H8)
+                // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K4_N24_P24), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H8).
+                Fork(0, batch, seqLen, rowWork: 2 * 24 * (4 + 8), last: true);
                 // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {
@@ -424,13 +425,23 @@ namespace Snapshots
             }
 
 
-            /// <summary>Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps, split across <see cref="Threads"/> threads (4 or more sequences each).</summary>
-            private void Fork(int job, int batch, int seqLen)
+            /// <summary>
+            /// Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps,
+            /// split across <see cref="Threads"/> threads where each gets 4 or more sequences and enough work to pay for itself
+            /// (<c>Workers.MinWorkPerThread</c>), else on the caller alone.
+            /// </summary>
+            /// <param name="job">The job.</param>
+            /// <param name="batch">Sequences.</param>
+            /// <param name="seqLen">Steps.</param>
+            /// <param name="rowWork">The job's floating-point operations per sequence and step.</param>
+            /// <param name="last">Whether no job follows in this pass (the workers then go to sleep at once).</param>
+            private void Fork(int job, int batch, int seqLen, int rowWork, bool last)
             {
                 _job = job;
                 _jobBatch = batch;
                 _jobSeqLen = seqLen;
-                global::Deepbox.CompilerServices.Workers.Run(this, global::System.Math.Max(1, global::System.Math.Min(_threads, batch / 4)));
+                int parts = global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork);
+                global::Deepbox.CompilerServices.Workers.Run(this, parts, last);
             }
 
             /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences, from the input products to the last step.</summary>
