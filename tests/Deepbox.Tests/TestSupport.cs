@@ -67,6 +67,10 @@ internal static class TestSupport
         ReferenceModel.ParameterNames(layers).ToDictionary(p => p.Name, p => Tensor.FromArray(weights[p.Name], p.Shape));
 
     /// <summary>Asserts |expected - actual| &lt;= tol * max(1, |expected|) everywhere, naming the worst element.</summary>
+    public static void AssertClose(float[] expected, ReadOnlySpan<float> actual, double tol, string what) =>
+        AssertClose(Array.ConvertAll(expected, v => (double)v), actual, tol, what);
+
+    /// <summary>Asserts |expected - actual| &lt;= tol * max(1, |expected|) everywhere, naming the worst element.</summary>
     public static void AssertClose(double[] expected, ReadOnlySpan<float> actual, double tol, string what)
     {
         Assert.True(expected.Length == actual.Length, $"{what}: expected {expected.Length} values, got {actual.Length}");

@@ -218,6 +218,27 @@ internal static partial class Emitter
         }
     }
 
+    /// <summary>The declarations as data (<c>Architecture</c>), for tools such as the ONNX exporter, which read no reflection.</summary>
+    private static void WriteArchitecture(SourceWriter w, ModelPlan plan)
+    {
+        w.Line("/// <summary>The layer declarations as declared (defaults filled in), for tools that write the model in another format.</summary>");
+        w.Line($"public static global::Deepbox.ModelArchitecture Architecture {{ get; }} = new(\"{plan.Spec.ClassName}\", {(plan.Spec.BatchFirst ? "true" : "false")}, {Inv(plan.InputSize)}, {Inv(plan.OutputSize)},");
+        w.Line("[");
+        foreach (StagePlan s in plan.Stages)
+        {
+            LayerSpec l = s.Layer;
+            string dropout = l.Dropout.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "f";
+            w.Line($"    new(global::Deepbox.LayerKind.{l.Kind}, \"{s.Prefix}\", {Inv(l.Kind == LayerKind.LastStep ? 0 : l.InputSize)}, {Inv(l.Kind == LayerKind.LastStep ? 0 : l.HiddenSize)}, {Inv(l.NumLayers)}, "
+                + $"{(l.Bias ? "true" : "false")}, {(l.Bidirectional ? "true" : "false")}, global::Deepbox.Nonlinearity.{(l.Relu ? "Relu" : "Tanh")}, global::Deepbox.Activation.{l.Activation}, {dropout}),");
+        }
+
+        w.Line("]);");
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        w.Line("global::Deepbox.ModelArchitecture global::Deepbox.IModel.Architecture => Architecture;");
+        w.Line();
+    }
+
     private static void WriteConstantsAndFields(SourceWriter w, ModelPlan plan)
     {
         int count = plan.Parameters.Sum(p => p.Count);
@@ -233,6 +254,7 @@ internal static partial class Emitter
         w.Line("/// <summary>The number of scalar parameter values.</summary>");
         w.Line($"public static int ParameterCount => {Inv(count)};");
         w.Line();
+        WriteArchitecture(w, plan);
         w.Line("// Parameters in PyTorch's order, names and layout.");
         foreach (ParamPlan p in plan.Parameters)
         {

@@ -24,7 +24,7 @@ internal static class ModelParser
     [
         "InputSize", "OutputSize", "BatchFirst", "ParameterCount", "Forward", "ForwardWithState", "Parameters",
         "NamedParameters", "ZeroGrad", "Train", "Eval", "IsTraining", "StateDict", "LoadStateDict", "ToString",
-        "Backward", "BackwardWithState", "Save", "Load", "CreateState", "Step", "StateLength", "Threads",
+        "Backward", "BackwardWithState", "Save", "Load", "CreateState", "Step", "StateLength", "Threads", "Architecture",
         "Weights", "Workspace", "_exec", "s_stateLayout", "NoStreaming", // the nested classes and private members of the model's file
     ];
 

@@ -41,6 +41,9 @@ public interface IModel
     /// </summary>
     int Threads { get; set; }
 
+    /// <summary>The model's layer declarations, as declared: what a tool that writes the model in another format reads.</summary>
+    ModelArchitecture Architecture { get; }
+
     /// <summary>
     /// The parameter values by name in PyTorch's order and layout. The tensors are the model's own
     /// (as PyTorch's <c>state_dict()</c>): writing into them changes the model.

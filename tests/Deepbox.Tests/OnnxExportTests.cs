@@ -1,0 +1,159 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using Deepbox.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using RecurrentLayers;
+using Xunit;
+
+namespace Deepbox.Tests;
+
+/// <summary>
+/// Every model of the test grid exported to ONNX and run by ONNX Runtime: the outputs and final states equal Deepbox's
+/// own to 1e-5, for several batch sizes and lengths from the same file (the dynamic axes), with initial states fed and
+/// not, on random, seeded and trained weights.
+/// </summary>
+public sealed class OnnxExportTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("deepbox-onnx-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Theory]
+    [MemberData(nameof(ForwardGridTests.Names), MemberType = typeof(ForwardGridTests))]
+    public void EveryGridModelRunsInOnnxRuntimeAsInDeepbox(string name)
+    {
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
+        var rng = new Random(41);
+        IModel model = c.Create();
+        model.LoadStateDict(TestSupport.ToTensors(c.Layers, TestSupport.RandomWeights(c.Layers, rng)));
+        model.Eval();
+        AgreesWithOnnxRuntime(model, c.Type, c.BatchFirst, rng);
+    }
+
+    [Fact]
+    public void SeededAndTrainedWeightsExportToo()
+    {
+        var rng = new Random(42);
+        var seeded = new SeedLstm(seed: 7);
+        seeded.Eval();
+        AgreesWithOnnxRuntime(seeded, typeof(SeedLstm), batchFirst: true, rng);
+
+        var trained = new SeedGru(seed: 8);
+        var adam = new Adam(trained, lr: 0.05f);
+        trained.Train();
+        float[] x = TestSupport.RandomArray(rng, 4 * 6 * 4);
+        var y = new float[4 * 6 * 8];
+        var g = new float[y.Length];
+        for (int step = 0; step < 20; step++)
+        {
+            adam.ZeroGrad();
+            trained.Forward(x, 4, 6, y);
+            Losses.Mse(y, x.Take(y.Length).Concat(new float[Math.Max(0, y.Length - x.Length)]).ToArray(), g);
+            trained.Backward(g, Span<float>.Empty);
+            adam.Step();
+        }
+
+        trained.Eval();
+        AgreesWithOnnxRuntime(trained, typeof(SeedGru), batchFirst: true, rng);
+    }
+
+    [Fact]
+    public void TheFileSaysWhatItIs()
+    {
+        var model = new SeedLstm(seed: 1);
+        using var session = new InferenceSession(OnnxExport.ToBytes(model));
+        ModelMetadata meta = session.ModelMetadata;
+        Assert.Equal("Deepbox", meta.ProducerName);
+        Assert.Equal("SeedLstm", meta.CustomMetadataMap["deepbox.model_class"]);
+        Assert.Equal(typeof(IModel).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0], meta.CustomMetadataMap["deepbox.version"]);
+        Assert.Equal(["input"], session.InputMetadata.Keys); // the states are optional: initializers a feed overrides
+        Assert.Equal(["h0", "c0"], session.OverridableInitializerMetadata.Keys);
+        Assert.Equal(["output", "hn", "cn"], session.OutputMetadata.Keys);
+        Assert.Equal([-1, -1, 4], session.InputMetadata["input"].Dimensions); // batch and sequence are dynamic
+        Assert.Equal(["batch", "sequence", ""], session.InputMetadata["input"].SymbolicDimensions);
+    }
+
+    [Fact]
+    public void SaveWritesAWholeFileOrNothing()
+    {
+        var model = new SeedRnn(seed: 1);
+        string path = Path.Combine(_dir, "rnn.onnx");
+        OnnxExport.Save(model, path);
+        byte[] first = File.ReadAllBytes(path);
+        Assert.Equal(OnnxExport.ToBytes(model), first);
+
+        // A destination that cannot be written: an exception, and no file or temporary left behind.
+        string missing = Path.Combine(_dir, "no-such-folder", "rnn.onnx");
+        Assert.ThrowsAny<IOException>(() => OnnxExport.Save(model, missing));
+        Assert.False(Directory.Exists(Path.GetDirectoryName(missing)));
+        string blocked = Path.Combine(_dir, "a-folder.onnx");
+        Directory.CreateDirectory(blocked);
+        Assert.ThrowsAny<Exception>(() => OnnxExport.Save(model, blocked));
+        Assert.Equal(["a-folder.onnx", "rnn.onnx"], Directory.EnumerateFileSystemEntries(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+
+        using var stream = new MemoryStream();
+        OnnxExport.Save(model, stream);
+        Assert.Equal(first, stream.ToArray());
+    }
+
+    /// <summary>The model's eval Forward (and ForwardWithState where there is one) against ONNX Runtime on the exported file.</summary>
+    private static void AgreesWithOnnxRuntime(IModel model, Type type, bool batchFirst, Random rng)
+    {
+        using var session = new InferenceSession(OnnxExport.ToBytes(model));
+        ModelArchitecture arch = model.Architecture;
+        MethodInfo? withState = type.GetMethods().FirstOrDefault(m => m.Name == "ForwardWithState" && m.GetParameters()[1].ParameterType == typeof(Tensor));
+        foreach ((int b, int t) in new[] { (1, 1), (3, 5), (8, 2), (5, 17) })
+        {
+            float[] x = TestSupport.RandomArray(rng, b * t * arch.InputSize, 2.0);
+            int[] shape = batchFirst ? [b, t, arch.InputSize] : [t, b, arch.InputSize];
+            Tensor expected = model.Forward(Tensor.FromArray(x, shape));
+            var feeds = new List<NamedOnnxValue> { NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(x, shape)) };
+            using (IDisposableReadOnlyCollection<DisposableNamedOnnxValue> results = session.Run(feeds))
+            {
+                float[] actual = results.First(r => r.Name == "output").AsTensor<float>().ToArray();
+                Assert.Equal(expected.Shape, results.First(r => r.Name == "output").AsTensor<float>().Dimensions.ToArray());
+                TestSupport.AssertClose(expected.ToArray(), actual, 1e-5, $"{arch.ClassName} B={b} T={t} output");
+            }
+
+            if (withState is null)
+            {
+                continue;
+            }
+
+            // Initial states fed, final states read: against ForwardWithState.
+            LayerDeclaration rec = arch.Layers.Single(l => l.IsRecurrent);
+            int states = rec.NumLayers * rec.Directions;
+            bool lstm = rec.Kind == LayerKind.Lstm;
+            float[] h0 = TestSupport.RandomArray(rng, states * b * rec.HiddenSize);
+            float[] c0 = TestSupport.RandomArray(rng, states * b * rec.HiddenSize);
+            object?[] args = withState.GetParameters().Select((p, i) => i switch
+            {
+                0 => (object)Tensor.FromArray(x, shape),
+                1 => Tensor.FromArray(h0, states, b, rec.HiddenSize),
+                _ => Tensor.FromArray(c0, states, b, rec.HiddenSize),
+            }).ToArray();
+            var result = (ITuple)withState.Invoke(model, args)!;
+            Tensor output = (Tensor)result[0]!;
+            Tensor hn = result[1] is ITuple hc ? (Tensor)hc[0]! : (Tensor)result[1]!;
+            feeds.Add(NamedOnnxValue.CreateFromTensor("h0", new DenseTensor<float>(h0, [states, b, rec.HiddenSize])));
+            if (lstm)
+            {
+                feeds.Add(NamedOnnxValue.CreateFromTensor("c0", new DenseTensor<float>(c0, [states, b, rec.HiddenSize])));
+            }
+
+            using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> stated = session.Run(feeds);
+            TestSupport.AssertClose(output.ToArray(), stated.First(r => r.Name == "output").AsTensor<float>().ToArray(), 1e-5, $"{arch.ClassName} B={b} T={t} output with h0");
+            TestSupport.AssertClose(hn.ToArray(), stated.First(r => r.Name == "hn").AsTensor<float>().ToArray(), 1e-5, $"{arch.ClassName} B={b} T={t} hn");
+            if (lstm)
+            {
+                Tensor cn = (Tensor)((ITuple)result[1]!)[1]!;
+                TestSupport.AssertClose(cn.ToArray(), stated.First(r => r.Name == "cn").AsTensor<float>().ToArray(), 1e-5, $"{arch.ClassName} B={b} T={t} cn");
+            }
+        }
+    }
+}
