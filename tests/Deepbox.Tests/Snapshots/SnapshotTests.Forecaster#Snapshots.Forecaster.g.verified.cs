@@ -41,6 +41,17 @@ namespace Snapshots
         /// <summary>The number of scalar parameter values.</summary>
         public static int ParameterCount => 12961;
 
+        /// <summary>The layer declarations as declared (defaults filled in), for tools that write the model in another format.</summary>
+        public static global::Deepbox.ModelArchitecture Architecture { get; } = new("Forecaster", true, 1, 1,
+        [
+            new(global::Deepbox.LayerKind.Lstm, "lstm.", 1, 32, 2, true, false, global::Deepbox.Nonlinearity.Tanh, global::Deepbox.Activation.None, 0.1f),
+            new(global::Deepbox.LayerKind.LastStep, "1.", 0, 0, 1, false, false, global::Deepbox.Nonlinearity.Tanh, global::Deepbox.Activation.None, 0f),
+            new(global::Deepbox.LayerKind.Linear, "fc.", 32, 1, 1, true, false, global::Deepbox.Nonlinearity.Tanh, global::Deepbox.Activation.None, 0f),
+        ]);
+
+        /// <inheritdoc/>
+        global::Deepbox.ModelArchitecture global::Deepbox.IModel.Architecture => Architecture;
+
         // Parameters in PyTorch's order, names and layout.
         private readonly global::Deepbox.Parameter _p0_weight_ih_l0;
         private readonly global::Deepbox.Parameter _p0_weight_hh_l0;

@@ -30,6 +30,15 @@ namespace Snapshots
         /// <summary>The number of scalar parameter values.</summary>
         public static int ParameterCount => 40;
 
+        /// <summary>The layer declarations as declared (defaults filled in), for tools that write the model in another format.</summary>
+        public static global::Deepbox.ModelArchitecture Architecture { get; } = new("ReluRnn", false, 3, 5,
+        [
+            new(global::Deepbox.LayerKind.Rnn, "", 3, 5, 1, false, false, global::Deepbox.Nonlinearity.Relu, global::Deepbox.Activation.None, 0f),
+        ]);
+
+        /// <inheritdoc/>
+        global::Deepbox.ModelArchitecture global::Deepbox.IModel.Architecture => Architecture;
+
         // Parameters in PyTorch's order, names and layout.
         private readonly global::Deepbox.Parameter _p0_weight_ih_l0;
         private readonly global::Deepbox.Parameter _p0_weight_hh_l0;
