@@ -19,15 +19,20 @@ internal sealed class GraphBuilder
 
     private readonly Proto.GraphProto _graph = new();
     private readonly IReadOnlyDictionary<string, Tensor> _weights;
+    private readonly bool _unbatched;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private int _counter;
 
-    private GraphBuilder(IReadOnlyDictionary<string, Tensor> weights) => _weights = weights;
+    private GraphBuilder(IReadOnlyDictionary<string, Tensor> weights, bool unbatched)
+    {
+        _weights = weights;
+        _unbatched = unbatched;
+    }
 
     public static Proto.ModelProto Build(IModel model, OnnxExportOptions options)
     {
         ModelArchitecture arch = model.Architecture;
-        var b = new GraphBuilder(model.StateDict());
+        var b = new GraphBuilder(model.StateDict(), options.Unbatched);
         b._graph.Name = options.GraphName ?? arch.ClassName;
         b.BuildGraph(arch);
         var result = new Proto.ModelProto
@@ -56,12 +61,22 @@ internal sealed class GraphBuilder
     private void BuildGraph(ModelArchitecture arch)
     {
         int recurrent = arch.Layers.Count(l => l.IsRecurrent);
-        _graph.Input.Add(ValueInfo("input", arch.BatchFirst ? [Batch, Sequence, Dim(arch.InputSize)] : [Sequence, Batch, Dim(arch.InputSize)]));
         Reserve("input");
         Reserve("output");
+        string current;
+        if (_unbatched)
+        {
+            // One sequence [T, F], run as a batch of one: [T, 1, F].
+            _graph.Input.Add(ValueInfo("input", [Sequence, Dim(arch.InputSize)]));
+            current = Node("Unsqueeze", ["input", Ints64("one", 1)], "input_tbf");
+        }
+        else
+        {
+            // Everything runs sequence-first, as ONNX Runtime's recurrent kernels want: [T, B, F].
+            _graph.Input.Add(ValueInfo("input", arch.BatchFirst ? [Batch, Sequence, Dim(arch.InputSize)] : [Sequence, Batch, Dim(arch.InputSize)]));
+            current = arch.BatchFirst ? Node("Transpose", ["input"], "input_tbf", Ints("perm", 1, 0, 2)) : "input";
+        }
 
-        // Everything runs sequence-first, as ONNX Runtime's recurrent kernels want: [T, B, F].
-        string current = arch.BatchFirst ? Node("Transpose", ["input"], "input_tbf", Ints("perm", 1, 0, 2)) : "input";
         bool sequence = true; // [T, B, F]; false after LastStep: [B, F]
         string? batchDim = null; // [B] as a 1-D int64 tensor, made when a state default needs it
         for (int index = 0; index < arch.Layers.Count; index++)
@@ -77,7 +92,8 @@ internal sealed class GraphBuilder
                         throw new NotSupportedException($"{arch.ClassName}: a recurrent layer after LastStep has no sequence to run over.");
                     }
 
-                    batchDim ??= Node("Slice", [Node("Shape", [current], "input_shape"), Ints64("one", 1), Ints64("two", 2), Ints64("zero", 0)], "batch_dim");
+                    // [B] as a 1-D tensor, for the state defaults' shape (unbatched, they need none).
+                    batchDim ??= _unbatched ? string.Empty : Node("Slice", [Node("Shape", [current], Name("input_shape")), Ints64("one", 1), Ints64("two", 2), Ints64("zero", 0)], Name("batch_dim"));
                     string statePrefix = recurrent == 1 ? string.Empty : (layer.Prefix.Length > 0 ? layer.Prefix : Inv(index) + ".");
                     current = Recurrent(layer, current, statePrefix, batchDim);
                     break;
@@ -99,7 +115,13 @@ internal sealed class GraphBuilder
         }
 
         // Back to the model's layout, named "output".
-        if (sequence && arch.BatchFirst)
+        if (_unbatched)
+        {
+            // [T, 1, F] -> [T, F]; after LastStep [1, F] -> [F].
+            Node("Squeeze", [current, sequence ? Ints64("one", 1) : Ints64("zero", 0)], "output");
+            _graph.Output.Add(ValueInfo("output", sequence ? [Sequence, Dim(arch.OutputSize)] : [Dim(arch.OutputSize)]));
+        }
+        else if (sequence && arch.BatchFirst)
         {
             Node("Transpose", [current], "output", Ints("perm", 1, 0, 2));
             _graph.Output.Add(ValueInfo("output", [Batch, Sequence, Dim(arch.OutputSize)]));
@@ -196,6 +218,14 @@ internal sealed class GraphBuilder
     private string InitialState(string name, int states, int hidden, string batchDim)
     {
         Reserve(name);
+        if (_unbatched)
+        {
+            _graph.Input.Add(ValueInfo(name, [Dim(states), Dim(hidden)]));
+            _graph.Initializer.Add(FloatTensor(name, new float[states * hidden], [states, hidden],
+                $"Optional: the initial states, zeros when not fed ([{states}, {hidden}], PyTorch's unbatched layout)."));
+            return Node("Unsqueeze", [name, Ints64("one", 1)], Name(name + "_batch"));
+        }
+
         _graph.Input.Add(ValueInfo(name, [Dim(states), Batch, Dim(hidden)]));
         _graph.Initializer.Add(FloatTensor(name, new float[states * hidden], [states, 1, hidden],
             $"Optional: the initial states, zeros when not fed ([{states}, batch, {hidden}], PyTorch's layout)."));
@@ -206,15 +236,15 @@ internal sealed class GraphBuilder
     private void FinalState(string name, List<string> parts, int states, int hidden)
     {
         Reserve(name);
-        if (parts.Count == 1)
+        string all = parts.Count == 1 ? parts[0] : Node("Concat", parts, Name(name + "_all"), Int("axis", 0));
+        if (_unbatched)
         {
-            Node("Identity", [parts[0]], name);
-        }
-        else
-        {
-            Node("Concat", parts, name, Int("axis", 0));
+            Node("Squeeze", [all, Ints64("one", 1)], name);
+            _stateOutputs.Add(ValueInfo(name, [Dim(states), Dim(hidden)]));
+            return;
         }
 
+        Node("Identity", [all], name);
         _stateOutputs.Add(ValueInfo(name, [Dim(states), Batch, Dim(hidden)]));
     }
 

@@ -15,6 +15,13 @@ public sealed class OnnxExportOptions
 
     /// <summary>A free text stored as the model's documentation (default: the model's layers, as <c>ToString()</c> prints them).</summary>
     public string? DocString { get; init; }
+
+    /// <summary>
+    /// Whether the graph takes one unbatched sequence, <c>[sequence, features]</c>, as the model's <c>Forward</c> does
+    /// for 2-D input: the output is then <c>[sequence, features]</c> (<c>[features]</c> after <c>LastStep</c>) and the
+    /// states <c>[num_layers * num_directions, hidden]</c>. Default false: a batch axis, dynamic.
+    /// </summary>
+    public bool Unbatched { get; init; }
 }
 
 /// <summary>

@@ -35,6 +35,51 @@ public sealed class OnnxExportTests : IDisposable
         AgreesWithOnnxRuntime(model, c.Type, c.BatchFirst, rng);
     }
 
+    [Theory]
+    [InlineData("Lstm9x8")]
+    [InlineData("LstmGruStack")]
+    [InlineData("BiGruTanhHead")]
+    [InlineData("Forecaster")]
+    [InlineData("Gru3x129")]
+    public void UnbatchedGraphsTakeOneSequence(string name)
+    {
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
+        var rng = new Random(43);
+        IModel model = c.Create();
+        model.LoadStateDict(TestSupport.ToTensors(c.Layers, TestSupport.RandomWeights(c.Layers, rng)));
+        model.Eval();
+        ModelArchitecture arch = model.Architecture;
+        using var session = new InferenceSession(OnnxExport.ToBytes(model, new OnnxExportOptions { Unbatched = true }));
+        MethodInfo? withState = c.Type.GetMethods().FirstOrDefault(m => m.Name == "ForwardWithState" && m.GetParameters()[1].ParameterType == typeof(Tensor));
+        foreach (int t in new[] { 1, 4, 13 })
+        {
+            float[] x = TestSupport.RandomArray(rng, t * arch.InputSize, 2.0);
+            Tensor expected = model.Forward(Tensor.FromArray(x, t, arch.InputSize));
+            var feeds = new List<NamedOnnxValue> { NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(x, [t, arch.InputSize])) };
+            using (IDisposableReadOnlyCollection<DisposableNamedOnnxValue> results = session.Run(feeds))
+            {
+                Tensor<float> output = results.First(r => r.Name == "output").AsTensor<float>();
+                Assert.Equal(expected.Shape, output.Dimensions.ToArray());
+                TestSupport.AssertClose(expected.ToArray(), output.ToArray(), 1e-5, $"{name} unbatched T={t}");
+            }
+
+            if (withState is not null)
+            {
+                LayerDeclaration rec = arch.Layers.Single(l => l.IsRecurrent);
+                int states = rec.NumLayers * rec.Directions;
+                float[] h0 = TestSupport.RandomArray(rng, states * rec.HiddenSize);
+                object?[] args = withState.GetParameters().Select((p, i) => i == 0 ? (object)Tensor.FromArray(x, t, arch.InputSize) : i == 1 ? Tensor.FromArray(h0, states, rec.HiddenSize) : null).ToArray();
+                var result = (ITuple)withState.Invoke(model, args)!;
+                Tensor hn = result[1] is ITuple hc ? (Tensor)hc[0]! : (Tensor)result[1]!;
+                feeds.Add(NamedOnnxValue.CreateFromTensor("h0", new DenseTensor<float>(h0, [states, rec.HiddenSize])));
+                using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> stated = session.Run(feeds);
+                Tensor<float> hnOnnx = stated.First(r => r.Name == "hn").AsTensor<float>();
+                Assert.Equal(hn.Shape, hnOnnx.Dimensions.ToArray());
+                TestSupport.AssertClose(hn.ToArray(), hnOnnx.ToArray(), 1e-5, $"{name} unbatched T={t} hn");
+            }
+        }
+    }
+
     [Fact]
     public void SeededAndTrainedWeightsExportToo()
     {
@@ -76,6 +121,12 @@ public sealed class OnnxExportTests : IDisposable
         Assert.Equal(["output", "hn", "cn"], session.OutputMetadata.Keys);
         Assert.Equal([-1, -1, 4], session.InputMetadata["input"].Dimensions); // batch and sequence are dynamic
         Assert.Equal(["batch", "sequence", ""], session.InputMetadata["input"].SymbolicDimensions);
+
+        // Several recurrent declarations: each one's states under its parameter prefix (or position).
+        using var stack = new InferenceSession(OnnxExport.ToBytes(new Models.LstmGruStack()));
+        Assert.Equal(["encoder.h0", "encoder.c0", "1.h0"], stack.OverridableInitializerMetadata.Keys);
+        Assert.Equal(["output", "encoder.hn", "encoder.cn", "1.hn"], stack.OutputMetadata.Keys);
+        Assert.Equal([2, -1, 9], stack.OutputMetadata["encoder.hn"].Dimensions);
     }
 
     [Fact]
