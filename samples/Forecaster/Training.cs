@@ -5,6 +5,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using Deepbox;
+using Deepbox.Onnx;
 
 namespace ForecasterSample;
 
@@ -220,6 +221,10 @@ public static class Training
         };
         Safetensors.Save(path, model.StateDict(), metadata);
 
+        // The same model for the rest of the serving world: ONNX, which ONNX Runtime (or any ONNX server) runs as is.
+        string onnxPath = Path.ChangeExtension(path, ".onnx");
+        OnnxExport.Save(model, onnxPath, new OnnxExportOptions { DocString = metadata["model"] + "; " + metadata["normalization"] });
+
         var fresh = new Forecaster(options.Seed + 1);
         SafetensorsFile file = Safetensors.Load(path);
         fresh.LoadStateDict(file.Tensors);
@@ -227,6 +232,7 @@ public static class Training
         float[] original = data.PredictTest(model);
         bool same = reloaded.AsSpan().SequenceEqual(original);
         log.WriteLine(Invariant($"Saved the weights: {path} ({file.Tensors.Count} tensors, {new FileInfo(path).Length:N0} bytes)"));
+        log.WriteLine(Invariant($"Exported to ONNX: {onnxPath} ({new FileInfo(onnxPath).Length:N0} bytes; opset {OnnxExport.OpsetVersion}, batch and sequence dynamic)"));
         log.WriteLine(same
             ? Invariant($"Loaded into a fresh Forecaster(seed {options.Seed + 1}): the same {reloaded.Length} test forecasts, bit for bit")
             : Invariant($"Loaded into a fresh Forecaster(seed {options.Seed + 1}): DIFFERENT test forecasts"));

@@ -74,6 +74,16 @@ public sealed class ForecasterSampleTests : IDisposable
         fresh.LoadStateDict(file.Tensors);
         Assert.Equal(result.TestPredictions, result.Data.PredictTest(fresh));
         Assert.Equal(result.Data.Scale.ToString("R", System.Globalization.CultureInfo.InvariantCulture), file.Metadata["scale"]);
+
+        // The ONNX file beside it gives the model's outputs in ONNX Runtime.
+        ForecastData data = result.Data;
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Path.ChangeExtension(path, ".onnx"));
+        var input = new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(data.TestInputs, [data.TestCount, data.Window, 1]);
+        using var outputs = session.Run([Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("input", input)]);
+        float[] onnx = outputs.First(o => o.Name == "output").AsTensor<float>().ToArray();
+        result.Model.Eval();
+        float[] deepbox = result.Model.Forward(Tensor.FromArray(data.TestInputs, data.TestCount, data.Window, 1)).ToArray();
+        TestSupport.AssertClose(deepbox, onnx, 1e-5, "Forecaster through ONNX Runtime");
     }
 
     [Fact]

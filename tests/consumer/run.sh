@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Packs Deepbox into a temp folder, then builds and runs a user's project that references the package by version from
-# that folder, outside the repository: proof that the runtime and the generator travel in the one package.
+# Packs Deepbox and Deepbox.Onnx into a temp folder, then builds and runs a user's project that references both
+# packages by version from that folder, outside the repository: proof that the runtime and the generator travel in the
+# one package, and that the ONNX exporter works from its own (the program exports its model).
 # Prints "consumer: ok" (exit 0) or says what went wrong (exit 1).
 set -euo pipefail
 
@@ -29,6 +30,17 @@ listing="$(unzip -Z1 "$package")"
 for entry in lib/net10.0/Deepbox.Runtime.dll lib/net10.0/Deepbox.Runtime.xml analyzers/dotnet/cs/Deepbox.Generators.dll buildTransitive/Deepbox.targets PACKAGE.md; do
   grep -qxF "$entry" <<<"$listing" || fail "the package lacks $entry"
 done
+echo "consumer: packing Deepbox.Onnx $version into $feed"
+dotnet pack "$repo/src/Deepbox.Onnx/Deepbox.Onnx.csproj" -c Release -o "$feed" --nologo -v:q
+onnx_package="$feed/Deepbox.Onnx.$version.nupkg"
+[ -f "$onnx_package" ] || fail "dotnet pack did not write $onnx_package"
+onnx_nuspec="$(unzip -p "$onnx_package" Deepbox.Onnx.nuspec)"
+for dependency in '<dependency id="Deepbox" version="'"$version"'"' '<dependency id="Google.Protobuf"'; do
+  grep -qF "$dependency" <<<"$onnx_nuspec" || fail "Deepbox.Onnx's package lacks the dependency $dependency"
+done
+if grep -q '<dependency id="Grpc.Tools' <<<"$onnx_nuspec"; then
+  fail "Deepbox.Onnx's package depends on Grpc.Tools (a build-time tool only)"
+fi
 nuspec="$(unzip -p "$package" Deepbox.nuspec)"
 # The runtime's own dependencies (System.Numerics.Tensors) are fine; the generator's Roslyn ones must not leak.
 if grep -q '<dependency id="Microsoft.CodeAnalysis' <<<"$nuspec"; then
@@ -50,6 +62,7 @@ cat >"$app/nuget.config" <<XML
   <packageSourceMapping>
     <packageSource key="local">
       <package pattern="Deepbox" />
+      <package pattern="Deepbox.Onnx" />
     </packageSource>
     <packageSource key="nuget.org">
       <package pattern="*" />
@@ -65,7 +78,7 @@ export NUGET_PACKAGES="$work/packages"
 # parent folder of the temp folder can change the build.
 isolate=(-p:ImportDirectoryBuildProps=false -p:ImportDirectoryBuildTargets=false -p:ImportDirectoryPackagesProps=false)
 dotnet build "$app/Consumer.csproj" -c Release --nologo -v:q "${isolate[@]}" || fail "the consumer project did not build"
-output="$(dotnet "$app/bin/Release/net10.0/Consumer.dll")" || fail "the consumer program failed"
+output="$(dotnet "$app/bin/Release/net10.0/Consumer.dll" "$app")" || fail "the consumer program failed"
 echo "$output" | sed 's/^/  | /'
 
 assets="$app/obj/project.assets.json"
@@ -83,7 +96,10 @@ ilc() { dotnet msbuild "$app/Consumer.csproj" -getProperty:IlcInstructionSet -p:
 [ -z "$(ilc -p:RuntimeIdentifier=linux-arm64)" ] || fail "the package's build file chose an instruction set for arm64"
 
 # LSTM(4, 8): 4*8*(4+8) weights + 2*4*8 biases = 448; Linear(8, 2): 16 + 2 = 18.
-for line in "output shape: [2, 2]" "parameters: 466" "all finite: yes"; do
+onnx="$app/classifier.onnx"
+[ -s "$onnx" ] || fail "the consumer program wrote no ONNX file"
+grep -qa "deepbox.model_class" "$onnx" || fail "the ONNX file lacks Deepbox's metadata"
+for line in "output shape: [2, 2]" "parameters: 466" "all finite: yes" "onnx: classifier.onnx written"; do
   grep -qxF "$line" <<<"$output" || fail "expected the line '$line'"
 done
 echo "consumer: ok (Deepbox $version from a local folder: runtime and generator in one package)"
