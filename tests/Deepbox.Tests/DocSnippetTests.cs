@@ -11,7 +11,7 @@ using Xunit;
 namespace Deepbox.Tests;
 
 /// <summary>
-/// Every C# block of the README and the package's readme compiles as a user would paste it into a new console project
+/// Every C# block of the README and the packages' readmes compiles as a user would paste it into a new console project
 /// (<c>dotnet new console</c>: implicit usings on, nullable on) with the Deepbox package: the generator runs over it, and
 /// no error or warning may come out. A block marked <c>&lt;!-- snippet: run --&gt;</c> on the line before it also runs,
 /// and must finish without an exception.
@@ -43,7 +43,7 @@ public class DocSnippetTests
         return data;
     }
 
-    private static string[] Documents => ["README.md", "src/Deepbox.Runtime/PACKAGE.md"];
+    private static string[] Documents => ["README.md", "src/Deepbox.Runtime/PACKAGE.md", "src/Deepbox.Onnx/README.md"];
 
     [Fact]
     public void TheDocumentsHaveSnippets()

@@ -20,6 +20,7 @@ internal static class GeneratorHarness
         return tpa.Split(Path.PathSeparator)
             .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll")
             .Append(typeof(Tensor).Assembly.Location)
+            .Append(typeof(Deepbox.Onnx.OnnxExport).Assembly.Location) // for the documentation's ONNX snippets
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
             .ToImmutableArray();
     });

@@ -11,7 +11,10 @@ public static class OrtSessions
     public static string Version => typeof(InferenceSession).Assembly.GetName().Version?.ToString(3) ?? "?";
 
     /// <summary>Creates a session on an in-memory model.</summary>
-    public static InferenceSession Create(OnnxModel model, int threads)
+    public static InferenceSession Create(OnnxModel model, int threads) => Create(OnnxWriter.ToBytes(model), threads);
+
+    /// <summary>Creates a session on a model's bytes.</summary>
+    public static InferenceSession Create(byte[] model, int threads)
     {
         using var options = new SessionOptions
         {
@@ -20,7 +23,7 @@ public static class OrtSessions
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
-        return new InferenceSession(OnnxWriter.ToBytes(model), options);
+        return new InferenceSession(model, options);
     }
 }
 
@@ -38,12 +41,18 @@ public sealed class OrtForward : IDisposable
     private readonly float[] _output;
 
     /// <summary>Builds the graph from the fixture's weights, creates the session and binds the buffers.</summary>
-    public OrtForward(Fixture fixture, int threads)
+    /// <param name="fixture">The workload and its weights.</param>
+    /// <param name="threads">ONNX Runtime's intra-op threads.</param>
+    /// <param name="exported">Whether the graph is the file Deepbox.Onnx exports from the Deepbox model (dynamic
+    /// axes, optional states), rather than the suite's hand-written one (fixed shapes).</param>
+    public OrtForward(Fixture fixture, int threads, bool exported = false)
     {
         ArgumentNullException.ThrowIfNull(fixture);
         _fixture = fixture;
         Workload w = fixture.Workload;
-        _session = OrtSessions.Create(RecurrentExport.Sequence(w.Cell, w.InputSize, w.HiddenSize, w.Batch, w.SeqLen, fixture.Weight), threads);
+        _session = exported
+            ? OrtSessions.Create(global::Deepbox.Onnx.OnnxExport.ToBytes(DeepboxModels.Create(w, Fixture.WeightSeed)), threads)
+            : OrtSessions.Create(RecurrentExport.Sequence(w.Cell, w.InputSize, w.HiddenSize, w.Batch, w.SeqLen, fixture.Weight), threads);
         _output = new float[w.Batch * w.SeqLen * w.HiddenSize];
         long[] stateShape = [1, w.Batch, w.HiddenSize];
         OrtValue input = OrtValue.CreateTensorValueFromMemory((float[])fixture.Input.Clone(), [w.Batch, w.SeqLen, w.InputSize]);

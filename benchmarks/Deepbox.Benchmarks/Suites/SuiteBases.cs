@@ -120,7 +120,7 @@ public abstract class ForwardSuite
         return model;
     }
 
-    private T Validated<T>(T peer, string name)
+    private protected T Validated<T>(T peer, string name)
         where T : IDisposable
     {
         try

@@ -1,6 +1,7 @@
 // The benchmark classes, one per workload of issue 7, named as the workload (id_cell). Each adds the Deepbox
 // benchmark to its suite's peers, calling the concrete generated model directly (no interface dispatch).
 using BenchmarkDotNet.Attributes;
+using Deepbox.Benchmarks.Peers;
 
 namespace Deepbox.Benchmarks.Suites;
 
@@ -72,6 +73,20 @@ public class W2_Lstm : ForwardSuite
     /// <summary>Deepbox: the span <c>Forward</c> into a caller-owned buffer.</summary>
     [Benchmark(Baseline = true)]
     public void Deepbox() => _model.Forward(Input, Batch, SeqLen, Output);
+
+    private OrtForward? _exported;
+
+    /// <summary>ONNX Runtime, 1 thread, on the W2 model as Deepbox.Onnx exports it (issue 15: it should run as the hand-written graph does).</summary>
+    [GlobalSetup(Target = nameof(OnnxRuntimeExported_1T))]
+    public void SetupExported() => _exported = Validated(new OrtForward(Fixture, 1, exported: true), "ONNX Runtime (Deepbox.Onnx export), 1 thread");
+
+    /// <summary>ONNX Runtime on the exported file.</summary>
+    [Benchmark]
+    public void OnnxRuntimeExported_1T() => _exported!.Run();
+
+    /// <summary>Frees the exported graph's session.</summary>
+    [GlobalCleanup(Target = nameof(OnnxRuntimeExported_1T))]
+    public void CleanupExported() => _exported?.Dispose();
 }
 
 /// <summary>W4_Gru: a forward pass of <see cref="W4Gru"/>.</summary>
