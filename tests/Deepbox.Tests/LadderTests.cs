@@ -51,9 +51,12 @@ public class LadderTests
     [Fact]
     public void TheSwitchIsOffByDefault() => Assert.False(KernelPaths.Vector128Only);
 
+    /// <summary>Runs <paramref name="run"/> with every kernel on the ladder, Step's 512-bit ones included (they hand over to the 256-bit ones, which hand over to the ladder).</summary>
     private static T OnTheLadder<T>(Func<T> run)
     {
+        bool wideStep = ModelSupport.StepVector512;
         KernelPaths.Vector128Only = true;
+        ModelSupport.StepVector512 = false;
         try
         {
             return run();
@@ -61,6 +64,7 @@ public class LadderTests
         finally
         {
             KernelPaths.Vector128Only = false;
+            ModelSupport.StepVector512 = wideStep;
         }
     }
 
