@@ -69,6 +69,35 @@ public class LossTests
         TestSupport.AssertClose(expected, grad.AsSpan(), 1e-6, "CE tensor gradient");
     }
 
+    [Fact]
+    public void CrossEntropyLeavesOutTheIgnoredRows()
+    {
+        // The same two rows as above with a padding row between them (PyTorch's ignore_index, -100 by default): the loss
+        // and the counted rows' gradients are those of the two rows alone, the mean is over 2, the padding row's gradient 0.
+        float[] logits = [1, 2, 3, 5, -4, 7, 1, 1, 1];
+        int[] targets = [2, -100, 0];
+        var g = new float[9];
+        Assert.Equal(0.75310912f, Losses.CrossEntropy(logits, targets, g), 1e-6f);
+        double[] softmax0 = [0.09003057, 0.24472847, 0.66524096];
+        double third = 1.0 / 3;
+        double[] expected = [softmax0[0] / 2, softmax0[1] / 2, (softmax0[2] - 1) / 2, 0, 0, 0, (third - 1) / 2, third / 2, third / 2];
+        TestSupport.AssertClose(expected, g, 1e-6, "CE gradient with an ignored row");
+        Assert.Equal(1.50621825f, Losses.CrossEntropy(logits, targets, g, Reduction.Sum), 1e-6f);
+
+        // Another ignore index; a sequence model's [B, T, C] logits against B * T ids.
+        Assert.Equal(0.75310912f, Losses.CrossEntropy(logits, [2, 7, 0], g, ignoreIndex: 7), 1e-6f);
+        (float loss, Tensor grad) = Losses.CrossEntropy(Tensor.FromArray([.. logits, 0, 0, 0], 2, 2, 3), [2, -100, 0, -100]);
+        Assert.Equal(0.75310912f, loss, 1e-6f);
+        Assert.Equal([2, 2, 3], grad.Shape);
+
+        // Every row ignored: Mean is 0 / 0, NaN as in PyTorch; Sum is 0. A wrong id still throws, naming the ignored one.
+        Assert.True(float.IsNaN(Losses.CrossEntropy(logits, [-100, -100, -100], g)));
+        Assert.All(g, v => Assert.Equal(0f, v));
+        Assert.Equal(0f, Losses.CrossEntropy(logits, [-100, -100, -100], g, Reduction.Sum));
+        ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(() => Losses.CrossEntropy(logits, [2, -1, 0], g));
+        Assert.Contains("Expected class ids in [0, 3) or the ignored -100, got -1 for row 1", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(5, 7, Reduction.Mean)]
     [InlineData(5, 7, Reduction.Sum)]
@@ -121,9 +150,9 @@ public class LossTests
         Assert.StartsWith("Expected targets [8], got [5]", e.Message, StringComparison.Ordinal);
         Assert.Equal("targets", e.ParamName);
         e = Assert.Throws<ArgumentException>(() => Losses.CrossEntropy(Tensor.Zeros(8), new int[8]));
-        Assert.StartsWith("Expected logits [N, C] with C >= 1, got [8]", e.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Expected logits [N, C] or [B, T, C] with C >= 1, got [8]", e.Message, StringComparison.Ordinal);
         ArgumentOutOfRangeException o = Assert.Throws<ArgumentOutOfRangeException>(() => Losses.CrossEntropy(Tensor.Zeros(2, 3), [0, 3]));
-        Assert.StartsWith("Expected class ids in [0, 3), got 3 for row 1", o.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Expected class ids in [0, 3) or the ignored -100, got 3 for row 1", o.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => Losses.CrossEntropy(Tensor.Zeros(2, 3), [-1, 0]));
         e = Assert.Throws<ArgumentException>(() => Losses.CrossEntropy(new float[7], [0, 1], Span<float>.Empty));
         Assert.StartsWith("Expected logits of length N * C for N = 2 class ids", e.Message, StringComparison.Ordinal);

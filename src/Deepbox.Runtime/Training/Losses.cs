@@ -102,10 +102,13 @@ public static class Losses
     /// <param name="targets">The class id of each row, each in <c>[0, C)</c>; there are <c>N</c> of them, and <c>C</c> is the number of logits over N.</param>
     /// <param name="gradient">Receives dloss/dlogits, <c>N * C</c> values; empty for the loss alone.</param>
     /// <param name="reduction">Mean over the rows (the default) or sum.</param>
+    /// <param name="ignoreIndex">A class id that marks a row to leave out (padding, PyTorch's <c>ignore_index</c>, default
+    /// -100): it adds nothing to the loss, gets a zero gradient, and Mean divides by the rows not left out (NaN when all
+    /// are, as PyTorch gives).</param>
     /// <returns>The loss.</returns>
     /// <exception cref="ArgumentException">The logits are not a whole, non-empty number of rows per class id, or the gradient's length differs.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A class id is not in <c>[0, C)</c>.</exception>
-    public static float CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, Reduction reduction = Reduction.Mean)
+    /// <exception cref="ArgumentOutOfRangeException">A class id is neither in <c>[0, C)</c> nor <paramref name="ignoreIndex"/>.</exception>
+    public static float CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, Reduction reduction = Reduction.Mean, int ignoreIndex = -100)
     {
         int rows = targets.Length;
         if (rows == 0 ? logits.Length != 0 : logits.Length == 0 || logits.Length % rows != 0)
@@ -115,27 +118,46 @@ public static class Losses
         }
 
         CheckGradient(gradient, logits.Length);
-        double scale = Scale(reduction, rows);
         if (rows == 0)
         {
-            return (float)(0 * scale);
+            return (float)(0 * Scale(reduction, rows));
         }
 
         int classes = logits.Length / rows;
+        int counted = 0;
         for (int i = 0; i < rows; i++)
         {
+            if (targets[i] == ignoreIndex)
+            {
+                continue;
+            }
+
             if ((uint)targets[i] >= (uint)classes)
             {
                 throw new ArgumentOutOfRangeException(
-                    nameof(targets), targets[i], $"Expected class ids in [0, {classes}), got {targets[i]} for row {i}");
+                    nameof(targets), targets[i], $"Expected class ids in [0, {classes}) or the ignored {ignoreIndex}, got {targets[i]} for row {i}");
             }
+
+            counted++;
         }
+
+        double scale = Scale(reduction, counted); // Mean over the rows that count: 1 / 0 = infinity, and 0 * infinity = NaN when none does
 
         Span<float> scratch = stackalloc float[BlockSize];
         float gradScale = (float)scale;
         double sum = 0;
         for (int i = 0; i < rows; i++)
         {
+            if (targets[i] == ignoreIndex)
+            {
+                if (!gradient.IsEmpty)
+                {
+                    gradient.Slice(i * classes, classes).Clear();
+                }
+
+                continue;
+            }
+
             ReadOnlySpan<float> row = logits.Slice(i * classes, classes);
             float max = TensorPrimitives.Max(row);
             double sumExp = 0;
@@ -167,33 +189,38 @@ public static class Losses
     }
 
     /// <summary>
-    /// The cross-entropy of logits <c>[N, C]</c> against <c>N</c> class ids, <c>torch.nn.CrossEntropyLoss</c>; see
-    /// <see cref="CrossEntropy(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, Reduction)"/>:
-    /// <c>loss_i = logsumexp(x) - x_y</c>, <c>gradient = (softmax(x) - onehot(y)) / N</c> (Sum: no division).
+    /// The cross-entropy of logits against class ids, <c>torch.nn.CrossEntropyLoss</c>, with the classes along the last
+    /// dimension: <c>[N, C]</c>, or a sequence model's <c>[B, T, C]</c> against <c>B * T</c> ids (PyTorch's
+    /// <c>loss(logits.reshape(-1, C), targets.reshape(-1))</c>); see
+    /// <see cref="CrossEntropy(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, Reduction, int)"/>:
+    /// <c>loss_i = logsumexp(x) - x_y</c>, <c>gradient = (softmax(x) - onehot(y)) / N</c> (Sum: no division), rows whose
+    /// id is <paramref name="ignoreIndex"/> left out.
     /// </summary>
-    /// <param name="logits">The unnormalized scores, <c>[N, C]</c> with C at least 1.</param>
-    /// <param name="targets">The class id of each row, each in <c>[0, C)</c>.</param>
-    /// <param name="reduction">Mean over the rows (the default) or sum.</param>
-    /// <returns>The loss and a new tensor of dloss/dlogits, <c>[N, C]</c>.</returns>
-    /// <exception cref="ArgumentException">The logits are not <c>[N, C]</c> or the number of class ids is not N: <c>Expected targets [8], got [5]</c>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A class id is not in <c>[0, C)</c>.</exception>
-    public static (float Loss, Tensor Gradient) CrossEntropy(Tensor logits, ReadOnlySpan<int> targets, Reduction reduction = Reduction.Mean)
+    /// <param name="logits">The unnormalized scores, the classes (at least 1) along the last dimension.</param>
+    /// <param name="targets">The class id of each row, each in <c>[0, C)</c> or <paramref name="ignoreIndex"/>.</param>
+    /// <param name="reduction">Mean over the rows that count (the default) or sum.</param>
+    /// <param name="ignoreIndex">The id of rows to leave out (padding; PyTorch's default -100).</param>
+    /// <returns>The loss and a new tensor of dloss/dlogits, shaped as the logits.</returns>
+    /// <exception cref="ArgumentException">The logits have no class dimension or the number of class ids is not the number of rows: <c>Expected targets [8], got [5]</c>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A class id is neither in <c>[0, C)</c> nor <paramref name="ignoreIndex"/>.</exception>
+    public static (float Loss, Tensor Gradient) CrossEntropy(Tensor logits, ReadOnlySpan<int> targets, Reduction reduction = Reduction.Mean, int ignoreIndex = -100)
     {
         ArgumentNullException.ThrowIfNull(logits);
-        if (logits.Rank != 2 || logits.Shape[1] < 1)
+        if (logits.Rank < 2 || logits.Shape[^1] < 1)
         {
-            throw new ArgumentException($"Expected logits [N, C] with C >= 1, got {Tensor.FormatShape(logits.Shape)}", nameof(logits));
+            throw new ArgumentException($"Expected logits [N, C] or [B, T, C] with C >= 1, got {Tensor.FormatShape(logits.Shape)}", nameof(logits));
         }
 
-        if (targets.Length != logits.Shape[0])
+        int rows = logits.Length / logits.Shape[^1];
+        if (targets.Length != rows)
         {
             throw new ArgumentException(
-                $"Expected targets [{logits.Shape[0]}], got [{targets.Length}] (one class id per row of logits {Tensor.FormatShape(logits.Shape)})",
+                $"Expected targets [{rows}], got [{targets.Length}] (one class id per row of logits {Tensor.FormatShape(logits.Shape)})",
                 nameof(targets));
         }
 
         Tensor gradient = NewLike(logits);
-        float loss = CrossEntropy(logits.AsSpan(), targets, gradient.AsSpan(), reduction);
+        float loss = CrossEntropy(logits.AsSpan(), targets, gradient.AsSpan(), reduction, ignoreIndex);
         return (loss, gradient);
     }
 
