@@ -79,7 +79,13 @@ rm -rf "$results"
 mkdir -p "$results"
 
 step "agreement check: every peer against Deepbox (1e-4)"
-"${bench[@]}" check "${filters[@]}" --results "$results"
+# A peer that disagrees (libtorch 2.10's oneDNN LSTM on Zen 5 for small sizes, for one) is not timed: its benchmark's
+# setup refuses it, and the report shows its difference and "failed". The run goes on and writes the report.
+check_status=0
+"${bench[@]}" check "${filters[@]}" --results "$results" || check_status=$?
+if [ "$check_status" -ne 0 ]; then
+  echo "run.sh: some peer disagrees with Deepbox (above); it is reported, not timed, and the run goes on" >&2
+fi
 
 step "deepbox from npm (Node $(node --version))"
 (cd benchmarks/deepbox && npm ci --no-audit --no-fund --loglevel=error)

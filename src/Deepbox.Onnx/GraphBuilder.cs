@@ -21,6 +21,7 @@ internal sealed class GraphBuilder
     private readonly IReadOnlyDictionary<string, Tensor> _weights;
     private readonly bool _unbatched;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private readonly List<Proto.ValueInfoProto> _stateOutputs = []; // the final states, listed after "output"
     private int _counter;
 
     private GraphBuilder(IReadOnlyDictionary<string, Tensor> weights, bool unbatched)
@@ -138,8 +139,6 @@ internal sealed class GraphBuilder
             _graph.Output.Add(state);
         }
     }
-
-    private readonly List<Proto.ValueInfoProto> _stateOutputs = [];
 
     /// <summary>
     /// One recurrent declaration: a node per stacked layer (both directions in one node), each one's Y

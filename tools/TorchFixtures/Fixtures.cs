@@ -53,6 +53,7 @@ internal static class Fixtures
         TTensor? c0 = lstm ? Torch.ToTorch(c.ZeroStates ? new float[stateCount] : rng.Uniform(stateCount, 1.0), c.StateShape, requiresGrad: true) : null;
 
         (TTensor seq, TTensor hN, TTensor? cN) = Torch.Run(recurrent, input, h0, c0, c.BatchFirst);
+        Equations.Check(c, recurrent, input, h0, c0, seq, hN, cN); // throws rather than write a wrong libtorch's numbers
         TTensor output = seq;
         if (c.LastStep)
         {
