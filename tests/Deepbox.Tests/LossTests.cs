@@ -69,6 +69,53 @@ public class LossTests
         TestSupport.AssertClose(expected, grad.AsSpan(), 1e-6, "CE tensor gradient");
     }
 
+    [Theory]
+    [InlineData(true, Reduction.Mean)]
+    [InlineData(false, Reduction.Mean)]
+    [InlineData(true, Reduction.Sum)]
+    [InlineData(false, Reduction.Sum)]
+    public void MseByLengthsCountsOnlyTheValidSteps(bool batchFirst, Reduction reduction)
+    {
+        // PyTorch: mask[b, t] = t < lengths[b]; loss = ((p - y)**2 * mask).sum() / mask.sum() (Sum: no division).
+        const int B = 4, T = 6, F = 3;
+        int[] lengths = [6, 1, 4, 2];
+        var rng = new Random(9);
+        float[] p = TestSupport.RandomArray(rng, B * T * F, 2.0);
+        float[] y = TestSupport.RandomArray(rng, B * T * F, 2.0);
+        int At(int b, int t, int f) => batchFirst ? (((b * T) + t) * F) + f : (((t * B) + b) * F) + f;
+        double sum = 0;
+        int valid = 0;
+        var expectedGrad = new double[p.Length];
+        for (int b = 0; b < B; b++)
+        {
+            for (int t = 0; t < lengths[b]; t++)
+            {
+                for (int f = 0; f < F; f++)
+                {
+                    double d = (double)p[At(b, t, f)] - y[At(b, t, f)];
+                    sum += d * d;
+                    expectedGrad[At(b, t, f)] = 2 * d;
+                    valid++;
+                }
+            }
+        }
+
+        double scale = reduction == Reduction.Mean ? 1.0 / valid : 1.0;
+        var g = new float[p.Length];
+        float loss = Losses.Mse(p, y, g, lengths, T, batchFirst, reduction);
+        Assert.Equal(sum * scale, loss, 5);
+        TestSupport.AssertClose(expectedGrad.Select(v => v * scale).ToArray(), g, 1e-6, "masked MSE gradient");
+        Assert.Equal(loss, Losses.Mse(p, y, Span<float>.Empty, lengths, T, batchFirst, reduction));
+
+        // Every sequence whole: the plain MSE.
+        Assert.Equal(Losses.Mse(p, y, Span<float>.Empty, reduction), Losses.Mse(p, y, Span<float>.Empty, [T, T, T, T], T, batchFirst, reduction), 6);
+
+        ArgumentException e = Assert.Throws<ArgumentException>(() => Losses.Mse(p, y, g, [6, 0, 4, 2], T, batchFirst));
+        Assert.StartsWith("lengths[1] is 0, outside [1, 6]", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => Losses.Mse(p, y, g, [6, 1, 4, 2, 3], T, batchFirst));
+        Assert.StartsWith("Expected predictions of B * T * F values for B = 5 lengths and T = 6, got 72", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void CrossEntropyLeavesOutTheIgnoredRows()
     {

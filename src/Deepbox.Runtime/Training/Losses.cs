@@ -71,6 +71,99 @@ public static class Losses
     }
 
     /// <summary>
+    /// The mean squared error of a sequence model's outputs over the valid steps only: each sequence counts up to its
+    /// length, the padded steps after it add nothing and get a zero gradient, and Mean divides by the valid elements
+    /// (PyTorch's <c>((p - t)**2 * mask).sum() / mask.sum()</c> with <c>mask[b, t] = t &lt; lengths[b]</c>).
+    /// </summary>
+    /// <param name="prediction">The outputs, <c>[B, T, F]</c> (batch-first) or <c>[T, B, F]</c>.</param>
+    /// <param name="target">The targets, laid out as the outputs.</param>
+    /// <param name="gradient">Receives dloss/dprediction (zero at padded steps); empty for the loss alone.</param>
+    /// <param name="lengths">Each sequence's length, in <c>[1, seqLen]</c>; B of them.</param>
+    /// <param name="seqLen">T, the padded length.</param>
+    /// <param name="batchFirst">Whether the layout is <c>[B, T, F]</c> (the default) or <c>[T, B, F]</c>.</param>
+    /// <param name="reduction">Mean over the valid elements (the default) or sum.</param>
+    /// <returns>The loss.</returns>
+    /// <exception cref="ArgumentException">A length is out of range (named with its index), or a buffer's length is not
+    /// <c>B * T * F</c>.</exception>
+    public static float Mse(
+        ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, ReadOnlySpan<int> lengths, int seqLen, bool batchFirst = true, Reduction reduction = Reduction.Mean)
+    {
+        int batch = lengths.Length;
+        if (batch == 0 || seqLen <= 0 || prediction.Length == 0 || prediction.Length % (batch * seqLen) != 0)
+        {
+            throw new ArgumentException(
+                $"Expected predictions of B * T * F values for B = {batch} lengths and T = {seqLen}, got {prediction.Length}", nameof(prediction));
+        }
+
+        CheckLength(nameof(target), prediction.Length, target.Length);
+        CheckGradient(gradient, prediction.Length);
+        int features = prediction.Length / (batch * seqLen);
+        long valid = 0;
+        for (int b = 0; b < batch; b++)
+        {
+            if (lengths[b] < 1 || lengths[b] > seqLen)
+            {
+                throw new ArgumentException($"lengths[{b}] is {lengths[b]}, outside [1, {seqLen}]", nameof(lengths));
+            }
+
+            valid += lengths[b];
+        }
+
+        double scale = Scale(reduction, checked((int)(valid * features)));
+        if (!gradient.IsEmpty)
+        {
+            gradient.Clear();
+        }
+
+        Span<float> scratch = stackalloc float[BlockSize];
+        double sum = 0;
+        if (batchFirst)
+        {
+            // Sequence b's valid steps are one run of lengths[b] * F values.
+            for (int b = 0; b < batch; b++)
+            {
+                sum += SquaredDifferences(prediction, target, gradient, scratch, b * seqLen * features, lengths[b] * features);
+            }
+        }
+        else
+        {
+            // Step t holds a row of F values per sequence; those of the sequences still running count.
+            for (int t = 0; t < seqLen; t++)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    if (t < lengths[b])
+                    {
+                        sum += SquaredDifferences(prediction, target, gradient, scratch, ((t * batch) + b) * features, features);
+                    }
+                }
+            }
+        }
+
+        if (!gradient.IsEmpty)
+        {
+            TensorPrimitives.Multiply(gradient, (float)(2 * scale), gradient);
+        }
+
+        return (float)(sum * scale);
+    }
+
+    /// <summary>The sum of squared differences over <c>[start, start + count)</c>, the differences left in the gradient when there is one.</summary>
+    private static double SquaredDifferences(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, Span<float> scratch, int start, int count)
+    {
+        double sum = 0;
+        for (int at = start; at < start + count; at += scratch.Length)
+        {
+            int n = Math.Min(scratch.Length, start + count - at);
+            Span<float> diff = gradient.IsEmpty ? scratch[..n] : gradient.Slice(at, n);
+            TensorPrimitives.Subtract(prediction.Slice(at, n), target.Slice(at, n), diff);
+            sum += DoubleSums.SumOfSquares(diff);
+        }
+
+        return sum;
+    }
+
+    /// <summary>
     /// The mean squared error of two tensors of one shape, <c>torch.nn.MSELoss</c>:
     /// <c>loss = sum((p - t)^2) / n</c>, <c>gradient = 2 * (p - t) / n</c> (Sum: no division by <c>n</c>).
     /// </summary>
