@@ -63,8 +63,8 @@ public static class OnnxExport
     public const int IrVersion = 7;
 
     /// <summary>
-    /// Writes <paramref name="model"/> to <paramref name="path"/> as an ONNX model. The file is written beside the
-    /// destination under a temporary name and then moved over it, so a failure leaves no partial file.
+    /// Writes <paramref name="model"/> to <paramref name="path"/> as an ONNX model, as <c>Safetensors.Save</c> writes:
+    /// under a temporary name beside the destination, flushed, then moved over it, so a failure leaves no partial file.
     /// </summary>
     /// <param name="model">The model; its current weights are written.</param>
     /// <param name="path">The file.</param>
@@ -76,18 +76,7 @@ public static class OnnxExport
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
         byte[] bytes = ToBytes(model, options);
-        string full = Path.GetFullPath(path);
-        string temporary = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllBytes(temporary, bytes);
-            File.Move(temporary, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
+        global::Deepbox.CompilerServices.AtomicFile.Write(path, stream => stream.Write(bytes));
     }
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="stream"/> as an ONNX model.</summary>

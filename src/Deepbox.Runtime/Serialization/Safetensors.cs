@@ -1,3 +1,4 @@
+using Deepbox.CompilerServices;
 using System;
 using System.Buffers;
 using System.Buffers.Binary;
@@ -64,46 +65,31 @@ public static partial class Safetensors
         ArgumentException.ThrowIfNullOrEmpty(path);
         List<KeyValuePair<string, Tensor>> items = Snapshot(tensors);
         byte[] header = BuildHeader(items, metadata, out _);
-        string full = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' names no file.", nameof(path));
-        string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            Span<byte> prefix = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+            stream.Write(prefix);
+            stream.Write(header);
+            byte[]? buffer = BitConverter.IsLittleEndian ? null : new byte[ChunkBytes];
+            foreach (KeyValuePair<string, Tensor> item in items)
             {
-                Span<byte> prefix = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                stream.Write(prefix);
-                stream.Write(header);
-                byte[]? buffer = BitConverter.IsLittleEndian ? null : new byte[ChunkBytes];
-                foreach (KeyValuePair<string, Tensor> item in items)
+                ReadOnlySpan<float> values = item.Value.AsSpan();
+                for (int i = 0; i < values.Length; i += ChunkBytes / 4)
                 {
-                    ReadOnlySpan<float> values = item.Value.AsSpan();
-                    for (int i = 0; i < values.Length; i += ChunkBytes / 4)
+                    ReadOnlySpan<float> chunk = values.Slice(i, Math.Min(ChunkBytes / 4, values.Length - i));
+                    if (buffer is null)
                     {
-                        ReadOnlySpan<float> chunk = values.Slice(i, Math.Min(ChunkBytes / 4, values.Length - i));
-                        if (buffer is null)
-                        {
-                            stream.Write(MemoryMarshal.AsBytes(chunk));
-                        }
-                        else
-                        {
-                            EncodeF32(chunk, buffer);
-                            stream.Write(buffer, 0, chunk.Length * 4);
-                        }
+                        stream.Write(MemoryMarshal.AsBytes(chunk));
+                    }
+                    else
+                    {
+                        EncodeF32(chunk, buffer);
+                        stream.Write(buffer, 0, chunk.Length * 4);
                     }
                 }
-
-                stream.Flush(flushToDisk: true);
             }
-
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
+        });
     }
 
     /// <summary>
@@ -302,19 +288,6 @@ public static partial class Safetensors
             new ReadOnlyDictionary<string, Tensor>(byName), new ReadOnlyDictionary<string, string>(header.Metadata));
     }
 
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
 
     private sealed class Entry(string name)
     {
