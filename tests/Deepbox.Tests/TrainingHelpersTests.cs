@@ -359,6 +359,59 @@ public class TrainingHelpersTests
     }
 
     [Fact]
+    public void AnEpochStartedInsideAnotherStopsTheOlderOne()
+    {
+        var batches = MiniBatches.Create(new float[40], 2, new int[20], 1, batchSize: 4, seed: 3);
+        var outer = batches.GetEnumerator();
+        Assert.True(outer.MoveNext());
+        int inner = 0;
+        foreach (MiniBatch<float, int> batch in batches)
+        {
+            inner += batch.Size; // the newer epoch runs whole
+        }
+
+        Assert.Equal(20, inner);
+        string? refused = null;
+        try
+        {
+            outer.MoveNext();
+        }
+        catch (InvalidOperationException e)
+        {
+            refused = e.Message;
+        }
+
+        Assert.NotNull(refused);
+        Assert.StartsWith("Epoch 1 of these mini-batches was still running when epoch 2 started", refused, StringComparison.Ordinal);
+
+        // From a second thread at once: one of the two loops is refused, never silently fed a reshuffled order.
+        var failures = 0;
+        var barrier = new System.Threading.Barrier(2);
+        void Loop()
+        {
+            try
+            {
+                var it = batches.GetEnumerator();
+                barrier.SignalAndWait();
+                while (it.MoveNext())
+                {
+                    System.Threading.Thread.Sleep(1);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                System.Threading.Interlocked.Increment(ref failures);
+            }
+        }
+
+        var other = new System.Threading.Thread(Loop);
+        other.Start();
+        Loop();
+        other.Join();
+        Assert.True(failures >= 1, "two epochs ran at once and neither was refused");
+    }
+
+    [Fact]
     public void MiniBatchesCheckTheirData()
     {
         ArgumentException e = Assert.Throws<ArgumentException>(() => MiniBatches.Create(new float[12], 4, new int[4], 1, 2));

@@ -53,14 +53,7 @@ public static class Losses
         CheckGradient(gradient, prediction.Length);
         double scale = Scale(reduction, prediction.Length);
         Span<float> scratch = stackalloc float[BlockSize];
-        double sum = 0;
-        for (int start = 0; start < prediction.Length; start += BlockSize)
-        {
-            int n = Math.Min(BlockSize, prediction.Length - start);
-            Span<float> diff = gradient.IsEmpty ? scratch[..n] : gradient.Slice(start, n);
-            TensorPrimitives.Subtract(prediction.Slice(start, n), target.Slice(start, n), diff);
-            sum += DoubleSums.SumOfSquares(diff);
-        }
+        double sum = SquaredDifferences(prediction, target, gradient, scratch, 0, prediction.Length);
 
         if (!gradient.IsEmpty)
         {

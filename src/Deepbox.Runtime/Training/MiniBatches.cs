@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 
 namespace Deepbox;
 
@@ -30,7 +31,10 @@ public static class MiniBatches
 /// <summary>
 /// A seeded mini-batch iterator (PyTorch's <c>DataLoader</c> over a tensor dataset): <c>foreach</c> over it is one
 /// epoch, each batch its samples' inputs and targets gathered into buffers that are reused, so an epoch allocates
-/// nothing. A batch's spans are valid until the next batch.
+/// nothing. A batch's spans are valid until the next batch. One epoch runs at a time, on one thread: the batches share
+/// the iterator's buffers, so give each thread an iterator of its own. Starting an epoch while another is under way (a
+/// nested <c>foreach</c>, a second thread) makes the older one throw at its next batch, checked before and after it
+/// gathers, rather than hand out a batch of a reshuffled order.
 /// </summary>
 /// <typeparam name="TInput">The input element.</typeparam>
 /// <typeparam name="TTarget">The target element.</typeparam>
@@ -121,26 +125,31 @@ public sealed class MiniBatches<TInput, TTarget>
     public int BatchesPerEpoch => DropLast ? Count / BatchSize : (Count + BatchSize - 1) / BatchSize;
 
     /// <summary>The epochs started so far (each <c>foreach</c> starts one).</summary>
-    public int Epochs { get; private set; }
+    public int Epochs => Volatile.Read(ref _epochs);
+
+    private int _epochs;
 
     /// <summary>Starts an epoch: a new order of the samples when shuffling, and an enumerator over its batches.</summary>
     public Enumerator GetEnumerator()
     {
-        Epochs++;
+        // The count moves before the order does: a loop whose epoch is no longer the count may be reading a reshuffle.
+        int epoch = Interlocked.Increment(ref _epochs);
         _random?.Shuffle(_order);
-        return new Enumerator(this);
+        return new Enumerator(this, epoch);
     }
 
     /// <summary>The batches of one epoch; allocates nothing.</summary>
     public ref struct Enumerator
     {
         private readonly MiniBatches<TInput, TTarget> _owner;
+        private readonly int _epoch;
         private int _start;
         private int _size;
 
-        internal Enumerator(MiniBatches<TInput, TTarget> owner)
+        internal Enumerator(MiniBatches<TInput, TTarget> owner, int epoch)
         {
             _owner = owner;
+            _epoch = epoch;
             _start = 0;
             _size = 0;
         }
@@ -151,11 +160,23 @@ public sealed class MiniBatches<TInput, TTarget>
             _owner._targetBuffer.AsSpan(0, _size * _owner.TargetLength),
             _owner._order.AsSpan(_start - _size, _size));
 
+        private readonly void CheckEpoch()
+        {
+            int now = _owner.Epochs;
+            if (now != _epoch)
+            {
+                throw new InvalidOperationException(
+                    $"Epoch {_epoch} of these mini-batches was still running when epoch {now} started (a nested foreach, or a second thread): the samples were reshuffled under it. Run one epoch at a time.");
+            }
+        }
+
         /// <summary>Gathers the next batch.</summary>
         /// <returns>False when the epoch is over.</returns>
+        /// <exception cref="InvalidOperationException">Another epoch has started since this one did.</exception>
         public bool MoveNext()
         {
             MiniBatches<TInput, TTarget> o = _owner;
+            CheckEpoch();
             int size = Math.Min(o.BatchSize, o.Count - _start);
             if (size <= 0 || (o.DropLast && size < o.BatchSize))
             {
@@ -169,6 +190,8 @@ public sealed class MiniBatches<TInput, TTarget>
                 o._targets.AsSpan(i * o.TargetLength, o.TargetLength).CopyTo(o._targetBuffer.AsSpan(b * o.TargetLength));
             }
 
+            // Again after the gathering: an epoch started meanwhile may have reshuffled the order under it.
+            CheckEpoch();
             _start += size;
             _size = size;
             return true;
