@@ -23,7 +23,7 @@ public static class Program
     {
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: Deepbox.Benchmarks check|fixtures|peak|bench|report|loop|threads [--filter GLOB]... [--results DIR] [--quick] [-- BDN args]");
+            Console.Error.WriteLine("usage: Deepbox.Benchmarks check|fixtures|peak|bench|report|loop|threads|onnx-size [--filter GLOB]... [--results DIR] [--quick] [-- BDN args]");
             return 2;
         }
 
@@ -37,8 +37,23 @@ public static class Program
             "report" => Report.ReportWriter.Write(options),
             "loop" => Loop(options),
             "threads" => Suites.ThreadsCrossover.Run(options.Quick),
+            "onnx-size" => OnnxSizes(options),
             _ => Fail($"unknown mode {args[0]}"),
         };
+    }
+
+    /// <summary>The size of each selected forward workload's model (seeded weights) as Deepbox.Onnx exports it.</summary>
+    private static int OnnxSizes(Options options)
+    {
+        foreach (Workload w in Workload.All.Where(w => w.Kind == WorkloadKind.Forward && options.Selects(w, null)))
+        {
+            IModel model = DeepboxModels.Create(w, Fixture.WeightSeed);
+            int bytes = global::Deepbox.Onnx.OnnxExport.ToBytes(model).Length;
+            int parameters = model.Parameters().Sum(p => p.Value.Length);
+            Console.WriteLine(System.FormattableString.Invariant($"{w.Name}: {bytes:N0} bytes ({parameters:N0} float32 parameters = {parameters * 4:N0} bytes)"));
+        }
+
+        return 0;
     }
 
     private static int Fail(string message)
