@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The project's one test command (CI runs it through .ci/run):
 #   1. the xunit suite, `dotnet test Deepbox.sln -c Release`, four times: with every instruction set the machine has,
-#      then with AVX-512 switched off (the generated kernels' Vector256 branches), with AVX2 off (Vector256 emulated,
-#      the activations on Vector128) and with every hardware intrinsic off (the activations' scalar path): each path a
-#      user's machine may take runs every test here;
-#   2. tests/consumer/run.sh: packs Deepbox and builds and runs a user's project against the package, outside the repo;
+#      then with AVX-512 switched off (the generated kernels' Vector256 branches), with AVX2 off (.NET 10 takes FMA
+#      with it: the kernels' 128-bit ladder with unfused multiply-adds, as on an x86-64-v2 CPU) and with every hardware
+#      intrinsic off (the ladder on emulated vectors, the activations' scalar path): each path a user's machine may
+#      take runs every test here;
+#   2. tests/consumer/run.sh: packs Deepbox and Deepbox.Onnx and builds and runs a user's project against them, outside
+#      the repo;
 #   3. tests/aot/run.sh: publishes the sample with NativeAOT, with no trim/AOT warning, and compares its transcript.
 # Each script check counts as one test. Ends with one line "N passed, N failed": the four runs' counts read from their
 # TRX results, plus the script checks. Exits non-zero when anything failed.
