@@ -6,7 +6,7 @@
 # tenth of each). DEEPBOX_REPO=DIR packs another checkout's Deepbox instead of this one's: the table's "before" row is
 # the "none" row (or "v2", the same path there) of a checkout of commit fd8e829, where the compiler's default still
 # ran emulated Vector256 (measured again so: Step 30,763-31,394 ns, 20 training steps 1.28-1.29 s)
-#   git worktree add ../deepbox-before fd8e829 && DEEPBOX_REPO=../deepbox-before benchmarks/aot/run.sh 20000 200
+#   git worktree add ../deepbox-before fd8e829 && DEEPBOX_REPO=../deepbox-before benchmarks/aot/run.sh 20000 20
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "${DEEPBOX_REPO:-$here/../..}" && pwd)"
