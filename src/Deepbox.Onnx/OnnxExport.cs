@@ -53,6 +53,11 @@ public sealed class OnnxExportOptions
 /// <c>layout</c> attribute, and <c>Slice</c>'s and <c>Squeeze</c>'s inputs as tensors, date from opsets 13 and 14), so
 /// the widest range of runtimes loads the files. Dropout is a training-time operation and is not exported.
 /// </para>
+/// <para>
+/// <b>Threads.</b> Exporting reads the parameters as they are, as <c>Save</c> does: any number of threads may export
+/// a model, and serve it with evaluation-mode <c>Forward</c>, at once. Export between training steps: an optimizer
+/// changing the parameters on another thread at the same time would be caught half-way.
+/// </para>
 /// </remarks>
 public static class OnnxExport
 {

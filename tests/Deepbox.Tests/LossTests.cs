@@ -107,6 +107,13 @@ public class LossTests
         TestSupport.AssertClose(expectedGrad.Select(v => v * scale).ToArray(), g, 1e-6, "masked MSE gradient");
         Assert.Equal(loss, Losses.Mse(p, y, Span<float>.Empty, lengths, T, batchFirst, reduction));
 
+        // Padding is left out, whatever it holds: NaN there changes nothing.
+        float[] dirty = (float[])p.Clone();
+        dirty[At(1, 3, 0)] = float.NaN; // sequence 1 has length 1: step 3 is padding
+        Assert.Equal(loss, Losses.Mse(dirty, y, Span<float>.Empty, lengths, T, batchFirst, reduction));
+        dirty[At(1, 0, 0)] = float.NaN; // a valid step: NaN shows
+        Assert.True(float.IsNaN(Losses.Mse(dirty, y, Span<float>.Empty, lengths, T, batchFirst, reduction)));
+
         // Every sequence whole: the plain MSE.
         Assert.Equal(Losses.Mse(p, y, Span<float>.Empty, reduction), Losses.Mse(p, y, Span<float>.Empty, [T, T, T, T], T, batchFirst, reduction), 6);
 
@@ -130,6 +137,14 @@ public class LossTests
         double[] expected = [softmax0[0] / 2, softmax0[1] / 2, (softmax0[2] - 1) / 2, 0, 0, 0, (third - 1) / 2, third / 2, third / 2];
         TestSupport.AssertClose(expected, g, 1e-6, "CE gradient with an ignored row");
         Assert.Equal(1.50621825f, Losses.CrossEntropy(logits, targets, g, Reduction.Sum), 1e-6f);
+
+        // An ignored row is left out whatever it holds (PyTorch skips it): NaN there changes nothing; in a counted row it shows.
+        float[] dirty = (float[])logits.Clone();
+        dirty[4] = float.NaN;
+        Assert.Equal(0.75310912f, Losses.CrossEntropy(dirty, targets, g), 1e-6f);
+        Assert.All(g.AsSpan(3, 3).ToArray(), v => Assert.Equal(0f, v));
+        dirty[0] = float.NaN;
+        Assert.True(float.IsNaN(Losses.CrossEntropy(dirty, targets, g)));
 
         // Another ignore index; a sequence model's [B, T, C] logits against B * T ids.
         Assert.Equal(0.75310912f, Losses.CrossEntropy(logits, [2, 7, 0], g, ignoreIndex: 7), 1e-6f);

@@ -130,6 +130,44 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Fact]
+    public void ExportsFromSeveralThreadsWhileServingAreTheSameFile()
+    {
+        var model = new Models.LstmGruStack();
+        model.Eval();
+        byte[] expected = OnnxExport.ToBytes(model);
+        int inputSize = Models.LstmGruStack.Architecture.InputSize;
+        float[] x = TestSupport.RandomArray(new Random(44), 4 * 6 * inputSize, 2.0);
+        var results = new byte[4][];
+        var threads = new System.Threading.Thread[6];
+        for (int i = 0; i < threads.Length; i++)
+        {
+            int k = i;
+            threads[i] = new System.Threading.Thread(() =>
+            {
+                for (int n = 0; n < 20; n++)
+                {
+                    if (k < 4)
+                    {
+                        results[k] = OnnxExport.ToBytes(model);
+                    }
+                    else
+                    {
+                        model.Forward(Tensor.FromArray(x, 6, 4, inputSize)); // serving at the same time
+                    }
+                }
+            });
+            threads[i].Start();
+        }
+
+        foreach (System.Threading.Thread t in threads)
+        {
+            t.Join();
+        }
+
+        Assert.All(results, r => Assert.Equal(expected, r));
+    }
+
+    [Fact]
     public void SaveWritesAWholeFileOrNothing()
     {
         var model = new SeedRnn(seed: 1);

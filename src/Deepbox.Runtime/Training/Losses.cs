@@ -66,7 +66,8 @@ public static class Losses
     /// <summary>
     /// The mean squared error of a sequence model's outputs over the valid steps only: each sequence counts up to its
     /// length, the padded steps after it add nothing and get a zero gradient, and Mean divides by the valid elements
-    /// (PyTorch's <c>((p - t)**2 * mask).sum() / mask.sum()</c> with <c>mask[b, t] = t &lt; lengths[b]</c>).
+    /// (PyTorch's <c>((p - t)**2)[mask].mean()</c> with <c>mask[b, t] = t &lt; lengths[b]</c>: padding is left out even
+    /// where it holds NaN, as boolean indexing leaves it out, where multiplying by the mask would not).
     /// </summary>
     /// <param name="prediction">The outputs, <c>[B, T, F]</c> (batch-first) or <c>[T, B, F]</c>.</param>
     /// <param name="target">The targets, laid out as the outputs.</param>
