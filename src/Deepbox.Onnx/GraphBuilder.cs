@@ -402,7 +402,12 @@ internal sealed class GraphBuilder
     }
 
     /// <summary>A 1-D int64 constant (shared by name: the same name always holds the same values).</summary>
-    private string Ints64(string name, params long[] values)
+    private string Ints64(string name, params long[] values) => Int64Constant(name, values, scalar: false);
+
+    /// <summary>A scalar int64 constant (shared by name).</summary>
+    private string Scalar64(string name, long value) => Int64Constant(name, [value], scalar: true);
+
+    private string Int64Constant(string name, long[] values, bool scalar)
     {
         if (_graph.Initializer.Any(t => t.Name == name))
         {
@@ -411,22 +416,12 @@ internal sealed class GraphBuilder
 
         _names.Add(name);
         var t = new Proto.TensorProto { Name = name, DataType = Int64Type };
-        t.Dims.Add(values.Length);
+        if (!scalar)
+        {
+            t.Dims.Add(values.Length);
+        }
+
         t.Int64Data.AddRange(values);
-        _graph.Initializer.Add(t);
-        return name;
-    }
-
-    private string Scalar64(string name, long value)
-    {
-        if (_graph.Initializer.Any(t => t.Name == name))
-        {
-            return name;
-        }
-
-        _names.Add(name);
-        var t = new Proto.TensorProto { Name = name, DataType = Int64Type };
-        t.Int64Data.Add(value);
         _graph.Initializer.Add(t);
         return name;
     }

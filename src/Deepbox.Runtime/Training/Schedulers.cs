@@ -229,7 +229,7 @@ public sealed class OneCycleLR : LearningRateScheduler
                 ((pctStart * totalSteps) - 1, initial, maxLr, maxMomentum, baseMomentum),
                 (totalSteps - 1, maxLr, min, baseMomentum, maxMomentum),
             ];
-        Apply(0);
+        Set(Apply(0));
     }
 
     /// <summary>The number of <see cref="Step"/> calls the schedule covers.</summary>
@@ -268,11 +268,6 @@ public sealed class OneCycleLR : LearningRateScheduler
                 if (CycleMomentum)
                 {
                     SetMomentum(Optimizer, Anneal(phase.StartMomentum, phase.EndMomentum, pct));
-                }
-
-                if (step == 0)
-                {
-                    Set(rate);
                 }
 
                 return rate;
