@@ -8,8 +8,8 @@ using Xunit;
 namespace Deepbox.Tests;
 
 /// <summary>
-/// <see cref="IModel.Threads"/> splits a forward pass across workers: the outputs, and the gradients of the pass that
-/// follows, must be the same bit for bit as on one thread, for every kind of stack, and nothing may be allocated.
+/// <see cref="IModel.Threads"/> splits forward and backward passes across workers: the outputs and the gradients must
+/// be the same bit for bit as on one thread, for every kind of stack, and nothing may be allocated.
 /// Alone in its collection: the allocation count is the whole process's (the workers' threads included).
 /// </summary>
 [Collection(nameof(ThreadsTests))]
@@ -34,6 +34,11 @@ public class ThreadsTests
             foreach ((int t, int b) in new[] { (3, 9), (5, 17), (2, 33), (4, 8), (3, 7), (45, 33) })
             {
                 float[] x = TestSupport.RandomArray(rng, t * b * inputSize, 2.0);
+                if (b == 17)
+                {
+                    x[x.Length / 2] = float.NaN; // dirty data: one sequence's outputs and gradients turn NaN, on any thread
+                }
+
                 (float[] Output, float[][] Grads) one = Run(c, weights, x, b, t, training, threads: 1);
                 foreach (int threads in new[] { 2, 3 })
                 {
@@ -50,6 +55,116 @@ public class ThreadsTests
                 }
             }
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void BackwardSplitsAndGivesTheSameGradientsWithOrWithoutTheInputsGradient(string name)
+    {
+        using IDisposable split = TestSupport.SplitSmallWork();
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
+        var rng = new Random(31);
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        const int T = 6, B = 13;
+        float[] x = TestSupport.RandomArray(rng, T * B * inputSize, 2.0);
+        float[][]? reference = null;
+        foreach (int threads in new[] { 1, 2 })
+        {
+            foreach (bool inputGradient in new[] { true, false })
+            {
+                IModel model = c.Create();
+                model.LoadStateDict(TestSupport.ToTensors(c.Layers, weights));
+                model.Threads = threads;
+                model.Train();
+                int outputSize = model.Forward(Tensor.Zeros(c.BatchFirst ? [B, T, inputSize] : [T, B, inputSize])).Length;
+                var output = new float[outputSize];
+                model.Forward(x, B, T, output);
+                model.ZeroGrad();
+                float[] gradOutput = TestSupport.RandomArray(new Random(7), output.Length);
+                long regions = Workers.RegionsSplit;
+                model.Backward(gradOutput, inputGradient ? new float[x.Length] : default);
+                string what = $"{name} threads={threads} input gradient {(inputGradient ? "wanted" : "not wanted")}";
+                // Two regions per layer and direction (back through time, then the weight gradients), each split in two.
+                Assert.True((Workers.RegionsSplit > regions) == (threads > 1), $"{what}: {Workers.RegionsSplit - regions} regions split");
+                float[][] grads = model.Parameters().Select(p => p.Grad.AsSpan().ToArray()).ToArray();
+                reference ??= grads;
+                for (int i = 0; i < grads.Length; i++)
+                {
+                    Assert.True(reference[i].AsSpan().SequenceEqual(grads[i]), $"{what}: gradient {i}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void ModelsTrainingAtTheSameTimeStillAgree()
+    {
+        using IDisposable split = TestSupport.SplitSmallWork();
+        // Four callers train their own model with Threads = 2 at once: one of them holds the workers at a time, the
+        // others run their regions' parts themselves. Every caller's outputs and gradients are the single thread's.
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases["LstmGruStack"];
+        var rng = new Random(12);
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        const int T = 7, B = 16;
+        float[] x = TestSupport.RandomArray(rng, T * B * inputSize, 2.0);
+        (float[] Output, float[][] Grads) expected = Run(c, weights, x, B, T, training: true, threads: 1);
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        System.Threading.Tasks.Parallel.For(0, 4, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            for (int n = 0; n < 20; n++)
+            {
+                (float[] Output, float[][] Grads) got = Run(c, weights, x, B, T, training: true, threads: 2);
+                if (!got.Output.AsSpan().SequenceEqual(expected.Output) || got.Grads.Where((g, k) => !g.AsSpan().SequenceEqual(expected.Grads[k])).Any())
+                {
+                    failures.Add($"caller {i}, step {n}");
+                    return;
+                }
+            }
+        });
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public void ASplitTrainingStepAllocatesNothing()
+    {
+        using IDisposable split = TestSupport.SplitSmallWork();
+        var model = new Models.Lstm17x9 { Threads = 2 };
+        model.Train();
+        var rng = new Random(4);
+        const int T = 6, B = 16;
+        float[] x = TestSupport.RandomArray(rng, T * B * 17);
+        var y = new float[T * B * 18];
+        float[] gy = TestSupport.RandomArray(rng, y.Length);
+        void TrainingStep()
+        {
+            model.Forward(x, B, T, y);
+            model.ZeroGrad();
+            model.Backward(gy, default);
+        }
+
+        for (int i = 0; i < 5; i++)
+        {
+            TrainingStep();
+        }
+
+        long regions = Workers.RegionsSplit;
+        long quietest = long.MaxValue;
+        for (int window = 0; window < 8 && quietest != 0; window++)
+        {
+            long caller = GC.GetAllocatedBytesForCurrentThread();
+            long workers = Workers.WorkerAllocatedBytes;
+            for (int i = 0; i < 20; i++)
+            {
+                TrainingStep();
+            }
+
+            quietest = Math.Min(quietest, GC.GetAllocatedBytesForCurrentThread() - caller + (Workers.WorkerAllocatedBytes - workers));
+        }
+
+        Assert.Equal(0, quietest);
+        Assert.True(Workers.RegionsSplit >= regions + (3 * 20), "forward, back through time and the weight gradients each ran on the workers");
     }
 
     [Fact]

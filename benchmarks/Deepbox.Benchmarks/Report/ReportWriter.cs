@@ -187,7 +187,7 @@ public static class ReportWriter
 
         md.AppendLine();
         md.AppendLine("A ratio above 1× means the peer is slower than Deepbox: 2-thread peers against Deepbox on 2 threads where it ran (forward");
-        md.AppendLine("workloads), the others against Deepbox on 1. Workloads: W0 the seed tutorial (I=4, H=8, B=2, T=3);");
+        md.AppendLine("workloads and the training step), the others against Deepbox on 1. Workloads: W0 the seed tutorial (I=4, H=8, B=2, T=3);");
         md.AppendLine("S8–S64 one streaming step (I=8, H=8–64, state carried); W1 LSTM(16, 64), B=32, T=64; W2 LSTM(128, 256), B=64, T=128;");
         md.AppendLine("W3 a training step of W1's model; W4 GRU(32, 128), B=32, T=100.");
         md.AppendLine();

@@ -229,10 +229,17 @@ public class W3_Lstm : TrainingSuite
 
     /// <summary>Creates the Deepbox model in training mode and its optimizer, and checks output, loss and gradients.</summary>
     [GlobalSetup(Target = nameof(Deepbox))]
-    public void SetupDeepbox()
+    public void SetupDeepbox() => Prepare(threads: 1);
+
+    /// <summary>As <see cref="SetupDeepbox"/>, with <c>Threads = 2</c> (forward and backward split across two cores).</summary>
+    [GlobalSetup(Target = nameof(Deepbox_2T))]
+    public void SetupDeepbox2() => Prepare(threads: 2);
+
+    private void Prepare(int threads)
     {
         Workload w = Fixture.Workload;
         _model = (W3Lstm)Fixture.CreateDeepboxModel();
+        _model.Threads = threads;
         _model.Train();
         _optimizer = new Adam(_model, 1e-3f);
         (_batch, _seqLen) = (w.Batch, w.SeqLen);
@@ -244,7 +251,7 @@ public class W3_Lstm : TrainingSuite
         float loss = Losses.Mse(_output, _target, _gradOutput);
         _model.ZeroGrad();
         _model.Backward(_gradOutput, default);
-        string label = $"{w.Name}/{Peer.Deepbox}";
+        string label = $"{w.Name}/{(threads == 1 ? Peer.Deepbox : Peer.Deepbox2)}";
         Checks.Require(label, "output after LoadStateDict", Fixture.MaxAbsDiff(_output, Fixture.Expected), 0);
         Checks.Require(label, "loss", System.MathF.Abs(loss - Fixture.ExpectedLoss), 0);
         foreach ((string name, Parameter p) in _model.NamedParameters())
@@ -257,7 +264,13 @@ public class W3_Lstm : TrainingSuite
 
     /// <summary>Deepbox: one training step, allocation-free.</summary>
     [Benchmark(Baseline = true)]
-    public void Deepbox()
+    public void Deepbox() => TrainingStep();
+
+    /// <summary>Deepbox with <c>Threads = 2</c>: the same step, forward and backward split across the caller and a worker.</summary>
+    [Benchmark]
+    public void Deepbox_2T() => TrainingStep();
+
+    private void TrainingStep()
     {
         _model.Forward(_input, _batch, _seqLen, _output);
         Losses.Mse(_output, _target, _gradOutput);

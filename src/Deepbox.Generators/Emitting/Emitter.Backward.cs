@@ -118,8 +118,18 @@ internal static partial class Emitter
         }
 
         w.Line("private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies");
-        w.Line("private float[] _gW = []; // one weight gradient in the packed layout");
+        w.Line("private float[] _gW = []; // one weight gradient in the packed layout (a layer's W_ih, or a Linear's weight)");
         w.Line("private float[] _gB = []; // one bias gradient in the packed layout");
+        if (HasJobs(plan))
+        {
+            w.Line("private float[] _gWh = []; // a recurrent layer's W_hh gradient in the packed layout");
+            if (plan.Stages.Any(s => s.Layer.Kind == LayerKind.Gru))
+            {
+                w.Line("private float[] _gBh = []; // a GRU layer's b_hh gradient in the packed layout (its n gate differs from b_ih's)");
+            }
+
+            w.Line("private bool _inputGrad; // whether the running Backward computes the model input's gradient");
+        }
         w.Line();
     }
 
@@ -128,9 +138,14 @@ internal static partial class Emitter
         string k = KernelClass(plan);
         int v = plan.Isa.Width;
         w.Line("/// <summary>The backward pass itself, over the saved forward pass on the weights it read; every argument has been checked.</summary>");
-        using (w.Block($"public void Backward(Weights weights, int batch, int seqLen, {RoSpan} gradOutput, {RoSpan} gradH, {RoSpan} gradC, {Span} gradInput, {Span} gradH0, {Span} gradC0)"))
+        using (w.Block($"public void Backward(int threads, Weights weights, int batch, int seqLen, {RoSpan} gradOutput, {RoSpan} gradH, {RoSpan} gradC, {Span} gradInput, {Span} gradH0, {Span} gradC0)"))
         {
             w.Line("W = weights;");
+            if (HasJobs(plan))
+            {
+                w.Line("_threads = threads;");
+                w.Line("_inputGrad = !gradInput.IsEmpty;");
+            }
             w.Line("int rows = batch * seqLen;");
             w.Line("EnsureBackwardWorkspace(batch, seqLen);");
             w.Line("PackTransposedWeights();");
@@ -197,7 +212,7 @@ internal static partial class Emitter
 
         int packed = src.PackedRows * s.Padded;
         w.Line($"_gW.AsSpan(0, {Inv(packed)}).Clear();");
-        w.Line($"{k}.{WeightGradName(src, s.Padded)}({Slice(src)}, {Inv(src.RowStride)}, _d_y{s.Index}, _gW, {rowsOut});");
+        w.Line($"{k}.{WeightGradName(src, s.Padded)}({Slice(src)}, {Inv(src.RowStride)}, _d_y{s.Index}, _gW, {rowsOut}, 0, {Inv(s.Padded)});");
         w.Line($"{S}.UnpackGateInterleavedAdd(_gW, 1, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight"]});");
         if (l.Bias)
         {
@@ -215,6 +230,15 @@ internal static partial class Emitter
         w.Line($"{k}.{DenseName(gradRows, plan.Isa.Pad(src.PackedRows), Activation.None, DenseInit.Zero)}(_d_y{s.Index}, {Inv(s.Padded)}, _wT{s.Index}, default, {GradSlice(src)}, {rowsOut});");
     }
 
+    /// <summary>Vectors of weight-gradient columns a kernel call computes together; a thread's share of the columns is whole blocks of them.</summary>
+    private const int WeightGradColumnVectors = 4;
+
+    /// <summary>The job number of a layer and direction's backward jobs: back through time (this), then its weight gradients (this + 1).</summary>
+    private static int BackwardJobIndex(ModelPlan plan, StagePlan s, int layer, int d) => JobSites(plan).Count() + (2 * JobIndex(plan, s, layer, d));
+
+    /// <summary>Whether a layer input's gradient is computed: always, except the model input's when the caller passes nowhere to put it.</summary>
+    private static string InputGradCondition(RowSource src) => src.Buffer == "_x" ? "_inputGrad" : "true";
+
     private static void WriteRecurrentBackwardStage(SourceWriter w, ModelPlan plan, StagePlan s, string k, int v)
     {
         LayerSpec l = s.Layer;
@@ -224,23 +248,21 @@ internal static partial class Emitter
         int n = l.Gates * hp;
         bool lstm = l.Kind == LayerKind.Lstm;
         bool gru = l.Kind == LayerKind.Gru;
-        w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) {s.Describe()} backward: layers top-down, each direction back through time.</summary>");
+        var (lastStage, lastLayer, lastDirection) = JobSites(plan).First();
+        w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) {s.Describe()} backward: layers top-down, each direction back through time, then its weight gradients.</summary>");
         using (w.Block($"private void BackwardStage{s.Index}(int batch, int seqLen, {RoSpan} gradH, {RoSpan} gradC, {Span} gradH0, {Span} gradC0)"))
         {
             w.Line("int rows = batch * seqLen;");
             for (int layer = l.NumLayers - 1; layer >= 0; layer--)
             {
                 RowSource src = s.LayerInput(layer);
-                string srcBuffer = layer > 0 && HasDropout(l) ? $"_drop{s.Index}_{Inv(layer)}" : src.Buffer;
                 string gradIn = Grad(src);
                 for (int d = 0; d < d2; d++)
                 {
-                    string tag = Tag(layer, d);
                     int index = (layer * d2) + d;
+                    int job = BackwardJobIndex(plan, s, layer, d);
                     string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
                     Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
-                    string stateOffset = $"{Scaled(index, "batch * " + Inv(hp))}";
-                    string seq = $"_seq{s.Index}_{Inv(layer)}";
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: the final states' gradients in, back through time, the initial states' out.");
                     w.Line($"_dh{s.Index}.AsSpan(0, batch * {Inv(hp)}).Clear();");
                     w.Line($"if (!gradH.IsEmpty) {S}.CopyRows(gradH.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, _dh{s.Index}, {Inv(hp)}, {Inv(h)}, batch);");
@@ -250,54 +272,41 @@ internal static partial class Emitter
                         w.Line($"if (!gradC.IsEmpty) {S}.CopyRows(gradC.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, _dc{s.Index}, {Inv(hp)}, {Inv(h)}, batch);");
                     }
 
-                    string gates = $"_gx{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(n))})";
-                    string aux = $"_aux{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(hp))})";
-                    string dSeq = $"_d{seq}.AsSpan({Inv(d * hp)})";
-                    string call = l.Kind switch
-                    {
-                        LayerKind.Lstm => $"{gates}, {aux}, _c{s.Index}.AsSpan({stateOffset}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dh{s.Index}, _dc{s.Index}",
-                        LayerKind.Gru => $"{gates}, {aux}, _h0_{s.Index}.AsSpan({stateOffset}), {seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dGh{s.Index}, _dh{s.Index}",
-                        _ => $"{seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dh{s.Index}",
-                    };
-                    w.Line($"{k}.{BackwardName(l, h)}({call}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")});");
+                    // Per sequence and step: the cell's backward, W_hh^T d(gates) and W_ih^T d(gates).
+                    string throughTime = $"2 * {Inv(n)} * {Inv(hp)}";
+                    string inputWork = $"2 * {Inv(n)} * {Inv(plan.Isa.Pad(src.PackedRows))}";
+                    string rowWork = src.Buffer == "_x" ? $"{throughTime} + (_inputGrad ? {inputWork} : 0)" : $"{throughTime} + {inputWork}";
+                    w.Line($"// Back through time ({k}.{BackwardName(l, h)}), then the gradient of the layer's input{(d == 1 ? " added to the forward direction's" : string.Empty)}, split by sequences.");
+                    w.Line($"Fork({Inv(job)}, batch, seqLen, rowWork: {rowWork}, last: false);");
                     w.Line($"if (!gradH0.IsEmpty) {S}.CopyRows(_dh{s.Index}, {Inv(hp)}, gradH0.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
                     if (lstm)
                     {
                         w.Line($"if (!gradC0.IsEmpty) {S}.CopyRows(_dc{s.Index}, {Inv(hp)}, gradC0.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
                     }
 
-                    w.Line("// Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.");
+                    w.Line("// Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,");
+                    w.Line($"// split by columns (blocks of {Inv(WeightGradColumnVectors * v)}), each summed over the rows in order whichever thread computes it.");
                     w.Line($"_gW.AsSpan(0, {Inv(src.PackedRows * n)}).Clear();");
-                    w.Line($"{k}.{WeightGradName(src, n)}({srcBuffer}, {Inv(src.RowStride)}, _dG{s.Index}, _gW, rows);");
-                    w.Line($"{S}.UnpackGateInterleavedAdd(_gW, {Inv(l.Gates)}, {Inv(h)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight_ih_l" + sfx]});");
-                    string dGh = gru ? $"_dGh{s.Index}" : $"_dG{s.Index}";
-                    var hSource = new RowSource(seq, d2 * hp, h, hp, 1);
-                    string hGrad = WeightGradName(hSource, n);
-                    w.Line($"_gW.AsSpan(0, {Inv(h * n)}).Clear();");
-                    string prevRows = d == 0 ? $"{seq}.AsSpan({Inv(d * hp)})" : $"{seq}.AsSpan((batch * {Inv(d2 * hp)}) + {Inv(d * hp)})";
-                    string laterGrads = d == 0 ? $"{dGh}.AsSpan(batch * {Inv(n)})" : dGh;
-                    w.Line($"if (seqLen > 1) {k}.{hGrad}({prevRows}, {Inv(d2 * hp)}, {laterGrads}, _gW, (seqLen - 1) * batch);");
-                    string firstGrads = d == 0 ? dGh : $"{dGh}.AsSpan((seqLen - 1) * batch * {Inv(n)})";
-                    w.Line($"{k}.{hGrad}(_h0_{s.Index}.AsSpan({stateOffset}), {Inv(hp)}, {firstGrads}, _gW, batch);");
-                    w.Line($"{S}.UnpackGateInterleavedAdd(_gW, {Inv(l.Gates)}, {Inv(h)}, {Inv(h)}, {Inv(v)}, {Inv(h)}, {Inv(h)}, {p["weight_hh_l" + sfx]});");
+                    w.Line($"_gWh.AsSpan(0, {Inv(h * n)}).Clear();");
                     if (l.Bias)
                     {
                         w.Line($"_gB.AsSpan(0, {Inv(n)}).Clear();");
-                        w.Line($"{S}.AddColumnSums(_dG{s.Index}, rows, {Inv(n)}, _gB);");
-                        w.Line($"{S}.UnpackGateBiasAdd(_gB, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_ih_l" + sfx]});");
                         if (gru)
                         {
-                            w.Line($"_gB.AsSpan(0, {Inv(n)}).Clear();");
-                            w.Line($"{S}.AddColumnSums(_dGh{s.Index}, rows, {Inv(n)}, _gB);");
+                            w.Line($"_gBh.AsSpan(0, {Inv(n)}).Clear();");
                         }
-
-                        w.Line($"{S}.UnpackGateBiasAdd(_gB, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_hh_l" + sfx]});");
                     }
 
-                    var gateRows = new RowSource(string.Empty, n, n, n, 1);
-                    DenseInit init = d == 0 ? DenseInit.Zero : DenseInit.Accumulate;
-                    w.Line($"// The input's gradient{(d == 1 ? ", added to the forward direction's" : string.Empty)}.");
-                    w.Line($"{k}.{DenseName(gateRows, plan.Isa.Pad(src.PackedRows), Activation.None, init)}(_dG{s.Index}, {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}, rows);");
+                    bool last = s == lastStage && layer == lastLayer && d == l.Directions - 1;
+                    int blocks = (n + (WeightGradColumnVectors * v) - 1) / (WeightGradColumnVectors * v);
+                    w.Line($"Fork({Inv(job + 1)}, batch, seqLen, rowWork: 2 * {Inv(n)} * ({Inv(src.PackedRows)} + {Inv(h)}), last: {(last ? "true" : "false")}, maxParts: {Inv(blocks)});");
+                    w.Line($"{S}.UnpackGateInterleavedAdd(_gW, {Inv(l.Gates)}, {Inv(h)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight_ih_l" + sfx]});");
+                    w.Line($"{S}.UnpackGateInterleavedAdd(_gWh, {Inv(l.Gates)}, {Inv(h)}, {Inv(h)}, {Inv(v)}, {Inv(h)}, {Inv(h)}, {p["weight_hh_l" + sfx]});");
+                    if (l.Bias)
+                    {
+                        w.Line($"{S}.UnpackGateBiasAdd(_gB, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_ih_l" + sfx]});");
+                        w.Line($"{S}.UnpackGateBiasAdd({(gru ? "_gBh" : "_gB")}, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_hh_l" + sfx]});");
+                    }
                 }
 
                 if (layer > 0 && HasDropout(l))
@@ -309,6 +318,95 @@ internal static partial class Emitter
         }
 
         w.Line();
+    }
+
+    /// <summary>
+    /// The cases of <c>RunPart</c> for the backward jobs of every layer and direction: back through time and the layer
+    /// input's gradient for the part's sequences, then the weight gradients for the part's columns.
+    /// </summary>
+    private static void WriteBackwardJobCases(SourceWriter w, ModelPlan plan)
+    {
+        string k = KernelClass(plan);
+        int v = plan.Isa.Width;
+        int columnBlock = WeightGradColumnVectors * v;
+        foreach ((StagePlan s, int layer, int d) in JobSites(plan))
+        {
+            LayerSpec l = s.Layer;
+            int d2 = l.Directions;
+            int hp = s.Padded;
+            int h = l.HiddenSize;
+            int n = l.Gates * hp;
+            int index = (layer * d2) + d;
+            bool gru = l.Kind == LayerKind.Gru;
+            string tag = Tag(layer, d);
+            RowSource src = s.LayerInput(layer);
+            string srcBuffer = layer > 0 && HasDropout(l) ? $"_drop{s.Index}_{Inv(layer)}" : src.Buffer;
+            string seq = $"_seq{s.Index}_{Inv(layer)}";
+            string stateOffset = $"{Scaled(index, "batch * " + Inv(hp))}";
+            string name = $"({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}";
+            int job = BackwardJobIndex(plan, s, layer, d);
+            using (w.Block($"case {Inv(job)}: // {name}, back through time"))
+            {
+                string gates = $"_gx{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(n))})";
+                string aux = $"_aux{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(hp))})";
+                string dSeq = $"_d{seq}.AsSpan({Inv(d * hp)})";
+                string call = l.Kind switch
+                {
+                    LayerKind.Lstm => $"{gates}, {aux}, _c{s.Index}.AsSpan({stateOffset}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dh{s.Index}, _dc{s.Index}",
+                    LayerKind.Gru => $"{gates}, {aux}, _h0_{s.Index}.AsSpan({stateOffset}), {seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dGh{s.Index}, _dh{s.Index}",
+                    _ => $"{seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dh{s.Index}",
+                };
+                w.Line($"{k}.{BackwardName(l, h)}({call}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, b0, b1);");
+                var gateRows = new RowSource(string.Empty, n, n, n, 1);
+                int width = plan.Isa.Pad(src.PackedRows);
+                string dense = $"{k}.{DenseName(gateRows, width, Activation.None, d == 0 ? DenseInit.Zero : DenseInit.Accumulate)}";
+                string gradIn = Grad(src);
+                string condition = InputGradCondition(src);
+                using (w.Block(condition == "true" ? "// The layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step." : $"if ({condition}) // the layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step"))
+                {
+                    using (w.Block("if (b1 - b0 == batch)"))
+                    {
+                        w.Line($"{dense}(_dG{s.Index}, {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}, rows);");
+                    }
+
+                    using (w.Block("else"))
+                    {
+                        using (w.Block("for (int t = 0; t < seqLen; t++)"))
+                        {
+                            w.Line($"{dense}(_dG{s.Index}.AsSpan(((t * batch) + b0) * {Inv(n)}), {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}.AsSpan(((t * batch) + b0) * {Inv(width)}), b1 - b0);");
+                        }
+                    }
+                }
+
+                w.Line("break;");
+            }
+
+            using (w.Block($"case {Inv(job + 1)}: // {name}, weight gradients"))
+            {
+                w.Line($"// Columns [c0, c1) of the {Inv(n)}, in whole blocks of {Inv(columnBlock)}.");
+                w.Line($"int c0 = {Inv((n + columnBlock - 1) / columnBlock)} * part / parts * {Inv(columnBlock)};");
+                w.Line($"int c1 = part + 1 == parts ? {Inv(n)} : {Inv((n + columnBlock - 1) / columnBlock)} * (part + 1) / parts * {Inv(columnBlock)};");
+                w.Line($"{k}.{WeightGradName(src, n)}({srcBuffer}, {Inv(src.RowStride)}, _dG{s.Index}, _gW, rows, c0, c1);");
+                string dGh = gru ? $"_dGh{s.Index}" : $"_dG{s.Index}";
+                var hSource = new RowSource(seq, d2 * hp, h, hp, 1);
+                string hGrad = WeightGradName(hSource, n);
+                string prevRows = d == 0 ? $"{seq}.AsSpan({Inv(d * hp)})" : $"{seq}.AsSpan((batch * {Inv(d2 * hp)}) + {Inv(d * hp)})";
+                string laterGrads = d == 0 ? $"{dGh}.AsSpan(batch * {Inv(n)})" : dGh;
+                w.Line($"if (seqLen > 1) {k}.{hGrad}({prevRows}, {Inv(d2 * hp)}, {laterGrads}, _gWh, (seqLen - 1) * batch, c0, c1);");
+                string firstGrads = d == 0 ? dGh : $"{dGh}.AsSpan((seqLen - 1) * batch * {Inv(n)})";
+                w.Line($"{k}.{hGrad}(_h0_{s.Index}.AsSpan({stateOffset}), {Inv(hp)}, {firstGrads}, _gWh, batch, c0, c1);");
+                if (l.Bias)
+                {
+                    w.Line($"{S}.AddColumnSums(_dG{s.Index}, rows, {Inv(n)}, _gB, c0, c1);");
+                    if (gru)
+                    {
+                        w.Line($"{S}.AddColumnSums(_dGh{s.Index}, rows, {Inv(n)}, _gBh, c0, c1);");
+                    }
+                }
+
+                w.Line("break;");
+            }
+        }
     }
 
     private static void WriteEnsureBackwardWorkspace(SourceWriter w, ModelPlan plan)
@@ -329,6 +427,15 @@ internal static partial class Emitter
 
             w.Line($"{S}.Ensure(ref _gW, {Inv(WeightScratchLength(plan))});");
             w.Line($"{S}.Ensure(ref _gB, {Inv(BiasScratchLength(plan))});");
+            if (HasJobs(plan))
+            {
+                int hidden = plan.Stages.Where(s => s.Layer.IsRecurrent).Max(s => s.Layer.HiddenSize * s.Layer.Gates * s.Padded);
+                w.Line($"{S}.Ensure(ref _gWh, {Inv(hidden)});");
+                if (plan.Stages.Any(s => s.Layer.Kind == LayerKind.Gru))
+                {
+                    w.Line($"{S}.Ensure(ref _gBh, {Inv(BiasScratchLength(plan))});");
+                }
+            }
         }
 
         w.Line();

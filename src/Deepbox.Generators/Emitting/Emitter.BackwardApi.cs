@@ -22,7 +22,7 @@ internal static partial class Emitter
     /// <summary>The workspace's Backward call, then the saved pass marked spent (a second Backward is refused, as in PyTorch).</summary>
     private static void BackwardCall(SourceWriter w, string arguments)
     {
-        w.Line($"training.Workspace.Backward({Saved}, {arguments});");
+        w.Line($"training.Workspace.Backward(_exec.Threads, {Saved}, {arguments});");
         w.Line("_exec.EndBackward();");
     }
 

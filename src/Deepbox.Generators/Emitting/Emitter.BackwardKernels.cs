@@ -32,9 +32,10 @@ internal static partial class Emitter
         w.Line("/// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).");
         w.Line($"/// Tiles of {Inv(WeightGradInputs)} inputs by {Inv(Chunk)} vectors of outputs share each load of dG and of x; rows go in blocks of {Inv(WeightGradRowBlock)}, so a");
         w.Line("/// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).");
+        w.Line($"/// Only columns [cFirst, cEnd) are computed (a thread's share): cFirst a multiple of {Inv(Chunk * v)}, cEnd one too or {Inv(n)}.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        using (KernelMethod(w, WeightGradName(src, n), "global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows"))
+        using (KernelMethod(w, WeightGradName(src, n), "global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows, int cFirst, int cEnd"))
         {
             w.Line("ref float x0 = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float g0 = ref MemoryMarshal.GetReference(dG);");
@@ -44,7 +45,7 @@ internal static partial class Emitter
                 w.Line($"int mEnd = global::System.Math.Min(rows, m0 + {Inv(WeightGradRowBlock)});");
                 if (passes > 0)
                 {
-                    using (w.Block($"for (int c = 0; c < {Inv(passes * Chunk * v)}; c += {Inv(Chunk * v)})"))
+                    using (w.Block($"for (int c = cFirst; c < global::System.Math.Min(cEnd, {Inv(passes * Chunk * v)}); c += {Inv(Chunk * v)})"))
                     {
                         WriteWeightGradColumns(w, v, src, n, Chunk, "c");
                     }
@@ -52,7 +53,7 @@ internal static partial class Emitter
 
                 if (rest > 0)
                 {
-                    using (w.Block($"// Columns [{Inv(passes * Chunk * v)}, {Inv(n)})."))
+                    using (w.Block($"if (cEnd > {Inv(passes * Chunk * v)}) // columns [{Inv(passes * Chunk * v)}, {Inv(n)})"))
                     {
                         WriteWeightGradColumns(w, v, src, n, rest, Inv(passes * Chunk * v));
                     }
@@ -176,6 +177,8 @@ internal static partial class Emitter
 
         w.Line($"/// Gate gradients go to dG ([T, B, {Inv(n)}], gate-interleaved as the forward gates){(gru ? " and dGh" : string.Empty)}; dh{(lstm ? " and dc" : string.Empty)} come in holding");
         w.Line($"/// the final states' gradients and leave holding the initial states'. whhT is W_hh output-major, [{Inv(n)}][{Inv(hp)}].");
+        w.Line("/// Only sequences [bFirst, bEnd) are computed (a thread's share; each sequence's rows come out the same whichever");
+        w.Line("/// share computes them).");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         string args = l.Kind switch
@@ -185,7 +188,7 @@ internal static partial class Emitter
             _ => $"{ro} seq, {ro} whhT, {ro} dSeq, int seqStride, {rw} dG, {rw} dh",
         };
         string dhPrev = DenseName(new RowSource(string.Empty, n, n, n, 1), hp, Activation.None, DenseInit.Zero);
-        using (KernelMethod(w, BackwardName(l, h), $"{args}, int batch, int seqLen, bool reverse"))
+        using (KernelMethod(w, BackwardName(l, h), $"{args}, int batch, int seqLen, bool reverse, int bFirst, int bEnd"))
         {
             if (lstm || gru)
             {
@@ -222,7 +225,7 @@ internal static partial class Emitter
                     w.Line("int tPrev = reverse ? t + 1 : t - 1;");
                 }
 
-                using (w.Block("for (int b = 0; b < batch; b++)"))
+                using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
                 {
                     w.Line("int row = (t * batch) + b;");
                     w.Line($"ref float dhRow = ref Unsafe.Add(ref dh0, b * {Inv(hp)});");
@@ -300,15 +303,16 @@ internal static partial class Emitter
                 }
 
                 // Every sequence's dh has been read: the step's gradient products can overwrite them, all rows in one call.
+                string stepRows = $"((t * batch) + bFirst) * {Inv(n)}, (bEnd - bFirst) * {Inv(n)}";
                 if (gru)
                 {
                     w.Line($"// dh_prev = dh * z + W_hh^T (r, z, r * dn).");
-                    w.Line($"{DenseName(new RowSource(string.Empty, n, n, n, 1), hp, Activation.None, DenseInit.Accumulate)}(dGh.Slice(t * batch * {Inv(n)}, batch * {Inv(n)}), {Inv(n)}, whhT, default, dh, batch);");
+                    w.Line($"{DenseName(new RowSource(string.Empty, n, n, n, 1), hp, Activation.None, DenseInit.Accumulate)}(dGh.Slice({stepRows}), {Inv(n)}, whhT, default, dh.Slice(bFirst * {Inv(hp)}), bEnd - bFirst);");
                 }
                 else
                 {
                     w.Line("// dh_prev = W_hh^T d(gates).");
-                    w.Line($"{dhPrev}(dG.Slice(t * batch * {Inv(n)}, batch * {Inv(n)}), {Inv(n)}, whhT, default, dh, batch);");
+                    w.Line($"{dhPrev}(dG.Slice({stepRows}), {Inv(n)}, whhT, default, dh.Slice(bFirst * {Inv(hp)}), bEnd - bFirst);");
                 }
             }
         }

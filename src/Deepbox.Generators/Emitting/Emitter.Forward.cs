@@ -310,7 +310,12 @@ internal static partial class Emitter
                     string rowWork = $"2 * {Inv(n)} * ({Inv(src.PackedRows)} + {Inv(hp)})";
                     bool last = job == JobSites(plan).Count() - 1;
                     w.Line($"// The input products ({k}.{DenseName(src, n, Activation.None, panel: InputPanel(plan, l))}), then the recurrence ({k}.{seqKernel}).");
-                    w.Line($"Fork({Inv(job)}, batch, seqLen, rowWork: {rowWork}, last: {(last ? "true" : "false")});");
+                    if (last)
+                    {
+                        w.Line("// The pass's last region; in training, Backward's regions follow it (after the loss), so the workers wait for them.");
+                    }
+
+                    w.Line($"Fork({Inv(job)}, batch, seqLen, rowWork: {rowWork}, last: {(last ? "!_training" : "false")});");
                 }
             }
 

@@ -3,7 +3,7 @@ using System.Linq;
 
 namespace Deepbox.Generators;
 
-/// <summary>The forward pass's jobs: each layer and direction split across threads by sequences, input products then recurrence.</summary>
+/// <summary>The jobs split across threads: each layer and direction's forward pass by sequences (input products then recurrence), and its backward pass (by sequences back through time, then by columns for the weight gradients).</summary>
 internal static partial class Emitter
 {
     /// <summary>Whether the model has kernel calls split across threads (<see cref="WriteJobs"/>): it has a recurrent layer.</summary>
@@ -38,7 +38,7 @@ internal static partial class Emitter
         string k = KernelClass(plan);
         w.Line();
         w.Line("/// <summary>");
-        w.Line("/// Runs job <paramref name=\"job\"/> (a layer and direction) over <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps,");
+        w.Line("/// Runs job <paramref name=\"job\"/> (a layer and direction's forward pass, or one of its two backward jobs) over <paramref name=\"batch\"/> sequences of <paramref name=\"seqLen\"/> steps,");
         w.Line("/// split across <see cref=\"Threads\"/> threads where each gets 4 or more sequences and enough work to pay for itself");
         w.Line("/// (<c>Workers.MinWorkPerThread</c>), else on the caller alone.");
         w.Line("/// </summary>");
@@ -47,17 +47,18 @@ internal static partial class Emitter
         w.Line("/// <param name=\"seqLen\">Steps.</param>");
         w.Line("/// <param name=\"rowWork\">The job's floating-point operations per sequence and step.</param>");
         w.Line("/// <param name=\"last\">Whether no job follows in this pass (the workers then go to sleep at once).</param>");
-        using (w.Block("private void Fork(int job, int batch, int seqLen, int rowWork, bool last)"))
+        w.Line("/// <param name=\"maxParts\">The most parts the job splits into (a weight gradient's blocks of columns).</param>");
+        using (w.Block("private void Fork(int job, int batch, int seqLen, int rowWork, bool last, int maxParts = int.MaxValue)"))
         {
             w.Line("_job = job;");
             w.Line("_jobBatch = batch;");
             w.Line("_jobSeqLen = seqLen;");
-            w.Line("int parts = global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork);");
+            w.Line("int parts = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));");
             w.Line("global::Deepbox.CompilerServices.Workers.Run(this, parts, last);");
         }
 
         w.Line();
-        w.Line("/// <summary>Part <paramref name=\"part\"/> of <paramref name=\"parts\"/> of the current job: its share of the sequences, from the input products to the last step.</summary>");
+        w.Line("/// <summary>Part <paramref name=\"part\"/> of <paramref name=\"parts\"/> of the current job: its share of the sequences (a weight-gradient job: of the columns).</summary>");
         using (w.Block("void global::Deepbox.CompilerServices.IPartitioned.RunPart(int part, int parts)"))
         {
             w.Line("int batch = _jobBatch;");
@@ -126,6 +127,8 @@ internal static partial class Emitter
 
                     job++;
                 }
+
+                WriteBackwardJobCases(w, plan);
             }
         }
     }

@@ -1,5 +1,8 @@
 using System;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Deepbox.CompilerServices;
 
@@ -65,11 +68,7 @@ public static partial class ModelSupport
             return;
         }
 
-        var layout = new SequenceLayout(features, features, features, 1, batch, seqLen, batchFirst);
-        for (int i = 0; i < layout.Runs; i++)
-        {
-            dense.Slice(layout.DenseOffset(i), features).CopyTo(rows.Slice(layout.RowOffset(i), features));
-        }
+        new SequenceLayout(features, features, features, 1, batch, seqLen, batchFirst).Copy(dense, rows, toRows: true);
     }
 
     /// <summary>
@@ -90,11 +89,7 @@ public static partial class ModelSupport
         ReadOnlySpan<float> rows, int rowStride, int segmentWidth, int segmentStride, int segments,
         int batch, int seqLen, bool batchFirst, Span<float> dense)
     {
-        var layout = new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst);
-        for (int i = 0; i < layout.Runs; i++)
-        {
-            rows.Slice(layout.RowOffset(i), segmentWidth).CopyTo(dense.Slice(layout.DenseOffset(i), segmentWidth));
-        }
+        new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst).Copy(rows, dense, toRows: false);
     }
 
     /// <summary>
@@ -136,12 +131,12 @@ public static partial class ModelSupport
         ReadOnlySpan<float> dense, int rowStride, int segmentWidth, int segmentStride, int segments,
         int batch, int seqLen, bool batchFirst, Span<float> rows)
     {
-        rows.Slice(0, batch * seqLen * rowStride).Clear();
-        var layout = new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst);
-        for (int i = 0; i < layout.Runs; i++)
+        if (segments * segmentWidth != rowStride || (segments > 1 && segmentStride != segmentWidth))
         {
-            dense.Slice(layout.DenseOffset(i), segmentWidth).CopyTo(rows.Slice(layout.RowOffset(i), segmentWidth));
+            rows.Slice(0, batch * seqLen * rowStride).Clear(); // the padding between and after the runs
         }
+
+        new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst).Copy(dense, rows, toRows: true);
     }
 
     /// <summary>
@@ -170,22 +165,74 @@ public static partial class ModelSupport
         TensorPrimitives.Multiply(x, y.Slice(0, x.Length), destination);
 
     /// <summary>
-    /// The runs of features shared by the caller's dense sequence layout and the kernels' time-major padded rows:
-    /// run <c>i</c> is segment <c>i % segments</c> of the step <c>i / segments</c> in time-major order.
+    /// The runs of features shared by the caller's dense sequence layout and the kernels' time-major padded rows: step
+    /// <c>t</c> of sequence <c>b</c> is row <c>t * Batch + b</c>, and each of its <c>Segments</c> runs of
+    /// <c>SegmentWidth</c> features sits at <c>SegmentStride</c> floats from the last in the row and right after it in
+    /// the dense layout.
     /// </summary>
     private readonly record struct SequenceLayout(int RowStride, int SegmentWidth, int SegmentStride, int Segments, int Batch, int SeqLen, bool BatchFirst)
     {
-        public int Runs => Batch * SeqLen * Segments;
-
-        public int RowOffset(int run) => ((run / Segments) * RowStride) + ((run % Segments) * SegmentStride);
-
-        public int DenseOffset(int run)
+        /// <summary>
+        /// Copies every run from <paramref name="source"/> to <paramref name="destination"/>: dense to rows when
+        /// <paramref name="toRows"/>, else rows to dense. Both lengths are checked once; the loop then walks the
+        /// rows in order without a division or a bounds check per run (a call per run cost 30 ns, as much as the
+        /// copy of a 64-float run).
+        /// </summary>
+        public void Copy(ReadOnlySpan<float> source, Span<float> destination, bool toRows)
         {
-            int row = run / Segments;
-            int t = row / Batch;
-            int b = row % Batch;
-            int denseRow = BatchFirst ? (b * SeqLen) + t : row;
-            return (denseRow * Segments * SegmentWidth) + ((run % Segments) * SegmentWidth);
+            int count = Batch * SeqLen;
+            if (count == 0)
+            {
+                return;
+            }
+
+            int rowsLength = ((count - 1) * RowStride) + ((Segments - 1) * SegmentStride) + SegmentWidth;
+            int denseLength = count * Segments * SegmentWidth;
+            int needed = toRows ? denseLength : rowsLength;
+            int room = toRows ? rowsLength : denseLength;
+            if (source.Length < needed || destination.Length < room)
+            {
+                throw new ArgumentException($"Expected {needed} source and {room} destination floats, got {source.Length} and {destination.Length}.");
+            }
+
+            ref float src = ref MemoryMarshal.GetReference(source);
+            ref float dst = ref MemoryMarshal.GetReference(destination);
+            int width = SegmentWidth;
+            nuint bytes = (nuint)width * sizeof(float);
+            bool vectors = Vector256.IsHardwareAccelerated && width % 8 == 0;
+            for (int b = 0; b < Batch; b++)
+            {
+                for (int t = 0; t < SeqLen; t++)
+                {
+                    int row = (t * Batch) + b;
+                    int denseRow = BatchFirst ? (b * SeqLen) + t : row;
+                    for (int g = 0; g < Segments; g++)
+                    {
+                        int rowAt = (row * RowStride) + (g * SegmentStride);
+                        int denseAt = (denseRow * Segments * width) + (g * width);
+                        ref float from = ref Unsafe.Add(ref src, toRows ? denseAt : rowAt);
+                        ref float to = ref Unsafe.Add(ref dst, toRows ? rowAt : denseAt);
+                        if (vectors)
+                        {
+                            for (int i = 0; i < width; i += 8)
+                            {
+                                Vector256.LoadUnsafe(ref from, (nuint)i).StoreUnsafe(ref to, (nuint)i);
+                            }
+                        }
+                        else if (width <= 4)
+                        {
+                            for (int i = 0; i < width; i++)
+                            {
+                                Unsafe.Add(ref to, i) = Unsafe.Add(ref from, i);
+                            }
+                        }
+                        else
+                        {
+                            Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref to), ref Unsafe.As<float, byte>(ref from), (uint)bytes);
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -1,5 +1,8 @@
 using System;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Deepbox.CompilerServices;
 
@@ -188,12 +191,63 @@ public static partial class ModelSupport
     /// <param name="rows">How many rows.</param>
     /// <param name="width">Floats per row.</param>
     /// <param name="sums">Receives the sums (added to).</param>
-    public static void AddColumnSums(ReadOnlySpan<float> values, int rows, int width, Span<float> sums)
+    public static void AddColumnSums(ReadOnlySpan<float> values, int rows, int width, Span<float> sums) =>
+        AddColumnSums(values, rows, width, sums, 0, width);
+
+    /// <summary>
+    /// Adds the sums of columns [<paramref name="first"/>, <paramref name="end"/>) of <paramref name="rows"/> rows of
+    /// <paramref name="width"/> floats into <paramref name="sums"/>: a thread's share of a bias gradient. Each column
+    /// is summed row after row onto what <paramref name="sums"/> holds, so a column's result is the same whichever
+    /// share computes it; four vectors of columns stay in registers over all the rows.
+    /// </summary>
+    /// <param name="values">The rows.</param>
+    /// <param name="rows">How many rows.</param>
+    /// <param name="width">Floats per row.</param>
+    /// <param name="sums">Receives the sums (added to), <paramref name="width"/> of them.</param>
+    /// <param name="first">The first column.</param>
+    /// <param name="end">One past the last column.</param>
+    public static void AddColumnSums(ReadOnlySpan<float> values, int rows, int width, Span<float> sums, int first, int end)
     {
-        Span<float> s = sums.Slice(0, width);
-        for (int r = 0; r < rows; r++)
+        if ((uint)first > (uint)end || end > width || sums.Length < width || values.Length < rows * width)
         {
-            TensorPrimitives.Add(s, values.Slice(r * width, width), s);
+            throw new ArgumentOutOfRangeException(nameof(end), $"Expected columns within [0, {width}) of {rows} rows, got [{first}, {end}).");
+        }
+
+        int c = first;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref float v0 = ref MemoryMarshal.GetReference(values);
+            ref float s0 = ref MemoryMarshal.GetReference(sums);
+            const int Block = 4 * 8;
+            for (; c + Block <= end; c += Block)
+            {
+                Vector256<float> a0 = Vector256.LoadUnsafe(ref s0, (nuint)c);
+                Vector256<float> a1 = Vector256.LoadUnsafe(ref s0, (nuint)(c + 8));
+                Vector256<float> a2 = Vector256.LoadUnsafe(ref s0, (nuint)(c + 16));
+                Vector256<float> a3 = Vector256.LoadUnsafe(ref s0, (nuint)(c + 24));
+                for (int r = 0; r < rows; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref v0, (r * width) + c);
+                    a0 += Vector256.LoadUnsafe(ref row);
+                    a1 += Vector256.LoadUnsafe(ref row, 8);
+                    a2 += Vector256.LoadUnsafe(ref row, 16);
+                    a3 += Vector256.LoadUnsafe(ref row, 24);
+                }
+
+                a0.StoreUnsafe(ref s0, (nuint)c);
+                a1.StoreUnsafe(ref s0, (nuint)(c + 8));
+                a2.StoreUnsafe(ref s0, (nuint)(c + 16));
+                a3.StoreUnsafe(ref s0, (nuint)(c + 24));
+            }
+        }
+
+        if (c < end)
+        {
+            Span<float> s = sums[c..end];
+            for (int r = 0; r < rows; r++)
+            {
+                TensorPrimitives.Add(s, values.Slice((r * width) + c, end - c), s);
+            }
         }
     }
 

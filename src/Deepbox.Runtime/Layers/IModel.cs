@@ -30,11 +30,12 @@ public interface IModel
     void Eval();
 
     /// <summary>
-    /// Threads a forward pass may use: 1 (the default) or more. The batch is split across the process's persistent
+    /// Threads a forward or backward pass may use: 1 (the default) or more. The batch is split across the process's persistent
     /// workers (<see cref="CompilerServices.Workers"/>), at least 4 sequences and <see cref="CompilerServices.Workers.MinWorkPerThread"/>
     /// floating-point operations (4 million) a thread, each sequence's whole run on one thread; smaller work runs on the
     /// caller, so a value above 1 never slows a call down (the measured crossover is in docs/benchmarks.md, "When Threads
-    /// helps"). The results are the same bit for bit whatever the value. Backward and <c>Step</c> run on the calling thread. Each pass
+    /// helps"). Backward splits the same way back through time, then splits each weight gradient by its columns. The
+    /// results are the same bit for bit whatever the value. <c>Step</c> runs on the calling thread. Each pass
     /// reads the value once, when it starts, so it may be changed while passes run. The workers run one split pass at a
     /// time: a pass that starts while another holds them runs all its parts on its own thread (the same results), so
     /// many concurrent callers gain nothing from a value above 1.

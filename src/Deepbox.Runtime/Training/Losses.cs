@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Deepbox;
 
@@ -52,14 +54,7 @@ public static class Losses
         CheckLength(nameof(target), prediction.Length, target.Length);
         CheckGradient(gradient, prediction.Length);
         double scale = Scale(reduction, prediction.Length);
-        Span<float> scratch = stackalloc float[BlockSize];
-        double sum = SquaredDifferences(prediction, target, gradient, scratch, 0, prediction.Length);
-
-        if (!gradient.IsEmpty)
-        {
-            TensorPrimitives.Multiply(gradient, (float)(2 * scale), gradient);
-        }
-
+        double sum = SquaredDifferences(prediction, target, gradient, (float)(2 * scale), 0, prediction.Length);
         return (float)(sum * scale);
     }
 
@@ -109,14 +104,14 @@ public static class Losses
             gradient.Clear();
         }
 
-        Span<float> scratch = stackalloc float[BlockSize];
+        float gradScale = (float)(2 * scale);
         double sum = 0;
         if (batchFirst)
         {
             // Sequence b's valid steps are one run of lengths[b] * F values.
             for (int b = 0; b < batch; b++)
             {
-                sum += SquaredDifferences(prediction, target, gradient, scratch, b * seqLen * features, lengths[b] * features);
+                sum += SquaredDifferences(prediction, target, gradient, gradScale, b * seqLen * features, lengths[b] * features);
             }
         }
         else
@@ -128,30 +123,79 @@ public static class Losses
                 {
                     if (t < lengths[b])
                     {
-                        sum += SquaredDifferences(prediction, target, gradient, scratch, ((t * batch) + b) * features, features);
+                        sum += SquaredDifferences(prediction, target, gradient, gradScale, ((t * batch) + b) * features, features);
                     }
                 }
             }
         }
 
-        if (!gradient.IsEmpty)
-        {
-            TensorPrimitives.Multiply(gradient, (float)(2 * scale), gradient);
-        }
-
         return (float)(sum * scale);
     }
 
-    /// <summary>The sum of squared differences over <c>[start, start + count)</c>, the differences left in the gradient when there is one.</summary>
-    private static double SquaredDifferences(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, Span<float> scratch, int start, int count)
+    /// <summary>
+    /// The sum of squared differences over <c>[start, start + count)</c>, in double, and, when there is a gradient,
+    /// <c>(p - t) * gradScale</c> written into it: one pass, where TensorPrimitives would take three (the difference,
+    /// its widening to double, the sum) and a fourth for the scale. Each difference is rounded to float first, as
+    /// PyTorch's float32 <c>p - t</c> is; its square is exact in double.
+    /// </summary>
+    private static double SquaredDifferences(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, int start, int count)
     {
+        ReadOnlySpan<float> p = prediction.Slice(start, count);
+        ReadOnlySpan<float> t = target.Slice(start, count);
+        Span<float> g = gradient.IsEmpty ? default : gradient.Slice(start, count);
+        int i = 0;
         double sum = 0;
-        for (int at = start; at < start + count; at += scratch.Length)
+        if (Vector256.IsHardwareAccelerated && count >= Vector256<float>.Count)
         {
-            int n = Math.Min(scratch.Length, start + count - at);
-            Span<float> diff = gradient.IsEmpty ? scratch[..n] : gradient.Slice(at, n);
-            TensorPrimitives.Subtract(prediction.Slice(at, n), target.Slice(at, n), diff);
-            sum += DoubleSums.SumOfSquares(diff);
+            ref float p0 = ref MemoryMarshal.GetReference(p);
+            ref float t0 = ref MemoryMarshal.GetReference(t);
+            ref float g0 = ref MemoryMarshal.GetReference(g);
+            bool write = !g.IsEmpty;
+            Vector256<float> s = Vector256.Create(gradScale);
+            Vector256<double> a0 = Vector256<double>.Zero, a1 = Vector256<double>.Zero, a2 = Vector256<double>.Zero, a3 = Vector256<double>.Zero;
+            for (; i <= count - 16; i += 16)
+            {
+                Vector256<float> d0 = Vector256.LoadUnsafe(ref p0, (nuint)i) - Vector256.LoadUnsafe(ref t0, (nuint)i);
+                Vector256<float> d1 = Vector256.LoadUnsafe(ref p0, (nuint)(i + 8)) - Vector256.LoadUnsafe(ref t0, (nuint)(i + 8));
+                if (write)
+                {
+                    (d0 * s).StoreUnsafe(ref g0, (nuint)i);
+                    (d1 * s).StoreUnsafe(ref g0, (nuint)(i + 8));
+                }
+
+                (Vector256<double> l0, Vector256<double> h0) = Vector256.Widen(d0);
+                (Vector256<double> l1, Vector256<double> h1) = Vector256.Widen(d1);
+                a0 += l0 * l0;
+                a1 += h0 * h0;
+                a2 += l1 * l1;
+                a3 += h1 * h1;
+            }
+
+            for (; i <= count - 8; i += 8)
+            {
+                Vector256<float> d0 = Vector256.LoadUnsafe(ref p0, (nuint)i) - Vector256.LoadUnsafe(ref t0, (nuint)i);
+                if (write)
+                {
+                    (d0 * s).StoreUnsafe(ref g0, (nuint)i);
+                }
+
+                (Vector256<double> l0, Vector256<double> h0) = Vector256.Widen(d0);
+                a0 += l0 * l0;
+                a1 += h0 * h0;
+            }
+
+            sum = Vector256.Sum((a0 + a1) + (a2 + a3));
+        }
+
+        for (; i < count; i++)
+        {
+            float d = p[i] - t[i];
+            if (!g.IsEmpty)
+            {
+                g[i] = d * gradScale;
+            }
+
+            sum += (double)d * d;
         }
 
         return sum;

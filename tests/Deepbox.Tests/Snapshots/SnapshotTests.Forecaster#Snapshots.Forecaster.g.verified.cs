@@ -191,7 +191,7 @@ namespace Snapshots
             using var training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile
             global::Deepbox.CompilerServices.ModelSupport.CheckGradient(gradOutput, _exec.IsTraining, _exec.Saved, OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
-            training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
+            training.Workspace.Backward(_exec.Threads, _exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
             _exec.EndBackward();
             return gradInput;
         }
@@ -214,7 +214,7 @@ namespace Snapshots
             global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
             global::Deepbox.Tensor gradC0 = global::Deepbox.Tensor.Zeros(stateShape);
-            training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());
+            training.Workspace.Backward(_exec.Threads, _exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), gradC is null ? default : gradC.AsSpan(), gradInput.AsSpan(), gradH0.AsSpan(), gradC0.AsSpan());
             _exec.EndBackward();
             return (gradInput, (gradH0, gradC0));
         }
@@ -235,7 +235,7 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
             }
 
-            training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, default, default, gradInput, default, default);
+            training.Workspace.Backward(_exec.Threads, _exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, default, default, gradInput, default, default);
             _exec.EndBackward();
         }
 
@@ -484,8 +484,10 @@ namespace Snapshots
             private global::Deepbox.CompilerServices.AlignedBuffer _dh0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
             private global::Deepbox.CompilerServices.AlignedBuffer _dc0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradient of the cell state carried back through time
             private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies
-            private float[] _gW = []; // one weight gradient in the packed layout
+            private float[] _gW = []; // one weight gradient in the packed layout (a layer's W_ih, or a Linear's weight)
             private float[] _gB = []; // one bias gradient in the packed layout
+            private float[] _gWh = []; // a recurrent layer's W_hh gradient in the packed layout
+            private bool _inputGrad; // whether the running Backward computes the model input's gradient
 
             public Workspace(Forecaster model) => _model = model;
 
@@ -564,7 +566,7 @@ namespace Snapshots
 
 
             /// <summary>
-            /// Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps,
+            /// Runs job <paramref name="job"/> (a layer and direction's forward pass, or one of its two backward jobs) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps,
             /// split across <see cref="Threads"/> threads where each gets 4 or more sequences and enough work to pay for itself
             /// (<c>Workers.MinWorkPerThread</c>), else on the caller alone.
             /// </summary>
@@ -573,16 +575,17 @@ namespace Snapshots
             /// <param name="seqLen">Steps.</param>
             /// <param name="rowWork">The job's floating-point operations per sequence and step.</param>
             /// <param name="last">Whether no job follows in this pass (the workers then go to sleep at once).</param>
-            private void Fork(int job, int batch, int seqLen, int rowWork, bool last)
+            /// <param name="maxParts">The most parts the job splits into (a weight gradient's blocks of columns).</param>
+            private void Fork(int job, int batch, int seqLen, int rowWork, bool last, int maxParts = int.MaxValue)
             {
                 _job = job;
                 _jobBatch = batch;
                 _jobSeqLen = seqLen;
-                int parts = global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork);
+                int parts = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));
                 global::Deepbox.CompilerServices.Workers.Run(this, parts, last);
             }
 
-            /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences, from the input products to the last step.</summary>
+            /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences (a weight-gradient job: of the columns).</summary>
             void global::Deepbox.CompilerServices.IPartitioned.RunPart(int part, int parts)
             {
                 int batch = _jobBatch;
@@ -650,13 +653,75 @@ namespace Snapshots
                         }
                         break;
                     }
+                    case 2: // (lstm) layer 0, forward, back through time
+                    {
+                        global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32(_gx0.AsSpan(0), _aux0.AsSpan(0), _c0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 32, _dG0, _dh0, _dc0, batch, seqLen, reverse: false, b0, b1);
+                        if (_inputGrad) // the layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step
+                        {
+                            if (b1 - b0 == batch)
+                            {
+                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K128_N8_Zero(_dG0, 128, _wT0_0_ih, default, _d_x, rows);
+                            }
+                            else
+                            {
+                                for (int t = 0; t < seqLen; t++)
+                                {
+                                    global::Deepbox.Generated.Snapshots.Kernels.Dense_K128_N8_Zero(_dG0.AsSpan(((t * batch) + b0) * 128), 128, _wT0_0_ih, default, _d_x.AsSpan(((t * batch) + b0) * 8), b1 - b0);
+                                }
+                            }
+                        }
+                        break;
+                    }
+                    case 3: // (lstm) layer 0, forward, weight gradients
+                    {
+                        // Columns [c0, c1) of the 128, in whole blocks of 32.
+                        int c0 = 4 * part / parts * 32;
+                        int c1 = part + 1 == parts ? 128 : 4 * (part + 1) / parts * 32;
+                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K1_N128(_x, 1, _dG0, _gW, rows, c0, c1);
+                        if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_0.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gWh, (seqLen - 1) * batch, c0, c1);
+                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(0), 32, _dG0, _gWh, batch, c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB, c0, c1);
+                        break;
+                    }
+                    case 4: // (lstm) layer 1, forward, back through time
+                    {
+                        global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32(_gx0.AsSpan(rows * 128), _aux0.AsSpan(rows * 32), _c0.AsSpan(batch * 32), _wT0_1_hh, _d_seq0_1.AsSpan(0), 32, _dG0, _dh0, _dc0, batch, seqLen, reverse: false, b0, b1);
+                        // The layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step.
+                        {
+                            if (b1 - b0 == batch)
+                            {
+                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K128_N32_Zero(_dG0, 128, _wT0_1_ih, default, _d_seq0_0, rows);
+                            }
+                            else
+                            {
+                                for (int t = 0; t < seqLen; t++)
+                                {
+                                    global::Deepbox.Generated.Snapshots.Kernels.Dense_K128_N32_Zero(_dG0.AsSpan(((t * batch) + b0) * 128), 128, _wT0_1_ih, default, _d_seq0_0.AsSpan(((t * batch) + b0) * 32), b1 - b0);
+                                }
+                            }
+                        }
+                        break;
+                    }
+                    case 5: // (lstm) layer 1, forward, weight gradients
+                    {
+                        // Columns [c0, c1) of the 128, in whole blocks of 32.
+                        int c0 = 4 * part / parts * 32;
+                        int c1 = part + 1 == parts ? 128 : 4 * (part + 1) / parts * 32;
+                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_drop0_1, 32, _dG0, _gW, rows, c0, c1);
+                        if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_1.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gWh, (seqLen - 1) * batch, c0, c1);
+                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(batch * 32), 32, _dG0, _gWh, batch, c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB, c0, c1);
+                        break;
+                    }
                 }
             }
 
             /// <summary>The backward pass itself, over the saved forward pass on the weights it read; every argument has been checked.</summary>
-            public void Backward(Weights weights, int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            public void Backward(int threads, Weights weights, int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
             {
                 W = weights;
+                _threads = threads;
+                _inputGrad = !gradInput.IsEmpty;
                 int rows = batch * seqLen;
                 EnsureBackwardWorkspace(batch, seqLen);
                 PackTransposedWeights();
@@ -664,7 +729,7 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 8, 1, 8, 1, batch, 1, BatchFirst, _d_y2);
                 // (fc) Linear(in_features=32, out_features=1, bias=true)
                 _gW.AsSpan(0, 256).Clear();
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N8(_seq0_1.AsSpan((seqLen - 1) * batch * 32), 32, _d_y2, _gW, batch);
+                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N8(_seq0_1.AsSpan((seqLen - 1) * batch * 32), 32, _d_y2, _gW, batch, 0, 8);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 1, 32, 8, 32, 32, _model._p2_weight.Grad.AsSpan());
                 _gB.AsSpan(0, 8).Clear();
                 global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_d_y2, batch, 8, _gB);
@@ -682,7 +747,7 @@ namespace Snapshots
                 }
             }
 
-            /// <summary>(lstm) LSTM(1, 32, num_layers=2) backward: layers top-down, each direction back through time.</summary>
+            /// <summary>(lstm) LSTM(1, 32, num_layers=2) backward: layers top-down, each direction back through time, then its weight gradients.</summary>
             private void BackwardStage0(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
             {
                 int rows = batch * seqLen;
@@ -691,23 +756,20 @@ namespace Snapshots
                 if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(batch * 32), 32, _dh0, 32, 32, batch);
                 _dc0.AsSpan(0, batch * 32).Clear();
                 if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(batch * 32), 32, _dc0, 32, 32, batch);
-                global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32(_gx0.AsSpan(rows * 128), _aux0.AsSpan(rows * 32), _c0.AsSpan(batch * 32), _wT0_1_hh, _d_seq0_1.AsSpan(0), 32, _dG0, _dh0, _dc0, batch, seqLen, reverse: false);
+                // Back through time (global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32), then the gradient of the layer's input, split by sequences.
+                Fork(4, batch, seqLen, rowWork: 2 * 128 * 32 + 2 * 128 * 32, last: false);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(batch * 32), 32, 32, batch);
                 if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(batch * 32), 32, 32, batch);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,
+                // split by columns (blocks of 32), each summed over the rows in order whichever thread computes it.
                 _gW.AsSpan(0, 4096).Clear();
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_drop0_1, 32, _dG0, _gW, rows);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_ih_l1.Grad.AsSpan());
-                _gW.AsSpan(0, 4096).Clear();
-                if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_1.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gW, (seqLen - 1) * batch);
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(batch * 32), 32, _dG0, _gW, batch);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l1.Grad.AsSpan());
+                _gWh.AsSpan(0, 4096).Clear();
                 _gB.AsSpan(0, 128).Clear();
-                global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB);
+                Fork(5, batch, seqLen, rowWork: 2 * 128 * (32 + 32), last: false, maxParts: 4);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_ih_l1.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l1.Grad.AsSpan());
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l1.Grad.AsSpan());
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l1.Grad.AsSpan());
-                // The input's gradient.
-                global::Deepbox.Generated.Snapshots.Kernels.Dense_K128_N32_Zero(_dG0, 128, _wT0_1_ih, default, _d_seq0_0, rows);
                 // Through the dropout mask on layer 1's input.
                 global::Deepbox.CompilerServices.ModelSupport.Multiply(_d_seq0_0.AsSpan(0, rows * 32), _mask0_1, _d_seq0_0.AsSpan(0, rows * 32));
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
@@ -715,23 +777,20 @@ namespace Snapshots
                 if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0), 32, _dh0, 32, 32, batch);
                 _dc0.AsSpan(0, batch * 32).Clear();
                 if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(0), 32, _dc0, 32, 32, batch);
-                global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32(_gx0.AsSpan(0), _aux0.AsSpan(0), _c0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 32, _dG0, _dh0, _dc0, batch, seqLen, reverse: false);
+                // Back through time (global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32), then the gradient of the layer's input, split by sequences.
+                Fork(2, batch, seqLen, rowWork: 2 * 128 * 32 + (_inputGrad ? 2 * 128 * 8 : 0), last: false);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(0), 32, 32, batch);
                 if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(0), 32, 32, batch);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,
+                // split by columns (blocks of 32), each summed over the rows in order whichever thread computes it.
                 _gW.AsSpan(0, 128).Clear();
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K1_N128(_x, 1, _dG0, _gW, rows);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 1, 8, 1, 1, _model._p0_weight_ih_l0.Grad.AsSpan());
-                _gW.AsSpan(0, 4096).Clear();
-                if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_0.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gW, (seqLen - 1) * batch);
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(0), 32, _dG0, _gW, batch);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l0.Grad.AsSpan());
+                _gWh.AsSpan(0, 4096).Clear();
                 _gB.AsSpan(0, 128).Clear();
-                global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB);
+                Fork(3, batch, seqLen, rowWork: 2 * 128 * (1 + 32), last: true, maxParts: 4);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 1, 8, 1, 1, _model._p0_weight_ih_l0.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l0.Grad.AsSpan());
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l0.Grad.AsSpan());
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
-                // The input's gradient.
-                global::Deepbox.Generated.Snapshots.Kernels.Dense_K128_N8_Zero(_dG0, 128, _wT0_0_ih, default, _d_x, rows);
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
@@ -752,6 +811,7 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dc0, batch * 32);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gW, 4096);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gB, 128);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gWh, 4096);
             }
 
             /// <summary>

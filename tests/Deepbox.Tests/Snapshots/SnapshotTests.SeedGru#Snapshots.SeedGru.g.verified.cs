@@ -157,7 +157,7 @@ namespace Snapshots
             using var training = _exec.EnterTrainingPass(); // the checks read the saved pass: no other training call replaces it meanwhile
             global::Deepbox.CompilerServices.ModelSupport.CheckGradient(gradOutput, _exec.IsTraining, _exec.Saved, OutputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
-            training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
+            training.Workspace.Backward(_exec.Threads, _exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), default, default, gradInput.AsSpan(), default, default);
             _exec.EndBackward();
             return gradInput;
         }
@@ -177,7 +177,7 @@ namespace Snapshots
             global::Deepbox.CompilerServices.ModelSupport.CheckState("gradH", gradH, stateShape);
             global::Deepbox.Tensor gradInput = global::Deepbox.Tensor.Zeros(InputShape(_exec.SavedBatch, _exec.SavedSeqLen, _exec.SavedUnbatched));
             global::Deepbox.Tensor gradH0 = global::Deepbox.Tensor.Zeros(stateShape);
-            training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);
+            training.Workspace.Backward(_exec.Threads, _exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput.AsSpan(), gradH is null ? default : gradH.AsSpan(), default, gradInput.AsSpan(), gradH0.AsSpan(), default);
             _exec.EndBackward();
             return (gradInput, gradH0);
         }
@@ -198,7 +198,7 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.CheckLength("gradInput", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);
             }
 
-            training.Workspace.Backward(_exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, default, default, gradInput, default, default);
+            training.Workspace.Backward(_exec.Threads, _exec.SavedWeights, _exec.SavedBatch, _exec.SavedSeqLen, gradOutput, default, default, gradInput, default, default);
             _exec.EndBackward();
         }
 
@@ -384,8 +384,11 @@ namespace Snapshots
             private global::Deepbox.CompilerServices.AlignedBuffer _dGh0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, hidden side (n differs: r * dn)
             private global::Deepbox.CompilerServices.AlignedBuffer _dh0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
             private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies
-            private float[] _gW = []; // one weight gradient in the packed layout
+            private float[] _gW = []; // one weight gradient in the packed layout (a layer's W_ih, or a Linear's weight)
             private float[] _gB = []; // one bias gradient in the packed layout
+            private float[] _gWh = []; // a recurrent layer's W_hh gradient in the packed layout
+            private float[] _gBh = []; // a GRU layer's b_hh gradient in the packed layout (its n gate differs from b_ih's)
+            private bool _inputGrad; // whether the running Backward computes the model input's gradient
 
             public Workspace(SeedGru model) => _model = model;
 
@@ -435,7 +438,7 @@ namespace Snapshots
 
 
             /// <summary>
-            /// Runs job <paramref name="job"/> (a layer and direction) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps,
+            /// Runs job <paramref name="job"/> (a layer and direction's forward pass, or one of its two backward jobs) over <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps,
             /// split across <see cref="Threads"/> threads where each gets 4 or more sequences and enough work to pay for itself
             /// (<c>Workers.MinWorkPerThread</c>), else on the caller alone.
             /// </summary>
@@ -444,16 +447,17 @@ namespace Snapshots
             /// <param name="seqLen">Steps.</param>
             /// <param name="rowWork">The job's floating-point operations per sequence and step.</param>
             /// <param name="last">Whether no job follows in this pass (the workers then go to sleep at once).</param>
-            private void Fork(int job, int batch, int seqLen, int rowWork, bool last)
+            /// <param name="maxParts">The most parts the job splits into (a weight gradient's blocks of columns).</param>
+            private void Fork(int job, int batch, int seqLen, int rowWork, bool last, int maxParts = int.MaxValue)
             {
                 _job = job;
                 _jobBatch = batch;
                 _jobSeqLen = seqLen;
-                int parts = global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork);
+                int parts = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));
                 global::Deepbox.CompilerServices.Workers.Run(this, parts, last);
             }
 
-            /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences, from the input products to the last step.</summary>
+            /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences (a weight-gradient job: of the columns).</summary>
             void global::Deepbox.CompilerServices.IPartitioned.RunPart(int part, int parts)
             {
                 int batch = _jobBatch;
@@ -492,13 +496,46 @@ namespace Snapshots
                         }
                         break;
                     }
+                    case 1: // (0) layer 0, forward, back through time
+                    {
+                        global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H8(_gx0.AsSpan(0), _aux0.AsSpan(0), _h0_0.AsSpan(0), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false, b0, b1);
+                        if (_inputGrad) // the layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step
+                        {
+                            if (b1 - b0 == batch)
+                            {
+                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K24_N8_Zero(_dG0, 24, _wT0_0_ih, default, _d_x, rows);
+                            }
+                            else
+                            {
+                                for (int t = 0; t < seqLen; t++)
+                                {
+                                    global::Deepbox.Generated.Snapshots.Kernels.Dense_K24_N8_Zero(_dG0.AsSpan(((t * batch) + b0) * 24), 24, _wT0_0_ih, default, _d_x.AsSpan(((t * batch) + b0) * 8), b1 - b0);
+                                }
+                            }
+                        }
+                        break;
+                    }
+                    case 2: // (0) layer 0, forward, weight gradients
+                    {
+                        // Columns [c0, c1) of the 24, in whole blocks of 32.
+                        int c0 = 1 * part / parts * 32;
+                        int c1 = part + 1 == parts ? 24 : 1 * (part + 1) / parts * 32;
+                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K4_N24(_x, 4, _dG0, _gW, rows, c0, c1);
+                        if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N24(_seq0_0.AsSpan(0), 8, _dGh0.AsSpan(batch * 24), _gWh, (seqLen - 1) * batch, c0, c1);
+                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N24(_h0_0.AsSpan(0), 8, _dGh0, _gWh, batch, c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 24, _gB, c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 24, _gBh, c0, c1);
+                        break;
+                    }
                 }
             }
 
             /// <summary>The backward pass itself, over the saved forward pass on the weights it read; every argument has been checked.</summary>
-            public void Backward(Weights weights, int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            public void Backward(int threads, Weights weights, int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
             {
                 W = weights;
+                _threads = threads;
+                _inputGrad = !gradInput.IsEmpty;
                 int rows = batch * seqLen;
                 EnsureBackwardWorkspace(batch, seqLen);
                 PackTransposedWeights();
@@ -513,31 +550,27 @@ namespace Snapshots
                 }
             }
 
-            /// <summary>(0) GRU(4, 8, num_layers=1) backward: layers top-down, each direction back through time.</summary>
+            /// <summary>(0) GRU(4, 8, num_layers=1) backward: layers top-down, each direction back through time, then its weight gradients.</summary>
             private void BackwardStage0(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
             {
                 int rows = batch * seqLen;
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 8).Clear();
                 if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0), 8, _dh0, 8, 8, batch);
-                global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H8(_gx0.AsSpan(0), _aux0.AsSpan(0), _h0_0.AsSpan(0), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false);
+                // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H8), then the gradient of the layer's input, split by sequences.
+                Fork(1, batch, seqLen, rowWork: 2 * 24 * 8 + (_inputGrad ? 2 * 24 * 8 : 0), last: false);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0), 8, 8, batch);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps.
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,
+                // split by columns (blocks of 32), each summed over the rows in order whichever thread computes it.
                 _gW.AsSpan(0, 96).Clear();
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K4_N24(_x, 4, _dG0, _gW, rows);
+                _gWh.AsSpan(0, 192).Clear();
+                _gB.AsSpan(0, 24).Clear();
+                _gBh.AsSpan(0, 24).Clear();
+                Fork(2, batch, seqLen, rowWork: 2 * 24 * (4 + 8), last: true, maxParts: 1);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 8, 4, 8, 4, 4, _model._p0_weight_ih_l0.Grad.AsSpan());
-                _gW.AsSpan(0, 192).Clear();
-                if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N24(_seq0_0.AsSpan(0), 8, _dGh0.AsSpan(batch * 24), _gW, (seqLen - 1) * batch);
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N24(_h0_0.AsSpan(0), 8, _dGh0, _gW, batch);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 8, 8, 8, 8, 8, _model._p0_weight_hh_l0.Grad.AsSpan());
-                _gB.AsSpan(0, 24).Clear();
-                global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 24, _gB);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 8, 8, 8, 8, 8, _model._p0_weight_hh_l0.Grad.AsSpan());
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 8, 8, _model._p0_bias_ih_l0.Grad.AsSpan());
-                _gB.AsSpan(0, 24).Clear();
-                global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 24, _gB);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 8, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
-                // The input's gradient.
-                global::Deepbox.Generated.Snapshots.Kernels.Dense_K24_N8_Zero(_dG0, 24, _wT0_0_ih, default, _d_x, rows);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 8, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
@@ -553,6 +586,8 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dh0, batch * 8);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gW, 192);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gB, 24);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gWh, 192);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gBh, 24);
             }
 
             /// <summary>

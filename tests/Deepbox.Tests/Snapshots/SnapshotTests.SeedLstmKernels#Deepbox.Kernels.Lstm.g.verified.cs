@@ -25,14 +25,16 @@ namespace Deepbox.Generated.Snapshots
         ///   dc_prev = dc * f           dh_prev = W_hh^T d(gates)
         /// Gate gradients go to dG ([T, B, 32], gate-interleaved as the forward gates); dh and dc come in holding
         /// the final states' gradients and leave holding the initial states'. whhT is W_hh output-major, [32][8].
+        /// Only sequences [bFirst, bEnd) are computed (a thread's share; each sequence's rows come out the same whichever
+        /// share computes them).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void LstmBackward_H8(global::System.ReadOnlySpan<float> gates, global::System.ReadOnlySpan<float> cells, global::System.ReadOnlySpan<float> c0, global::System.ReadOnlySpan<float> whhT, global::System.ReadOnlySpan<float> dSeq, int seqStride, global::System.Span<float> dG, global::System.Span<float> dh, global::System.Span<float> dc, int batch, int seqLen, bool reverse)
+        public static void LstmBackward_H8(global::System.ReadOnlySpan<float> gates, global::System.ReadOnlySpan<float> cells, global::System.ReadOnlySpan<float> c0, global::System.ReadOnlySpan<float> whhT, global::System.ReadOnlySpan<float> dSeq, int seqStride, global::System.Span<float> dG, global::System.Span<float> dh, global::System.Span<float> dc, int batch, int seqLen, bool reverse, int bFirst, int bEnd)
         {
             if (!V.IsHardwareAccelerated || KernelPaths.Vector128Only)
             {
                 // No AVX2 (or an Arm64 core): the same kernel on 128-bit halves, rather than emulated 256-bit vectors.
-                Kernels128.LstmBackward_H8(gates, cells, c0, whhT, dSeq, seqStride, dG, dh, dc, batch, seqLen, reverse);
+                Kernels128.LstmBackward_H8(gates, cells, c0, whhT, dSeq, seqStride, dG, dh, dc, batch, seqLen, reverse, bFirst, bEnd);
                 return;
             }
 
@@ -47,7 +49,7 @@ namespace Deepbox.Generated.Snapshots
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
-                for (int b = 0; b < batch; b++)
+                for (int b = bFirst; b < bEnd; b++)
                 {
                     int row = (t * batch) + b;
                     ref float dhRow = ref Unsafe.Add(ref dh0, b * 8);
@@ -76,7 +78,7 @@ namespace Deepbox.Generated.Snapshots
                     }
                 }
                 // dh_prev = W_hh^T d(gates).
-                Dense_K32_N8_Zero(dG.Slice(t * batch * 32, batch * 32), 32, whhT, default, dh, batch);
+                Dense_K32_N8_Zero(dG.Slice(((t * batch) + bFirst) * 32, (bEnd - bFirst) * 32), 32, whhT, default, dh.Slice(bFirst * 8), bEnd - bFirst);
             }
         }
 
@@ -419,9 +421,11 @@ namespace Deepbox.Generated.Snapshots
         ///   dc_prev = dc * f           dh_prev = W_hh^T d(gates)
         /// Gate gradients go to dG ([T, B, 32], gate-interleaved as the forward gates); dh and dc come in holding
         /// the final states' gradients and leave holding the initial states'. whhT is W_hh output-major, [32][8].
+        /// Only sequences [bFirst, bEnd) are computed (a thread's share; each sequence's rows come out the same whichever
+        /// share computes them).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void LstmBackward_H8(global::System.ReadOnlySpan<float> gates, global::System.ReadOnlySpan<float> cells, global::System.ReadOnlySpan<float> c0, global::System.ReadOnlySpan<float> whhT, global::System.ReadOnlySpan<float> dSeq, int seqStride, global::System.Span<float> dG, global::System.Span<float> dh, global::System.Span<float> dc, int batch, int seqLen, bool reverse)
+        public static void LstmBackward_H8(global::System.ReadOnlySpan<float> gates, global::System.ReadOnlySpan<float> cells, global::System.ReadOnlySpan<float> c0, global::System.ReadOnlySpan<float> whhT, global::System.ReadOnlySpan<float> dSeq, int seqStride, global::System.Span<float> dG, global::System.Span<float> dh, global::System.Span<float> dc, int batch, int seqLen, bool reverse, int bFirst, int bEnd)
         {
             ref float gates0 = ref MemoryMarshal.GetReference(gates);
             ref float cells0 = ref MemoryMarshal.GetReference(cells);
@@ -434,7 +438,7 @@ namespace Deepbox.Generated.Snapshots
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
-                for (int b = 0; b < batch; b++)
+                for (int b = bFirst; b < bEnd; b++)
                 {
                     int row = (t * batch) + b;
                     ref float dhRow = ref Unsafe.Add(ref dh0, b * 8);
@@ -463,7 +467,7 @@ namespace Deepbox.Generated.Snapshots
                     }
                 }
                 // dh_prev = W_hh^T d(gates).
-                Dense_K32_N8_Zero(dG.Slice(t * batch * 32, batch * 32), 32, whhT, default, dh, batch);
+                Dense_K32_N8_Zero(dG.Slice(((t * batch) + bFirst) * 32, (bEnd - bFirst) * 32), 32, whhT, default, dh.Slice(bFirst * 8), bEnd - bFirst);
             }
         }
 
