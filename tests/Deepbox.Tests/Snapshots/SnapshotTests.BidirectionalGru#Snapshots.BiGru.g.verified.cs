@@ -468,7 +468,8 @@ namespace Snapshots
                 // Layer 1, reverse.
                 _jobInput = _seq0_0;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K17x2s24_N72_P24), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H17).
-                Fork(3, batch, seqLen, rowWork: 2 * 72 * (41 + 24), last: true);
+                // The pass's last region; in training, Backward's regions follow it (after the loss), so the workers wait for them.
+                Fork(3, batch, seqLen, rowWork: 2 * 72 * (41 + 24), last: !_training);
                 // Final states [4, B, 17]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {

@@ -534,7 +534,8 @@ namespace Snapshots
                 // Layer 1, forward.
                 _jobInput = input1;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K32_N128_P32), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.LstmSequence_H32).
-                Fork(1, batch, seqLen, rowWork: 2 * 128 * (32 + 32), last: true);
+                // The pass's last region; in training, Backward's regions follow it (after the loss), so the workers wait for them.
+                Fork(1, batch, seqLen, rowWork: 2 * 128 * (32 + 32), last: !_training);
                 // Final states [2, B, 32]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {

@@ -403,7 +403,8 @@ namespace Snapshots
                 // Layer 0, forward.
                 _jobInput = _x;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K3_N8), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.RnnReluSequence_H5).
-                Fork(0, batch, seqLen, rowWork: 2 * 8 * (3 + 8), last: true);
+                // The pass's last region; in training, Backward's regions follow it (after the loss), so the workers wait for them.
+                Fork(0, batch, seqLen, rowWork: 2 * 8 * (3 + 8), last: !_training);
                 // Final states [1, B, 5]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {

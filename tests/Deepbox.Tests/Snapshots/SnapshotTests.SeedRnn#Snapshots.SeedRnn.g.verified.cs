@@ -412,7 +412,8 @@ namespace Snapshots
                 // Layer 0, forward.
                 _jobInput = _x;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K4_N8), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.RnnTanhSequence_H8).
-                Fork(0, batch, seqLen, rowWork: 2 * 8 * (4 + 8), last: true);
+                // The pass's last region; in training, Backward's regions follow it (after the loss), so the workers wait for them.
+                Fork(0, batch, seqLen, rowWork: 2 * 8 * (4 + 8), last: !_training);
                 // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {
