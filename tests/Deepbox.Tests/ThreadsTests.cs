@@ -213,7 +213,7 @@ public class ThreadsTests
         }
 
         Assert.Equal(regions + 10, Workers.RegionsSplit);
-        Assert.Equal(spins, Workers.Spins); // no spinning while the caller goes on (to a loss, a backward pass, ...)
+        Assert.Equal(spins, Workers.Spins); // no long spin while the caller goes on (50 µs awake at most, then asleep)
 
         var stack = new Models.LstmGruStack { Threads = 2 }; // several regions: the workers wait for the next one
         stack.Eval();

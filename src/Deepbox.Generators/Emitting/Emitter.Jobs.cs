@@ -46,7 +46,7 @@ internal static partial class Emitter
         w.Line("/// <param name=\"batch\">Sequences.</param>");
         w.Line("/// <param name=\"seqLen\">Steps.</param>");
         w.Line("/// <param name=\"rowWork\">The job's floating-point operations per sequence and step.</param>");
-        w.Line("/// <param name=\"last\">Whether no job follows in this pass (the workers then go to sleep at once).</param>");
+        w.Line("/// <param name=\"last\">Whether no job follows in this pass (the workers then go to sleep soon after).</param>");
         w.Line("/// <param name=\"maxParts\">The most parts the job splits into (a weight gradient's blocks of columns).</param>");
         using (w.Block("private void Fork(int job, int batch, int seqLen, int rowWork, bool last, int maxParts = int.MaxValue)"))
         {
