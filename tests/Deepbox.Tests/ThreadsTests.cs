@@ -309,12 +309,28 @@ public class ThreadsTests
         var fine = new Parts(failAt: -1);
         Workers.Run(fine, 2, last: true);
         Assert.Equal([1, 1], fine.Runs);
-        Assert.Equal(Environment.CurrentManagedThreadId, fine.Threads[0]);
-        Assert.NotEqual(fine.Threads[0], fine.Threads[1]); // part 1 ran on a worker
+        Assert.NotEqual(fine.Threads[0], fine.Threads[1]); // the parts ran on two threads (each waited for the other)
+        Assert.Contains(Environment.CurrentManagedThreadId, fine.Threads);
+    }
+
+    [Fact]
+    public void ALateThreadLeavesItsPartsToTheOthers()
+    {
+        // Eight parts on two threads, one of them held up: the other takes every part that is left, each exactly once.
+        var late = new LateParts(parts: 8);
+        Workers.Run(late, parts: 8, threads: 2, last: true);
+        Assert.All(late.Runs, r => Assert.Equal(1, r));
+        Assert.True(late.ByOthers >= 6, $"{late.ByOthers} of 8 parts ran on the thread that was not held up");
+        Assert.Equal(1, Workers.Chunks(threads: 1, batch: 64));
+        Assert.Equal(4, Workers.Chunks(threads: 2, batch: 64)); // two parts a thread
+        Assert.Equal(3, Workers.Chunks(threads: 2, batch: 12)); // 4 sequences a part at least
+        Assert.Equal(2, Workers.Chunks(threads: 2, batch: 8));
     }
 
     private sealed class Parts(int failAt) : IPartitioned
     {
+        private int _started;
+
         public int[] Runs { get; } = new int[2];
 
         public int[] Threads { get; } = new int[2];
@@ -323,9 +339,36 @@ public class ThreadsTests
         {
             System.Threading.Interlocked.Increment(ref Runs[part]);
             Threads[part] = Environment.CurrentManagedThreadId;
+            // Each part waits (briefly) for the other to start, so that one thread cannot take both.
+            System.Threading.Interlocked.Increment(ref _started);
+            System.Threading.SpinWait.SpinUntil(() => System.Threading.Volatile.Read(ref _started) == 2, TimeSpan.FromSeconds(5));
             if (part == failAt)
             {
                 throw new InvalidOperationException($"part {part} failed");
+            }
+        }
+    }
+
+    private sealed class LateParts(int parts) : IPartitioned
+    {
+        private int _first = -1;
+        private int _byOthers;
+
+        public int[] Runs { get; } = new int[parts];
+
+        public int ByOthers => _byOthers;
+
+        public void RunPart(int part, int parts)
+        {
+            System.Threading.Interlocked.Increment(ref Runs[part]);
+            int thread = Environment.CurrentManagedThreadId;
+            if (System.Threading.Interlocked.CompareExchange(ref _first, thread, -1) == -1)
+            {
+                System.Threading.Thread.Sleep(200); // the first thread to take a part is held up
+            }
+            else if (thread != _first)
+            {
+                System.Threading.Interlocked.Increment(ref _byOthers);
             }
         }
     }

@@ -53,8 +53,10 @@ internal static partial class Emitter
             w.Line("_job = job;");
             w.Line("_jobBatch = batch;");
             w.Line("_jobSeqLen = seqLen;");
-            w.Line("int parts = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));");
-            w.Line("global::Deepbox.CompilerServices.Workers.Run(this, parts, last);");
+            w.Line("int threads = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));");
+            w.Line("// Parts are taken by the threads one after another: a thread that starts late leaves its second to the others.");
+            w.Line("int parts = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Chunks(threads, batch));");
+            w.Line("global::Deepbox.CompilerServices.Workers.Run(this, parts, threads, last);");
         }
 
         w.Line();

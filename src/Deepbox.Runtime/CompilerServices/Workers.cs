@@ -18,12 +18,11 @@ public interface IPartitioned
 
 /// <summary>
 /// The process's persistent worker threads that generated models split a pass across (<see cref="IModel.Threads"/>).
-/// The caller runs part 0 and each worker one other part. After its part a worker spins briefly when the pass has
-/// another region to come, so that region starts without a wake-up; after a pass's last region it waits 50 µs at most
-/// (a pass called right after finds it awake) and then blocks, so that it takes no core for long from what the caller
-/// does next (the rest of the program). One region
-/// runs at a time: a second caller, or a region started from inside a part, runs all its parts itself. Nothing is
-/// allocated after the workers exist.
+/// The caller and the workers take a region's parts one after another until none is left. After the region a worker
+/// spins briefly when the pass has another region to come, so that region starts without a wake-up; after a pass's
+/// last region it waits 50 µs at most (a pass called right after finds it awake) and then blocks, so that it takes no
+/// core for long from what the caller does next. One region runs at a time: a second caller, or a region started from
+/// inside a part, runs all its parts itself. Nothing is allocated after the workers exist.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class Workers
@@ -43,6 +42,7 @@ public static class Workers
     private static Worker[] s_workers = [];
     private static IPartitioned? s_work;
     private static int s_parts;
+    private static int s_next;
     private static bool s_last;
     private static int s_pending;
     private static ExceptionDispatchInfo? s_failure;
@@ -99,18 +99,44 @@ public static class Workers
         return (int)Math.Max(1, parts);
     }
 
+    /// <summary>
+    /// How many parts a region of <paramref name="batch"/> sequences is cut into for <paramref name="threads"/> threads:
+    /// one for one thread, else two a thread where each gets 4 sequences at least (one register tile of rows), so that
+    /// a thread that starts late leaves part of its share to the others.
+    /// </summary>
+    /// <param name="threads">The threads the region runs on (<see cref="Parts"/>).</param>
+    /// <param name="batch">The sequences the region splits.</param>
+    public static int Chunks(int threads, int batch) =>
+        threads <= 1 ? 1 : Math.Max(threads, Math.Min(ChunksPerThread * threads, batch / KernelLayout.RowTile));
+
+    /// <summary>Parts a thread gets of a split region, on average (<see cref="Chunks"/>).</summary>
+    private const int ChunksPerThread = 2;
+
     /// <summary>Runs <paramref name="work"/> in <paramref name="parts"/> parts, on the calling thread and <c>parts - 1</c> workers.</summary>
     /// <param name="work">The work.</param>
     /// <param name="parts">How many parts; 1 runs the work on the caller alone.</param>
     /// <param name="last">Whether this is the pass's last region: the workers then block 50 µs after their parts are done, rather than spin for another region.</param>
-    public static void Run(IPartitioned work, int parts, bool last)
+    public static void Run(IPartitioned work, int parts, bool last) => Run(work, parts, parts, last);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in <paramref name="parts"/> parts on the calling thread and <c>threads - 1</c>
+    /// workers, each thread taking the next part no one has taken until none is left: a worker that starts late (a
+    /// wake-up, a core busy with another process) leaves its parts to the others rather than hold the region up.
+    /// </summary>
+    /// <param name="work">The work.</param>
+    /// <param name="parts">How many parts.</param>
+    /// <param name="threads">How many threads take parts (at most <paramref name="parts"/>); 1 runs the work on the caller alone.</param>
+    /// <param name="last">Whether this is the pass's last region: the workers then block 50 µs after their parts are done, rather than spin for another region.</param>
+    public static void Run(IPartitioned work, int parts, int threads, bool last)
     {
         ArgumentNullException.ThrowIfNull(work);
-        if (parts <= 1 || !Monitor.TryEnter(Gate))
+        parts = Math.Max(1, parts);
+        threads = Math.Clamp(threads, 1, parts);
+        if (threads == 1 || !Monitor.TryEnter(Gate))
         {
-            for (int p = 0; p < Math.Max(1, parts); p++)
+            for (int p = 0; p < parts; p++)
             {
-                work.RunPart(p, Math.Max(1, parts));
+                work.RunPart(p, parts);
             }
 
             return;
@@ -118,26 +144,27 @@ public static class Workers
 
         try
         {
-            EnsureWorkers(parts - 1);
+            EnsureWorkers(threads - 1);
             s_regionsSplit++; // under the gate
             s_work = work;
             s_parts = parts;
+            s_next = 0;
             s_last = last;
             s_failure = null;
             Done.Reset();
-            Volatile.Write(ref s_pending, parts - 1);
-            for (int i = 0; i < parts - 1; i++)
+            Volatile.Write(ref s_pending, threads - 1);
+            for (int i = 0; i < threads - 1; i++)
             {
                 s_workers[i].Start();
             }
 
             try
             {
-                work.RunPart(0, parts);
+                RunParts(work, parts);
             }
             finally
             {
-                // Wait for the workers even when part 0 failed: they still read the work's buffers.
+                // Wait for the workers even when a part failed: they still read the work's buffers.
                 if (Volatile.Read(ref s_pending) != 0)
                 {
                     Done.Wait();
@@ -161,6 +188,16 @@ public static class Workers
     /// <returns>The part's first row; part <c>p</c> runs up to the first row of part <c>p + 1</c>.</returns>
     public static int Split(int count, int part, int parts) =>
         part >= parts ? count : Math.Min(count, (int)((long)count * part / parts) & ~(KernelLayout.RowTile - 1));
+
+    /// <summary>Takes parts of the running region until none is left.</summary>
+    private static void RunParts(IPartitioned work, int parts)
+    {
+        int p;
+        while ((p = Interlocked.Increment(ref s_next) - 1) < parts)
+        {
+            work.RunPart(p, parts);
+        }
+    }
 
     private static void EnsureWorkers(int count)
     {
@@ -189,14 +226,12 @@ public static class Workers
 
     private sealed class Worker
     {
-        private readonly int _part;
         private readonly ManualResetEventSlim _go = new(false, 1);
         private int _generation;
 
-        public Worker(int part)
+        public Worker(int number)
         {
-            _part = part;
-            var thread = new Thread(Loop) { IsBackground = true, Name = $"Deepbox worker {part}" };
+            var thread = new Thread(Loop) { IsBackground = true, Name = $"Deepbox worker {number}" };
             thread.Start();
         }
 
@@ -244,7 +279,7 @@ public static class Workers
                 long allocated = GC.GetAllocatedBytesForCurrentThread();
                 try
                 {
-                    s_work!.RunPart(_part, s_parts);
+                    RunParts(s_work!, s_parts);
                 }
                 catch (Exception e)
                 {

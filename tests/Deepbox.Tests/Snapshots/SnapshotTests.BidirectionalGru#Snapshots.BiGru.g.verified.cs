@@ -502,15 +502,17 @@ namespace Snapshots
             /// <param name="batch">Sequences.</param>
             /// <param name="seqLen">Steps.</param>
             /// <param name="rowWork">The job's floating-point operations per sequence and step.</param>
-            /// <param name="last">Whether no job follows in this pass (the workers then go to sleep at once).</param>
+            /// <param name="last">Whether no job follows in this pass (the workers then go to sleep soon after).</param>
             /// <param name="maxParts">The most parts the job splits into (a weight gradient's blocks of columns).</param>
             private void Fork(int job, int batch, int seqLen, int rowWork, bool last, int maxParts = int.MaxValue)
             {
                 _job = job;
                 _jobBatch = batch;
                 _jobSeqLen = seqLen;
-                int parts = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));
-                global::Deepbox.CompilerServices.Workers.Run(this, parts, last);
+                int threads = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));
+                // Parts are taken by the threads one after another: a thread that starts late leaves its second to the others.
+                int parts = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Chunks(threads, batch));
+                global::Deepbox.CompilerServices.Workers.Run(this, parts, threads, last);
             }
 
             /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences (a weight-gradient job: of the columns).</summary>
