@@ -248,7 +248,7 @@ internal static partial class Emitter
         int n = l.Gates * hp;
         bool lstm = l.Kind == LayerKind.Lstm;
         bool gru = l.Kind == LayerKind.Gru;
-        var (lastStage, lastLayer, lastDirection) = JobSites(plan).First();
+        (StagePlan lastStage, int lastLayer, int _) = JobSites(plan).First(); // Backward's last regions are the first layer's
         w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) {s.Describe()} backward: layers top-down, each direction back through time, then its weight gradients.</summary>");
         using (w.Block($"private void BackwardStage{s.Index}(int batch, int seqLen, {RoSpan} gradH, {RoSpan} gradC, {Span} gradH0, {Span} gradC0)"))
         {
@@ -261,8 +261,6 @@ internal static partial class Emitter
                 {
                     int index = (layer * d2) + d;
                     int job = BackwardJobIndex(plan, s, layer, d);
-                    string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
-                    Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: the final states' gradients in, back through time, the initial states' out.");
                     w.Line($"_dh{s.Index}.AsSpan(0, batch * {Inv(hp)}).Clear();");
                     w.Line($"if (!gradH.IsEmpty) {S}.CopyRows(gradH.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, _dh{s.Index}, {Inv(hp)}, {Inv(h)}, batch);");
@@ -284,8 +282,9 @@ internal static partial class Emitter
                         w.Line($"if (!gradC0.IsEmpty) {S}.CopyRows(_dc{s.Index}, {Inv(hp)}, gradC0.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
                     }
 
-                    w.Line("// Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,");
-                    w.Line($"// split by columns (blocks of {Inv(WeightGradColumnVectors * v)}), each summed over the rows in order whichever thread computes it.");
+                    w.Line("// Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then");
+                    w.Line($"// added into the parameters' gradients; split by columns (blocks of {Inv(WeightGradColumnVectors * v)}), each summed over the rows in order whichever");
+                    w.Line("// thread computes it.");
                     w.Line($"_gW.AsSpan(0, {Inv(src.PackedRows * n)}).Clear();");
                     w.Line($"_gWh.AsSpan(0, {Inv(h * n)}).Clear();");
                     if (l.Bias)
@@ -300,13 +299,6 @@ internal static partial class Emitter
                     bool last = s == lastStage && layer == lastLayer && d == l.Directions - 1;
                     int blocks = (n + (WeightGradColumnVectors * v) - 1) / (WeightGradColumnVectors * v);
                     w.Line($"Fork({Inv(job + 1)}, batch, seqLen, rowWork: 2 * {Inv(n)} * ({Inv(src.PackedRows)} + {Inv(h)}), last: {(last ? "true" : "false")}, maxParts: {Inv(blocks)});");
-                    w.Line($"{S}.UnpackGateInterleavedAdd(_gW, {Inv(l.Gates)}, {Inv(h)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight_ih_l" + sfx]});");
-                    w.Line($"{S}.UnpackGateInterleavedAdd(_gWh, {Inv(l.Gates)}, {Inv(h)}, {Inv(h)}, {Inv(v)}, {Inv(h)}, {Inv(h)}, {p["weight_hh_l" + sfx]});");
-                    if (l.Bias)
-                    {
-                        w.Line($"{S}.UnpackGateBiasAdd(_gB, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_ih_l" + sfx]});");
-                        w.Line($"{S}.UnpackGateBiasAdd({(gru ? "_gBh" : "_gB")}, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_hh_l" + sfx]});");
-                    }
                 }
 
                 if (layer > 0 && HasDropout(l))
@@ -402,6 +394,17 @@ internal static partial class Emitter
                     {
                         w.Line($"{S}.AddColumnSums(_dGh{s.Index}, rows, {Inv(n)}, _gBh, c0, c1);");
                     }
+                }
+
+                string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
+                Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
+                w.Line("// Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.");
+                w.Line($"{S}.UnpackGateInterleavedAdd(_gW, {Inv(l.Gates)}, {Inv(h)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight_ih_l" + sfx]}, c0, c1);");
+                w.Line($"{S}.UnpackGateInterleavedAdd(_gWh, {Inv(l.Gates)}, {Inv(h)}, {Inv(h)}, {Inv(v)}, {Inv(h)}, {Inv(h)}, {p["weight_hh_l" + sfx]}, c0, c1);");
+                if (l.Bias)
+                {
+                    w.Line($"{S}.UnpackGateBiasAdd(_gB, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_ih_l" + sfx]}, c0, c1);");
+                    w.Line($"{S}.UnpackGateBiasAdd({(gru ? "_gBh" : "_gB")}, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_hh_l" + sfx]}, c0, c1);");
                 }
 
                 w.Line("break;");

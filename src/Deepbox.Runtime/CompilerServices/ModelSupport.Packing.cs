@@ -164,7 +164,27 @@ public static partial class ModelSupport
     /// <param name="gradient">The PyTorch-layout gradient to add into.</param>
     public static void UnpackGateInterleavedAdd(
         ReadOnlySpan<float> packed, int gates, int hidden, int cols, int vectorWidth,
-        int segmentWidth, int segmentStride, Span<float> gradient)
+        int segmentWidth, int segmentStride, Span<float> gradient) =>
+        UnpackGateInterleavedAdd(packed, gates, hidden, cols, vectorWidth, segmentWidth, segmentStride, gradient, 0, int.MaxValue);
+
+    /// <summary>
+    /// <see cref="UnpackGateInterleavedAdd(ReadOnlySpan{float}, int, int, int, int, int, int, Span{float})"/> for the
+    /// lanes in [<paramref name="laneFirst"/>, <paramref name="laneEnd"/>) only: the columns of the packed gradient a
+    /// thread computed, whose PyTorch rows no other thread's lanes touch.
+    /// </summary>
+    /// <param name="packed">A weight gradient, row-major, input-major and gate-interleaved.</param>
+    /// <param name="gates">Gate blocks.</param>
+    /// <param name="hidden">Rows per gate block.</param>
+    /// <param name="cols">Columns of the PyTorch weight.</param>
+    /// <param name="vectorWidth">Floats per vector block.</param>
+    /// <param name="segmentWidth">Columns per input segment.</param>
+    /// <param name="segmentStride">Rows of the packed layout per input segment.</param>
+    /// <param name="gradient">The PyTorch-layout gradient to add into.</param>
+    /// <param name="laneFirst">The first lane (column of the packed gradient).</param>
+    /// <param name="laneEnd">One past the last lane.</param>
+    public static void UnpackGateInterleavedAdd(
+        ReadOnlySpan<float> packed, int gates, int hidden, int cols, int vectorWidth,
+        int segmentWidth, int segmentStride, Span<float> gradient, int laneFirst, int laneEnd)
     {
         int blocks = (hidden + vectorWidth - 1) / vectorWidth;
         int rowLength = blocks * gates * vectorWidth;
@@ -172,8 +192,13 @@ public static partial class ModelSupport
         {
             for (int j = 0; j < hidden; j++)
             {
-                Span<float> dst = gradient.Slice(((g * hidden) + j) * cols, cols);
                 int lane = Lane(g, j, gates, vectorWidth);
+                if (lane < laneFirst || lane >= laneEnd)
+                {
+                    continue;
+                }
+
+                Span<float> dst = gradient.Slice(((g * hidden) + j) * cols, cols);
                 for (int first = 0, row = 0; first < cols; first += segmentWidth, row += segmentStride)
                 {
                     int count = Math.Min(segmentWidth, cols - first);
@@ -257,13 +282,31 @@ public static partial class ModelSupport
     /// <param name="hidden">Units per gate.</param>
     /// <param name="vectorWidth">Floats per vector block.</param>
     /// <param name="gradient">The PyTorch-layout bias gradient to add into.</param>
-    public static void UnpackGateBiasAdd(ReadOnlySpan<float> packed, int gates, int hidden, int vectorWidth, Span<float> gradient)
+    public static void UnpackGateBiasAdd(ReadOnlySpan<float> packed, int gates, int hidden, int vectorWidth, Span<float> gradient) =>
+        UnpackGateBiasAdd(packed, gates, hidden, vectorWidth, gradient, 0, int.MaxValue);
+
+    /// <summary>
+    /// <see cref="UnpackGateBiasAdd(ReadOnlySpan{float}, int, int, int, Span{float})"/> for the lanes in
+    /// [<paramref name="laneFirst"/>, <paramref name="laneEnd"/>) only (a thread's share).
+    /// </summary>
+    /// <param name="packed">A bias gradient in the gate-interleaved layout.</param>
+    /// <param name="gates">Gate blocks.</param>
+    /// <param name="hidden">Units per gate.</param>
+    /// <param name="vectorWidth">Floats per vector block.</param>
+    /// <param name="gradient">The PyTorch-layout bias gradient to add into.</param>
+    /// <param name="laneFirst">The first lane.</param>
+    /// <param name="laneEnd">One past the last lane.</param>
+    public static void UnpackGateBiasAdd(ReadOnlySpan<float> packed, int gates, int hidden, int vectorWidth, Span<float> gradient, int laneFirst, int laneEnd)
     {
         for (int g = 0; g < gates; g++)
         {
             for (int j = 0; j < hidden; j++)
             {
-                gradient[(g * hidden) + j] += packed[Lane(g, j, gates, vectorWidth)];
+                int lane = Lane(g, j, gates, vectorWidth);
+                if (lane >= laneFirst && lane < laneEnd)
+                {
+                    gradient[(g * hidden) + j] += packed[lane];
+                }
             }
         }
     }

@@ -670,6 +670,11 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(0), 24, _dGh0, _gWh, batch, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gBh, c0, c1);
+                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
                         break;
                     }
                     case 6: // (0) layer 0, reverse, back through time
@@ -701,6 +706,11 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gWh, batch, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gBh, c0, c1);
+                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0_reverse.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0_reverse.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0_reverse.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0_reverse.Grad.AsSpan(), c0, c1);
                         break;
                     }
                     case 8: // (0) layer 1, forward, back through time
@@ -732,6 +742,11 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(2 * batch * 24), 24, _dGh0, _gWh, batch, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gBh, c0, c1);
+                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l1.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l1.Grad.AsSpan(), c0, c1);
                         break;
                     }
                     case 10: // (0) layer 1, reverse, back through time
@@ -763,6 +778,11 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(3 * batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gWh, batch, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gBh, c0, c1);
+                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1_reverse.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1_reverse.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l1_reverse.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l1_reverse.Grad.AsSpan(), c0, c1);
                         break;
                     }
                 }
@@ -798,68 +818,56 @@ namespace Snapshots
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input, split by sequences.
                 Fork(8, batch, seqLen, rowWork: 2 * 72 * 24 + 2 * 72 * 48, last: false);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(2 * batch * 17), 17, 17, batch);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,
-                // split by columns (blocks of 32), each summed over the rows in order whichever thread computes it.
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
+                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                // thread computes it.
                 _gW.AsSpan(0, 2952).Clear();
                 _gWh.AsSpan(0, 1224).Clear();
                 _gB.AsSpan(0, 72).Clear();
                 _gBh.AsSpan(0, 72).Clear();
                 Fork(9, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l1.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l1.Grad.AsSpan());
                 // Layer 1, reverse: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 24).Clear();
                 if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(3 * batch * 17), 17, _dh0, 24, 17, batch);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input added to the forward direction's, split by sequences.
                 Fork(10, batch, seqLen, rowWork: 2 * 72 * 24 + 2 * 72 * 48, last: false);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(3 * batch * 17), 17, 17, batch);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,
-                // split by columns (blocks of 32), each summed over the rows in order whichever thread computes it.
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
+                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                // thread computes it.
                 _gW.AsSpan(0, 2952).Clear();
                 _gWh.AsSpan(0, 1224).Clear();
                 _gB.AsSpan(0, 72).Clear();
                 _gBh.AsSpan(0, 72).Clear();
                 Fork(11, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1_reverse.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1_reverse.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l1_reverse.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l1_reverse.Grad.AsSpan());
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 24).Clear();
                 if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0), 17, _dh0, 24, 17, batch);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input, split by sequences.
                 Fork(4, batch, seqLen, rowWork: 2 * 72 * 24 + (_inputGrad ? 2 * 72 * 16 : 0), last: false);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(0), 17, 17, batch);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,
-                // split by columns (blocks of 32), each summed over the rows in order whichever thread computes it.
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
+                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                // thread computes it.
                 _gW.AsSpan(0, 648).Clear();
                 _gWh.AsSpan(0, 1224).Clear();
                 _gB.AsSpan(0, 72).Clear();
                 _gBh.AsSpan(0, 72).Clear();
                 Fork(5, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: false, maxParts: 3);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
                 // Layer 0, reverse: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 24).Clear();
                 if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(batch * 17), 17, _dh0, 24, 17, batch);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input added to the forward direction's, split by sequences.
                 Fork(6, batch, seqLen, rowWork: 2 * 72 * 24 + (_inputGrad ? 2 * 72 * 16 : 0), last: false);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(batch * 17), 17, 17, batch);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,
-                // split by columns (blocks of 32), each summed over the rows in order whichever thread computes it.
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
+                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                // thread computes it.
                 _gW.AsSpan(0, 648).Clear();
                 _gWh.AsSpan(0, 1224).Clear();
                 _gB.AsSpan(0, 72).Clear();
                 _gBh.AsSpan(0, 72).Clear();
                 Fork(7, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: true, maxParts: 3);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0_reverse.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0_reverse.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0_reverse.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0_reverse.Grad.AsSpan());
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>

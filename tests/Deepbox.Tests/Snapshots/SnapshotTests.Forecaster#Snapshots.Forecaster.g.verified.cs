@@ -684,6 +684,11 @@ namespace Snapshots
                         if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_0.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gWh, (seqLen - 1) * batch, c0, c1);
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(0), 32, _dG0, _gWh, batch, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB, c0, c1);
+                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 1, 8, 1, 1, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
                         break;
                     }
                     case 4: // (lstm) layer 1, forward, back through time
@@ -714,6 +719,11 @@ namespace Snapshots
                         if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_1.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gWh, (seqLen - 1) * batch, c0, c1);
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(batch * 32), 32, _dG0, _gWh, batch, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB, c0, c1);
+                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_ih_l1.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l1.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l1.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l1.Grad.AsSpan(), c0, c1);
                         break;
                     }
                 }
@@ -763,16 +773,13 @@ namespace Snapshots
                 Fork(4, batch, seqLen, rowWork: 2 * 128 * 32 + 2 * 128 * 32, last: false);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(batch * 32), 32, 32, batch);
                 if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(batch * 32), 32, 32, batch);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,
-                // split by columns (blocks of 32), each summed over the rows in order whichever thread computes it.
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
+                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                // thread computes it.
                 _gW.AsSpan(0, 4096).Clear();
                 _gWh.AsSpan(0, 4096).Clear();
                 _gB.AsSpan(0, 128).Clear();
                 Fork(5, batch, seqLen, rowWork: 2 * 128 * (32 + 32), last: false, maxParts: 4);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_ih_l1.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l1.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l1.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l1.Grad.AsSpan());
                 // Through the dropout mask on layer 1's input.
                 global::Deepbox.CompilerServices.ModelSupport.Multiply(_d_seq0_0.AsSpan(0, rows * 32), _mask0_1, _d_seq0_0.AsSpan(0, rows * 32));
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
@@ -784,16 +791,13 @@ namespace Snapshots
                 Fork(2, batch, seqLen, rowWork: 2 * 128 * 32 + (_inputGrad ? 2 * 128 * 8 : 0), last: false);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(0), 32, 32, batch);
                 if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(0), 32, 32, batch);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,
-                // split by columns (blocks of 32), each summed over the rows in order whichever thread computes it.
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
+                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                // thread computes it.
                 _gW.AsSpan(0, 128).Clear();
                 _gWh.AsSpan(0, 4096).Clear();
                 _gB.AsSpan(0, 128).Clear();
                 Fork(3, batch, seqLen, rowWork: 2 * 128 * (1 + 32), last: true, maxParts: 4);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 1, 8, 1, 1, _model._p0_weight_ih_l0.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l0.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l0.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>

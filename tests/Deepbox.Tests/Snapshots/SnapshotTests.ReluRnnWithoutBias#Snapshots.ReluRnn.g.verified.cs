@@ -511,6 +511,9 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K3_N8(_x, 3, _dG0, _gW, rows, c0, c1);
                         if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K5_N8(_seq0_0.AsSpan(0), 8, _dG0.AsSpan(batch * 8), _gWh, (seqLen - 1) * batch, c0, c1);
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K5_N8(_h0_0.AsSpan(0), 8, _dG0, _gWh, batch, c0, c1);
+                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 5, 3, 8, 3, 3, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 1, 5, 5, 8, 5, 5, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
                         break;
                     }
                 }
@@ -546,13 +549,12 @@ namespace Snapshots
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.RnnReluBackward_H5), then the gradient of the layer's input, split by sequences.
                 Fork(1, batch, seqLen, rowWork: 2 * 8 * 8 + (_inputGrad ? 2 * 8 * 8 : 0), last: false);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0), 5, 5, batch);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,
-                // split by columns (blocks of 32), each summed over the rows in order whichever thread computes it.
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
+                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                // thread computes it.
                 _gW.AsSpan(0, 24).Clear();
                 _gWh.AsSpan(0, 40).Clear();
                 Fork(2, batch, seqLen, rowWork: 2 * 8 * (3 + 5), last: true, maxParts: 1);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 5, 3, 8, 3, 3, _model._p0_weight_ih_l0.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 1, 5, 5, 8, 5, 5, _model._p0_weight_hh_l0.Grad.AsSpan());
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>

@@ -528,6 +528,11 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N24(_h0_0.AsSpan(0), 8, _dGh0, _gWh, batch, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 24, _gB, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 24, _gBh, c0, c1);
+                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 8, 4, 8, 4, 4, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 8, 8, 8, 8, 8, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 8, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
+                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 8, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
                         break;
                     }
                 }
@@ -563,17 +568,14 @@ namespace Snapshots
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H8), then the gradient of the layer's input, split by sequences.
                 Fork(1, batch, seqLen, rowWork: 2 * 24 * 8 + (_inputGrad ? 2 * 24 * 8 : 0), last: false);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0), 8, 8, batch);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps,
-                // split by columns (blocks of 32), each summed over the rows in order whichever thread computes it.
+                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
+                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                // thread computes it.
                 _gW.AsSpan(0, 96).Clear();
                 _gWh.AsSpan(0, 192).Clear();
                 _gB.AsSpan(0, 24).Clear();
                 _gBh.AsSpan(0, 24).Clear();
                 Fork(2, batch, seqLen, rowWork: 2 * 24 * (4 + 8), last: true, maxParts: 1);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 8, 4, 8, 4, 4, _model._p0_weight_ih_l0.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 8, 8, 8, 8, 8, _model._p0_weight_hh_l0.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 8, 8, _model._p0_bias_ih_l0.Grad.AsSpan());
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 8, 8, _model._p0_bias_hh_l0.Grad.AsSpan());
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
