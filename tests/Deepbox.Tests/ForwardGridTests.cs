@@ -93,7 +93,7 @@ public class ForwardGridTests
     public void ForwardMatchesOracle(string name, bool training)
     {
         ModelCase c = Cases[name];
-        var rng = new Random(name.GetHashCode(StringComparison.Ordinal) & 0xffff);
+        var rng = new Random(TestSupport.StableSeed(name));
         IModel model = c.Create();
         SetMode(model, training);
         Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
@@ -140,7 +140,7 @@ public class ForwardGridTests
         RefRecurrent r = recurrent[0];
         bool lstm = r.Cell == RefCell.Lstm;
         int states = r.NumLayers * (r.Bidirectional ? 2 : 1);
-        var rng = new Random(17 + (name.GetHashCode(StringComparison.Ordinal) & 0xffff));
+        var rng = new Random(17 + TestSupport.StableSeed(name));
         IModel model = c.Create();
         SetMode(model, training);
         Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
