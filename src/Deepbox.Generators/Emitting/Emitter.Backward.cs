@@ -275,7 +275,7 @@ internal static partial class Emitter
                     string inputWork = $"2 * {Inv(n)} * {Inv(plan.Isa.Pad(src.PackedRows))}";
                     string rowWork = src.Buffer == "_x" ? $"{throughTime} + (_inputGrad ? {inputWork} : 0)" : $"{throughTime} + {inputWork}";
                     w.Line($"// Back through time ({k}.{BackwardName(l, h)}), then the gradient of the layer's input{(d == 1 ? " added to the forward direction's" : string.Empty)}, split by sequences.");
-                    w.Line($"Fork({Inv(job)}, batch, seqLen, rowWork: {rowWork}, last: false);");
+                    w.Line($"Fork({Inv(job)}, batch, seqLen, rowWork: {rowWork}, last: false{(SmallWeights(plan, s, layer) ? ", chunks: true" : string.Empty)});");
                     w.Line($"if (!gradH0.IsEmpty) {S}.CopyRows(_dh{s.Index}, {Inv(hp)}, gradH0.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
                     if (lstm)
                     {

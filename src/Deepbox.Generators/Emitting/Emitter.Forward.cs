@@ -315,7 +315,7 @@ internal static partial class Emitter
                         w.Line("// The pass's last region; in training, Backward's regions follow it (after the loss), so the workers wait for them.");
                     }
 
-                    w.Line($"Fork({Inv(job)}, batch, seqLen, rowWork: {rowWork}, last: {(last ? "!_training" : "false")});");
+                    w.Line($"Fork({Inv(job)}, batch, seqLen, rowWork: {rowWork}, last: {(last ? "!_training" : "false")}{(SmallWeights(plan, s, layer) ? ", chunks: true" : string.Empty)});");
                 }
             }
 

@@ -456,20 +456,20 @@ namespace Snapshots
                 // Layer 0, forward.
                 _jobInput = _x;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K9_N72_P24), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H17).
-                Fork(0, batch, seqLen, rowWork: 2 * 72 * (9 + 24), last: false);
+                Fork(0, batch, seqLen, rowWork: 2 * 72 * (9 + 24), last: false, chunks: true);
                 // Layer 0, reverse.
                 _jobInput = _x;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K9_N72_P24), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H17).
-                Fork(1, batch, seqLen, rowWork: 2 * 72 * (9 + 24), last: false);
+                Fork(1, batch, seqLen, rowWork: 2 * 72 * (9 + 24), last: false, chunks: true);
                 // Layer 1, forward.
                 _jobInput = _seq0_0;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K17x2s24_N72_P24), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H17).
-                Fork(2, batch, seqLen, rowWork: 2 * 72 * (41 + 24), last: false);
+                Fork(2, batch, seqLen, rowWork: 2 * 72 * (41 + 24), last: false, chunks: true);
                 // Layer 1, reverse.
                 _jobInput = _seq0_0;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K17x2s24_N72_P24), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H17).
                 // The pass's last region; in training, Backward's regions follow it (after the loss), so the workers wait for them.
-                Fork(3, batch, seqLen, rowWork: 2 * 72 * (41 + 24), last: !_training);
+                Fork(3, batch, seqLen, rowWork: 2 * 72 * (41 + 24), last: !_training, chunks: true);
                 // Final states [4, B, 17]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {
@@ -504,14 +504,15 @@ namespace Snapshots
             /// <param name="rowWork">The job's floating-point operations per sequence and step.</param>
             /// <param name="last">Whether no job follows in this pass (the workers then go to sleep soon after).</param>
             /// <param name="maxParts">The most parts the job splits into (a weight gradient's blocks of columns).</param>
-            private void Fork(int job, int batch, int seqLen, int rowWork, bool last, int maxParts = int.MaxValue)
+            /// <param name="chunks">Whether the batch is cut into two parts a thread rather than one (layers with small weights).</param>
+            private void Fork(int job, int batch, int seqLen, int rowWork, bool last, int maxParts = int.MaxValue, bool chunks = false)
             {
                 _job = job;
                 _jobBatch = batch;
                 _jobSeqLen = seqLen;
                 int threads = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));
-                // Parts are taken by the threads one after another: a thread that starts late leaves its second to the others.
-                int parts = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Chunks(threads, batch));
+                // Parts are taken by the threads one after another: a thread that starts late leaves what it has not taken to the others.
+                int parts = chunks ? global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Chunks(threads, batch)) : threads;
                 global::Deepbox.CompilerServices.Workers.Run(this, parts, threads, last);
             }
 
@@ -816,7 +817,7 @@ namespace Snapshots
                 _dh0.AsSpan(0, batch * 24).Clear();
                 if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(2 * batch * 17), 17, _dh0, 24, 17, batch);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input, split by sequences.
-                Fork(8, batch, seqLen, rowWork: 2 * 72 * 24 + 2 * 72 * 48, last: false);
+                Fork(8, batch, seqLen, rowWork: 2 * 72 * 24 + 2 * 72 * 48, last: false, chunks: true);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(2 * batch * 17), 17, 17, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
                 // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
@@ -830,7 +831,7 @@ namespace Snapshots
                 _dh0.AsSpan(0, batch * 24).Clear();
                 if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(3 * batch * 17), 17, _dh0, 24, 17, batch);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input added to the forward direction's, split by sequences.
-                Fork(10, batch, seqLen, rowWork: 2 * 72 * 24 + 2 * 72 * 48, last: false);
+                Fork(10, batch, seqLen, rowWork: 2 * 72 * 24 + 2 * 72 * 48, last: false, chunks: true);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(3 * batch * 17), 17, 17, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
                 // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
@@ -844,7 +845,7 @@ namespace Snapshots
                 _dh0.AsSpan(0, batch * 24).Clear();
                 if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0), 17, _dh0, 24, 17, batch);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input, split by sequences.
-                Fork(4, batch, seqLen, rowWork: 2 * 72 * 24 + (_inputGrad ? 2 * 72 * 16 : 0), last: false);
+                Fork(4, batch, seqLen, rowWork: 2 * 72 * 24 + (_inputGrad ? 2 * 72 * 16 : 0), last: false, chunks: true);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(0), 17, 17, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
                 // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
@@ -858,7 +859,7 @@ namespace Snapshots
                 _dh0.AsSpan(0, batch * 24).Clear();
                 if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(batch * 17), 17, _dh0, 24, 17, batch);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input added to the forward direction's, split by sequences.
-                Fork(6, batch, seqLen, rowWork: 2 * 72 * 24 + (_inputGrad ? 2 * 72 * 16 : 0), last: false);
+                Fork(6, batch, seqLen, rowWork: 2 * 72 * 24 + (_inputGrad ? 2 * 72 * 16 : 0), last: false, chunks: true);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 24, gradH0.Slice(batch * 17), 17, 17, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
                 // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever

@@ -522,7 +522,7 @@ namespace Snapshots
                 // Layer 0, forward.
                 _jobInput = _x;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K1_N128_P32), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.LstmSequence_H32).
-                Fork(0, batch, seqLen, rowWork: 2 * 128 * (1 + 32), last: false);
+                Fork(0, batch, seqLen, rowWork: 2 * 128 * (1 + 32), last: false, chunks: true);
                 // Dropout p = 0.1 on the input of layer 1, in training only (inverted: kept values scaled by 1 / (1 - p)).
                 global::Deepbox.CompilerServices.AlignedBuffer input1 = _seq0_0;
                 if (_training)
@@ -535,7 +535,7 @@ namespace Snapshots
                 _jobInput = input1;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K32_N128_P32), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.LstmSequence_H32).
                 // The pass's last region; in training, Backward's regions follow it (after the loss), so the workers wait for them.
-                Fork(1, batch, seqLen, rowWork: 2 * 128 * (32 + 32), last: !_training);
+                Fork(1, batch, seqLen, rowWork: 2 * 128 * (32 + 32), last: !_training, chunks: true);
                 // Final states [2, B, 32]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {
@@ -577,14 +577,15 @@ namespace Snapshots
             /// <param name="rowWork">The job's floating-point operations per sequence and step.</param>
             /// <param name="last">Whether no job follows in this pass (the workers then go to sleep soon after).</param>
             /// <param name="maxParts">The most parts the job splits into (a weight gradient's blocks of columns).</param>
-            private void Fork(int job, int batch, int seqLen, int rowWork, bool last, int maxParts = int.MaxValue)
+            /// <param name="chunks">Whether the batch is cut into two parts a thread rather than one (layers with small weights).</param>
+            private void Fork(int job, int batch, int seqLen, int rowWork, bool last, int maxParts = int.MaxValue, bool chunks = false)
             {
                 _job = job;
                 _jobBatch = batch;
                 _jobSeqLen = seqLen;
                 int threads = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));
-                // Parts are taken by the threads one after another: a thread that starts late leaves its second to the others.
-                int parts = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Chunks(threads, batch));
+                // Parts are taken by the threads one after another: a thread that starts late leaves what it has not taken to the others.
+                int parts = chunks ? global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Chunks(threads, batch)) : threads;
                 global::Deepbox.CompilerServices.Workers.Run(this, parts, threads, last);
             }
 
@@ -770,7 +771,7 @@ namespace Snapshots
                 _dc0.AsSpan(0, batch * 32).Clear();
                 if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(batch * 32), 32, _dc0, 32, 32, batch);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32), then the gradient of the layer's input, split by sequences.
-                Fork(4, batch, seqLen, rowWork: 2 * 128 * 32 + 2 * 128 * 32, last: false);
+                Fork(4, batch, seqLen, rowWork: 2 * 128 * 32 + 2 * 128 * 32, last: false, chunks: true);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(batch * 32), 32, 32, batch);
                 if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(batch * 32), 32, 32, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
@@ -788,7 +789,7 @@ namespace Snapshots
                 _dc0.AsSpan(0, batch * 32).Clear();
                 if (!gradC.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradC.Slice(0), 32, _dc0, 32, 32, batch);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32), then the gradient of the layer's input, split by sequences.
-                Fork(2, batch, seqLen, rowWork: 2 * 128 * 32 + (_inputGrad ? 2 * 128 * 8 : 0), last: false);
+                Fork(2, batch, seqLen, rowWork: 2 * 128 * 32 + (_inputGrad ? 2 * 128 * 8 : 0), last: false, chunks: true);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 32, gradH0.Slice(0), 32, 32, batch);
                 if (!gradC0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dc0, 32, gradC0.Slice(0), 32, 32, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then

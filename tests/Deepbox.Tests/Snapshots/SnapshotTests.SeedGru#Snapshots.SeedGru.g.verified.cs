@@ -418,7 +418,7 @@ namespace Snapshots
                 _jobInput = _x;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K4_N24_P24), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H8).
                 // The pass's last region; in training, Backward's regions follow it (after the loss), so the workers wait for them.
-                Fork(0, batch, seqLen, rowWork: 2 * 24 * (4 + 8), last: !_training);
+                Fork(0, batch, seqLen, rowWork: 2 * 24 * (4 + 8), last: !_training, chunks: true);
                 // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
                 if (!hN.IsEmpty)
                 {
@@ -449,14 +449,15 @@ namespace Snapshots
             /// <param name="rowWork">The job's floating-point operations per sequence and step.</param>
             /// <param name="last">Whether no job follows in this pass (the workers then go to sleep soon after).</param>
             /// <param name="maxParts">The most parts the job splits into (a weight gradient's blocks of columns).</param>
-            private void Fork(int job, int batch, int seqLen, int rowWork, bool last, int maxParts = int.MaxValue)
+            /// <param name="chunks">Whether the batch is cut into two parts a thread rather than one (layers with small weights).</param>
+            private void Fork(int job, int batch, int seqLen, int rowWork, bool last, int maxParts = int.MaxValue, bool chunks = false)
             {
                 _job = job;
                 _jobBatch = batch;
                 _jobSeqLen = seqLen;
                 int threads = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));
-                // Parts are taken by the threads one after another: a thread that starts late leaves its second to the others.
-                int parts = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Chunks(threads, batch));
+                // Parts are taken by the threads one after another: a thread that starts late leaves what it has not taken to the others.
+                int parts = chunks ? global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Chunks(threads, batch)) : threads;
                 global::Deepbox.CompilerServices.Workers.Run(this, parts, threads, last);
             }
 
@@ -566,7 +567,7 @@ namespace Snapshots
                 _dh0.AsSpan(0, batch * 8).Clear();
                 if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0), 8, _dh0, 8, 8, batch);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H8), then the gradient of the layer's input, split by sequences.
-                Fork(1, batch, seqLen, rowWork: 2 * 24 * 8 + (_inputGrad ? 2 * 24 * 8 : 0), last: false);
+                Fork(1, batch, seqLen, rowWork: 2 * 24 * 8 + (_inputGrad ? 2 * 24 * 8 : 0), last: false, chunks: true);
                 if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0), 8, 8, batch);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
                 // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
