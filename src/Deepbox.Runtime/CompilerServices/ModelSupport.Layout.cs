@@ -68,7 +68,36 @@ public static partial class ModelSupport
             return;
         }
 
-        new SequenceLayout(features, features, features, 1, batch, seqLen, batchFirst).Copy(dense, rows, toRows: true);
+        // Row by row in the order the rows are written: whole vectors where the rows are (W1's input, 16 floats a row,
+        // 46 to 14 µs against a copy call per row), else a copy call per row. (Through SequenceLayout.Copy, this direction
+        // took 27 ns at B = 2, T = 3 against 9 ns before and 5.6 ns here, for a reason not found.)
+        if (Vector256.IsHardwareAccelerated && features % 8 == 0 && dense.Length >= batch * seqLen * features && rows.Length >= batch * seqLen * features)
+        {
+            ref float d0 = ref MemoryMarshal.GetReference(dense);
+            ref float r0 = ref MemoryMarshal.GetReference(rows);
+            for (int t = 0; t < seqLen; t++)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    ref float from = ref Unsafe.Add(ref d0, ((b * seqLen) + t) * features);
+                    ref float to = ref Unsafe.Add(ref r0, ((t * batch) + b) * features);
+                    for (int i = 0; i < features; i += 8)
+                    {
+                        Vector256.LoadUnsafe(ref from, (nuint)i).StoreUnsafe(ref to, (nuint)i);
+                    }
+                }
+            }
+
+            return;
+        }
+
+        for (int t = 0; t < seqLen; t++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                dense.Slice(((b * seqLen) + t) * features, features).CopyTo(rows.Slice(((t * batch) + b) * features, features));
+            }
+        }
     }
 
     /// <summary>
@@ -172,6 +201,11 @@ public static partial class ModelSupport
     /// </summary>
     private readonly record struct SequenceLayout(int RowStride, int SegmentWidth, int SegmentStride, int Segments, int Batch, int SeqLen, bool BatchFirst)
     {
+        /// <summary>The error of a span too short for the layout: a method of its own, so that the copy's frame stays small.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void ThrowTooShort(int needed, int room, int source, int destination) =>
+            throw new ArgumentException($"Expected {needed} source and {room} destination floats, got {source} and {destination}.");
+
         /// <summary>
         /// Copies every run from <paramref name="source"/> to <paramref name="destination"/>: dense to rows when
         /// <paramref name="toRows"/>, else rows to dense. Both lengths are checked once; the loop then walks the
@@ -192,13 +226,12 @@ public static partial class ModelSupport
             int room = toRows ? rowsLength : denseLength;
             if (source.Length < needed || destination.Length < room)
             {
-                throw new ArgumentException($"Expected {needed} source and {room} destination floats, got {source.Length} and {destination.Length}.");
+                ThrowTooShort(needed, room, source.Length, destination.Length);
             }
 
             ref float src = ref MemoryMarshal.GetReference(source);
             ref float dst = ref MemoryMarshal.GetReference(destination);
             int width = SegmentWidth;
-            nuint bytes = (nuint)width * sizeof(float);
             bool vectors = Vector256.IsHardwareAccelerated && width % 8 == 0;
             for (int b = 0; b < Batch; b++)
             {
@@ -219,16 +252,9 @@ public static partial class ModelSupport
                                 Vector256.LoadUnsafe(ref from, (nuint)i).StoreUnsafe(ref to, (nuint)i);
                             }
                         }
-                        else if (width <= 4)
-                        {
-                            for (int i = 0; i < width; i++)
-                            {
-                                Unsafe.Add(ref to, i) = Unsafe.Add(ref from, i);
-                            }
-                        }
                         else
                         {
-                            Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref to), ref Unsafe.As<float, byte>(ref from), (uint)bytes);
+                            MemoryMarshal.CreateReadOnlySpan(ref from, width).CopyTo(MemoryMarshal.CreateSpan(ref to, width));
                         }
                     }
                 }
