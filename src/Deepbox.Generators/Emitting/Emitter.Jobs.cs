@@ -19,7 +19,8 @@ internal static partial class Emitter
 
     /// <summary>
     /// Whether a layer and direction's sequence-split jobs cut the batch into two parts a thread (<c>Workers.Chunks</c>):
-    /// where its weights (W_ih and W_hh, packed) take 128 KB or less. Measured on Zen 4 at 2 threads: W1's LSTM(16, 64)
+    /// where its weights (W_ih and W_hh, packed) take 128 KB or less. Measured at 2 threads on a
+    /// 2-core AMD EPYC family 25 model 17, Zen 4, FMA peak 117 GFLOP/s: W1's LSTM(16, 64)
     /// (80 KB) went from 657-682 µs to 608-612 µs, while W2's LSTM(128, 256) (1.5 MB) went from 37.2 to 43.0 ms and W4's
     /// GRU(32, 128) (240 KB) from 2.69 to 3.05-3.67 ms: a part of fewer rows reads the weights once per fewer rows.
     /// </summary>

@@ -70,7 +70,8 @@ public static partial class ModelSupport
 
         // Row by row in the order the rows are written: whole vectors where the rows are (W1's input, 16 floats a row,
         // 46 to 14 µs against a copy call per row), else a copy call per row. (Through SequenceLayout.Copy, this direction
-        // took 27 ns at B = 2, T = 3 against 9 ns before and 5.6 ns here, for a reason not found.)
+        // took 27 ns at B = 2, T = 3 against 9 ns before and 5.6 ns here, for a reason not found.) Timed on an
+        // AMD EPYC family 25 model 17, Zen 4, FMA peak 117 GFLOP/s.
         if (Vector256.IsHardwareAccelerated && features % 8 == 0 && dense.Length >= batch * seqLen * features && rows.Length >= batch * seqLen * features)
         {
             ref float d0 = ref MemoryMarshal.GetReference(dense);

@@ -33,8 +33,8 @@ public static class Workers
     /// <summary>
     /// How long a worker waits awake after a pass's last region before it blocks: 50 µs, so that a pass called right
     /// after the last (a benchmark's loop, a server's next batch, a training step's next forward after the optimizer)
-    /// finds it awake, rather than paying the 15-40 µs a blocked thread takes to wake (measured on this project's
-    /// 2-core machines), while a caller that goes on to other work loses the core for no longer than that.
+    /// finds it awake, rather than paying the 15-40 µs a blocked thread took to wake (measured on a 2-core AMD EPYC family 25 model 17, Zen 4, FMA peak 117 GFLOP/s),
+    /// while a caller that goes on to other work loses the core for no longer than that.
     /// </summary>
     private static readonly long LastRegionSpinTicks = Stopwatch.Frequency / 20_000;
 
