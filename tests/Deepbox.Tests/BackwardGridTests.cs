@@ -67,7 +67,7 @@ public class BackwardGridTests
     {
         ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
         MethodInfo? backward = c.Type.GetMethod("BackwardWithState");
-        MethodInfo? forward = c.Type.GetMethod("ForwardWithState");
+        MethodInfo? forward = TestSupport.ForwardWithState(c.Type, lengths: false);
         List<RefRecurrent> recurrent = c.Layers.OfType<RefRecurrent>().ToList();
         if (recurrent.Count != 1)
         {

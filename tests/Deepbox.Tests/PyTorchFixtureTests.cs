@@ -119,7 +119,7 @@ public sealed class PyTorchFixtureTests(ITestOutputHelper log) : IDisposable
         bool lstm = t.ContainsKey("c0");
         bool zeroStates = f.Metadata["initial_state"].StartsWith("zeros", StringComparison.Ordinal);
         Type type = model.GetType();
-        MethodInfo forward = type.GetMethod("ForwardWithState") ?? throw new InvalidOperationException($"{type.Name} has no ForwardWithState");
+        MethodInfo forward = TestSupport.ForwardWithState(type, lengths: false) ?? throw new InvalidOperationException($"{type.Name} has no ForwardWithState");
         MethodInfo backward = type.GetMethod("BackwardWithState") ?? throw new InvalidOperationException($"{type.Name} has no BackwardWithState");
 
         // Zero initial states go in as null (Deepbox's zeros); their gradients come back all the same.

@@ -47,6 +47,10 @@ internal static class TestSupport
     public static System.Reflection.MethodInfo? StepMethod(Type model) =>
         model.GetMethod("Step") is { } step && !Attribute.IsDefined(step, typeof(ObsoleteAttribute)) ? step : null;
 
+    /// <summary>A model's <c>ForwardWithState</c>, the overload with lengths or the one without, or null if it has none.</summary>
+    public static System.Reflection.MethodInfo? ForwardWithState(Type model, bool lengths) =>
+        model.GetMethods().SingleOrDefault(m => m.Name == "ForwardWithState" && (m.GetParameters()[1].ParameterType == typeof(int[])) == lengths);
+
     /// <summary>
     /// The fewest bytes the calling thread allocated in one of a few runs of <paramref name="work"/>: the runtime itself
     /// allocates now and then on a thread (tier-up of a method, a type's initialization, more so on a busy machine), while a

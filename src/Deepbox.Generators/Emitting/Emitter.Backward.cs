@@ -81,6 +81,11 @@ internal static partial class Emitter
             yield return (Grad(src), $"{rows} * {Inv(GradStride(plan, src))}", $"gradient of {src.Buffer}");
         }
 
+        foreach (StagePlan s in plan.Stages.Where(s => s.Layer.Kind == LayerKind.LastStep))
+        {
+            yield return ("_d_last", $"batch * {Inv(s.Input.RowStride)}", "gradient of _last (with lengths)");
+        }
+
         foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
         {
             int n = s.Layer.Gates * s.Padded;
@@ -146,7 +151,7 @@ internal static partial class Emitter
                 w.Line("_threads = threads;");
                 w.Line("_inputGrad = !gradInput.IsEmpty;");
             }
-            w.Line("int rows = batch * seqLen;");
+            w.Line("int rows = _lengths.Rows; // as the forward pass laid them out");
             w.Line("EnsureBackwardWorkspace(batch, seqLen);");
             w.Line("PackTransposedWeights();");
             RowSource o = plan.Output;
@@ -156,7 +161,8 @@ internal static partial class Emitter
                 w.Line($"{Grad(o)}.AsSpan(0, rows * {Inv(o.RowStride)}).Clear();");
             }
 
-            w.Line($"{S}.ToTimeMajorRows(gradOutput, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, {GradSlice(o)});");
+            w.Line($"if (_lengths.IsRagged) _lengths.ToRows(gradOutput, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, BatchFirst, {GradSlice(o)}, collapsed: {(o.Collapsed ? "true" : "false")});");
+            w.Line($"else {S}.ToTimeMajorRows(gradOutput, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, {GradSlice(o)});");
             StagePlan? first = plan.FirstRecurrent;
             for (int i = plan.Stages.Count - 1; i >= 0; i--)
             {
@@ -165,7 +171,8 @@ internal static partial class Emitter
                 switch (s.Layer.Kind)
                 {
                     case LayerKind.LastStep:
-                        w.Line("// Only the last step's rows carry gradient (the rest were cleared).");
+                        w.Line("// Only the last step's rows carry gradient (the rest were cleared); with lengths, each sequence's own last step.");
+                        w.Line($"if (_lengths.IsRagged) _lengths.ScatterLast(_d_last, {Inv(s.Input.RowStride)}, {Grad(s.Input)});");
                         break;
                     case LayerKind.Linear:
                         WriteLinearBackward(w, plan, s, k, v);
@@ -180,7 +187,8 @@ internal static partial class Emitter
             w.Line("// The input gradient in the caller's layout.");
             using (w.Block("if (!gradInput.IsEmpty)"))
             {
-                w.Line($"{S}.FromTimeMajor({Grad(input)}, {Inv(GradStride(plan, input))}, {Inv(plan.InputSize)}, {Inv(plan.InputSize)}, 1, batch, seqLen, BatchFirst, gradInput);");
+                w.Line($"if (_lengths.IsRagged) _lengths.FromRows({Grad(input)}, {Inv(GradStride(plan, input))}, {Inv(plan.InputSize)}, {Inv(plan.InputSize)}, 1, BatchFirst, gradInput, collapsed: false);");
+                w.Line($"else {S}.FromTimeMajor({Grad(input)}, {Inv(GradStride(plan, input))}, {Inv(plan.InputSize)}, {Inv(plan.InputSize)}, 1, batch, seqLen, BatchFirst, gradInput);");
             }
         }
 
@@ -196,7 +204,7 @@ internal static partial class Emitter
 
     /// <summary>The gradient span of a source as its readers see it (from the last step's rows after <c>LastStep</c>).</summary>
     private static string GradSlice(RowSource src) => src.LastStepOnly
-        ? $"{Grad(src)}.AsSpan((seqLen - 1) * batch * {Inv(src.RowStride)})"
+        ? $"(_lengths.IsRagged ? _d_last.AsSpan() : {Grad(src)}.AsSpan((seqLen - 1) * batch * {Inv(src.RowStride)}))"
         : Grad(src);
 
     private static void WriteLinearBackward(SourceWriter w, ModelPlan plan, StagePlan s, string k, int v)
@@ -252,7 +260,7 @@ internal static partial class Emitter
         w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) {s.Describe()} backward: layers top-down, each direction back through time, then its weight gradients.</summary>");
         using (w.Block($"private void BackwardStage{s.Index}(int batch, int seqLen, {RoSpan} gradH, {RoSpan} gradC, {Span} gradH0, {Span} gradC0)"))
         {
-            w.Line("int rows = batch * seqLen;");
+            w.Line("int rows = _lengths.Rows;");
             for (int layer = l.NumLayers - 1; layer >= 0; layer--)
             {
                 RowSource src = s.LayerInput(layer);
@@ -263,11 +271,11 @@ internal static partial class Emitter
                     int job = BackwardJobIndex(plan, s, layer, d);
                     w.Line($"// Layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: the final states' gradients in, back through time, the initial states' out.");
                     w.Line($"_dh{s.Index}.AsSpan(0, batch * {Inv(hp)}).Clear();");
-                    w.Line($"if (!gradH.IsEmpty) {S}.CopyRows(gradH.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, _dh{s.Index}, {Inv(hp)}, {Inv(h)}, batch);");
+                    w.Line($"if (!gradH.IsEmpty) _lengths.StatesIn(gradH.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, _dh{s.Index}, {Inv(hp)}, 1);");
                     if (lstm)
                     {
                         w.Line($"_dc{s.Index}.AsSpan(0, batch * {Inv(hp)}).Clear();");
-                        w.Line($"if (!gradC.IsEmpty) {S}.CopyRows(gradC.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, _dc{s.Index}, {Inv(hp)}, {Inv(h)}, batch);");
+                        w.Line($"if (!gradC.IsEmpty) _lengths.StatesIn(gradC.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, _dc{s.Index}, {Inv(hp)}, 1);");
                     }
 
                     // Per sequence and step: the cell's backward, W_hh^T d(gates) and W_ih^T d(gates).
@@ -276,10 +284,10 @@ internal static partial class Emitter
                     string rowWork = src.Buffer == "_x" ? $"{throughTime} + (_inputGrad ? {inputWork} : 0)" : $"{throughTime} + {inputWork}";
                     w.Line($"// Back through time ({k}.{BackwardName(l, h)}), then the gradient of the layer's input{(d == 1 ? " added to the forward direction's" : string.Empty)}, split by sequences.");
                     w.Line($"Fork({Inv(job)}, batch, seqLen, rowWork: {rowWork}, last: false{(SmallWeights(plan, s, layer) ? ", chunks: true" : string.Empty)});");
-                    w.Line($"if (!gradH0.IsEmpty) {S}.CopyRows(_dh{s.Index}, {Inv(hp)}, gradH0.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
+                    w.Line($"if (!gradH0.IsEmpty) _lengths.StatesOut(_dh{s.Index}, {Inv(hp)}, gradH0.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)});");
                     if (lstm)
                     {
-                        w.Line($"if (!gradC0.IsEmpty) {S}.CopyRows(_dc{s.Index}, {Inv(hp)}, gradC0.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
+                        w.Line($"if (!gradC0.IsEmpty) _lengths.StatesOut(_dc{s.Index}, {Inv(hp)}, gradC0.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)});");
                     }
 
                     w.Line("// Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then");
@@ -348,7 +356,7 @@ internal static partial class Emitter
                     LayerKind.Gru => $"{gates}, {aux}, _h0_{s.Index}.AsSpan({stateOffset}), {seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dGh{s.Index}, _dh{s.Index}",
                     _ => $"{seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dh{s.Index}",
                 };
-                w.Line($"{k}.{BackwardName(l, h)}({call}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, b0, b1);");
+                w.Line($"{k}.{BackwardName(l, h)}({call}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, b0, b1, _lengths.Steps);");
                 var gateRows = new RowSource(string.Empty, n, n, n, 1);
                 int width = plan.Isa.Pad(src.PackedRows);
                 string dense = $"{k}.{DenseName(gateRows, width, Activation.None, d == 0 ? DenseInit.Zero : DenseInit.Accumulate)}";
@@ -365,7 +373,9 @@ internal static partial class Emitter
                     {
                         using (w.Block("for (int t = 0; t < seqLen; t++)"))
                         {
-                            w.Line($"{dense}(_dG{s.Index}.AsSpan(((t * batch) + b0) * {Inv(n)}), {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}.AsSpan(((t * batch) + b0) * {Inv(width)}), b1 - b0);");
+                            w.Line("int row = _lengths.Row(t) + b0;");
+                            w.Line("int count = _lengths.End(t, b0, b1) - b0;");
+                            w.Line($"if (count > 0) {dense}(_dG{s.Index}.AsSpan(row * {Inv(n)}), {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}.AsSpan(row * {Inv(width)}), count);");
                         }
                     }
                 }
@@ -384,9 +394,41 @@ internal static partial class Emitter
                 string hGrad = WeightGradName(hSource, n);
                 string prevRows = d == 0 ? $"{seq}.AsSpan({Inv(d * hp)})" : $"{seq}.AsSpan((batch * {Inv(d2 * hp)}) + {Inv(d * hp)})";
                 string laterGrads = d == 0 ? $"{dGh}.AsSpan(batch * {Inv(n)})" : dGh;
-                w.Line($"if (seqLen > 1) {k}.{hGrad}({prevRows}, {Inv(d2 * hp)}, {laterGrads}, _gWh, (seqLen - 1) * batch, c0, c1);");
-                string firstGrads = d == 0 ? dGh : $"{dGh}.AsSpan((seqLen - 1) * batch * {Inv(n)})";
-                w.Line($"{k}.{hGrad}(_h0_{s.Index}.AsSpan({stateOffset}), {Inv(hp)}, {firstGrads}, _gWh, batch, c0, c1);");
+                using (w.Block("if (_lengths.IsRagged)"))
+                {
+                    w.Line(d == 0
+                        ? "// With lengths, a step's previous hidden states are rows of the step before, a different number each step: a product per step."
+                        : "// With lengths, a step's previous hidden states are rows of the step after, a different number each step, or h0 for the");
+                    if (d == 1)
+                    {
+                        w.Line("// sequences that start at this step (their last): products per step.");
+                    }
+
+                    string stride = Inv(d2 * hp);
+                    using (w.Block("for (int t = 0; t < seqLen; t++)"))
+                    {
+                        w.Line("int row = _lengths.Row(t);");
+                        w.Line("int count = _lengths.Row(t + 1) - row;");
+                        if (d == 0)
+                        {
+                            w.Line($"if (t == 0) {k}.{hGrad}(_h0_{s.Index}.AsSpan({stateOffset}), {Inv(hp)}, {dGh}, _gWh, count, c0, c1);");
+                            w.Line($"else {k}.{hGrad}({seq}.AsSpan(_lengths.Row(t - 1) * {stride}), {stride}, {dGh}.AsSpan(row * {Inv(n)}), _gWh, count, c0, c1);");
+                        }
+                        else
+                        {
+                            w.Line("int later = t + 1 < seqLen ? _lengths.Row(t + 2) - _lengths.Row(t + 1) : 0; // the sequences that have step t + 1");
+                            w.Line($"if (later > 0) {k}.{hGrad}({seq}.AsSpan((_lengths.Row(t + 1) * {stride}) + {Inv(hp)}), {stride}, {dGh}.AsSpan(row * {Inv(n)}), _gWh, later, c0, c1);");
+                            w.Line($"if (count > later) {k}.{hGrad}(_h0_{s.Index}.AsSpan({stateOffset} + (later * {Inv(hp)})), {Inv(hp)}, {dGh}.AsSpan((row + later) * {Inv(n)}), _gWh, count - later, c0, c1);");
+                        }
+                    }
+                }
+
+                using (w.Block("else"))
+                {
+                    w.Line($"if (seqLen > 1) {k}.{hGrad}({prevRows}, {Inv(d2 * hp)}, {laterGrads}, _gWh, (seqLen - 1) * batch, c0, c1);");
+                    string firstGrads = d == 0 ? dGh : $"{dGh}.AsSpan((seqLen - 1) * batch * {Inv(n)})";
+                    w.Line($"{k}.{hGrad}(_h0_{s.Index}.AsSpan({stateOffset}), {Inv(hp)}, {firstGrads}, _gWh, batch, c0, c1);");
+                }
                 if (l.Bias)
                 {
                     w.Line($"{S}.AddColumnSums(_dG{s.Index}, rows, {Inv(n)}, _gB, c0, c1);");

@@ -178,7 +178,8 @@ internal static partial class Emitter
         w.Line($"/// Gate gradients go to dG ([T, B, {Inv(n)}], gate-interleaved as the forward gates){(gru ? " and dGh" : string.Empty)}; dh{(lstm ? " and dc" : string.Empty)} come in holding");
         w.Line($"/// the final states' gradients and leave holding the initial states'. whhT is W_hh output-major, [{Inv(n)}][{Inv(hp)}].");
         w.Line("/// Only sequences [bFirst, bEnd) are computed (a thread's share; each sequence's rows come out the same whichever");
-        w.Line("/// share computes them).");
+        w.Line("/// share computes them). steps: empty, or with lengths the first row of each step (SequenceLengths.Steps), as the forward");
+        w.Line("/// pass had them: a sequence's dh and dc wait untouched until its last step, and leave from its first.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         string args = l.Kind switch
@@ -188,7 +189,7 @@ internal static partial class Emitter
             _ => $"{ro} seq, {ro} whhT, {ro} dSeq, int seqStride, {rw} dG, {rw} dh",
         };
         string dhPrev = DenseName(new RowSource(string.Empty, n, n, n, 1), hp, Activation.None, DenseInit.Zero);
-        using (KernelMethod(w, BackwardName(l, h), $"{args}, int batch, int seqLen, bool reverse, int bFirst, int bEnd"))
+        using (KernelMethod(w, BackwardName(l, h), $"{args}, int batch, int seqLen, bool reverse, int bFirst, int bEnd, global::System.ReadOnlySpan<int> steps"))
         {
             if (lstm || gru)
             {
@@ -220,14 +221,11 @@ internal static partial class Emitter
             using (w.Block("for (int s = seqLen - 1; s >= 0; s--)"))
             {
                 w.Line("int t = reverse ? seqLen - 1 - s : s;");
-                if (lstm || gru)
+                w.Line("int tPrev = reverse ? t + 1 : t - 1;");
+                WriteStepRows(w);
+                using (w.Block("for (int b = bFirst; b < end; b++)"))
                 {
-                    w.Line("int tPrev = reverse ? t + 1 : t - 1;");
-                }
-
-                using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
-                {
-                    w.Line("int row = (t * batch) + b;");
+                    w.Line("int row = row0 + b;");
                     w.Line($"ref float dhRow = ref Unsafe.Add(ref dh0, b * {Inv(hp)});");
                     w.Line("ref float dyRow = ref Unsafe.Add(ref dSeq0, row * seqStride);");
                     w.Line($"ref float dGRow = ref Unsafe.Add(ref dG0, row * {Inv(n)});");
@@ -239,13 +237,13 @@ internal static partial class Emitter
                     if (lstm)
                     {
                         w.Line($"ref float cRow = ref Unsafe.Add(ref cells0, row * {Inv(hp)});");
-                        w.Line($"ref float cPrev = ref (s == 0 ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref cells0, ((tPrev * batch) + b) * {Inv(hp)}));");
+                        w.Line($"ref float cPrev = ref (b >= fresh ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref cells0, (rowPrev + b) * {Inv(hp)}));");
                         w.Line($"ref float dcRow = ref Unsafe.Add(ref dc0, b * {Inv(hp)});");
                     }
                     else if (gru)
                     {
                         w.Line($"ref float aRow = ref Unsafe.Add(ref a0, row * {Inv(hp)});");
-                        w.Line($"ref float hPrev = ref (s == 0 ? ref Unsafe.Add(ref h00, b * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));");
+                        w.Line($"ref float hPrev = ref (b >= fresh ? ref Unsafe.Add(ref h00, b * {Inv(hp)}) : ref Unsafe.Add(ref seq0, (rowPrev + b) * seqStride));");
                         w.Line($"ref float dGhRow = ref Unsafe.Add(ref dGh0, row * {Inv(n)});");
                     }
                     else
@@ -303,16 +301,16 @@ internal static partial class Emitter
                 }
 
                 // Every sequence's dh has been read: the step's gradient products can overwrite them, all rows in one call.
-                string stepRows = $"((t * batch) + bFirst) * {Inv(n)}, (bEnd - bFirst) * {Inv(n)}";
+                string stepRows = $"(row0 + bFirst) * {Inv(n)}, (end - bFirst) * {Inv(n)}";
                 if (gru)
                 {
                     w.Line($"// dh_prev = dh * z + W_hh^T (r, z, r * dn).");
-                    w.Line($"{DenseName(new RowSource(string.Empty, n, n, n, 1), hp, Activation.None, DenseInit.Accumulate)}(dGh.Slice({stepRows}), {Inv(n)}, whhT, default, dh.Slice(bFirst * {Inv(hp)}), bEnd - bFirst);");
+                    w.Line($"{DenseName(new RowSource(string.Empty, n, n, n, 1), hp, Activation.None, DenseInit.Accumulate)}(dGh.Slice({stepRows}), {Inv(n)}, whhT, default, dh.Slice(bFirst * {Inv(hp)}), end - bFirst);");
                 }
                 else
                 {
                     w.Line("// dh_prev = W_hh^T d(gates).");
-                    w.Line($"{dhPrev}(dG.Slice({stepRows}), {Inv(n)}, whhT, default, dh.Slice(bFirst * {Inv(hp)}), bEnd - bFirst);");
+                    w.Line($"{dhPrev}(dG.Slice({stepRows}), {Inv(n)}, whhT, default, dh.Slice(bFirst * {Inv(hp)}), end - bFirst);");
                 }
             }
         }

@@ -47,6 +47,10 @@ internal static partial class Emitter
                     }
                 }
             }
+            else if (l.Kind == LayerKind.LastStep)
+            {
+                yield return ("_last", $"batch * {Inv(s.Input.RowStride)}", "each sequence's row at its own last step (with lengths)");
+            }
             else if (l.Kind == LayerKind.Linear)
             {
                 yield return ($"_y{s.Index}", $"{(s.Input.Collapsed ? "batch" : "rows")} * {Inv(s.Padded)}", $"({Inv(s.Index)}) outputs [{(s.Input.Collapsed ? "B" : "T, B")}, {Inv(s.Padded)}]");
@@ -69,7 +73,32 @@ internal static partial class Emitter
         {
             w.Line("(int batch, int seqLen, bool unbatched) = CheckInput(input);");
             w.Line($"{T} output = {T}.Zeros(OutputShape(batch, seqLen, unbatched));");
-            w.Line("Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default, unbatched);");
+            w.Line("Run(input.AsSpan(), batch, seqLen, default, default, default, output.AsSpan(), default, default, unbatched);");
+            w.Line("return output;");
+        }
+
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Runs the model on sequences of different lengths, padded to the input's <c>T</c>: what PyTorch gives for");
+        w.Line("/// <c>pack_padded_sequence(input, lengths, enforce_sorted=False)</c>, the module, then <c>pad_packed_sequence(..., total_length=T)</c>.");
+        w.Line("/// Each sequence runs its own steps only: its outputs past its length are 0 (whatever the padding holds), its final");
+        w.Line(plan.HasLastStep
+            ? "/// states are those after its last step, and <c>LastStep</c> takes its output at step <c>length - 1</c>. The time taken follows"
+            : "/// states are those after its last step, and a reverse direction starts at its last step. The time taken follows");
+        w.Line("/// the valid steps, not the padding.");
+        WriteConcurrencyDoc(w);
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"input\">The padded input sequence(s).</param>");
+        w.Line("/// <param name=\"lengths\">Each sequence's length, in any order, each in [1, T].</param>");
+        w.Line("/// <returns>A new tensor, <c>" + OutputShapeText(plan) + "</c> (unbatched input drops the <c>B</c>).</returns>");
+        w.Line("/// <exception cref=\"global::System.ArgumentException\">The input shape is wrong, or a length is missing or out of range (the message names its index and value).</exception>");
+        using (w.Block($"public {T} Forward({T} input, int[] lengths)"))
+        {
+            w.Line("global::System.ArgumentNullException.ThrowIfNull(lengths);");
+            w.Line("(int batch, int seqLen, bool unbatched) = CheckInput(input);");
+            w.Line("global::Deepbox.CompilerServices.SequenceLengths.Check(lengths, batch, seqLen);");
+            w.Line($"{T} output = {T}.Zeros(OutputShape(batch, seqLen, unbatched));");
+            w.Line("Run(input.AsSpan(), batch, seqLen, lengths, default, default, output.AsSpan(), default, default, unbatched);");
             w.Line("return output;");
         }
 
@@ -95,7 +124,27 @@ internal static partial class Emitter
             w.Line($"{S}.CheckSequenceSizes(batch, seqLen);");
             w.Line($"{S}.CheckLength(\"input\", input.Length, batch, seqLen, InputSize);");
             w.Line($"{S}.CheckLength(\"output\", output.Length, batch, {(plan.HasLastStep ? "1" : "seqLen")}, OutputSize);");
-            w.Line("Run(input, batch, seqLen, default, default, output, default, default, unbatched: false);");
+            w.Line("Run(input, batch, seqLen, default, default, default, output, default, default, unbatched: false);");
+        }
+
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// The span <c>Forward</c> on sequences of different lengths, padded to <paramref name=\"seqLen\"/> steps: each runs its own steps");
+        w.Line("/// only (see <c>Forward(Tensor, int[])</c>), and the output past each length is 0. Allocates nothing once the workspaces have grown.");
+        WriteConcurrencyDoc(w);
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"input\">The input values, padded.</param>");
+        w.Line("/// <param name=\"batch\">Sequences in the batch.</param>");
+        w.Line("/// <param name=\"seqLen\">Time steps of the layout (the longest length, or more).</param>");
+        w.Line("/// <param name=\"lengths\">Each sequence's length, in any order, each in [1, seqLen].</param>");
+        w.Line("/// <param name=\"output\">Receives the output values; its length must match exactly.</param>");
+        using (w.Block($"public void Forward({RoSpan} input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, {Span} output)"))
+        {
+            w.Line($"{S}.CheckSequenceSizes(batch, seqLen);");
+            w.Line($"{S}.CheckLength(\"input\", input.Length, batch, seqLen, InputSize);");
+            w.Line($"{S}.CheckLength(\"output\", output.Length, batch, {(plan.HasLastStep ? "1" : "seqLen")}, OutputSize);");
+            w.Line("global::Deepbox.CompilerServices.SequenceLengths.Check(lengths, batch, seqLen);");
+            w.Line("Run(input, batch, seqLen, lengths, default, default, output, default, default, unbatched: false);");
         }
 
         w.Line();
@@ -129,16 +178,33 @@ internal static partial class Emitter
 
     private static void WriteForwardWithState(SourceWriter w, ModelPlan plan, StagePlan state)
     {
+        WriteForwardWithState(w, state, withLengths: false);
+        WriteForwardWithState(w, state, withLengths: true);
+    }
+
+    private static void WriteForwardWithState(SourceWriter w, StagePlan state, bool withLengths)
+    {
         LayerSpec l = state.Layer;
         bool lstm = l.Kind == LayerKind.Lstm;
         int states = l.NumLayers * l.Directions;
         string stateShape = $"[{Inv(states)}, B, {Inv(l.HiddenSize)}]";
         w.Line("/// <summary>");
         w.Line("/// Runs the model from given initial states and returns the final ones too, as PyTorch's " + state.CellName + " does.");
+        if (withLengths)
+        {
+            w.Line("/// With lengths (see <c>Forward(Tensor, int[])</c>): each sequence runs its own steps only, and its final states are those");
+            w.Line("/// after its own last step (a reverse direction's, after its first).");
+        }
+
         WriteConcurrencyDoc(w);
         w.Line($"/// States are <c>{stateShape}</c> (<c>[num_layers * directions, B, H]</c>; unbatched <c>[{Inv(states)}, {Inv(l.HiddenSize)}]</c>).");
         w.Line("/// </summary>");
         w.Line("/// <param name=\"input\">The input sequence(s).</param>");
+        if (withLengths)
+        {
+            w.Line("/// <param name=\"lengths\">Each sequence's length, in any order, each in [1, T].</param>");
+        }
+
         w.Line("/// <param name=\"h0\">The initial hidden states, or null for zeros.</param>");
         if (lstm)
         {
@@ -147,10 +213,22 @@ internal static partial class Emitter
 
         w.Line("/// <returns>The output and the final states.</returns>");
         string ret = lstm ? $"({T} Output, ({T} H, {T} C))" : $"({T} Output, {T} H)";
-        string args = lstm ? $"{T} input, {T}? h0 = null, {T}? c0 = null" : $"{T} input, {T}? h0 = null";
+        string input = withLengths ? $"{T} input, int[] lengths" : $"{T} input";
+        string args = lstm ? $"{input}, {T}? h0 = null, {T}? c0 = null" : $"{input}, {T}? h0 = null";
+        string lengths = withLengths ? "lengths" : "default";
         using (w.Block($"public {ret} ForwardWithState({args})"))
         {
+            if (withLengths)
+            {
+                w.Line("global::System.ArgumentNullException.ThrowIfNull(lengths);");
+            }
+
             w.Line("(int batch, int seqLen, bool unbatched) = CheckInput(input);");
+            if (withLengths)
+            {
+                w.Line("global::Deepbox.CompilerServices.SequenceLengths.Check(lengths, batch, seqLen);");
+            }
+
             w.Line($"int[] stateShape = unbatched ? [{Inv(states)}, {Inv(l.HiddenSize)}] : [{Inv(states)}, batch, {Inv(l.HiddenSize)}];");
             w.Line($"{S}.CheckState(\"h0\", h0, stateShape);");
             if (lstm)
@@ -163,12 +241,12 @@ internal static partial class Emitter
             if (lstm)
             {
                 w.Line($"{T} c = {T}.Zeros(stateShape);");
-                w.Line("Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), c0 is null ? default : c0.AsSpan(), output.AsSpan(), h.AsSpan(), c.AsSpan(), unbatched);");
+                w.Line($"Run(input.AsSpan(), batch, seqLen, {lengths}, h0 is null ? default : h0.AsSpan(), c0 is null ? default : c0.AsSpan(), output.AsSpan(), h.AsSpan(), c.AsSpan(), unbatched);");
                 w.Line("return (output, (h, c));");
             }
             else
             {
-                w.Line("Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default, unbatched);");
+                w.Line($"Run(input.AsSpan(), batch, seqLen, {lengths}, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default, unbatched);");
                 w.Line("return (output, h);");
             }
         }
@@ -184,17 +262,17 @@ internal static partial class Emitter
             /// workspace of its own and on weights no one repacks meanwhile, so any number of callers may run it at once; in
             /// training mode on the training workspace, which keeps what Backward needs, one caller at a time.
             /// </summary>
-            private void Run({{RoSpan}} input, int batch, int seqLen, {{RoSpan}} h0, {{RoSpan}} c0, {{Span}} output, {{Span}} hN, {{Span}} cN, bool unbatched)
+            private void Run({{RoSpan}} input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, {{RoSpan}} h0, {{RoSpan}} c0, {{Span}} output, {{Span}} hN, {{Span}} cN, bool unbatched)
             {
                 if (!_exec.IsTraining)
                 {
                     using var pass = _exec.BeginEvaluation();
-                    pass.Workspace.Forward(pass.Weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+                    pass.Workspace.Forward(pass.Weights, training: false, _exec.Threads, input, batch, seqLen, lengths, h0, c0, output, hN, cN);
                     return;
                 }
 
                 using var training = _exec.EnterTrainingPass();
-                training.Workspace.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+                training.Workspace.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, lengths, h0, c0, output, hN, cN);
                 _exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace
             }
             """);
@@ -205,7 +283,7 @@ internal static partial class Emitter
     {
         string k = KernelClass(plan);
         w.Line("/// <summary>Runs the model on <paramref name=\"weights\"/>; the activations stay here (for Backward, in training).</summary>");
-        using (w.Block($"public void Forward(Weights weights, bool training, int threads, {RoSpan} input, int batch, int seqLen, {RoSpan} h0, {RoSpan} c0, {Span} output, {Span} hN, {Span} cN)"))
+        using (w.Block($"public void Forward(Weights weights, bool training, int threads, {RoSpan} input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, {RoSpan} h0, {RoSpan} c0, {Span} output, {Span} hN, {Span} cN)"))
         {
             w.Line("W = weights;");
             w.Line("_training = training;");
@@ -215,7 +293,9 @@ internal static partial class Emitter
             }
 
             w.Line("EnsureWorkspace(batch, seqLen);");
-            w.Line($"{S}.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);");
+            w.Line("_lengths.Set(lengths, batch, seqLen);");
+            w.Line("if (_lengths.IsRagged) _lengths.ToRows(input, InputSize, BatchFirst, _x); // packed by lengths, longest first");
+            w.Line($"else {S}.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);");
             StagePlan? first = plan.FirstRecurrent;
             foreach (StagePlan s in plan.Stages)
             {
@@ -223,10 +303,11 @@ internal static partial class Emitter
                 switch (s.Layer.Kind)
                 {
                     case LayerKind.LastStep:
-                        w.Line("// Later stages read the rows of the last time step only.");
+                        w.Line("// Later stages read the rows of the last time step only; with lengths, each sequence's own last step, gathered.");
+                        w.Line($"if (_lengths.IsRagged) _lengths.GatherLast({s.Input.Buffer}, {Inv(s.Input.RowStride)}, _last);");
                         break;
                     case LayerKind.Linear:
-                        w.Line($"{k}.{DenseName(s.Input, s.Padded, s.Layer.Activation)}({Slice(s.Input)}, {Inv(s.Input.RowStride)}, W._w{s.Index}, W._b{s.Index}, _y{s.Index}, {(s.Input.Collapsed ? "batch" : "batch * seqLen")});");
+                        w.Line($"{k}.{DenseName(s.Input, s.Padded, s.Layer.Activation)}({Slice(s.Input)}, {Inv(s.Input.RowStride)}, W._w{s.Index}, W._b{s.Index}, _y{s.Index}, {(s.Input.Collapsed ? "batch" : "_lengths.Rows")});");
                         break;
                     default:
                         w.Line(s == first
@@ -237,8 +318,9 @@ internal static partial class Emitter
             }
 
             RowSource o = plan.Output;
-            w.Line("// The output in the caller's layout.");
-            w.Line($"{S}.FromTimeMajor({Slice(o)}, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, output);");
+            w.Line("// The output in the caller's layout (with lengths, zeros past each sequence's length).");
+            w.Line($"if (_lengths.IsRagged) _lengths.FromRows({Slice(o)}, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, BatchFirst, output, collapsed: {(o.Collapsed ? "true" : "false")});");
+            w.Line($"else {S}.FromTimeMajor({Slice(o)}, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, output);");
         }
 
         w.Line();
@@ -253,7 +335,7 @@ internal static partial class Emitter
 
     /// <summary>The span a stage reads: the whole buffer, or from the first row of the last time step.</summary>
     private static string Slice(RowSource src) => src.LastStepOnly
-        ? $"{src.Buffer}.AsSpan((seqLen - 1) * batch * {Inv(src.RowStride)})"
+        ? $"(_lengths.IsRagged ? _last.AsSpan() : {src.Buffer}.AsSpan((seqLen - 1) * batch * {Inv(src.RowStride)}))"
         : src.Buffer;
 
     /// <summary>Floats of input products computed ahead of the recurrence at a time (1 MB, the L2 of the cores measured).</summary>
@@ -271,15 +353,15 @@ internal static partial class Emitter
         w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) {s.Describe()}: every layer and direction, input products first, then the recurrence.</summary>");
         using (w.Block($"private void Stage{s.Index}(int batch, int seqLen, {RoSpan} h0, {RoSpan} c0, {Span} hN, {Span} cN)"))
         {
-            w.Line("int rows = batch * seqLen;");
+            w.Line("int rows = _lengths.Rows;");
             w.Line($"int stateRows = {Scaled(states, "batch")};");
-            w.Line($"// Initial states: a row of {Inv(hp)} floats per (layer, direction, sequence), zeros unless given.");
+            w.Line($"// Initial states: a row of {Inv(hp)} floats per (layer, direction, sequence), zeros unless given (in the pass's order of sequences).");
             w.Line($"_h0_{s.Index}.AsSpan(0, stateRows * {Inv(hp)}).Clear();");
-            w.Line($"if (!h0.IsEmpty) {S}.CopyRows(h0, {Inv(h)}, _h0_{s.Index}, {Inv(hp)}, {Inv(h)}, stateRows);");
+            w.Line($"if (!h0.IsEmpty) _lengths.StatesIn(h0, {Inv(h)}, _h0_{s.Index}, {Inv(hp)}, {Inv(states)});");
             if (lstm)
             {
                 w.Line($"_c{s.Index}.AsSpan(0, stateRows * {Inv(hp)}).Clear();");
-                w.Line($"if (!c0.IsEmpty) {S}.CopyRows(c0, {Inv(h)}, _c{s.Index}, {Inv(hp)}, {Inv(h)}, stateRows);");
+                w.Line($"if (!c0.IsEmpty) _lengths.StatesIn(c0, {Inv(h)}, _c{s.Index}, {Inv(hp)}, {Inv(states)});");
             }
 
             string seqKernel = SequenceName(l, h);
@@ -319,15 +401,14 @@ internal static partial class Emitter
                 }
             }
 
-            w.Line($"// Final states [{Inv(states)}, B, {Inv(h)}]: the forward direction's last step, the reverse direction's first.");
+            w.Line($"// Final states [{Inv(states)}, B, {Inv(h)}]: the forward direction's at each sequence's last step, the reverse direction's at its first.");
             using (w.Block("if (!hN.IsEmpty)"))
             {
                 for (int layer = 0; layer < l.NumLayers; layer++)
                 {
                     for (int d = 0; d < d2; d++)
                     {
-                        string off = d == 0 ? $"(seqLen - 1) * batch * {Inv(d2 * hp)}" : Inv(d * hp);
-                        w.Line($"{S}.CopyRows(_seq{s.Index}_{Inv(layer)}.AsSpan({off}), {Inv(d2 * hp)}, hN.Slice({Scaled((layer * d2) + d, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
+                        w.Line($"_lengths.FinalStates(_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, atLast: {(d == 0 ? "true" : "false")}, hN.Slice({Scaled((layer * d2) + d, "batch * " + Inv(h))}), {Inv(h)});");
                     }
                 }
             }
@@ -341,10 +422,7 @@ internal static partial class Emitter
                         for (int d = 0; d < d2; d++)
                         {
                             int index = (layer * d2) + d;
-                            string rowsPart = Scaled(index, "rows");
-                            string inner = d == 0 ? (rowsPart == "0" ? "(seqLen - 1) * batch" : $"{rowsPart} + ((seqLen - 1) * batch)") : rowsPart;
-                            string off = inner == "0" ? "0" : $"({inner}) * {Inv(hp)}";
-                            w.Line($"{S}.CopyRows(_aux{s.Index}.AsSpan({off}), {Inv(hp)}, cN.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)}, {Inv(h)}, batch);");
+                            w.Line($"_lengths.FinalStates(_aux{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(hp))}), {Inv(hp)}, atLast: {(d == 0 ? "true" : "false")}, cN.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)});");
                         }
                     }
                 }

@@ -76,9 +76,10 @@ internal static partial class Emitter
         {
             w.Line("int batch = _jobBatch;");
             w.Line("int seqLen = _jobSeqLen;");
-            w.Line("int rows = batch * seqLen;");
-            w.Line("int b0 = global::Deepbox.CompilerServices.Workers.Split(batch, part, parts);");
-            w.Line("int b1 = global::Deepbox.CompilerServices.Workers.Split(batch, part + 1, parts);");
+            w.Line("int rows = _lengths.Rows;");
+            w.Line("// The part's sequences [b0, b1): equal shares of the batch, or with lengths of the steps (longest sequences first).");
+            w.Line("int b0 = _lengths.Split(part, parts);");
+            w.Line("int b1 = _lengths.Split(part + 1, parts);");
             using (w.Block("switch (_job)"))
             {
                 int job = 0;
@@ -117,22 +118,25 @@ internal static partial class Emitter
                                 : "int t0 = seqLen - s1; // the chunk's time steps [t0, t1): steps are counted from the end");
                             w.Line(d == 0 ? "int t1 = s1;" : "int t1 = seqLen - s0;");
                             w.Line("// The input products of this part's sequences: one call when they are the whole batch (the chunk's rows");
-                            w.Line("// are then contiguous), else one per time step.");
+                            w.Line("// are then contiguous), else one per time step, for the sequences that have it.");
                             using (w.Block("if (b1 - b0 == batch)"))
                             {
-                                w.Line($"{dense}(_jobInput.AsSpan(t0 * batch * {stride}), {stride}, {weights}, _gx{s.Index}.AsSpan(gx + (t0 * batch * {Inv(n)})), (t1 - t0) * batch);");
+                                w.Line("int r0 = _lengths.Row(t0);");
+                                w.Line($"{dense}(_jobInput.AsSpan(r0 * {stride}), {stride}, {weights}, _gx{s.Index}.AsSpan(gx + (r0 * {Inv(n)})), _lengths.Row(t1) - r0);");
                             }
 
                             using (w.Block("else"))
                             {
                                 using (w.Block("for (int t = t0; t < t1; t++)"))
                                 {
-                                    w.Line($"{dense}(_jobInput.AsSpan(((t * batch) + b0) * {stride}), {stride}, {weights}, _gx{s.Index}.AsSpan(gx + (((t * batch) + b0) * {Inv(n)})), b1 - b0);");
+                                    w.Line("int row = _lengths.Row(t) + b0;");
+                                    w.Line("int count = _lengths.End(t, b0, b1) - b0;");
+                                    w.Line($"if (count > 0) {dense}(_jobInput.AsSpan(row * {stride}), {stride}, {weights}, _gx{s.Index}.AsSpan(gx + (row * {Inv(n)})), count);");
                                 }
                             }
 
                             w.Line();
-                            w.Line($"{k}.{SequenceName(l, l.HiddenSize)}(_gx{s.Index}.AsSpan(gx), W._w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, s0, s1, b0, b1);");
+                            w.Line($"{k}.{SequenceName(l, l.HiddenSize)}(_gx{s.Index}.AsSpan(gx), W._w{s.Index}_{tag}_hh, {extra}_seq{s.Index}_{Inv(layer)}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, s0, s1, b0, b1, _lengths.Steps);");
                         }
 
                         w.Line("break;");

@@ -150,15 +150,15 @@ internal static partial class Emitter
         for (int r = 0; r < rows; r++)
         {
             string br = first + r == 0 ? "b" : $"(b + {Inv(first + r)})";
-            w.Line($"ref float hPrev{r} = ref (s == 0 ? ref Unsafe.Add(ref h00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + {br}) * seqStride));");
-            w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + {br}) * {Inv(row)});");
+            w.Line($"ref float hPrev{r} = ref ({br} >= fresh ? ref Unsafe.Add(ref h00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref seq0, (rowPrev + {br}) * seqStride));");
+            w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, (row0 + {br}) * {Inv(row)});");
             if (l.Kind == LayerKind.Gru)
             {
-                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, ((t * batch) + {br}) * {Inv(hp)});");
+                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, (row0 + {br}) * {Inv(hp)});");
             }
             else if (l.Kind != LayerKind.Lstm)
             {
-                w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + {br}) * seqStride);");
+                w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, (row0 + {br}) * seqStride);");
             }
         }
     }
@@ -246,6 +246,21 @@ internal static partial class Emitter
         }
     }
 
+    /// <summary>
+    /// The rows of step <c>t</c> and of the step before it, in a recurrence kernel's step loop: <c>t * batch</c>, or with
+    /// lengths (<c>steps</c> not empty) the packed rows of <see cref="Deepbox.CompilerServices.SequenceLengths"/>.
+    /// </summary>
+    private static void WriteStepRows(SourceWriter w)
+    {
+        w.Line("// Step t's sequences are rows row0 + b. With lengths (steps not empty) the rows are packed, the batch sorted longest first:");
+        w.Line("// sequences [bFirst, end) have step t, and those from fresh on start at it from the initial state (a reverse direction starts");
+        w.Line("// at each sequence's last step). Without, every sequence has every step and starts at s = 0.");
+        w.Line("int row0 = steps.IsEmpty ? t * batch : steps[t];");
+        w.Line("int rowPrev = s == 0 ? 0 : steps.IsEmpty ? tPrev * batch : steps[tPrev];");
+        w.Line("int end = steps.IsEmpty ? bEnd : global::System.Math.Clamp(steps[t + 1] - row0, bFirst, bEnd);");
+        w.Line("int fresh = s == 0 ? bFirst : steps.IsEmpty ? bEnd : global::System.Math.Clamp(steps[tPrev + 1] - rowPrev, bFirst, bEnd);");
+    }
+
     /// <summary>The recurrence of one layer and direction over a whole sequence, the gates fused in one pass over <c>W_hh</c>.</summary>
     private static void WriteSequence(SourceWriter w, VectorIsa isa, LayerSpec l, int hp)
     {
@@ -281,12 +296,14 @@ internal static partial class Emitter
         w.Line("/// Steps sFirst to sEnd (of seqLen, counted in the direction of the recurrence) only: the forward pass computes the input");
         w.Line("/// products a few steps ahead, while they are still in cache. Sequences bFirst to bEnd (of batch) only: other threads can");
         w.Line("/// run the others at the same time.");
+        w.Line("/// steps: empty, or with lengths the first row of each step (SequenceLengths.Steps): the rows are then packed, the batch sorted");
+        w.Line("/// longest first, and a sequence's steps past its length are neither computed nor written.");
         w.Line($"/// Row (t, b) of seq (stride seqStride) receives h at t; h0{(lstm ? " and c0" : string.Empty)} hold{(lstm ? string.Empty : "s")} one row of {Inv(hp)} per sequence{(lstm ? "; aux receives c at every step" : gru ? "; aux receives W_hn h + b_hn at every step" : string.Empty)}.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         string ro = "global::System.ReadOnlySpan<float>";
         string rw = "global::System.Span<float>";
-        string args = $"{rw} gx, {ro} whh, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{ro} h0, " + (lstm ? $"{ro} c0, " : string.Empty) + (lstm || gru ? $"{rw} aux, " : string.Empty) + $"{rw} seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd";
+        string args = $"{rw} gx, {ro} whh, " + (gru ? $"{ro} bhn, " : string.Empty) + $"{ro} h0, " + (lstm ? $"{ro} c0, " : string.Empty) + (lstm || gru ? $"{rw} aux, " : string.Empty) + $"{rw} seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd, global::System.ReadOnlySpan<int> steps";
         using (KernelMethod(w, SequenceName(l, h), args))
         {
             w.Line("ref float gx0 = ref MemoryMarshal.GetReference(gx);");
@@ -312,6 +329,7 @@ internal static partial class Emitter
             {
                 w.Line("int t = reverse ? seqLen - 1 - s : s;");
                 w.Line("int tPrev = reverse ? t + 1 : t - 1;");
+                WriteStepRows(w);
                 w.Line($"// Block by block of {Inv(v)} hidden units, so the block's slice of W_hh stays in cache across the batch;");
                 w.Line($"// {Inv(SequenceRows)} sequences at a time share each load of it, then one at a time.");
                 using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
@@ -331,7 +349,7 @@ internal static partial class Emitter
                             w.Line($"int kEnd = global::System.Math.Min(kc + {Inv(chunk)}, {Inv(h)});");
                         }
 
-                        using (w.Block($"for (int b = bFirst; b + {Inv(SequenceRows)} <= bEnd; b += {Inv(SequenceRows)})"))
+                        using (w.Block($"for (int b = bFirst; b + {Inv(SequenceRows)} <= end; b += {Inv(SequenceRows)})"))
                         {
                             if (l.Kind != LayerKind.Rnn && v == VectorIsa.V256.Width && w.Target == KernelTarget.Vector256)
                             {
@@ -353,7 +371,7 @@ internal static partial class Emitter
                             }
                         }
 
-                        using (w.Block($"for (int b = bEnd - ((bEnd - bFirst) % {Inv(SequenceRows)}); b < bEnd; b++)"))
+                        using (w.Block($"for (int b = end - ((end - bFirst) % {Inv(SequenceRows)}); b < end; b++)"))
                         {
                             WriteSequenceRows(w, l, hp, v, 1, chunk < h);
                         }

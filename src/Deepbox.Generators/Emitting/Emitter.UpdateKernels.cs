@@ -18,12 +18,12 @@ internal static partial class Emitter
         bool lstm = l.Kind == LayerKind.Lstm;
         bool gru = l.Kind == LayerKind.Gru;
         w.Line("/// <summary>");
-        w.Line($"/// The cell update of the block of {Inv(v)} hidden units at j, for sequences bFirst to bEnd of step t, from the sums the product");
+        w.Line($"/// The cell update of the block of {Inv(v)} hidden units at j, for sequences bFirst to bEnd of a step (rows row0 + b; those from fresh on start from the initial state), from the sums the product");
         w.Line("/// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the");
         w.Line("/// JIT) crowded the product loop's registers and an accumulator went to the stack.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
-        string args = "ref float gx0, " + (lstm || gru ? "ref float aux0, " : string.Empty) + "ref float seq0, " + (gru ? "ref float h00, " : lstm ? "ref float c00, " : string.Empty) + "int seqStride, int batch, int t, int tPrev, bool first, int j, int bFirst, int bEnd";
+        string args = "ref float gx0, " + (lstm || gru ? "ref float aux0, " : string.Empty) + "ref float seq0, " + (gru ? "ref float h00, " : lstm ? "ref float c00, " : string.Empty) + "int seqStride, int row0, int rowPrev, int fresh, int j, int bFirst, int bEnd";
         using (w.Block($"private static void {UpdateName(l)}({args})"))
         {
             w.Line(l.Gates == 1 ? "int col = j;" : $"int col = j * {Inv(l.Gates)};");
@@ -38,13 +38,13 @@ internal static partial class Emitter
     {
         bool lstm = l.Kind == LayerKind.Lstm;
         bool gru = l.Kind == LayerKind.Gru;
-        return $"{UpdateName(l)}(ref gx0, " + (lstm || gru ? "ref aux0, " : string.Empty) + "ref seq0, " + (gru ? "ref h00, " : lstm ? "ref c00, " : string.Empty) + "seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);";
+        return $"{UpdateName(l)}(ref gx0, " + (lstm || gru ? "ref aux0, " : string.Empty) + "ref seq0, " + (gru ? "ref h00, " : lstm ? "ref c00, " : string.Empty) + "seqStride, row0, rowPrev, fresh, j, bFirst, end);";
     }
 
     private static void WriteSequenceUpdateLoop(SourceWriter w, LayerSpec l, int hp, int v, int row)
     {
         const int r = 0;
-        string gRow = $"ref float gRow{r} = ref Unsafe.Add(ref gx0, ((t * batch) + b) * {Inv(row)});";
+        string gRow = $"ref float gRow{r} = ref Unsafe.Add(ref gx0, (row0 + b) * {Inv(row)});";
         if (l.Kind != LayerKind.Rnn)
         {
             // First the gates that need nothing else, activated in place (Backward reads them there), in a loop of short
@@ -91,20 +91,20 @@ internal static partial class Emitter
 
         using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
         {
-            w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);");
+            w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, (row0 + b) * seqStride);");
             if (l.Kind != LayerKind.Rnn)
             {
                 w.Line(gRow);
-                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, ((t * batch) + b) * {Inv(hp)});");
+                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, (row0 + b) * {Inv(hp)});");
             }
 
             if (l.Kind == LayerKind.Lstm)
             {
-                w.Line($"ref float cPrev{r} = ref (first ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * {Inv(hp)}));");
+                w.Line($"ref float cPrev{r} = ref (b >= fresh ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref aux0, (rowPrev + b) * {Inv(hp)}));");
             }
             else if (l.Kind == LayerKind.Gru)
             {
-                w.Line($"ref float hPrev{r} = ref (first ? ref Unsafe.Add(ref h00, b * {Inv(hp)}) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));");
+                w.Line($"ref float hPrev{r} = ref (b >= fresh ? ref Unsafe.Add(ref h00, b * {Inv(hp)}) : ref Unsafe.Add(ref seq0, (rowPrev + b) * seqStride));");
             }
 
             switch (l.Kind)

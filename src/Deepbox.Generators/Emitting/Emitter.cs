@@ -192,6 +192,7 @@ internal static partial class Emitter
             w.Line($"private readonly {name} _model; // its parameters' gradients{(plan.Stages.Any(s => HasDropout(s.Layer)) ? " and dropout generator" : string.Empty)}");
             w.Line("private Weights W = null!; // the weights of the running pass");
             w.Line("private bool _training; // the running pass's mode");
+            w.Line("private readonly global::Deepbox.CompilerServices.SequenceLengths _lengths = new(); // the running pass's rows: time-major, or packed by lengths");
             if (HasJobs(plan))
             {
                 w.Line("private int _threads = 1; // threads the running pass may use");

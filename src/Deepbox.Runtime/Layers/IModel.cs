@@ -92,6 +92,23 @@ public interface IModel
     void Forward(ReadOnlySpan<float> input, int batch, int seqLen, Span<float> output);
 
     /// <summary>
+    /// Runs the model on sequences of different lengths padded to the input's <c>T</c>, as PyTorch runs
+    /// <c>pack_padded_sequence(input, lengths, enforce_sorted=False)</c> then <c>pad_packed_sequence(..., total_length=T)</c>:
+    /// each sequence runs its own steps only, and its outputs past its length are 0.
+    /// </summary>
+    /// <param name="input">The padded input batch.</param>
+    /// <param name="lengths">Each sequence's length, in any order, each in [1, T].</param>
+    Tensor Forward(Tensor input, int[] lengths);
+
+    /// <summary>The span <c>Forward</c> on sequences of different lengths padded to <paramref name="seqLen"/> steps.</summary>
+    /// <param name="input">The padded input values, <c>batch * seqLen * InputSize</c> of them.</param>
+    /// <param name="batch">Sequences in the batch.</param>
+    /// <param name="seqLen">Time steps of the layout.</param>
+    /// <param name="lengths">Each sequence's length, in any order, each in [1, seqLen].</param>
+    /// <param name="output">Receives the output values, 0 past each sequence's length; its length must match exactly.</param>
+    void Forward(ReadOnlySpan<float> input, int batch, int seqLen, ReadOnlySpan<int> lengths, Span<float> output);
+
+    /// <summary>
     /// Back-propagates through the last training-mode forward pass: adds every parameter's gradient into its
     /// <see cref="Parameter.Grad"/> and returns the gradient of the input.
     /// </summary>
