@@ -18,7 +18,8 @@ public class EmitterTests
         string model = Assert.Single(result.ModelSources);
         int lines = model.Split('\n').Length;
         // The model's file is the model: its members and the orchestration of its layers; the kernels are shared files.
-        Assert.True(lines < 700, $"Lstm(128, 256)'s model file has {lines} lines");
+        // (749 lines since the lengths overloads of Forward and ForwardWithState and their ragged branches.)
+        Assert.True(lines < 800, $"Lstm(128, 256)'s model file has {lines} lines");
         string code = string.Join("\n", result.KernelSources.Values);
         int kernelLines = code.Split('\n').Length;
         // Forward, backward and streaming (at 256 and 512 bits, and again on the 128-bit ladder), with four-row variants
@@ -58,7 +59,7 @@ public class EmitterTests
         Assert.True(wide >= 0 && ladder > wide, "the family file holds Kernels, then Kernels128");
         Assert.Single(lstm[..ladder].Split('\n'), l => l.Contains("public static void LstmSequence_H64(", StringComparison.Ordinal));
         Assert.Single(lstm[ladder..].Split('\n'), l => l.Contains("public static void LstmSequence_H64(", StringComparison.Ordinal));
-        Assert.Contains("Kernels128.LstmSequence_H64(gx, whh, h0, c0, aux, seq, seqStride, batch, seqLen, reverse, sFirst, sEnd, bFirst, bEnd);", lstm[..ladder], StringComparison.Ordinal);
+        Assert.Contains("Kernels128.LstmSequence_H64(gx, whh, h0, c0, aux, seq, seqStride, batch, seqLen, reverse, sFirst, sEnd, bFirst, bEnd, steps);", lstm[..ladder], StringComparison.Ordinal);
         Assert.DoesNotContain("V512", lstm[ladder..], StringComparison.Ordinal);
     }
 

@@ -94,7 +94,30 @@ namespace Snapshots
         {
             (int batch, int seqLen, bool unbatched) = CheckInput(input);
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
-            Run(input.AsSpan(), batch, seqLen, default, default, output.AsSpan(), default, default, unbatched);
+            Run(input.AsSpan(), batch, seqLen, default, default, default, output.AsSpan(), default, default, unbatched);
+            return output;
+        }
+
+        /// <summary>
+        /// Runs the model on sequences of different lengths, padded to the input's <c>T</c>: what PyTorch gives for
+        /// <c>pack_padded_sequence(input, lengths, enforce_sorted=False)</c>, the module, then <c>pad_packed_sequence(..., total_length=T)</c>.
+        /// Each sequence runs its own steps only: its outputs past its length are 0 (whatever the padding holds), its final
+        /// states are those after its last step, and a reverse direction starts at its last step. The time taken follows
+        /// the valid steps, not the padding.
+        /// In evaluation mode any number of threads may call it on this model at once, each getting what it would alone;
+        /// in training mode one caller at a time (an overlapping training-mode call throws <see cref="global::System.InvalidOperationException"/>).
+        /// </summary>
+        /// <param name="input">The padded input sequence(s).</param>
+        /// <param name="lengths">Each sequence's length, in any order, each in [1, T].</param>
+        /// <returns>A new tensor, <c>[B, T, 8]</c> (unbatched input drops the <c>B</c>).</returns>
+        /// <exception cref="global::System.ArgumentException">The input shape is wrong, or a length is missing or out of range (the message names its index and value).</exception>
+        public global::Deepbox.Tensor Forward(global::Deepbox.Tensor input, int[] lengths)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(lengths);
+            (int batch, int seqLen, bool unbatched) = CheckInput(input);
+            global::Deepbox.CompilerServices.SequenceLengths.Check(lengths, batch, seqLen);
+            global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
+            Run(input.AsSpan(), batch, seqLen, lengths, default, default, output.AsSpan(), default, default, unbatched);
             return output;
         }
 
@@ -114,7 +137,32 @@ namespace Snapshots
             global::Deepbox.CompilerServices.ModelSupport.CheckState("h0", h0, stateShape);
             global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
             global::Deepbox.Tensor h = global::Deepbox.Tensor.Zeros(stateShape);
-            Run(input.AsSpan(), batch, seqLen, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default, unbatched);
+            Run(input.AsSpan(), batch, seqLen, default, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default, unbatched);
+            return (output, h);
+        }
+
+        /// <summary>
+        /// Runs the model from given initial states and returns the final ones too, as PyTorch's GRU does.
+        /// With lengths (see <c>Forward(Tensor, int[])</c>): each sequence runs its own steps only, and its final states are those
+        /// after its own last step (a reverse direction's, after its first).
+        /// In evaluation mode any number of threads may call it on this model at once, each getting what it would alone;
+        /// in training mode one caller at a time (an overlapping training-mode call throws <see cref="global::System.InvalidOperationException"/>).
+        /// States are <c>[1, B, 8]</c> (<c>[num_layers * directions, B, H]</c>; unbatched <c>[1, 8]</c>).
+        /// </summary>
+        /// <param name="input">The input sequence(s).</param>
+        /// <param name="lengths">Each sequence's length, in any order, each in [1, T].</param>
+        /// <param name="h0">The initial hidden states, or null for zeros.</param>
+        /// <returns>The output and the final states.</returns>
+        public (global::Deepbox.Tensor Output, global::Deepbox.Tensor H) ForwardWithState(global::Deepbox.Tensor input, int[] lengths, global::Deepbox.Tensor? h0 = null)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(lengths);
+            (int batch, int seqLen, bool unbatched) = CheckInput(input);
+            global::Deepbox.CompilerServices.SequenceLengths.Check(lengths, batch, seqLen);
+            int[] stateShape = unbatched ? [1, 8] : [1, batch, 8];
+            global::Deepbox.CompilerServices.ModelSupport.CheckState("h0", h0, stateShape);
+            global::Deepbox.Tensor output = global::Deepbox.Tensor.Zeros(OutputShape(batch, seqLen, unbatched));
+            global::Deepbox.Tensor h = global::Deepbox.Tensor.Zeros(stateShape);
+            Run(input.AsSpan(), batch, seqLen, lengths, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default, unbatched);
             return (output, h);
         }
 
@@ -134,7 +182,27 @@ namespace Snapshots
             global::Deepbox.CompilerServices.ModelSupport.CheckSequenceSizes(batch, seqLen);
             global::Deepbox.CompilerServices.ModelSupport.CheckLength("input", input.Length, batch, seqLen, InputSize);
             global::Deepbox.CompilerServices.ModelSupport.CheckLength("output", output.Length, batch, seqLen, OutputSize);
-            Run(input, batch, seqLen, default, default, output, default, default, unbatched: false);
+            Run(input, batch, seqLen, default, default, default, output, default, default, unbatched: false);
+        }
+
+        /// <summary>
+        /// The span <c>Forward</c> on sequences of different lengths, padded to <paramref name="seqLen"/> steps: each runs its own steps
+        /// only (see <c>Forward(Tensor, int[])</c>), and the output past each length is 0. Allocates nothing once the workspaces have grown.
+        /// In evaluation mode any number of threads may call it on this model at once, each getting what it would alone;
+        /// in training mode one caller at a time (an overlapping training-mode call throws <see cref="global::System.InvalidOperationException"/>).
+        /// </summary>
+        /// <param name="input">The input values, padded.</param>
+        /// <param name="batch">Sequences in the batch.</param>
+        /// <param name="seqLen">Time steps of the layout (the longest length, or more).</param>
+        /// <param name="lengths">Each sequence's length, in any order, each in [1, seqLen].</param>
+        /// <param name="output">Receives the output values; its length must match exactly.</param>
+        public void Forward(global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, global::System.Span<float> output)
+        {
+            global::Deepbox.CompilerServices.ModelSupport.CheckSequenceSizes(batch, seqLen);
+            global::Deepbox.CompilerServices.ModelSupport.CheckLength("input", input.Length, batch, seqLen, InputSize);
+            global::Deepbox.CompilerServices.ModelSupport.CheckLength("output", output.Length, batch, seqLen, OutputSize);
+            global::Deepbox.CompilerServices.SequenceLengths.Check(lengths, batch, seqLen);
+            Run(input, batch, seqLen, lengths, default, default, output, default, default, unbatched: false);
         }
 
         private static (int Batch, int SeqLen, bool Unbatched) CheckInput(global::Deepbox.Tensor input) => global::Deepbox.CompilerServices.ModelSupport.CheckInput(input, InputSize, BatchFirst);
@@ -311,17 +379,17 @@ namespace Snapshots
         /// workspace of its own and on weights no one repacks meanwhile, so any number of callers may run it at once; in
         /// training mode on the training workspace, which keeps what Backward needs, one caller at a time.
         /// </summary>
-        private void Run(global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN, bool unbatched)
+        private void Run(global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN, bool unbatched)
         {
             if (!_exec.IsTraining)
             {
                 using var pass = _exec.BeginEvaluation();
-                pass.Workspace.Forward(pass.Weights, training: false, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+                pass.Workspace.Forward(pass.Weights, training: false, _exec.Threads, input, batch, seqLen, lengths, h0, c0, output, hN, cN);
                 return;
             }
 
             using var training = _exec.EnterTrainingPass();
-            training.Workspace.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, h0, c0, output, hN, cN);
+            training.Workspace.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, lengths, h0, c0, output, hN, cN);
             _exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace
         }
 
@@ -362,6 +430,7 @@ namespace Snapshots
             private readonly SeedGru _model; // its parameters' gradients
             private Weights W = null!; // the weights of the running pass
             private bool _training; // the running pass's mode
+            private readonly global::Deepbox.CompilerServices.SequenceLengths _lengths = new(); // the running pass's rows: time-major, or packed by lengths
             private int _threads = 1; // threads the running pass may use
             private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
             private int _jobBatch;
@@ -393,36 +462,39 @@ namespace Snapshots
             public Workspace(SeedGru model) => _model = model;
 
             /// <summary>Runs the model on <paramref name="weights"/>; the activations stay here (for Backward, in training).</summary>
-            public void Forward(Weights weights, bool training, int threads, global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN)
+            public void Forward(Weights weights, bool training, int threads, global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN)
             {
                 W = weights;
                 _training = training;
                 _threads = threads;
                 EnsureWorkspace(batch, seqLen);
-                global::Deepbox.CompilerServices.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);
+                _lengths.Set(lengths, batch, seqLen);
+                if (_lengths.IsRagged) _lengths.ToRows(input, InputSize, BatchFirst, _x); // packed by lengths, longest first
+                else global::Deepbox.CompilerServices.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);
                 // (0) GRU(4, 8, num_layers=1)
                 Stage0(batch, seqLen, h0, c0, hN, cN);
-                // The output in the caller's layout.
-                global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_seq0_0, 8, 8, 8, 1, batch, seqLen, BatchFirst, output);
+                // The output in the caller's layout (with lengths, zeros past each sequence's length).
+                if (_lengths.IsRagged) _lengths.FromRows(_seq0_0, 8, 8, 8, 1, BatchFirst, output, collapsed: false);
+                else global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_seq0_0, 8, 8, 8, 1, batch, seqLen, BatchFirst, output);
             }
 
             /// <summary>(0) GRU(4, 8, num_layers=1): every layer and direction, input products first, then the recurrence.</summary>
             private void Stage0(int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> hN, global::System.Span<float> cN)
             {
-                int rows = batch * seqLen;
+                int rows = _lengths.Rows;
                 int stateRows = batch;
-                // Initial states: a row of 8 floats per (layer, direction, sequence), zeros unless given.
+                // Initial states: a row of 8 floats per (layer, direction, sequence), zeros unless given (in the pass's order of sequences).
                 _h0_0.AsSpan(0, stateRows * 8).Clear();
-                if (!h0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(h0, 8, _h0_0, 8, 8, stateRows);
+                if (!h0.IsEmpty) _lengths.StatesIn(h0, 8, _h0_0, 8, 1);
                 // Layer 0, forward.
                 _jobInput = _x;
                 // The input products (global::Deepbox.Generated.Snapshots.Kernels.Dense_K4_N24_P24), then the recurrence (global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H8).
                 // The pass's last region; in training, Backward's regions follow it (after the loss), so the workers wait for them.
                 Fork(0, batch, seqLen, rowWork: 2 * 24 * (4 + 8), last: !_training, chunks: true);
-                // Final states [1, B, 8]: the forward direction's last step, the reverse direction's first.
+                // Final states [1, B, 8]: the forward direction's at each sequence's last step, the reverse direction's at its first.
                 if (!hN.IsEmpty)
                 {
-                    global::Deepbox.CompilerServices.ModelSupport.CopyRows(_seq0_0.AsSpan((seqLen - 1) * batch * 8), 8, hN.Slice(0), 8, 8, batch);
+                    _lengths.FinalStates(_seq0_0.AsSpan(0), 8, atLast: true, hN.Slice(0), 8);
                 }
             }
 
@@ -466,9 +538,10 @@ namespace Snapshots
             {
                 int batch = _jobBatch;
                 int seqLen = _jobSeqLen;
-                int rows = batch * seqLen;
-                int b0 = global::Deepbox.CompilerServices.Workers.Split(batch, part, parts);
-                int b1 = global::Deepbox.CompilerServices.Workers.Split(batch, part + 1, parts);
+                int rows = _lengths.Rows;
+                // The part's sequences [b0, b1): equal shares of the batch, or with lengths of the steps (longest sequences first).
+                int b0 = _lengths.Split(part, parts);
+                int b1 = _lengths.Split(part + 1, parts);
                 switch (_job)
                 {
                     case 0: // (0) layer 0, forward
@@ -483,26 +556,29 @@ namespace Snapshots
                             int t0 = s0; // the chunk's time steps [t0, t1)
                             int t1 = s1;
                             // The input products of this part's sequences: one call when they are the whole batch (the chunk's rows
-                            // are then contiguous), else one per time step.
+                            // are then contiguous), else one per time step, for the sequences that have it.
                             if (b1 - b0 == batch)
                             {
-                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K4_N24_P24(_jobInput.AsSpan(t0 * batch * 4), 4, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (t0 * batch * 24)), (t1 - t0) * batch);
+                                int r0 = _lengths.Row(t0);
+                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K4_N24_P24(_jobInput.AsSpan(r0 * 4), 4, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (r0 * 24)), _lengths.Row(t1) - r0);
                             }
                             else
                             {
                                 for (int t = t0; t < t1; t++)
                                 {
-                                    global::Deepbox.Generated.Snapshots.Kernels.Dense_K4_N24_P24(_jobInput.AsSpan(((t * batch) + b0) * 4), 4, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (((t * batch) + b0) * 24)), b1 - b0);
+                                    int row = _lengths.Row(t) + b0;
+                                    int count = _lengths.End(t, b0, b1) - b0;
+                                    if (count > 0) global::Deepbox.Generated.Snapshots.Kernels.Dense_K4_N24_P24(_jobInput.AsSpan(row * 4), 4, W._w0_0_ih, W._b0_0, _gx0.AsSpan(gx + (row * 24)), count);
                                 }
                             }
 
-                            global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H8(_gx0.AsSpan(gx), W._w0_0_hh, W._bhn0_0, _h0_0.AsSpan(0), _aux0.AsSpan(0), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, s0, s1, b0, b1);
+                            global::Deepbox.Generated.Snapshots.Kernels.GruSequence_H8(_gx0.AsSpan(gx), W._w0_0_hh, W._bhn0_0, _h0_0.AsSpan(0), _aux0.AsSpan(0), _seq0_0.AsSpan(0), 8, batch, seqLen, reverse: false, s0, s1, b0, b1, _lengths.Steps);
                         }
                         break;
                     }
                     case 1: // (0) layer 0, forward, back through time
                     {
-                        global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H8(_gx0.AsSpan(0), _aux0.AsSpan(0), _h0_0.AsSpan(0), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false, b0, b1);
+                        global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H8(_gx0.AsSpan(0), _aux0.AsSpan(0), _h0_0.AsSpan(0), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false, b0, b1, _lengths.Steps);
                         if (_inputGrad) // the layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step
                         {
                             if (b1 - b0 == batch)
@@ -513,7 +589,9 @@ namespace Snapshots
                             {
                                 for (int t = 0; t < seqLen; t++)
                                 {
-                                    global::Deepbox.Generated.Snapshots.Kernels.Dense_K24_N8_Zero(_dG0.AsSpan(((t * batch) + b0) * 24), 24, _wT0_0_ih, default, _d_x.AsSpan(((t * batch) + b0) * 8), b1 - b0);
+                                    int row = _lengths.Row(t) + b0;
+                                    int count = _lengths.End(t, b0, b1) - b0;
+                                    if (count > 0) global::Deepbox.Generated.Snapshots.Kernels.Dense_K24_N8_Zero(_dG0.AsSpan(row * 24), 24, _wT0_0_ih, default, _d_x.AsSpan(row * 8), count);
                                 }
                             }
                         }
@@ -525,8 +603,22 @@ namespace Snapshots
                         int c0 = 1 * part / parts * 32;
                         int c1 = part + 1 == parts ? 24 : 1 * (part + 1) / parts * 32;
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K4_N24(_x, 4, _dG0, _gW, rows, c0, c1);
-                        if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N24(_seq0_0.AsSpan(0), 8, _dGh0.AsSpan(batch * 24), _gWh, (seqLen - 1) * batch, c0, c1);
-                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N24(_h0_0.AsSpan(0), 8, _dGh0, _gWh, batch, c0, c1);
+                        if (_lengths.IsRagged)
+                        {
+                            // With lengths, a step's previous hidden states are rows of the step before, a different number each step: a product per step.
+                            for (int t = 0; t < seqLen; t++)
+                            {
+                                int row = _lengths.Row(t);
+                                int count = _lengths.Row(t + 1) - row;
+                                if (t == 0) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N24(_h0_0.AsSpan(0), 8, _dGh0, _gWh, count, c0, c1);
+                                else global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N24(_seq0_0.AsSpan(_lengths.Row(t - 1) * 8), 8, _dGh0.AsSpan(row * 24), _gWh, count, c0, c1);
+                            }
+                        }
+                        else
+                        {
+                            if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N24(_seq0_0.AsSpan(0), 8, _dGh0.AsSpan(batch * 24), _gWh, (seqLen - 1) * batch, c0, c1);
+                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N24(_h0_0.AsSpan(0), 8, _dGh0, _gWh, batch, c0, c1);
+                        }
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 24, _gB, c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 24, _gBh, c0, c1);
                         // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
@@ -545,30 +637,32 @@ namespace Snapshots
                 W = weights;
                 _threads = threads;
                 _inputGrad = !gradInput.IsEmpty;
-                int rows = batch * seqLen;
+                int rows = _lengths.Rows; // as the forward pass laid them out
                 EnsureBackwardWorkspace(batch, seqLen);
                 PackTransposedWeights();
                 // The output gradient as rows of the last stage's output layout.
-                global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 8, 8, 8, 1, batch, seqLen, BatchFirst, _d_seq0_0);
+                if (_lengths.IsRagged) _lengths.ToRows(gradOutput, 8, 8, 8, 1, BatchFirst, _d_seq0_0, collapsed: false);
+                else global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 8, 8, 8, 1, batch, seqLen, BatchFirst, _d_seq0_0);
                 // (0) GRU(4, 8, num_layers=1)
                 BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
                 // The input gradient in the caller's layout.
                 if (!gradInput.IsEmpty)
                 {
-                    global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_d_x, 8, 4, 4, 1, batch, seqLen, BatchFirst, gradInput);
+                    if (_lengths.IsRagged) _lengths.FromRows(_d_x, 8, 4, 4, 1, BatchFirst, gradInput, collapsed: false);
+                    else global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_d_x, 8, 4, 4, 1, batch, seqLen, BatchFirst, gradInput);
                 }
             }
 
             /// <summary>(0) GRU(4, 8, num_layers=1) backward: layers top-down, each direction back through time, then its weight gradients.</summary>
             private void BackwardStage0(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
             {
-                int rows = batch * seqLen;
+                int rows = _lengths.Rows;
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 8).Clear();
-                if (!gradH.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(gradH.Slice(0), 8, _dh0, 8, 8, batch);
+                if (!gradH.IsEmpty) _lengths.StatesIn(gradH.Slice(0), 8, _dh0, 8, 1);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H8), then the gradient of the layer's input, split by sequences.
                 Fork(1, batch, seqLen, rowWork: 2 * 24 * 8 + (_inputGrad ? 2 * 24 * 8 : 0), last: false, chunks: true);
-                if (!gradH0.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.CopyRows(_dh0, 8, gradH0.Slice(0), 8, 8, batch);
+                if (!gradH0.IsEmpty) _lengths.StatesOut(_dh0, 8, gradH0.Slice(0), 8);
                 // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
                 // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
                 // thread computes it.

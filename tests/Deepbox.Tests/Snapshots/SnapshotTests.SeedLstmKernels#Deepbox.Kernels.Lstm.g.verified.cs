@@ -26,15 +26,16 @@ namespace Deepbox.Generated.Snapshots
         /// Gate gradients go to dG ([T, B, 32], gate-interleaved as the forward gates); dh and dc come in holding
         /// the final states' gradients and leave holding the initial states'. whhT is W_hh output-major, [32][8].
         /// Only sequences [bFirst, bEnd) are computed (a thread's share; each sequence's rows come out the same whichever
-        /// share computes them).
+        /// share computes them). steps: empty, or with lengths the first row of each step (SequenceLengths.Steps), as the forward
+        /// pass had them: a sequence's dh and dc wait untouched until its last step, and leave from its first.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void LstmBackward_H8(global::System.ReadOnlySpan<float> gates, global::System.ReadOnlySpan<float> cells, global::System.ReadOnlySpan<float> c0, global::System.ReadOnlySpan<float> whhT, global::System.ReadOnlySpan<float> dSeq, int seqStride, global::System.Span<float> dG, global::System.Span<float> dh, global::System.Span<float> dc, int batch, int seqLen, bool reverse, int bFirst, int bEnd)
+        public static void LstmBackward_H8(global::System.ReadOnlySpan<float> gates, global::System.ReadOnlySpan<float> cells, global::System.ReadOnlySpan<float> c0, global::System.ReadOnlySpan<float> whhT, global::System.ReadOnlySpan<float> dSeq, int seqStride, global::System.Span<float> dG, global::System.Span<float> dh, global::System.Span<float> dc, int batch, int seqLen, bool reverse, int bFirst, int bEnd, global::System.ReadOnlySpan<int> steps)
         {
             if (!V.IsHardwareAccelerated || KernelPaths.Vector128Only)
             {
                 // No AVX2 (or an Arm64 core): the same kernel on 128-bit halves, rather than emulated 256-bit vectors.
-                Kernels128.LstmBackward_H8(gates, cells, c0, whhT, dSeq, seqStride, dG, dh, dc, batch, seqLen, reverse, bFirst, bEnd);
+                Kernels128.LstmBackward_H8(gates, cells, c0, whhT, dSeq, seqStride, dG, dh, dc, batch, seqLen, reverse, bFirst, bEnd, steps);
                 return;
             }
 
@@ -49,15 +50,22 @@ namespace Deepbox.Generated.Snapshots
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
-                for (int b = bFirst; b < bEnd; b++)
+                // Step t's sequences are rows row0 + b. With lengths (steps not empty) the rows are packed, the batch sorted longest first:
+                // sequences [bFirst, end) have step t, and those from fresh on start at it from the initial state (a reverse direction starts
+                // at each sequence's last step). Without, every sequence has every step and starts at s = 0.
+                int row0 = steps.IsEmpty ? t * batch : steps[t];
+                int rowPrev = s == 0 ? 0 : steps.IsEmpty ? tPrev * batch : steps[tPrev];
+                int end = steps.IsEmpty ? bEnd : global::System.Math.Clamp(steps[t + 1] - row0, bFirst, bEnd);
+                int fresh = s == 0 ? bFirst : steps.IsEmpty ? bEnd : global::System.Math.Clamp(steps[tPrev + 1] - rowPrev, bFirst, bEnd);
+                for (int b = bFirst; b < end; b++)
                 {
-                    int row = (t * batch) + b;
+                    int row = row0 + b;
                     ref float dhRow = ref Unsafe.Add(ref dh0, b * 8);
                     ref float dyRow = ref Unsafe.Add(ref dSeq0, row * seqStride);
                     ref float dGRow = ref Unsafe.Add(ref dG0, row * 32);
                     ref float gRow = ref Unsafe.Add(ref gates0, row * 32);
                     ref float cRow = ref Unsafe.Add(ref cells0, row * 8);
-                    ref float cPrev = ref (s == 0 ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref cells0, ((tPrev * batch) + b) * 8));
+                    ref float cPrev = ref (b >= fresh ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref cells0, (rowPrev + b) * 8));
                     ref float dcRow = ref Unsafe.Add(ref dc0, b * 8);
                     for (int j = 0; j < 8; j += 8)
                     {
@@ -78,7 +86,7 @@ namespace Deepbox.Generated.Snapshots
                     }
                 }
                 // dh_prev = W_hh^T d(gates).
-                Dense_K32_N8_Zero(dG.Slice(((t * batch) + bFirst) * 32, (bEnd - bFirst) * 32), 32, whhT, default, dh.Slice(bFirst * 8), bEnd - bFirst);
+                Dense_K32_N8_Zero(dG.Slice((row0 + bFirst) * 32, (end - bFirst) * 32), 32, whhT, default, dh.Slice(bFirst * 8), end - bFirst);
             }
         }
 
@@ -93,15 +101,17 @@ namespace Deepbox.Generated.Snapshots
         /// Steps sFirst to sEnd (of seqLen, counted in the direction of the recurrence) only: the forward pass computes the input
         /// products a few steps ahead, while they are still in cache. Sequences bFirst to bEnd (of batch) only: other threads can
         /// run the others at the same time.
+        /// steps: empty, or with lengths the first row of each step (SequenceLengths.Steps): the rows are then packed, the batch sorted
+        /// longest first, and a sequence's steps past its length are neither computed nor written.
         /// Row (t, b) of seq (stride seqStride) receives h at t; h0 and c0 hold one row of 8 per sequence; aux receives c at every step.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void LstmSequence_H8(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> aux, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd)
+        public static void LstmSequence_H8(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> aux, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd, global::System.ReadOnlySpan<int> steps)
         {
             if (!V.IsHardwareAccelerated || KernelPaths.Vector128Only)
             {
                 // No AVX2 (or an Arm64 core): the same kernel on 128-bit halves, rather than emulated 256-bit vectors.
-                Kernels128.LstmSequence_H8(gx, whh, h0, c0, aux, seq, seqStride, batch, seqLen, reverse, sFirst, sEnd, bFirst, bEnd);
+                Kernels128.LstmSequence_H8(gx, whh, h0, c0, aux, seq, seqStride, batch, seqLen, reverse, sFirst, sEnd, bFirst, bEnd, steps);
                 return;
             }
 
@@ -115,25 +125,32 @@ namespace Deepbox.Generated.Snapshots
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
+                // Step t's sequences are rows row0 + b. With lengths (steps not empty) the rows are packed, the batch sorted longest first:
+                // sequences [bFirst, end) have step t, and those from fresh on start at it from the initial state (a reverse direction starts
+                // at each sequence's last step). Without, every sequence has every step and starts at s = 0.
+                int row0 = steps.IsEmpty ? t * batch : steps[t];
+                int rowPrev = s == 0 ? 0 : steps.IsEmpty ? tPrev * batch : steps[tPrev];
+                int end = steps.IsEmpty ? bEnd : global::System.Math.Clamp(steps[t + 1] - row0, bFirst, bEnd);
+                int fresh = s == 0 ? bFirst : steps.IsEmpty ? bEnd : global::System.Math.Clamp(steps[tPrev + 1] - rowPrev, bFirst, bEnd);
                 // Block by block of 8 hidden units, so the block's slice of W_hh stays in cache across the batch;
                 // 4 sequences at a time share each load of it, then one at a time.
                 for (int j = 0; j < 8; j += 8)
                 {
                     int col = j * 4; // this block's 4 gates start here in gx and whh rows
-                    for (int b = bFirst; b + 4 <= bEnd; b += 4)
+                    for (int b = bFirst; b + 4 <= end; b += 4)
                     {
                         // Two gates' 8-float vectors side by side are one 16-float vector: where Vector512 is accelerated the tile
                         // runs on those (half the instructions; on a core with full-width 512-bit FMA units, twice the FMAs), the same bits.
                         if (V512.IsHardwareAccelerated)
                         {
-                            ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                            ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
-                            ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                            ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 32);
-                            ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                            ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 32);
-                            ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                            ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 32);
+                            ref float hPrev0 = ref (b >= fresh ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, (rowPrev + b) * seqStride));
+                            ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
+                            ref float hPrev1 = ref ((b + 1) >= fresh ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, (rowPrev + (b + 1)) * seqStride));
+                            ref float gRow1 = ref Unsafe.Add(ref gx0, (row0 + (b + 1)) * 32);
+                            ref float hPrev2 = ref ((b + 2) >= fresh ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, (rowPrev + (b + 2)) * seqStride));
+                            ref float gRow2 = ref Unsafe.Add(ref gx0, (row0 + (b + 2)) * 32);
+                            ref float hPrev3 = ref ((b + 3) >= fresh ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, (rowPrev + (b + 3)) * seqStride));
+                            ref float gRow3 = ref Unsafe.Add(ref gx0, (row0 + (b + 3)) * 32);
                             // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
                             var aif0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
                             var ago0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
@@ -176,10 +193,10 @@ namespace Deepbox.Generated.Snapshots
                             // 16 vector registers: 4 sequences' 16 sums would go to the stack at every step of the loop; 2 at a time fit.
                             // Sequences b + 0 to b + 1.
                             {
-                                ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
-                                ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                                ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 32);
+                                ref float hPrev0 = ref (b >= fresh ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, (rowPrev + b) * seqStride));
+                                ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
+                                ref float hPrev1 = ref ((b + 1) >= fresh ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, (rowPrev + (b + 1)) * seqStride));
+                                ref float gRow1 = ref Unsafe.Add(ref gx0, (row0 + (b + 1)) * 32);
                                 // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
                                 Vec ai0 = Vec.Zero;
                                 Vec af0 = Vec.Zero;
@@ -219,10 +236,10 @@ namespace Deepbox.Generated.Snapshots
                             }
                             // Sequences b + 2 to b + 3.
                             {
-                                ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 32);
-                                ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                                ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 32);
+                                ref float hPrev0 = ref ((b + 2) >= fresh ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, (rowPrev + (b + 2)) * seqStride));
+                                ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + (b + 2)) * 32);
+                                ref float hPrev1 = ref ((b + 3) >= fresh ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, (rowPrev + (b + 3)) * seqStride));
+                                ref float gRow1 = ref Unsafe.Add(ref gx0, (row0 + (b + 3)) * 32);
                                 // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
                                 Vec ai0 = Vec.Zero;
                                 Vec af0 = Vec.Zero;
@@ -262,10 +279,10 @@ namespace Deepbox.Generated.Snapshots
                             }
                         }
                     }
-                    for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
+                    for (int b = end - ((end - bFirst) % 4); b < end; b++)
                     {
-                        ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
+                        ref float hPrev0 = ref (b >= fresh ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, (rowPrev + b) * seqStride));
+                        ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
                         // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
                         Vec ai0 = Vec.Zero;
                         Vec af0 = Vec.Zero;
@@ -290,7 +307,7 @@ namespace Deepbox.Generated.Snapshots
                         V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ag0, ref gRow0, (nuint)(col + 16));
                         V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) + ao0, ref gRow0, (nuint)(col + 24));
                     }
-                    LstmUpdate_H8(ref gx0, ref aux0, ref seq0, ref c00, seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);
+                    LstmUpdate_H8(ref gx0, ref aux0, ref seq0, ref c00, seqStride, row0, rowPrev, fresh, j, bFirst, end);
                 }
             }
         }
@@ -361,12 +378,12 @@ namespace Deepbox.Generated.Snapshots
         }
 
         /// <summary>
-        /// The cell update of the block of 8 hidden units at j, for sequences bFirst to bEnd of step t, from the sums the product
+        /// The cell update of the block of 8 hidden units at j, for sequences bFirst to bEnd of a step (rows row0 + b; those from fresh on start from the initial state), from the sums the product
         /// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the
         /// JIT) crowded the product loop's registers and an accumulator went to the stack.
         /// </summary>
         [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private static void LstmUpdate_H8(ref float gx0, ref float aux0, ref float seq0, ref float c00, int seqStride, int batch, int t, int tPrev, bool first, int j, int bFirst, int bEnd)
+        private static void LstmUpdate_H8(ref float gx0, ref float aux0, ref float seq0, ref float c00, int seqStride, int row0, int rowPrev, int fresh, int j, int bFirst, int bEnd)
         {
             int col = j * 4;
             // The gates, activated in place: i, f and o through the sigmoid, g through tanh.
@@ -374,7 +391,7 @@ namespace Deepbox.Generated.Snapshots
             // instructions of two 8-float ones, which is what bounds this loop; the same bits).
             for (int b = bFirst; b < bEnd; b++)
             {
-                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
+                ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
                 if (V512.IsHardwareAccelerated)
                 {
                     V512.StoreUnsafe(Act.Sigmoid(V512.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
@@ -389,10 +406,10 @@ namespace Deepbox.Generated.Snapshots
             }
             for (int b = bFirst; b < bEnd; b++)
             {
-                ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
-                ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
-                ref float cPrev0 = ref (first ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 8));
+                ref float hNext0 = ref Unsafe.Add(ref seq0, (row0 + b) * seqStride);
+                ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
+                ref float auxRow0 = ref Unsafe.Add(ref aux0, (row0 + b) * 8);
+                ref float cPrev0 = ref (b >= fresh ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref aux0, (rowPrev + b) * 8));
                 Vec cNext0 = Flush(V.FusedMultiplyAdd(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)), V.LoadUnsafe(ref cPrev0, (nuint)j), V.LoadUnsafe(ref gRow0, (nuint)col) * V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
                 V.StoreUnsafe(cNext0, ref auxRow0, (nuint)j);
                 V.StoreUnsafe(Flush(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) * Act.Tanh(cNext0)), ref hNext0, (nuint)j);
@@ -422,10 +439,11 @@ namespace Deepbox.Generated.Snapshots
         /// Gate gradients go to dG ([T, B, 32], gate-interleaved as the forward gates); dh and dc come in holding
         /// the final states' gradients and leave holding the initial states'. whhT is W_hh output-major, [32][8].
         /// Only sequences [bFirst, bEnd) are computed (a thread's share; each sequence's rows come out the same whichever
-        /// share computes them).
+        /// share computes them). steps: empty, or with lengths the first row of each step (SequenceLengths.Steps), as the forward
+        /// pass had them: a sequence's dh and dc wait untouched until its last step, and leave from its first.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void LstmBackward_H8(global::System.ReadOnlySpan<float> gates, global::System.ReadOnlySpan<float> cells, global::System.ReadOnlySpan<float> c0, global::System.ReadOnlySpan<float> whhT, global::System.ReadOnlySpan<float> dSeq, int seqStride, global::System.Span<float> dG, global::System.Span<float> dh, global::System.Span<float> dc, int batch, int seqLen, bool reverse, int bFirst, int bEnd)
+        public static void LstmBackward_H8(global::System.ReadOnlySpan<float> gates, global::System.ReadOnlySpan<float> cells, global::System.ReadOnlySpan<float> c0, global::System.ReadOnlySpan<float> whhT, global::System.ReadOnlySpan<float> dSeq, int seqStride, global::System.Span<float> dG, global::System.Span<float> dh, global::System.Span<float> dc, int batch, int seqLen, bool reverse, int bFirst, int bEnd, global::System.ReadOnlySpan<int> steps)
         {
             ref float gates0 = ref MemoryMarshal.GetReference(gates);
             ref float cells0 = ref MemoryMarshal.GetReference(cells);
@@ -438,15 +456,22 @@ namespace Deepbox.Generated.Snapshots
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
-                for (int b = bFirst; b < bEnd; b++)
+                // Step t's sequences are rows row0 + b. With lengths (steps not empty) the rows are packed, the batch sorted longest first:
+                // sequences [bFirst, end) have step t, and those from fresh on start at it from the initial state (a reverse direction starts
+                // at each sequence's last step). Without, every sequence has every step and starts at s = 0.
+                int row0 = steps.IsEmpty ? t * batch : steps[t];
+                int rowPrev = s == 0 ? 0 : steps.IsEmpty ? tPrev * batch : steps[tPrev];
+                int end = steps.IsEmpty ? bEnd : global::System.Math.Clamp(steps[t + 1] - row0, bFirst, bEnd);
+                int fresh = s == 0 ? bFirst : steps.IsEmpty ? bEnd : global::System.Math.Clamp(steps[tPrev + 1] - rowPrev, bFirst, bEnd);
+                for (int b = bFirst; b < end; b++)
                 {
-                    int row = (t * batch) + b;
+                    int row = row0 + b;
                     ref float dhRow = ref Unsafe.Add(ref dh0, b * 8);
                     ref float dyRow = ref Unsafe.Add(ref dSeq0, row * seqStride);
                     ref float dGRow = ref Unsafe.Add(ref dG0, row * 32);
                     ref float gRow = ref Unsafe.Add(ref gates0, row * 32);
                     ref float cRow = ref Unsafe.Add(ref cells0, row * 8);
-                    ref float cPrev = ref (s == 0 ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref cells0, ((tPrev * batch) + b) * 8));
+                    ref float cPrev = ref (b >= fresh ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref cells0, (rowPrev + b) * 8));
                     ref float dcRow = ref Unsafe.Add(ref dc0, b * 8);
                     for (int j = 0; j < 8; j += 8)
                     {
@@ -467,7 +492,7 @@ namespace Deepbox.Generated.Snapshots
                     }
                 }
                 // dh_prev = W_hh^T d(gates).
-                Dense_K32_N8_Zero(dG.Slice(((t * batch) + bFirst) * 32, (bEnd - bFirst) * 32), 32, whhT, default, dh.Slice(bFirst * 8), bEnd - bFirst);
+                Dense_K32_N8_Zero(dG.Slice((row0 + bFirst) * 32, (end - bFirst) * 32), 32, whhT, default, dh.Slice(bFirst * 8), end - bFirst);
             }
         }
 
@@ -482,10 +507,12 @@ namespace Deepbox.Generated.Snapshots
         /// Steps sFirst to sEnd (of seqLen, counted in the direction of the recurrence) only: the forward pass computes the input
         /// products a few steps ahead, while they are still in cache. Sequences bFirst to bEnd (of batch) only: other threads can
         /// run the others at the same time.
+        /// steps: empty, or with lengths the first row of each step (SequenceLengths.Steps): the rows are then packed, the batch sorted
+        /// longest first, and a sequence's steps past its length are neither computed nor written.
         /// Row (t, b) of seq (stride seqStride) receives h at t; h0 and c0 hold one row of 8 per sequence; aux receives c at every step.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void LstmSequence_H8(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> aux, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd)
+        public static void LstmSequence_H8(global::System.Span<float> gx, global::System.ReadOnlySpan<float> whh, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> aux, global::System.Span<float> seq, int seqStride, int batch, int seqLen, bool reverse, int sFirst, int sEnd, int bFirst, int bEnd, global::System.ReadOnlySpan<int> steps)
         {
             ref float gx0 = ref MemoryMarshal.GetReference(gx);
             ref float whh0 = ref MemoryMarshal.GetReference(whh);
@@ -497,21 +524,28 @@ namespace Deepbox.Generated.Snapshots
             {
                 int t = reverse ? seqLen - 1 - s : s;
                 int tPrev = reverse ? t + 1 : t - 1;
+                // Step t's sequences are rows row0 + b. With lengths (steps not empty) the rows are packed, the batch sorted longest first:
+                // sequences [bFirst, end) have step t, and those from fresh on start at it from the initial state (a reverse direction starts
+                // at each sequence's last step). Without, every sequence has every step and starts at s = 0.
+                int row0 = steps.IsEmpty ? t * batch : steps[t];
+                int rowPrev = s == 0 ? 0 : steps.IsEmpty ? tPrev * batch : steps[tPrev];
+                int end = steps.IsEmpty ? bEnd : global::System.Math.Clamp(steps[t + 1] - row0, bFirst, bEnd);
+                int fresh = s == 0 ? bFirst : steps.IsEmpty ? bEnd : global::System.Math.Clamp(steps[tPrev + 1] - rowPrev, bFirst, bEnd);
                 // Block by block of 8 hidden units, so the block's slice of W_hh stays in cache across the batch;
                 // 4 sequences at a time share each load of it, then one at a time.
                 for (int j = 0; j < 8; j += 8)
                 {
                     int col = j * 4; // this block's 4 gates start here in gx and whh rows
-                    for (int b = bFirst; b + 4 <= bEnd; b += 4)
+                    for (int b = bFirst; b + 4 <= end; b += 4)
                     {
-                        ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
-                        ref float hPrev1 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 1)) * seqStride));
-                        ref float gRow1 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 1)) * 32);
-                        ref float hPrev2 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 2)) * seqStride));
-                        ref float gRow2 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 2)) * 32);
-                        ref float hPrev3 = ref (s == 0 ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + (b + 3)) * seqStride));
-                        ref float gRow3 = ref Unsafe.Add(ref gx0, ((t * batch) + (b + 3)) * 32);
+                        ref float hPrev0 = ref (b >= fresh ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, (rowPrev + b) * seqStride));
+                        ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
+                        ref float hPrev1 = ref ((b + 1) >= fresh ? ref Unsafe.Add(ref h00, (b + 1) * 8) : ref Unsafe.Add(ref seq0, (rowPrev + (b + 1)) * seqStride));
+                        ref float gRow1 = ref Unsafe.Add(ref gx0, (row0 + (b + 1)) * 32);
+                        ref float hPrev2 = ref ((b + 2) >= fresh ? ref Unsafe.Add(ref h00, (b + 2) * 8) : ref Unsafe.Add(ref seq0, (rowPrev + (b + 2)) * seqStride));
+                        ref float gRow2 = ref Unsafe.Add(ref gx0, (row0 + (b + 2)) * 32);
+                        ref float hPrev3 = ref ((b + 3) >= fresh ? ref Unsafe.Add(ref h00, (b + 3) * 8) : ref Unsafe.Add(ref seq0, (rowPrev + (b + 3)) * seqStride));
+                        ref float gRow3 = ref Unsafe.Add(ref gx0, (row0 + (b + 3)) * 32);
                         // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
                         Vec ai0 = Vec.Zero;
                         Vec af0 = Vec.Zero;
@@ -575,10 +609,10 @@ namespace Deepbox.Generated.Snapshots
                         V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 16)) + ag3, ref gRow3, (nuint)(col + 16));
                         V.StoreUnsafe(V.LoadUnsafe(ref gRow3, (nuint)(col + 24)) + ao3, ref gRow3, (nuint)(col + 24));
                     }
-                    for (int b = bEnd - ((bEnd - bFirst) % 4); b < bEnd; b++)
+                    for (int b = end - ((end - bFirst) % 4); b < end; b++)
                     {
-                        ref float hPrev0 = ref (s == 0 ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, ((tPrev * batch) + b) * seqStride));
-                        ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
+                        ref float hPrev0 = ref (b >= fresh ? ref Unsafe.Add(ref h00, b * 8) : ref Unsafe.Add(ref seq0, (rowPrev + b) * seqStride));
+                        ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
                         // W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).
                         Vec ai0 = Vec.Zero;
                         Vec af0 = Vec.Zero;
@@ -603,7 +637,7 @@ namespace Deepbox.Generated.Snapshots
                         V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 16)) + ag0, ref gRow0, (nuint)(col + 16));
                         V.StoreUnsafe(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) + ao0, ref gRow0, (nuint)(col + 24));
                     }
-                    LstmUpdate_H8(ref gx0, ref aux0, ref seq0, ref c00, seqStride, batch, t, tPrev, s == 0, j, bFirst, bEnd);
+                    LstmUpdate_H8(ref gx0, ref aux0, ref seq0, ref c00, seqStride, row0, rowPrev, fresh, j, bFirst, end);
                 }
             }
         }
@@ -667,18 +701,18 @@ namespace Deepbox.Generated.Snapshots
         }
 
         /// <summary>
-        /// The cell update of the block of 8 hidden units at j, for sequences bFirst to bEnd of step t, from the sums the product
+        /// The cell update of the block of 8 hidden units at j, for sequences bFirst to bEnd of a step (rows row0 + b; those from fresh on start from the initial state), from the sums the product
         /// passes left in memory. A method of its own: inlined, its activation constants (hoisted out of every loop by the
         /// JIT) crowded the product loop's registers and an accumulator went to the stack.
         /// </summary>
         [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private static void LstmUpdate_H8(ref float gx0, ref float aux0, ref float seq0, ref float c00, int seqStride, int batch, int t, int tPrev, bool first, int j, int bFirst, int bEnd)
+        private static void LstmUpdate_H8(ref float gx0, ref float aux0, ref float seq0, ref float c00, int seqStride, int row0, int rowPrev, int fresh, int j, int bFirst, int bEnd)
         {
             int col = j * 4;
             // The gates, activated in place: i, f and o through the sigmoid, g through tanh.
             for (int b = bFirst; b < bEnd; b++)
             {
-                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
+                ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
                 V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
                 V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8))), ref gRow0, (nuint)(col + 8));
                 V.StoreUnsafe(Act.Tanh(V.LoadUnsafe(ref gRow0, (nuint)(col + 16))), ref gRow0, (nuint)(col + 16));
@@ -686,10 +720,10 @@ namespace Deepbox.Generated.Snapshots
             }
             for (int b = bFirst; b < bEnd; b++)
             {
-                ref float hNext0 = ref Unsafe.Add(ref seq0, ((t * batch) + b) * seqStride);
-                ref float gRow0 = ref Unsafe.Add(ref gx0, ((t * batch) + b) * 32);
-                ref float auxRow0 = ref Unsafe.Add(ref aux0, ((t * batch) + b) * 8);
-                ref float cPrev0 = ref (first ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref aux0, ((tPrev * batch) + b) * 8));
+                ref float hNext0 = ref Unsafe.Add(ref seq0, (row0 + b) * seqStride);
+                ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
+                ref float auxRow0 = ref Unsafe.Add(ref aux0, (row0 + b) * 8);
+                ref float cPrev0 = ref (b >= fresh ? ref Unsafe.Add(ref c00, b * 8) : ref Unsafe.Add(ref aux0, (rowPrev + b) * 8));
                 Vec cNext0 = Flush(V.FusedMultiplyAdd(V.LoadUnsafe(ref gRow0, (nuint)(col + 8)), V.LoadUnsafe(ref cPrev0, (nuint)j), V.LoadUnsafe(ref gRow0, (nuint)col) * V.LoadUnsafe(ref gRow0, (nuint)(col + 16))));
                 V.StoreUnsafe(cNext0, ref auxRow0, (nuint)j);
                 V.StoreUnsafe(Flush(V.LoadUnsafe(ref gRow0, (nuint)(col + 24)) * Act.Tanh(cNext0)), ref hNext0, (nuint)j);
