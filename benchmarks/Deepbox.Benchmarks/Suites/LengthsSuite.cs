@@ -1,0 +1,374 @@
+// Issue 19's variable-length rows: W1's and W3's LSTM(16, 64), B = 32, T = 64, on sequences of lengths drawn in
+// [T/4, T] (seeded). Deepbox runs them with Forward(input, batch, seqLen, lengths, output): the rows packed by length as
+// PyTorch's PackedSequence packs them, each sequence advancing through its own steps only. libtorch runs the same
+// batch as PyTorch users do: pack_padded_sequence(enforce_sorted=False), nn.LSTM, pad_packed_sequence(total_length=T).
+// The "padded" rows run every sequence the full T steps (no lengths): the cost of ignoring the lengths, and the
+// reference for "the time follows the valid steps".
+using System;
+using System.Linq;
+using BenchmarkDotNet.Attributes;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Deepbox.Benchmarks.Suites;
+
+using Tensor = TorchSharp.torch.Tensor;
+
+/// <summary>The lengths both suites use: seeded, uniform in [T/4, T], in no particular order.</summary>
+public static class LengthsWorkload
+{
+    /// <summary>The workload the lengths apply to (W1's sizes; W3 is the same model trained).</summary>
+    public static Workload Shape => Workload.ByName(nameof(W1_Lstm));
+
+    /// <summary>Each sequence's length.</summary>
+    public static int[] Lengths { get; } = Create();
+
+    /// <summary>The valid steps over all steps: the share of the padded work a lengths pass has to do.</summary>
+    public static double ValidFraction => Lengths.Sum() / (double)(Shape.Batch * Shape.SeqLen);
+
+    private static int[] Create()
+    {
+        Workload w = Shape;
+        var rng = new Random(19);
+        return Enumerable.Range(0, w.Batch).Select(_ => rng.Next(w.SeqLen / 4, w.SeqLen + 1)).ToArray();
+    }
+
+    /// <summary>Zeros past each sequence's length of a batch-first <c>[B, T, F]</c> array (what a lengths pass outputs there).</summary>
+    public static float[] Masked(float[] values, int features)
+    {
+        Workload w = Shape;
+        float[] result = (float[])values.Clone();
+        for (int b = 0; b < w.Batch; b++)
+        {
+            result.AsSpan(((b * w.SeqLen) + Lengths[b]) * features, (w.SeqLen - Lengths[b]) * features).Clear();
+        }
+
+        return result;
+    }
+}
+
+/// <summary>
+/// W1_Lstm_Lengths: one forward pass of W1's LSTM(16, 64) over 32 sequences padded to 64 steps, with
+/// <see cref="LengthsWorkload.Lengths"/>. Each peer's setup checks its output against libtorch's packed pass.
+/// </summary>
+[MemoryDiagnoser]
+public class W1_Lstm_Lengths : IDisposable
+{
+    private W1Lstm _model = null!;
+    private float[] _input = [];
+    private float[] _output = [];
+    private int[] _lengths = [];
+    private int _batch;
+    private int _seqLen;
+    private TorchPacked? _torch;
+
+    /// <summary>Deepbox with lengths, 1 thread.</summary>
+    [GlobalSetup(Targets = [nameof(Deepbox), nameof(Padded)])]
+    public void SetupDeepbox() => Prepare(threads: 1);
+
+    /// <summary>Deepbox with lengths, 2 threads.</summary>
+    [GlobalSetup(Targets = [nameof(Deepbox_2T), nameof(Padded_2T)])]
+    public void SetupDeepbox2() => Prepare(threads: 2);
+
+    /// <summary>libtorch packed, 1 thread.</summary>
+    [GlobalSetup(Target = nameof(LibTorchPacked_1T))]
+    public void SetupTorch1() => _torch = TorchPacked.Create(training: false, threads: 1);
+
+    /// <summary>libtorch packed, 2 threads.</summary>
+    [GlobalSetup(Target = nameof(LibTorchPacked_2T))]
+    public void SetupTorch2() => _torch = TorchPacked.Create(training: false, threads: 2);
+
+    /// <summary>Deepbox: the span <c>Forward</c> with lengths.</summary>
+    [Benchmark(Baseline = true)]
+    public void Deepbox() => _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+
+    /// <summary>Deepbox with lengths on 2 threads.</summary>
+    [Benchmark]
+    public void Deepbox_2T() => _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+
+    /// <summary>Deepbox without lengths: every sequence the full T steps.</summary>
+    [Benchmark]
+    public void Padded() => _model.Forward(_input, _batch, _seqLen, _output);
+
+    /// <summary>Deepbox without lengths on 2 threads.</summary>
+    [Benchmark]
+    public void Padded_2T() => _model.Forward(_input, _batch, _seqLen, _output);
+
+    /// <summary>libtorch 2.10: <c>pack_padded_sequence</c>, <c>nn.LSTM</c>, <c>pad_packed_sequence</c> under <c>no_grad</c>, 1 thread.</summary>
+    [Benchmark]
+    public void LibTorchPacked_1T() => _torch!.Forward();
+
+    /// <summary>libtorch packed, 2 threads.</summary>
+    [Benchmark]
+    public void LibTorchPacked_2T() => _torch!.Forward();
+
+    /// <summary>Frees libtorch's module and tensors.</summary>
+    [GlobalCleanup]
+    public void Dispose()
+    {
+        _torch?.Dispose();
+        _torch = null;
+        GC.SuppressFinalize(this);
+    }
+
+    private void Prepare(int threads)
+    {
+        Workload w = LengthsWorkload.Shape;
+        Fixture fixture = Fixture.Create(w);
+        _model = (W1Lstm)fixture.CreateDeepboxModel();
+        _model.Eval();
+        _model.Threads = threads;
+        (_batch, _seqLen) = (w.Batch, w.SeqLen);
+        _input = (float[])fixture.Input.Clone();
+        _output = new float[w.Batch * w.SeqLen * w.HiddenSize];
+        _lengths = (int[])LengthsWorkload.Lengths.Clone();
+        _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+        using TorchPacked reference = TorchPacked.Create(training: false, threads: 1);
+        Checks.Require($"{nameof(W1_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against libtorch's packed pass", Fixture.MaxAbsDiff(_output, reference.Output()));
+    }
+}
+
+/// <summary>
+/// W3_Lstm_Lengths: one training step of W3's LSTM(16, 64) with <see cref="LengthsWorkload.Lengths"/>: span
+/// <c>Forward</c> with lengths, <c>Losses.Mse</c> masked by the lengths, span <c>Backward</c>, <c>Adam.Step</c>.
+/// libtorch: packed forward, the same masked mean, <c>backward</c>, <c>Adam.step</c>. The setup checks the loss and every
+/// gradient against libtorch's.
+/// </summary>
+[MemoryDiagnoser]
+public class W3_Lstm_Lengths : IDisposable
+{
+    private W3Lstm _model = null!;
+    private Adam _optimizer = null!;
+    private float[] _input = [];
+    private float[] _target = [];
+    private float[] _output = [];
+    private float[] _gradOutput = [];
+    private int[] _lengths = [];
+    private int _batch;
+    private int _seqLen;
+    private bool _padded;
+    private TorchPacked? _torch;
+
+    /// <summary>Deepbox with lengths, 1 thread.</summary>
+    [GlobalSetup(Target = nameof(Deepbox))]
+    public void SetupDeepbox() => Prepare(threads: 1, padded: false);
+
+    /// <summary>Deepbox with lengths, 2 threads.</summary>
+    [GlobalSetup(Target = nameof(Deepbox_2T))]
+    public void SetupDeepbox2() => Prepare(threads: 2, padded: false);
+
+    /// <summary>Deepbox without lengths, 1 thread.</summary>
+    [GlobalSetup(Target = nameof(Padded))]
+    public void SetupPadded() => Prepare(threads: 1, padded: true);
+
+    /// <summary>Deepbox without lengths, 2 threads.</summary>
+    [GlobalSetup(Target = nameof(Padded_2T))]
+    public void SetupPadded2() => Prepare(threads: 2, padded: true);
+
+    /// <summary>libtorch packed, 1 thread.</summary>
+    [GlobalSetup(Target = nameof(LibTorchPacked_1T))]
+    public void SetupTorch1() => _torch = TorchPacked.Create(training: true, threads: 1);
+
+    /// <summary>libtorch packed, 2 threads.</summary>
+    [GlobalSetup(Target = nameof(LibTorchPacked_2T))]
+    public void SetupTorch2() => _torch = TorchPacked.Create(training: true, threads: 2);
+
+    /// <summary>Deepbox: a training step with lengths.</summary>
+    [Benchmark(Baseline = true)]
+    public void Deepbox() => TrainingStep();
+
+    /// <summary>Deepbox: a training step with lengths on 2 threads.</summary>
+    [Benchmark]
+    public void Deepbox_2T() => TrainingStep();
+
+    /// <summary>Deepbox: a training step without lengths (every sequence the full T steps).</summary>
+    [Benchmark]
+    public void Padded() => TrainingStep();
+
+    /// <summary>Deepbox: a training step without lengths on 2 threads.</summary>
+    [Benchmark]
+    public void Padded_2T() => TrainingStep();
+
+    /// <summary>libtorch 2.10: packed forward, masked MSE, <c>backward</c>, <c>Adam.step</c>; 1 thread.</summary>
+    [Benchmark]
+    public void LibTorchPacked_1T() => _torch!.TrainingStep();
+
+    /// <summary>libtorch packed training step, 2 threads.</summary>
+    [Benchmark]
+    public void LibTorchPacked_2T() => _torch!.TrainingStep();
+
+    /// <summary>Frees libtorch's module and tensors.</summary>
+    [GlobalCleanup]
+    public void Dispose()
+    {
+        _torch?.Dispose();
+        _torch = null;
+        GC.SuppressFinalize(this);
+    }
+
+    private void Prepare(int threads, bool padded)
+    {
+        Workload w = LengthsWorkload.Shape;
+        Fixture fixture = Fixture.Create(Workload.ByName(nameof(W3_Lstm)));
+        _model = (W3Lstm)fixture.CreateDeepboxModel();
+        _model.Threads = threads;
+        _model.Train();
+        _optimizer = new Adam(_model, 1e-3f);
+        (_batch, _seqLen, _padded) = (w.Batch, w.SeqLen, padded);
+        _input = (float[])fixture.Input.Clone();
+        _target = (float[])fixture.Target.Clone();
+        _output = new float[w.Batch * w.SeqLen * w.HiddenSize];
+        _gradOutput = new float[_output.Length];
+        _lengths = (int[])LengthsWorkload.Lengths.Clone();
+        if (!padded)
+        {
+            _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+            float loss = Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
+            _model.ZeroGrad();
+            _model.Backward(_gradOutput, default);
+            using TorchPacked reference = TorchPacked.Create(training: true, threads: 1);
+            (float torchLoss, System.Collections.Generic.Dictionary<string, float[]> gradients) = reference.LossAndGradients();
+            string label = $"{nameof(W3_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}";
+            Checks.Require(label, "loss against libtorch's packed pass", MathF.Abs(loss - torchLoss));
+            foreach ((string name, Parameter p) in _model.NamedParameters())
+            {
+                Checks.RequireRelative(label, $"gradient of {name} against libtorch's packed pass", p.Grad.AsSpan(), gradients[name]);
+            }
+
+            _model.ZeroGrad();
+        }
+    }
+
+    private void TrainingStep()
+    {
+        if (_padded)
+        {
+            _model.Forward(_input, _batch, _seqLen, _output);
+            Losses.Mse(_output, _target, _gradOutput);
+        }
+        else
+        {
+            _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+            Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
+        }
+
+        _optimizer.ZeroGrad();
+        _model.Backward(_gradOutput, default);
+        _optimizer.Step();
+    }
+}
+
+/// <summary>
+/// libtorch's packed path as PyTorch users write it: <c>pack_padded_sequence(x, lengths, batch_first=True,
+/// enforce_sorted=False)</c>, <c>nn.LSTM</c>, <c>pad_packed_sequence(..., batch_first=True, total_length=T)</c>; in
+/// training, the MSE over the valid steps only (the mean of the squared errors where the mask is set), <c>backward</c>
+/// and <c>Adam.step</c>. The weights are the W1 (or W3) fixture's.
+/// </summary>
+internal sealed class TorchPacked : IDisposable
+{
+    private readonly LSTM _module;
+    private readonly optim.Optimizer? _optimizer;
+    private readonly Tensor _x;
+    private readonly Tensor _target;
+    private readonly Tensor _mask;
+    private readonly Tensor _lengths;
+    private readonly Tensor _h0;
+    private readonly Tensor _c0;
+    private readonly int _seqLen;
+
+    private TorchPacked(Fixture fixture, bool training, int threads)
+    {
+        Peers.TorchSetup.SetThreads(threads);
+        Workload w = fixture.Workload;
+        _seqLen = w.SeqLen;
+        _module = nn.LSTM(w.InputSize, w.HiddenSize, numLayers: 1, bias: true, batchFirst: true);
+        Peers.TorchSetup.CopyWeights(_module, fixture, cell: false);
+        if (training)
+        {
+            _module.train();
+            _optimizer = torch.optim.Adam(_module.parameters(), lr: 1e-3);
+        }
+        else
+        {
+            _module.eval();
+        }
+
+        _x = torch.tensor(fixture.Input, [w.Batch, w.SeqLen, w.InputSize]);
+        _target = torch.tensor(fixture.Target.Length == 0 ? new float[w.Batch * w.SeqLen * w.HiddenSize] : fixture.Target, [w.Batch, w.SeqLen, w.HiddenSize]);
+        float[] mask = LengthsWorkload.Masked(Enumerable.Repeat(1f, w.Batch * w.SeqLen * w.HiddenSize).ToArray(), w.HiddenSize);
+        _mask = torch.tensor(mask, [w.Batch, w.SeqLen, w.HiddenSize]).to_type(ScalarType.Bool);
+        _lengths = torch.tensor(LengthsWorkload.Lengths.Select(l => (long)l).ToArray());
+        _h0 = torch.zeros(1, w.Batch, w.HiddenSize);
+        _c0 = torch.zeros(1, w.Batch, w.HiddenSize);
+    }
+
+    /// <summary>The module for the forward (W1) or training (W3) workload, on <paramref name="threads"/> threads.</summary>
+    public static TorchPacked Create(bool training, int threads) =>
+        new(Fixture.Create(Workload.ByName(training ? nameof(W3_Lstm) : nameof(W1_Lstm))), training, threads);
+
+    /// <summary>One packed forward pass under <c>no_grad</c>; the output is freed at once.</summary>
+    public void Forward()
+    {
+        using DisposeScope scope = torch.NewDisposeScope();
+        using (torch.no_grad())
+        {
+            Packed();
+        }
+    }
+
+    /// <summary>The padded output of one packed pass, <c>[B, T, H]</c>.</summary>
+    public float[] Output()
+    {
+        using DisposeScope scope = torch.NewDisposeScope();
+        using (torch.no_grad())
+        {
+            return Peers.TorchSetup.Values(Packed());
+        }
+    }
+
+    /// <summary>One training step.</summary>
+    public void TrainingStep()
+    {
+        using DisposeScope scope = torch.NewDisposeScope();
+        _optimizer!.zero_grad();
+        Loss(Packed()).backward();
+        _optimizer.step();
+    }
+
+    /// <summary>The loss and every parameter's gradient of one step (no optimizer step).</summary>
+    public (float Loss, System.Collections.Generic.Dictionary<string, float[]> Gradients) LossAndGradients()
+    {
+        using DisposeScope scope = torch.NewDisposeScope();
+        _optimizer!.zero_grad();
+        Tensor loss = Loss(Packed());
+        loss.backward();
+        var gradients = _module.named_parameters().ToDictionary(p => p.name, p => Peers.TorchSetup.Values(p.parameter.grad!));
+        _optimizer.zero_grad();
+        return (loss.item<float>(), gradients);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (Tensor t in new[] { _x, _target, _mask, _lengths, _h0, _c0 })
+        {
+            t.Dispose();
+        }
+
+        _optimizer?.Dispose();
+        _module.Dispose();
+    }
+
+    private Tensor Loss(Tensor output) => nn.functional.mse_loss(output.masked_select(_mask), _target.masked_select(_mask));
+
+    private Tensor Packed()
+    {
+        using nn.utils.rnn.PackedSequence packed = nn.utils.rnn.pack_padded_sequence(_x, _lengths, batch_first: true, enforce_sorted: false);
+        (nn.utils.rnn.PackedSequence output, Tensor _, Tensor _) = _module.call(packed, (_h0, _c0));
+        using (output)
+        {
+            return nn.utils.rnn.pad_packed_sequence(output, batch_first: true, total_length: _seqLen).Item1;
+        }
+    }
+}
