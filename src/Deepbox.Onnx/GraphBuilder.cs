@@ -14,26 +14,35 @@ internal sealed class GraphBuilder
 {
     private const int FloatType = (int)Proto.TensorProto.Types.DataType.Float;
     private const int Int64Type = (int)Proto.TensorProto.Types.DataType.Int64;
+    private const int Int32Type = (int)Proto.TensorProto.Types.DataType.Int32;
+    private const string Lengths = "sequence_lens";
     private const string Batch = "batch";
     private const string Sequence = "sequence";
 
     private readonly Proto.GraphProto _graph = new();
     private readonly IReadOnlyDictionary<string, Tensor> _weights;
     private readonly bool _unbatched;
+    private readonly bool _lengths; // the graph takes each sequence's length (OnnxExportOptions.SequenceLengths)
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private readonly List<Proto.ValueInfoProto> _stateOutputs = []; // the final states, listed after "output"
     private int _counter;
 
-    private GraphBuilder(IReadOnlyDictionary<string, Tensor> weights, bool unbatched)
+    private GraphBuilder(IReadOnlyDictionary<string, Tensor> weights, bool unbatched, bool lengths)
     {
         _weights = weights;
         _unbatched = unbatched;
+        _lengths = lengths;
     }
 
     public static Proto.ModelProto Build(IModel model, OnnxExportOptions options)
     {
         ModelArchitecture arch = model.Architecture;
-        var b = new GraphBuilder(model.StateDict(), options.Unbatched);
+        if (options.Unbatched && options.SequenceLengths)
+        {
+            throw new NotSupportedException("SequenceLengths needs a batch: an unbatched graph runs one sequence, of the input's length.");
+        }
+
+        var b = new GraphBuilder(model.StateDict(), options.Unbatched, options.SequenceLengths);
         b._graph.Name = options.GraphName ?? arch.ClassName;
         b.BuildGraph(arch);
         var result = new Proto.ModelProto
@@ -78,6 +87,13 @@ internal sealed class GraphBuilder
             current = arch.BatchFirst ? Node("Transpose", ["input"], "input_tbf", Ints("perm", 1, 0, 2)) : "input";
         }
 
+        if (_lengths)
+        {
+            // Each sequence's length, int32 [batch], as ONNX's recurrent operators take it.
+            Reserve(Lengths);
+            _graph.Input.Add(ValueInfo(Lengths, [Batch], Int32Type));
+        }
+
         bool sequence = true; // [T, B, F]; false after LastStep: [B, F]
         string? batchDim = null; // [B] as a 1-D int64 tensor, made when a state default needs it
         for (int index = 0; index < arch.Layers.Count; index++)
@@ -104,7 +120,7 @@ internal sealed class GraphBuilder
                         throw new NotSupportedException($"{arch.ClassName}: LastStep twice.");
                     }
 
-                    current = Node("Gather", [current, Scalar64("last_index", -1)], Name("last_step"), Int("axis", 0));
+                    current = _lengths ? LastSteps(current) : Node("Gather", [current, Scalar64("last_index", -1)], Name("last_step"), Int("axis", 0));
                     sequence = false;
                     break;
                 case LayerKind.Linear:
@@ -113,6 +129,12 @@ internal sealed class GraphBuilder
                 default:
                     throw new NotSupportedException($"{arch.ClassName}: the ONNX exporter does not know layer kind {layer.Kind}.");
             }
+        }
+
+        if (_lengths && sequence)
+        {
+            // Zeros past each sequence's length, as the model's Forward with lengths gives (after a head too).
+            current = Node("Where", [ValidSteps(current), current, FloatScalar("zero_float", 0)], Name("masked"));
         }
 
         // Back to the model's layout, named "output".
@@ -182,8 +204,8 @@ internal sealed class GraphBuilder
             }
 
             string op = layer.Kind switch { LayerKind.Lstm => "LSTM", LayerKind.Gru => "GRU", _ => "RNN" };
-            // X, W, R, B, sequence_lens (none: every sequence is whole), initial_h, initial_c.
-            List<string> inputs = [current, w, r, b ?? string.Empty, string.Empty, h0k];
+            // X, W, R, B, sequence_lens (none unless the graph takes lengths: every sequence is whole), initial_h, initial_c.
+            List<string> inputs = [current, w, r, b ?? string.Empty, _lengths ? Lengths : string.Empty, h0k];
             if (lstm)
             {
                 inputs.Add(c0k!);
@@ -208,6 +230,42 @@ internal sealed class GraphBuilder
         }
 
         return current;
+    }
+
+    /// <summary>
+    /// <c>LastStep</c> with lengths: each sequence's row at step <c>length - 1</c> of <c>[T, B, F]</c>, by
+    /// <c>GatherElements</c> on the time axis with indices <c>[1, B, F]</c>, then <c>[B, F]</c>.
+    /// </summary>
+    private string LastSteps(string current)
+    {
+        string last = Node("Sub", [Node("Cast", [Lengths], Name("lengths64"), Int("to", Int64Type)), Ints64("one", 1)], Name("last_index"));
+        string index = Node("Unsqueeze", [last, Ints64("zero_two", 0, 2)], Name("last_index_1b1"));
+        string shape = Node("Concat", [Ints64("one", 1), Node("Slice", [Node("Shape", [current], Name("last_shape")), Ints64("one", 1), Ints64("three", 3), Ints64("zero", 0)], Name("last_bf"))], Name("last_index_shape"), Int("axis", 0));
+        string gathered = Node("GatherElements", [current, Node("Expand", [index, shape], Name("last_index_1bf"))], Name("last_steps"), Int("axis", 0));
+        return Node("Squeeze", [gathered, Ints64("zero", 0)], Name("last_step"));
+    }
+
+    /// <summary>Where step <c>t</c> of sequence <c>b</c> is within its length: a boolean <c>[T, B, 1]</c> for <c>[T, B, F]</c> values.</summary>
+    private string ValidSteps(string current)
+    {
+        string steps = Node("Gather", [Node("Shape", [current], Name("out_shape")), Scalar64("zero_scalar", 0)], Name("steps"), Int("axis", 0));
+        string range = Node("Range", [Scalar64("zero_scalar", 0), steps, Scalar64("one_scalar", 1)], Name("step_index"));
+        string lengths = Node("Cast", [Lengths], Name("lengths64_mask"), Int("to", Int64Type));
+        string valid = Node("Less", [Node("Unsqueeze", [range, Ints64("one", 1)], Name("step_index_t1")), Node("Unsqueeze", [lengths, Ints64("zero", 0)], Name("lengths_1b"))], Name("valid_tb"));
+        return Node("Unsqueeze", [valid, Ints64("two", 2)], Name("valid_tb1"));
+    }
+
+    /// <summary>A scalar float constant (shared by name).</summary>
+    private string FloatScalar(string name, float value)
+    {
+        if (_graph.Initializer.Any(t => t.Name == name))
+        {
+            return name;
+        }
+
+        _names.Add(name);
+        _graph.Initializer.Add(new Proto.TensorProto { Name = name, DataType = FloatType, FloatData = { value } });
+        return name;
     }
 
     /// <summary>
@@ -435,7 +493,7 @@ internal sealed class GraphBuilder
         return t;
     }
 
-    private static Proto.ValueInfoProto ValueInfo(string name, object[] dims)
+    private static Proto.ValueInfoProto ValueInfo(string name, object[] dims, int elementType = FloatType)
     {
         var shape = new Proto.TensorShapeProto();
         foreach (object d in dims)
@@ -446,7 +504,7 @@ internal sealed class GraphBuilder
         return new Proto.ValueInfoProto
         {
             Name = name,
-            Type = new Proto.TypeProto { TensorType = new Proto.TypeProto.Types.Tensor { ElemType = FloatType, Shape = shape } },
+            Type = new Proto.TypeProto { TensorType = new Proto.TypeProto.Types.Tensor { ElemType = elementType, Shape = shape } },
         };
     }
 

@@ -22,6 +22,14 @@ public sealed class OnnxExportOptions
     /// states <c>[num_layers * num_directions, hidden]</c>. Default false: a batch axis, dynamic.
     /// </summary>
     public bool Unbatched { get; init; }
+
+    /// <summary>
+    /// Whether the graph takes each sequence's length, as the model's <c>Forward(input, lengths)</c> does: a required
+    /// input <c>sequence_lens</c>, int32 <c>[batch]</c>, each in [1, sequence], fed to every recurrent operator (ONNX's
+    /// own <c>sequence_lens</c>). Outputs past each length are 0, final states are each sequence's own, and
+    /// <c>LastStep</c> takes each sequence's output at step <c>length - 1</c>. Default false. Not with <see cref="Unbatched"/>.
+    /// </summary>
+    public bool SequenceLengths { get; init; }
 }
 
 /// <summary>

@@ -199,6 +199,52 @@ public class LengthsTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void StepThroughASequenceGivesItsOutputsInABatchWithLengths(string name)
+    {
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
+        if (TestSupport.StepMethod(c.Type) is not { } stepMethod)
+        {
+            return; // a bidirectional model cannot stream
+        }
+
+        var rng = new Random(5 + TestSupport.StableSeed(name));
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        const int T = 7;
+        int[] lengths = [5, 7, 1, 3, 7, 2];
+        int b = lengths.Length;
+        float[] x = Padded(rng, c.BatchFirst, b, T, inputSize, lengths);
+        IModel model = Create(c, weights, training: false, threads: 1);
+        float[] whole = model.Forward(Tensor.FromArray(x, Shape(c.BatchFirst, b, T, inputSize)), lengths).ToArray();
+        bool lastStep = c.Layers.OfType<RefLastStep>().Any();
+        int outputSize = whole.Length / (lastStep ? b : b * T);
+        StepFunction step = stepMethod.CreateDelegate<StepFunction>(model);
+        var y = new float[outputSize];
+        for (int s = 0; s < b; s++)
+        {
+            var state = (ModelState)c.Type.GetMethod("CreateState", Type.EmptyTypes)!.Invoke(model, null)!;
+            float[] xs = Sequence(x, c.BatchFirst, b, T, inputSize, s, lengths[s]);
+            float[] ys = lastStep ? [] : Sequence(whole, c.BatchFirst, b, T, outputSize, s, lengths[s]);
+            for (int t = 0; t < lengths[s]; t++)
+            {
+                step(xs.AsSpan(t * inputSize, inputSize), state, y);
+                if (!lastStep)
+                {
+                    TestSupport.AssertClose(ys.AsSpan(t * outputSize, outputSize).ToArray(), y, 1e-6, $"{name} sequence {s} step {t}");
+                }
+            }
+
+            if (lastStep)
+            {
+                TestSupport.AssertClose(whole.AsSpan(s * outputSize, outputSize).ToArray(), y, 1e-6, $"{name} sequence {s}");
+            }
+        }
+    }
+
+    private delegate void StepFunction(ReadOnlySpan<float> input, ModelState state, Span<float> output);
+
     [Fact]
     public void LengthsThatAreAllTheLayoutsGiveTheSameBitsAsNoLengths()
     {

@@ -190,6 +190,60 @@ public sealed class OnnxExportTests : IDisposable
         Assert.Equal(first, stream.ToArray());
     }
 
+    /// <summary>
+    /// Exported with <c>SequenceLengths</c>, every grid model runs in ONNX Runtime as its <c>Forward(input, lengths)</c>
+    /// runs: outputs (0 past each length, heads included), <c>LastStep</c> at each sequence's last step, final states
+    /// each sequence's own, with lengths in any order and NaN in the padding.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ForwardGridTests.Names), MemberType = typeof(ForwardGridTests))]
+    public void WithLengthsItRunsAsForwardWithLengths(string name)
+    {
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
+        var rng = new Random(TestSupport.StableSeed(name));
+        IModel model = c.Create();
+        model.LoadStateDict(TestSupport.ToTensors(c.Layers, TestSupport.RandomWeights(c.Layers, rng)));
+        model.Eval();
+        using var session = new InferenceSession(OnnxExport.ToBytes(model, new OnnxExportOptions { SequenceLengths = true }));
+        ModelArchitecture arch = model.Architecture;
+        MethodInfo? withState = TestSupport.ForwardWithState(c.Type, lengths: true);
+        const int T = 6;
+        int[] lengths = [4, 6, 1, 3, 6, 2];
+        int b = lengths.Length;
+        float[] x = TestSupport.RandomArray(rng, b * T * arch.InputSize, 2.0);
+        int[] shape = c.BatchFirst ? [b, T, arch.InputSize] : [T, b, arch.InputSize];
+        for (int s = 0; s < b; s++)
+        {
+            for (int t = lengths[s]; t < T; t++)
+            {
+                x.AsSpan((c.BatchFirst ? (s * T) + t : (t * b) + s) * arch.InputSize, arch.InputSize).Fill(float.NaN);
+            }
+        }
+
+        Tensor input = Tensor.FromArray(x, shape);
+        var feeds = new List<NamedOnnxValue>
+        {
+            NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(x, shape)),
+            NamedOnnxValue.CreateFromTensor("sequence_lens", new DenseTensor<int>(lengths, [b])),
+        };
+        using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> results = session.Run(feeds);
+        Tensor expected = model.Forward(input, lengths);
+        TestSupport.AssertClose(expected.ToArray(), results.First(r => r.Name == "output").AsTensor<float>().ToArray(), 1e-5, $"{name} output with lengths");
+        if (withState is null || arch.Layers.Count(l => l.IsRecurrent) != 1)
+        {
+            return;
+        }
+
+        LayerDeclaration rec = arch.Layers.Single(l => l.IsRecurrent);
+        var result = (ITuple)withState.Invoke(model, rec.Kind == LayerKind.Lstm ? [input, lengths, null, null] : [input, lengths, null])!;
+        Tensor hn = result[1] is ITuple hc ? (Tensor)hc[0]! : (Tensor)result[1]!;
+        TestSupport.AssertClose(hn.ToArray(), results.First(r => r.Name == "hn").AsTensor<float>().ToArray(), 1e-5, $"{name} hn with lengths");
+    }
+
+    [Fact]
+    public void LengthsNeedABatch() =>
+        Assert.Throws<NotSupportedException>(() => OnnxExport.ToBytes(new SeedLstm(1), new OnnxExportOptions { SequenceLengths = true, Unbatched = true }));
+
     /// <summary>The model's eval Forward (and ForwardWithState where there is one) against ONNX Runtime on the exported file.</summary>
     private static void AgreesWithOnnxRuntime(IModel model, Type type, bool batchFirst, Random rng)
     {

@@ -49,6 +49,17 @@ public sealed class PyTorchFixtureTests(ITestOutputHelper log) : IDisposable
         ["gru_bi_linear_tanh"] = () => new FxBiGruTanhHead(),
         ["rnn_relu_l2_laststep_sigmoid_seqfirst"] = () => new FxReluRnnLastStepSigmoid(),
         ["lstm_bi_laststep_relu_unbatched"] = () => new FxBiLstmLastStepRelu(),
+
+        // Sequences of different lengths, through libtorch's pack_padded_sequence path.
+        ["rnn_relu_7x9_nobias_seqfirst_lengths"] = () => new FxRnnRelu7x9NoBiasSeqFirst(),
+        ["rnn_tanh_3x17_l2_bi_lengths"] = () => new FxRnnTanh3x17L2Bi(),
+        ["lstm_9x7_bi_seqfirst_lengths"] = () => new FxLstm9x7BiSeqFirst(),
+        ["lstm_17x9_l3_nobias_lengths"] = () => new FxLstm17x9L3NoBias(),
+        ["gru_17x9_l3_bi_lengths"] = () => new FxGru17x9L3Bi(),
+        ["gru_1x7_lengths"] = () => new FxGru1x7(),
+        ["lstm_forecaster_lengths"] = () => new FxForecaster(),
+        ["gru_bi_linear_tanh_lengths"] = () => new FxBiGruTanhHead(),
+        ["rnn_relu_l2_laststep_sigmoid_seqfirst_lengths"] = () => new FxReluRnnLastStepSigmoid(),
     };
 
     /// <summary>Each seeded case of torch_init_seeded.safetensors: <c>torch.manual_seed(seed)</c> and the same modules.</summary>
@@ -119,13 +130,17 @@ public sealed class PyTorchFixtureTests(ITestOutputHelper log) : IDisposable
         bool lstm = t.ContainsKey("c0");
         bool zeroStates = f.Metadata["initial_state"].StartsWith("zeros", StringComparison.Ordinal);
         Type type = model.GetType();
-        MethodInfo forward = TestSupport.ForwardWithState(type, lengths: false) ?? throw new InvalidOperationException($"{type.Name} has no ForwardWithState");
+        // With lengths, libtorch ran pack_padded_sequence(enforce_sorted=False), the module, pad_packed_sequence.
+        int[]? lengths = f.Metadata.TryGetValue("lengths", out string? l) && l != "none" ? l.Split(',').Select(v => int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : null;
+        MethodInfo forward = TestSupport.ForwardWithState(type, lengths: lengths is not null) ?? throw new InvalidOperationException($"{type.Name} has no ForwardWithState");
         MethodInfo backward = type.GetMethod("BackwardWithState") ?? throw new InvalidOperationException($"{type.Name} has no BackwardWithState");
 
         // Zero initial states go in as null (Deepbox's zeros); their gradients come back all the same.
         Tensor? h0 = zeroStates ? null : t["h0"];
         Tensor? c0 = zeroStates ? null : t.GetValueOrDefault("c0");
-        object fr = forward.Invoke(model, lstm ? [t["input"], h0, c0] : [t["input"], h0])!;
+        object fr = lengths is null
+            ? forward.Invoke(model, lstm ? [t["input"], h0, c0] : [t["input"], h0])!
+            : forward.Invoke(model, lstm ? [t["input"], lengths, h0, c0] : [t["input"], lengths, h0])!;
         (Tensor output, Tensor hN, Tensor? cN) = ForwardGridTests.Unpack(fr, lstm);
         var errors = new Errors();
         errors.Forward(t["output"], output, "output");

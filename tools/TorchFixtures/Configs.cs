@@ -42,6 +42,12 @@ internal sealed record Config(string Name, string Model, Cell Cell, int InputSiz
 
     public int Steps { get; init; } = 4;
 
+    /// <summary>
+    /// Each sequence's length (any order, 1 and <see cref="Steps"/> among them), or null: libtorch then runs the batch as
+    /// <c>pack_padded_sequence(x, lengths, enforce_sorted=False)</c>, the module, <c>pad_packed_sequence(total_length=T)</c>.
+    /// </summary>
+    public int[]? Lengths { get; init; }
+
     /// <summary>h0 (and c0) are zeros (they still require grad and get gradients); otherwise U(-1, 1).</summary>
     public bool ZeroStates { get; init; }
 
@@ -155,5 +161,17 @@ internal sealed record Config(string Name, string Model, Cell Cell, int InputSiz
         new("gru_bi_linear_tanh", "FxBiGruTanhHead", Cell.Gru, 5, 9) { Bidirectional = true, Head = new(18, 4, Activation: "Tanh") },
         new("rnn_relu_l2_laststep_sigmoid_seqfirst", "FxReluRnnLastStepSigmoid", Cell.Rnn, 9, 17) { NumLayers = 2, Relu = true, BatchFirst = false, LayerName = "rnn", LastStep = true, Head = new(17, 3, Bias: false, Activation: "Sigmoid"), Batch = 3 },
         new("lstm_bi_laststep_relu_unbatched", "FxBiLstmLastStepRelu", Cell.Lstm, 7, 3) { Bidirectional = true, LastStep = true, Head = new(6, 9, Activation: "Relu", Name: "head"), Batch = 0, Steps = 5 },
+
+        // Sequences of different lengths (issue 19), through libtorch's packed path: every cell, 1 to 3 layers, both
+        // directions, with and without bias, both layouts, LastStep and heads.
+        new("rnn_relu_7x9_nobias_seqfirst_lengths", "FxRnnRelu7x9NoBiasSeqFirst", Cell.Rnn, 7, 9) { Relu = true, Bias = false, BatchFirst = false, Batch = 5, Steps = 6, Lengths = [4, 6, 1, 2, 6] },
+        new("rnn_tanh_3x17_l2_bi_lengths", "FxRnnTanh3x17L2Bi", Cell.Rnn, 3, 17) { NumLayers = 2, Bidirectional = true, Batch = 4, Steps = 5, Lengths = [2, 5, 3, 1] },
+        new("lstm_9x7_bi_seqfirst_lengths", "FxLstm9x7BiSeqFirst", Cell.Lstm, 9, 7) { Bidirectional = true, BatchFirst = false, Batch = 6, Steps = 5, Lengths = [3, 5, 1, 4, 5, 2] },
+        new("lstm_17x9_l3_nobias_lengths", "FxLstm17x9L3NoBias", Cell.Lstm, 17, 9) { NumLayers = 3, Bias = false, Batch = 5, Steps = 4, Lengths = [1, 4, 2, 4, 3] },
+        new("gru_17x9_l3_bi_lengths", "FxGru17x9L3Bi", Cell.Gru, 17, 9) { NumLayers = 3, Bidirectional = true, Batch = 5, Steps = 4, Lengths = [4, 1, 3, 2, 4] },
+        new("gru_1x7_lengths", "FxGru1x7", Cell.Gru, 1, 7) { Batch = 9, Steps = 7, Lengths = [7, 3, 1, 6, 2, 7, 5, 4, 1] },
+        new("lstm_forecaster_lengths", "FxForecaster", Cell.Lstm, 1, 32) { NumLayers = 2, LayerName = "lstm", LastStep = true, Head = new(32, 1, Name: "fc"), Batch = 5, Steps = 6, Lengths = [6, 2, 5, 1, 3] },
+        new("gru_bi_linear_tanh_lengths", "FxBiGruTanhHead", Cell.Gru, 5, 9) { Bidirectional = true, Head = new(18, 4, Activation: "Tanh"), Batch = 4, Steps = 5, Lengths = [5, 2, 4, 1] },
+        new("rnn_relu_l2_laststep_sigmoid_seqfirst_lengths", "FxReluRnnLastStepSigmoid", Cell.Rnn, 9, 17) { NumLayers = 2, Relu = true, BatchFirst = false, LayerName = "rnn", LastStep = true, Head = new(17, 3, Bias: false, Activation: "Sigmoid"), Batch = 4, Lengths = [4, 1, 3, 2] },
     ];
 }

@@ -19,6 +19,11 @@ internal static class Equations
     private const double Tolerance = 1e-5;
 
     /// <summary>Throws unless <paramref name="module"/>'s results equal the equations' for the same weights and input.</summary>
+    /// <remarks>
+    /// With <see cref="Config.Lengths"/>, a sequence's state changes only at its own steps (before them, a reverse
+    /// direction's state is still the initial one; after them, a forward direction's stays at its last step's) and its
+    /// outputs past its length are 0: what <c>pack_padded_sequence</c> and <c>pad_packed_sequence</c> give.
+    /// </remarks>
     public static void Check(Config c, TModule module, TTensor input, TTensor h0, TTensor? c0, TTensor output, TTensor hN, TTensor? cN)
     {
         using var noGrad = torch.no_grad();
@@ -50,6 +55,8 @@ internal static class Equations
                 for (long s = 0; s < steps; s++)
                 {
                     long t = d == 1 ? steps - 1 - s : s;
+                    TTensor previousH = h;
+                    TTensor? previousCell = cell;
                     TTensor gi = torch.matmul(x[t], wih.t());
                     TTensor gh = torch.matmul(h, whh.t());
                     if (bih is not null)
@@ -82,7 +89,22 @@ internal static class Equations
                         }
                     }
 
-                    ys[t] = h;
+                    if (c.Lengths is { } lengths)
+                    {
+                        // Only the sequences that have step t take it.
+                        TTensor valid = torch.tensor(lengths.Select(l => l > t).ToArray()).unsqueeze(-1);
+                        h = torch.where(valid, h, previousH);
+                        if (cell is not null)
+                        {
+                            cell = torch.where(valid, cell, previousCell!);
+                        }
+
+                        ys[t] = torch.where(valid, h, torch.zeros_like(h));
+                    }
+                    else
+                    {
+                        ys[t] = h;
+                    }
                 }
 
                 outputs.Add(torch.stack(ys, 0));

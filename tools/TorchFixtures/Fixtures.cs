@@ -52,10 +52,15 @@ internal static class Fixtures
         TTensor h0 = Torch.ToTorch(c.ZeroStates ? new float[stateCount] : rng.Uniform(stateCount, 1.0), c.StateShape, requiresGrad: true);
         TTensor? c0 = lstm ? Torch.ToTorch(c.ZeroStates ? new float[stateCount] : rng.Uniform(stateCount, 1.0), c.StateShape, requiresGrad: true) : null;
 
-        (TTensor seq, TTensor hN, TTensor? cN) = Torch.Run(recurrent, input, h0, c0, c.BatchFirst);
+        (TTensor seq, TTensor hN, TTensor? cN) = Torch.Run(recurrent, input, h0, c0, c.BatchFirst, c.Lengths);
         Equations.Check(c, recurrent, input, h0, c0, seq, hN, cN); // throws rather than write a wrong libtorch's numbers
         TTensor output = seq;
-        if (c.LastStep)
+        if (c.LastStep && c.Lengths is { } lastLengths)
+        {
+            // Each sequence's output at its own last step: out[b, lengths[b] - 1] (out[lengths[b] - 1, b] sequence-first).
+            output = torch.stack(lastLengths.Select((l, b) => c.BatchFirst ? output[b, l - 1] : output[l - 1, b]).ToArray(), 0);
+        }
+        else if (c.LastStep)
         {
             // out[:, -1, :] batch-first; out[-1] sequence-first and unbatched.
             output = output.select(c.Batch != 0 && c.BatchFirst ? 1 : 0, c.Steps - 1);
@@ -64,6 +69,20 @@ internal static class Fixtures
         if (head is not null)
         {
             output = Torch.Activate(c.Head!.Activation, head.call(output));
+            if (c.Lengths is { } lengths && !c.LastStep)
+            {
+                // Deepbox's model gives 0 past each length after a head too (PyTorch's fc(pad_packed_sequence(...)) gives fc(0)).
+                float[] mask = new float[c.Batch * c.Steps];
+                for (int b = 0; b < c.Batch; b++)
+                {
+                    for (int t = 0; t < lengths[b]; t++)
+                    {
+                        mask[c.BatchFirst ? (b * c.Steps) + t : (t * c.Batch) + b] = 1;
+                    }
+                }
+
+                output = output * Torch.ToTorch(mask, c.BatchFirst ? [c.Batch, c.Steps, 1] : [c.Steps, c.Batch, 1]);
+            }
         }
 
         int[] outputShape = output.shape.Select(d => (int)d).ToArray();
@@ -121,6 +140,7 @@ internal static class Fixtures
             ["bidirectional"] = Bool(c.Bidirectional),
             ["batch"] = c.Batch == 0 ? "unbatched" : Invariant(c.Batch),
             ["seq_len"] = Invariant(c.Steps),
+            ["lengths"] = c.Lengths is { } l ? string.Join(",", l.Select(Invariant)) : "none",
             ["initial_state"] = c.ZeroStates ? "zeros (requires grad)" : "U(-1, 1) (requires grad)",
             ["loss"] = "sum(output * grad_output) + sum(hN * grad_h)" + (lstm ? " + sum(cN * grad_c)" : string.Empty),
             ["mode"] = "train (no dropout)",
@@ -155,9 +175,14 @@ internal static class Fixtures
         };
         string s = string.Create(CultureInfo.InvariantCulture, $"{module}({c.InputSize}, {c.HiddenSize}, num_layers={c.NumLayers}, bias={c.Bias}, batch_first={c.BatchFirst}, bidirectional={c.Bidirectional}");
         s += c.Cell == Cell.Rnn ? $", nonlinearity='{(c.Relu ? "relu" : "tanh")}')" : ")";
+        if (c.Lengths is not null)
+        {
+            s = "pack_padded_sequence(x, lengths, batch_first, enforce_sorted=False); " + s + "; pad_packed_sequence(batch_first, total_length=T)";
+        }
+
         if (c.LastStep)
         {
-            s += c.Batch != 0 && c.BatchFirst ? "; out[:, -1, :]" : "; out[-1]";
+            s += c.Lengths is not null ? "; each sequence's out at lengths[b] - 1" : c.Batch != 0 && c.BatchFirst ? "; out[:, -1, :]" : "; out[-1]";
         }
 
         if (c.Head is { } h)
@@ -166,6 +191,11 @@ internal static class Fixtures
             if (h.Activation != "None")
             {
                 s += $"; torch.{h.Activation.ToLowerInvariant()}";
+            }
+
+            if (c.Lengths is not null && !c.LastStep)
+            {
+                s += "; times the mask t < lengths[b] (0 past each length, as Deepbox's model gives)";
             }
         }
 

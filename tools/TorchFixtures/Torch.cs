@@ -49,6 +49,34 @@ internal static class Torch
     /// </summary>
     public static (TTensor Output, TTensor H, TTensor? C) Run(TModule module, TTensor input, TTensor? h0, TTensor? c0, bool batchFirst)
     {
+        return Run(module, input, h0, c0, batchFirst, lengths: null);
+    }
+
+    /// <summary>
+    /// <see cref="Run(TModule, TTensor, TTensor?, TTensor?, bool)"/> with lengths (3-d input only): as PyTorch users run
+    /// a padded batch, <c>pack_padded_sequence(input, lengths, batch_first, enforce_sorted=False)</c>, the module, then
+    /// <c>pad_packed_sequence(..., batch_first, total_length=T)</c>; the final states are each sequence's own.
+    /// </summary>
+    public static (TTensor Output, TTensor H, TTensor? C) Run(TModule module, TTensor input, TTensor? h0, TTensor? c0, bool batchFirst, int[]? lengths)
+    {
+        if (lengths is not null)
+        {
+            long total = input.shape[batchFirst ? 1 : 0];
+            using TTensor lengthsTensor = torch.tensor(lengths.Select(l => (long)l).ToArray());
+            using torch.nn.utils.rnn.PackedSequence packed = torch.nn.utils.rnn.pack_padded_sequence(input, lengthsTensor, batchFirst, enforce_sorted: false);
+            (torch.nn.utils.rnn.PackedSequence output, TTensor h, TTensor? c) = module switch
+            {
+                TorchSharp.Modules.LSTM lstm => lstm.call(packed, h0 is null ? null : (h0, c0 ?? throw new ArgumentNullException(nameof(c0)))),
+                TorchSharp.Modules.RNN rnn => WithoutCell(rnn.call(packed, h0)),
+                TorchSharp.Modules.GRU gru => WithoutCell(gru.call(packed, h0)),
+                _ => throw new ArgumentException($"{module.GetType().Name} is not a recurrent module.", nameof(module)),
+            };
+            using (output)
+            {
+                return (torch.nn.utils.rnn.pad_packed_sequence(output, batchFirst, total_length: total).Item1, h, c);
+            }
+        }
+
         if (input.dim() == 2)
         {
             long batchDim = batchFirst ? 0 : 1;
@@ -79,6 +107,8 @@ internal static class Torch
         module.named_parameters().Select(p => (prefix + p.name, p.parameter)).ToList();
 
     private static (TTensor, TTensor, TTensor?) WithoutCell((TTensor Output, TTensor H) r) => (r.Output, r.H, null);
+
+    private static (torch.nn.utils.rnn.PackedSequence, TTensor, TTensor?) WithoutCell((torch.nn.utils.rnn.PackedSequence Output, TTensor H) r) => (r.Output, r.H, null);
 }
 
 /// <summary>A parameterless container, only so that torch sees the names of an nn.Sequential of its children.</summary>
