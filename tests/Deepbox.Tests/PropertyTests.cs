@@ -90,6 +90,16 @@ public class PropertyTests
                 {
                     BackwardGridTests.AssertGradClose(grads.Parameters[name], p.Grad.AsSpan(), $"M{m} T={t} B={b} {name}: {draws[m]}");
                 }
+
+                // With random lengths (any order; one of them T): each sequence runs its own steps, zeros past its length.
+                if (b > 1)
+                {
+                    int[] lengths = Enumerable.Range(0, b).Select(i => i == 0 ? t : rng.Next(1, t + 1)).Reverse().ToArray();
+                    RefResult ragged = ReferenceModel.Run(layers[m], weights, x, shape, draws[m].BatchFirst, lengths);
+                    model.Eval();
+                    TestSupport.AssertClose(ragged.Output, model.Forward(Tensor.FromArray(x, shape), lengths).AsSpan(), 1e-5, $"M{m} T={t} B={b} lengths [{string.Join(",", lengths)}]: {draws[m]}");
+                    model.Train();
+                }
             }
         }
     }

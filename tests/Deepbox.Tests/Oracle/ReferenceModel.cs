@@ -104,13 +104,20 @@ public static class ReferenceModel
     /// ParameterNames gives (like load_state_dict(strict=True)). input: [B, T, I] if batchFirst, [T, B, I] if not,
     /// or [T, I] unbatched. h0/c0: initial states of the first recurrent attribute, [L*D, B, H] (unbatched [L*D, H]); null = zeros.</summary>
     public static RefResult Run(IReadOnlyList<RefLayer> layers, IReadOnlyDictionary<string, float[]> weights,
-        float[] input, int[] inputShape, bool batchFirst, float[]? h0 = null, float[]? c0 = null)
+        float[] input, int[] inputShape, bool batchFirst, float[]? h0 = null, float[]? c0 = null) =>
+        Run(layers, weights, input, inputShape, batchFirst, lengths: null, h0, c0);
+
+    /// <summary>Run with each sequence's length (null: all T), PyTorch's packed semantics: each sequence runs its own
+    /// steps only (a reverse direction starts at its last step), its final states are those after its own steps,
+    /// LastStep takes its output at step length - 1, and the model's output past its length is 0.</summary>
+    public static RefResult Run(IReadOnlyList<RefLayer> layers, IReadOnlyDictionary<string, float[]> weights,
+        float[] input, int[] inputShape, bool batchFirst, int[]? lengths, float[]? h0 = null, float[]? c0 = null)
     {
         ArgumentNullException.ThrowIfNull(layers);
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(inputShape);
-        return Forward(layers, CheckedWeights(layers, weights, v => v), ToDouble(input), inputShape, batchFirst, ToDouble(h0), ToDouble(c0)).Result;
+        return Forward(layers, CheckedWeights(layers, weights, v => v), ToDouble(input), inputShape, batchFirst, ToDouble(h0), ToDouble(c0), lengths).Result;
     }
 
     /// <summary>Run entirely in double (weights, input and states not rounded to float), for finite-difference checks.</summary>
@@ -202,7 +209,7 @@ public static class ReferenceModel
 
     // weights have been checked by CheckedWeights.
     private static ForwardPass Forward(IReadOnlyList<RefLayer> layers, IReadOnlyDictionary<string, double[]> weights,
-        double[] input, int[] inputShape, bool batchFirst, double[]? h0, double[]? c0)
+        double[] input, int[] inputShape, bool batchFirst, double[]? h0, double[]? c0, int[]? lengths = null)
     {
         // Input to x[b][t][i].
         bool batched = inputShape.Length == 3;
@@ -212,6 +219,8 @@ public static class ReferenceModel
         int batch = batched ? (batchFirst ? inputShape[0] : inputShape[1]) : 1;
         int steps = batched ? (batchFirst ? inputShape[1] : inputShape[0]) : inputShape[0];
         double[][][] x = ToSequence(input, batched, batchFirst, batch, steps, inputShape[^1]);
+        if (lengths is not null && (lengths.Length != batch || lengths.Any(l => l < 1 || l > steps))) throw new ArgumentException("lengths: one per sequence, each in [1, T].", nameof(lengths));
+        int[] own = lengths ?? Enumerable.Repeat(steps, batch).ToArray();
 
         int firstRecurrent = FirstRecurrent(layers);
         if (firstRecurrent < 0 && (h0 is not null || c0 is not null)) throw new ArgumentException("h0/c0 given but the model has no recurrent layer.", nameof(h0));
@@ -239,7 +248,7 @@ public static class ReferenceModel
                         hInit = States(h0, r, batch, nameof(h0));
                         cInit = States(c0, r, batch, nameof(c0));
                     }
-                    (seq, double[][][] h, double[][][] c, trace) = RunRecurrent(r, P, seq, hInit, cInit);
+                    (seq, double[][][] h, double[][][] c, trace) = RunRecurrent(r, P, seq, hInit, cInit, own);
                     if (index == firstRecurrent) { hN = h; cN = r.Cell == RefCell.Lstm ? c : null; }
                     break;
                 case RefLinear lin:
@@ -258,11 +267,20 @@ public static class ReferenceModel
                     break;
                 case RefLastStep:
                     if (seq is null) throw new ArgumentException($"Layer {index}: LastStep needs a time axis.", nameof(layers));
-                    vec = seq.Select(rows => (double[])rows[steps - 1].Clone()).ToArray();
+                    vec = seq.Select((rows, b) => (double[])rows[own[b] - 1].Clone()).ToArray();
                     seq = null;
                     break;
             }
             traces.Add(trace);
+        }
+
+        // Past each sequence's length the output is 0 (after a head too).
+        if (seq is not null)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                for (int t = own[b]; t < steps; t++) Array.Clear(seq[b][t]);
+            }
         }
 
         // Output layout.
@@ -301,7 +319,7 @@ public static class ReferenceModel
 
     // One recurrent attribute. state arrays are [L*D][B][H].
     private static (double[][][] Output, double[][][] H, double[][][] C, RecurrentTrace Trace) RunRecurrent(
-        RefRecurrent r, Func<string, double[]> param, double[][][] input, double[][][]? h0, double[][][]? c0)
+        RefRecurrent r, Func<string, double[]> param, double[][][] input, double[][][]? h0, double[][][]? c0, int[]? lengths = null)
     {
         int batch = input.Length, steps = input[0].Length, hid = r.HiddenSize;
         int dirs = r.Bidirectional ? 2 : 1;
@@ -337,9 +355,10 @@ public static class ReferenceModel
                     trace[l][d][b] = new Step[steps];
                     double[] h = h0 is null ? new double[hid] : (double[])h0[s][b].Clone();
                     double[] c = c0 is null ? new double[hid] : (double[])c0[s][b].Clone();
-                    for (int k = 0; k < steps; k++)
+                    int length = lengths?[b] ?? steps; // this sequence's own steps; its outputs past them stay 0
+                    for (int k = 0; k < length; k++)
                     {
-                        int t = d == 0 ? k : steps - 1 - k;
+                        int t = d == 0 ? k : length - 1 - k;
                         double[] gi = MatVec(wIh, gh, inSize, layerInput[b][t], bIh); // W_ih x + b_ih
                         double[] gg = MatVec(wHh, gh, hid, h, bHh);                    // W_hh h + b_hh
                         trace[l][d][b][t] = new Step(layerInput[b][t], h, c, gi, gg);
