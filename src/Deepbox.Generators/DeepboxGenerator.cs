@@ -39,7 +39,7 @@ public sealed class DeepboxGenerator : IIncrementalGenerator
 
     private static readonly string[] AttributeNames =
     [
-        "RnnAttribute", "LstmAttribute", "GruAttribute", "LinearAttribute", "LastStepAttribute",
+        "RnnAttribute", "LstmAttribute", "GruAttribute", "LinearAttribute", "LastStepAttribute", "EmbeddingAttribute",
     ];
 
     /// <inheritdoc/>

@@ -132,3 +132,27 @@ public static partial class Outer
     [Gru(4, 5, Name = "gru")]
     public partial class NestedGru;
 }
+
+/// <summary>Token input: a table with a padding row, a stacked LSTM, a head to the vocabulary (a character model's shape).</summary>
+[Embedding(11, 6, PaddingIdx = 0, Name = "embedding")]
+[Lstm(6, 9, NumLayers = 2, Name = "lstm")]
+[Linear(9, 11, Name = "head")]
+public partial class TokenLstm;
+
+/// <summary>The layers of <see cref="TokenLstm"/> after its table, taking the looked-up vectors as floats.</summary>
+[Lstm(6, 9, NumLayers = 2, Name = "lstm")]
+[Linear(9, 11, Name = "head")]
+public partial class TokenLstmBody;
+
+/// <summary>Token input, sequence-first, into a bidirectional GRU, the last step and a head.</summary>
+[Embedding(7, 5)]
+[Gru(5, 8, Bidirectional = true, BatchFirst = false)]
+[LastStep]
+[Linear(16, 3)]
+public partial class TokenBiGru;
+
+/// <summary>The layers of <see cref="TokenBiGru"/> after its table.</summary>
+[Gru(5, 8, Bidirectional = true, BatchFirst = false)]
+[LastStep]
+[Linear(16, 3)]
+public partial class TokenBiGruBody;

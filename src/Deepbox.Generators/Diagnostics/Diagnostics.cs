@@ -77,10 +77,18 @@ internal static class Diagnostics
         "DBX0017", "Member clashes with a generated member",
         "Class '{0}' declares '{1}', which Deepbox generates for the model; rename or remove it");
 
+    public static readonly DiagnosticDescriptor EmbeddingNotFirst = Error(
+        "DBX0018", "Embedding is not the first layer",
+        "[Embedding] of '{0}' is layer {1}; a table of token vectors turns token ids into the first layer's input, so it can only come first");
+
+    public static readonly DiagnosticDescriptor PaddingIdxOutOfRange = Error(
+        "DBX0019", "Embedding PaddingIdx out of range",
+        "[Embedding] PaddingIdx is {0}; it must be an id in [0, {1}) or -1 (none)");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> ById = Index(
         NotPartial, ContainingTypeNotPartial, Generic, SizeOutOfRange, WidthMismatch, DropoutOutOfRange,
         BatchFirstDiffers, LastStepTwice, RecurrentAfterLastStep, NoLayer, BadName, DuplicateName, NotConstant,
-        StaticClass, DropoutSingleLayer, SplitDeclaration, MemberClash);
+        StaticClass, DropoutSingleLayer, SplitDeclaration, MemberClash, EmbeddingNotFirst, PaddingIdxOutOfRange);
 
     public static DiagnosticDescriptor Get(string id) => ById[id];
 

@@ -149,7 +149,7 @@ internal static partial class Emitter
             if (HasJobs(plan))
             {
                 w.Line("_threads = threads;");
-                w.Line("_inputGrad = !gradInput.IsEmpty;");
+                w.Line(plan.Embedding is null ? "_inputGrad = !gradInput.IsEmpty;" : "_inputGrad = true; // the table's gradient is made of the rows' gradients");
             }
             w.Line("int rows = _lengths.Rows; // as the forward pass laid them out");
             w.Line("EnsureBackwardWorkspace(batch, seqLen);");
@@ -170,6 +170,10 @@ internal static partial class Emitter
                 w.Line($"// ({(s.Layer.Name ?? Inv(s.Index))}) {s.Describe()}");
                 switch (s.Layer.Kind)
                 {
+                    case LayerKind.Embedding:
+                        w.Line($"// Each row's gradient into its token's vector{(s.Layer.PaddingIdx >= 0 ? $", except padding_idx {Inv(s.Layer.PaddingIdx)}'s, which never learns" : string.Empty)} (rows in order: the same sums on any number of threads).");
+                        w.Line($"{S}.EmbeddingBackward({Grad(s.Input)}, {Inv(GradStride(plan, s.Input))}, EmbeddingDim, _tokens, rows, {Inv(s.Layer.PaddingIdx)}, _model.{s.Parameters[0].Field}.Grad.AsSpan());");
+                        break;
                     case LayerKind.LastStep:
                         w.Line("// Only the last step's rows carry gradient (the rest were cleared); with lengths, each sequence's own last step.");
                         w.Line($"if (_lengths.IsRagged) _lengths.ScatterLast(_d_last, {Inv(s.Input.RowStride)}, {Grad(s.Input)});");

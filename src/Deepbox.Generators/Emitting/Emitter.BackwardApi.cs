@@ -34,7 +34,9 @@ internal static partial class Emitter
         w.Line("/// <c>Grad</c> and returns the gradient of the input. Initial states were zero, or as given to <c>ForwardWithState</c>.");
         w.Line("/// </summary>");
         w.Line($"/// <param name=\"gradOutput\">The gradient of the loss with respect to the output, <c>{outShape}</c> as the output was.</param>");
-        w.Line("/// <returns>The gradient with respect to the input, shaped as the input.</returns>");
+        w.Line(plan.Embedding is null
+            ? "/// <returns>The gradient with respect to the input, shaped as the input.</returns>"
+            : "/// <returns>The gradient with respect to the looked-up vectors, <c>[B, T, EmbeddingDim]</c> (token ids have none; the table's goes into its <c>Grad</c>).</returns>");
         w.Line("/// <exception cref=\"global::System.InvalidOperationException\">No training-mode forward pass to go back through.</exception>");
         w.Line("/// <exception cref=\"global::System.ArgumentException\">The gradient's shape is not the output's.</exception>");
         using (w.Block($"public {T} Backward({T} gradOutput)"))
@@ -114,7 +116,7 @@ internal static partial class Emitter
                 w.Line($"{S}.CheckLength(\"gradOutput\", gradOutput.Length, _exec.SavedBatch, {(plan.HasLastStep ? "1" : "_exec.SavedSeqLen")}, OutputSize);");
                 using (w.Block("if (!gradInput.IsEmpty)"))
                 {
-                    w.Line($"{S}.CheckLength(\"gradInput\", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, InputSize);");
+                    w.Line($"{S}.CheckLength(\"gradInput\", gradInput.Length, _exec.SavedBatch, _exec.SavedSeqLen, {InputWidth(plan)});");
                 }
 
                 w.Line();
@@ -125,7 +127,7 @@ internal static partial class Emitter
         w.Line();
         using (w.Block("private static int[] InputShape(int batch, int seqLen, bool unbatched)"))
         {
-            w.Line($"return unbatched ? [seqLen, InputSize] : [{(plan.Spec.BatchFirst ? "batch, seqLen" : "seqLen, batch")}, InputSize];");
+            w.Line($"return unbatched ? [seqLen, {InputWidth(plan)}] : [{(plan.Spec.BatchFirst ? "batch, seqLen" : "seqLen, batch")}, {InputWidth(plan)}];");
         }
 
         w.Line();

@@ -60,6 +60,12 @@ internal static partial class Emitter
 
     private static void WriteForwardApi(SourceWriter w, ModelPlan plan)
     {
+        if (plan.Embedding is not null)
+        {
+            WriteTokenForwardApi(w, plan);
+            return;
+        }
+
         string inShape = "[*, *, " + Inv(plan.InputSize) + "]";
         w.Line("/// <summary>");
         w.Line("/// Runs the model on <paramref name=\"input\"/>: <c>" + (plan.Spec.BatchFirst ? "[B, T, " : "[T, B, ") + Inv(plan.InputSize) + "]</c>, or unbatched <c>[T, " + Inv(plan.InputSize) + "]</c>.");
@@ -165,6 +171,118 @@ internal static partial class Emitter
         w.Line();
     }
 
+    /// <summary>
+    /// The forward members of a model that starts with an <c>[Embedding]</c>: token ids in (<c>int[,]</c> or a span),
+    /// with and without lengths; <see cref="IModel"/>'s float members implemented explicitly, refusing floats.
+    /// </summary>
+    private static void WriteTokenForwardApi(SourceWriter w, ModelPlan plan)
+    {
+        string layout = plan.Spec.BatchFirst ? "[B, T]" : "[T, B]";
+        foreach (bool withLengths in new[] { false, true })
+        {
+            w.Line("/// <summary>");
+            w.Line($"/// Runs the model on token ids, <c>{layout}</c>: each id picks its vector from the table, then the layers run on those.");
+            w.Line(withLengths
+                ? "/// With lengths (PyTorch's <c>pack_padded_sequence</c> semantics): each sequence runs its own steps only, and its outputs past its length are 0."
+                : "/// Initial states are zero.");
+            WriteConcurrencyDoc(w);
+            w.Line("/// </summary>");
+            w.Line($"/// <param name=\"tokens\">The token ids, <c>{layout}</c>, each in [0, <see cref=\"NumEmbeddings\"/>).</param>");
+            if (withLengths)
+            {
+                w.Line("/// <param name=\"lengths\">Each sequence's length, in any order, each in [1, T].</param>");
+            }
+
+            w.Line("/// <returns>A new tensor, <c>" + OutputShapeText(plan) + "</c>.</returns>");
+            w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">An id is outside the vocabulary (the message names it, its position and the vocabulary size); nothing is computed.</exception>");
+            using (w.Block($"public {T} Forward(int[,] tokens{(withLengths ? ", int[] lengths" : string.Empty)})"))
+            {
+                if (withLengths)
+                {
+                    w.Line("global::System.ArgumentNullException.ThrowIfNull(lengths);");
+                }
+
+                w.Line("(int batch, int seqLen, bool unbatched) = CheckTokens(tokens);");
+                if (withLengths)
+                {
+                    w.Line("global::Deepbox.CompilerServices.SequenceLengths.Check(lengths, batch, seqLen);");
+                }
+
+                w.Line($"{T} output = {T}.Zeros(OutputShape(batch, seqLen, unbatched));");
+                w.Line($"Run({S}.AsSpan(tokens), batch, seqLen, {(withLengths ? "lengths" : "default")}, default, default, output.AsSpan(), default, default, unbatched);");
+                w.Line("return output;");
+            }
+
+            w.Line();
+        }
+
+        if (plan.StateStage is { } state)
+        {
+            WriteForwardWithState(w, plan, state);
+        }
+
+        foreach (bool withLengths in new[] { false, true })
+        {
+            w.Line("/// <summary>");
+            w.Line($"/// Runs the model on caller-owned token ids (<c>{layout}</c>, row-major) into caller-owned memory (<c>" + OutputShapeText(plan) + "</c>),");
+            w.Line(withLengths
+                ? "/// each sequence its own steps only (0 past its length). Allocates nothing once the workspaces have grown."
+                : "/// with zero initial states. Allocates nothing once the workspaces have grown to the largest batch and length seen.");
+            WriteConcurrencyDoc(w);
+            w.Line("/// </summary>");
+            w.Line("/// <param name=\"tokens\">The token ids.</param>");
+            w.Line("/// <param name=\"batch\">Sequences in the batch.</param>");
+            w.Line("/// <param name=\"seqLen\">Time steps per sequence.</param>");
+            if (withLengths)
+            {
+                w.Line("/// <param name=\"lengths\">Each sequence's length, in any order, each in [1, seqLen].</param>");
+            }
+
+            w.Line("/// <param name=\"output\">Receives the output values; its length must match exactly.</param>");
+            using (w.Block($"public void Forward(global::System.ReadOnlySpan<int> tokens, int batch, int seqLen, {(withLengths ? "global::System.ReadOnlySpan<int> lengths, " : string.Empty)}{Span} output)"))
+            {
+                w.Line($"{S}.CheckSequenceSizes(batch, seqLen);");
+                w.Line($"{S}.CheckTokenLength(tokens.Length, batch, seqLen);");
+                w.Line($"{S}.CheckLength(\"output\", output.Length, batch, {(plan.HasLastStep ? "1" : "seqLen")}, OutputSize);");
+                w.Line($"{S}.CheckTokens(tokens, batch, seqLen, BatchFirst, NumEmbeddings);");
+                if (withLengths)
+                {
+                    w.Line("global::Deepbox.CompilerServices.SequenceLengths.Check(lengths, batch, seqLen);");
+                }
+
+                w.Line($"Run(tokens, batch, seqLen, {(withLengths ? "lengths" : "default")}, default, default, output, default, default, unbatched: false);");
+            }
+
+            w.Line();
+        }
+
+        w.Line("/// <summary>Why this model refuses float input: the message of <see cref=\"global::Deepbox.IModel\"/>'s float members.</summary>");
+        w.Line($"private const string FloatInput = \"{plan.Spec.ClassName} takes token ids: its first layer is an [Embedding]. Call Forward(int[,] tokens) or Forward(ReadOnlySpan<int> tokens, batch, seqLen, output); a float tensor is not cast to ids.\";");
+        w.Line();
+        w.Line("/// <summary>Refused: this model takes token ids (see <see cref=\"FloatInput\"/>).</summary>");
+        w.Line($"{T} global::Deepbox.IModel.Forward({T} input) => throw new global::System.InvalidOperationException(FloatInput);");
+        w.Line();
+        w.Line("/// <summary>Refused: this model takes token ids (see <see cref=\"FloatInput\"/>).</summary>");
+        w.Line($"{T} global::Deepbox.IModel.Forward({T} input, int[] lengths) => throw new global::System.InvalidOperationException(FloatInput);");
+        w.Line();
+        w.Line("/// <summary>Refused: this model takes token ids (see <see cref=\"FloatInput\"/>).</summary>");
+        w.Line($"void global::Deepbox.IModel.Forward({RoSpan} input, int batch, int seqLen, {Span} output) => throw new global::System.InvalidOperationException(FloatInput);");
+        w.Line();
+        w.Line("/// <summary>Refused: this model takes token ids (see <see cref=\"FloatInput\"/>).</summary>");
+        w.Line($"void global::Deepbox.IModel.Forward({RoSpan} input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, {Span} output) => throw new global::System.InvalidOperationException(FloatInput);");
+        w.Line();
+        w.Line($"private static (int Batch, int SeqLen, bool Unbatched) CheckTokens(int[,] tokens) => {S}.CheckTokens(tokens, BatchFirst, NumEmbeddings);");
+        w.Line();
+        using (w.Block("private static int[] OutputShape(int batch, int seqLen, bool unbatched)"))
+        {
+            w.Line(plan.HasLastStep
+                ? "return unbatched ? [OutputSize] : [batch, OutputSize];"
+                : $"return unbatched ? [seqLen, OutputSize] : [{(plan.Spec.BatchFirst ? "batch, seqLen" : "seqLen, batch")}, OutputSize];");
+        }
+
+        w.Line();
+    }
+
     /// <summary>What the docs of every Forward say about threads.</summary>
     private static void WriteConcurrencyDoc(SourceWriter w)
     {
@@ -178,11 +296,11 @@ internal static partial class Emitter
 
     private static void WriteForwardWithState(SourceWriter w, ModelPlan plan, StagePlan state)
     {
-        WriteForwardWithState(w, state, withLengths: false);
-        WriteForwardWithState(w, state, withLengths: true);
+        WriteForwardWithState(w, state, withLengths: false, tokens: plan.Embedding is not null);
+        WriteForwardWithState(w, state, withLengths: true, tokens: plan.Embedding is not null);
     }
 
-    private static void WriteForwardWithState(SourceWriter w, StagePlan state, bool withLengths)
+    private static void WriteForwardWithState(SourceWriter w, StagePlan state, bool withLengths, bool tokens)
     {
         LayerSpec l = state.Layer;
         bool lstm = l.Kind == LayerKind.Lstm;
@@ -199,7 +317,7 @@ internal static partial class Emitter
         WriteConcurrencyDoc(w);
         w.Line($"/// States are <c>{stateShape}</c> (<c>[num_layers * directions, B, H]</c>; unbatched <c>[{Inv(states)}, {Inv(l.HiddenSize)}]</c>).");
         w.Line("/// </summary>");
-        w.Line("/// <param name=\"input\">The input sequence(s).</param>");
+        w.Line(tokens ? "/// <param name=\"tokens\">The token ids, <c>[B, T]</c> (<c>[T, B]</c> when not batch-first).</param>" : "/// <param name=\"input\">The input sequence(s).</param>");
         if (withLengths)
         {
             w.Line("/// <param name=\"lengths\">Each sequence's length, in any order, each in [1, T].</param>");
@@ -213,7 +331,8 @@ internal static partial class Emitter
 
         w.Line("/// <returns>The output and the final states.</returns>");
         string ret = lstm ? $"({T} Output, ({T} H, {T} C))" : $"({T} Output, {T} H)";
-        string input = withLengths ? $"{T} input, int[] lengths" : $"{T} input";
+        string first = tokens ? "int[,] tokens" : $"{T} input";
+        string input = withLengths ? $"{first}, int[] lengths" : first;
         string args = lstm ? $"{input}, {T}? h0 = null, {T}? c0 = null" : $"{input}, {T}? h0 = null";
         string lengths = withLengths ? "lengths" : "default";
         using (w.Block($"public {ret} ForwardWithState({args})"))
@@ -223,7 +342,7 @@ internal static partial class Emitter
                 w.Line("global::System.ArgumentNullException.ThrowIfNull(lengths);");
             }
 
-            w.Line("(int batch, int seqLen, bool unbatched) = CheckInput(input);");
+            w.Line(tokens ? "(int batch, int seqLen, bool unbatched) = CheckTokens(tokens);" : "(int batch, int seqLen, bool unbatched) = CheckInput(input);");
             if (withLengths)
             {
                 w.Line("global::Deepbox.CompilerServices.SequenceLengths.Check(lengths, batch, seqLen);");
@@ -241,12 +360,12 @@ internal static partial class Emitter
             if (lstm)
             {
                 w.Line($"{T} c = {T}.Zeros(stateShape);");
-                w.Line($"Run(input.AsSpan(), batch, seqLen, {lengths}, h0 is null ? default : h0.AsSpan(), c0 is null ? default : c0.AsSpan(), output.AsSpan(), h.AsSpan(), c.AsSpan(), unbatched);");
+                w.Line($"Run({(tokens ? $"{S}.AsSpan(tokens)" : "input.AsSpan()")}, batch, seqLen, {lengths}, h0 is null ? default : h0.AsSpan(), c0 is null ? default : c0.AsSpan(), output.AsSpan(), h.AsSpan(), c.AsSpan(), unbatched);");
                 w.Line("return (output, (h, c));");
             }
             else
             {
-                w.Line($"Run(input.AsSpan(), batch, seqLen, {lengths}, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default, unbatched);");
+                w.Line($"Run({(tokens ? $"{S}.AsSpan(tokens)" : "input.AsSpan()")}, batch, seqLen, {lengths}, h0 is null ? default : h0.AsSpan(), default, output.AsSpan(), h.AsSpan(), default, unbatched);");
                 w.Line("return (output, h);");
             }
         }
@@ -262,7 +381,7 @@ internal static partial class Emitter
             /// workspace of its own and on weights no one repacks meanwhile, so any number of callers may run it at once; in
             /// training mode on the training workspace, which keeps what Backward needs, one caller at a time.
             /// </summary>
-            private void Run({{RoSpan}} input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, {{RoSpan}} h0, {{RoSpan}} c0, {{Span}} output, {{Span}} hN, {{Span}} cN, bool unbatched)
+            private void Run({{InputSpan(plan)}} input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, {{RoSpan}} h0, {{RoSpan}} c0, {{Span}} output, {{Span}} hN, {{Span}} cN, bool unbatched)
             {
                 if (!_exec.IsTraining)
                 {
@@ -283,7 +402,7 @@ internal static partial class Emitter
     {
         string k = KernelClass(plan);
         w.Line("/// <summary>Runs the model on <paramref name=\"weights\"/>; the activations stay here (for Backward, in training).</summary>");
-        using (w.Block($"public void Forward(Weights weights, bool training, int threads, {RoSpan} input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, {RoSpan} h0, {RoSpan} c0, {Span} output, {Span} hN, {Span} cN)"))
+        using (w.Block($"public void Forward(Weights weights, bool training, int threads, {InputSpan(plan)} input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, {RoSpan} h0, {RoSpan} c0, {Span} output, {Span} hN, {Span} cN)"))
         {
             w.Line("W = weights;");
             w.Line("_training = training;");
@@ -294,14 +413,27 @@ internal static partial class Emitter
 
             w.Line("EnsureWorkspace(batch, seqLen);");
             w.Line("_lengths.Set(lengths, batch, seqLen);");
-            w.Line("if (_lengths.IsRagged) _lengths.ToRows(input, InputSize, BatchFirst, _x); // packed by lengths, longest first");
-            w.Line($"else {S}.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);");
+            if (plan.Embedding is { } e)
+            {
+                w.Line($"// ({(e.Layer.Name ?? "0")}) {e.Describe()}: each token's vector from the table, as rows (packed by lengths, longest first, with lengths).");
+                w.Line($"{S}.Ensure(ref _tokens, _lengths.Rows);");
+                w.Line($"_lengths.Embed(input, BatchFirst, {SnapshotSlices(plan, e, "W.Snapshot")["weight"]}, EmbeddingDim, _x, _tokens);");
+            }
+            else
+            {
+                w.Line("if (_lengths.IsRagged) _lengths.ToRows(input, InputSize, BatchFirst, _x); // packed by lengths, longest first");
+                w.Line($"else {S}.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);");
+            }
+
             StagePlan? first = plan.FirstRecurrent;
             foreach (StagePlan s in plan.Stages)
             {
                 w.Line($"// ({(s.Layer.Name ?? Inv(s.Index))}) {s.Describe()}");
                 switch (s.Layer.Kind)
                 {
+                    case LayerKind.Embedding:
+                        w.Line("// Looked up above, into _x.");
+                        break;
                     case LayerKind.LastStep:
                         w.Line("// Later stages read the rows of the last time step only; with lengths, each sequence's own last step, gathered.");
                         w.Line($"if (_lengths.IsRagged) _lengths.GatherLast({s.Input.Buffer}, {Inv(s.Input.RowStride)}, _last);");

@@ -131,19 +131,32 @@ internal static partial class Emitter
 
         w.Line();
         w.Line("/// <summary>");
-        w.Line("/// Runs one time step of one sequence: reads <paramref name=\"input\"/> (<c>InputSize</c> floats), updates");
+        w.Line(plan.Embedding is null
+            ? "/// Runs one time step of one sequence: reads <paramref name=\"input\"/> (<c>InputSize</c> floats), updates"
+            : "/// Runs one time step of one sequence: looks up <paramref name=\"token\"/>'s vector, updates");
         w.Line("/// <paramref name=\"state\"/> and writes <paramref name=\"output\"/> (<c>OutputSize</c> floats). The same numbers as");
         w.Line("/// <c>Forward</c> over the whole sequence, one step at a time; no dropout; allocates nothing. Everything a step writes");
         w.Line("/// is in <paramref name=\"state\"/>: threads may step distinct states through one model at once.");
         w.Line("/// </summary>");
-        w.Line("/// <param name=\"input\">This step's features.</param>");
+        w.Line(plan.Embedding is null ? "/// <param name=\"input\">This step's features.</param>" : "/// <param name=\"token\">This step's token id, in [0, <see cref=\"NumEmbeddings\"/>).</param>");
         w.Line("/// <param name=\"state\">The sequence's state, from <see cref=\"CreateState\"/>; updated in place.</param>");
         w.Line("/// <param name=\"output\">Receives this step's output.</param>");
         w.Line("// Never inlined (nor its kernel): inlined into a caller's loop compiled with dynamic PGO, a step ran up to 2.7 times slower.");
         w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]");
-        using (w.Block($"public void Step({RoSpan} input, global::Deepbox.ModelState state, {Span} output)"))
+        using (w.Block(plan.Embedding is null
+            ? $"public void Step({RoSpan} input, global::Deepbox.ModelState state, {Span} output)"
+            : $"public void Step(int token, global::Deepbox.ModelState state, {Span} output)"))
         {
-            w.Line($"{S}.CheckStep(input.Length, InputSize, state, s_stateLayout, output.Length, OutputSize);");
+            if (plan.Embedding is null)
+            {
+                w.Line($"{S}.CheckStep(input.Length, InputSize, state, s_stateLayout, output.Length, OutputSize);");
+            }
+            else
+            {
+                w.Line($"{S}.CheckStep(1, InputSize, state, s_stateLayout, output.Length, OutputSize);");
+                w.Line($"{S}.CheckToken(token, NumEmbeddings);");
+            }
+
             w.Line("Weights w = _exec.StepWeights(out bool counted); // in training mode counted, so a training loop can repack them meanwhile");
             w.Line($"{Span} s = state.AsSpan();");
             w.Line($"{Span} scratch = state.Scratch;");
@@ -191,6 +204,12 @@ internal static partial class Emitter
                     current = h;
                 }
             }
+            else if (l.Kind == LayerKind.Embedding)
+            {
+                int table = plan.Parameters.TakeWhile(p => p != s.Parameters[0]).Sum(p => p.Count);
+                current = $"w.Snapshot.AsSpan({Inv(table)} + (token * {Inv(l.HiddenSize)}), {Inv(l.HiddenSize)})";
+                w.Line($"// The token's vector, read in place from the table.");
+            }
             else if (l.Kind == LayerKind.Linear)
             {
                 string y = $"scratch.Slice({Inv(heads[s.Index])}, {Inv(s.Padded)})";
@@ -222,7 +241,7 @@ internal static partial class Emitter
         [
             "public global::Deepbox.ModelState CreateState()",
             $"public global::Deepbox.ModelState CreateState({RoSpan} values)",
-            $"public void Step({RoSpan} input, global::Deepbox.ModelState state, {Span} output)",
+            plan.Embedding is null ? $"public void Step({RoSpan} input, global::Deepbox.ModelState state, {Span} output)" : $"public void Step(int token, global::Deepbox.ModelState state, {Span} output)",
         ];
         w.Line("/// <summary>Why this model has no streaming members: the message of the errors that stand in for them.</summary>");
         w.Line($"private const string NoStreaming = {literal};");

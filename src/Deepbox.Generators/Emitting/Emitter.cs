@@ -18,6 +18,12 @@ internal static partial class Emitter
     private const string RoSpan = "global::System.ReadOnlySpan<float>";
     private const string Span = "global::System.Span<float>";
 
+    /// <summary>What a model's pass reads: token ids for a model that starts with an <c>[Embedding]</c>, else floats.</summary>
+    private static string InputSpan(ModelPlan plan) => plan.Embedding is null ? RoSpan : "global::System.ReadOnlySpan<int>";
+
+    /// <summary>The generated constant for the width of the first stage's rows: <c>InputSize</c>, or an embedding's <c>EmbeddingDim</c>.</summary>
+    private static string InputWidth(ModelPlan plan) => plan.Embedding is null ? "InputSize" : "EmbeddingDim";
+
     /// <summary>The kernel namespace of a compilation without an assembly name.</summary>
     public const string DefaultKernelNamespace = "Deepbox.Generated";
 
@@ -193,6 +199,10 @@ internal static partial class Emitter
             w.Line("private Weights W = null!; // the weights of the running pass");
             w.Line("private bool _training; // the running pass's mode");
             w.Line("private readonly global::Deepbox.CompilerServices.SequenceLengths _lengths = new(); // the running pass's rows: time-major, or packed by lengths");
+            if (plan.Embedding is not null)
+            {
+                w.Line("private int[] _tokens = []; // the token id of each row of _x (Backward adds each row's gradient into its id's vector)");
+            }
             if (HasJobs(plan))
             {
                 w.Line("private int _threads = 1; // threads the running pass may use");
@@ -223,7 +233,7 @@ internal static partial class Emitter
     private static void WriteArchitecture(SourceWriter w, ModelPlan plan)
     {
         w.Line("/// <summary>The layer declarations as declared (defaults filled in), for tools that write the model in another format.</summary>");
-        w.Line($"public static global::Deepbox.ModelArchitecture Architecture {{ get; }} = new(\"{plan.Spec.ClassName}\", {(plan.Spec.BatchFirst ? "true" : "false")}, {Inv(plan.InputSize)}, {Inv(plan.OutputSize)},");
+        w.Line($"public static global::Deepbox.ModelArchitecture Architecture {{ get; }} = new(\"{plan.Spec.ClassName}\", {(plan.Spec.BatchFirst ? "true" : "false")}, {(plan.Embedding is null ? Inv(plan.InputSize) : "1")}, {Inv(plan.OutputSize)},");
         w.Line("[");
         foreach (StagePlan s in plan.Stages)
         {
@@ -243,9 +253,25 @@ internal static partial class Emitter
     private static void WriteConstantsAndFields(SourceWriter w, ModelPlan plan)
     {
         int count = plan.Parameters.Sum(p => p.Count);
-        w.Line("/// <summary>Features per time step the model takes.</summary>");
-        w.Line($"public const int InputSize = {Inv(plan.InputSize)};");
-        w.Line();
+        if (plan.Embedding is { } e)
+        {
+            w.Line("/// <summary>Token ids per time step the model takes: one (it starts with an <c>[Embedding]</c>).</summary>");
+            w.Line("public const int InputSize = 1;");
+            w.Line();
+            w.Line("/// <summary>The vocabulary size: token ids run from 0 to <c>NumEmbeddings - 1</c>.</summary>");
+            w.Line($"public const int NumEmbeddings = {Inv(e.Layer.InputSize)};");
+            w.Line();
+            w.Line("/// <summary>Floats per token vector: the width of the rows the first layer after the table reads.</summary>");
+            w.Line($"public const int EmbeddingDim = {Inv(e.Layer.HiddenSize)};");
+            w.Line();
+        }
+        else
+        {
+            w.Line("/// <summary>Features per time step the model takes.</summary>");
+            w.Line($"public const int InputSize = {Inv(plan.InputSize)};");
+            w.Line();
+        }
+
         w.Line("/// <summary>Features per time step (or per sequence after <c>LastStep</c>) the model gives.</summary>");
         w.Line($"public const int OutputSize = {Inv(plan.OutputSize)};");
         w.Line();
@@ -299,6 +325,10 @@ internal static partial class Emitter
             {
                 w.Line($"{p.Field} = new {P}(\"{p.Name}\", {string.Join(", ", p.Shape.Select(Inv))});");
                 w.Line($"generator.{p.Init.Replace("(", $"({p.Field}.Value.AsSpan(), ")};");
+                if (plan.Embedding is { Layer.PaddingIdx: >= 0 } e && e.Parameters.Contains(p))
+                {
+                    w.Line($"{p.Field}.Value.AsSpan().Slice({Inv(e.Layer.PaddingIdx * e.Layer.HiddenSize)}, {Inv(e.Layer.HiddenSize)}).Clear(); // padding_idx {Inv(e.Layer.PaddingIdx)}: a row of zeros, as nn.Embedding makes it");
+                }
             }
 
             w.Line($"{P}[] parameters = [{string.Join(", ", plan.Parameters.Select(p => p.Field))}];");

@@ -8,4 +8,5 @@ internal enum LayerKind
     Gru,
     Linear,
     LastStep,
+    Embedding,
 }

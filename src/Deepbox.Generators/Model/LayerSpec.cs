@@ -2,7 +2,8 @@ namespace Deepbox.Generators;
 
 /// <summary>
 /// One layer attribute as declared, with its arguments resolved to values (defaults filled in).
-/// For <see cref="LayerKind.Linear"/>, <see cref="InputSize"/> and <see cref="HiddenSize"/> are in and out features.
+/// For <see cref="LayerKind.Linear"/>, <see cref="InputSize"/> and <see cref="HiddenSize"/> are in and out features; for
+/// <see cref="LayerKind.Embedding"/>, the vocabulary size and the vector width.
 /// </summary>
 internal sealed record LayerSpec(
     LayerKind Kind,
@@ -17,6 +18,9 @@ internal sealed record LayerSpec(
     Activation Activation,
     string? Name)
 {
+    /// <summary>An <see cref="LayerKind.Embedding"/>'s padding row, or -1.</summary>
+    public int PaddingIdx { get; init; } = -1;
+
     public bool IsRecurrent => Kind is LayerKind.Rnn or LayerKind.Lstm or LayerKind.Gru;
 
     public int Directions => Bidirectional ? 2 : 1;

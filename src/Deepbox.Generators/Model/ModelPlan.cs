@@ -62,6 +62,10 @@ internal sealed class StagePlan
         {
             Output = new RowSource($"_seq{index}_{layer.NumLayers - 1}", layer.Directions * Padded, layer.HiddenSize, Padded, layer.Directions);
         }
+        else if (layer.Kind == LayerKind.Embedding)
+        {
+            Output = input; // the looked-up vectors are the model input's rows, _x
+        }
         else if (layer.Kind == LayerKind.Linear)
         {
             Output = new RowSource($"_y{index}", Padded, layer.HiddenSize, Padded, 1, Collapsed: input.Collapsed);
@@ -99,6 +103,7 @@ internal sealed class StagePlan
         LayerKind.Lstm => "LSTM",
         LayerKind.Gru => "GRU",
         LayerKind.Linear => "Linear",
+        LayerKind.Embedding => "Embedding",
         _ => "LastStep",
     };
 
@@ -108,6 +113,7 @@ internal sealed class StagePlan
         LayerKind.Linear => $"Linear(in_features={Layer.InputSize}, out_features={Layer.HiddenSize}, bias={(Layer.Bias ? "true" : "false")}"
             + (Layer.Activation == Activation.None ? ")" : $", activation={Layer.Activation})"),
         LayerKind.LastStep => "LastStep()",
+        LayerKind.Embedding => $"Embedding({Layer.InputSize}, {Layer.HiddenSize}{(Layer.PaddingIdx >= 0 ? $", padding_idx={Layer.PaddingIdx}" : string.Empty)})",
         _ => $"{CellName}({Layer.InputSize}, {Layer.HiddenSize}, num_layers={Layer.NumLayers})",
     };
 }
@@ -120,7 +126,7 @@ internal sealed class ModelPlan
         Spec = spec;
         Isa = isa;
         KernelNamespace = kernelNamespace;
-        int first = spec.Layers.Count > 0 ? spec.Layers[0].InputSize : 0;
+        int first = spec.Layers.Count == 0 ? 0 : spec.Layers[0].Kind == LayerKind.Embedding ? spec.Layers[0].HiddenSize : spec.Layers[0].InputSize;
         var source = new RowSource("_x", first, first, first, 1);
         for (int i = 0; i < spec.Layers.Count; i++)
         {
@@ -150,7 +156,11 @@ internal sealed class ModelPlan
 
     public IEnumerable<ParamPlan> Parameters => Stages.SelectMany(s => s.Parameters);
 
-    public int InputSize => Spec.Layers[0].InputSize;
+    /// <summary>Floats per step of the first stage's rows (<c>_x</c>): the input's features, or an <c>[Embedding]</c>'s vector width.</summary>
+    public int InputSize => Embedding is { } e ? e.Layer.HiddenSize : Spec.Layers[0].InputSize;
+
+    /// <summary>The <c>[Embedding]</c> stage when the model takes token ids (it is then the first), else null.</summary>
+    public StagePlan? Embedding => Stages.Count > 0 && Stages[0].Layer.Kind == LayerKind.Embedding ? Stages[0] : null;
 
     public int OutputSize => Output.Width;
 
@@ -190,6 +200,10 @@ internal sealed class ModelPlan
                     }
                 }
             }
+        }
+        else if (l.Kind == LayerKind.Embedding)
+        {
+            Add(stage, "weight", [l.InputSize, l.HiddenSize], "Normal(0, 1)"); // nn.Embedding: N(0, 1), then the padding row zeroed
         }
         else if (l.Kind == LayerKind.Linear)
         {

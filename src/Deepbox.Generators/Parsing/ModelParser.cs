@@ -25,7 +25,7 @@ internal static class ModelParser
         "InputSize", "OutputSize", "BatchFirst", "ParameterCount", "Forward", "ForwardWithState", "Parameters",
         "NamedParameters", "ZeroGrad", "Train", "Eval", "IsTraining", "StateDict", "LoadStateDict", "ToString",
         "Backward", "BackwardWithState", "Save", "Load", "CreateState", "Step", "StateLength", "Threads", "Architecture",
-        "Weights", "Workspace", "_exec", "s_stateLayout", "NoStreaming", // the nested classes and private members of the model's file
+        "Weights", "Workspace", "_exec", "s_stateLayout", "NoStreaming", "NumEmbeddings", "EmbeddingDim", "FloatInput", // the nested classes and private members of the model's file
     ];
 
     private static readonly Dictionary<string, LayerKind> Kinds = new()
@@ -35,6 +35,7 @@ internal static class ModelParser
         ["GruAttribute"] = LayerKind.Gru,
         ["LinearAttribute"] = LayerKind.Linear,
         ["LastStepAttribute"] = LayerKind.LastStep,
+        ["EmbeddingAttribute"] = LayerKind.Embedding,
     };
 
     /// <summary>
@@ -160,6 +161,13 @@ internal static class ModelParser
 
             int a0 = (int)data.ConstructorArguments[0].Value!;
             int a1 = (int)data.ConstructorArguments[1].Value!;
+            if (kind == LayerKind.Embedding)
+            {
+                layers.Add(ParseEmbedding(diagnostics, data, syntax, where, className, layers.Count, a0, a1, names));
+                width = a1 >= 1 ? a1 : -1;
+                continue;
+            }
+
             // The defaults of the attribute classes themselves (compiled in from the runtime: one source of truth).
             RecurrentLayerAttribute? recurrentDefaults = kind switch
             {
@@ -281,6 +289,58 @@ internal static class ModelParser
             hint);
         return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(diagnostics));
     }
+
+    /// <summary>An <c>[Embedding]</c>: sizes, <c>PaddingIdx</c>, <c>Name</c>, and its place (first only).</summary>
+    private static LayerSpec ParseEmbedding(List<DiagnosticInfo> diagnostics, AttributeData data, AttributeSyntax? syntax, LocationInfo? where, string className, int index, int vocabulary, int dim, HashSet<string> names)
+    {
+        const string Label = "Embedding";
+        var defaults = new EmbeddingAttribute(0, 0);
+        int paddingIdx = defaults.PaddingIdx;
+        string? name = defaults.Name;
+        foreach (KeyValuePair<string, TypedConstant> named in data.NamedArguments)
+        {
+            switch (named.Key)
+            {
+                case "PaddingIdx": paddingIdx = (int)named.Value.Value!; break;
+                case "Name": name = (string?)named.Value.Value; break;
+            }
+        }
+
+        if (index != 0)
+        {
+            diagnostics.Add(Diag(Diagnostics.EmbeddingNotFirst, where, className, index.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        bool ok = CheckSize(diagnostics, At(syntax, "numEmbeddings", 0) ?? where, Label, "numEmbeddings", vocabulary, MaxVocabulary, VocabularyReason)
+            & CheckSize(diagnostics, At(syntax, "embeddingDim", 1) ?? where, Label, "embeddingDim", dim, MaxSize, SizeReason);
+        if (ok && (long)vocabulary * dim > int.MaxValue)
+        {
+            ok = CheckSize(diagnostics, At(syntax, "embeddingDim", 1) ?? where, Label, "embeddingDim", dim, int.MaxValue / vocabulary, "the table is one array of at most 2^31 - 1 floats");
+        }
+        if (ok && (paddingIdx < EmbeddingAttribute.NoPadding || paddingIdx >= vocabulary))
+        {
+            diagnostics.Add(Diag(Diagnostics.PaddingIdxOutOfRange, At(syntax, "PaddingIdx") ?? where, paddingIdx.ToString(CultureInfo.InvariantCulture), vocabulary.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        if (name is not null)
+        {
+            if (!IsValidName(name))
+            {
+                diagnostics.Add(Diag(Diagnostics.BadName, At(syntax, "Name") ?? where, Label, name));
+            }
+            else if (!names.Add(name))
+            {
+                diagnostics.Add(Diag(Diagnostics.DuplicateName, At(syntax, "Name") ?? where, Label, name));
+            }
+        }
+
+        return new LayerSpec(LayerKind.Embedding, vocabulary, dim, 1, false, true, false, false, 0f, Activation.None, name) { PaddingIdx = paddingIdx };
+    }
+
+    /// <summary>The largest vocabulary an <c>[Embedding]</c> may declare.</summary>
+    public const int MaxVocabulary = 1 << 24;
+
+    private const string VocabularyReason = "ids above 2^24 are not exact as floats, and no word list is that long";
 
     private const string SizeReason = "one weight matrix of 65536 x 65536 floats already takes 16 GiB";
 

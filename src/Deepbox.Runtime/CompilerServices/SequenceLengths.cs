@@ -232,6 +232,32 @@ public sealed class SequenceLengths
         Copy(rows, dense, rowStride, segmentWidth, segmentStride, segments, batchFirst, toRows: false);
     }
 
+    /// <summary>
+    /// Looks up each valid step's token in <paramref name="table"/> (<c>[vocabulary, dim]</c>) into the pass's rows,
+    /// and records each row's id for the table's gradient. The ids have been checked.
+    /// </summary>
+    /// <param name="tokens">The caller's ids, <c>[B, T]</c> when <paramref name="batchFirst"/>, else <c>[T, B]</c>.</param>
+    /// <param name="batchFirst">The caller's layout.</param>
+    /// <param name="table">The vectors.</param>
+    /// <param name="dim">Floats per vector (and per row).</param>
+    /// <param name="rows">The rows.</param>
+    /// <param name="rowTokens">Receives each row's id.</param>
+    public void Embed(ReadOnlySpan<int> tokens, bool batchFirst, ReadOnlySpan<float> table, int dim, Span<float> rows, Span<int> rowTokens)
+    {
+        for (int r = 0; r < Batch; r++)
+        {
+            int b = Order(r);
+            int length = Length(r);
+            for (int t = 0; t < length; t++)
+            {
+                int row = Row(t) + r;
+                int token = tokens[batchFirst ? (b * SeqLen) + t : (t * Batch) + b];
+                rowTokens[row] = token;
+                table.Slice(token * dim, dim).CopyTo(rows.Slice(row * dim, dim));
+            }
+        }
+    }
+
     /// <summary>Each sequence's row at its last step (<c>LastStep</c>), in sorted order: rows of <paramref name="stride"/> floats.</summary>
     /// <param name="rows">The rows of every step.</param>
     /// <param name="stride">Floats per row.</param>

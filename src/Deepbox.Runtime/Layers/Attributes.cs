@@ -189,6 +189,48 @@ sealed class LinearAttribute : Attribute
     public string? Name { get; set; }
 }
 
+/// <summary>
+/// A lookup table of token vectors, as PyTorch's <c>nn.Embedding</c>: the model takes token ids (<c>[B, T]</c> ints)
+/// and each id picks its row of <c>weight</c> (<c>[numEmbeddings, embeddingDim]</c>, initialized N(0, 1) as PyTorch does).
+/// Only as the first layer.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+#if DEEPBOX_GENERATOR
+internal
+#else
+public
+#endif
+sealed class EmbeddingAttribute : Attribute
+{
+    /// <summary>The <see cref="PaddingIdx"/> of a table without a padding row.</summary>
+    public const int NoPadding = -1;
+
+    /// <summary>Declares a table of <paramref name="numEmbeddings"/> vectors of <paramref name="embeddingDim"/> floats.</summary>
+    /// <param name="numEmbeddings">The vocabulary size: ids run from 0 to <c>numEmbeddings - 1</c>.</param>
+    /// <param name="embeddingDim">Floats per vector: the width the next layer takes.</param>
+    public EmbeddingAttribute(int numEmbeddings, int embeddingDim)
+    {
+        NumEmbeddings = numEmbeddings;
+        EmbeddingDim = embeddingDim;
+    }
+
+    /// <summary>The vocabulary size.</summary>
+    public int NumEmbeddings { get; }
+
+    /// <summary>Floats per vector.</summary>
+    public int EmbeddingDim { get; }
+
+    /// <summary>
+    /// The id whose row is zero and never receives gradient (PyTorch's <c>padding_idx</c>), in [0, numEmbeddings);
+    /// <see cref="NoPadding"/> (the default) for none. PyTorch's negative <c>padding_idx</c> counts from the end: write
+    /// <c>numEmbeddings - 1</c> for its -1.
+    /// </summary>
+    public int PaddingIdx { get; set; } = NoPadding;
+
+    /// <summary>Prefix of the table's parameter name (<c>embedding</c> gives <c>embedding.weight</c>).</summary>
+    public string? Name { get; set; }
+}
+
 /// <summary>Keeps the last time step only: <c>[B, T, F]</c> becomes <c>[B, F]</c> (unbatched <c>[T, F]</c> becomes <c>[F]</c>).</summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
 #if DEEPBOX_GENERATOR

@@ -21,6 +21,9 @@ public enum LayerKind
 
     /// <summary>The last time step of the sequence (<c>[LastStep]</c>).</summary>
     LastStep,
+
+    /// <summary>A table of token vectors (<c>[Embedding]</c>): input size is the vocabulary, hidden size the vector width.</summary>
+    Embedding,
 }
 
 /// <summary>
