@@ -38,6 +38,12 @@ public class DiagnosticTests
         { "[Lstm(4, 8)] public partial class [|Split|]; [Linear(8, 1)] public partial class Split;", "DBX0016", "Layer attributes of 'Split' sit on more than one partial declaration, so their order is not defined; keep them on one declaration, in data-flow order" },
         { "[Lstm(4, 8)] public partial class M { public void [|Forward|]() { } }", "DBX0017", "Class 'M' declares 'Forward', which Deepbox generates for the model; rename or remove it" },
         { "[Lstm(4, 8)] public partial class M { public [|M|](int size) { } }", "DBX0017", "Class 'M' declares 'M(int)', which Deepbox generates for the model; rename or remove it" },
+        { "[Lstm(4, 8)][[|Embedding(10, 4)|]] public partial class M;", "DBX0018", "[Embedding] of 'M' is layer 1; a table of token vectors turns token ids into the first layer's input, so it can only come first" },
+        { "[Embedding(10, 4, [|PaddingIdx = 10|])][Lstm(4, 8)] public partial class M;", "DBX0019", "[Embedding] PaddingIdx is 10; it must be an id in [0, 10) or -1 (none)" },
+        { "[Embedding(10, 4, [|PaddingIdx = -2|])][Lstm(4, 8)] public partial class M;", "DBX0019", "[Embedding] PaddingIdx is -2; it must be an id in [0, 10) or -1 (none)" },
+        { "[Embedding([|0|], 4)][Lstm(4, 8)] public partial class M;", "DBX0004", "[Embedding] numEmbeddings is 0; it must be between 1 and 16777216 (ids above 2^24 are not exact as floats, and no word list is that long)" },
+        { "[Embedding(10, [|embeddingDim: -1|])][Lstm(4, 8)] public partial class M;", "DBX0004", "[Embedding] embeddingDim is -1; it must be between 1 and 65536 (one weight matrix of 65536 x 65536 floats already takes 16 GiB)" },
+        { "[Embedding(10, 4)][Lstm([|5|], 8)] public partial class M;", "DBX0005", "[Lstm] takes inputSize = 5, but the layer before it gives 4; set inputSize to 4" },
         { "[Lstm(4, 8)] public partial class M { public float[] [|Weights|] { get; } = []; }", "DBX0017", "Class 'M' declares 'Weights', which Deepbox generates for the model; rename or remove it" },
     };
 

@@ -74,6 +74,8 @@ public sealed class PyTorchFixtureTests(ITestOutputHelper log) : IDisposable
         ["seed11_lstm_gru_stack"] = () => new LstmGruStack(11),
         ["seed5_linear_rnn_sigmoid_head"] = () => new LinearRnnSigmoidHead(5),
         ["seed1_bi_rnn_mlp_head"] = () => new BiRnnMlpHead(1),
+        ["seed3_token_lstm"] = () => new TokenLstm(3),
+        ["seed8_tiny_embedding"] = () => new TinyEmbeddingRnn(8),
     };
 
     private readonly string _temp = Directory.CreateTempSubdirectory("deepbox-fixtures").FullName;

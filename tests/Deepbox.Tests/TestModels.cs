@@ -156,3 +156,8 @@ public partial class TokenBiGru;
 [LastStep]
 [Linear(16, 3)]
 public partial class TokenBiGruBody;
+
+/// <summary>A table of 15 values: PyTorch's normal_ draws fewer than 16 one double-precision pair at a time.</summary>
+[Embedding(3, 5)]
+[Rnn(5, 2)]
+public partial class TinyEmbeddingRnn;

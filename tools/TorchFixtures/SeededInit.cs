@@ -37,6 +37,16 @@ internal static class SeededInit
             ]),
         ("seed5_linear_rnn_sigmoid_head", 5, "new LinearRnnSigmoidHead(5)",
             [("0.", () => torch.nn.Linear(6, 10)), ("1.", () => Torch.Recurrent(Cell.Rnn, 10, 3)), ("3.", () => torch.nn.Linear(3, 2, hasBias: false))]),
+        // nn.Embedding: N(0, 1) through normal_ (avx_mathfun's Box-Muller for 16 values or more, the double path below
+        // 16), the padding row zeroed.
+        ("seed3_token_lstm", 3, "new TokenLstm(3)",
+            [
+                ("embedding.", () => torch.nn.Embedding(11, 6, padding_idx: 0)),
+                ("lstm.", () => Torch.Recurrent(Cell.Lstm, 6, 9, layers: 2)),
+                ("head.", () => torch.nn.Linear(9, 11)),
+            ]),
+        ("seed8_tiny_embedding", 8, "new TinyEmbeddingRnn(8)",
+            [("0.", () => torch.nn.Embedding(3, 5)), ("1.", () => Torch.Recurrent(Cell.Rnn, 5, 2))]),
         ("seed1_bi_rnn_mlp_head", 1, "new BiRnnMlpHead(1)",
             [
                 ("0.", () => Torch.Recurrent(Cell.Rnn, 2, 9, layers: 2, bidirectional: true, relu: true)),
