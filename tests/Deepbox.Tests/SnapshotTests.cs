@@ -27,6 +27,9 @@ public class SnapshotTests
     public void Forecaster() => Check("[Lstm(1, 32, NumLayers = 2, Dropout = 0.1f, Name = \"lstm\")]\n[LastStep]\n[Linear(32, 1, Name = \"fc\")]\npublic partial class Forecaster;");
 
     [Fact]
+    public void CharModel() => Check("[Embedding(65, 16, PaddingIdx = 0, Name = \"embedding\")]\n[Lstm(16, 32, Name = \"lstm\")]\n[Linear(32, 65, Name = \"head\")]\npublic partial class CharModel;");
+
+    [Fact]
     public void ReluRnnWithoutBias() => Check("[Rnn(3, 5, Bias = false, Nonlinearity = Nonlinearity.Relu, BatchFirst = false)] public partial class ReluRnn;");
 
     /// <summary>The LSTM kernels of the seed LSTM, with the compilation's name in their namespace written as <c>Snapshots</c>.</summary>
