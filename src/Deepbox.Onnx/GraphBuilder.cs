@@ -74,7 +74,19 @@ internal sealed class GraphBuilder
         Reserve("input");
         Reserve("output");
         string current;
-        if (_unbatched)
+        LayerDeclaration? embedding = arch.Layers.Count > 0 && arch.Layers[0].Kind == LayerKind.Embedding ? arch.Layers[0] : null;
+        if (embedding is not null)
+        {
+            // Token ids, int64, looked up in the table: [B, T] (or [T, B], or [T]) -> the same with the vector width added.
+            _graph.Input.Add(ValueInfo("input", _unbatched ? [Sequence] : arch.BatchFirst ? [Batch, Sequence] : [Sequence, Batch], Int64Type));
+            string table = Reserve($"{embedding.Prefix}weight");
+            _graph.Initializer.Add(FloatTensor(table, Weight(table, embedding.InputSize * embedding.HiddenSize), [embedding.InputSize, embedding.HiddenSize], $"PyTorch's {table} (nn.Embedding), [num_embeddings, embedding_dim]: Gather's data."));
+            string vectors = Node("Gather", [table, "input"], Name("embedded"), Int("axis", 0));
+            current = _unbatched
+                ? Node("Unsqueeze", [vectors, Ints64("one", 1)], "input_tbf")
+                : arch.BatchFirst ? Node("Transpose", [vectors], "input_tbf", Ints("perm", 1, 0, 2)) : vectors;
+        }
+        else if (_unbatched)
         {
             // One sequence [T, F], run as a batch of one: [T, 1, F].
             _graph.Input.Add(ValueInfo("input", [Sequence, Dim(arch.InputSize)]));
@@ -126,6 +138,9 @@ internal sealed class GraphBuilder
                 case LayerKind.Linear:
                     current = Linear(layer, current, sequence);
                     break;
+                case LayerKind.Embedding when index == 0:
+                    break; // looked up above
+
                 default:
                     throw new NotSupportedException($"{arch.ClassName}: the ONNX exporter does not know layer kind {layer.Kind}.");
             }

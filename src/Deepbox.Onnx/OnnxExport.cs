@@ -36,7 +36,7 @@ public sealed class OnnxExportOptions
 /// Writes a Deepbox model as an ONNX model, computing what the model's evaluation-mode <c>Forward</c> computes, with
 /// standard operators only (opset <see cref="OpsetVersion"/>): <c>LSTM</c>, <c>GRU</c> (with
 /// <c>linear_before_reset = 1</c>, PyTorch's form) and <c>RNN</c> for the recurrent layers, <c>Gemm</c> for
-/// <c>Linear</c>, <c>Gather</c> for <c>LastStep</c>, and <c>Transpose</c>, <c>Reshape</c>, <c>Slice</c>,
+/// <c>Linear</c>, <c>Gather</c> for <c>LastStep</c> and for an <c>Embedding</c> (whose model's input is int64 token ids), and <c>Transpose</c>, <c>Reshape</c>, <c>Slice</c>,
 /// <c>Concat</c>, <c>Expand</c>, <c>Shape</c> and activations around them.
 /// </summary>
 /// <remarks>

@@ -240,6 +240,67 @@ public sealed class OnnxExportTests : IDisposable
         TestSupport.AssertClose(hn.ToArray(), results.First(r => r.Name == "hn").AsTensor<float>().ToArray(), 1e-5, $"{name} hn with lengths");
     }
 
+    /// <summary>A model that starts with an <c>[Embedding]</c> exports with int64 token ids in, and runs as its token Forward.</summary>
+    [Fact]
+    public void TokenModelsExportWithTheirTable()
+    {
+        var rng = new Random(12);
+        var lstm = new Models.TokenLstm(5);
+        lstm.Eval();
+        const int B = 4, T = 6;
+        int[,] tokens = new int[B, T];
+        for (int i = 0; i < B; i++)
+        {
+            for (int j = 0; j < T; j++)
+            {
+                tokens[i, j] = rng.Next(Models.TokenLstm.NumEmbeddings);
+            }
+        }
+
+        long[] ids = tokens.Cast<int>().Select(v => (long)v).ToArray();
+        int[] lengths = [6, 2, 5, 1];
+        using (var session = new InferenceSession(OnnxExport.ToBytes(lstm)))
+        {
+            using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> r = session.Run([NamedOnnxValue.CreateFromTensor("input", new DenseTensor<long>(ids, [B, T]))]);
+            TestSupport.AssertClose(lstm.Forward(tokens).ToArray(), r.First(x => x.Name == "output").AsTensor<float>().ToArray(), 1e-5, "TokenLstm");
+        }
+
+        using (var session = new InferenceSession(OnnxExport.ToBytes(lstm, new OnnxExportOptions { SequenceLengths = true })))
+        {
+            using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> r = session.Run(
+            [
+                NamedOnnxValue.CreateFromTensor("input", new DenseTensor<long>(ids, [B, T])),
+                NamedOnnxValue.CreateFromTensor("sequence_lens", new DenseTensor<int>(lengths, [B])),
+            ]);
+            TestSupport.AssertClose(lstm.Forward(tokens, lengths).ToArray(), r.First(x => x.Name == "output").AsTensor<float>().ToArray(), 1e-5, "TokenLstm with lengths");
+        }
+
+        // Sequence-first, bidirectional, LastStep; and one sequence unbatched.
+        var gru = new Models.TokenBiGru(6);
+        gru.Eval();
+        int[,] seqFirst = new int[T, B];
+        for (int j = 0; j < T; j++)
+        {
+            for (int i = 0; i < B; i++)
+            {
+                seqFirst[j, i] = tokens[i, j] % Models.TokenBiGru.NumEmbeddings;
+            }
+        }
+
+        using (var session = new InferenceSession(OnnxExport.ToBytes(gru)))
+        {
+            long[] tb = seqFirst.Cast<int>().Select(v => (long)v).ToArray();
+            using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> r = session.Run([NamedOnnxValue.CreateFromTensor("input", new DenseTensor<long>(tb, [T, B]))]);
+            TestSupport.AssertClose(gru.Forward(seqFirst).ToArray(), r.First(x => x.Name == "output").AsTensor<float>().ToArray(), 1e-5, "TokenBiGru");
+        }
+
+        using (var session = new InferenceSession(OnnxExport.ToBytes(lstm, new OnnxExportOptions { Unbatched = true })))
+        {
+            using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> r = session.Run([NamedOnnxValue.CreateFromTensor("input", new DenseTensor<long>(ids[..T], [T]))]);
+            TestSupport.AssertClose(lstm.Forward(new int[1, T] { { tokens[0, 0], tokens[0, 1], tokens[0, 2], tokens[0, 3], tokens[0, 4], tokens[0, 5] } }).ToArray(), r.First(x => x.Name == "output").AsTensor<float>().ToArray(), 1e-5, "TokenLstm unbatched");
+        }
+    }
+
     [Fact]
     public void LengthsNeedABatch() =>
         Assert.Throws<NotSupportedException>(() => OnnxExport.ToBytes(new SeedLstm(1), new OnnxExportOptions { SequenceLengths = true, Unbatched = true }));
