@@ -23,6 +23,7 @@ public sealed class CharRnnSampleTests : IDisposable
         Assert.Equal("From fairest creatures we desire increase,", corpus.Train[0]);
         Assert.Equal("Love's fire heats water, water cools not love.", corpus.HeldOut[^1]);
         Assert.True(corpus.Train.Select(l => l.Length).Distinct().Count() > 20, "lines of many different lengths");
+        Assert.Equal(225022, CharModel.ParameterCount); // as the README says
     }
 
     [Fact]
