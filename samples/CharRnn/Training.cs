@@ -24,6 +24,12 @@ public sealed record TrainingOptions
     /// <summary>Adam's learning rate at the start (cosine-annealed to a tenth of it).</summary>
     public float LearningRate { get; init; } = 4e-3f;
 
+    /// <summary>The training lines used, the first of them (a short run); null: all.</summary>
+    public int? TrainLines { get; init; }
+
+    /// <summary>The held-out lines each epoch's perplexity is measured on, the first of them; null: all.</summary>
+    public int? HeldOutLines { get; init; }
+
     /// <summary>Where the weights are saved; null: not saved.</summary>
     public string? WeightsPath { get; init; }
 }
@@ -52,12 +58,14 @@ public static class Training
         var model = new CharModel(options.Seed) { Threads = options.Threads };
         model.Train();
         var adam = new Adam(model, options.LearningRate);
-        int batches = (corpus.Train.Count + options.BatchSize - 1) / options.BatchSize;
+        IReadOnlyList<string> train = options.TrainLines is { } n ? [.. corpus.Train.Take(n)] : corpus.Train;
+        int batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
         var schedule = new CosineAnnealingLR(adam, options.Epochs * batches, options.LearningRate / 10);
         var rng = new Random(options.Seed);
         int maxSteps = corpus.Train.Concat(corpus.HeldOut).Max(l => l.Length) + 1;
         var buffers = new Buffers(options.BatchSize, maxSteps);
-        int[] order = Enumerable.Range(0, corpus.Train.Count).ToArray();
+        IReadOnlyList<string> heldOut = options.HeldOutLines is { } h ? [.. corpus.HeldOut.Take(h)] : corpus.HeldOut;
+        int[] order = Enumerable.Range(0, train.Count).ToArray();
         var losses = new List<double>();
         var perplexities = new List<double>();
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
@@ -67,7 +75,7 @@ public static class Training
             for (int first = 0; first < order.Length; first += options.BatchSize)
             {
                 ReadOnlySpan<int> which = order.AsSpan(first, Math.Min(options.BatchSize, order.Length - first));
-                corpus.Batch(corpus.Train, which, buffers.Inputs, buffers.Targets, buffers.Lengths, out int seqLen);
+                corpus.Batch(train, which, buffers.Inputs, buffers.Targets, buffers.Lengths, out int seqLen);
                 int b = which.Length;
                 Span<float> logits = buffers.Logits.AsSpan(0, b * seqLen * Corpus.Vocabulary);
                 Span<float> grad = buffers.Gradient.AsSpan(0, logits.Length);
@@ -81,7 +89,7 @@ public static class Training
             }
 
             losses.Add(sum / batches);
-            perplexities.Add(Perplexity(model, corpus, corpus.HeldOut, buffers));
+            perplexities.Add(Perplexity(model, corpus, heldOut, buffers));
             progress?.Invoke(new EpochReport(epoch, options.Epochs, losses[^1], perplexities[^1]));
         }
 

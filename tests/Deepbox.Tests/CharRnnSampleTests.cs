@@ -29,9 +29,17 @@ public sealed class CharRnnSampleTests : IDisposable
     [Fact]
     public void ShortTrainingLowersTheLossAndSamplingIsSeeded()
     {
+        if (!System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
+        {
+            // The test pass with every hardware intrinsic off runs this model about 200 times slower (minutes): the
+            // kernels' emulated-vector path is what that pass checks, and the grid tests check it on every layer.
+            return;
+        }
+
         string weights = Path.Combine(_dir, "w.safetensors");
-        TrainingResult result = Training.Run(new TrainingOptions { Epochs = 3, Threads = 1, WeightsPath = weights });
-        Assert.Equal(3, result.EpochLosses.Count);
+        // A short run: 96 lines, perplexity on 48 held-out ones, 6 epochs (a second).
+        TrainingResult result = Training.Run(new TrainingOptions { Epochs = 6, TrainLines = 96, HeldOutLines = 48, Threads = 1, WeightsPath = weights });
+        Assert.Equal(6, result.EpochLosses.Count);
         Assert.True(result.EpochLosses[^1] < 0.85 * result.EpochLosses[0], $"loss {result.EpochLosses[0]} -> {result.EpochLosses[^1]}");
         Assert.True(result.HeldOutPerplexities[^1] < result.HeldOutPerplexities[0], "held-out perplexity falls");
         Assert.InRange(result.BigramPerplexity, 5, 20);

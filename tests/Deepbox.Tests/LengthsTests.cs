@@ -324,22 +324,8 @@ public class LengthsTests
         }));
     }
 
-    private static IModel Create(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, bool training, int threads)
-    {
-        IModel model = c.Create();
-        model.LoadStateDict(TestSupport.ToTensors(c.Layers, weights));
-        model.Threads = threads;
-        if (training)
-        {
-            model.Train();
-        }
-        else
-        {
-            model.Eval(); // models start in training mode, as PyTorch's modules do
-        }
-
-        return model;
-    }
+    private static IModel Create(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, bool training, int threads) =>
+        ThreadsTests.Create(c, weights, training, threads);
 
     private static int[] Shape(bool batchFirst, int b, int t, int features) => batchFirst ? [b, t, features] : [t, b, features];
 

@@ -361,7 +361,8 @@ public class ThreadsTests
         }
     }
 
-    internal static (float[] Output, float[][] Grads) Run(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, float[] x, int batch, int seqLen, bool training, int threads)
+    /// <summary>A grid model with <paramref name="weights"/>, in the mode asked (models start in training mode, as PyTorch's do) and on <paramref name="threads"/> threads.</summary>
+    internal static IModel Create(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, bool training, int threads)
     {
         IModel model = c.Create();
         model.LoadStateDict(TestSupport.ToTensors(c.Layers, weights));
@@ -375,6 +376,12 @@ public class ThreadsTests
             model.Eval();
         }
 
+        return model;
+    }
+
+    internal static (float[] Output, float[][] Grads) Run(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, float[] x, int batch, int seqLen, bool training, int threads)
+    {
+        IModel model = Create(c, weights, training, threads);
         int outputSize = ReferenceModel.Run(c.Layers, weights, x, c.BatchFirst ? [batch, seqLen, x.Length / batch / seqLen] : [seqLen, batch, x.Length / batch / seqLen], c.BatchFirst).Output.Length;
         var output = new float[outputSize];
         model.Forward(x, batch, seqLen, output);
