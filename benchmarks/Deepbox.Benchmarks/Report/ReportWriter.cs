@@ -119,7 +119,7 @@ public static class ReportWriter
             WriteConcurrency(md, rows);
         }
 
-        foreach (string name in new[] { nameof(W1_Lstm_Lengths), nameof(W3_Lstm_Lengths) }.Where(n => rows.Keys.Any(k => k.Workload == n)))
+        foreach (string name in new[] { nameof(W1_Lstm_Lengths), nameof(W2_Lstm_Lengths), nameof(W3_Lstm_Lengths) }.Where(n => rows.Keys.Any(k => k.Workload == n)))
         {
             WriteLengths(md, rows, name, peak);
         }
@@ -319,15 +319,16 @@ public static class ReportWriter
     /// <summary>Issue 19's rows: a pass with lengths against the same pass padded (the time should follow the valid steps) and against libtorch's packed path.</summary>
     private static void WriteLengths(StringBuilder md, Dictionary<(string, string), Row> rows, string name, double peak)
     {
-        Workload w = LengthsWorkload.Shape;
+        Workload w = LengthsWorkload.ShapeOf(name);
+        int[] lengths = LengthsWorkload.LengthsOf(name);
         bool training = name == nameof(W3_Lstm_Lengths);
-        double valid = LengthsWorkload.ValidFraction;
+        double valid = LengthsWorkload.Fraction(w, lengths);
         const double CostTarget = 1.15;
         const double PeerTarget = 4;
         md.AppendLine(Inv, $"## {name}: {(training ? "a training step" : "a forward pass")} of LSTM({w.InputSize}, {w.HiddenSize}), B={w.Batch}, T={w.SeqLen}, lengths in [{w.SeqLen / 4}, {w.SeqLen}]");
         md.AppendLine();
         md.AppendLine(Inv, $"The sequences' lengths are drawn uniformly in [{w.SeqLen / 4}, {w.SeqLen}] (seeded; `LengthsWorkload` in `benchmarks/Deepbox.Benchmarks/Suites/LengthsSuite.cs`):");
-        md.AppendLine(Inv, $"{LengthsWorkload.Lengths.Sum()} valid steps of {w.Batch * w.SeqLen}, a valid fraction of {valid.ToString("F3", Inv)}. **Deepbox** runs them with lengths, **Padded** runs the same");
+        md.AppendLine(Inv, $"{lengths.Sum()} valid steps of {w.Batch * w.SeqLen}, a valid fraction of {valid.ToString("F3", Inv)}. **Deepbox** runs them with lengths, **Padded** runs the same");
         md.AppendLine("batch without (every sequence the full T steps), **LibTorchPacked** is PyTorch's way: `pack_padded_sequence(enforce_sorted=False)`,");
         md.AppendLine(training
             ? "`nn.LSTM`, `pad_packed_sequence(total_length=T)`, the MSE over the valid steps, `backward`, `Adam.step`. The setup checks Deepbox's loss and every gradient against libtorch's packed pass."
@@ -336,7 +337,7 @@ public static class ReportWriter
         md.AppendLine("| benchmark | mean | ± error (99.9%) | median | GFLOP/s (valid steps) | allocated | time / Deepbox |");
         md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         rows.TryGetValue((name, "Deepbox"), out Row? deepbox);
-        long flops = w.FlopsPerStep * LengthsWorkload.Lengths.Sum() * (training ? 3 : 1);
+        long flops = w.FlopsPerStep * lengths.Sum() * (training ? 3 : 1);
         foreach (string peer in new[] { "Deepbox", "Deepbox_2T", "Padded", "Padded_2T", "LibTorchPacked_1T", "LibTorchPacked_2T" })
         {
             if (!rows.TryGetValue((name, peer), out Row? r))
@@ -357,9 +358,9 @@ public static class ReportWriter
         md.AppendLine();
         md.AppendLine(Inv, $"Targets (issue 19): with lengths, at most {Ratio(CostTarget)} the valid fraction of the padded time ({(CostTarget * valid).ToString("F3", Inv)}), on 1 and 2 threads; at least {Ratio(PeerTarget)} faster than libtorch's packed path. GFLOP/s count the valid steps only; the machine's FMA peak is {peak.ToString("F1", Inv)} GFLOP/s.");
         md.AppendLine();
-        foreach ((string lengths, string padded, string torch) in new[] { ("Deepbox", "Padded", "LibTorchPacked_1T"), ("Deepbox_2T", "Padded_2T", "LibTorchPacked_2T") })
+        foreach ((string withLengths, string padded, string torch) in new[] { ("Deepbox", "Padded", "LibTorchPacked_1T"), ("Deepbox_2T", "Padded_2T", "LibTorchPacked_2T") })
         {
-            if (rows.TryGetValue((name, lengths), out Row? l) && l.MeanNs is { } lm)
+            if (rows.TryGetValue((name, withLengths), out Row? l) && l.MeanNs is { } lm)
             {
                 string cost = rows.TryGetValue((name, padded), out Row? p) && p.MeanNs is { } pm
                     ? $"{(lm / pm).ToString("F3", Inv)} of {padded}'s time ({(lm / pm <= CostTarget * valid ? "within" : "over")} the {(CostTarget * valid).ToString("F3", Inv)} wanted)"
@@ -367,7 +368,7 @@ public static class ReportWriter
                 string peer = rows.TryGetValue((name, torch), out Row? t) && t.MeanNs is { } tm
                     ? $"{torch} takes {Ratio(tm / lm)} its time ({(tm / lm >= PeerTarget ? "within" : "under")} the {Ratio(PeerTarget)} wanted)"
                     : $"no {torch} time";
-                md.AppendLine(Inv, $"- **{lengths}**: {cost}; {peer}.");
+                md.AppendLine(Inv, $"- **{withLengths}**: {cost}; {peer}.");
             }
         }
 

@@ -15,21 +15,32 @@ namespace Deepbox.Benchmarks.Suites;
 
 using Tensor = TorchSharp.torch.Tensor;
 
-/// <summary>The lengths both suites use: seeded, uniform in [T/4, T], in no particular order.</summary>
+/// <summary>The lengths the suites use: seeded, uniform in [T/4, T], in no particular order.</summary>
 public static class LengthsWorkload
 {
-    /// <summary>The workload the lengths apply to (W1's sizes; W3 is the same model trained).</summary>
+    /// <summary>W1's shape (W3 is the same model trained).</summary>
     public static Workload Shape => Workload.ByName(nameof(W1_Lstm));
 
-    /// <summary>Each sequence's length.</summary>
-    public static int[] Lengths { get; } = Create();
+    /// <summary>Each sequence's length for W1's and W3's shape.</summary>
+    public static int[] Lengths { get; } = Create(Shape);
 
-    /// <summary>The valid steps over all steps: the share of the padded work a lengths pass has to do.</summary>
-    public static double ValidFraction => Lengths.Sum() / (double)(Shape.Batch * Shape.SeqLen);
+    /// <summary>The valid steps over all steps of W1's shape.</summary>
+    public static double ValidFraction => Fraction(Shape, Lengths);
 
-    private static int[] Create()
+    /// <summary>The shape of a suite: W2's for <see cref="W2_Lstm_Lengths"/>, else W1's.</summary>
+    public static Workload ShapeOf(string suite) => suite == nameof(W2_Lstm_Lengths) ? Workload.ByName(nameof(W2_Lstm)) : Shape;
+
+    /// <summary>The lengths of a suite.</summary>
+    public static int[] LengthsOf(string suite) => suite == nameof(W2_Lstm_Lengths) ? W2Lengths : Lengths;
+
+    /// <summary>Each sequence's length for W2's shape.</summary>
+    public static int[] W2Lengths { get; } = Create(Workload.ByName(nameof(W2_Lstm)));
+
+    /// <summary>The valid steps over all steps.</summary>
+    public static double Fraction(Workload w, int[] lengths) => lengths.Sum() / (double)(w.Batch * w.SeqLen);
+
+    private static int[] Create(Workload w)
     {
-        Workload w = Shape;
         var rng = new Random(19);
         return Enumerable.Range(0, w.Batch).Select(_ => rng.Next(w.SeqLen / 4, w.SeqLen + 1)).ToArray();
     }
@@ -42,6 +53,76 @@ public static class LengthsWorkload
         for (int b = 0; b < w.Batch; b++)
         {
             result.AsSpan(((b * w.SeqLen) + Lengths[b]) * features, (w.SeqLen - Lengths[b]) * features).Clear();
+        }
+
+        return result;
+    }
+}
+
+/// <summary>
+/// W2_Lstm_Lengths: one forward pass of W2's LSTM(128, 256) over 64 sequences padded to 128 steps, with
+/// <see cref="LengthsWorkload.W2Lengths"/>, against the same batch padded: does the time follow the valid steps at
+/// W2's size too. (libtorch's packed path is timed on W1's and W3's shape.)
+/// </summary>
+[MemoryDiagnoser]
+public class W2_Lstm_Lengths
+{
+    private W2Lstm _model = null!;
+    private float[] _input = [];
+    private float[] _output = [];
+    private int[] _lengths = [];
+    private int _batch;
+    private int _seqLen;
+
+    /// <summary>1 thread.</summary>
+    [GlobalSetup(Targets = [nameof(Deepbox), nameof(Padded)])]
+    public void SetupDeepbox() => Prepare(threads: 1);
+
+    /// <summary>2 threads.</summary>
+    [GlobalSetup(Targets = [nameof(Deepbox_2T), nameof(Padded_2T)])]
+    public void SetupDeepbox2() => Prepare(threads: 2);
+
+    /// <summary>Deepbox: the span <c>Forward</c> with lengths.</summary>
+    [Benchmark(Baseline = true)]
+    public void Deepbox() => _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+
+    /// <summary>Deepbox with lengths on 2 threads.</summary>
+    [Benchmark]
+    public void Deepbox_2T() => _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+
+    /// <summary>Deepbox without lengths.</summary>
+    [Benchmark]
+    public void Padded() => _model.Forward(_input, _batch, _seqLen, _output);
+
+    /// <summary>Deepbox without lengths on 2 threads.</summary>
+    [Benchmark]
+    public void Padded_2T() => _model.Forward(_input, _batch, _seqLen, _output);
+
+    private void Prepare(int threads)
+    {
+        Workload w = Workload.ByName(nameof(W2_Lstm));
+        Fixture fixture = Fixture.Create(w);
+        _model = (W2Lstm)fixture.CreateDeepboxModel();
+        _model.Eval();
+        _model.Threads = threads;
+        (_batch, _seqLen) = (w.Batch, w.SeqLen);
+        _input = (float[])fixture.Input.Clone();
+        _output = new float[w.Batch * w.SeqLen * w.HiddenSize];
+        _lengths = (int[])LengthsWorkload.W2Lengths.Clone();
+        _model.Forward(_input, _batch, _seqLen, _output);
+        // Each sequence's valid steps equal the padded pass's (a sequence's steps do not depend on the steps after them).
+        float[] padded = LengthsWorkloadMask(w, _output);
+        _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+        Checks.Require($"{nameof(W2_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against the padded pass's valid steps", Fixture.MaxAbsDiff(_output, padded));
+    }
+
+    private static float[] LengthsWorkloadMask(Workload w, float[] values)
+    {
+        float[] result = (float[])values.Clone();
+        for (int b = 0; b < w.Batch; b++)
+        {
+            int l = LengthsWorkload.W2Lengths[b];
+            result.AsSpan(((b * w.SeqLen) + l) * w.HiddenSize, (w.SeqLen - l) * w.HiddenSize).Clear();
         }
 
         return result;
