@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Deepbox.Tests.Models;
+using Deepbox.Tests.Oracle;
 using Xunit;
 
 namespace Deepbox.Tests;
@@ -82,6 +83,41 @@ public class EmbeddingTests
                 Assert.True(model.NamedParameters().First().Parameter.Grad.AsSpan().Slice(0, Dim).IndexOfAnyExcept(0f) < 0, what + ": the padding row learned");
             }
         }
+    }
+
+    /// <summary>The oracle (an Embedding in double, from PyTorch's definition) agrees: outputs, with lengths too, and every gradient.</summary>
+    [Fact]
+    public void TheOracleAgrees()
+    {
+        var rng = new Random(17);
+        RefLayer[] layers =
+        [
+            new RefEmbedding(Vocabulary, Dim, 0, "embedding"),
+            new RefRecurrent(RefCell.Lstm, Dim, 9, 2, true, false, false, "lstm"),
+            new RefLinear(9, Vocabulary, true, RefActivation.None, "head"),
+        ];
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(layers, rng);
+        var model = new TokenLstm();
+        model.LoadStateDict(TestSupport.ToTensors(layers, weights));
+        model.Train();
+        const int B = 5, T = 7;
+        int[,] tokens = Tokens(rng, B, T, Vocabulary);
+        float[] ids = tokens.Cast<int>().Select(v => (float)v).ToArray();
+        RefResult expected = ReferenceModel.Run(layers, weights, ids, [B, T, 1], batchFirst: true);
+        Tensor output = model.Forward(tokens);
+        TestSupport.AssertClose(expected.Output, output.AsSpan(), 1e-5, "output");
+        float[] gradOutput = TestSupport.RandomArray(rng, output.Length);
+        model.ZeroGrad();
+        model.Backward(Tensor.FromArray(gradOutput, [.. output.Shape]));
+        RefGradients grads = ReferenceModel.Backward(layers, weights, ids, [B, T, 1], true, gradOutput);
+        foreach ((string name, Parameter p) in model.NamedParameters())
+        {
+            BackwardGridTests.AssertGradClose(grads.Parameters[name], p.Grad.AsSpan(), name);
+        }
+
+        int[] lengths = [3, 7, 1, 5, 2];
+        model.Eval();
+        TestSupport.AssertClose(ReferenceModel.Run(layers, weights, ids, [B, T, 1], true, lengths).Output, model.Forward(tokens, lengths).AsSpan(), 1e-5, "output with lengths");
     }
 
     [Fact]

@@ -20,6 +20,10 @@ public sealed record RefRecurrent(RefCell Cell, int InputSize, int HiddenSize, i
 
 public sealed record RefLinear(int InFeatures, int OutFeatures, bool Bias, RefActivation Activation, string? Name) : RefLayer(Name);
 
+/// <summary>nn.Embedding, first layer only: the input's single feature is a token id, replaced by its row of weight [NumEmbeddings, Dim].
+/// PaddingIdx's row gets no gradient (-1: none).</summary>
+public sealed record RefEmbedding(int NumEmbeddings, int Dim, int PaddingIdx, string? Name) : RefLayer(Name);
+
 /// <summary>[B, T, F] to [B, F]: the row at t = T-1.</summary>
 public sealed record RefLastStep() : RefLayer((string?)null);
 
@@ -87,6 +91,10 @@ public static class ReferenceModel
                     if (lin.Bias) result.Add((prefix + "bias", [lin.OutFeatures]));
                     break;
                 case RefLastStep:
+                    break;
+                case RefEmbedding e:
+                    if (index != 0) throw new ArgumentException($"Layer {index}: an Embedding comes first only.", nameof(layers));
+                    result.Add((prefix + "weight", [e.NumEmbeddings, e.Dim]));
                     break;
                 default:
                     throw new ArgumentException($"Layer {index}: unknown layer type {layer.GetType().Name}.", nameof(layers));
@@ -264,6 +272,10 @@ public static class ReferenceModel
                         if (vec![0].Length != lin.InFeatures) throw new ArgumentException($"Layer {index}: input width {vec[0].Length}, InFeatures {lin.InFeatures}.", nameof(layers));
                         vec = vec.Select(row => Linear(lin, w, bias, row)).ToArray();
                     }
+                    break;
+                case RefEmbedding e:
+                    double[] table = P("weight");
+                    seq = seq!.Select(rows => rows.Select(row => table.AsSpan(TokenId(row, e) * e.Dim, e.Dim).ToArray()).ToArray()).ToArray();
                     break;
                 case RefLastStep:
                     if (seq is null) throw new ArgumentException($"Layer {index}: LastStep needs a time axis.", nameof(layers));
@@ -476,6 +488,20 @@ public static class ReferenceModel
                         dVec = xs.Select((row, b) => LinearBackward(lin, w, bias, row, dys[b], gW, gB)).ToArray();
                     }
                     break;
+                case RefEmbedding e:
+                    // Each step's gradient into its token's row (but the padding row's); the ids themselves get none.
+                    double[] gTable = G("weight");
+                    for (int b = 0; b < batch; b++)
+                    {
+                        for (int t = 0; t < steps; t++)
+                        {
+                            int id = TokenId(layerInput.Seq![b][t], e);
+                            for (int k = 0; k < e.Dim && id != e.PaddingIdx; k++) gTable[(id * e.Dim) + k] += dSeq![b][t][k];
+                        }
+                    }
+
+                    dSeq = Zeros(batch, steps, 1);
+                    break;
                 case RefLastStep:
                     // Only the row at t = T-1 reached the output.
                     int width = layerInput.Seq![0][0].Length;
@@ -493,6 +519,13 @@ public static class ReferenceModel
             H0 = dH0,
             C0 = dC0,
         };
+    }
+
+    private static int TokenId(double[] row, RefEmbedding e)
+    {
+        int id = (int)row[0];
+        if (row.Length != 1 || id != row[0] || id < 0 || id >= e.NumEmbeddings) throw new ArgumentException($"An Embedding's input is one token id in [0, {e.NumEmbeddings}) per step, got [{string.Join(", ", row)}].");
+        return id;
     }
 
     // Backpropagation through time of one recurrent attribute. dOutput[b][t][D*H] is dL/d(the last layer's output),
