@@ -9,7 +9,7 @@ namespace Deepbox.CompilerServices;
 /// packed as PyTorch's <c>PackedSequence</c> packs them: the sequences sorted by length, longest first (stable), and
 /// step <c>t</c> holds only the sequences longer than <c>t</c>, as rows <c>Row(t)</c> to <c>Row(t + 1)</c>. Every
 /// product over rows then runs over the valid steps only, and a recurrence at step <c>t</c> advances the first
-/// <c>Count(t)</c> sorted sequences. One instance per workspace, set at the start of each pass.
+/// <c>Row(t + 1) - Row(t)</c> sorted sequences. One instance per workspace, set at the start of each pass.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class SequenceLengths
@@ -55,7 +55,7 @@ public sealed class SequenceLengths
 
     /// <summary>
     /// Checks lengths against a batch: one per sequence, each in [1, <paramref name="seqLen"/>]; else an
-    /// <see cref="ArgumentException"/> that names the index and value. Empty passes (no lengths).
+    /// <see cref="ArgumentException"/> that names the index and value (or the count, when it is not the batch's).
     /// </summary>
     /// <param name="lengths">The lengths, in the caller's order.</param>
     /// <param name="batch">Sequences.</param>
