@@ -122,7 +122,10 @@ public static class Training
             Span<float> logits = buffers.Logits.AsSpan(0, b * seqLen * Corpus.Vocabulary);
             model.Forward(buffers.Inputs.AsSpan(0, b * seqLen), b, seqLen, buffers.Lengths.AsSpan(0, b), logits);
             total += Losses.CrossEntropy(logits, buffers.Targets.AsSpan(0, b * seqLen), default, Reduction.Sum);
-            targets += buffers.Lengths.AsSpan(0, b).ToArray().Sum();
+            foreach (int steps in buffers.Lengths.AsSpan(0, b))
+            {
+                targets += steps; // a line of n characters has n + 1 targets, the line break last
+            }
         }
 
         if (training)

@@ -281,6 +281,67 @@ public class LengthsTests
 
     private delegate void StepFunction(ReadOnlySpan<float> input, ModelState state, Span<float> output);
 
+    /// <summary>
+    /// Callers on real threads share one evaluation-mode model, each with its own batch and lengths (and one with
+    /// tokens): the rows' order and packing live in each pass's workspace, so each gets, bit for bit, what it gets alone.
+    /// </summary>
+    [Fact]
+    public void CallersOnSeveralThreadsWithTheirOwnLengthsGetWhatTheyGetAlone()
+    {
+        var rng = new Random(29);
+        var model = new Lstm17x9(3) { Threads = 2 };
+        model.Eval();
+        var tokenModel = new TokenLstm(4);
+        tokenModel.Eval();
+        const int T = 9;
+        int[][] lengths = [[9, 1, 4, 7, 2, 9, 3, 5], [2, 9, 9], [5, 6, 1, 8, 9, 3, 2, 7, 4, 9, 1, 6, 5]];
+        float[][] inputs = lengths.Select(l => TestSupport.RandomArray(rng, l.Length * T * 17)).ToArray();
+        int[][] tokens = lengths.Select(l => Enumerable.Range(0, l.Length * T).Select(_ => rng.Next(TokenLstm.NumEmbeddings)).ToArray()).ToArray();
+        float[][] expected = lengths.Select((l, i) => Run(model, inputs[i], l)).ToArray();
+        float[][] expectedTokens = lengths.Select((l, i) => RunTokens(tokenModel, tokens[i], l)).ToArray();
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        using var start = new System.Threading.Barrier(lengths.Length * 2);
+        System.Threading.Thread[] threads = Enumerable.Range(0, lengths.Length * 2).Select(c => new System.Threading.Thread(() =>
+        {
+            int i = c % lengths.Length;
+            bool useTokens = c >= lengths.Length;
+            start.SignalAndWait();
+            for (int call = 0; call < 40; call++)
+            {
+                float[] got = useTokens ? RunTokens(tokenModel, tokens[i], lengths[i]) : Run(model, inputs[i], lengths[i]);
+                if (!got.AsSpan().SequenceEqual(useTokens ? expectedTokens[i] : expected[i]))
+                {
+                    failures.Add($"caller {c} ({(useTokens ? "tokens" : "floats")}, batch {i}), call {call}");
+                }
+            }
+        })).ToArray();
+        foreach (System.Threading.Thread t in threads)
+        {
+            t.Start();
+        }
+
+        foreach (System.Threading.Thread t in threads)
+        {
+            t.Join();
+        }
+
+        Assert.Empty(failures);
+
+        static float[] Run(Lstm17x9 m, float[] x, int[] l)
+        {
+            var y = new float[l.Length * T * 18];
+            m.Forward(x, l.Length, T, l, y);
+            return y;
+        }
+
+        static float[] RunTokens(TokenLstm m, int[] ids, int[] l)
+        {
+            var y = new float[l.Length * T * TokenLstm.NumEmbeddings];
+            m.Forward(ids, l.Length, T, l, y);
+            return y;
+        }
+    }
+
     [Fact]
     public void LengthsThatAreAllTheLayoutsGiveTheSameBitsAsNoLengths()
     {

@@ -45,14 +45,16 @@ public static class LengthsWorkload
         return Enumerable.Range(0, w.Batch).Select(_ => rng.Next(w.SeqLen / 4, w.SeqLen + 1)).ToArray();
     }
 
-    /// <summary>Zeros past each sequence's length of a batch-first <c>[B, T, F]</c> array (what a lengths pass outputs there).</summary>
-    public static float[] Masked(float[] values, int features)
+    /// <summary>Zeros past each sequence's length of a batch-first <c>[B, T, F]</c> array of W1's shape (what a lengths pass outputs there).</summary>
+    public static float[] Masked(float[] values, int features) => Masked(values, features, Shape, Lengths);
+
+    /// <summary>Zeros past each sequence's length of a batch-first <c>[B, T, F]</c> array of <paramref name="w"/>'s shape.</summary>
+    public static float[] Masked(float[] values, int features, Workload w, int[] lengths)
     {
-        Workload w = Shape;
         float[] result = (float[])values.Clone();
         for (int b = 0; b < w.Batch; b++)
         {
-            result.AsSpan(((b * w.SeqLen) + Lengths[b]) * features, (w.SeqLen - Lengths[b]) * features).Clear();
+            result.AsSpan(((b * w.SeqLen) + lengths[b]) * features, (w.SeqLen - lengths[b]) * features).Clear();
         }
 
         return result;
@@ -111,21 +113,9 @@ public class W2_Lstm_Lengths
         _lengths = (int[])LengthsWorkload.W2Lengths.Clone();
         _model.Forward(_input, _batch, _seqLen, _output);
         // Each sequence's valid steps equal the padded pass's (a sequence's steps do not depend on the steps after them).
-        float[] padded = LengthsWorkloadMask(w, _output);
+        float[] padded = LengthsWorkload.Masked(_output, w.HiddenSize, w, LengthsWorkload.W2Lengths);
         _model.Forward(_input, _batch, _seqLen, _lengths, _output);
         Checks.Require($"{nameof(W2_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against the padded pass's valid steps", Fixture.MaxAbsDiff(_output, padded));
-    }
-
-    private static float[] LengthsWorkloadMask(Workload w, float[] values)
-    {
-        float[] result = (float[])values.Clone();
-        for (int b = 0; b < w.Batch; b++)
-        {
-            int l = LengthsWorkload.W2Lengths[b];
-            result.AsSpan(((b * w.SeqLen) + l) * w.HiddenSize, (w.SeqLen - l) * w.HiddenSize).Clear();
-        }
-
-        return result;
     }
 }
 

@@ -156,16 +156,17 @@ internal static partial class Emitter
         w.Line();
         w.Line($"private static (int Batch, int SeqLen, bool Unbatched) CheckInput({T} input) => {S}.CheckInput(input, InputSize, BatchFirst);");
         w.Line();
+        WriteOutputShape(w, plan);
+    }
+
+    /// <summary>The model's <c>OutputShape(batch, seqLen, unbatched)</c>: <c>[B, T, F]</c> (or <c>[T, B, F]</c>), <c>[B, F]</c> after <c>LastStep</c>.</summary>
+    private static void WriteOutputShape(SourceWriter w, ModelPlan plan)
+    {
         using (w.Block("private static int[] OutputShape(int batch, int seqLen, bool unbatched)"))
         {
-            if (plan.HasLastStep)
-            {
-                w.Line("return unbatched ? [OutputSize] : [batch, OutputSize];");
-            }
-            else
-            {
-                w.Line($"return unbatched ? [seqLen, OutputSize] : [{(plan.Spec.BatchFirst ? "batch, seqLen" : "seqLen, batch")}, OutputSize];");
-            }
+            w.Line(plan.HasLastStep
+                ? "return unbatched ? [OutputSize] : [batch, OutputSize];"
+                : $"return unbatched ? [seqLen, OutputSize] : [{(plan.Spec.BatchFirst ? "batch, seqLen" : "seqLen, batch")}, OutputSize];");
         }
 
         w.Line();
@@ -273,14 +274,7 @@ internal static partial class Emitter
         w.Line();
         w.Line($"private static (int Batch, int SeqLen, bool Unbatched) CheckTokens(int[,] tokens) => {S}.CheckTokens(tokens, BatchFirst, NumEmbeddings);");
         w.Line();
-        using (w.Block("private static int[] OutputShape(int batch, int seqLen, bool unbatched)"))
-        {
-            w.Line(plan.HasLastStep
-                ? "return unbatched ? [OutputSize] : [batch, OutputSize];"
-                : $"return unbatched ? [seqLen, OutputSize] : [{(plan.Spec.BatchFirst ? "batch, seqLen" : "seqLen, batch")}, OutputSize];");
-        }
-
-        w.Line();
+        WriteOutputShape(w, plan);
     }
 
     /// <summary>What the docs of every Forward say about threads.</summary>
