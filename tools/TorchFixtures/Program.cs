@@ -40,6 +40,7 @@ internal static class Program
 
         Console.WriteLine("seeded initialization:");
         SeededInit.Write(directory, versions);
+        NormalCheck.Run();
 
         Console.WriteLine("Deepbox to libtorch:");
         RoundTrip.Save(directory);
