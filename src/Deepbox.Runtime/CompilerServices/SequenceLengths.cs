@@ -150,11 +150,10 @@ public sealed class SequenceLengths
 
     /// <summary>
     /// The first sorted position of part <paramref name="part"/> of <paramref name="parts"/>: with lengths, parts of equal
-    /// steps (so of equal work), the longest sequences first, cut at any row; else <see cref="Workers.Split"/>. Cuts at
-    /// multiples of 4 (whole register tiles, as <see cref="Workers.Split"/> makes them) left parts of a few long sequences
-    /// far from equal: on W1's LSTM(16, 64) with lengths in [16, 64], 2 threads took 0.72-0.73 of the padded time against
-    /// 0.70-0.71 cut anywhere. Weighing each part's steps by a fixed cost per step as well did not help (0.68-0.80 with
-    /// 4 sequence steps a step, 0.79-0.81 with 10). Timed on an AMD EPYC family 25 model 17, Zen 4, FMA peak 117 GFLOP/s.
+    /// steps (so of equal work), the longest sequences first, cut at any row; else <see cref="Workers.Split"/>. (Cuts at
+    /// multiples of 4, whole register tiles as <see cref="Workers.Split"/> makes them, leave parts of a few long sequences
+    /// further from equal; BenchmarkDotNet's <c>W1_Lstm_Lengths</c> on 2 threads measured 0.719 and 0.722 of the padded
+    /// time with either, on an AMD EPYC family 25 model 17, Zen 4, FMA peak 117 GFLOP/s: docs/benchmarks.md, issue 19.)
     /// </summary>
     /// <param name="part">The part.</param>
     /// <param name="parts">The parts.</param>
