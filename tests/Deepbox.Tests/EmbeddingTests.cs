@@ -116,8 +116,17 @@ public class EmbeddingTests
         }
 
         int[] lengths = [3, 7, 1, 5, 2];
-        model.Eval();
         TestSupport.AssertClose(ReferenceModel.Run(layers, weights, ids, [B, T, 1], true, lengths).Output, model.Forward(tokens, lengths).AsSpan(), 1e-5, "output with lengths");
+        model.ZeroGrad();
+        model.Backward(Tensor.FromArray(gradOutput, [.. output.Shape]));
+        grads = ReferenceModel.Backward(layers, weights, ids, [B, T, 1], true, lengths, gradOutput);
+        foreach ((string name, Parameter p) in model.NamedParameters())
+        {
+            BackwardGridTests.AssertGradClose(grads.Parameters[name], p.Grad.AsSpan(), name + " with lengths");
+        }
+
+        model.Eval();
+        TestSupport.AssertClose(ReferenceModel.Run(layers, weights, ids, [B, T, 1], true, lengths).Output, model.Forward(tokens, lengths).AsSpan(), 1e-5, "output with lengths in eval mode");
     }
 
     [Fact]

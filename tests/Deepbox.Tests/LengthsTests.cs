@@ -105,6 +105,81 @@ public class LengthsTests
         }
     }
 
+    /// <summary>Every gradient after a forward with lengths against the oracle's (PyTorch's definitions, in double, itself
+    /// checked by finite differences with lengths): the parameters, the input, and where the model has states, h0 and c0
+    /// given and the final states' gradients random. gradOutput is random past each length too, which must be ignored.</summary>
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void TheOracleWithLengthsGivesTheSameGradients(string name)
+    {
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
+        if (c.Dropout)
+        {
+            return; // the oracle has no dropout masks; the other cases run the same kernels
+        }
+
+        var rng = new Random(5 + TestSupport.StableSeed(name));
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        MethodInfo? withState = TestSupport.ForwardWithState(c.Type, lengths: true);
+        MethodInfo? backwardWithState = c.Type.GetMethod("BackwardWithState");
+        RefRecurrent? first = c.Layers.OfType<RefRecurrent>().FirstOrDefault();
+        bool lstm = first?.Cell == RefCell.Lstm;
+        foreach (int threads in new[] { 1, 2 })
+        {
+            foreach ((int t, int[] lengths) in Batches())
+            {
+                int b = lengths.Length;
+                float[] x = Padded(rng, c.BatchFirst, b, t, inputSize, lengths);
+                int[] shape = Shape(c.BatchFirst, b, t, inputSize);
+                float[] clean = Array.ConvertAll(x, v => float.IsNaN(v) ? 0f : v); // the oracle reads every step: give it finite padding
+                Tensor input = Tensor.FromArray(x, shape);
+                IModel model = Create(c, weights, training: true, threads);
+                string what = $"{name} threads={threads} T={t} lengths=[{string.Join(",", lengths)}]";
+                RefGradients expected;
+                Tensor gradInput;
+                if (withState is null || backwardWithState is null || first is null)
+                {
+                    Tensor output = model.Forward(input, lengths);
+                    float[] gradOutput = TestSupport.RandomArray(rng, output.Length);
+                    gradInput = model.Backward(Tensor.FromArray(gradOutput, [.. output.Shape]));
+                    expected = ReferenceModel.Backward(c.Layers, weights, clean, shape, c.BatchFirst, lengths, gradOutput);
+                }
+                else
+                {
+                    int states = first.NumLayers * (first.Bidirectional ? 2 : 1);
+                    int[] stateShape = [states, b, first.HiddenSize];
+                    float[] h0 = TestSupport.RandomArray(rng, states * b * first.HiddenSize);
+                    float[] c0 = TestSupport.RandomArray(rng, states * b * first.HiddenSize);
+                    float[] gradH = TestSupport.RandomArray(rng, states * b * first.HiddenSize);
+                    float[] gradC = TestSupport.RandomArray(rng, states * b * first.HiddenSize);
+                    object fr = withState.Invoke(model, lstm
+                        ? [input, lengths, Tensor.FromArray(h0, stateShape), Tensor.FromArray(c0, stateShape)]
+                        : [input, lengths, Tensor.FromArray(h0, stateShape)])!;
+                    (Tensor output, _, _) = ForwardGridTests.Unpack(fr, lstm);
+                    float[] gradOutput = TestSupport.RandomArray(rng, output.Length);
+                    object br = backwardWithState.Invoke(model, lstm
+                        ? [Tensor.FromArray(gradOutput, [.. output.Shape]), Tensor.FromArray(gradH, stateShape), Tensor.FromArray(gradC, stateShape)]
+                        : [Tensor.FromArray(gradOutput, [.. output.Shape]), Tensor.FromArray(gradH, stateShape)])!;
+                    (gradInput, Tensor gradH0, Tensor? gradC0) = ForwardGridTests.Unpack(br, lstm);
+                    expected = ReferenceModel.Backward(c.Layers, weights, clean, shape, c.BatchFirst, lengths, gradOutput,
+                        h0, lstm ? c0 : null, gradH, lstm ? gradC : null);
+                    BackwardGridTests.AssertGradClose(expected.H0!, gradH0.AsSpan(), what + " h0");
+                    if (lstm)
+                    {
+                        BackwardGridTests.AssertGradClose(expected.C0!, gradC0!.AsSpan(), what + " c0");
+                    }
+                }
+
+                BackwardGridTests.AssertGradClose(expected.Input, gradInput.AsSpan(), what + " input");
+                foreach ((string pname, Parameter p) in model.NamedParameters())
+                {
+                    BackwardGridTests.AssertGradClose(expected.Parameters[pname], p.Grad.AsSpan(), $"{what} {pname}");
+                }
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void GradientsAreTheSumOfEachSequencesAlone(string name)

@@ -33,7 +33,7 @@ public class ReferenceGradientTests
     /// then every parameter element, every input element, and h0/c0 (zeros when not given) by central differences of
     /// L = gradOutput·output + gradH·H + gradC·C.</summary>
     private static void CheckAgainstFiniteDifferences(RefLayer[] layers, int[] inputShape, bool batchFirst, int seed,
-        bool giveStates = true, bool giveStateGrads = true)
+        bool giveStates = true, bool giveStateGrads = true, int[]? lengths = null)
     {
         var rng = new Random(seed);
         Dictionary<string, double[]> weights = ReferenceModel.ParameterNames(layers)
@@ -46,11 +46,11 @@ public class ReferenceGradientTests
         double[]? h0 = first is not null && giveStates ? Rand(rng, stateLength) : null;
         double[]? c0 = lstm && giveStates ? Rand(rng, stateLength) : null;
 
-        RefResult probe = ReferenceModel.RunDouble(layers, weights, x, inputShape, batchFirst, h0, c0);
+        RefResult probe = ReferenceModel.RunDouble(layers, weights, x, inputShape, batchFirst, h0, c0, lengths);
         double[] gradOutput = Rand(rng, probe.Output.Length);
         double[]? gradH = probe.H is not null && giveStateGrads ? Rand(rng, probe.H.Length) : null;
         double[]? gradC = probe.C is not null && giveStateGrads ? Rand(rng, probe.C.Length) : null;
-        RefGradients g = ReferenceModel.BackwardDouble(layers, weights, x, inputShape, batchFirst, gradOutput, h0, c0, gradH, gradC);
+        RefGradients g = ReferenceModel.BackwardDouble(layers, weights, x, inputShape, batchFirst, gradOutput, h0, c0, gradH, gradC, lengths);
 
         // The loss as a function of arrays perturbed in place; not-given states are explicit zeros.
         double[]? h0v = first is null ? null : h0 ?? new double[stateLength];
@@ -58,7 +58,7 @@ public class ReferenceGradientTests
         int checkedCount = 0, nonZero = 0;
         double Loss()
         {
-            RefResult r = ReferenceModel.RunDouble(layers, weights, x, inputShape, batchFirst, h0v, c0v);
+            RefResult r = ReferenceModel.RunDouble(layers, weights, x, inputShape, batchFirst, h0v, c0v, lengths);
             return Dot(gradOutput, r.Output) + (gradH is null ? 0 : Dot(gradH, r.H!)) + (gradC is null ? 0 : Dot(gradC, r.C!));
         }
         void Check(string what, double[] values, double[] analytic)
@@ -116,6 +116,26 @@ public class ReferenceGradientTests
         // Alternate given/zero initial states and present/absent final-state gradients across the grid.
         CheckAgainstFiniteDifferences(layers, batchFirst ? [B, T, I] : [T, B, I], batchFirst, seed,
             giveStates: (bias ^ bi) || (relu && !bias), giveStateGrads: batchFirst ^ (numLayers == 2));
+    }
+
+    /// <summary>With lengths (PyTorch's packed semantics), gradOutput random everywhere, the padding included: the
+    /// finite differences see that the output past each length is the constant 0, that the padded input steps are
+    /// never read, that a reverse direction starts at each sequence's last step and LastStep takes that step.</summary>
+    [Theory]
+    [InlineData(RefCell.Rnn, false)]
+    [InlineData(RefCell.Rnn, true)]
+    [InlineData(RefCell.Lstm, false)]
+    [InlineData(RefCell.Gru, false)]
+    public void WithLengths_MatchesFiniteDifferences(RefCell cell, bool relu)
+    {
+        const int B = 3, T = 4, I = 3, H = 2;
+        int[] lengths = [2, 4, 1];
+        int seed = 300 + (int)cell * 10 + (relu ? 5 : 0);
+        CheckAgainstFiniteDifferences([Rec(cell, I, H, 2, true, true, relu)], [B, T, I], batchFirst: true, seed, lengths: lengths);
+        CheckAgainstFiniteDifferences([Rec(cell, I, H, 1, false, true, relu), new RefLinear(2 * H, 2, true, RefActivation.Tanh, null)],
+            [T, B, I], batchFirst: false, seed + 1, giveStates: false, lengths: lengths);
+        CheckAgainstFiniteDifferences([Rec(cell, I, H, 2, true, false, relu), new RefLastStep(), new RefLinear(H, 2, true, RefActivation.None, null)],
+            [T, B, I], batchFirst: false, seed + 2, giveStateGrads: false, lengths: lengths);
     }
 
     [Theory]

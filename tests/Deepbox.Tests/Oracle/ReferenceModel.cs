@@ -130,13 +130,13 @@ public static class ReferenceModel
 
     /// <summary>Run entirely in double (weights, input and states not rounded to float), for finite-difference checks.</summary>
     internal static RefResult RunDouble(IReadOnlyList<RefLayer> layers, IReadOnlyDictionary<string, double[]> weights,
-        double[] input, int[] inputShape, bool batchFirst, double[]? h0 = null, double[]? c0 = null)
+        double[] input, int[] inputShape, bool batchFirst, double[]? h0 = null, double[]? c0 = null, int[]? lengths = null)
     {
         ArgumentNullException.ThrowIfNull(layers);
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(inputShape);
-        return Forward(layers, CheckedWeights(layers, weights, v => v), (double[])input.Clone(), inputShape, batchFirst, h0, c0).Result;
+        return Forward(layers, CheckedWeights(layers, weights, v => v), (double[])input.Clone(), inputShape, batchFirst, h0, c0, lengths).Result;
     }
 
     /// <summary>Gradients of L = sum(gradOutput ⊙ output) + sum(gradH ⊙ hN) + sum(gradC ⊙ cN) with respect to every
@@ -144,6 +144,14 @@ public static class ReferenceModel
     /// the output's shape and layout; gradH/gradC (optional, null = zeros) the shape of Run's H/C.</summary>
     public static RefGradients Backward(IReadOnlyList<RefLayer> layers, IReadOnlyDictionary<string, float[]> weights,
         float[] input, int[] inputShape, bool batchFirst, float[] gradOutput,
+        float[]? h0 = null, float[]? c0 = null, float[]? gradH = null, float[]? gradC = null) =>
+        Backward(layers, weights, input, inputShape, batchFirst, lengths: null, gradOutput, h0, c0, gradH, gradC);
+
+    /// <summary>Backward after <see cref="Run(IReadOnlyList{RefLayer}, IReadOnlyDictionary{string, float[]}, float[], int[], bool, int[], float[], float[])"/>
+    /// with lengths: PyTorch's gradients through pack_padded_sequence, the module and pad_packed_sequence. gradOutput past
+    /// each sequence's length is ignored (that output is the constant 0); the input gradient there is 0.</summary>
+    public static RefGradients Backward(IReadOnlyList<RefLayer> layers, IReadOnlyDictionary<string, float[]> weights,
+        float[] input, int[] inputShape, bool batchFirst, int[]? lengths, float[] gradOutput,
         float[]? h0 = null, float[]? c0 = null, float[]? gradH = null, float[]? gradC = null)
     {
         ArgumentNullException.ThrowIfNull(layers);
@@ -152,13 +160,13 @@ public static class ReferenceModel
         ArgumentNullException.ThrowIfNull(inputShape);
         ArgumentNullException.ThrowIfNull(gradOutput);
         return BackwardCore(layers, CheckedWeights(layers, weights, v => v), ToDouble(input), inputShape, batchFirst,
-            ToDouble(gradOutput), ToDouble(h0), ToDouble(c0), ToDouble(gradH), ToDouble(gradC));
+            ToDouble(gradOutput), ToDouble(h0), ToDouble(c0), ToDouble(gradH), ToDouble(gradC), lengths);
     }
 
     /// <summary>Backward entirely in double, for finite-difference checks against RunDouble.</summary>
     internal static RefGradients BackwardDouble(IReadOnlyList<RefLayer> layers, IReadOnlyDictionary<string, double[]> weights,
         double[] input, int[] inputShape, bool batchFirst, double[] gradOutput,
-        double[]? h0 = null, double[]? c0 = null, double[]? gradH = null, double[]? gradC = null)
+        double[]? h0 = null, double[]? c0 = null, double[]? gradH = null, double[]? gradC = null, int[]? lengths = null)
     {
         ArgumentNullException.ThrowIfNull(layers);
         ArgumentNullException.ThrowIfNull(weights);
@@ -166,7 +174,7 @@ public static class ReferenceModel
         ArgumentNullException.ThrowIfNull(inputShape);
         ArgumentNullException.ThrowIfNull(gradOutput);
         return BackwardCore(layers, CheckedWeights(layers, weights, v => v), (double[])input.Clone(), inputShape, batchFirst,
-            gradOutput, h0, c0, gradH, gradC);
+            gradOutput, h0, c0, gradH, gradC, lengths);
     }
 
     // Weights: exactly the expected names, each with the expected element count; returned in double.
@@ -209,6 +217,8 @@ public static class ReferenceModel
         public required RefResult Result { get; init; }
         public required bool Batched { get; init; }
         public required int FirstRecurrent { get; init; }
+        /// <summary>Each sequence's length (all T without lengths).</summary>
+        public required int[] Lengths { get; init; }
         /// <summary>Per layer: the activation it received.</summary>
         public required List<Activation> LayerInputs { get; init; }
         /// <summary>Per layer: its trace if it is recurrent, else null.</summary>
@@ -324,6 +334,7 @@ public static class ReferenceModel
             },
             Batched = batched,
             FirstRecurrent = firstRecurrent,
+            Lengths = own,
             LayerInputs = layerInputs,
             Recurrent = traces,
         };
@@ -417,9 +428,10 @@ public static class ReferenceModel
 
     private static RefGradients BackwardCore(IReadOnlyList<RefLayer> layers, IReadOnlyDictionary<string, double[]> weights,
         double[] input, int[] inputShape, bool batchFirst, double[] gradOutput,
-        double[]? h0, double[]? c0, double[]? gradH, double[]? gradC)
+        double[]? h0, double[]? c0, double[]? gradH, double[]? gradC, int[]? lengths)
     {
-        ForwardPass pass = Forward(layers, weights, input, inputShape, batchFirst, h0, c0);
+        ForwardPass pass = Forward(layers, weights, input, inputShape, batchFirst, h0, c0, lengths);
+        int[] own = pass.Lengths;
         RefResult result = pass.Result;
         if (gradOutput.Length != result.Output.Length)
             throw new ArgumentException($"gradOutput has {gradOutput.Length} elements, the output has {result.Output.Length}.", nameof(gradOutput));
@@ -443,7 +455,14 @@ public static class ReferenceModel
         double[][][]? dSeq = null;
         double[][]? dVec = null;
         if (result.OutputShape.Length == (pass.Batched ? 3 : 2))
+        {
             dSeq = ToSequence(gradOutput, pass.Batched, batchFirst, batch, steps, result.OutputShape[^1]);
+            // The output past each length is the constant 0: no gradient flows from there.
+            for (int b = 0; b < batch; b++)
+            {
+                for (int t = own[b]; t < steps; t++) Array.Clear(dSeq[b][t]);
+            }
+        }
         else
         {
             int f = result.OutputShape[^1];
@@ -465,7 +484,7 @@ public static class ReferenceModel
                     bool first = index == pass.FirstRecurrent;
                     double[][][] dHN = States(first ? gradH : null, r, batch, nameof(gradH)) ?? Zeros(states, batch, r.HiddenSize);
                     double[][][] dCN = States(first ? gradC : null, r, batch, nameof(gradC)) ?? Zeros(states, batch, r.HiddenSize);
-                    (dSeq, double[][][] dh0, double[][][] dc0) = RecurrentBackward(r, P, G, pass.Recurrent[index]!, dSeq!, dHN, dCN);
+                    (dSeq, double[][][] dh0, double[][][] dc0) = RecurrentBackward(r, P, G, pass.Recurrent[index]!, dSeq!, dHN, dCN, own);
                     if (first)
                     {
                         dH0 = Flatten(dh0);
@@ -503,10 +522,10 @@ public static class ReferenceModel
                     dSeq = Zeros(batch, steps, 1);
                     break;
                 case RefLastStep:
-                    // Only the row at t = T-1 reached the output.
+                    // Only each sequence's row at t = length - 1 reached the output.
                     int width = layerInput.Seq![0][0].Length;
                     dSeq = Zeros(batch, steps, width);
-                    for (int b = 0; b < batch; b++) dSeq[b][steps - 1] = (double[])dVec![b].Clone();
+                    for (int b = 0; b < batch; b++) dSeq[b][own[b] - 1] = (double[])dVec![b].Clone();
                     dVec = null;
                     break;
             }
@@ -532,7 +551,7 @@ public static class ReferenceModel
     // dHN/dCN[L*D][B][H] dL/d(final states). Accumulates into the parameter gradients; returns dL/dinput and dL/d(initial states).
     private static (double[][][] DInput, double[][][] DH0, double[][][] DC0) RecurrentBackward(
         RefRecurrent r, Func<string, double[]> param, Func<string, double[]> grad, RecurrentTrace trace,
-        double[][][] dOutput, double[][][] dHN, double[][][] dCN)
+        double[][][] dOutput, double[][][] dHN, double[][][] dCN, int[] lengths)
     {
         int batch = dOutput.Length, steps = dOutput[0].Length, hid = r.HiddenSize;
         int dirs = r.Bidirectional ? 2 : 1;
@@ -558,9 +577,10 @@ public static class ReferenceModel
                 {
                     double[] dh = (double[])dHN[s][b].Clone(); // dL/dh after the step being undone
                     double[] dc = (double[])dCN[s][b].Clone(); // dL/dc likewise (LSTM)
-                    for (int k = steps - 1; k >= 0; k--)
+                    int length = lengths[b]; // the steps this sequence ran; the input gradient past them stays 0
+                    for (int k = length - 1; k >= 0; k--)
                     {
-                        int t = d == 0 ? k : steps - 1 - k;
+                        int t = d == 0 ? k : length - 1 - k;
                         Step st = trace.Steps[l][d][b][t];
                         for (int j = 0; j < hid; j++) dh[j] += dLayerOutput[b][t][d * hid + j];
                         var dGi = new double[gh];   // dL/d(W_ih x + b_ih)
