@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Deepbox.Benchmarks.Peers;
@@ -13,7 +14,8 @@ namespace Deepbox.Benchmarks;
 /// <c>check</c> (every peer against Deepbox), <c>fixtures DIR</c> (data for the Node peer), <c>peak</c> (FMA peak),
 /// <c>bench</c> (BenchmarkDotNet), <c>report</c> (docs/benchmarks.md). Each takes <c>--filter GLOB</c> (BDN's syntax,
 /// on names like <c>Deepbox.Benchmarks.Suites.S16_Lstm.LibTorch_1T</c>) and <c>--results DIR</c>. One more, not part of a
-/// run: <c>loop [SECONDS] --filter GLOB</c> calls Deepbox's benchmark of each selected workload for SECONDS (10) each, for a
+/// run: <c>loop [SECONDS [METHOD]] --filter GLOB</c> calls one benchmark method (Deepbox, or e.g. Deepbox_2T or Padded) of each
+/// selected benchmark class for SECONDS (10) each, after its own setup, for a
 /// sampling profiler to watch (see docs/benchmarks.md).
 /// </summary>
 public static class Program
@@ -146,12 +148,21 @@ public static class Program
     private static int Loop(Options options)
     {
         double seconds = options.Positional.Count > 0 ? double.Parse(options.Positional[0], System.Globalization.CultureInfo.InvariantCulture) : 10;
-        foreach (Workload w in Workload.All.Where(w => options.Selects(w, Peer.Deepbox)))
+        string method = options.Positional.Count > 1 ? options.Positional[1] : Peer.Deepbox;
+        // Every benchmark class with that method whose full name the filters select.
+        IEnumerable<Type> suites = typeof(Program).Assembly.GetTypes()
+            .Where(t => t.Namespace == "Deepbox.Benchmarks.Suites" && t.GetMethod(method)?.GetCustomAttribute<BenchmarkDotNet.Attributes.BenchmarkAttribute>() is not null
+                && (options.Filters.Count == 0 || options.Filters.Any(f => Options.Glob(f).IsMatch($"{t.FullName}.{method}"))))
+            .OrderBy(t => t.Name, StringComparer.Ordinal);
+        foreach (Type suite in suites)
         {
-            Type suite = typeof(Program).Assembly.GetType($"Deepbox.Benchmarks.Suites.{w.Name}", throwOnError: true)!;
+            string name = suite.Name;
             object instance = Activator.CreateInstance(suite)!;
-            suite.GetMethod("SetupDeepbox")!.Invoke(instance, null);
-            var call = suite.GetMethod("Deepbox")!.CreateDelegate<Action>(instance);
+            // The benchmark's own [GlobalSetup]: the one whose targets name it.
+            MethodInfo setup = suite.GetMethods().Single(m => m.GetCustomAttribute<BenchmarkDotNet.Attributes.GlobalSetupAttribute>() is { } g
+                && (g.Targets ?? []).Contains(method));
+            setup.Invoke(instance, null);
+            var call = suite.GetMethod(method)!.CreateDelegate<Action>(instance);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             long calls = 0;
             while (clock.Elapsed.TotalSeconds < seconds)
@@ -160,7 +171,7 @@ public static class Program
                 calls++;
             }
 
-            Console.WriteLine($"loop: {w.Name} Deepbox, {calls} calls in {clock.Elapsed.TotalSeconds:F1} s, {clock.Elapsed.TotalMilliseconds * 1000 / calls:F2} µs each");
+            Console.WriteLine($"loop: {name} {method}, {calls} calls in {clock.Elapsed.TotalSeconds:F1} s, {clock.Elapsed.TotalMilliseconds * 1000 / calls:F2} µs each");
         }
 
         return 0;

@@ -119,7 +119,7 @@ public static class ReportWriter
             WriteConcurrency(md, rows);
         }
 
-        foreach (string name in new[] { nameof(W1_Lstm_Lengths), nameof(W2_Lstm_Lengths), nameof(W3_Lstm_Lengths) }.Where(n => rows.Keys.Any(k => k.Workload == n)))
+        foreach (string name in new[] { nameof(W1_Lstm_Lengths), nameof(W2_Lstm_Lengths), nameof(W3_Lstm_Lengths), nameof(W2_Train_Lengths) }.Where(n => rows.Keys.Any(k => k.Workload == n)))
         {
             WriteLengths(md, rows, name, peak);
         }
@@ -321,7 +321,7 @@ public static class ReportWriter
     {
         Workload w = LengthsWorkload.ShapeOf(name);
         int[] lengths = LengthsWorkload.LengthsOf(name);
-        bool training = name == nameof(W3_Lstm_Lengths);
+        bool training = name is nameof(W3_Lstm_Lengths) or nameof(W2_Train_Lengths);
         double valid = LengthsWorkload.Fraction(w, lengths);
         const double CostTarget = 1.15;
         const double PeerTarget = 4;
@@ -329,9 +329,11 @@ public static class ReportWriter
         md.AppendLine();
         md.AppendLine(Inv, $"The sequences' lengths are drawn uniformly in [{w.SeqLen / 4}, {w.SeqLen}] (seeded; `LengthsWorkload` in `benchmarks/Deepbox.Benchmarks/Suites/LengthsSuite.cs`):");
         md.AppendLine(Inv, $"{lengths.Sum()} valid steps of {w.Batch * w.SeqLen}, a valid fraction of {valid.ToString("F3", Inv)}. **Deepbox** runs them with lengths, **Padded** runs the same");
-        if (name == nameof(W2_Lstm_Lengths))
+        if (LengthsWorkload.IsW2(name))
         {
-            md.AppendLine("batch without (every sequence the full T steps). The setup checks that the valid steps' outputs are the padded pass's.");
+            md.AppendLine(training
+                ? "batch without (every sequence the full T steps); each is a training step: `Forward`, `Losses.Mse` (masked by the lengths for Deepbox), `Backward`, `Adam.Step`. The setup checks the loss with lengths against the padded pass's valid steps."
+                : "batch without (every sequence the full T steps). The setup checks that the valid steps' outputs are the padded pass's.");
             md.AppendLine("(libtorch's packed path is timed at W1's and W3's size.)");
         }
         else

@@ -27,11 +27,14 @@ public static class LengthsWorkload
     /// <summary>The valid steps over all steps of W1's shape.</summary>
     public static double ValidFraction => Fraction(Shape, Lengths);
 
-    /// <summary>The shape of a suite: W2's for <see cref="W2_Lstm_Lengths"/>, else W1's.</summary>
-    public static Workload ShapeOf(string suite) => suite == nameof(W2_Lstm_Lengths) ? Workload.ByName(nameof(W2_Lstm)) : Shape;
+    /// <summary>The shape of a suite: W2's for <see cref="W2_Lstm_Lengths"/> and <see cref="W2_Train_Lengths"/>, else W1's.</summary>
+    public static Workload ShapeOf(string suite) => IsW2(suite) ? Workload.ByName(nameof(W2_Lstm)) : Shape;
 
     /// <summary>The lengths of a suite.</summary>
-    public static int[] LengthsOf(string suite) => suite == nameof(W2_Lstm_Lengths) ? W2Lengths : Lengths;
+    public static int[] LengthsOf(string suite) => IsW2(suite) ? W2Lengths : Lengths;
+
+    /// <summary>Whether a suite runs W2's shape.</summary>
+    public static bool IsW2(string suite) => suite is nameof(W2_Lstm_Lengths) or nameof(W2_Train_Lengths);
 
     /// <summary>Each sequence's length for W2's shape.</summary>
     public static int[] W2Lengths { get; } = Create(Workload.ByName(nameof(W2_Lstm)));
@@ -116,6 +119,102 @@ public class W2_Lstm_Lengths
         float[] padded = LengthsWorkload.Masked(_output, w.HiddenSize, w, LengthsWorkload.W2Lengths);
         _model.Forward(_input, _batch, _seqLen, _lengths, _output);
         Checks.Require($"{nameof(W2_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against the padded pass's valid steps", Fixture.MaxAbsDiff(_output, padded));
+    }
+}
+
+/// <summary>
+/// W2_Train_Lengths: one training step of W2's LSTM(128, 256) over 64 sequences padded to 128 steps, with
+/// <see cref="LengthsWorkload.W2Lengths"/>: span <c>Forward</c> with lengths, <c>Losses.Mse</c> masked by the lengths,
+/// span <c>Backward</c>, <c>Adam.Step</c>; against the same step padded (no lengths, the MSE over every step). The setup
+/// checks the loss with lengths against the masked MSE of the padded pass's outputs.
+/// </summary>
+[MemoryDiagnoser]
+public class W2_Train_Lengths
+{
+    private W2Lstm _model = null!;
+    private Adam _optimizer = null!;
+    private float[] _input = [];
+    private float[] _target = [];
+    private float[] _output = [];
+    private float[] _gradOutput = [];
+    private int[] _lengths = [];
+    private int _batch;
+    private int _seqLen;
+    private bool _padded;
+
+    /// <summary>Deepbox with lengths, 1 thread.</summary>
+    [GlobalSetup(Target = nameof(Deepbox))]
+    public void SetupDeepbox() => Prepare(threads: 1, padded: false);
+
+    /// <summary>Deepbox with lengths, 2 threads.</summary>
+    [GlobalSetup(Target = nameof(Deepbox_2T))]
+    public void SetupDeepbox2() => Prepare(threads: 2, padded: false);
+
+    /// <summary>Deepbox without lengths, 1 thread.</summary>
+    [GlobalSetup(Target = nameof(Padded))]
+    public void SetupPadded() => Prepare(threads: 1, padded: true);
+
+    /// <summary>Deepbox without lengths, 2 threads.</summary>
+    [GlobalSetup(Target = nameof(Padded_2T))]
+    public void SetupPadded2() => Prepare(threads: 2, padded: true);
+
+    /// <summary>Deepbox: a training step with lengths.</summary>
+    [Benchmark(Baseline = true)]
+    public void Deepbox() => TrainingStep();
+
+    /// <summary>Deepbox: a training step with lengths on 2 threads.</summary>
+    [Benchmark]
+    public void Deepbox_2T() => TrainingStep();
+
+    /// <summary>Deepbox: a training step without lengths (every sequence the full T steps).</summary>
+    [Benchmark]
+    public void Padded() => TrainingStep();
+
+    /// <summary>Deepbox: a training step without lengths on 2 threads.</summary>
+    [Benchmark]
+    public void Padded_2T() => TrainingStep();
+
+    private void Prepare(int threads, bool padded)
+    {
+        Workload w = LengthsWorkload.ShapeOf(nameof(W2_Train_Lengths));
+        Fixture fixture = Fixture.Create(w);
+        _model = (W2Lstm)fixture.CreateDeepboxModel();
+        _model.Threads = threads;
+        _model.Eval();
+        (_batch, _seqLen, _padded) = (w.Batch, w.SeqLen, padded);
+        _input = (float[])fixture.Input.Clone();
+        var rng = new Random(219);
+        _target = Enumerable.Range(0, w.Batch * w.SeqLen * w.HiddenSize).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
+        _output = new float[w.Batch * w.SeqLen * w.HiddenSize];
+        _gradOutput = new float[_output.Length];
+        _lengths = (int[])LengthsWorkload.W2Lengths.Clone();
+        // The loss with lengths is the MSE over the padded pass's valid steps (a sequence's steps do not depend on the steps after them).
+        _model.Forward(_input, _batch, _seqLen, _output);
+        float expected = Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
+        _model.Train();
+        _optimizer = new Adam(_model, 1e-3f);
+        _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+        float loss = Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
+        Checks.Require($"{nameof(W2_Train_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "loss against the padded pass's valid steps", MathF.Abs(loss - expected));
+        _model.ZeroGrad();
+    }
+
+    private void TrainingStep()
+    {
+        if (_padded)
+        {
+            _model.Forward(_input, _batch, _seqLen, _output);
+            Losses.Mse(_output, _target, _gradOutput);
+        }
+        else
+        {
+            _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+            Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
+        }
+
+        _optimizer.ZeroGrad();
+        _model.Backward(_gradOutput, default);
+        _optimizer.Step();
     }
 }
 
