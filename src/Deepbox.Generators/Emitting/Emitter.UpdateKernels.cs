@@ -45,6 +45,13 @@ internal static partial class Emitter
     {
         const int r = 0;
         string gRow = $"ref float gRow{r} = ref Unsafe.Add(ref gx0, (row0 + b) * {Inv(row)});";
+        string from = "bFirst";
+        if (l.Kind == LayerKind.Gru && v == VectorIsa.V256.Width && w.Target == KernelTarget.Vector256)
+        {
+            WriteGruUpdatePairs(w, l, hp, v);
+            from = "rest";
+        }
+
         if (l.Kind != LayerKind.Rnn)
         {
             // First the gates that need nothing else, activated in place (Backward reads them there), in a loop of short
@@ -59,7 +66,7 @@ internal static partial class Emitter
                 w.Line("// instructions of two 8-float ones, which is what bounds this loop; the same bits).");
             }
 
-            using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
+            using (w.Block($"for (int b = {from}; b < bEnd; b++)"))
             {
                 w.Line(gRow);
                 int first = 0;
@@ -89,7 +96,7 @@ internal static partial class Emitter
             }
         }
 
-        using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
+        using (w.Block($"for (int b = {from}; b < bEnd; b++)"))
         {
             w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, (row0 + b) * seqStride);");
             if (l.Kind != LayerKind.Rnn)
@@ -124,6 +131,63 @@ internal static partial class Emitter
                     w.Line($"V.StoreUnsafe(Flush({(l.Relu ? "V.Max" : "Act.Tanh")}(V.LoadUnsafe({SumSlot(l, r, 0, v)}){(l.Relu ? ", Vec.Zero" : string.Empty)})), ref hNext{r}, (nuint)j);");
                     break;
             }
+        }
+    }
+
+    /// <summary>Sequences the GRU update takes at a time where Vector512 is accelerated (<see cref="WriteGruUpdatePairs"/>).</summary>
+    private const int UpdateRows = 2;
+
+    /// <summary>
+    /// The GRU cell update of <see cref="UpdateRows"/> sequences at a time where Vector512 is accelerated: each
+    /// sequence's r|z through one 16-float sigmoid, then n = tanh(x_n + r * (W_hn h + b_hn)) of both sequences side by
+    /// side in one 16-float tanh. Lane by lane the operations of the loops that follow (which take the sequence left
+    /// over), so the same bits. Measured on an AMD EPYC family 25 model 17 (Zen 4, FMA peak 117 GFLOP/s), `loop` mode
+    /// of the benchmarks alternated with the loops alone: W4 (GRU(32, 128), B = 32, T = 100) 5.05–5.15 ms against
+    /// 5.44–5.52 ms. (The same for LSTM's g, o and tanh(c) was 2–5% slower on W1 there: its update is bound by the vector
+    /// units, at about 1.5 cycles per 8-float operation, not by the latency of its chains.) Leaves <c>rest</c> at the first
+    /// sequence not updated.
+    /// </summary>
+    private static void WriteGruUpdatePairs(SourceWriter w, LayerSpec l, int hp, int v)
+    {
+        w.Line("int rest = bFirst; // the first sequence the loops below update");
+        using (w.Block("if (V512.IsHardwareAccelerated)"))
+        {
+            w.Line($"// {Inv(UpdateRows)} sequences at a time: n of both in one 16-float vector.");
+            w.Line($"rest = bEnd - ((bEnd - bFirst) % {Inv(UpdateRows)});");
+            using (w.Block($"for (int b = bFirst; b < rest; b += {Inv(UpdateRows)})"))
+            {
+                for (int r = 0; r < UpdateRows; r++)
+                {
+                    string br = r == 0 ? "b" : $"(b + {Inv(r)})";
+                    w.Line($"ref float gRow{r} = ref Unsafe.Add(ref gx0, (row0 + {br}) * {Inv(l.Gates * hp)});");
+                }
+
+                WriteGruUpdatePair(w, l, hp, v);
+            }
+        }
+    }
+
+    /// <summary>The body of <see cref="WriteGruUpdatePairs"/>'s loop: each sequence's r|z through one sigmoid, n of both through one tanh.</summary>
+    private static void WriteGruUpdatePair(SourceWriter w, LayerSpec l, int hp, int v)
+    {
+        w.Line("// r|z through the sigmoid, in place (Backward reads them there); n = tanh(x_n + r * (W_hn h + b_hn)) of both sequences at once.");
+        for (int r = 0; r < UpdateRows; r++)
+        {
+            string br = r == 0 ? "b" : $"(b + {Inv(r)})";
+            w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, (row0 + {br}) * {Inv(hp)});");
+            w.Line($"var rz{r} = Act.Sigmoid(V512.LoadUnsafe({SumSlot(l, r, 0, v)}));");
+        }
+
+        string Pre(int r) => $"V.FusedMultiplyAdd(V512.GetLower(rz{r}), V.LoadUnsafe({SumSlot(l, r, 2, v)}), V.LoadUnsafe(ref gRow{r}, (nuint)(col + {Inv(2 * v)})))";
+        w.Line($"var n01 = Act.Tanh(V512.Create({Pre(0)}, {Pre(1)}));");
+        for (int r = 0; r < UpdateRows; r++)
+        {
+            string br = r == 0 ? "b" : $"(b + {Inv(r)})";
+            string half = r == 0 ? "GetLower" : "GetUpper";
+            w.Line($"V512.StoreUnsafe(rz{r}, {SumSlot(l, r, 0, v)});");
+            w.Line($"ref float hPrev{r} = ref ({br} >= fresh ? ref Unsafe.Add(ref h00, {br} * {Inv(hp)}) : ref Unsafe.Add(ref seq0, (rowPrev + {br}) * seqStride));");
+            w.Line($"V.StoreUnsafe(Flush(V.FusedMultiplyAdd(V512.GetUpper(rz{r}), V.LoadUnsafe(ref hPrev{r}, (nuint)j) - V512.{half}(n01), V512.{half}(n01))), ref Unsafe.Add(ref seq0, (row0 + {br}) * seqStride), (nuint)j);");
+            w.Line($"V.StoreUnsafe(V512.{half}(n01), ref gRow{r}, (nuint)(col + {Inv(2 * v)}));");
         }
     }
 
