@@ -361,6 +361,9 @@ internal static partial class Emitter
                     _ => $"{seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dh{s.Index}",
                 };
                 w.Line($"{k}.{BackwardName(l, h)}({call}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, b0, b1, _lengths.Steps);");
+                w.Line("// With lengths, the states each row started from go beside its gate gradients, over the gates just consumed (stride");
+                w.Line($"// {Inv(n)}, only this part's rows): the weight job's hidden-weight gradient is then one product over every row.");
+                w.Line($"if (_lengths.IsRagged) _lengths.PreviousStates({seq}.AsSpan({Inv(d * hp)}), {Inv(d2 * hp)}, _h0_{s.Index}.AsSpan({stateOffset}), {Inv(hp)}, reverse: {(d == 1 ? "true" : "false")}, b0, b1, {gates}, {Inv(n)});");
                 var gateRows = new RowSource(string.Empty, n, n, n, 1);
                 int width = plan.Isa.Pad(src.PackedRows);
                 string dense = $"{k}.{DenseName(gateRows, width, Activation.None, d == 0 ? DenseInit.Zero : DenseInit.Accumulate)}";
@@ -400,31 +403,9 @@ internal static partial class Emitter
                 string laterGrads = d == 0 ? $"{dGh}.AsSpan(batch * {Inv(n)})" : dGh;
                 using (w.Block("if (_lengths.IsRagged)"))
                 {
-                    w.Line(d == 0
-                        ? "// With lengths, a step's previous hidden states are rows of the step before, a different number each step: a product per step."
-                        : "// With lengths, a step's previous hidden states are rows of the step after, a different number each step, or h0 for the");
-                    if (d == 1)
-                    {
-                        w.Line("// sequences that start at this step (their last): products per step.");
-                    }
-
-                    string stride = Inv(d2 * hp);
-                    using (w.Block("for (int t = 0; t < seqLen; t++)"))
-                    {
-                        w.Line("int row = _lengths.Row(t);");
-                        w.Line("int count = _lengths.Row(t + 1) - row;");
-                        if (d == 0)
-                        {
-                            w.Line($"if (t == 0) {k}.{hGrad}(_h0_{s.Index}.AsSpan({stateOffset}), {Inv(hp)}, {dGh}, _gWh, count, c0, c1);");
-                            w.Line($"else {k}.{hGrad}({seq}.AsSpan(_lengths.Row(t - 1) * {stride}), {stride}, {dGh}.AsSpan(row * {Inv(n)}), _gWh, count, c0, c1);");
-                        }
-                        else
-                        {
-                            w.Line("int later = t + 1 < seqLen ? _lengths.Row(t + 2) - _lengths.Row(t + 1) : 0; // the sequences that have step t + 1");
-                            w.Line($"if (later > 0) {k}.{hGrad}({seq}.AsSpan((_lengths.Row(t + 1) * {stride}) + {Inv(hp)}), {stride}, {dGh}.AsSpan(row * {Inv(n)}), _gWh, later, c0, c1);");
-                            w.Line($"if (count > later) {k}.{hGrad}(_h0_{s.Index}.AsSpan({stateOffset} + (later * {Inv(hp)})), {Inv(hp)}, {dGh}.AsSpan((row + later) * {Inv(n)}), _gWh, count - later, c0, c1);");
-                        }
-                    }
+                    w.Line("// With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the");
+                    w.Line("// sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).");
+                    w.Line($"{k}.{hGrad}(_gx{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(n))}), {Inv(n)}, {dGh}, _gWh, rows, c0, c1);");
                 }
 
                 using (w.Block("else"))

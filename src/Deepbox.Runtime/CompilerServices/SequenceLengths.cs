@@ -54,6 +54,40 @@ public sealed class SequenceLengths
     public int End(int t, int first, int end) => IsRagged ? Math.Clamp(_steps[t + 1] - _steps[t], first, end) : end;
 
     /// <summary>
+    /// The state each packed row of sorted positions [<paramref name="first"/>, <paramref name="end"/>) started its step
+    /// from, copied beside the row: row <c>Row(t) + b</c> of <paramref name="rows"/> (stride <paramref name="rowStride"/>)
+    /// receives h at the sequence's step before t (forward) or after t (reverse), or its initial state where it starts at t.
+    /// The hidden-weight gradient is then one product over every row (sum over rows of d(gates) ⊗ h before), in the rows'
+    /// order: the same sums, in the same order, as a product per step over each step's rows.
+    /// </summary>
+    /// <param name="seq">The layer's outputs, one row per packed row (stride <paramref name="seqStride"/>, the direction's offset applied).</param>
+    /// <param name="seqStride">Floats per output row.</param>
+    /// <param name="h0">The initial states in sorted order, <paramref name="width"/> floats each.</param>
+    /// <param name="width">Floats of a state.</param>
+    /// <param name="reverse">Whether the direction runs from each sequence's last step to its first.</param>
+    /// <param name="first">The first sorted position of the share.</param>
+    /// <param name="end">The end of the share.</param>
+    /// <param name="rows">The destination rows.</param>
+    /// <param name="rowStride">Floats per destination row.</param>
+    public void PreviousStates(ReadOnlySpan<float> seq, int seqStride, ReadOnlySpan<float> h0, int width, bool reverse, int first, int end, Span<float> rows, int rowStride)
+    {
+        for (int t = 0; t < SeqLen; t++)
+        {
+            int row = Row(t);
+            int stop = End(t, first, end);
+            // The sequences of the share that have the step the state comes from (those after it start at t from h0).
+            int from = reverse ? (t + 1 < SeqLen ? Math.Clamp(Row(t + 2) - Row(t + 1), first, stop) : first) : (t > 0 ? stop : first);
+            for (int b = first; b < stop; b++)
+            {
+                ReadOnlySpan<float> state = b < from
+                    ? seq.Slice(((reverse ? Row(t + 1) : Row(t - 1)) + b) * seqStride, width)
+                    : h0.Slice(b * width, width);
+                state.CopyTo(rows.Slice((row + b) * rowStride, width));
+            }
+        }
+    }
+
+    /// <summary>
     /// Checks lengths against a batch: one per sequence, each in [1, <paramref name="seqLen"/>]; else an
     /// <see cref="ArgumentException"/> that names the index and value (or the count, when it is not the batch's).
     /// </summary>

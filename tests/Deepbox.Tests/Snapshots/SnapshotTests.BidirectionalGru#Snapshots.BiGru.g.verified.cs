@@ -730,6 +730,9 @@ namespace Snapshots
                     case 4: // (0) layer 0, forward, back through time
                     {
                         global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(0), _aux0.AsSpan(0), _h0_0.AsSpan(0), _seq0_0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false, b0, b1, _lengths.Steps);
+                        // With lengths, the states each row started from go beside its gate gradients, over the gates just consumed (stride
+                        // 72, only this part's rows): the weight job's hidden-weight gradient is then one product over every row.
+                        if (_lengths.IsRagged) _lengths.PreviousStates(_seq0_0.AsSpan(0), 48, _h0_0.AsSpan(0), 24, reverse: false, b0, b1, _gx0.AsSpan(0), 72);
                         if (_inputGrad) // the layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step
                         {
                             if (b1 - b0 == batch)
@@ -756,14 +759,9 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows, c0, c1);
                         if (_lengths.IsRagged)
                         {
-                            // With lengths, a step's previous hidden states are rows of the step before, a different number each step: a product per step.
-                            for (int t = 0; t < seqLen; t++)
-                            {
-                                int row = _lengths.Row(t);
-                                int count = _lengths.Row(t + 1) - row;
-                                if (t == 0) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(0), 24, _dGh0, _gWh, count, c0, c1);
-                                else global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_0.AsSpan(_lengths.Row(t - 1) * 48), 48, _dGh0.AsSpan(row * 72), _gWh, count, c0, c1);
-                            }
+                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
+                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(0), 72, _dGh0, _gWh, rows, c0, c1);
                         }
                         else
                         {
@@ -782,6 +780,9 @@ namespace Snapshots
                     case 6: // (0) layer 0, reverse, back through time
                     {
                         global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(rows * 72), _aux0.AsSpan(rows * 24), _h0_0.AsSpan(batch * 24), _seq0_0.AsSpan(24), _wT0_0r_hh, _d_seq0_0.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true, b0, b1, _lengths.Steps);
+                        // With lengths, the states each row started from go beside its gate gradients, over the gates just consumed (stride
+                        // 72, only this part's rows): the weight job's hidden-weight gradient is then one product over every row.
+                        if (_lengths.IsRagged) _lengths.PreviousStates(_seq0_0.AsSpan(24), 48, _h0_0.AsSpan(batch * 24), 24, reverse: true, b0, b1, _gx0.AsSpan(rows * 72), 72);
                         if (_inputGrad) // the layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step
                         {
                             if (b1 - b0 == batch)
@@ -808,16 +809,9 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows, c0, c1);
                         if (_lengths.IsRagged)
                         {
-                            // With lengths, a step's previous hidden states are rows of the step after, a different number each step, or h0 for the
-                            // sequences that start at this step (their last): products per step.
-                            for (int t = 0; t < seqLen; t++)
-                            {
-                                int row = _lengths.Row(t);
-                                int count = _lengths.Row(t + 1) - row;
-                                int later = t + 1 < seqLen ? _lengths.Row(t + 2) - _lengths.Row(t + 1) : 0; // the sequences that have step t + 1
-                                if (later > 0) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_0.AsSpan((_lengths.Row(t + 1) * 48) + 24), 48, _dGh0.AsSpan(row * 72), _gWh, later, c0, c1);
-                                if (count > later) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(batch * 24 + (later * 24)), 24, _dGh0.AsSpan((row + later) * 72), _gWh, count - later, c0, c1);
-                            }
+                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
+                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(rows * 72), 72, _dGh0, _gWh, rows, c0, c1);
                         }
                         else
                         {
@@ -836,6 +830,9 @@ namespace Snapshots
                     case 8: // (0) layer 1, forward, back through time
                     {
                         global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(2 * rows * 72), _aux0.AsSpan(2 * rows * 24), _h0_0.AsSpan(2 * batch * 24), _seq0_1.AsSpan(0), _wT0_1_hh, _d_seq0_1.AsSpan(0), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false, b0, b1, _lengths.Steps);
+                        // With lengths, the states each row started from go beside its gate gradients, over the gates just consumed (stride
+                        // 72, only this part's rows): the weight job's hidden-weight gradient is then one product over every row.
+                        if (_lengths.IsRagged) _lengths.PreviousStates(_seq0_1.AsSpan(0), 48, _h0_0.AsSpan(2 * batch * 24), 24, reverse: false, b0, b1, _gx0.AsSpan(2 * rows * 72), 72);
                         // The layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step.
                         {
                             if (b1 - b0 == batch)
@@ -862,14 +859,9 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, _gW, rows, c0, c1);
                         if (_lengths.IsRagged)
                         {
-                            // With lengths, a step's previous hidden states are rows of the step before, a different number each step: a product per step.
-                            for (int t = 0; t < seqLen; t++)
-                            {
-                                int row = _lengths.Row(t);
-                                int count = _lengths.Row(t + 1) - row;
-                                if (t == 0) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(2 * batch * 24), 24, _dGh0, _gWh, count, c0, c1);
-                                else global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_1.AsSpan(_lengths.Row(t - 1) * 48), 48, _dGh0.AsSpan(row * 72), _gWh, count, c0, c1);
-                            }
+                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
+                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(2 * rows * 72), 72, _dGh0, _gWh, rows, c0, c1);
                         }
                         else
                         {
@@ -888,6 +880,9 @@ namespace Snapshots
                     case 10: // (0) layer 1, reverse, back through time
                     {
                         global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(3 * rows * 72), _aux0.AsSpan(3 * rows * 24), _h0_0.AsSpan(3 * batch * 24), _seq0_1.AsSpan(24), _wT0_1r_hh, _d_seq0_1.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true, b0, b1, _lengths.Steps);
+                        // With lengths, the states each row started from go beside its gate gradients, over the gates just consumed (stride
+                        // 72, only this part's rows): the weight job's hidden-weight gradient is then one product over every row.
+                        if (_lengths.IsRagged) _lengths.PreviousStates(_seq0_1.AsSpan(24), 48, _h0_0.AsSpan(3 * batch * 24), 24, reverse: true, b0, b1, _gx0.AsSpan(3 * rows * 72), 72);
                         // The layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step.
                         {
                             if (b1 - b0 == batch)
@@ -914,16 +909,9 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, _gW, rows, c0, c1);
                         if (_lengths.IsRagged)
                         {
-                            // With lengths, a step's previous hidden states are rows of the step after, a different number each step, or h0 for the
-                            // sequences that start at this step (their last): products per step.
-                            for (int t = 0; t < seqLen; t++)
-                            {
-                                int row = _lengths.Row(t);
-                                int count = _lengths.Row(t + 1) - row;
-                                int later = t + 1 < seqLen ? _lengths.Row(t + 2) - _lengths.Row(t + 1) : 0; // the sequences that have step t + 1
-                                if (later > 0) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_1.AsSpan((_lengths.Row(t + 1) * 48) + 24), 48, _dGh0.AsSpan(row * 72), _gWh, later, c0, c1);
-                                if (count > later) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(3 * batch * 24 + (later * 24)), 24, _dGh0.AsSpan((row + later) * 72), _gWh, count - later, c0, c1);
-                            }
+                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
+                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(3 * rows * 72), 72, _dGh0, _gWh, rows, c0, c1);
                         }
                         else
                         {

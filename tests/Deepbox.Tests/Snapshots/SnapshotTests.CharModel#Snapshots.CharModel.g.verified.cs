@@ -679,6 +679,9 @@ namespace Snapshots
                     case 1: // (lstm) layer 0, forward, back through time
                     {
                         global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H32(_gx1.AsSpan(0), _aux1.AsSpan(0), _c1.AsSpan(0), _wT1_0_hh, _d_seq1_0.AsSpan(0), 32, _dG1, _dh1, _dc1, batch, seqLen, reverse: false, b0, b1, _lengths.Steps);
+                        // With lengths, the states each row started from go beside its gate gradients, over the gates just consumed (stride
+                        // 128, only this part's rows): the weight job's hidden-weight gradient is then one product over every row.
+                        if (_lengths.IsRagged) _lengths.PreviousStates(_seq1_0.AsSpan(0), 32, _h0_1.AsSpan(0), 32, reverse: false, b0, b1, _gx1.AsSpan(0), 128);
                         if (_inputGrad) // the layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step
                         {
                             if (b1 - b0 == batch)
@@ -705,14 +708,9 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K16_N128(_x, 16, _dG1, _gW, rows, c0, c1);
                         if (_lengths.IsRagged)
                         {
-                            // With lengths, a step's previous hidden states are rows of the step before, a different number each step: a product per step.
-                            for (int t = 0; t < seqLen; t++)
-                            {
-                                int row = _lengths.Row(t);
-                                int count = _lengths.Row(t + 1) - row;
-                                if (t == 0) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_1.AsSpan(0), 32, _dG1, _gWh, count, c0, c1);
-                                else global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq1_0.AsSpan(_lengths.Row(t - 1) * 32), 32, _dG1.AsSpan(row * 128), _gWh, count, c0, c1);
-                            }
+                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
+                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_gx1.AsSpan(0), 128, _dG1, _gWh, rows, c0, c1);
                         }
                         else
                         {

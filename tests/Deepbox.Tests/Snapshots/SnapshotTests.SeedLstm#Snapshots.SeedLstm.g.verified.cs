@@ -593,6 +593,9 @@ namespace Snapshots
                     case 1: // (0) layer 0, forward, back through time
                     {
                         global::Deepbox.Generated.Snapshots.Kernels.LstmBackward_H8(_gx0.AsSpan(0), _aux0.AsSpan(0), _c0.AsSpan(0), _wT0_0_hh, _d_seq0_0.AsSpan(0), 8, _dG0, _dh0, _dc0, batch, seqLen, reverse: false, b0, b1, _lengths.Steps);
+                        // With lengths, the states each row started from go beside its gate gradients, over the gates just consumed (stride
+                        // 32, only this part's rows): the weight job's hidden-weight gradient is then one product over every row.
+                        if (_lengths.IsRagged) _lengths.PreviousStates(_seq0_0.AsSpan(0), 8, _h0_0.AsSpan(0), 8, reverse: false, b0, b1, _gx0.AsSpan(0), 32);
                         if (_inputGrad) // the layer input's gradient, W_ih^T d(gates): one call when the part is the whole batch, else one per step
                         {
                             if (b1 - b0 == batch)
@@ -619,14 +622,9 @@ namespace Snapshots
                         global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K4_N32(_x, 4, _dG0, _gW, rows, c0, c1);
                         if (_lengths.IsRagged)
                         {
-                            // With lengths, a step's previous hidden states are rows of the step before, a different number each step: a product per step.
-                            for (int t = 0; t < seqLen; t++)
-                            {
-                                int row = _lengths.Row(t);
-                                int count = _lengths.Row(t + 1) - row;
-                                if (t == 0) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N32(_h0_0.AsSpan(0), 8, _dG0, _gWh, count, c0, c1);
-                                else global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N32(_seq0_0.AsSpan(_lengths.Row(t - 1) * 8), 8, _dG0.AsSpan(row * 32), _gWh, count, c0, c1);
-                            }
+                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
+                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K8_N32(_gx0.AsSpan(0), 32, _dG0, _gWh, rows, c0, c1);
                         }
                         else
                         {
