@@ -151,7 +151,7 @@ public static class Program
         string method = options.Positional.Count > 1 ? options.Positional[1] : Peer.Deepbox;
         // Every benchmark class with that method whose full name the filters select.
         IEnumerable<Type> suites = typeof(Program).Assembly.GetTypes()
-            .Where(t => t.Namespace == "Deepbox.Benchmarks.Suites" && t.GetMethod(method)?.GetCustomAttribute<BenchmarkDotNet.Attributes.BenchmarkAttribute>() is not null
+            .Where(t => t.Namespace == "Deepbox.Benchmarks.Suites" && !t.IsAbstract && t.GetMethod(method)?.GetCustomAttribute<BenchmarkDotNet.Attributes.BenchmarkAttribute>() is not null
                 && (options.Filters.Count == 0 || options.Filters.Any(f => Options.Glob(f).IsMatch($"{t.FullName}.{method}"))))
             .OrderBy(t => t.Name, StringComparer.Ordinal);
         foreach (Type suite in suites)

@@ -129,18 +129,37 @@ public class W2_Lstm_Lengths
 /// checks the loss with lengths against the masked MSE of the padded pass's outputs.
 /// </summary>
 [MemoryDiagnoser]
-public class W2_Train_Lengths
+public class W2_Train_Lengths : LengthsTrainingSuite
 {
-    private W2Lstm _model = null!;
-    private Adam _optimizer = null!;
-    private float[] _input = [];
-    private float[] _target = [];
-    private float[] _output = [];
-    private float[] _gradOutput = [];
-    private int[] _lengths = [];
-    private int _batch;
-    private int _seqLen;
-    private bool _padded;
+    /// <inheritdoc/>
+    protected override void Prepare(int threads, bool padded)
+    {
+        Workload w = LengthsWorkload.ShapeOf(nameof(W2_Train_Lengths));
+        Fixture fixture = Fixture.Create(w);
+        var model = (W2Lstm)fixture.CreateDeepboxModel();
+        model.Threads = threads;
+        var rng = new Random(219);
+        float[] target = Enumerable.Range(0, w.Batch * w.SeqLen * w.HiddenSize).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
+        // The loss with lengths is the MSE over the padded pass's valid steps (a sequence's steps do not depend on the steps after them).
+        model.Eval();
+        float[] output = new float[target.Length];
+        model.Forward(fixture.Input, w.Batch, w.SeqLen, output);
+        float expected = Losses.Mse(output, target, new float[target.Length], LengthsWorkload.W2Lengths, w.SeqLen);
+        var check = new LengthsTrainingStep(model, w, fixture.Input, target, LengthsWorkload.W2Lengths);
+        Checks.Require($"{nameof(W2_Train_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "loss against the padded pass's valid steps", MathF.Abs(check.Loss() - expected));
+        model.ZeroGrad();
+        Step = new LengthsTrainingStep(model, w, fixture.Input, target, padded ? null : LengthsWorkload.W2Lengths);
+    }
+}
+
+/// <summary>
+/// The rows every lengths training suite has: a training step with lengths and without (padded), on 1 and 2 threads;
+/// <see cref="Prepare"/> builds the step for each.
+/// </summary>
+public abstract class LengthsTrainingSuite
+{
+    /// <summary>The step the benchmarks run.</summary>
+    private protected LengthsTrainingStep Step { get; set; } = null!;
 
     /// <summary>Deepbox with lengths, 1 thread.</summary>
     [GlobalSetup(Target = nameof(Deepbox))]
@@ -160,60 +179,79 @@ public class W2_Train_Lengths
 
     /// <summary>Deepbox: a training step with lengths.</summary>
     [Benchmark(Baseline = true)]
-    public void Deepbox() => TrainingStep();
+    public void Deepbox() => Step.Run();
 
     /// <summary>Deepbox: a training step with lengths on 2 threads.</summary>
     [Benchmark]
-    public void Deepbox_2T() => TrainingStep();
+    public void Deepbox_2T() => Step.Run();
 
     /// <summary>Deepbox: a training step without lengths (every sequence the full T steps).</summary>
     [Benchmark]
-    public void Padded() => TrainingStep();
+    public void Padded() => Step.Run();
 
     /// <summary>Deepbox: a training step without lengths on 2 threads.</summary>
     [Benchmark]
-    public void Padded_2T() => TrainingStep();
+    public void Padded_2T() => Step.Run();
 
-    private void Prepare(int threads, bool padded)
+    /// <summary>Builds <see cref="Step"/> on <paramref name="threads"/> threads, with lengths or <paramref name="padded"/>, and checks it.</summary>
+    /// <param name="threads">The model's threads.</param>
+    /// <param name="padded">Whether the step runs without lengths.</param>
+    protected abstract void Prepare(int threads, bool padded);
+}
+
+/// <summary>
+/// One training step as the lengths suites time it: the span <c>Forward</c> (with lengths, or padded without),
+/// <c>Losses.Mse</c> (masked by the lengths, or over every step), <c>Adam.ZeroGrad</c>, the span <c>Backward</c> (no input
+/// gradient) and <c>Adam.Step</c> (lr 1e-3), on buffers allocated once.
+/// </summary>
+internal sealed class LengthsTrainingStep
+{
+    private readonly IModel _model;
+    private readonly Adam _optimizer;
+    private readonly float[] _input;
+    private readonly float[] _target;
+    private readonly float[] _output;
+    private readonly float[] _gradOutput;
+    private readonly int[]? _lengths;
+    private readonly int _batch;
+    private readonly int _seqLen;
+
+    /// <summary>A step of <paramref name="model"/> (put in training mode) over a batch of <paramref name="w"/>'s shape; no lengths: padded.</summary>
+    public LengthsTrainingStep(IModel model, Workload w, float[] input, float[] target, int[]? lengths)
     {
-        Workload w = LengthsWorkload.ShapeOf(nameof(W2_Train_Lengths));
-        Fixture fixture = Fixture.Create(w);
-        _model = (W2Lstm)fixture.CreateDeepboxModel();
-        _model.Threads = threads;
-        _model.Eval();
-        (_batch, _seqLen, _padded) = (w.Batch, w.SeqLen, padded);
-        _input = (float[])fixture.Input.Clone();
-        var rng = new Random(219);
-        _target = Enumerable.Range(0, w.Batch * w.SeqLen * w.HiddenSize).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
+        _model = model;
+        _model.Train();
+        _optimizer = new Adam(model, 1e-3f);
+        (_batch, _seqLen) = (w.Batch, w.SeqLen);
+        _input = (float[])input.Clone();
+        _target = (float[])target.Clone();
         _output = new float[w.Batch * w.SeqLen * w.HiddenSize];
         _gradOutput = new float[_output.Length];
-        _lengths = (int[])LengthsWorkload.W2Lengths.Clone();
-        // The loss with lengths is the MSE over the padded pass's valid steps (a sequence's steps do not depend on the steps after them).
-        _model.Forward(_input, _batch, _seqLen, _output);
-        float expected = Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
-        _model.Train();
-        _optimizer = new Adam(_model, 1e-3f);
-        _model.Forward(_input, _batch, _seqLen, _lengths, _output);
-        float loss = Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
-        Checks.Require($"{nameof(W2_Train_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "loss against the padded pass's valid steps", MathF.Abs(loss - expected));
-        _model.ZeroGrad();
+        _lengths = lengths is null ? null : (int[])lengths.Clone();
     }
 
-    private void TrainingStep()
+    /// <summary>The forward pass and the loss, whose gradient then waits for <see cref="Backward"/>.</summary>
+    public float Loss()
     {
-        if (_padded)
+        if (_lengths is null)
         {
             _model.Forward(_input, _batch, _seqLen, _output);
-            Losses.Mse(_output, _target, _gradOutput);
-        }
-        else
-        {
-            _model.Forward(_input, _batch, _seqLen, _lengths, _output);
-            Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
+            return Losses.Mse(_output, _target, _gradOutput);
         }
 
+        _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+        return Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
+    }
+
+    /// <summary>The gradients of the last <see cref="Loss"/> into the parameters (added to what they hold).</summary>
+    public void Backward() => _model.Backward(_gradOutput, default);
+
+    /// <summary>One whole step.</summary>
+    public void Run()
+    {
+        Loss();
         _optimizer.ZeroGrad();
-        _model.Backward(_gradOutput, default);
+        Backward();
         _optimizer.Step();
     }
 }
@@ -306,35 +344,9 @@ public class W1_Lstm_Lengths : IDisposable
 /// gradient against libtorch's.
 /// </summary>
 [MemoryDiagnoser]
-public class W3_Lstm_Lengths : IDisposable
+public class W3_Lstm_Lengths : LengthsTrainingSuite, IDisposable
 {
-    private W3Lstm _model = null!;
-    private Adam _optimizer = null!;
-    private float[] _input = [];
-    private float[] _target = [];
-    private float[] _output = [];
-    private float[] _gradOutput = [];
-    private int[] _lengths = [];
-    private int _batch;
-    private int _seqLen;
-    private bool _padded;
     private TorchPacked? _torch;
-
-    /// <summary>Deepbox with lengths, 1 thread.</summary>
-    [GlobalSetup(Target = nameof(Deepbox))]
-    public void SetupDeepbox() => Prepare(threads: 1, padded: false);
-
-    /// <summary>Deepbox with lengths, 2 threads.</summary>
-    [GlobalSetup(Target = nameof(Deepbox_2T))]
-    public void SetupDeepbox2() => Prepare(threads: 2, padded: false);
-
-    /// <summary>Deepbox without lengths, 1 thread.</summary>
-    [GlobalSetup(Target = nameof(Padded))]
-    public void SetupPadded() => Prepare(threads: 1, padded: true);
-
-    /// <summary>Deepbox without lengths, 2 threads.</summary>
-    [GlobalSetup(Target = nameof(Padded_2T))]
-    public void SetupPadded2() => Prepare(threads: 2, padded: true);
 
     /// <summary>libtorch packed, 1 thread.</summary>
     [GlobalSetup(Target = nameof(LibTorchPacked_1T))]
@@ -343,22 +355,6 @@ public class W3_Lstm_Lengths : IDisposable
     /// <summary>libtorch packed, 2 threads.</summary>
     [GlobalSetup(Target = nameof(LibTorchPacked_2T))]
     public void SetupTorch2() => _torch = TorchPacked.Create(training: true, threads: 2);
-
-    /// <summary>Deepbox: a training step with lengths.</summary>
-    [Benchmark(Baseline = true)]
-    public void Deepbox() => TrainingStep();
-
-    /// <summary>Deepbox: a training step with lengths on 2 threads.</summary>
-    [Benchmark]
-    public void Deepbox_2T() => TrainingStep();
-
-    /// <summary>Deepbox: a training step without lengths (every sequence the full T steps).</summary>
-    [Benchmark]
-    public void Padded() => TrainingStep();
-
-    /// <summary>Deepbox: a training step without lengths on 2 threads.</summary>
-    [Benchmark]
-    public void Padded_2T() => TrainingStep();
 
     /// <summary>libtorch 2.10: packed forward, masked MSE, <c>backward</c>, <c>Adam.step</c>; 1 thread.</summary>
     [Benchmark]
@@ -377,55 +373,30 @@ public class W3_Lstm_Lengths : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    private void Prepare(int threads, bool padded)
+    /// <inheritdoc/>
+    protected override void Prepare(int threads, bool padded)
     {
         Workload w = LengthsWorkload.Shape;
         Fixture fixture = Fixture.Create(Workload.ByName(nameof(W3_Lstm)));
-        _model = (W3Lstm)fixture.CreateDeepboxModel();
-        _model.Threads = threads;
-        _model.Train();
-        _optimizer = new Adam(_model, 1e-3f);
-        (_batch, _seqLen, _padded) = (w.Batch, w.SeqLen, padded);
-        _input = (float[])fixture.Input.Clone();
-        _target = (float[])fixture.Target.Clone();
-        _output = new float[w.Batch * w.SeqLen * w.HiddenSize];
-        _gradOutput = new float[_output.Length];
-        _lengths = (int[])LengthsWorkload.Lengths.Clone();
+        var model = (W3Lstm)fixture.CreateDeepboxModel();
+        model.Threads = threads;
+        Step = new LengthsTrainingStep(model, w, fixture.Input, fixture.Target, padded ? null : LengthsWorkload.Lengths);
         if (!padded)
         {
-            _model.Forward(_input, _batch, _seqLen, _lengths, _output);
-            float loss = Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
-            _model.ZeroGrad();
-            _model.Backward(_gradOutput, default);
+            float loss = Step.Loss();
+            model.ZeroGrad();
+            Step.Backward();
             using TorchPacked reference = TorchPacked.Create(training: true, threads: 1);
             (float torchLoss, System.Collections.Generic.Dictionary<string, float[]> gradients) = reference.LossAndGradients();
             string label = $"{nameof(W3_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}";
             Checks.Require(label, "loss against libtorch's packed pass", MathF.Abs(loss - torchLoss));
-            foreach ((string name, Parameter p) in _model.NamedParameters())
+            foreach ((string name, Parameter p) in model.NamedParameters())
             {
                 Checks.RequireRelative(label, $"gradient of {name} against libtorch's packed pass", p.Grad.AsSpan(), gradients[name]);
             }
 
-            _model.ZeroGrad();
+            model.ZeroGrad();
         }
-    }
-
-    private void TrainingStep()
-    {
-        if (_padded)
-        {
-            _model.Forward(_input, _batch, _seqLen, _output);
-            Losses.Mse(_output, _target, _gradOutput);
-        }
-        else
-        {
-            _model.Forward(_input, _batch, _seqLen, _lengths, _output);
-            Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
-        }
-
-        _optimizer.ZeroGrad();
-        _model.Backward(_gradOutput, default);
-        _optimizer.Step();
     }
 }
 
