@@ -142,9 +142,9 @@ internal static partial class Emitter
     /// sequence's r|z through one 16-float sigmoid, then n = tanh(x_n + r * (W_hn h + b_hn)) of both sequences side by
     /// side in one 16-float tanh. Lane by lane the operations of the loops that follow (which take the sequence left
     /// over), so the same bits. On an AMD EPYC family 25 model 17 (Zen 4, FMA peak 117 GFLOP/s), W4 (GRU(32, 128),
-    /// B = 32, T = 100) took 5.05–5.15 ms against 5.44–5.52 ms with the loops alone (the benchmarks' `loop` mode,
-    /// alternated); the same for LSTM's g, o and tanh(c) was slower on W1 there, and LSTM keeps the loops
-    /// (docs/benchmarks.md, issue 18). Leaves <c>rest</c> at the first sequence not updated.
+    /// B = 32, T = 100) took 5.23 ms against 5.60 ms with the loops alone (BenchmarkDotNet, `benchmarks/run.sh --filter
+    /// '*W4_Gru.Deepbox'` in each checkout); the same for LSTM's g, o and tanh(c) was slower on W1 there, and LSTM keeps
+    /// the loops (docs/benchmarks.md, issue 18). Leaves <c>rest</c> at the first sequence not updated.
     /// </summary>
     private static void WriteGruUpdatePairs(SourceWriter w, LayerSpec l, int hp, int v)
     {

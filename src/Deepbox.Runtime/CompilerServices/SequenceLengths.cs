@@ -76,10 +76,10 @@ public sealed class SequenceLengths
             int row = Row(t);
             int stop = End(t, first, end);
             // The sequences of the share that have the step the state comes from (those after it start at t from h0).
-            int from = reverse ? (t + 1 < SeqLen ? Math.Clamp(Row(t + 2) - Row(t + 1), first, stop) : first) : (t > 0 ? stop : first);
+            int carried = reverse ? (t + 1 < SeqLen ? Math.Clamp(Row(t + 2) - Row(t + 1), first, stop) : first) : (t > 0 ? stop : first);
             for (int b = first; b < stop; b++)
             {
-                ReadOnlySpan<float> state = b < from
+                ReadOnlySpan<float> state = b < carried
                     ? seq.Slice(((reverse ? Row(t + 1) : Row(t - 1)) + b) * seqStride, width)
                     : h0.Slice(b * width, width);
                 state.CopyTo(rows.Slice((row + b) * rowStride, width));
