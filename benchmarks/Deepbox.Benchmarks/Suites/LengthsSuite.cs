@@ -70,9 +70,32 @@ public static class LengthsWorkload
 /// W2's size too. (libtorch's packed path is timed on W1's and W3's shape.)
 /// </summary>
 [MemoryDiagnoser]
-public class W2_Lstm_Lengths
+public class W2_Lstm_Lengths : LengthsForwardSuite
 {
-    private W2Lstm _model = null!;
+    /// <inheritdoc/>
+    protected override float[] Prepare(int threads)
+    {
+        Workload w = Workload.ByName(nameof(W2_Lstm));
+        Fixture fixture = Fixture.Create(w);
+        var model = (W2Lstm)fixture.CreateDeepboxModel();
+        model.Threads = threads;
+        float[] output = Use(model, w, fixture.Input, LengthsWorkload.W2Lengths);
+        float[] padded = new float[output.Length];
+        model.Forward(fixture.Input, w.Batch, w.SeqLen, padded);
+        // Each sequence's valid steps equal the padded pass's (a sequence's steps do not depend on the steps after them).
+        Checks.Require($"{nameof(W2_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against the padded pass's valid steps",
+            Fixture.MaxAbsDiff(output, LengthsWorkload.Masked(padded, w.HiddenSize, w, LengthsWorkload.W2Lengths)));
+        return output;
+    }
+}
+
+/// <summary>
+/// The rows every lengths forward suite has: the span <c>Forward</c> with lengths and without (padded), on 1 and 2
+/// threads, evaluation mode, on buffers allocated once; <see cref="Prepare"/> builds the model for each.
+/// </summary>
+public abstract class LengthsForwardSuite
+{
+    private IModel _model = null!;
     private float[] _input = [];
     private float[] _output = [];
     private int[] _lengths = [];
@@ -95,7 +118,7 @@ public class W2_Lstm_Lengths
     [Benchmark]
     public void Deepbox_2T() => _model.Forward(_input, _batch, _seqLen, _lengths, _output);
 
-    /// <summary>Deepbox without lengths.</summary>
+    /// <summary>Deepbox without lengths: every sequence the full T steps.</summary>
     [Benchmark]
     public void Padded() => _model.Forward(_input, _batch, _seqLen, _output);
 
@@ -103,22 +126,22 @@ public class W2_Lstm_Lengths
     [Benchmark]
     public void Padded_2T() => _model.Forward(_input, _batch, _seqLen, _output);
 
-    private void Prepare(int threads)
+    /// <summary>Builds the model on <paramref name="threads"/> threads (through <see cref="Use"/>) and checks it.</summary>
+    /// <param name="threads">The model's threads.</param>
+    /// <returns>The output of one pass with lengths.</returns>
+    protected abstract float[] Prepare(int threads);
+
+    /// <summary>Makes <paramref name="model"/> (put in evaluation mode) the one the benchmarks call, runs it once with lengths and returns that output.</summary>
+    private protected float[] Use(IModel model, Workload w, float[] input, int[] lengths)
     {
-        Workload w = Workload.ByName(nameof(W2_Lstm));
-        Fixture fixture = Fixture.Create(w);
-        _model = (W2Lstm)fixture.CreateDeepboxModel();
+        _model = model;
         _model.Eval();
-        _model.Threads = threads;
         (_batch, _seqLen) = (w.Batch, w.SeqLen);
-        _input = (float[])fixture.Input.Clone();
+        _input = (float[])input.Clone();
         _output = new float[w.Batch * w.SeqLen * w.HiddenSize];
-        _lengths = (int[])LengthsWorkload.W2Lengths.Clone();
-        _model.Forward(_input, _batch, _seqLen, _output);
-        // Each sequence's valid steps equal the padded pass's (a sequence's steps do not depend on the steps after them).
-        float[] padded = LengthsWorkload.Masked(_output, w.HiddenSize, w, LengthsWorkload.W2Lengths);
+        _lengths = (int[])lengths.Clone();
         _model.Forward(_input, _batch, _seqLen, _lengths, _output);
-        Checks.Require($"{nameof(W2_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against the padded pass's valid steps", Fixture.MaxAbsDiff(_output, padded));
+        return _output;
     }
 }
 
@@ -261,23 +284,9 @@ internal sealed class LengthsTrainingStep
 /// <see cref="LengthsWorkload.Lengths"/>. Each peer's setup checks its output against libtorch's packed pass.
 /// </summary>
 [MemoryDiagnoser]
-public class W1_Lstm_Lengths : IDisposable
+public class W1_Lstm_Lengths : LengthsForwardSuite, IDisposable
 {
-    private W1Lstm _model = null!;
-    private float[] _input = [];
-    private float[] _output = [];
-    private int[] _lengths = [];
-    private int _batch;
-    private int _seqLen;
     private TorchPacked? _torch;
-
-    /// <summary>Deepbox with lengths, 1 thread.</summary>
-    [GlobalSetup(Targets = [nameof(Deepbox), nameof(Padded)])]
-    public void SetupDeepbox() => Prepare(threads: 1);
-
-    /// <summary>Deepbox with lengths, 2 threads.</summary>
-    [GlobalSetup(Targets = [nameof(Deepbox_2T), nameof(Padded_2T)])]
-    public void SetupDeepbox2() => Prepare(threads: 2);
 
     /// <summary>libtorch packed, 1 thread.</summary>
     [GlobalSetup(Target = nameof(LibTorchPacked_1T))]
@@ -286,22 +295,6 @@ public class W1_Lstm_Lengths : IDisposable
     /// <summary>libtorch packed, 2 threads.</summary>
     [GlobalSetup(Target = nameof(LibTorchPacked_2T))]
     public void SetupTorch2() => _torch = TorchPacked.Create(training: false, threads: 2);
-
-    /// <summary>Deepbox: the span <c>Forward</c> with lengths.</summary>
-    [Benchmark(Baseline = true)]
-    public void Deepbox() => _model.Forward(_input, _batch, _seqLen, _lengths, _output);
-
-    /// <summary>Deepbox with lengths on 2 threads.</summary>
-    [Benchmark]
-    public void Deepbox_2T() => _model.Forward(_input, _batch, _seqLen, _lengths, _output);
-
-    /// <summary>Deepbox without lengths: every sequence the full T steps.</summary>
-    [Benchmark]
-    public void Padded() => _model.Forward(_input, _batch, _seqLen, _output);
-
-    /// <summary>Deepbox without lengths on 2 threads.</summary>
-    [Benchmark]
-    public void Padded_2T() => _model.Forward(_input, _batch, _seqLen, _output);
 
     /// <summary>libtorch 2.10: <c>pack_padded_sequence</c>, <c>nn.LSTM</c>, <c>pad_packed_sequence</c> under <c>no_grad</c>, 1 thread.</summary>
     [Benchmark]
@@ -320,20 +313,17 @@ public class W1_Lstm_Lengths : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    private void Prepare(int threads)
+    /// <inheritdoc/>
+    protected override float[] Prepare(int threads)
     {
         Workload w = LengthsWorkload.Shape;
         Fixture fixture = Fixture.Create(w);
-        _model = (W1Lstm)fixture.CreateDeepboxModel();
-        _model.Eval();
-        _model.Threads = threads;
-        (_batch, _seqLen) = (w.Batch, w.SeqLen);
-        _input = (float[])fixture.Input.Clone();
-        _output = new float[w.Batch * w.SeqLen * w.HiddenSize];
-        _lengths = (int[])LengthsWorkload.Lengths.Clone();
-        _model.Forward(_input, _batch, _seqLen, _lengths, _output);
+        var model = (W1Lstm)fixture.CreateDeepboxModel();
+        model.Threads = threads;
+        float[] output = Use(model, w, fixture.Input, LengthsWorkload.Lengths);
         using TorchPacked reference = TorchPacked.Create(training: false, threads: 1);
-        Checks.Require($"{nameof(W1_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against libtorch's packed pass", Fixture.MaxAbsDiff(_output, reference.Output()));
+        Checks.Require($"{nameof(W1_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against libtorch's packed pass", Fixture.MaxAbsDiff(output, reference.Output()));
+        return output;
     }
 }
 
