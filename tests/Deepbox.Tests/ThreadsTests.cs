@@ -57,6 +57,53 @@ public class ThreadsTests
         }
     }
 
+    /// <summary>
+    /// With lengths a split batch is cut into parts of equal steps of the sorted sequences (not equal counts), the input
+    /// products and input gradients go step by step for a part, and each part puts its rows' previous states beside their
+    /// gate gradients for the hidden-weight gradient: none of it may change a bit of the outputs or gradients, with NaN in
+    /// the padding.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void SplittingABatchWithLengthsChangesNoBit(string name)
+    {
+        using IDisposable split = TestSupport.SplitSmallWork();
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
+        var rng = new Random(29);
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        foreach (bool training in c.Modes)
+        {
+            foreach ((int t, int b) in new[] { (5, 9), (7, 17), (9, 33) })
+            {
+                int[] lengths = Enumerable.Range(0, b).Select(i => i == 0 ? t : i == 1 ? 1 : rng.Next(1, t + 1)).ToArray();
+                float[] x = TestSupport.RandomArray(rng, t * b * inputSize, 2.0);
+                for (int s = 0; s < b; s++)
+                {
+                    for (int step = lengths[s]; step < t; step++)
+                    {
+                        x.AsSpan((c.BatchFirst ? (s * t) + step : (step * b) + s) * inputSize, inputSize).Fill(float.NaN);
+                    }
+                }
+
+                (float[] Output, float[][] Grads) one = Run(c, weights, x, b, t, training, threads: 1, lengths);
+                Assert.All(one.Output, v => Assert.False(float.IsNaN(v), $"{name}: NaN in the padding reached the output"));
+                foreach (int threads in new[] { 2, 3 })
+                {
+                    long regions = Workers.RegionsSplit;
+                    (float[] Output, float[][] Grads) many = Run(c, weights, x, b, t, training, threads, lengths);
+                    string what = $"{name} {(training ? "train" : "eval")} T={t} B={b} threads={threads} lengths=[{string.Join(",", lengths)}]";
+                    Assert.True(Workers.RegionsSplit > regions, $"{what}: no region split");
+                    Assert.True(one.Output.AsSpan().SequenceEqual(many.Output), what + " output");
+                    for (int i = 0; i < one.Grads.Length; i++)
+                    {
+                        Assert.True(one.Grads[i].AsSpan().SequenceEqual(many.Grads[i]), $"{what} gradient {i}");
+                    }
+                }
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void BackwardSplitsAndGivesTheSameGradientsWithOrWithoutTheInputsGradient(string name)
@@ -379,12 +426,21 @@ public class ThreadsTests
         return model;
     }
 
-    internal static (float[] Output, float[][] Grads) Run(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, float[] x, int batch, int seqLen, bool training, int threads)
+    internal static (float[] Output, float[][] Grads) Run(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, float[] x, int batch, int seqLen, bool training, int threads, int[]? lengths = null)
     {
         IModel model = Create(c, weights, training, threads);
-        int outputSize = ReferenceModel.Run(c.Layers, weights, x, c.BatchFirst ? [batch, seqLen, x.Length / batch / seqLen] : [seqLen, batch, x.Length / batch / seqLen], c.BatchFirst).Output.Length;
+        int[] shape = c.BatchFirst ? [batch, seqLen, x.Length / batch / seqLen] : [seqLen, batch, x.Length / batch / seqLen];
+        int outputSize = model.Forward(Tensor.Zeros(shape)).Length;
         var output = new float[outputSize];
-        model.Forward(x, batch, seqLen, output);
+        if (lengths is null)
+        {
+            model.Forward(x, batch, seqLen, output);
+        }
+        else
+        {
+            model.Forward(x, batch, seqLen, lengths, output);
+        }
+
         if (!training)
         {
             return (output, []);
