@@ -11,8 +11,10 @@ namespace Deepbox.Tests;
 /// <c>[Embedding]</c>, PyTorch's <c>nn.Embedding</c> as a model's first layer: a model that takes token ids must give
 /// exactly what its layers after the table give on the looked-up vectors (those layers are checked against the oracle
 /// and PyTorch elsewhere), and its table's gradient must be the sum of those vectors' gradients, id by id, except the
-/// padding row's. With lengths, on several threads, and streaming.
+/// padding row's. With lengths, on several threads, and streaming. In the threads collection: one test splits small
+/// batches (<see cref="TestSupport.SplitSmallWork"/>, a process-wide setting).
 /// </summary>
+[Collection(nameof(ThreadsTests))]
 public class EmbeddingTests
 {
     private const int Vocabulary = 11;

@@ -12,7 +12,8 @@ namespace Deepbox.Tests;
 /// Sequences of different lengths (PyTorch's <c>pack_padded_sequence</c> semantics): a batch with lengths must give,
 /// for each sequence, exactly what that sequence gives alone, truncated to its length (whose forward and backward the
 /// grid tests check against the oracle and PyTorch): outputs, final states, <c>LastStep</c>, every gradient; zeros past
-/// each length whatever the padding holds (NaN included), on one thread or several.
+/// each length whatever the padding holds (NaN included). Models here are made with 1 and 2 threads, but these small
+/// batches run on the caller; <c>ThreadsTests.SplittingABatchWithLengthsChangesNoBit</c> splits them.
 /// </summary>
 public class LengthsTests
 {
