@@ -27,6 +27,8 @@ public sealed class ActivationTests
     private const float TanhClamp = 8.004157f;              // tanh is exactly 1 from here up
     private const float TanhIdentityBelow = 3.5720394e-4f;  // tanh(x) returns x below this magnitude
     private static readonly int TanhMaxStepBack = Fused ? 6 : 7; // ulps tanh may decrease between neighbouring inputs
+    private static readonly double GateSigmoidMaxAbsError = Fused ? 1.787e-7 : 2.073e-7;
+    private const float GateSigmoidSaturation = 16.008314f; // twice TanhClamp: exactly 0 below minus it, 1 above it
 
     // Bit patterns stepped through by the accuracy sweeps: every SweepStride-th float of the whole 32-bit range.
     private const long SweepStride = 1024;
@@ -35,6 +37,7 @@ public sealed class ActivationTests
     // sweep measures the true maxima too.
     private static readonly float[] KnownWorstSigmoid = { -16.635704040527344f, 7.859210968017578f };
     private static readonly float[] KnownWorstTanh = { 6.223224f, -6.223224f };
+    private static readonly float[] KnownWorstGateSigmoid = { 12.874254f, 14.107941f };
 
     private readonly ITestOutputHelper _output;
 
@@ -185,6 +188,44 @@ public sealed class ActivationTests
         Assert.True(maxRel <= TanhMaxRelError, $"relative error {maxRel:E4} at {Show(maxRelAt)} exceeds {TanhMaxRelError:E4}");
     }
 
+    [Fact]
+    public void GateSigmoidErrorIsWithinTheDocumentedBounds()
+    {
+        double maxAbs = 0;
+        float maxAbsAt = 0;
+        long count = 0;
+        foreach (float[] xs in SweepBatches(KnownWorstGateSigmoid))
+        {
+            foreach (float x in xs)
+            {
+                float y = Activations.GateSigmoid(x);
+                Assert.True(y >= 0f && y <= 1f, $"GateSigmoid({Show(x)}) = {Show(y)} is outside [0, 1]");
+                double abs = Math.Abs(y - RefSigmoid(x));
+                if (abs > maxAbs)
+                {
+                    maxAbs = abs;
+                    maxAbsAt = x;
+                }
+
+                if (x >= GateSigmoidSaturation || x <= -GateSigmoidSaturation)
+                {
+                    Assert.Equal(x > 0 ? 1f : 0f, y);
+                }
+
+                count++;
+            }
+        }
+
+        _output.WriteLine($"GateSigmoid over {count} inputs: max abs error {maxAbs:E4} at x = {Show(maxAbsAt)}");
+        Assert.True(maxAbs <= GateSigmoidMaxAbsError, $"abs error {maxAbs:E4} at {Show(maxAbsAt)} exceeds {GateSigmoidMaxAbsError:E4}");
+        Assert.True(maxAbs > GateSigmoidMaxAbsError * 0.95, $"the documented bound {GateSigmoidMaxAbsError:E4} is no longer attained (max {maxAbs:E4}): update it");
+        Assert.Equal(0.5f, Activations.GateSigmoid(0f));
+        Assert.Equal(0.5f, Activations.GateSigmoid(-0f));
+        Assert.Equal(1f, Activations.GateSigmoid(float.PositiveInfinity));
+        Assert.Equal(0f, Activations.GateSigmoid(float.NegativeInfinity));
+        Assert.True(float.IsNaN(Activations.GateSigmoid(float.NaN)));
+    }
+
     // ------------------------------------------------------------------ bit identity across paths
 
     /// <summary>Inputs for the path comparisons: a strided walk over all bit patterns plus every special value.</summary>
@@ -234,6 +275,8 @@ public sealed class ActivationTests
             Vector512<float> v512 = Vector512.Create(xs, i);
             Vector512<float> s512 = Activations.Sigmoid(v512);
             Vector512<float> t512 = Activations.Tanh(v512);
+            Vector512<float> g512 = Activations.GateSigmoid(v512);
+            Vector512<float> tg512 = Activations.TanhAndGateSigmoid(v512);
             for (int k = 0; k < Vector512<float>.Count; k++)
             {
                 float x = xs[i + k];
@@ -241,16 +284,23 @@ public sealed class ActivationTests
                 float t = Activations.Tanh(x);
                 AssertSameBits(s, s512.GetElement(k), x, "Sigmoid(Vector512)");
                 AssertSameBits(t, t512.GetElement(k), x, "Tanh(Vector512)");
+                float g = Activations.GateSigmoid(x);
+                AssertSameBits(g, g512.GetElement(k), x, "GateSigmoid(Vector512)");
+                AssertSameBits(k < Vector256<float>.Count ? t : g, tg512.GetElement(k), x, "TanhAndGateSigmoid(Vector512)");
 
                 int j = k % Vector256<float>.Count;
                 Vector256<float> v256 = Vector256.Create(xs, i + k - j);
                 AssertSameBits(s, Activations.Sigmoid(v256).GetElement(j), x, "Sigmoid(Vector256)");
                 AssertSameBits(t, Activations.Tanh(v256).GetElement(j), x, "Tanh(Vector256)");
+                AssertSameBits(g, Activations.GateSigmoid(v256).GetElement(j), x, "GateSigmoid(Vector256)");
 
                 int m = k % Vector128<float>.Count;
                 Vector128<float> v128 = Vector128.Create(xs, i + k - m);
                 AssertSameBits(s, Activations.Sigmoid(v128).GetElement(m), x, "Sigmoid(Vector128)");
                 AssertSameBits(t, Activations.Tanh(v128).GetElement(m), x, "Tanh(Vector128)");
+                AssertSameBits(g, Activations.GateSigmoid(v128).GetElement(m), x, "GateSigmoid(Vector128)");
+                var pair = new Deepbox.CompilerServices.Vector128x2<float>(v128, v128);
+                AssertSameBits(g, Activations.GateSigmoid(pair).Upper.GetElement(m), x, "GateSigmoid(Vector128x2)");
             }
         }
 

@@ -105,13 +105,13 @@ internal static partial class Emitter
         switch (l.Kind)
         {
             case LayerKind.Lstm:
-                w.Line("// The gates, activated in place: i, f and o through the sigmoid, g through tanh.");
+                w.Line("// The gates, activated in place: i, f and o through the gates' sigmoid (Act.GateSigmoid), g through tanh.");
                 using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
                 {
-                    w.Line($"V.StoreUnsafe(Act.Sigmoid({sum(0)}), ref sums0, {at(0)});");
-                    w.Line($"V.StoreUnsafe(Act.Sigmoid({sum(1)}), ref sums0, {at(1)});");
+                    w.Line($"V.StoreUnsafe(Act.GateSigmoid({sum(0)}), ref sums0, {at(0)});");
+                    w.Line($"V.StoreUnsafe(Act.GateSigmoid({sum(1)}), ref sums0, {at(1)});");
                     w.Line($"V.StoreUnsafe(Act.Tanh({sum(2)}), ref sums0, {at(2)});");
-                    w.Line($"V.StoreUnsafe(Act.Sigmoid({sum(3)}), ref sums0, {at(3)});");
+                    w.Line($"V.StoreUnsafe(Act.GateSigmoid({sum(3)}), ref sums0, {at(3)});");
                 }
 
                 w.Line("// c' = f * c + i * g and h' = o * tanh(c'), in place.");
@@ -127,8 +127,8 @@ internal static partial class Emitter
                 w.Line("// The gates r and z, activated in place.");
                 using (w.Block($"for (int j = 0; j < {Inv(hp)}; j += {Inv(v)})"))
                 {
-                    w.Line($"V.StoreUnsafe(Act.Sigmoid({sum(0)}), ref sums0, {at(0)});");
-                    w.Line($"V.StoreUnsafe(Act.Sigmoid({sum(1)}), ref sums0, {at(1)});");
+                    w.Line($"V.StoreUnsafe(Act.GateSigmoid({sum(0)}), ref sums0, {at(0)});");
+                    w.Line($"V.StoreUnsafe(Act.GateSigmoid({sum(1)}), ref sums0, {at(1)});");
                 }
 
                 w.Line("// n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) and h' = n + z * (h - n), in place.");
@@ -296,13 +296,13 @@ internal static partial class Emitter
             switch (l.Kind)
             {
                 case LayerKind.Lstm:
-                    w.Line($"Vec cNext{u} = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af{u}), V.LoadUnsafe(ref c0, {j}), Act.Sigmoid(ai{u}) * Act.Tanh(ag{u})));");
+                    w.Line($"Vec cNext{u} = Flush(V.FusedMultiplyAdd(Act.GateSigmoid(af{u}), V.LoadUnsafe(ref c0, {j}), Act.GateSigmoid(ai{u}) * Act.Tanh(ag{u})));");
                     w.Line($"V.StoreUnsafe(cNext{u}, ref c0, {j});");
-                    w.Line($"V.StoreUnsafe(Flush(Act.Sigmoid(ao{u}) * Act.Tanh(cNext{u})), ref out0, {j});");
+                    w.Line($"V.StoreUnsafe(Flush(Act.GateSigmoid(ao{u}) * Act.Tanh(cNext{u})), ref out0, {j});");
                     break;
                 case LayerKind.Gru:
-                    w.Line($"Vec r{u} = Act.Sigmoid(ar{u});");
-                    w.Line($"Vec z{u} = Act.Sigmoid(az{u});");
+                    w.Line($"Vec r{u} = Act.GateSigmoid(ar{u});");
+                    w.Line($"Vec z{u} = Act.GateSigmoid(az{u});");
                     w.Line($"Vec n{u} = Act.Tanh(V.FusedMultiplyAdd(r{u}, anh{u}, anx{u}));");
                     w.Line($"V.StoreUnsafe(Flush(V.FusedMultiplyAdd(z{u}, V.LoadUnsafe(ref h0, {j}) - n{u}, n{u})), ref out0, {j});");
                     break;

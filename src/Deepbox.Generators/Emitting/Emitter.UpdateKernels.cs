@@ -58,41 +58,50 @@ internal static partial class Emitter
             // independent iterations the core runs several at a time; then the rest of each cell's update.
             bool pair = v == VectorIsa.V256.Width && w.Target == KernelTarget.Vector256; // not on the ladder: no Vector512 there
             w.Line(l.Kind == LayerKind.Lstm
-                ? "// The gates, activated in place: i, f and o through the sigmoid, g through tanh."
+                ? "// The gates, activated in place: i, f and o through the gates' sigmoid (Act.GateSigmoid), g through tanh."
                 : "// The gates r and z, activated in place.");
+            bool lstm = l.Kind == LayerKind.Lstm;
             if (pair)
             {
-                w.Line($"// {(l.Kind == LayerKind.Lstm ? "i and f" : "r and z")} sit side by side: where Vector512 is accelerated they take one 16-float sigmoid (half the");
-                w.Line("// instructions of two 8-float ones, which is what bounds this loop; the same bits).");
+                w.Line(lstm
+                    ? "// i and f sit side by side, and g and o: where Vector512 is accelerated each pair takes one 16-float pass (tanh on"
+                    : "// r and z sit side by side: where Vector512 is accelerated they take one 16-float sigmoid, half the instructions of");
+                w.Line(lstm
+                    ? "// g's lanes), half the instructions of two 8-float ones, which is what bounds this loop; the same bits."
+                    : "// two 8-float ones, which is what bounds this loop; the same bits.");
             }
 
             using (w.Block($"for (int b = {from}; b < bEnd; b++)"))
             {
                 w.Line(gRow);
-                int first = 0;
                 if (pair)
                 {
                     using (w.Block("if (V512.IsHardwareAccelerated)"))
                     {
-                        w.Line($"V512.StoreUnsafe(Act.Sigmoid(V512.LoadUnsafe({SumSlot(l, r, 0, v)})), {SumSlot(l, r, 0, v)});");
+                        w.Line($"V512.StoreUnsafe(Act.GateSigmoid(V512.LoadUnsafe({SumSlot(l, r, 0, v)})), {SumSlot(l, r, 0, v)});");
+                        if (lstm)
+                        {
+                            w.Line($"V512.StoreUnsafe(Act.TanhAndGateSigmoid(V512.LoadUnsafe({SumSlot(l, r, 2, v)})), {SumSlot(l, r, 2, v)});");
+                        }
                     }
 
                     using (w.Block("else"))
                     {
-                        for (int i = 0; i < 2; i++)
-                        {
-                            w.Line($"V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe({SumSlot(l, r, i, v)})), {SumSlot(l, r, i, v)});");
-                        }
+                        EachGate();
                     }
-
-                    first = 2;
                 }
-
-                for (int i = first; i < (l.Kind == LayerKind.Lstm ? 4 : 2); i++)
+                else
                 {
-                    string act = l.Kind == LayerKind.Lstm && i == 2 ? "Tanh" : "Sigmoid";
-                    w.Line($"V.StoreUnsafe(Act.{act}(V.LoadUnsafe({SumSlot(l, r, i, v)})), {SumSlot(l, r, i, v)});");
+                    EachGate();
                 }
+            }
+        }
+
+        void EachGate()
+        {
+            for (int i = 0; i < (l.Kind == LayerKind.Lstm ? 4 : 2); i++)
+            {
+                w.Line($"V.StoreUnsafe(Act.{GateActivation(l, i)}(V.LoadUnsafe({SumSlot(l, r, i, v)})), {SumSlot(l, r, i, v)});");
             }
         }
 
@@ -134,6 +143,9 @@ internal static partial class Emitter
         }
     }
 
+    /// <summary>The activation of gate <paramref name="i"/> of an LSTM (i, f, g, o) or GRU (r, z) cell: tanh for LSTM's g, the gates' sigmoid otherwise.</summary>
+    private static string GateActivation(LayerSpec l, int i) => l.Kind == LayerKind.Lstm && i == 2 ? "Tanh" : "GateSigmoid";
+
     /// <summary>Sequences the GRU update takes at a time where Vector512 is accelerated (<see cref="WriteGruUpdatePairs"/>).</summary>
     private const int UpdateRows = 2;
 
@@ -169,12 +181,12 @@ internal static partial class Emitter
     /// <summary>The body of <see cref="WriteGruUpdatePairs"/>'s loop: each sequence's r|z through one sigmoid, n of both through one tanh.</summary>
     private static void WriteGruUpdatePair(SourceWriter w, LayerSpec l, int hp, int v)
     {
-        w.Line("// r|z through the sigmoid, in place (Backward reads them there); n = tanh(x_n + r * (W_hn h + b_hn)) of both sequences at once.");
+        w.Line("// r|z through the gates' sigmoid, in place (Backward reads them there); n = tanh(x_n + r * (W_hn h + b_hn)) of both sequences at once.");
         for (int r = 0; r < UpdateRows; r++)
         {
             string br = r == 0 ? "b" : $"(b + {Inv(r)})";
             w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, (row0 + {br}) * {Inv(hp)});");
-            w.Line($"var rz{r} = Act.Sigmoid(V512.LoadUnsafe({SumSlot(l, r, 0, v)}));");
+            w.Line($"var rz{r} = Act.GateSigmoid(V512.LoadUnsafe({SumSlot(l, r, 0, v)}));");
         }
 
         string Pre(int r) => $"V.FusedMultiplyAdd(V512.GetLower(rz{r}), V.LoadUnsafe({SumSlot(l, r, 2, v)}), V.LoadUnsafe(ref gRow{r}, (nuint)(col + {Inv(2 * v)})))";

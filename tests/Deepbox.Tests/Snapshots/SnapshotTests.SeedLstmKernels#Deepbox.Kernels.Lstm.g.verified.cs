@@ -371,9 +371,9 @@ namespace Deepbox.Generated.Snapshots
                 af0 += pf0;
                 ag0 += pg0;
                 ao0 += po0;
-                Vec cNext0 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af0), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai0) * Act.Tanh(ag0)));
+                Vec cNext0 = Flush(V.FusedMultiplyAdd(Act.GateSigmoid(af0), V.LoadUnsafe(ref c0, (nuint)j), Act.GateSigmoid(ai0) * Act.Tanh(ag0)));
                 V.StoreUnsafe(cNext0, ref c0, (nuint)j);
-                V.StoreUnsafe(Flush(Act.Sigmoid(ao0) * Act.Tanh(cNext0)), ref out0, (nuint)j);
+                V.StoreUnsafe(Flush(Act.GateSigmoid(ao0) * Act.Tanh(cNext0)), ref out0, (nuint)j);
             }
         }
 
@@ -386,23 +386,24 @@ namespace Deepbox.Generated.Snapshots
         private static void LstmUpdate_H8(ref float gx0, ref float aux0, ref float seq0, ref float c00, int seqStride, int row0, int rowPrev, int fresh, int j, int bFirst, int bEnd)
         {
             int col = j * 4;
-            // The gates, activated in place: i, f and o through the sigmoid, g through tanh.
-            // i and f sit side by side: where Vector512 is accelerated they take one 16-float sigmoid (half the
-            // instructions of two 8-float ones, which is what bounds this loop; the same bits).
+            // The gates, activated in place: i, f and o through the gates' sigmoid (Act.GateSigmoid), g through tanh.
+            // i and f sit side by side, and g and o: where Vector512 is accelerated each pair takes one 16-float pass (tanh on
+            // g's lanes), half the instructions of two 8-float ones, which is what bounds this loop; the same bits.
             for (int b = bFirst; b < bEnd; b++)
             {
                 ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
                 if (V512.IsHardwareAccelerated)
                 {
-                    V512.StoreUnsafe(Act.Sigmoid(V512.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
+                    V512.StoreUnsafe(Act.GateSigmoid(V512.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
+                    V512.StoreUnsafe(Act.TanhAndGateSigmoid(V512.LoadUnsafe(ref gRow0, (nuint)(col + 16))), ref gRow0, (nuint)(col + 16));
                 }
                 else
                 {
-                    V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
-                    V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8))), ref gRow0, (nuint)(col + 8));
+                    V.StoreUnsafe(Act.GateSigmoid(V.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
+                    V.StoreUnsafe(Act.GateSigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8))), ref gRow0, (nuint)(col + 8));
+                    V.StoreUnsafe(Act.Tanh(V.LoadUnsafe(ref gRow0, (nuint)(col + 16))), ref gRow0, (nuint)(col + 16));
+                    V.StoreUnsafe(Act.GateSigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 24))), ref gRow0, (nuint)(col + 24));
                 }
-                V.StoreUnsafe(Act.Tanh(V.LoadUnsafe(ref gRow0, (nuint)(col + 16))), ref gRow0, (nuint)(col + 16));
-                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 24))), ref gRow0, (nuint)(col + 24));
             }
             for (int b = bFirst; b < bEnd; b++)
             {
@@ -694,9 +695,9 @@ namespace Deepbox.Generated.Snapshots
                 af0 += pf0;
                 ag0 += pg0;
                 ao0 += po0;
-                Vec cNext0 = Flush(V.FusedMultiplyAdd(Act.Sigmoid(af0), V.LoadUnsafe(ref c0, (nuint)j), Act.Sigmoid(ai0) * Act.Tanh(ag0)));
+                Vec cNext0 = Flush(V.FusedMultiplyAdd(Act.GateSigmoid(af0), V.LoadUnsafe(ref c0, (nuint)j), Act.GateSigmoid(ai0) * Act.Tanh(ag0)));
                 V.StoreUnsafe(cNext0, ref c0, (nuint)j);
-                V.StoreUnsafe(Flush(Act.Sigmoid(ao0) * Act.Tanh(cNext0)), ref out0, (nuint)j);
+                V.StoreUnsafe(Flush(Act.GateSigmoid(ao0) * Act.Tanh(cNext0)), ref out0, (nuint)j);
             }
         }
 
@@ -709,14 +710,14 @@ namespace Deepbox.Generated.Snapshots
         private static void LstmUpdate_H8(ref float gx0, ref float aux0, ref float seq0, ref float c00, int seqStride, int row0, int rowPrev, int fresh, int j, int bFirst, int bEnd)
         {
             int col = j * 4;
-            // The gates, activated in place: i, f and o through the sigmoid, g through tanh.
+            // The gates, activated in place: i, f and o through the gates' sigmoid (Act.GateSigmoid), g through tanh.
             for (int b = bFirst; b < bEnd; b++)
             {
                 ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
-                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
-                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8))), ref gRow0, (nuint)(col + 8));
+                V.StoreUnsafe(Act.GateSigmoid(V.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
+                V.StoreUnsafe(Act.GateSigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8))), ref gRow0, (nuint)(col + 8));
                 V.StoreUnsafe(Act.Tanh(V.LoadUnsafe(ref gRow0, (nuint)(col + 16))), ref gRow0, (nuint)(col + 16));
-                V.StoreUnsafe(Act.Sigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 24))), ref gRow0, (nuint)(col + 24));
+                V.StoreUnsafe(Act.GateSigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 24))), ref gRow0, (nuint)(col + 24));
             }
             for (int b = bFirst; b < bEnd; b++)
             {
