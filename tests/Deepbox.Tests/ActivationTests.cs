@@ -528,6 +528,12 @@ public sealed class ActivationTests
             Assert.True(float.IsNaN(Activations.Tanh(Vector256.Create(nan)).GetElement(7)));
             Assert.True(float.IsNaN(Activations.Sigmoid(Vector512.Create(nan)).GetElement(15)));
             Assert.True(float.IsNaN(Activations.Tanh(Vector512.Create(nan)).GetElement(15)));
+            Assert.True(float.IsNaN(Activations.GateSigmoid(nan)));
+            Assert.True(float.IsNaN(Activations.GateSigmoid(Vector128.Create(nan)).GetElement(3)));
+            Assert.True(float.IsNaN(Activations.GateSigmoid(Vector256.Create(nan)).GetElement(7)));
+            Assert.True(float.IsNaN(Activations.GateSigmoid(Vector512.Create(nan)).GetElement(15)));
+            Assert.True(float.IsNaN(Activations.TanhAndGateSigmoid(Vector512.Create(nan)).GetElement(0)));
+            Assert.True(float.IsNaN(Activations.TanhAndGateSigmoid(Vector512.Create(nan)).GetElement(15)));
         }
     }
 
