@@ -464,8 +464,13 @@ internal static partial class Emitter
         ? $"(_lengths.IsRagged ? _last.AsSpan() : {src.Buffer}.AsSpan((seqLen - 1) * batch * {Inv(src.RowStride)}))"
         : src.Buffer;
 
-    /// <summary>Floats of input products computed ahead of the recurrence at a time (1 MB, the L2 of the cores measured).</summary>
-    private const int StepChunkFloats = 256 * 1024;
+    /// <summary>
+    /// Floats of input products computed ahead of the recurrence at a time: 256 KB, a quarter of the 1 MB L2 of the cores
+    /// measured, so that the recurrence's W_hh (W4's GRU(32, 128): 192 KB) stays there beside them. With 1 MB chunks,
+    /// W4 took 2–4% longer on an AMD EPYC family 25 model 17 (Zen 4, FMA peak 117 GFLOP/s; `loop` mode alternated,
+    /// docs/benchmarks.md); W1, W2 and W3 measured no difference either way.
+    /// </summary>
+    private const int StepChunkFloats = 64 * 1024;
 
     private static void WriteRecurrentStage(SourceWriter w, ModelPlan plan, StagePlan s)
     {

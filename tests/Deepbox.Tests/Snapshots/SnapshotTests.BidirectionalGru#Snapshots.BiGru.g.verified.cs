@@ -602,9 +602,9 @@ namespace Snapshots
                     case 0: // (0) layer 0, forward
                     {
                         int gx = 0;
-                        // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                        // The input products go 256 KB at a time (at least one step), each chunk just before the recurrence
                         // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-                        int steps = global::System.Math.Max(1, 3640 / batch);
+                        int steps = global::System.Math.Max(1, 910 / batch);
                         for (int s0 = 0; s0 < seqLen; s0 += steps)
                         {
                             int s1 = global::System.Math.Min(seqLen, s0 + steps);
@@ -634,9 +634,9 @@ namespace Snapshots
                     case 1: // (0) layer 0, reverse
                     {
                         int gx = _training ? rows * 72 : 0;
-                        // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                        // The input products go 256 KB at a time (at least one step), each chunk just before the recurrence
                         // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-                        int steps = global::System.Math.Max(1, 3640 / batch);
+                        int steps = global::System.Math.Max(1, 910 / batch);
                         for (int s0 = 0; s0 < seqLen; s0 += steps)
                         {
                             int s1 = global::System.Math.Min(seqLen, s0 + steps);
@@ -666,9 +666,9 @@ namespace Snapshots
                     case 2: // (0) layer 1, forward
                     {
                         int gx = _training ? 2 * rows * 72 : 0;
-                        // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                        // The input products go 256 KB at a time (at least one step), each chunk just before the recurrence
                         // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-                        int steps = global::System.Math.Max(1, 3640 / batch);
+                        int steps = global::System.Math.Max(1, 910 / batch);
                         for (int s0 = 0; s0 < seqLen; s0 += steps)
                         {
                             int s1 = global::System.Math.Min(seqLen, s0 + steps);
@@ -698,9 +698,9 @@ namespace Snapshots
                     case 3: // (0) layer 1, reverse
                     {
                         int gx = _training ? 3 * rows * 72 : 0;
-                        // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                        // The input products go 256 KB at a time (at least one step), each chunk just before the recurrence
                         // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-                        int steps = global::System.Math.Max(1, 3640 / batch);
+                        int steps = global::System.Math.Max(1, 910 / batch);
                         for (int s0 = 0; s0 < seqLen; s0 += steps)
                         {
                             int s1 = global::System.Math.Min(seqLen, s0 + steps);

@@ -532,9 +532,9 @@ namespace Snapshots
                     case 0: // (0) layer 0, forward
                     {
                         int gx = 0;
-                        // The input products go 1024 KB at a time (at least one step), each chunk just before the recurrence
+                        // The input products go 256 KB at a time (at least one step), each chunk just before the recurrence
                         // reads it: in cache, where computing them all first would send the whole buffer to memory and back.
-                        int steps = global::System.Math.Max(1, 32768 / batch);
+                        int steps = global::System.Math.Max(1, 8192 / batch);
                         for (int s0 = 0; s0 < seqLen; s0 += steps)
                         {
                             int s1 = global::System.Math.Min(seqLen, s0 + steps);
