@@ -284,7 +284,7 @@ public static partial class Activations
     /// many waiting operations the core holds. Its error is absolute, not relative: at most 1.787e−7 over all finite
     /// inputs (measured 1.7862e−7 at x ≈ 12.874 by an exhaustive run; 2.073e−7 at x ≈ 14.108 where multiply-adds are not
     /// fused), and it is exactly 0 from x = −16.008314 down and exactly 1 from 16.008314 up (twice tanh's clamp; it may
-    /// reach 0 and 1 a little before), where <see cref="Sigmoid(float)"/> still resolves e^x down to 1e−38. Like the tanh
+    /// reach 0 and 1 a little before), where <see cref="Sigmoid(float)"/> keeps resolving values down to 4.2e−39. Like the tanh
     /// it is made of, it is not monotonic: it steps back by up to 2.4e−7 between some neighbouring inputs (3.0e−7
     /// unfused). For a gate, which multiplies a state of order 1, that is a float rounding of the product; for
     /// probabilities use <see cref="Sigmoid(float)"/>. <c>GateSigmoid(±0)</c> is exactly 0.5; NaN gives NaN; ±∞ give 1
