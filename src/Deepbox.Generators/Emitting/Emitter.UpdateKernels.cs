@@ -57,10 +57,10 @@ internal static partial class Emitter
             // First the gates that need nothing else, activated in place (Backward reads them there), in a loop of short
             // independent iterations the core runs several at a time; then the rest of each cell's update.
             bool pair = v == VectorIsa.V256.Width && w.Target == KernelTarget.Vector256; // not on the ladder: no Vector512 there
-            w.Line(l.Kind == LayerKind.Lstm
+            bool lstm = l.Kind == LayerKind.Lstm;
+            w.Line(lstm
                 ? "// The gates, activated in place: i, f and o through the gates' sigmoid (Act.GateSigmoid), g through tanh."
                 : "// The gates r and z, activated in place.");
-            bool lstm = l.Kind == LayerKind.Lstm;
             if (pair)
             {
                 w.Line(lstm
@@ -87,21 +87,13 @@ internal static partial class Emitter
 
                     using (w.Block("else"))
                     {
-                        EachGate();
+                        WriteGateActivations(w, l, r, v);
                     }
                 }
                 else
                 {
-                    EachGate();
+                    WriteGateActivations(w, l, r, v);
                 }
-            }
-        }
-
-        void EachGate()
-        {
-            for (int i = 0; i < (l.Kind == LayerKind.Lstm ? 4 : 2); i++)
-            {
-                w.Line($"V.StoreUnsafe(Act.{GateActivation(l, i)}(V.LoadUnsafe({SumSlot(l, r, i, v)})), {SumSlot(l, r, i, v)});");
             }
         }
 
@@ -143,8 +135,18 @@ internal static partial class Emitter
         }
     }
 
-    /// <summary>The activation of gate <paramref name="i"/> of an LSTM (i, f, g, o) or GRU (r, z) cell: tanh for LSTM's g, the gates' sigmoid otherwise.</summary>
-    private static string GateActivation(LayerSpec l, int i) => l.Kind == LayerKind.Lstm && i == 2 ? "Tanh" : "GateSigmoid";
+    /// <summary>
+    /// Each gate that needs nothing else activated in place on 8-float vectors, for sequence row <paramref name="r"/>:
+    /// LSTM's i, f, o through the gates' sigmoid and g through tanh; GRU's r and z through the gates' sigmoid.
+    /// </summary>
+    private static void WriteGateActivations(SourceWriter w, LayerSpec l, int r, int v)
+    {
+        for (int i = 0; i < (l.Kind == LayerKind.Lstm ? 4 : 2); i++)
+        {
+            string act = l.Kind == LayerKind.Lstm && i == 2 ? "Tanh" : "GateSigmoid";
+            w.Line($"V.StoreUnsafe(Act.{act}(V.LoadUnsafe({SumSlot(l, r, i, v)})), {SumSlot(l, r, i, v)});");
+        }
+    }
 
     /// <summary>Sequences the GRU update takes at a time where Vector512 is accelerated (<see cref="WriteGruUpdatePairs"/>).</summary>
     private const int UpdateRows = 2;
