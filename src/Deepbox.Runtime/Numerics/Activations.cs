@@ -279,9 +279,10 @@ public static partial class Activations
     /// </summary>
     /// <remarks>
     /// The generated LSTM and GRU kernels take their gates (i, f, o; r, z) through this rather than
-    /// <see cref="Sigmoid(float)"/>: its chain of dependent operations is about two thirds as long (one rational and one
-    /// division instead of a range reduction, a degree-6 polynomial and a division), and a cell update is bound by how
-    /// many waiting operations the core holds. Its error is absolute, not relative: at most 1.787e−7 over all finite
+    /// <see cref="Sigmoid(float)"/>: one rational and one division instead of a range reduction, a degree-6 polynomial
+    /// and a division, it takes about four fifths of the sigmoid's time one after the other and two thirds over
+    /// independent vectors (the benchmarks' <c>Activation_Chains</c>), and a cell update is bound by how many waiting
+    /// operations the core holds. Its error is absolute, not relative: at most 1.787e−7 over all finite
     /// inputs (measured 1.7862e−7 at x ≈ 12.874 by an exhaustive run; 2.073e−7 at x ≈ 14.108 where multiply-adds are not
     /// fused), and it is exactly 0 from x = −16.008314 down and exactly 1 from 16.008314 up (twice tanh's clamp; it may
     /// reach 0 and 1 a little before), where <see cref="Sigmoid(float)"/> keeps resolving values down to 4.2e−39. Like the tanh
