@@ -34,11 +34,11 @@ internal static partial class Emitter
     private static string UpdateName(LayerSpec l) => SequenceName(l, l.HiddenSize).Replace("Sequence", "Update");
 
     /// <summary>The call of <see cref="WriteSequenceUpdate"/>'s method from the sequence kernel.</summary>
-    private static string UpdateCall(LayerSpec l)
+    private static string UpdateCall(LayerSpec l, string j = "j")
     {
         bool lstm = l.Kind == LayerKind.Lstm;
         bool gru = l.Kind == LayerKind.Gru;
-        return $"{UpdateName(l)}(ref gx0, " + (lstm || gru ? "ref aux0, " : string.Empty) + "ref seq0, " + (gru ? "ref h00, " : lstm ? "ref c00, " : string.Empty) + "seqStride, row0, rowPrev, fresh, j, bFirst, end);";
+        return $"{UpdateName(l)}(ref gx0, " + (lstm || gru ? "ref aux0, " : string.Empty) + "ref seq0, " + (gru ? "ref h00, " : lstm ? "ref c00, " : string.Empty) + $"seqStride, row0, rowPrev, fresh, {j}, bFirst, end);";
     }
 
     private static void WriteSequenceUpdateLoop(SourceWriter w, LayerSpec l, int hp, int v, int row)
