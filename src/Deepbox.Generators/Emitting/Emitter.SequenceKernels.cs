@@ -333,11 +333,12 @@ internal static partial class Emitter
 
     /// <summary>
     /// GRU where Vector512 is accelerated: two blocks of 8 units at a time. A block's three gates are 24 floats, one
-    /// 16-float and one 8-float vector, and a tile that mixes the two widths kept this Zen 4 core's FMA units 85% busy
-    /// (a 512-bit FMA takes both halves of the units, and the 256-bit ones fill them unevenly); two blocks' gates are
-    /// 48 floats, three 16-float vectors (r|z of each block, and n of both: the two 8-float n rows of the blocks' panels
-    /// in one vector), 98% busy. Lane by lane the same operations in the same order, so the same sums. With an odd
-    /// number of blocks the last one runs alone, as on 8-float vectors.
+    /// 16-float and one 8-float vector, and a tile that mixes the two widths ran W4's recurrence at 82% of the FMA peak
+    /// of an AMD Zen 4 core (where an 8-float multiply-add costs half a 16-float one; on a core with full-rate 512-bit
+    /// units it costs as much); two blocks' gates are 48 floats, three 16-float vectors (r|z of each block, and n of
+    /// both: the two 8-float n rows of the blocks' panels in one vector), 89-93% of the peak (docs/benchmarks.md,
+    /// session 11). Lane by lane the same operations in the same order, so the same sums. With an odd number of blocks
+    /// the last one runs alone, as on 8-float vectors.
     /// </summary>
     private static void WriteGruBlockPairs(SourceWriter w, LayerSpec l, int hp, int v)
     {
@@ -347,7 +348,7 @@ internal static partial class Emitter
         using (w.Block("if (V512.IsHardwareAccelerated)"))
         {
             w.Line("// Two blocks at a time: their gates are three 16-float vectors, r|z of each block and n of both, so no multiply-add");
-            w.Line("// of the tile is 8 floats wide (on AMD's Zen 4, mixing the widths kept the FMA units 85% busy, against 98%).");
+            w.Line("// of the tile is 8 floats wide (on AMD's Zen 4, one block at a time ran at 82% of the FMA peak, two at 89-93%).");
             using (w.Block($"for (int j = 0; j + {Inv(2 * v)} <= {Inv(hp)}; j += {Inv(2 * v)})"))
             {
                 w.Line($"int col = j * 3; // the first block's 3 gates start here in gx and whh rows, the second block's {Inv(3 * v)} further");
