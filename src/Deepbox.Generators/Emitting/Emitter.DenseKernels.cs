@@ -178,18 +178,19 @@ internal static partial class Emitter
         {
             for (int i = 0; i < pairs; i++)
             {
-                string a = $"a{r}{Inv(i)}";
-                string value = act switch
-                {
-                    Activation.Tanh => $"Act.Tanh({a})",
-                    Activation.Sigmoid => $"Act.Sigmoid({a})",
-                    Activation.Relu => $"V512.Max({a}, global::System.Runtime.Intrinsics.Vector512<float>.Zero)",
-                    _ => a,
-                };
-                w.Line($"V512.StoreUnsafe({value}, ref ym{r}, {Offset(col, i * 2 * v)});");
+                w.Line($"V512.StoreUnsafe({DenseActivation(act, $"a{r}{Inv(i)}", wide: true)}, ref ym{r}, {Offset(col, i * 2 * v)});");
             }
         }
     }
+
+    /// <summary>A dense kernel's activation of the sum <paramref name="a"/>, an 8-float vector or (<paramref name="wide"/>) a 16-float one.</summary>
+    private static string DenseActivation(Activation act, string a, bool wide) => act switch
+    {
+        Activation.Tanh => $"Act.Tanh({a})",
+        Activation.Sigmoid => $"Act.Sigmoid({a})",
+        Activation.Relu => wide ? $"V512.Max({a}, global::System.Runtime.Intrinsics.Vector512<float>.Zero)" : $"V.Max({a}, Vec.Zero)",
+        _ => a,
+    };
 
     /// <summary>
     /// The register budget, in 8-float vectors, that sizes the tiles of a core without AVX-512: 16 ymm registers for the
@@ -315,15 +316,7 @@ internal static partial class Emitter
         {
             for (int i = 0; i < count; i++)
             {
-                string a = $"a{r}{Inv(i)}";
-                string value = act switch
-                {
-                    Activation.Tanh => $"Act.Tanh({a})",
-                    Activation.Sigmoid => $"Act.Sigmoid({a})",
-                    Activation.Relu => $"V.Max({a}, Vec.Zero)",
-                    _ => a,
-                };
-                w.Line($"V.StoreUnsafe({value}, ref ym{r}, {Offset(col, i * v)});");
+                w.Line($"V.StoreUnsafe({DenseActivation(act, $"a{r}{Inv(i)}", wide: false)}, ref ym{r}, {Offset(col, i * v)});");
             }
         }
     }
