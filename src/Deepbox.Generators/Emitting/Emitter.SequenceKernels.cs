@@ -275,9 +275,10 @@ internal static partial class Emitter
     /// <summary>
     /// One block's products for sequences bFirst to end (the block at <c>j</c>, its gates at <c>col</c>): the tiles of
     /// <see cref="SequenceRows"/> sequences (on 16-float vectors where <paramref name="wide"/> and Vector512 is
-    /// accelerated), then the sequences left one at a time; over h in chunks where W_hh's block is too large for L1.
+    /// accelerated; only those when <paramref name="v512"/> says the code is in such a branch already), then the
+    /// sequences left one at a time; over h in chunks where W_hh's block is too large for L1.
     /// </summary>
-    private static void WriteBlockProducts(SourceWriter w, LayerSpec l, int hp, int v, bool wide)
+    private static void WriteBlockProducts(SourceWriter w, LayerSpec l, int hp, int v, bool wide, bool v512 = false)
     {
         int h = l.HiddenSize;
         int chunk = SequenceChunk(h);
@@ -287,7 +288,12 @@ internal static partial class Emitter
             WriteChunkEnd(w, h, chunk);
             using (w.Block($"for (int b = bFirst; b + {Inv(SequenceRows)} <= end; b += {Inv(SequenceRows)})"))
             {
-                if (wide)
+                if (wide && v512)
+                {
+                    w.Line("// Two gates' 8-float vectors side by side are one 16-float vector, the same bits.");
+                    WriteSequenceRowsWide(w, l, hp, v, SequenceRows, chunk < h);
+                }
+                else if (wide)
                 {
                     w.Line($"// Two gates' 8-float vectors side by side are one 16-float vector: where Vector512 is accelerated the tile");
                     w.Line("// runs on those (half the instructions; on a core with full-width 512-bit FMA units, twice the FMAs), the same bits.");
@@ -377,7 +383,7 @@ internal static partial class Emitter
                 {
                     w.Line($"const int j = {Inv(hp - v)};");
                     w.Line("const int col = j * 3;");
-                    WriteBlockProducts(w, l, hp, v, wide: true);
+                    WriteBlockProducts(w, l, hp, v, wide: true, v512: true);
                     w.Line(UpdateCall(l));
                 }
             }
