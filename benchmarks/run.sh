@@ -10,7 +10,8 @@
 #                  OnnxRuntime_2T, Npm_deepbox), e.g. --filter '*S16*'; the decaying-state row is Decay_Lstm
 #                  (Deepbox and a control only: --filter '*Decay*'); one W1 model called by one caller and by two
 #                  at once is W1_Concurrent (OneCaller, TwoCallers: --filter '*W1_Concurrent*'); the gate activations'
-#                  chains are Activation_Chains (times in BenchmarkDotNet's own tables, not the report). A filtered run writes
+#                  chains are Activation_Chains, and W1_Lstm_Lengths's control with every sequence of one length is
+#                  W1_Lstm_EqualLengths (both: times in BenchmarkDotNet's own tables, not the report). A filtered run writes
 #                  its report beside its results instead of overwriting docs/benchmarks.md (unless --out says where).
 #   --results DIR  where the run's files go (default benchmarks/artifacts/results; emptied first)
 #   --out FILE     where the report goes

@@ -27,6 +27,12 @@ public static class LengthsWorkload
     /// <summary>The valid steps over all steps of W1's shape.</summary>
     public static double ValidFraction => Fraction(Shape, Lengths);
 
+    /// <summary>
+    /// Every sequence of W1's shape the same length, the ragged lengths' mean rounded (39 of 64 steps: a valid fraction
+    /// of 0.609 against their 0.613): <see cref="W1_Lstm_EqualLengths"/>.
+    /// </summary>
+    public static int[] Equal { get; } = Enumerable.Repeat((int)Math.Round(Lengths.Average()), Shape.Batch).ToArray();
+
     /// <summary>The shape of a suite: W2's for <see cref="W2_Lstm_Lengths"/> and <see cref="W2_Train_Lengths"/>, else W1's.</summary>
     public static Workload ShapeOf(string suite) => IsW2(suite) ? Workload.ByName(nameof(W2_Lstm)) : Shape;
 
@@ -323,6 +329,31 @@ public class W1_Lstm_Lengths : LengthsForwardSuite, IDisposable
         float[] output = Use(model, w, fixture.Input, LengthsWorkload.Lengths);
         using TorchPacked reference = TorchPacked.Create(training: false, threads: 1);
         Checks.Require($"{nameof(W1_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against libtorch's packed pass", Fixture.MaxAbsDiff(output, reference.Output()));
+        return output;
+    }
+}
+
+/// <summary>
+/// W1_Lstm_EqualLengths: <see cref="W1_Lstm_Lengths"/>'s control, the same model and batch with every sequence
+/// <see cref="LengthsWorkload.Equal"/> steps long, about the same valid fraction: what lengths cost when every step has
+/// the whole batch (tiles of 4 rows throughout, parts of equal rows), apart from what ragged lengths cost. Times in
+/// BenchmarkDotNet's own tables and in <c>loop</c> mode, not in the report.
+/// </summary>
+[MemoryDiagnoser]
+public class W1_Lstm_EqualLengths : LengthsForwardSuite
+{
+    /// <inheritdoc/>
+    protected override float[] Prepare(int threads)
+    {
+        Workload w = LengthsWorkload.Shape;
+        Fixture fixture = Fixture.Create(w);
+        var model = (W1Lstm)fixture.CreateDeepboxModel();
+        model.Threads = threads;
+        float[] output = Use(model, w, fixture.Input, LengthsWorkload.Equal);
+        float[] padded = new float[output.Length];
+        model.Forward(fixture.Input, w.Batch, w.SeqLen, padded);
+        Checks.Require($"{nameof(W1_Lstm_EqualLengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against the padded pass's valid steps",
+            Fixture.MaxAbsDiff(output, LengthsWorkload.Masked(padded, w.HiddenSize, w, LengthsWorkload.Equal)));
         return output;
     }
 }
