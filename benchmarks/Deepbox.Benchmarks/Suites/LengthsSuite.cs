@@ -83,15 +83,7 @@ public class W2_Lstm_Lengths : LengthsForwardSuite
     {
         Workload w = Workload.ByName(nameof(W2_Lstm));
         Fixture fixture = Fixture.Create(w);
-        var model = (W2Lstm)fixture.CreateDeepboxModel();
-        model.Threads = threads;
-        float[] output = Use(model, w, fixture.Input, LengthsWorkload.W2Lengths);
-        float[] padded = new float[output.Length];
-        model.Forward(fixture.Input, w.Batch, w.SeqLen, padded);
-        // Each sequence's valid steps equal the padded pass's (a sequence's steps do not depend on the steps after them).
-        Checks.Require($"{nameof(W2_Lstm_Lengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against the padded pass's valid steps",
-            Fixture.MaxAbsDiff(output, LengthsWorkload.Masked(padded, w.HiddenSize, w, LengthsWorkload.W2Lengths)));
-        return output;
+        return UseAgainstPadded(nameof(W2_Lstm_Lengths), fixture.CreateDeepboxModel(), threads, w, fixture.Input, LengthsWorkload.W2Lengths);
     }
 }
 
@@ -136,6 +128,21 @@ public abstract class LengthsForwardSuite
     /// <param name="threads">The model's threads.</param>
     /// <returns>The output of one pass with lengths.</returns>
     protected abstract float[] Prepare(int threads);
+
+    /// <summary>
+    /// <see cref="Use"/> on <paramref name="threads"/> threads, then checks the output against a padded pass's valid steps
+    /// (each sequence's valid steps equal the padded pass's: a sequence's steps do not depend on the steps after them).
+    /// </summary>
+    private protected float[] UseAgainstPadded(string suite, IModel model, int threads, Workload w, float[] input, int[] lengths)
+    {
+        model.Threads = threads;
+        float[] output = Use(model, w, input, lengths);
+        float[] padded = new float[output.Length];
+        model.Forward(input, w.Batch, w.SeqLen, padded);
+        Checks.Require($"{suite}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against the padded pass's valid steps",
+            Fixture.MaxAbsDiff(output, LengthsWorkload.Masked(padded, w.HiddenSize, w, lengths)));
+        return output;
+    }
 
     /// <summary>Makes <paramref name="model"/> (put in evaluation mode) the one the benchmarks call, runs it once with lengths and returns that output.</summary>
     private protected float[] Use(IModel model, Workload w, float[] input, int[] lengths)
@@ -347,14 +354,7 @@ public class W1_Lstm_EqualLengths : LengthsForwardSuite
     {
         Workload w = LengthsWorkload.Shape;
         Fixture fixture = Fixture.Create(w);
-        var model = (W1Lstm)fixture.CreateDeepboxModel();
-        model.Threads = threads;
-        float[] output = Use(model, w, fixture.Input, LengthsWorkload.Equal);
-        float[] padded = new float[output.Length];
-        model.Forward(fixture.Input, w.Batch, w.SeqLen, padded);
-        Checks.Require($"{nameof(W1_Lstm_EqualLengths)}/Deepbox{(threads == 2 ? "_2T" : "")}", "output against the padded pass's valid steps",
-            Fixture.MaxAbsDiff(output, LengthsWorkload.Masked(padded, w.HiddenSize, w, LengthsWorkload.Equal)));
-        return output;
+        return UseAgainstPadded(nameof(W1_Lstm_EqualLengths), fixture.CreateDeepboxModel(), threads, w, fixture.Input, LengthsWorkload.Equal);
     }
 }
 
