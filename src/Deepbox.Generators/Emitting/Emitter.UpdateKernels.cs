@@ -74,7 +74,8 @@ internal static partial class Emitter
                     if (lstm)
                     {
                         w.Line("// activation an iteration leaves room for more iterations in flight, whose divisions the core then overlaps");
-                        w.Line("// (W1's update took 6-9% less time on AMD's Zen 4 than with both pairs in one loop).");
+                        w.Line("// (W1's update took 7% less time than with both pairs in one loop on an AMD EPYC family 25 model 17, Zen 4, FMA");
+                        w.Line("// peak 117 GFLOP/s: docs/benchmarks.md, session 11).");
                     }
 
                     for (int gate = 0; gate < (lstm ? 4 : 2); gate += 2)

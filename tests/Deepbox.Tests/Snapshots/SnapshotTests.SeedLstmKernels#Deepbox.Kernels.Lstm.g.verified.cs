@@ -392,7 +392,8 @@ namespace Deepbox.Generated.Snapshots
                 // i and f sit side by side, and g and o: each pair takes one 16-float pass (tanh on g's lanes), half the
                 // instructions of two 8-float ones, which is what bounds these loops; the same bits. A loop for each pair: one
                 // activation an iteration leaves room for more iterations in flight, whose divisions the core then overlaps
-                // (W1's update took 6-9% less time on AMD's Zen 4 than with both pairs in one loop).
+                // (W1's update took 7% less time than with both pairs in one loop on an AMD EPYC family 25 model 17, Zen 4, FMA
+                // peak 117 GFLOP/s: docs/benchmarks.md, session 11).
                 for (int b = bFirst; b < bEnd; b++)
                 {
                     ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * 32);
