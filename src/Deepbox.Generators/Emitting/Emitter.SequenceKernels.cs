@@ -280,60 +280,70 @@ internal static partial class Emitter
     /// </summary>
     private static void WriteBlockProducts(SourceWriter w, LayerSpec l, int hp, int v, bool wide, bool v512 = false)
     {
-        int h = l.HiddenSize;
-        int chunk = SequenceChunk(h);
-        WriteChunkComment(w, l, v, chunk);
-        using (chunk < h ? w.Block($"for (int kc = 0; kc < {Inv(h)}; kc += {Inv(chunk)})") : default(IDisposable?))
+        bool chunked = SequenceChunk(l.HiddenSize) < l.HiddenSize;
+        WriteChunkedRows(w, l, v, rows =>
         {
-            WriteChunkEnd(w, h, chunk);
-            using (w.Block($"for (int b = bFirst; b + {Inv(SequenceRows)} <= end; b += {Inv(SequenceRows)})"))
+            if (rows == 1)
             {
-                if (wide && v512)
+                WriteSequenceRows(w, l, hp, v, 1, chunked);
+            }
+            else if (wide && v512)
+            {
+                w.Line("// Two gates' 8-float vectors side by side are one 16-float vector, the same bits.");
+                WriteSequenceRowsWide(w, l, hp, v, rows, chunked);
+            }
+            else if (wide)
+            {
+                w.Line($"// Two gates' 8-float vectors side by side are one 16-float vector: where Vector512 is accelerated the tile");
+                w.Line("// runs on those (half the instructions; on a core with full-width 512-bit FMA units, twice the FMAs), the same bits.");
+                using (w.Block("if (V512.IsHardwareAccelerated)"))
                 {
-                    w.Line("// Two gates' 8-float vectors side by side are one 16-float vector, the same bits.");
-                    WriteSequenceRowsWide(w, l, hp, v, SequenceRows, chunk < h);
+                    WriteSequenceRowsWide(w, l, hp, v, rows, chunked);
                 }
-                else if (wide)
-                {
-                    w.Line($"// Two gates' 8-float vectors side by side are one 16-float vector: where Vector512 is accelerated the tile");
-                    w.Line("// runs on those (half the instructions; on a core with full-width 512-bit FMA units, twice the FMAs), the same bits.");
-                    using (w.Block("if (V512.IsHardwareAccelerated)"))
-                    {
-                        WriteSequenceRowsWide(w, l, hp, v, SequenceRows, chunk < h);
-                    }
 
-                    using (w.Block("else"))
-                    {
-                        WriteSequenceTile(w, l, hp, v, chunk < h);
-                    }
-                }
-                else
+                using (w.Block("else"))
                 {
-                    WriteSequenceTile(w, l, hp, v, chunk < h);
+                    WriteSequenceTile(w, l, hp, v, chunked);
                 }
             }
-
-            using (w.Block($"for (int b = end - ((end - bFirst) % {Inv(SequenceRows)}); b < end; b++)"))
+            else
             {
-                WriteSequenceRows(w, l, hp, v, 1, chunk < h);
+                WriteSequenceTile(w, l, hp, v, chunked);
             }
-        }
+        });
     }
 
-    private static void WriteChunkComment(SourceWriter w, LayerSpec l, int v, int chunk)
+    /// <summary>
+    /// A block's (or a pair of blocks') products for sequences bFirst to end, over h in chunks where W_hh's block is too
+    /// large for L1: <paramref name="rows"/>(<see cref="SequenceRows"/>) writes a whole tile from row <c>b</c>, then
+    /// <paramref name="rows"/>(1) each sequence left.
+    /// </summary>
+    private static void WriteChunkedRows(SourceWriter w, LayerSpec l, int v, Action<int> rows)
     {
-        if (chunk < l.HiddenSize)
+        int h = l.HiddenSize;
+        int chunk = SequenceChunk(h);
+        if (chunk < h)
         {
             w.Line($"// h in chunks of {Inv(chunk)}: a chunk of the block's weights ({Inv(chunk * l.Gates * v * 4 / 1024)} KB) stays in L1 across the batch, and the");
             w.Line("// chunk's sums are added to the partial sums waiting in memory.");
         }
-    }
 
-    private static void WriteChunkEnd(SourceWriter w, int h, int chunk)
-    {
-        if (chunk < h)
+        using (chunk < h ? w.Block($"for (int kc = 0; kc < {Inv(h)}; kc += {Inv(chunk)})") : default(IDisposable?))
         {
-            w.Line($"int kEnd = global::System.Math.Min(kc + {Inv(chunk)}, {Inv(h)});");
+            if (chunk < h)
+            {
+                w.Line($"int kEnd = global::System.Math.Min(kc + {Inv(chunk)}, {Inv(h)});");
+            }
+
+            using (w.Block($"for (int b = bFirst; b + {Inv(SequenceRows)} <= end; b += {Inv(SequenceRows)})"))
+            {
+                rows(SequenceRows);
+            }
+
+            using (w.Block($"for (int b = end - ((end - bFirst) % {Inv(SequenceRows)}); b < end; b++)"))
+            {
+                rows(1);
+            }
         }
     }
 
@@ -348,30 +358,16 @@ internal static partial class Emitter
     /// </summary>
     private static void WriteGruBlockPairs(SourceWriter w, LayerSpec l, int hp, int v)
     {
-        int h = l.HiddenSize;
-        int chunk = SequenceChunk(h);
-        bool chunked = chunk < h;
+        bool chunked = SequenceChunk(l.HiddenSize) < l.HiddenSize;
         using (w.Block("if (V512.IsHardwareAccelerated)"))
         {
             w.Line("// Two blocks at a time: their gates are three 16-float vectors, r|z of each block and n of both, so no multiply-add");
-            w.Line("// of the tile is 8 floats wide (W4 on an AMD EPYC family 25 model 17, Zen 4, FMA peak 117 GFLOP/s: one block at a time"); w.Line("// ran at 82% of that peak, two at 89-93%).");
+            w.Line("// of the tile is 8 floats wide (W4 on an AMD EPYC family 25 model 17, Zen 4, FMA peak 117 GFLOP/s: one block at a time");
+            w.Line("// ran at 82% of that peak, two at 89-93%).");
             using (w.Block($"for (int j = 0; j + {Inv(2 * v)} <= {Inv(hp)}; j += {Inv(2 * v)})"))
             {
                 w.Line($"int col = j * 3; // the first block's 3 gates start here in gx and whh rows, the second block's {Inv(3 * v)} further");
-                WriteChunkComment(w, l, v, chunk);
-                using (chunked ? w.Block($"for (int kc = 0; kc < {Inv(h)}; kc += {Inv(chunk)})") : default(IDisposable?))
-                {
-                    WriteChunkEnd(w, h, chunk);
-                    using (w.Block($"for (int b = bFirst; b + {Inv(SequenceRows)} <= end; b += {Inv(SequenceRows)})"))
-                    {
-                        WriteGruRowsPair(w, l, hp, v, SequenceRows, chunked);
-                    }
-
-                    using (w.Block($"for (int b = end - ((end - bFirst) % {Inv(SequenceRows)}); b < end; b++)"))
-                    {
-                        WriteGruRowsPair(w, l, hp, v, 1, chunked);
-                    }
-                }
+                WriteChunkedRows(w, l, v, rows => WriteGruRowsPair(w, l, hp, v, rows, chunked));
 
                 w.Line(UpdateCall(l));
                 w.Line(UpdateCall(l, $"j + {Inv(v)}"));
