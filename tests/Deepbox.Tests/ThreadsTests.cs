@@ -166,6 +166,79 @@ public class ThreadsTests
         Assert.Empty(failures);
     }
 
+    /// <summary>
+    /// The caller returns from a region only when every part is done. The last worker of a region counts itself done and
+    /// then sets the done event; preempted between the two, its Set used to land after the next region had reset the
+    /// event, and that region's caller returned while a worker still ran a part (wrong outputs, once in about 10^5
+    /// regions on two cores; a worker reading the region after it was cleared). The test widens that window.
+    /// </summary>
+    [Fact]
+    public void ARegionEndsOnlyWhenEveryPartIsDoneEvenWhenTheLastWorkerSignalsLate()
+    {
+        int before = Workers.LateSignalSpins;
+        Workers.LateSignalSpins = 2_000;
+        try
+        {
+            var probe = new CountingParts();
+            for (int region = 0; region < 4_000; region++)
+            {
+                int parts = 2 + (region % 3);
+                probe.Done = 0;
+                Workers.Run(probe, parts, threads: 2, last: region % 2 == 0);
+                Assert.True(System.Threading.Volatile.Read(ref probe.Done) == parts, $"region {region}: {probe.Done} of {parts} parts done when Run returned");
+            }
+        }
+        finally
+        {
+            Workers.LateSignalSpins = before;
+        }
+    }
+
+    /// <summary>A region started from inside a part (on the caller or a worker) runs all its parts on that thread.</summary>
+    [Fact]
+    public void ARegionStartedInsideAPartRunsOnItsThread()
+    {
+        for (int round = 0; round < 200; round++)
+        {
+            var inner = new CountingParts();
+            var outer = new NestingParts(inner);
+            Workers.Run(outer, parts: 4, threads: 2, last: true);
+            Assert.Equal(4, outer.Done);
+            Assert.Equal(4 * 3, inner.Done);
+            Assert.Equal(0, outer.Overlapped);
+        }
+    }
+
+    private sealed class NestingParts(CountingParts inner) : IPartitioned
+    {
+        public int Done;
+        public int Overlapped;
+
+        public void RunPart(int part, int parts)
+        {
+            int before = System.Threading.Volatile.Read(ref inner.Done);
+            Workers.Run(inner, parts: 3, threads: 2, last: false);
+            // Another thread's part may add its 3 at the same time, but this part's 3 are all done when Run returns.
+            if (System.Threading.Volatile.Read(ref inner.Done) < before + 3)
+            {
+                System.Threading.Interlocked.Increment(ref Overlapped);
+            }
+
+            System.Threading.Interlocked.Increment(ref Done);
+        }
+    }
+
+    private sealed class CountingParts : IPartitioned
+    {
+        public int Done;
+
+        public void RunPart(int part, int parts)
+        {
+            System.Threading.Thread.SpinWait(200); // long enough for the worker to take a part
+            System.Threading.Interlocked.Increment(ref Done);
+        }
+    }
+
     [Fact]
     public void ASplitTrainingStepAllocatesNothing()
     {

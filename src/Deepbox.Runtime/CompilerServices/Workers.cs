@@ -57,6 +57,18 @@ public static class Workers
     /// <summary>Times a worker spun for another region after its part, since the process started; tests read it.</summary>
     internal static long Spins => Interlocked.Read(ref s_spins);
 
+    /// <summary>
+    /// Spins the last worker of a region waits between counting itself done and setting the done event: 0 but in
+    /// tests, which widen the window a worker preempted there opens (its Set can then land in the next region).
+    /// </summary>
+    internal static int LateSignalSpins
+    {
+        get => s_lateSignalSpins;
+        set => s_lateSignalSpins = value;
+    }
+
+    private static int s_lateSignalSpins;
+
     /// <summary>Bytes the workers allocated while running parts, since the process started; tests read it.</summary>
     internal static long WorkerAllocatedBytes => Interlocked.Read(ref s_workerAllocated);
 
@@ -132,7 +144,9 @@ public static class Workers
         ArgumentNullException.ThrowIfNull(work);
         parts = Math.Max(1, parts);
         threads = Math.Clamp(threads, 1, parts);
-        if (threads == 1 || !Monitor.TryEnter(Gate))
+        // The gate is a monitor, which its holder may enter again: a region started from inside a part on the caller
+        // must not take it again and overwrite the running region.
+        if (threads == 1 || Monitor.IsEntered(Gate) || !Monitor.TryEnter(Gate))
         {
             for (int p = 0; p < parts; p++)
             {
@@ -164,10 +178,17 @@ public static class Workers
             }
             finally
             {
-                // Wait for the workers even when a part failed: they still read the work's buffers.
-                if (Volatile.Read(ref s_pending) != 0)
+                // Wait for the workers even when a part failed: they still read the work's buffers. The count, not
+                // the event, says when they are done: the last worker of the region before may set the event after
+                // this region reset it (between its count going to 0 and its Set, where it can be preempted), and
+                // that stale Set must not end this wait while a worker still runs a part.
+                while (Volatile.Read(ref s_pending) != 0)
                 {
                     Done.Wait();
+                    if (Volatile.Read(ref s_pending) != 0)
+                    {
+                        Done.Reset();
+                    }
                 }
 
                 s_work = null;
@@ -220,6 +241,11 @@ public static class Workers
     {
         if (Interlocked.Decrement(ref s_pending) == 0)
         {
+            if (s_lateSignalSpins != 0)
+            {
+                Thread.SpinWait(s_lateSignalSpins); // tests: a worker preempted between its count and its Set
+            }
+
             Done.Set();
         }
     }
