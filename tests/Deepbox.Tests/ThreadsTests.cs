@@ -97,6 +97,35 @@ public class ThreadsTests
         }
     }
 
+    /// <summary>
+    /// With lengths, two parts a thread are equal shares of the rows in whole tiles when the longest sequences' share
+    /// holds no more than a thread's share of the steps; else, and with one part a thread, parts of equal steps.
+    /// </summary>
+    [Fact]
+    public void ABatchWithLengthsSplitsIntoEqualRowsOrEqualSteps()
+    {
+        var lengths = new SequenceLengths();
+        int[] Cuts(int parts, int threads) => Enumerable.Range(0, parts + 1).Select(p => lengths.Split(p, parts, threads)).ToArray();
+
+        // W1-like: 32 sequences of 16 to 64 steps (the 8 longest, 60 to 64 steps, are 24% of the 1,296 steps).
+        int[] spread = Enumerable.Range(0, 32).Select(i => 16 + ((i * 37) % 49)).ToArray();
+        lengths.Set(spread, 32, 64);
+        Assert.Equal([0, 8, 16, 24, 32], Cuts(parts: 4, threads: 2));
+        int[] steps = Cuts(parts: 2, threads: 2); // one part a thread: equal steps, the longest sequences' part the fewer rows
+        Assert.InRange(steps[1], 9, 15);
+        long Steps(int from, int to) => Enumerable.Range(from, to - from).Sum(r => spread.OrderByDescending(l => l).ElementAt(r));
+        Assert.InRange(Steps(0, steps[1]), (spread.Sum() / 2) - 64, spread.Sum() / 2);
+
+        // Skewed: 8 sequences of 64 steps and 24 of 4 hold 84% of the steps in the first quarter of the rows: equal steps.
+        int[] skewed = Enumerable.Range(0, 32).Select(i => i % 4 == 0 ? 64 : 4).ToArray();
+        lengths.Set(skewed, 32, 64);
+        Assert.Equal([0, 2, 4, 7, 32], Cuts(parts: 4, threads: 2)); // about 152 of the 608 steps a part
+
+        // Without lengths (all of one length): equal shares of the batch, in whole tiles.
+        lengths.Set(Enumerable.Repeat(64, 32).ToArray(), 32, 64);
+        Assert.Equal([0, 8, 16, 24, 32], Cuts(parts: 4, threads: 2));
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void BackwardSplitsAndGivesTheSameGradientsWithOrWithoutTheInputsGradient(string name)

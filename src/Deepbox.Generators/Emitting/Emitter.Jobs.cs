@@ -67,6 +67,7 @@ internal static partial class Emitter
             w.Line("int threads = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));");
             w.Line("// Parts are taken by the threads one after another: a thread that starts late leaves what it has not taken to the others.");
             w.Line("int parts = chunks ? global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Chunks(threads, batch)) : threads;");
+            w.Line("_jobThreads = threads;");
             w.Line("global::Deepbox.CompilerServices.Workers.Run(this, parts, threads, last);");
         }
 
@@ -77,9 +78,9 @@ internal static partial class Emitter
             w.Line("int batch = _jobBatch;");
             w.Line("int seqLen = _jobSeqLen;");
             w.Line("int rows = _lengths.Rows;");
-            w.Line("// The part's sequences [b0, b1): equal shares of the batch, or with lengths of the steps (longest sequences first).");
-            w.Line("int b0 = _lengths.Split(part, parts);");
-            w.Line("int b1 = _lengths.Split(part + 1, parts);");
+            w.Line("// The part's sequences [b0, b1): equal shares of the batch (with lengths, sorted longest first: of its rows or of its steps).");
+            w.Line("int b0 = _lengths.Split(part, parts, _jobThreads);");
+            w.Line("int b1 = _lengths.Split(part + 1, parts, _jobThreads);");
             using (w.Block("switch (_job)"))
             {
                 int job = 0;

@@ -211,6 +211,7 @@ internal static partial class Emitter
                 w.Line("private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows");
                 w.Line("private int _jobBatch;");
                 w.Line("private int _jobSeqLen;");
+                w.Line("private int _jobThreads; // the threads that take its parts");
                 w.Line("private global::Deepbox.CompilerServices.AlignedBuffer _jobInput = global::Deepbox.CompilerServices.AlignedBuffer.Empty;");
             }
 

@@ -183,17 +183,26 @@ public sealed class SequenceLengths
     }
 
     /// <summary>
-    /// The first sorted position of part <paramref name="part"/> of <paramref name="parts"/>: with lengths, parts of equal
-    /// steps (so of equal work), the longest sequences first, cut at any row; else <see cref="Workers.Split"/>. (Cuts at
-    /// multiples of 4, whole register tiles as <see cref="Workers.Split"/> makes them, leave parts of a few long sequences
-    /// further from equal; BenchmarkDotNet's <c>W1_Lstm_Lengths</c> on 2 threads measured 0.719 and 0.722 of the padded
-    /// time with either, on an AMD EPYC family 25 model 17, Zen 4, FMA peak 117 GFLOP/s: docs/benchmarks.md, issue 19.)
+    /// The first sorted position of part <paramref name="part"/> of <paramref name="parts"/>, which
+    /// <paramref name="threads"/> threads take one after another. Without lengths, equal shares of the batch
+    /// (<see cref="Workers.Split"/>). With lengths, the batch sorted longest first:
+    /// <list type="bullet">
+    /// <item>Two parts a thread or more, and the first of equal shares (the longest sequences) no more than a thread's
+    /// share of the steps: equal shares of the rows, at multiples of 4 (whole register tiles). The threads take the parts
+    /// longest first, each the next when it is done, which evens out their steps; every part keeps whole tiles of rows
+    /// at each step until its sequences end.</item>
+    /// <item>Else parts of equal steps (of equal work), cut at any row.</item>
+    /// </list>
+    /// Parts of equal steps give the longest sequences' part few rows (5 of W1's 32 in a part of four), which the recurrence
+    /// runs at every step as a tile and a row left over, at a cost per row well above a full tile's; equal rows keep two
+    /// tiles a part (docs/benchmarks.md, issue 19, "Parts of equal rows").
     /// </summary>
     /// <param name="part">The part.</param>
     /// <param name="parts">The parts.</param>
-    public int Split(int part, int parts)
+    /// <param name="threads">The threads that take them.</param>
+    public int Split(int part, int parts, int threads)
     {
-        if (!IsRagged || part == 0 || part >= parts)
+        if (!IsRagged || part == 0 || part >= parts || EqualRows(parts, threads))
         {
             return Workers.Split(Batch, part, parts);
         }
@@ -207,6 +216,10 @@ public sealed class SequenceLengths
 
         return r;
     }
+
+    /// <summary>Whether a split batch with lengths is cut into equal shares of its rows (see <see cref="Split"/>).</summary>
+    private bool EqualRows(int parts, int threads) =>
+        parts >= 2 * threads && _prefix[Workers.Split(Batch, 1, parts)] * threads <= Rows;
 
     /// <summary>The caller's sequences (<c>[B, T, F]</c> when <paramref name="batchFirst"/>, else <c>[T, B, F]</c>) into the pass's rows of <paramref name="features"/> floats; padded steps are not read.</summary>
     /// <param name="dense">The caller's values.</param>

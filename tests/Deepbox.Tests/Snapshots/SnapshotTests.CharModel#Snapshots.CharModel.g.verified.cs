@@ -519,6 +519,7 @@ namespace Snapshots
             private int _job; // the layer and direction Fork splits across threads, with its sizes and input rows
             private int _jobBatch;
             private int _jobSeqLen;
+            private int _jobThreads; // the threads that take its parts
             private global::Deepbox.CompilerServices.AlignedBuffer _jobInput = global::Deepbox.CompilerServices.AlignedBuffer.Empty;
 
             // Forward.
@@ -630,6 +631,7 @@ namespace Snapshots
                 int threads = global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Parts(_threads, batch, (long)batch * seqLen * rowWork));
                 // Parts are taken by the threads one after another: a thread that starts late leaves what it has not taken to the others.
                 int parts = chunks ? global::System.Math.Min(maxParts, global::Deepbox.CompilerServices.Workers.Chunks(threads, batch)) : threads;
+                _jobThreads = threads;
                 global::Deepbox.CompilerServices.Workers.Run(this, parts, threads, last);
             }
 
@@ -639,9 +641,9 @@ namespace Snapshots
                 int batch = _jobBatch;
                 int seqLen = _jobSeqLen;
                 int rows = _lengths.Rows;
-                // The part's sequences [b0, b1): equal shares of the batch, or with lengths of the steps (longest sequences first).
-                int b0 = _lengths.Split(part, parts);
-                int b1 = _lengths.Split(part + 1, parts);
+                // The part's sequences [b0, b1): equal shares of the batch (with lengths, sorted longest first: of its rows or of its steps).
+                int b0 = _lengths.Split(part, parts, _jobThreads);
+                int b1 = _lengths.Split(part + 1, parts, _jobThreads);
                 switch (_job)
                 {
                     case 0: // (lstm) layer 0, forward
