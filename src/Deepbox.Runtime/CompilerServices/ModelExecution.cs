@@ -224,7 +224,12 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
     /// <summary>Brings the packed weights up to date with the parameters (packing them if they changed).</summary>
     public void Refresh()
     {
-        if (Matches(Volatile.Read(ref _current)))
+        // Counted while compared: weights counted are not repacked in place meanwhile (which could make a torn
+        // comparison say they match).
+        TWeights current = CountCurrent();
+        bool matches = Matches(current);
+        Release(current);
+        if (matches)
         {
             return;
         }
@@ -280,7 +285,11 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
                 return new EvaluationPass(this, workspace, weights);
             }
 
+            // The parameters changed: repack with the workspace home, so that with no other pass running the repack reuses
+            // the previous weights rather than allocate (it cannot while any workspace is out), then take it again.
+            _pool.Return(workspace);
             Refresh();
+            workspace = _pool.Rent();
         }
     }
 
@@ -293,6 +302,34 @@ public sealed partial class ModelExecution<TWeights, TWorkspace>
     {
         EnterGate(GateHolder.TrainingPass, what: null);
         return new TrainingPass(this, _trainingWorkspace ??= _createWorkspace());
+    }
+
+    /// <summary>
+    /// Starts a training-mode Forward when the model is in training mode (as <see cref="EnterTrainingPass()"/>); false when
+    /// it is in evaluation mode, also when <see cref="Eval"/> ran between the caller's reading of the mode and the pass's
+    /// start (the caller then runs an evaluation pass, as it would have after <see cref="Eval"/>).
+    /// </summary>
+    /// <param name="pass">The pass, when started: dispose it to end it.</param>
+    /// <returns>Whether a training pass started.</returns>
+    /// <exception cref="InvalidOperationException">Another training-mode pass is running.</exception>
+    public bool TryEnterTrainingPass(out TrainingPass pass)
+    {
+        pass = default;
+        if (!_training)
+        {
+            return false;
+        }
+
+        EnterGate(GateHolder.TrainingPass, what: null);
+        if (!_training)
+        {
+            // Eval() held the gate meanwhile and switched the mode: no training pass after it returned.
+            ExitTrainingPass();
+            return false;
+        }
+
+        pass = new TrainingPass(this, _trainingWorkspace ??= _createWorkspace());
+        return true;
     }
 
     /// <summary>Ends what <see cref="EnterTrainingPass()"/> started (its <see cref="TrainingPass.Dispose"/> calls it).</summary>

@@ -381,16 +381,19 @@ namespace Snapshots
         /// </summary>
         private void Run(global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<int> lengths, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN, bool unbatched)
         {
-            if (!_exec.IsTraining)
+            // The mode is read again once a training pass holds the gate: a concurrent Eval() may have switched it.
+            if (!_exec.TryEnterTrainingPass(out var training))
             {
                 using var pass = _exec.BeginEvaluation();
                 pass.Workspace.Forward(pass.Weights, training: false, _exec.Threads, input, batch, seqLen, lengths, h0, c0, output, hN, cN);
                 return;
             }
 
-            using var training = _exec.EnterTrainingPass();
-            training.Workspace.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, lengths, h0, c0, output, hN, cN);
-            _exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace
+            using (training)
+            {
+                training.Workspace.Forward(_exec.BeginTrainingForward(), training: true, _exec.Threads, input, batch, seqLen, lengths, h0, c0, output, hN, cN);
+                _exec.EndTrainingForward(batch, seqLen, unbatched); // everything Backward reads stays in the training workspace
+            }
         }
 
         /// <summary>
