@@ -418,6 +418,43 @@ public class LengthsTests
         }
     }
 
+    /// <summary>
+    /// The span forms write every value of the caller's buffers: zeros past each length in an output and an input
+    /// gradient that held NaN before, the same bits as the tensor forms' fresh arrays.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void DirtyBuffersGetZerosPastEachLength(string name)
+    {
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
+        var rng = new Random(TestSupport.StableSeed(name) + 1);
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        const int T = 7;
+        int[] lengths = [3, 7, 1, 5, 7, 2];
+        int b = lengths.Length;
+        float[] x = Padded(rng, c.BatchFirst, b, T, inputSize, lengths);
+        foreach (bool training in c.Modes)
+        {
+            IModel model = Create(c, weights, training, threads: 1);
+            Tensor fresh = model.Forward(Tensor.FromArray(x, Shape(c.BatchFirst, b, T, inputSize)), lengths);
+            var output = new float[fresh.Length];
+            output.AsSpan().Fill(float.NaN);
+            float[] gradOutput = TestSupport.RandomArray(rng, fresh.Length);
+            Tensor freshGrad = training ? model.Backward(Tensor.FromArray(gradOutput, [.. fresh.Shape])) : fresh;
+            model.Forward(x, b, T, lengths, output);
+            string what = $"{name} {(training ? "train" : "eval")}";
+            Assert.True(fresh.AsSpan().SequenceEqual(output), what + ": output");
+            if (training)
+            {
+                var gradInput = new float[x.Length];
+                gradInput.AsSpan().Fill(float.NaN);
+                model.Backward(gradOutput, gradInput);
+                Assert.True(freshGrad.AsSpan().SequenceEqual(gradInput), what + ": input gradient");
+            }
+        }
+    }
+
     [Fact]
     public void LengthsThatAreAllTheLayoutsGiveTheSameBitsAsNoLengths()
     {

@@ -102,6 +102,7 @@ public class LossTests
 
         double scale = reduction == Reduction.Mean ? 1.0 / valid : 1.0;
         var g = new float[p.Length];
+        g.AsSpan().Fill(float.NaN); // a reused buffer: zeros past each length too
         float loss = Losses.Mse(p, y, g, lengths, T, batchFirst, reduction);
         Assert.Equal(sum * scale, loss, 5);
         TestSupport.AssertClose(expectedGrad.Select(v => v * scale).ToArray(), g, 1e-6, "masked MSE gradient");

@@ -243,7 +243,11 @@ public sealed class SequenceLengths
     /// <param name="collapsed">Whether the values have no time dimension (after <c>LastStep</c>).</param>
     public void ToRows(ReadOnlySpan<float> dense, int rowStride, int segmentWidth, int segmentStride, int segments, bool batchFirst, Span<float> rows, bool collapsed)
     {
-        rows.Slice(0, (collapsed ? Batch : Rows) * rowStride).Clear();
+        if (segmentStride != segmentWidth || segments * segmentWidth != rowStride)
+        {
+            rows.Slice(0, (collapsed ? Batch : Rows) * rowStride).Clear(); // the floats between the runs
+        }
+
         if (collapsed)
         {
             CopyCollapsed(dense, rows, rowStride, segmentWidth, segmentStride, segments, toRows: true);
@@ -274,8 +278,36 @@ public sealed class SequenceLengths
         }
 
         int width = segments * segmentWidth;
-        dense.Slice(0, Batch * SeqLen * width).Clear();
+        ClearPadding(dense, width, batchFirst);
         Copy(rows, dense, rowStride, segmentWidth, segmentStride, segments, batchFirst, toRows: false);
+    }
+
+    /// <summary>Zeros at every step past a sequence's length of <paramref name="dense"/> (the valid steps are left as they are).</summary>
+    /// <param name="dense">Values in the caller's layout, <paramref name="width"/> floats a step.</param>
+    /// <param name="width">Floats per step.</param>
+    /// <param name="batchFirst">The caller's layout: <c>[B, T, width]</c>, else <c>[T, B, width]</c>.</param>
+    public void ClearPadding(Span<float> dense, int width, bool batchFirst)
+    {
+        if (!IsRagged)
+        {
+            return;
+        }
+
+        for (int r = 0; r < Batch; r++)
+        {
+            int b = Order(r);
+            int length = Length(r);
+            if (batchFirst)
+            {
+                dense.Slice(((b * SeqLen) + length) * width, (SeqLen - length) * width).Clear();
+                continue;
+            }
+
+            for (int t = length; t < SeqLen; t++)
+            {
+                dense.Slice(((t * Batch) + b) * width, width).Clear();
+            }
+        }
     }
 
     /// <summary>

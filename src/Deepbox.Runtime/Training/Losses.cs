@@ -101,7 +101,20 @@ public static class Losses
         double scale = Scale(reduction, checked((int)(valid * features)));
         if (!gradient.IsEmpty)
         {
-            gradient.Clear();
+            // Zeros past each length; the valid steps are written below.
+            for (int b = 0; b < batch; b++)
+            {
+                if (batchFirst)
+                {
+                    gradient.Slice(((b * seqLen) + lengths[b]) * features, (seqLen - lengths[b]) * features).Clear();
+                    continue;
+                }
+
+                for (int t = lengths[b]; t < seqLen; t++)
+                {
+                    gradient.Slice(((t * batch) + b) * features, features).Clear();
+                }
+            }
         }
 
         float gradScale = (float)(2 * scale);
