@@ -71,9 +71,12 @@ public class ThreadsTests
         int inputSize = ForwardGridTests.InputSize(c.Layers);
         foreach (bool training in c.Modes)
         {
-            foreach ((int t, int b) in new[] { (5, 9), (7, 17), (9, 33) })
+            // The last batch is skewed (a quarter of the sequences hold most of the steps), so that its parts are of equal
+            // steps where the others' are of equal rows (two a thread: ABatchWithLengthsSplitsIntoEqualRowsOrEqualSteps).
+            foreach ((int t, int b) in new[] { (5, 9), (7, 17), (9, 33), (12, 32) })
             {
-                int[] lengths = Enumerable.Range(0, b).Select(i => i == 0 ? t : i == 1 ? 1 : rng.Next(1, t + 1)).ToArray();
+                bool skewed = b == 32;
+                int[] lengths = Enumerable.Range(0, b).Select(i => skewed ? (i % 4 == 0 ? t : 1 + (i % 2)) : i == 0 ? t : i == 1 ? 1 : rng.Next(1, t + 1)).ToArray();
                 float[] x = TestSupport.RandomArray(rng, t * b * inputSize, 2.0);
                 for (int s = 0; s < b; s++)
                 {
