@@ -321,13 +321,10 @@ public class LengthsTests
             return; // a bidirectional model cannot stream
         }
 
-        var rng = new Random(5 + TestSupport.StableSeed(name));
-        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
-        int inputSize = ForwardGridTests.InputSize(c.Layers);
         const int T = 7;
         int[] lengths = [5, 7, 1, 3, 7, 2];
         int b = lengths.Length;
-        float[] x = Padded(rng, c.BatchFirst, b, T, inputSize, lengths);
+        (Random rng, Dictionary<string, float[]> weights, int inputSize, float[] x) = RandomBatch(c, 5 + TestSupport.StableSeed(name), T, lengths);
         IModel model = Create(c, weights, training: false, threads: 1);
         float[] whole = model.Forward(Tensor.FromArray(x, Shape(c.BatchFirst, b, T, inputSize)), lengths).ToArray();
         bool lastStep = c.Layers.OfType<RefLastStep>().Any();
@@ -427,13 +424,10 @@ public class LengthsTests
     public void DirtyBuffersGetZerosPastEachLength(string name)
     {
         ForwardGridTests.ModelCase c = ForwardGridTests.Cases[name];
-        var rng = new Random(TestSupport.StableSeed(name) + 1);
-        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
-        int inputSize = ForwardGridTests.InputSize(c.Layers);
         const int T = 7;
         int[] lengths = [3, 7, 1, 5, 7, 2];
         int b = lengths.Length;
-        float[] x = Padded(rng, c.BatchFirst, b, T, inputSize, lengths);
+        (Random rng, Dictionary<string, float[]> weights, int inputSize, float[] x) = RandomBatch(c, TestSupport.StableSeed(name) + 1, T, lengths);
         foreach (bool training in c.Modes)
         {
             IModel model = Create(c, weights, training, threads: 1);
@@ -502,6 +496,15 @@ public class LengthsTests
         ThreadsTests.Create(c, weights, training, threads);
 
     private static int[] Shape(bool batchFirst, int b, int t, int features) => batchFirst ? [b, t, features] : [t, b, features];
+
+    /// <summary>Random weights for <paramref name="c"/> and a random batch of <paramref name="lengths"/> padded with NaN to <paramref name="t"/> steps.</summary>
+    private static (Random Rng, Dictionary<string, float[]> Weights, int InputSize, float[] X) RandomBatch(ForwardGridTests.ModelCase c, int seed, int t, int[] lengths)
+    {
+        var rng = new Random(seed);
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        return (rng, weights, inputSize, Padded(rng, c.BatchFirst, lengths.Length, t, inputSize, lengths));
+    }
 
     /// <summary>A random batch with NaN at every step past each sequence's length: none of it may reach a result.</summary>
     private static float[] Padded(Random rng, bool batchFirst, int b, int t, int features, int[] lengths)
