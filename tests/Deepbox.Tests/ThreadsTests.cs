@@ -271,6 +271,58 @@ public class ThreadsTests
         }
     }
 
+    /// <summary>
+    /// As <see cref="ModelsTrainingAtTheSameTimeStillAgree"/>, with lengths: four callers each run their own batch of
+    /// different lengths (NaN in the padding) with Threads = 2 at once, in training and evaluation, on parts of equal rows
+    /// and of equal steps; every output and gradient is the single thread's.
+    /// </summary>
+    [Fact]
+    public void CallersWithTheirOwnLengthsOnSplitPassesStillAgree()
+    {
+        using IDisposable split = TestSupport.SplitSmallWork();
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases["LstmGruStack"];
+        var rng = new Random(15);
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        const int T = 11;
+        int[][] lengths =
+        [
+            Enumerable.Range(0, 33).Select(i => 1 + ((i * 7) % T)).ToArray(), // spread: equal rows
+            Enumerable.Range(0, 32).Select(i => i % 4 == 0 ? T : 1).ToArray(), // skewed: equal steps
+            Enumerable.Range(0, 17).Select(i => T - (i % 5)).ToArray(),
+            Enumerable.Range(0, 9).Select(i => 1 + (i % T)).ToArray(), // one part a thread
+        ];
+        float[][] inputs = lengths.Select(l =>
+        {
+            float[] x = TestSupport.RandomArray(rng, l.Length * T * inputSize, 2.0);
+            for (int s = 0; s < l.Length; s++)
+            {
+                for (int step = l[s]; step < T; step++)
+                {
+                    x.AsSpan((c.BatchFirst ? (s * T) + step : (step * l.Length) + s) * inputSize, inputSize).Fill(float.NaN);
+                }
+            }
+
+            return x;
+        }).ToArray();
+        var expected = lengths.Select((l, i) => (Train: Run(c, weights, inputs[i], l.Length, T, training: true, threads: 1, l), Eval: Run(c, weights, inputs[i], l.Length, T, training: false, threads: 1, l))).ToArray();
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        System.Threading.Tasks.Parallel.For(0, lengths.Length, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = lengths.Length }, i =>
+        {
+            for (int n = 0; n < 10; n++)
+            {
+                bool training = n % 2 == 0;
+                (float[] Output, float[][] Grads) got = Run(c, weights, inputs[i], lengths[i].Length, T, training, threads: 2, lengths[i]);
+                (float[] Output, float[][] Grads) want = training ? expected[i].Train : expected[i].Eval;
+                if (!got.Output.AsSpan().SequenceEqual(want.Output) || got.Grads.Where((g, k) => !g.AsSpan().SequenceEqual(want.Grads[k])).Any())
+                {
+                    failures.Add($"caller {i} ({lengths[i].Length} sequences), call {n} ({(training ? "train" : "eval")})");
+                }
+            }
+        });
+        Assert.Empty(failures);
+    }
+
     [Fact]
     public void ASplitTrainingStepAllocatesNothing()
     {
