@@ -16,7 +16,10 @@ namespace Deepbox.Benchmarks;
 /// on names like <c>Deepbox.Benchmarks.Suites.S16_Lstm.LibTorch_1T</c>) and <c>--results DIR</c>. One more, not part of a
 /// run: <c>loop [SECONDS [METHOD]] --filter GLOB</c> calls one benchmark method (Deepbox, or e.g. Deepbox_2T or Padded) of each
 /// selected benchmark class for SECONDS (10) each, after its own setup, for a
-/// sampling profiler to watch (see docs/benchmarks.md).
+/// sampling profiler to watch (see docs/benchmarks.md); and <c>pair ROUNDS SECONDS METHOD_A METHOD_B --filter GLOB</c>
+/// alternates two methods of each selected class (A for SECONDS, then B, ROUNDS times) and prints each round's ratio
+/// of their mean times and the median: on a machine shared with other work, the two sides of a ratio then run a few
+/// seconds apart, under the same load.
 /// </summary>
 public static class Program
 {
@@ -25,7 +28,7 @@ public static class Program
     {
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: Deepbox.Benchmarks check|fixtures|peak|bench|report|loop|threads|onnx-size [--filter GLOB]... [--results DIR] [--quick] [-- BDN args]");
+            Console.Error.WriteLine("usage: Deepbox.Benchmarks check|fixtures|peak|bench|report|loop|pair|threads|onnx-size [--filter GLOB]... [--results DIR] [--quick] [-- BDN args]");
             return 2;
         }
 
@@ -38,6 +41,7 @@ public static class Program
             "bench" => Runner.Bench(options),
             "report" => Report.ReportWriter.Write(options),
             "loop" => Loop(options),
+            "pair" => Pair(options),
             "threads" => Suites.ThreadsCrossover.Run(options.Quick),
             "onnx-size" => OnnxSizes(options),
             _ => Fail($"unknown mode {args[0]}"),
@@ -150,19 +154,10 @@ public static class Program
         double seconds = options.Positional.Count > 0 ? double.Parse(options.Positional[0], System.Globalization.CultureInfo.InvariantCulture) : 10;
         string method = options.Positional.Count > 1 ? options.Positional[1] : Peer.Deepbox;
         // Every benchmark class with that method whose full name the filters select.
-        IEnumerable<Type> suites = typeof(Program).Assembly.GetTypes()
-            .Where(t => t.Namespace == "Deepbox.Benchmarks.Suites" && !t.IsAbstract && t.GetMethod(method)?.GetCustomAttribute<BenchmarkDotNet.Attributes.BenchmarkAttribute>() is not null
-                && (options.Filters.Count == 0 || options.Filters.Any(f => Options.Glob(f).IsMatch($"{t.FullName}.{method}"))))
-            .OrderBy(t => t.Name, StringComparer.Ordinal);
+        IEnumerable<Type> suites = Selected(options, method, method);
         foreach (Type suite in suites)
         {
-            string name = suite.Name;
-            object instance = Activator.CreateInstance(suite)!;
-            // The benchmark's own [GlobalSetup]: the one whose targets name it.
-            MethodInfo setup = suite.GetMethods().Single(m => m.GetCustomAttribute<BenchmarkDotNet.Attributes.GlobalSetupAttribute>() is { } g
-                && (g.Targets ?? []).Contains(method));
-            setup.Invoke(instance, null);
-            var call = suite.GetMethod(method)!.CreateDelegate<Action>(instance);
+            Action call = Prepared(suite, method);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             long calls = 0;
             while (clock.Elapsed.TotalSeconds < seconds)
@@ -171,10 +166,79 @@ public static class Program
                 calls++;
             }
 
-            Console.WriteLine($"loop: {name} {method}, {calls} calls in {clock.Elapsed.TotalSeconds:F1} s, {clock.Elapsed.TotalMilliseconds * 1000 / calls:F2} µs each");
+            Console.WriteLine($"loop: {suite.Name} {method}, {calls} calls in {clock.Elapsed.TotalSeconds:F1} s, {clock.Elapsed.TotalMilliseconds * 1000 / calls:F2} µs each");
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// Alternates two benchmark methods of every selected class, each after its own setup (on instances of their own):
+    /// A for a number of seconds, then B, for a number of rounds; prints each round's mean times and their ratio A / B,
+    /// then the median, the least and the greatest ratio.
+    /// </summary>
+    private static int Pair(Options options)
+    {
+        if (options.Positional.Count < 4)
+        {
+            return Fail("usage: Deepbox.Benchmarks pair ROUNDS SECONDS METHOD_A METHOD_B --filter GLOB");
+        }
+
+        int rounds = int.Parse(options.Positional[0], System.Globalization.CultureInfo.InvariantCulture);
+        double seconds = double.Parse(options.Positional[1], System.Globalization.CultureInfo.InvariantCulture);
+        string a = options.Positional[2];
+        string b = options.Positional[3];
+        foreach (Type suite in Selected(options, a, b))
+        {
+            Action callA = Prepared(suite, a);
+            Action callB = Prepared(suite, b);
+            var ratios = new List<double>();
+            for (int round = 1; round <= rounds; round++)
+            {
+                double timeA = MeanMicroseconds(callA, seconds);
+                double timeB = MeanMicroseconds(callB, seconds);
+                ratios.Add(timeA / timeB);
+                Console.WriteLine(System.FormattableString.Invariant($"pair: {suite.Name} round {round}: {a} {timeA:F1} µs, {b} {timeB:F1} µs, {a} / {b} {timeA / timeB:F3}"));
+            }
+
+            ratios.Sort();
+            double median = ratios.Count % 2 == 1 ? ratios[ratios.Count / 2] : (ratios[(ratios.Count / 2) - 1] + ratios[ratios.Count / 2]) / 2;
+            Console.WriteLine(System.FormattableString.Invariant($"pair: {suite.Name} {a} / {b} over {rounds} rounds: median {median:F3}, least {ratios[0]:F3}, greatest {ratios[^1]:F3}"));
+        }
+
+        return 0;
+
+        static double MeanMicroseconds(Action call, double seconds)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            long calls = 0;
+            while (clock.Elapsed.TotalSeconds < seconds)
+            {
+                call();
+                calls++;
+            }
+
+            return clock.Elapsed.TotalMilliseconds * 1000 / calls;
+        }
+    }
+
+    /// <summary>The benchmark classes with both methods whose full name (with <paramref name="a"/>) the filters select, by name.</summary>
+    private static IEnumerable<Type> Selected(Options options, string a, string b) =>
+        typeof(Program).Assembly.GetTypes()
+            .Where(t => t.Namespace == "Deepbox.Benchmarks.Suites" && !t.IsAbstract && IsBenchmark(t, a) && IsBenchmark(t, b)
+                && (options.Filters.Count == 0 || options.Filters.Any(f => Options.Glob(f).IsMatch($"{t.FullName}.{a}"))))
+            .OrderBy(t => t.Name, StringComparer.Ordinal);
+
+    private static bool IsBenchmark(Type t, string method) =>
+        t.GetMethod(method)?.GetCustomAttribute<BenchmarkDotNet.Attributes.BenchmarkAttribute>() is not null;
+
+    /// <summary>A benchmark method on an instance of its own, after the benchmark's own [GlobalSetup] (the one whose targets name it).</summary>
+    private static Action Prepared(Type suite, string method)
+    {
+        object instance = Activator.CreateInstance(suite)!;
+        suite.GetMethods().Single(m => m.GetCustomAttribute<BenchmarkDotNet.Attributes.GlobalSetupAttribute>() is { } g
+            && (g.Targets ?? []).Contains(method)).Invoke(instance, null);
+        return suite.GetMethod(method)!.CreateDelegate<Action>(instance);
     }
 
     private static int Peak(Options options)
