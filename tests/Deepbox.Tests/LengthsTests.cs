@@ -507,7 +507,7 @@ public class LengthsTests
     }
 
     /// <summary>A random batch with NaN at every step past each sequence's length: none of it may reach a result.</summary>
-    private static float[] Padded(Random rng, bool batchFirst, int b, int t, int features, int[] lengths)
+    internal static float[] Padded(Random rng, bool batchFirst, int b, int t, int features, int[] lengths)
     {
         float[] x = TestSupport.RandomArray(rng, b * t * features, 2.0);
         for (int s = 0; s < b; s++)

@@ -77,14 +77,7 @@ public class ThreadsTests
             {
                 bool skewed = b == 32;
                 int[] lengths = Enumerable.Range(0, b).Select(i => skewed ? (i % 4 == 0 ? t : 1 + (i % 2)) : i == 0 ? t : i == 1 ? 1 : rng.Next(1, t + 1)).ToArray();
-                float[] x = TestSupport.RandomArray(rng, t * b * inputSize, 2.0);
-                for (int s = 0; s < b; s++)
-                {
-                    for (int step = lengths[s]; step < t; step++)
-                    {
-                        x.AsSpan((c.BatchFirst ? (s * t) + step : (step * b) + s) * inputSize, inputSize).Fill(float.NaN);
-                    }
-                }
+                float[] x = LengthsTests.Padded(rng, c.BatchFirst, b, t, inputSize, lengths);
 
                 (float[] Output, float[][] Grads) one = Run(c, weights, x, b, t, training, threads: 1, lengths);
                 Assert.All(one.Output, v => Assert.False(float.IsNaN(v), $"{name}: NaN in the padding reached the output"));
@@ -175,10 +168,7 @@ public class ThreadsTests
         using IDisposable split = TestSupport.SplitSmallWork();
         // Four callers train their own model with Threads = 2 at once: one of them holds the workers at a time, the
         // others run their regions' parts themselves. Every caller's outputs and gradients are the single thread's.
-        ForwardGridTests.ModelCase c = ForwardGridTests.Cases["LstmGruStack"];
-        var rng = new Random(12);
-        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
-        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        (ForwardGridTests.ModelCase c, Random rng, Dictionary<string, float[]> weights, int inputSize) = Stack(seed: 12);
         const int T = 7, B = 16;
         float[] x = TestSupport.RandomArray(rng, T * B * inputSize, 2.0);
         (float[] Output, float[][] Grads) expected = Run(c, weights, x, B, T, training: true, threads: 1);
@@ -280,10 +270,7 @@ public class ThreadsTests
     public void CallersWithTheirOwnLengthsOnSplitPassesStillAgree()
     {
         using IDisposable split = TestSupport.SplitSmallWork();
-        ForwardGridTests.ModelCase c = ForwardGridTests.Cases["LstmGruStack"];
-        var rng = new Random(15);
-        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
-        int inputSize = ForwardGridTests.InputSize(c.Layers);
+        (ForwardGridTests.ModelCase c, Random rng, Dictionary<string, float[]> weights, int inputSize) = Stack(seed: 15);
         const int T = 11;
         int[][] lengths =
         [
@@ -292,19 +279,7 @@ public class ThreadsTests
             Enumerable.Range(0, 17).Select(i => T - (i % 5)).ToArray(),
             Enumerable.Range(0, 9).Select(i => 1 + (i % T)).ToArray(), // one part a thread
         ];
-        float[][] inputs = lengths.Select(l =>
-        {
-            float[] x = TestSupport.RandomArray(rng, l.Length * T * inputSize, 2.0);
-            for (int s = 0; s < l.Length; s++)
-            {
-                for (int step = l[s]; step < T; step++)
-                {
-                    x.AsSpan((c.BatchFirst ? (s * T) + step : (step * l.Length) + s) * inputSize, inputSize).Fill(float.NaN);
-                }
-            }
-
-            return x;
-        }).ToArray();
+        float[][] inputs = lengths.Select(l => LengthsTests.Padded(rng, c.BatchFirst, l.Length, T, inputSize, l)).ToArray();
         var expected = lengths.Select((l, i) => (Train: Run(c, weights, inputs[i], l.Length, T, training: true, threads: 1, l), Eval: Run(c, weights, inputs[i], l.Length, T, training: false, threads: 1, l))).ToArray();
         var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
         System.Threading.Tasks.Parallel.For(0, lengths.Length, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = lengths.Length }, i =>
@@ -585,6 +560,14 @@ public class ThreadsTests
         {
             Assert.True(one.Grads[i].AsSpan().SequenceEqual(many.Grads[i]), $"{what} gradient {i}");
         }
+    }
+
+    /// <summary>The LSTM-then-GRU stack of the grid, random weights from <paramref name="seed"/> and the generator that drew them.</summary>
+    private static (ForwardGridTests.ModelCase Case, Random Rng, Dictionary<string, float[]> Weights, int InputSize) Stack(int seed)
+    {
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases["LstmGruStack"];
+        var rng = new Random(seed);
+        return (c, rng, TestSupport.RandomWeights(c.Layers, rng), ForwardGridTests.InputSize(c.Layers));
     }
 
     internal static (float[] Output, float[][] Grads) Run(ForwardGridTests.ModelCase c, Dictionary<string, float[]> weights, float[] x, int batch, int seqLen, bool training, int threads, int[]? lengths = null)
