@@ -16,6 +16,7 @@ public sealed class SequenceLengths
 {
     private int[] _order = []; // sorted position r -> the caller's sequence
     private int[] _lengths = []; // sorted position r -> its length
+    private int[] _byCaller = []; // the caller's sequence b -> its length
     private int[] _steps = []; // t -> the first row of step t; [seqLen] = rows
     private int[] _counts = []; // counting-sort scratch
     private long[] _prefix = []; // sorted position r -> the steps of the sequences before it
@@ -127,6 +128,8 @@ public sealed class SequenceLengths
 
         Grow(ref _order, batch);
         Grow(ref _lengths, batch);
+        Grow(ref _byCaller, batch);
+        lengths.CopyTo(_byCaller);
         Grow(ref _steps, seqLen + 1);
         Grow(ref _counts, seqLen + 2);
 
@@ -288,24 +291,32 @@ public sealed class SequenceLengths
     /// <param name="batchFirst">The caller's layout: <c>[B, T, width]</c>, else <c>[T, B, width]</c>.</param>
     public void ClearPadding(Span<float> dense, int width, bool batchFirst)
     {
-        if (!IsRagged)
+        if (IsRagged)
         {
-            return;
+            ClearPadding(dense, _byCaller.AsSpan(0, Batch), SeqLen, width, batchFirst);
         }
+    }
 
-        for (int r = 0; r < Batch; r++)
+    /// <summary>Zeros at every step past each sequence's length of <paramref name="dense"/> (the valid steps are left as they are).</summary>
+    /// <param name="dense">Values in the caller's layout, <paramref name="width"/> floats a step.</param>
+    /// <param name="lengths">Each sequence's length, in the caller's order, each in [1, <paramref name="seqLen"/>] (checked by the caller).</param>
+    /// <param name="seqLen">Steps.</param>
+    /// <param name="width">Floats per step.</param>
+    /// <param name="batchFirst">The caller's layout: <c>[B, T, width]</c>, else <c>[T, B, width]</c>.</param>
+    public static void ClearPadding(Span<float> dense, ReadOnlySpan<int> lengths, int seqLen, int width, bool batchFirst)
+    {
+        int batch = lengths.Length;
+        for (int b = 0; b < batch; b++)
         {
-            int b = Order(r);
-            int length = Length(r);
             if (batchFirst)
             {
-                dense.Slice(((b * SeqLen) + length) * width, (SeqLen - length) * width).Clear();
+                dense.Slice(((b * seqLen) + lengths[b]) * width, (seqLen - lengths[b]) * width).Clear();
                 continue;
             }
 
-            for (int t = length; t < SeqLen; t++)
+            for (int t = lengths[b]; t < seqLen; t++)
             {
-                dense.Slice(((t * Batch) + b) * width, width).Clear();
+                dense.Slice(((t * batch) + b) * width, width).Clear();
             }
         }
     }

@@ -102,19 +102,7 @@ public static class Losses
         if (!gradient.IsEmpty)
         {
             // Zeros past each length; the valid steps are written below.
-            for (int b = 0; b < batch; b++)
-            {
-                if (batchFirst)
-                {
-                    gradient.Slice(((b * seqLen) + lengths[b]) * features, (seqLen - lengths[b]) * features).Clear();
-                    continue;
-                }
-
-                for (int t = lengths[b]; t < seqLen; t++)
-                {
-                    gradient.Slice(((t * batch) + b) * features, features).Clear();
-                }
-            }
+            Deepbox.CompilerServices.SequenceLengths.ClearPadding(gradient, lengths, seqLen, features, batchFirst);
         }
 
         float gradScale = (float)(2 * scale);
