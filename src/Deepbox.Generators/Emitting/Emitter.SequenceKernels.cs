@@ -430,6 +430,90 @@ internal static partial class Emitter
         }
     }
 
+    /// <summary>
+    /// LSTM where Vector512 is accelerated: two blocks of 8 units at a time, each block's i|f and g|o in one 16-float
+    /// vector, so a tile of <see cref="SequenceRows"/> sequences holds 16 sums instead of 8 and shares each broadcast of
+    /// h between twice the multiply-adds. Lane by lane the same operations in the same order, so the same sums. With an
+    /// odd number of blocks the last one runs alone.
+    /// </summary>
+    private static void WriteLstmBlockPairs(SourceWriter w, LayerSpec l, int hp, int v)
+    {
+        bool chunked = SequenceChunk(l.HiddenSize) < l.HiddenSize;
+        using (w.Block("if (V512.IsHardwareAccelerated)"))
+        {
+            w.Line("// Two blocks at a time: a tile's 16 sums keep both multiply-add units of a core with full-rate 512-bit units busy");
+            w.Line("// (8 sums, one block, are only as many as the units' latency needs), and each broadcast of h serves 4 multiply-adds.");
+            using (w.Block($"for (int j = 0; j + {Inv(2 * v)} <= {Inv(hp)}; j += {Inv(2 * v)})"))
+            {
+                w.Line($"int col = j * 4; // the first block's 4 gates start here in gx and whh rows, the second block's {Inv(4 * v)} further");
+                WriteChunkedRows(w, l, v, rows => WriteLstmRowsPair(w, l, hp, v, rows, chunked));
+                w.Line(UpdateCall(l));
+                w.Line(UpdateCall(l, $"j + {Inv(v)}"));
+            }
+
+            if (hp / v % 2 == 1)
+            {
+                using (w.Block($"// The last of the {Inv(hp / v)} blocks alone."))
+                {
+                    w.Line($"const int j = {Inv(hp - v)};");
+                    w.Line("const int col = j * 4;");
+                    WriteBlockProducts(w, l, hp, v, wide: true, v512: true);
+                    w.Line(UpdateCall(l));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="WriteLstmBlockPairs"/>'s tile of <paramref name="rows"/> sequences from <c>b</c>: i|f and g|o of the
+    /// block at <c>j</c> and of the block at <c>j + 8</c>, four 16-float sums per sequence.
+    /// </summary>
+    private static void WriteLstmRowsPair(SourceWriter w, LayerSpec l, int hp, int v, int rows, bool chunked)
+    {
+        int h = l.HiddenSize;
+        int p = 4 * v;
+        string[] sums = ["aif", "ago", "bif", "bgo"];
+        WriteSequenceRowRefs(w, l, hp, rows);
+        w.Line("// W_hh h from zero, added to the input products at the end (Step sums alike, with its input products in a chain of their own).");
+        for (int r = 0; r < rows; r++)
+        {
+            foreach (string sum in sums)
+            {
+                w.Line($"var {sum}{r} = global::System.Runtime.Intrinsics.Vector512<float>.Zero;{(r == 0 && sum[1] == 'i' ? (sum[0] == 'a' ? " // the first block's i|f" : " // the second block's i|f") : string.Empty)}");
+            }
+        }
+
+        w.Line($"ref float wpa = ref {PanelStart("whh0", "col", h)}; // the first block's panel: {Inv(h)} rows of {Inv(p)}");
+        w.Line($"ref float wpb = ref {PanelStart("whh0", $"(col + {Inv(p)})", h)}; // the second block's");
+        using (w.Block(chunked ? "for (int k = kc; k < kEnd; k++)" : $"for (int k = 0; k < {Inv(h)}; k++)"))
+        {
+            w.Line($"ref float wka = ref Unsafe.Add(ref wpa, k * {Inv(p)});");
+            w.Line($"ref float wkb = ref Unsafe.Add(ref wpb, k * {Inv(p)});");
+            w.Line("var wv0 = V512.LoadUnsafe(ref wka);");
+            w.Line($"var wv1 = V512.LoadUnsafe(ref wka, {Inv(2 * v)});");
+            w.Line("var wv2 = V512.LoadUnsafe(ref wkb);");
+            w.Line($"var wv3 = V512.LoadUnsafe(ref wkb, {Inv(2 * v)});");
+            for (int r = 0; r < rows; r++)
+            {
+                w.Line($"var hk{r} = V512.Create(Unsafe.Add(ref hPrev{r}, k));");
+                for (int i = 0; i < sums.Length; i++)
+                {
+                    w.Line($"{sums[i]}{r} = V512.FusedMultiplyAdd(wv{i}, hk{r}, {sums[i]}{r});");
+                }
+            }
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < sums.Length; i++)
+            {
+                int offset = (i / 2) * p + (i % 2) * 2 * v;
+                string slot = $"ref gRow{r}, {(offset == 0 ? "(nuint)col" : $"(nuint)(col + {Inv(offset)})")}";
+                w.Line($"V512.StoreUnsafe(V512.LoadUnsafe({slot}) + {sums[i]}{r}, {slot});");
+            }
+        }
+    }
+
     /// <summary>The recurrence of one layer and direction over a whole sequence, the gates fused in one pass over <c>W_hh</c>.</summary>
     private static void WriteSequence(SourceWriter w, VectorIsa isa, LayerSpec l, int hp)
     {
@@ -502,9 +586,17 @@ internal static partial class Emitter
                 w.Line($"// Block by block of {Inv(v)} hidden units, so the block's slice of W_hh stays in cache across the batch;");
                 w.Line($"// {Inv(SequenceRows)} sequences at a time share each load of it, then one at a time.");
                 bool wide = l.Kind != LayerKind.Rnn && v == VectorIsa.V256.Width && w.Target == KernelTarget.Vector256;
-                if (wide && gru && hp >= 2 * v)
+                if (wide && hp >= 2 * v)
                 {
-                    WriteGruBlockPairs(w, l, hp, v);
+                    if (gru)
+                    {
+                        WriteGruBlockPairs(w, l, hp, v);
+                    }
+                    else
+                    {
+                        WriteLstmBlockPairs(w, l, hp, v);
+                    }
+
                     using (w.Block("else"))
                     {
                         WriteBlockLoop(w, l, hp, v, wide: false);
