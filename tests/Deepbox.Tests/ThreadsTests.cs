@@ -55,6 +55,53 @@ public class ThreadsTests
     }
 
     /// <summary>
+    /// An evaluation pass on several threads runs in sub-batches of whole sequences, each in a workspace of its own: the
+    /// sub-batches take their slices of the caller's input (here sequence-first), initial states and final states, and
+    /// give the bits of one thread, for batches that do not cut into equal sub-batches; NaN in one sequence stays there.
+    /// </summary>
+    [Theory]
+    [InlineData(13)]
+    [InlineData(32)]
+    public void SubBatchesTakeAndGiveBackTheirSlicesOfTheStates(int batch)
+    {
+        using IDisposable split = TestSupport.SplitSmallWork();
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases["Lstm1x33"]; // 2 layers, both directions, [T, B, I]
+        var rng = new Random(41);
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        const int T = 6;
+        Tensor x = Tensor.FromArray(TestSupport.RandomArray(rng, T * batch, 2.0), T, batch, 1);
+        Tensor h0 = Tensor.FromArray(TestSupport.RandomArray(rng, 4 * batch * 33), 4, batch, 33);
+        Tensor c0 = Tensor.FromArray(TestSupport.RandomArray(rng, 4 * batch * 33), 4, batch, 33);
+        const int Dirty = 5;
+        x.AsSpan()[(2 * batch) + Dirty] = float.NaN; // sequence 5, step 2
+        var one = (Models.Lstm1x33)Create(c, weights, training: false, threads: 1);
+        (Tensor y1, (Tensor h1, Tensor cN1)) = one.ForwardWithState(x, h0, c0);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var many = (Models.Lstm1x33)Create(c, weights, training: false, threads);
+            long regions = Workers.RegionsSplit;
+            (Tensor y, (Tensor h, Tensor cN)) = many.ForwardWithState(x, h0, c0);
+            Assert.Equal(regions + 1, Workers.RegionsSplit); // one region: the sub-batches
+            Assert.True(y1.AsSpan().SequenceEqual(y.AsSpan()), $"B={batch} threads={threads} output");
+            Assert.True(h1.AsSpan().SequenceEqual(h.AsSpan()), $"B={batch} threads={threads} h_n");
+            Assert.True(cN1.AsSpan().SequenceEqual(cN.AsSpan()), $"B={batch} threads={threads} c_n");
+        }
+
+        // The second layer reads both directions of the first at every step, so the NaN reaches every output of its own
+        // sequence, and no other sequence's.
+        for (int t = 0; t < T; t++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                foreach (float v in y1.AsSpan().Slice(((t * batch) + b) * 66, 66))
+                {
+                    Assert.True(b == Dirty ? float.IsNaN(v) : float.IsFinite(v), $"t={t} b={b}: {v}");
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// With lengths a split batch is cut into parts of equal steps of the sorted sequences (not equal counts), the input
     /// products and input gradients go step by step for a part, and each part puts its rows' previous states beside their
     /// gate gradients for the hidden-weight gradient: none of it may change a bit of the outputs or gradients, with NaN in
@@ -367,12 +414,15 @@ public class ThreadsTests
         Assert.Equal(regions + 10, Workers.RegionsSplit);
         Assert.Equal(spins, Workers.Spins); // no long spin while the caller goes on (50 µs awake at most, then asleep)
 
-        var stack = new Models.LstmGruStack { Threads = 2 }; // several regions: the workers wait for the next one
+        // Several regions, the workers waiting for the next one: a pass with lengths splits each layer (an evaluation pass
+        // without is one region, its sub-batches).
+        var stack = new Models.LstmGruStack { Threads = 2 };
         stack.Eval();
         int inputSize = ForwardGridTests.InputSize(ForwardGridTests.Cases["LstmGruStack"].Layers);
         int outputSize = stack.Forward(Tensor.Zeros(1, inputSize)).Length;
         float[] xs = TestSupport.RandomArray(rng, 16 * 5 * inputSize);
-        stack.Forward(xs, 16, 5, new float[16 * 5 * outputSize]);
+        int[] lengths = [.. Enumerable.Range(0, 16).Select(b => 1 + (b % 5))];
+        stack.Forward(xs, 16, 5, lengths, new float[16 * 5 * outputSize]);
         Assert.True(Workers.Spins > spins, "between the regions of one pass the workers spin");
     }
 

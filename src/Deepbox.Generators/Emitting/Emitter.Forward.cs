@@ -408,8 +408,25 @@ internal static partial class Emitter
                 w.Line("_threads = threads;");
             }
 
-            w.Line("EnsureWorkspace(batch, seqLen);");
             w.Line("_lengths.Set(lengths, batch, seqLen);");
+            if (HasSubBatches(plan))
+            {
+                w.Line("// In evaluation, without lengths, on several threads: each thread takes whole sequences through every stage, in a");
+                w.Line("// workspace of its own (ForwardSubBatches).");
+                using (w.Block("if (!training && !_lengths.IsRagged)"))
+                {
+                    w.Line($"int parts = global::Deepbox.CompilerServices.Workers.Parts(threads, batch, (long)batch * seqLen * {PassWork(plan).ToString(System.Globalization.CultureInfo.InvariantCulture)});");
+                    using (w.Block("if (parts > 1)"))
+                    {
+                        w.Line("ForwardSubBatches(parts, input, batch, seqLen, h0, c0, output, hN, cN);");
+                        w.Line("return;");
+                    }
+                }
+
+                w.Line();
+            }
+
+            w.Line("EnsureWorkspace(batch, seqLen);");
             if (plan.Embedding is { } e)
             {
                 w.Line($"// ({(e.Layer.Name ?? "0")}) {e.Describe()}: each token's vector from the table, as rows (packed by lengths, longest first, with lengths).");
@@ -422,6 +439,14 @@ internal static partial class Emitter
                 w.Line($"else {S}.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);");
             }
 
+            w.Line("Compute(batch, seqLen, h0, c0, hN, cN);");
+            WriteOutputCopy(w, plan);
+        }
+
+        w.Line();
+        w.Line("/// <summary>The stages in order, on the rows the input was copied into; the output is left in the last stage's rows.</summary>");
+        using (w.Block($"private void Compute(int batch, int seqLen, {RoSpan} h0, {RoSpan} c0, {Span} hN, {Span} cN)"))
+        {
             StagePlan? first = plan.FirstRecurrent;
             foreach (StagePlan s in plan.Stages)
             {
@@ -446,13 +471,10 @@ internal static partial class Emitter
                 }
             }
 
-            RowSource o = plan.Output;
-            w.Line("// The output in the caller's layout (with lengths, zeros past each sequence's length).");
-            w.Line($"if (_lengths.IsRagged) _lengths.FromRows({Slice(o)}, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, BatchFirst, output, collapsed: {(o.Collapsed ? "true" : "false")});");
-            w.Line($"else {S}.FromTimeMajor({Slice(o)}, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, output);");
         }
 
         w.Line();
+        WriteSubBatches(w, plan);
         foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
         {
             WriteRecurrentStage(w, plan, s);
@@ -460,6 +482,93 @@ internal static partial class Emitter
 
         WriteEnsureWorkspace(w, plan);
         WriteJobs(w, plan);
+    }
+
+    /// <summary>The copy of the last stage's rows into the caller's output.</summary>
+    private static void WriteOutputCopy(SourceWriter w, ModelPlan plan)
+    {
+        RowSource o = plan.Output;
+        w.Line("// The output in the caller's layout (with lengths, zeros past each sequence's length).");
+        w.Line($"if (_lengths.IsRagged) _lengths.FromRows({Slice(o)}, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, BatchFirst, output, collapsed: {(o.Collapsed ? "true" : "false")});");
+        w.Line($"else {S}.FromTimeMajor({Slice(o)}, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, output);");
+    }
+
+    /// <summary>Whether evaluation passes split into sub-batches (<see cref="WriteSubBatches"/>): models with a recurrent layer and float input.</summary>
+    private static bool HasSubBatches(ModelPlan plan) => HasJobs(plan) && plan.Embedding is null;
+
+    /// <summary>The job number of a sub-batch's whole pass in <c>RunPart</c>.</summary>
+    private const string SubBatchJob = "-1";
+
+    /// <summary>The floating-point operations of the recurrent layers per sequence and step (each job's <c>rowWork</c>).</summary>
+    private static long PassWork(ModelPlan plan) =>
+        JobSites(plan).Sum(j => 2L * j.Stage.Layer.Gates * j.Stage.Padded * (j.Stage.LayerInput(j.Layer).PackedRows + j.Stage.Padded));
+
+    /// <summary>
+    /// An evaluation pass in sub-batches: the caller copies each sub-batch's sequences into a workspace of its own, the
+    /// threads take the sub-batches one after another and run every stage on them as a one-thread pass, and the caller
+    /// copies their outputs back.
+    /// </summary>
+    private static void WriteSubBatches(SourceWriter w, ModelPlan plan)
+    {
+        if (!HasSubBatches(plan))
+        {
+            return;
+        }
+
+        StagePlan first = plan.FirstRecurrent!;
+        RowSource o = plan.Output;
+        string sub = "global::Deepbox.CompilerServices.SubBatch";
+        string workers = "global::Deepbox.CompilerServices.Workers";
+        w.Lines($$"""
+            /// <summary>
+            /// An evaluation pass on <paramref name="parts"/> threads, in sub-batches of whole sequences, each run through every stage
+            /// as a one-thread pass in a workspace of its own. Threads that split each layer's sequences write rows of the same
+            /// buffers side by side, and their cores pass those cache lines back and forth: W1 (LSTM(16, 64), B = 32, T = 64) took
+            /// 0.54 ms on 2 threads that way against 0.39 ms in sub-batches (one thread: 0.60 ms), on an AMD EPYC family 26 model 2
+            /// (Zen 5, FMA peak 211-229 GFLOP/s). A sequence's numbers do not depend on its batch: the same bits.
+            /// </summary>
+            private void ForwardSubBatches(int parts, {{RoSpan}} input, int batch, int seqLen, {{RoSpan}} h0, {{RoSpan}} c0, {{Span}} output, {{Span}} hN, {{Span}} cN)
+            {
+                {{sub}}.Ensure(ref _subBatches, parts, _model, static model => new Workspace(model));
+                for (int p = 0; p < parts; p++)
+                {
+                    int first = {{workers}}.Split(batch, p, parts);
+                    _subBatches[p].BeginSubBatch(W, input, batch, seqLen, first, {{workers}}.Split(batch, p + 1, parts) - first, h0, c0, !hN.IsEmpty, !cN.IsEmpty);
+                }
+
+                _job = {{SubBatchJob}};
+                {{workers}}.Run(this, parts, last: true);
+                for (int p = 0; p < parts; p++)
+                {
+                    _subBatches[p].EndSubBatch(output, hN, cN);
+                }
+            }
+
+            /// <summary>Takes sequences [first, first + batch) of the caller's <paramref name="callerBatch"/>: their input and initial states.</summary>
+            private void BeginSubBatch(Weights weights, {{RoSpan}} input, int callerBatch, int seqLen, int first, int batch, {{RoSpan}} h0, {{RoSpan}} c0, bool wantHN, bool wantCN)
+            {
+                W = weights;
+                _training = false;
+                _threads = 1;
+                EnsureWorkspace(batch, seqLen);
+                _lengths.Set(default, batch, seqLen);
+                {{S}}.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x, callerBatch, first);
+                _sub.Begin(callerBatch, first, batch, seqLen, {{Inv(first.Layer.NumLayers * first.Layer.Directions)}}, {{Inv(first.Layer.HiddenSize)}}, h0, c0, wantHN, wantCN);
+            }
+
+            /// <summary>The sub-batch's pass, on the thread that took it.</summary>
+            private void RunSubBatch() => Compute(_sub.Batch, _sub.SeqLen, _sub.H0, _sub.C0, _sub.HN, _sub.CN);
+
+            /// <summary>The sub-batch's output and final states into the caller's.</summary>
+            private void EndSubBatch({{Span}} output, {{Span}} hN, {{Span}} cN)
+            {
+                int batch = _sub.Batch;
+                int seqLen = _sub.SeqLen;
+                {{S}}.FromTimeMajor({{Slice(o)}}, {{Inv(o.RowStride)}}, {{Inv(o.SegmentWidth)}}, {{Inv(o.SegmentStride)}}, {{Inv(o.Segments)}}, batch, {{(o.Collapsed ? "1" : "seqLen")}}, BatchFirst, output, _sub.CallerBatch, _sub.First);
+                _sub.End(hN, cN);
+            }
+
+            """);
     }
 
     /// <summary>The span a stage reads: the whole buffer, or from the first row of the last time step.</summary>

@@ -75,6 +75,17 @@ internal static partial class Emitter
         w.Line("/// <summary>Part <paramref name=\"part\"/> of <paramref name=\"parts\"/> of the current job: its share of the sequences (a weight-gradient job: of the columns).</summary>");
         using (w.Block("void global::Deepbox.CompilerServices.IPartitioned.RunPart(int part, int parts)"))
         {
+            if (HasSubBatches(plan))
+            {
+                using (w.Block($"if (_job == {SubBatchJob})"))
+                {
+                    w.Line("_subBatches[part].RunSubBatch(); // a whole pass over one sub-batch (ForwardSubBatches)");
+                    w.Line("return;");
+                }
+
+                w.Line();
+            }
+
             w.Line("int batch = _jobBatch;");
             w.Line("int seqLen = _jobSeqLen;");
             w.Line("int rows = _lengths.Rows;");

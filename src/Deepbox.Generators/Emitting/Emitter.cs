@@ -215,6 +215,12 @@ internal static partial class Emitter
                 w.Line("private global::Deepbox.CompilerServices.AlignedBuffer _jobInput = global::Deepbox.CompilerServices.AlignedBuffer.Empty;");
             }
 
+            if (HasSubBatches(plan))
+            {
+                w.Line("private Workspace[] _subBatches = []; // an evaluation pass's sub-batches on several threads (ForwardSubBatches)");
+                w.Line("private readonly global::Deepbox.CompilerServices.SubBatch _sub = new(); // as a sub-batch: which sequences, its states");
+            }
+
             w.Line();
             w.Line("// Forward.");
             foreach ((string field, string _, string what) in Workspace(plan))

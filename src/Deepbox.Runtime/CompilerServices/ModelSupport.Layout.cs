@@ -102,6 +102,35 @@ public static partial class ModelSupport
     }
 
     /// <summary>
+    /// <see cref="ToTimeMajor(ReadOnlySpan{float}, int, int, int, bool, Span{float})"/> for a sub-batch: sequences
+    /// <paramref name="first"/> to <paramref name="first"/> + <paramref name="batch"/> of the caller's
+    /// <paramref name="callerBatch"/>, into time-major rows <c>[T, batch, F]</c> of their own.
+    /// </summary>
+    /// <param name="dense">The caller's whole sequence batch.</param>
+    /// <param name="features">Features per step.</param>
+    /// <param name="batch">Sequences of the sub-batch.</param>
+    /// <param name="seqLen">Time steps.</param>
+    /// <param name="batchFirst">The caller's layout.</param>
+    /// <param name="rows">The sub-batch's time-major rows.</param>
+    /// <param name="callerBatch">Sequences of the caller's batch.</param>
+    /// <param name="first">The sub-batch's first sequence in the caller's batch.</param>
+    public static void ToTimeMajor(ReadOnlySpan<float> dense, int features, int batch, int seqLen, bool batchFirst, Span<float> rows, int callerBatch, int first)
+    {
+        if (batchFirst)
+        {
+            // The sub-batch's sequences are contiguous in [B, T, F].
+            ToTimeMajor(dense.Slice(first * seqLen * features), features, batch, seqLen, batchFirst: true, rows);
+            return;
+        }
+
+        // [T, B, F]: each step's run of the sub-batch's sequences.
+        for (int t = 0; t < seqLen; t++)
+        {
+            dense.Slice(((t * callerBatch) + first) * features, batch * features).CopyTo(rows.Slice(t * batch * features));
+        }
+    }
+
+    /// <summary>
     /// Copies time-major rows (<c>[T, B]</c> rows of <paramref name="rowStride"/> floats, whose features sit in
     /// <paramref name="segments"/> runs of <paramref name="segmentWidth"/> floats every <paramref name="segmentStride"/>)
     /// into the caller's dense layout (<c>[B, T, F]</c> when <paramref name="batchFirst"/>, else <c>[T, B, F]</c>).
@@ -119,7 +148,30 @@ public static partial class ModelSupport
         ReadOnlySpan<float> rows, int rowStride, int segmentWidth, int segmentStride, int segments,
         int batch, int seqLen, bool batchFirst, Span<float> dense)
     {
-        new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst).Copy(rows, dense, toRows: false);
+        new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst, batch, 0).Copy(rows, dense, toRows: false);
+    }
+
+    /// <summary>
+    /// <see cref="FromTimeMajor(ReadOnlySpan{float}, int, int, int, int, int, int, bool, Span{float})"/> for a
+    /// sub-batch: its rows <c>[T, batch]</c> into sequences <paramref name="first"/> to <paramref name="first"/> +
+    /// <paramref name="batch"/> of the caller's output of <paramref name="callerBatch"/> sequences.
+    /// </summary>
+    /// <param name="rows">The sub-batch's time-major rows.</param>
+    /// <param name="rowStride">Floats per row.</param>
+    /// <param name="segmentWidth">Features per segment.</param>
+    /// <param name="segmentStride">Floats between segment starts in a row.</param>
+    /// <param name="segments">Segments per row.</param>
+    /// <param name="batch">Sequences of the sub-batch.</param>
+    /// <param name="seqLen">Time steps.</param>
+    /// <param name="batchFirst">The caller's layout.</param>
+    /// <param name="dense">The caller's whole output.</param>
+    /// <param name="callerBatch">Sequences of the caller's batch.</param>
+    /// <param name="first">The sub-batch's first sequence in the caller's batch.</param>
+    public static void FromTimeMajor(
+        ReadOnlySpan<float> rows, int rowStride, int segmentWidth, int segmentStride, int segments,
+        int batch, int seqLen, bool batchFirst, Span<float> dense, int callerBatch, int first)
+    {
+        new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst, callerBatch, first).Copy(rows, dense, toRows: false);
     }
 
     /// <summary>
@@ -146,7 +198,7 @@ public static partial class ModelSupport
 
     /// <summary>
     /// Copies a caller-layout gradient (<c>[B, T, F]</c> when <paramref name="batchFirst"/>, else <c>[T, B, F]</c>) into
-    /// zeroed time-major rows whose features sit in segments (the inverse of <see cref="FromTimeMajor"/>).
+    /// zeroed time-major rows whose features sit in segments (the inverse of <see cref="FromTimeMajor(ReadOnlySpan{float}, int, int, int, int, int, int, bool, Span{float})"/>).
     /// </summary>
     /// <param name="dense">The caller's values.</param>
     /// <param name="rowStride">Floats per time-major row.</param>
@@ -166,7 +218,7 @@ public static partial class ModelSupport
             rows.Slice(0, batch * seqLen * rowStride).Clear(); // the padding between and after the runs
         }
 
-        new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst).Copy(dense, rows, toRows: true);
+        new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst, batch, 0).Copy(dense, rows, toRows: true);
     }
 
     /// <summary>
@@ -200,7 +252,7 @@ public static partial class ModelSupport
     /// <c>SegmentWidth</c> features sits at <c>SegmentStride</c> floats from the last in the row and right after it in
     /// the dense layout.
     /// </summary>
-    private readonly record struct SequenceLayout(int RowStride, int SegmentWidth, int SegmentStride, int Segments, int Batch, int SeqLen, bool BatchFirst)
+    private readonly record struct SequenceLayout(int RowStride, int SegmentWidth, int SegmentStride, int Segments, int Batch, int SeqLen, bool BatchFirst, int DenseBatch, int First)
     {
         /// <summary>The error of a span too short for the layout: a method of its own, so that the copy's frame stays small.</summary>
         [MethodImpl(MethodImplOptions.NoInlining)]
@@ -222,7 +274,9 @@ public static partial class ModelSupport
             }
 
             int rowsLength = ((count - 1) * RowStride) + ((Segments - 1) * SegmentStride) + SegmentWidth;
-            int denseLength = count * Segments * SegmentWidth;
+            // The dense side: sequences First to First + Batch of DenseBatch (all of them, from 0, but for a sub-batch).
+            int denseRows = BatchFirst ? (First + Batch) * SeqLen : ((SeqLen - 1) * DenseBatch) + First + Batch;
+            int denseLength = denseRows * Segments * SegmentWidth;
             int needed = toRows ? denseLength : rowsLength;
             int room = toRows ? rowsLength : denseLength;
             if (source.Length < needed || destination.Length < room)
@@ -239,7 +293,7 @@ public static partial class ModelSupport
                 for (int t = 0; t < SeqLen; t++)
                 {
                     int row = (t * Batch) + b;
-                    int denseRow = BatchFirst ? (b * SeqLen) + t : row;
+                    int denseRow = BatchFirst ? ((First + b) * SeqLen) + t : (t * DenseBatch) + First + b;
                     for (int g = 0; g < Segments; g++)
                     {
                         int rowAt = (row * RowStride) + (g * SegmentStride);

@@ -558,20 +558,26 @@ namespace Snapshots
                 W = weights;
                 _training = training;
                 _threads = threads;
-                EnsureWorkspace(batch, seqLen);
                 _lengths.Set(lengths, batch, seqLen);
+                EnsureWorkspace(batch, seqLen);
                 // (embedding) Embedding(65, 16, padding_idx=0): each token's vector from the table, as rows (packed by lengths, longest first, with lengths).
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _tokens, _lengths.Rows);
                 _lengths.Embed(input, BatchFirst, W.Snapshot.AsSpan(0, 1040), EmbeddingDim, _x, _tokens);
+                Compute(batch, seqLen, h0, c0, hN, cN);
+                // The output in the caller's layout (with lengths, zeros past each sequence's length).
+                if (_lengths.IsRagged) _lengths.FromRows(_y2, 72, 65, 72, 1, BatchFirst, output, collapsed: false);
+                else global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_y2, 72, 65, 72, 1, batch, seqLen, BatchFirst, output);
+            }
+
+            /// <summary>The stages in order, on the rows the input was copied into; the output is left in the last stage's rows.</summary>
+            private void Compute(int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> hN, global::System.Span<float> cN)
+            {
                 // (embedding) Embedding(65, 16, padding_idx=0)
                 // Looked up above, into _x.
                 // (lstm) LSTM(16, 32, num_layers=1)
                 Stage1(batch, seqLen, h0, c0, hN, cN);
                 // (head) Linear(in_features=32, out_features=65, bias=true)
                 global::Deepbox.Generated.Snapshots.Kernels.Dense_K32_N72(_seq1_0, 32, W._w2, W._b2, _y2, _lengths.Rows);
-                // The output in the caller's layout (with lengths, zeros past each sequence's length).
-                if (_lengths.IsRagged) _lengths.FromRows(_y2, 72, 65, 72, 1, BatchFirst, output, collapsed: false);
-                else global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_y2, 72, 65, 72, 1, batch, seqLen, BatchFirst, output);
             }
 
             /// <summary>(lstm) LSTM(16, 32, num_layers=1): every layer and direction, input products first, then the recurrence.</summary>

@@ -533,6 +533,8 @@ namespace Snapshots
             private int _jobSeqLen;
             private int _jobThreads; // the threads that take its parts
             private global::Deepbox.CompilerServices.AlignedBuffer _jobInput = global::Deepbox.CompilerServices.AlignedBuffer.Empty;
+            private Workspace[] _subBatches = []; // an evaluation pass's sub-batches on several threads (ForwardSubBatches)
+            private readonly global::Deepbox.CompilerServices.SubBatch _sub = new(); // as a sub-batch: which sequences, its states
 
             // Forward.
             private global::Deepbox.CompilerServices.AlignedBuffer _x = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
@@ -575,10 +577,31 @@ namespace Snapshots
                 W = weights;
                 _training = training;
                 _threads = threads;
-                EnsureWorkspace(batch, seqLen);
                 _lengths.Set(lengths, batch, seqLen);
+                // In evaluation, without lengths, on several threads: each thread takes whole sequences through every stage, in a
+                // workspace of its own (ForwardSubBatches).
+                if (!training && !_lengths.IsRagged)
+                {
+                    int parts = global::Deepbox.CompilerServices.Workers.Parts(threads, batch, (long)batch * seqLen * 24832);
+                    if (parts > 1)
+                    {
+                        ForwardSubBatches(parts, input, batch, seqLen, h0, c0, output, hN, cN);
+                        return;
+                    }
+                }
+
+                EnsureWorkspace(batch, seqLen);
                 if (_lengths.IsRagged) _lengths.ToRows(input, InputSize, BatchFirst, _x); // packed by lengths, longest first
                 else global::Deepbox.CompilerServices.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x);
+                Compute(batch, seqLen, h0, c0, hN, cN);
+                // The output in the caller's layout (with lengths, zeros past each sequence's length).
+                if (_lengths.IsRagged) _lengths.FromRows(_y2, 8, 1, 8, 1, BatchFirst, output, collapsed: true);
+                else global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_y2, 8, 1, 8, 1, batch, 1, BatchFirst, output);
+            }
+
+            /// <summary>The stages in order, on the rows the input was copied into; the output is left in the last stage's rows.</summary>
+            private void Compute(int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> hN, global::System.Span<float> cN)
+            {
                 // (lstm) LSTM(1, 32, num_layers=2)
                 Stage0(batch, seqLen, h0, c0, hN, cN);
                 // (1) LastStep()
@@ -586,9 +609,54 @@ namespace Snapshots
                 if (_lengths.IsRagged) _lengths.GatherLast(_seq0_1, 32, _last);
                 // (fc) Linear(in_features=32, out_features=1, bias=true)
                 global::Deepbox.Generated.Snapshots.Kernels.Dense_K32_N8((_lengths.IsRagged ? _last.AsSpan() : _seq0_1.AsSpan((seqLen - 1) * batch * 32)), 32, W._w2, W._b2, _y2, batch);
-                // The output in the caller's layout (with lengths, zeros past each sequence's length).
-                if (_lengths.IsRagged) _lengths.FromRows(_y2, 8, 1, 8, 1, BatchFirst, output, collapsed: true);
-                else global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_y2, 8, 1, 8, 1, batch, 1, BatchFirst, output);
+            }
+
+            /// <summary>
+            /// An evaluation pass on <paramref name="parts"/> threads, in sub-batches of whole sequences, each run through every stage
+            /// as a one-thread pass in a workspace of its own. Threads that split each layer's sequences write rows of the same
+            /// buffers side by side, and their cores pass those cache lines back and forth: W1 (LSTM(16, 64), B = 32, T = 64) took
+            /// 0.54 ms on 2 threads that way against 0.39 ms in sub-batches (one thread: 0.60 ms), on an AMD EPYC family 26 model 2
+            /// (Zen 5, FMA peak 211-229 GFLOP/s). A sequence's numbers do not depend on its batch: the same bits.
+            /// </summary>
+            private void ForwardSubBatches(int parts, global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN)
+            {
+                global::Deepbox.CompilerServices.SubBatch.Ensure(ref _subBatches, parts, _model, static model => new Workspace(model));
+                for (int p = 0; p < parts; p++)
+                {
+                    int first = global::Deepbox.CompilerServices.Workers.Split(batch, p, parts);
+                    _subBatches[p].BeginSubBatch(W, input, batch, seqLen, first, global::Deepbox.CompilerServices.Workers.Split(batch, p + 1, parts) - first, h0, c0, !hN.IsEmpty, !cN.IsEmpty);
+                }
+
+                _job = -1;
+                global::Deepbox.CompilerServices.Workers.Run(this, parts, last: true);
+                for (int p = 0; p < parts; p++)
+                {
+                    _subBatches[p].EndSubBatch(output, hN, cN);
+                }
+            }
+
+            /// <summary>Takes sequences [first, first + batch) of the caller's <paramref name="callerBatch"/>: their input and initial states.</summary>
+            private void BeginSubBatch(Weights weights, global::System.ReadOnlySpan<float> input, int callerBatch, int seqLen, int first, int batch, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, bool wantHN, bool wantCN)
+            {
+                W = weights;
+                _training = false;
+                _threads = 1;
+                EnsureWorkspace(batch, seqLen);
+                _lengths.Set(default, batch, seqLen);
+                global::Deepbox.CompilerServices.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x, callerBatch, first);
+                _sub.Begin(callerBatch, first, batch, seqLen, 2, 32, h0, c0, wantHN, wantCN);
+            }
+
+            /// <summary>The sub-batch's pass, on the thread that took it.</summary>
+            private void RunSubBatch() => Compute(_sub.Batch, _sub.SeqLen, _sub.H0, _sub.C0, _sub.HN, _sub.CN);
+
+            /// <summary>The sub-batch's output and final states into the caller's.</summary>
+            private void EndSubBatch(global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN)
+            {
+                int batch = _sub.Batch;
+                int seqLen = _sub.SeqLen;
+                global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_y2, 8, 1, 8, 1, batch, 1, BatchFirst, output, _sub.CallerBatch, _sub.First);
+                _sub.End(hN, cN);
             }
 
             /// <summary>(lstm) LSTM(1, 32, num_layers=2): every layer and direction, input products first, then the recurrence.</summary>
@@ -676,6 +744,12 @@ namespace Snapshots
             /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the current job: its share of the sequences (a weight-gradient job: of the columns).</summary>
             void global::Deepbox.CompilerServices.IPartitioned.RunPart(int part, int parts)
             {
+                if (_job == -1)
+                {
+                    _subBatches[part].RunSubBatch(); // a whole pass over one sub-batch (ForwardSubBatches)
+                    return;
+                }
+
                 int batch = _jobBatch;
                 int seqLen = _jobSeqLen;
                 int rows = _lengths.Rows;
