@@ -278,6 +278,38 @@ public class ThreadsTests
         }
     }
 
+    /// <summary>
+    /// A wake-up ahead of a region (a pass in sub-batches wakes the workers before it copies their inputs) is only a
+    /// wake-up: woken workers, with or without a region after it, from another thread, for more threads than there
+    /// are workers, still run every part of every region once.
+    /// </summary>
+    [Fact]
+    public void AWakeUpAheadOfARegionIsOnlyAWakeUp()
+    {
+        var waker = new System.Threading.Thread(() =>
+        {
+            for (int i = 0; i < 2000; i++)
+            {
+                Workers.Wake(8);
+            }
+        });
+        waker.Start();
+        for (int round = 0; round < 200; round++)
+        {
+            Workers.Wake(round % 3);
+            var parts = new CountingParts();
+            if (round % 2 == 0)
+            {
+                System.Threading.Thread.Sleep(0);
+            }
+
+            Workers.Run(parts, parts: 4, threads: 2, last: round % 4 == 0);
+            Assert.Equal(4, parts.Done);
+        }
+
+        waker.Join();
+    }
+
     private sealed class NestingParts(CountingParts inner) : IPartitioned
     {
         public int Done;

@@ -529,6 +529,7 @@ internal static partial class Emitter
             /// </summary>
             private void ForwardSubBatches(int parts, {{RoSpan}} input, int batch, int seqLen, {{RoSpan}} h0, {{RoSpan}} c0, {{Span}} output, {{Span}} hN, {{Span}} cN)
             {
+                {{workers}}.Wake(parts); // a blocked worker wakes while the caller copies the inputs
                 {{sub}}.Ensure(ref _subBatches, parts, _model, static model => new Workspace(model));
                 for (int p = 0; p < parts; p++)
                 {

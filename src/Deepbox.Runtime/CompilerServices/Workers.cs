@@ -202,6 +202,22 @@ public static class Workers
         }
     }
 
+    /// <summary>
+    /// Wakes the workers a region on <paramref name="threads"/> threads will take, ahead of it: a caller with work of its
+    /// own before the region (a pass in sub-batches copies their inputs first) calls this first, so that a blocked
+    /// worker's wake-up overlaps that work instead of delaying its parts. A worker woken this way waits awake for the
+    /// region as after a pass's last region, then blocks again.
+    /// </summary>
+    /// <param name="threads">The threads of the coming region, the caller included.</param>
+    public static void Wake(int threads)
+    {
+        Worker[] workers = s_workers;
+        for (int i = 0; i < Math.Min(threads - 1, workers.Length); i++)
+        {
+            workers[i].Wake();
+        }
+    }
+
     /// <summary>The first row of part <paramref name="part"/> of <paramref name="count"/> rows split in <paramref name="parts"/>, at multiples of 4.</summary>
     /// <param name="count">Rows to split.</param>
     /// <param name="part">The part.</param>
@@ -267,6 +283,8 @@ public static class Workers
             _go.Set();
         }
 
+        public void Wake() => _go.Set();
+
         private void Loop()
         {
             int seen = 0;
@@ -298,6 +316,12 @@ public static class Workers
                 {
                     _go.Wait();
                     _go.Reset();
+                    // Started, or woken ahead of a region (Wake): wait awake for it as after a pass's last region.
+                    long until = Stopwatch.GetTimestamp() + LastRegionSpinTicks;
+                    while (Volatile.Read(ref _generation) == seen && Stopwatch.GetTimestamp() < until)
+                    {
+                        Thread.SpinWait(8);
+                    }
                 }
 
                 seen = Volatile.Read(ref _generation);

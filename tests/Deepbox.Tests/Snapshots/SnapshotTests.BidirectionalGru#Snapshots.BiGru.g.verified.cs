@@ -550,6 +550,7 @@ namespace Snapshots
             /// </summary>
             private void ForwardSubBatches(int parts, global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN)
             {
+                global::Deepbox.CompilerServices.Workers.Wake(parts); // a blocked worker wakes while the caller copies the inputs
                 global::Deepbox.CompilerServices.SubBatch.Ensure(ref _subBatches, parts, _model, static model => new Workspace(model));
                 for (int p = 0; p < parts; p++)
                 {
