@@ -90,8 +90,12 @@ internal static partial class Emitter
         {
             if (DenseWide(w, v, p, count))
             {
-                w.Line("// The pass's 8-float vectors side by side in pairs are 16-float vectors: where Vector512 is accelerated the tile runs on");
-                w.Line("// those (half the instructions; on a core with full-width 512-bit FMA units, twice the FMAs), the same bits.");
+                w.Line(p == v
+                    ? "// The pass's 8-float vectors in pairs are 16-float vectors (two panels' rows, loaded into one): where Vector512 is"
+                    : "// The pass's 8-float vectors side by side in pairs are 16-float vectors: where Vector512 is accelerated the tile runs on");
+                w.Line(p == v
+                    ? "// accelerated the tile runs on those (on a core with full-rate 512-bit FMA units, twice the FMAs), the same bits."
+                    : "// those (half the instructions; on a core with full-width 512-bit FMA units, twice the FMAs), the same bits.");
                 using (w.Block("if (V512.IsHardwareAccelerated)"))
                 {
                     WriteDensePassWide(w, v, p, src, n, count, col, act, init, DenseRows);
@@ -120,7 +124,7 @@ internal static partial class Emitter
     /// whose panels hold a block's gates) and pair up.
     /// </summary>
     private static bool DenseWide(SourceWriter w, int v, int p, int count) =>
-        w.Target == KernelTarget.Vector256 && v == VectorIsa.V256.Width && p == DenseVectors * v && count % 2 == 0;
+        w.Target == KernelTarget.Vector256 && v == VectorIsa.V256.Width && (p == DenseVectors * v || p == v) && count % 2 == 0;
 
     /// <summary>
     /// <see cref="WriteDensePass"/> on 16-float vectors (<see cref="DenseWide"/>): vectors <c>2i</c> and <c>2i + 1</c>
@@ -160,7 +164,10 @@ internal static partial class Emitter
                 w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(p)});");
                 for (int i = 0; i < pairs; i++)
                 {
-                    w.Line($"var wv{Inv(i)} = V512.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * 2 * v))});");
+                    // Side by side in one panel (a recurrent layer's gates), or two panels of one vector each, k * v floats apart.
+                    w.Line(p == v
+                        ? $"var wv{Inv(i)} = V512.Create(V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(2 * i * k * v))}), V.LoadUnsafe(ref wk, {Inv(((2 * i) + 1) * k * v)}));"
+                        : $"var wv{Inv(i)} = V512.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * 2 * v))});");
                 }
 
                 for (int r = 0; r < rows; r++)
