@@ -87,7 +87,7 @@ internal static partial class Emitter
                     {
                         using (w.Block($"for (int k = {Inv(from)}; k < {Inv(wideEnd)}; k += {Inv(WideWeightGradInputs)})"))
                         {
-                            WriteWeightGradTileWide(w, v, n, count, col, WideWeightGradInputs);
+                            WriteWeightGradTile(w, v, n, count, col, WideWeightGradInputs, wide: true);
                         }
                     }
 
@@ -95,7 +95,7 @@ internal static partial class Emitter
                     {
                         using (w.Block($"for (int k = {Inv(wideEnd)}; k < {Inv(end)}; k += {Inv(WeightGradInputs)})"))
                         {
-                            WriteWeightGradTileWide(w, v, n, count, col, WeightGradInputs);
+                            WriteWeightGradTile(w, v, n, count, col, WeightGradInputs, wide: true);
                         }
                     }
                 }
@@ -126,62 +126,19 @@ internal static partial class Emitter
         }
     }
 
-    /// <summary>Inputs of a weight-gradient tile on 16-float vectors (<see cref="WriteWeightGradTileWide"/>).</summary>
-    private const int WideWeightGradInputs = 8;
-
     /// <summary>
-    /// <see cref="WriteWeightGradTile"/> on 16-float vectors, where Vector512 is accelerated: vectors <c>2i</c> and
-    /// <c>2i + 1</c> of the columns in one, lane by lane the same operations in the same order, so the same sums.
+    /// The weight gradients of <paramref name="inputs"/> inputs from <c>k + first</c>, <paramref name="count"/> vectors of
+    /// columns at <paramref name="col"/>, over the rows of the block: on 8-float vectors, or (<paramref name="wide"/>, where
+    /// Vector512 is accelerated) on 16-float ones, vectors <c>2i</c> and <c>2i + 1</c> in one, lane by lane the same
+    /// operations in the same order, so the same sums.
     /// </summary>
-    private static void WriteWeightGradTileWide(SourceWriter w, int v, int n, int count, string col, int inputs)
+    private static void WriteWeightGradTile(SourceWriter w, int v, int n, int count, string col, int inputs, int first = 0, bool wide = false)
     {
         string at(int i) => col == "c" ? (i == 0 ? "(nuint)c" : $"(nuint)(c + {Inv(i * v)})") : Inv(int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + (i * v));
-        int pairs = count / 2;
-        for (int r = 0; r < inputs; r++)
-        {
-            w.Line($"ref float wk{r} = ref Unsafe.Add(ref w0, {(r == 0 ? "k" : $"(k + {Inv(r)})")} * {Inv(n)});");
-        }
-
-        for (int r = 0; r < inputs; r++)
-        {
-            for (int i = 0; i < pairs; i++)
-            {
-                w.Line($"var a{r}{Inv(i)} = V512.LoadUnsafe(ref wk{r}, {at(2 * i)});");
-            }
-        }
-
-        using (w.Block("for (int m = m0; m < mEnd; m++)"))
-        {
-            w.Line("ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);");
-            w.Line($"ref float gm = ref Unsafe.Add(ref g0, m * {Inv(n)});");
-            for (int i = 0; i < pairs; i++)
-            {
-                w.Line($"var gv{Inv(i)} = V512.LoadUnsafe(ref gm, {at(2 * i)});");
-            }
-
-            for (int r = 0; r < inputs; r++)
-            {
-                w.Line($"var xb{r} = V512.Create({(r == 0 ? "xm" : $"Unsafe.Add(ref xm, {Inv(r)})")});");
-                for (int i = 0; i < pairs; i++)
-                {
-                    w.Line($"a{r}{Inv(i)} = V512.FusedMultiplyAdd(gv{Inv(i)}, xb{r}, a{r}{Inv(i)});");
-                }
-            }
-        }
-
-        for (int r = 0; r < inputs; r++)
-        {
-            for (int i = 0; i < pairs; i++)
-            {
-                w.Line($"V512.StoreUnsafe(a{r}{Inv(i)}, ref wk{r}, {at(2 * i)});");
-            }
-        }
-    }
-
-    /// <summary>The weight gradients of <paramref name="inputs"/> inputs from <c>k + first</c>, <paramref name="count"/> vectors of columns at <paramref name="col"/>, over the rows of the block.</summary>
-    private static void WriteWeightGradTile(SourceWriter w, int v, int n, int count, string col, int inputs, int first = 0)
-    {
-        string at(int i) => col == "c" ? (i == 0 ? "(nuint)c" : $"(nuint)(c + {Inv(i * v)})") : Inv(int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + (i * v));
+        int vectors = wide ? count / 2 : count;
+        int step = wide ? 2 : 1;
+        string vec = wide ? "var" : "Vec";
+        string ops = wide ? "V512" : "V";
         for (int r = 0; r < inputs; r++)
         {
             w.Line($"ref float wk{r} = ref Unsafe.Add(ref w0, {(first + r == 0 ? "k" : $"(k + {Inv(first + r)})")} * {Inv(n)});");
@@ -189,9 +146,9 @@ internal static partial class Emitter
 
         for (int r = 0; r < inputs; r++)
         {
-            for (int i = 0; i < count; i++)
+            for (int i = 0; i < vectors; i++)
             {
-                w.Line($"Vec a{r}{Inv(i)} = V.LoadUnsafe(ref wk{r}, {at(i)});");
+                w.Line($"{vec} a{r}{Inv(i)} = {ops}.LoadUnsafe(ref wk{r}, {at(step * i)});");
             }
         }
 
@@ -199,29 +156,32 @@ internal static partial class Emitter
         {
             w.Line("ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);");
             w.Line($"ref float gm = ref Unsafe.Add(ref g0, m * {Inv(n)});");
-            for (int i = 0; i < count; i++)
+            for (int i = 0; i < vectors; i++)
             {
-                w.Line($"Vec gv{Inv(i)} = V.LoadUnsafe(ref gm, {at(i)});");
+                w.Line($"{vec} gv{Inv(i)} = {ops}.LoadUnsafe(ref gm, {at(step * i)});");
             }
 
             for (int r = 0; r < inputs; r++)
             {
-                w.Line($"Vec xb{r} = V.Create({(first + r == 0 ? "xm" : $"Unsafe.Add(ref xm, {Inv(first + r)})")});");
-                for (int i = 0; i < count; i++)
+                w.Line($"{vec} xb{r} = {ops}.Create({(first + r == 0 ? "xm" : $"Unsafe.Add(ref xm, {Inv(first + r)})")});");
+                for (int i = 0; i < vectors; i++)
                 {
-                    w.Line($"a{r}{Inv(i)} = V.FusedMultiplyAdd(gv{Inv(i)}, xb{r}, a{r}{Inv(i)});");
+                    w.Line($"a{r}{Inv(i)} = {ops}.FusedMultiplyAdd(gv{Inv(i)}, xb{r}, a{r}{Inv(i)});");
                 }
             }
         }
 
         for (int r = 0; r < inputs; r++)
         {
-            for (int i = 0; i < count; i++)
+            for (int i = 0; i < vectors; i++)
             {
-                w.Line($"V.StoreUnsafe(a{r}{Inv(i)}, ref wk{r}, {at(i)});");
+                w.Line($"{ops}.StoreUnsafe(a{r}{Inv(i)}, ref wk{r}, {at(step * i)});");
             }
         }
     }
+
+    /// <summary>Inputs of a weight-gradient tile on 16-float vectors (<see cref="WriteWeightGradTile"/>, wide).</summary>
+    private const int WideWeightGradInputs = 8;
 
     /// <summary>One layer and direction back through time: the gate gradients of every step and the state gradients.</summary>
     private static void WriteSequenceBackward(SourceWriter w, VectorIsa isa, LayerSpec l, int hp)

@@ -348,7 +348,10 @@ internal static partial class Emitter
     }
 
     /// <summary>
-    /// GRU where Vector512 is accelerated: two blocks of 8 units at a time. A block's three gates are 24 floats, one
+    /// LSTM and GRU where Vector512 is accelerated: two blocks of 8 units at a time. LSTM: each block's i|f and g|o are
+    /// two 16-float vectors, so a tile of <see cref="SequenceRows"/> sequences holds 16 sums instead of 8 (8 only just cover
+    /// the latency of two full-rate 512-bit FMA units) and each broadcast of h serves 4 multiply-adds (W1 on one thread 652
+    /// to 603 µs on an AMD EPYC family 26 model 2, Zen 5, FMA peak 211-229 GFLOP/s). GRU: a block's three gates are 24 floats, one
     /// 16-float and one 8-float vector, and a tile that mixes the two widths ran W4's recurrence at 82% of the FMA peak
     /// of an AMD Zen 4 core (EPYC family 25 model 17, FMA peak 117 GFLOP/s; where an 8-float multiply-add costs half a 16-float one; on a core with full-rate 512-bit
     /// units it costs as much); two blocks' gates are 48 floats, three 16-float vectors (r|z of each block, and n of
@@ -356,29 +359,49 @@ internal static partial class Emitter
     /// session 11). Lane by lane the same operations in the same order, so the same sums. With an odd number of blocks
     /// the last one runs alone, as on 8-float vectors.
     /// </summary>
-    private static void WriteGruBlockPairs(SourceWriter w, LayerSpec l, int hp, int v)
+    private static void WriteBlockPairs(SourceWriter w, LayerSpec l, int hp, int v)
     {
+        bool gru = l.Kind == LayerKind.Gru;
+        int g = l.Gates;
         bool chunked = SequenceChunk(l.HiddenSize) < l.HiddenSize;
         using (w.Block("if (V512.IsHardwareAccelerated)"))
         {
-            w.Line("// Two blocks at a time: their gates are three 16-float vectors, r|z of each block and n of both, so no multiply-add");
-            w.Line("// of the tile is 8 floats wide (W4 on an AMD EPYC family 25 model 17, Zen 4, FMA peak 117 GFLOP/s: one block at a time");
-            w.Line("// ran at 82% of that peak, two at 89-93%).");
+            if (gru)
+            {
+                w.Line("// Two blocks at a time: their gates are three 16-float vectors, r|z of each block and n of both, so no multiply-add");
+                w.Line("// of the tile is 8 floats wide (W4 on an AMD EPYC family 25 model 17, Zen 4, FMA peak 117 GFLOP/s: one block at a time");
+                w.Line("// ran at 82% of that peak, two at 89-93%).");
+            }
+            else
+            {
+                w.Line("// Two blocks at a time: a tile's 16 sums keep both multiply-add units of a core with full-rate 512-bit units busy");
+                w.Line("// (8 sums, one block, are only as many as the units' latency needs), and each broadcast of h serves 4 multiply-adds.");
+            }
+
             using (w.Block($"for (int j = 0; j + {Inv(2 * v)} <= {Inv(hp)}; j += {Inv(2 * v)})"))
             {
-                w.Line($"int col = j * 3; // the first block's 3 gates start here in gx and whh rows, the second block's {Inv(3 * v)} further");
-                WriteChunkedRows(w, l, v, rows => WriteGruRowsPair(w, l, hp, v, rows, chunked));
-
+                w.Line($"int col = j * {Inv(g)}; // the first block's {Inv(g)} gates start here in gx and whh rows, the second block's {Inv(g * v)} further");
+                WriteChunkedRows(w, l, v, rows =>
+                {
+                    if (gru)
+                    {
+                        WriteGruRowsPair(w, l, hp, v, rows, chunked);
+                    }
+                    else
+                    {
+                        WriteLstmRowsPair(w, l, hp, v, rows, chunked);
+                    }
+                });
                 w.Line(UpdateCall(l));
                 w.Line(UpdateCall(l, $"j + {Inv(v)}"));
             }
 
             if (hp / v % 2 == 1)
             {
-                using (w.Block($"// The last of the {Inv(hp / v)} blocks alone, its n on 8 floats."))
+                using (w.Block($"// The last of the {Inv(hp / v)} blocks alone{(gru ? ", its n on 8 floats" : string.Empty)}."))
                 {
                     w.Line($"const int j = {Inv(hp - v)};");
-                    w.Line("const int col = j * 3;");
+                    w.Line($"const int col = j * {Inv(g)};");
                     WriteBlockProducts(w, l, hp, v, wide: true, v512: true);
                     w.Line(UpdateCall(l));
                 }
@@ -387,7 +410,7 @@ internal static partial class Emitter
     }
 
     /// <summary>
-    /// <see cref="WriteGruBlockPairs"/>'s tile of <paramref name="rows"/> sequences from <c>b</c>: r|z of the block at
+    /// <see cref="WriteBlockPairs"/>'s GRU tile of <paramref name="rows"/> sequences from <c>b</c>: r|z of the block at
     /// <c>j</c>, r|z of the block at <c>j + 8</c>, and n of both, in three 16-float sums per sequence.
     /// </summary>
     private static void WriteGruRowsPair(SourceWriter w, LayerSpec l, int hp, int v, int rows, bool chunked)
@@ -431,41 +454,7 @@ internal static partial class Emitter
     }
 
     /// <summary>
-    /// LSTM where Vector512 is accelerated: two blocks of 8 units at a time, each block's i|f and g|o in one 16-float
-    /// vector, so a tile of <see cref="SequenceRows"/> sequences holds 16 sums instead of 8 and shares each broadcast of
-    /// h between twice the multiply-adds. Lane by lane the same operations in the same order, so the same sums. With an
-    /// odd number of blocks the last one runs alone.
-    /// </summary>
-    private static void WriteLstmBlockPairs(SourceWriter w, LayerSpec l, int hp, int v)
-    {
-        bool chunked = SequenceChunk(l.HiddenSize) < l.HiddenSize;
-        using (w.Block("if (V512.IsHardwareAccelerated)"))
-        {
-            w.Line("// Two blocks at a time: a tile's 16 sums keep both multiply-add units of a core with full-rate 512-bit units busy");
-            w.Line("// (8 sums, one block, are only as many as the units' latency needs), and each broadcast of h serves 4 multiply-adds.");
-            using (w.Block($"for (int j = 0; j + {Inv(2 * v)} <= {Inv(hp)}; j += {Inv(2 * v)})"))
-            {
-                w.Line($"int col = j * 4; // the first block's 4 gates start here in gx and whh rows, the second block's {Inv(4 * v)} further");
-                WriteChunkedRows(w, l, v, rows => WriteLstmRowsPair(w, l, hp, v, rows, chunked));
-                w.Line(UpdateCall(l));
-                w.Line(UpdateCall(l, $"j + {Inv(v)}"));
-            }
-
-            if (hp / v % 2 == 1)
-            {
-                using (w.Block($"// The last of the {Inv(hp / v)} blocks alone."))
-                {
-                    w.Line($"const int j = {Inv(hp - v)};");
-                    w.Line("const int col = j * 4;");
-                    WriteBlockProducts(w, l, hp, v, wide: true, v512: true);
-                    w.Line(UpdateCall(l));
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// <see cref="WriteLstmBlockPairs"/>'s tile of <paramref name="rows"/> sequences from <c>b</c>: i|f and g|o of the
+    /// <see cref="WriteBlockPairs"/>'s LSTM tile of <paramref name="rows"/> sequences from <c>b</c>: i|f and g|o of the
     /// block at <c>j</c> and of the block at <c>j + 8</c>, four 16-float sums per sequence.
     /// </summary>
     private static void WriteLstmRowsPair(SourceWriter w, LayerSpec l, int hp, int v, int rows, bool chunked)
@@ -588,14 +577,7 @@ internal static partial class Emitter
                 bool wide = l.Kind != LayerKind.Rnn && v == VectorIsa.V256.Width && w.Target == KernelTarget.Vector256;
                 if (wide && hp >= 2 * v)
                 {
-                    if (gru)
-                    {
-                        WriteGruBlockPairs(w, l, hp, v);
-                    }
-                    else
-                    {
-                        WriteLstmBlockPairs(w, l, hp, v);
-                    }
+                    WriteBlockPairs(w, l, hp, v);
 
                     using (w.Block("else"))
                     {
