@@ -102,6 +102,34 @@ public class ThreadsTests
     }
 
     /// <summary>
+    /// As <see cref="SubBatchesTakeAndGiveBackTheirSlicesOfTheStates"/> for a GRU (no cell state): three layers,
+    /// sequence-first, h0 given and h_n returned, with and without h0.
+    /// </summary>
+    [Fact]
+    public void SubBatchesOfAGruTakeAndGiveBackTheirHiddenStates()
+    {
+        using IDisposable split = TestSupport.SplitSmallWork();
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases["Gru1x17"]; // [Gru(1, 17, NumLayers = 3, BatchFirst = false)]
+        var rng = new Random(43);
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        const int T = 5;
+        const int B = 18;
+        Tensor x = Tensor.FromArray(TestSupport.RandomArray(rng, T * B, 2.0), T, B, 1);
+        Tensor h0 = Tensor.FromArray(TestSupport.RandomArray(rng, 3 * B * 17), 3, B, 17);
+        var one = (Models.Gru1x17)Create(c, weights, training: false, threads: 1);
+        var many = (Models.Gru1x17)Create(c, weights, training: false, threads: 2);
+        foreach (Tensor? initial in new[] { h0, null })
+        {
+            (Tensor y1, Tensor h1) = one.ForwardWithState(x, initial);
+            long regions = Workers.RegionsSplit;
+            (Tensor y2, Tensor h2) = many.ForwardWithState(x, initial);
+            Assert.Equal(regions + 1, Workers.RegionsSplit);
+            Assert.True(y1.AsSpan().SequenceEqual(y2.AsSpan()), $"h0 {(initial is null ? "zeros" : "given")}: output");
+            Assert.True(h1.AsSpan().SequenceEqual(h2.AsSpan()), $"h0 {(initial is null ? "zeros" : "given")}: h_n");
+        }
+    }
+
+    /// <summary>
     /// With lengths a split batch is cut into parts of equal steps of the sorted sequences (not equal counts), the input
     /// products and input gradients go step by step for a part, and each part puts its rows' previous states beside their
     /// gate gradients for the hidden-weight gradient: none of it may change a bit of the outputs or gradients, with NaN in
