@@ -415,7 +415,7 @@ internal static partial class Emitter
                 w.Line("// workspace of its own (ForwardSubBatches).");
                 using (w.Block("if (!training && !_lengths.IsRagged)"))
                 {
-                    w.Line($"int parts = global::Deepbox.CompilerServices.Workers.Parts(threads, batch, (long)batch * seqLen * {PassWork(plan).ToString(System.Globalization.CultureInfo.InvariantCulture)});");
+                    w.Line($"int parts = global::Deepbox.CompilerServices.Workers.Parts(threads, batch, (long)batch * seqLen * {Inv(PassWork(plan))});");
                     using (w.Block("if (parts > 1)"))
                     {
                         w.Line("ForwardSubBatches(parts, input, batch, seqLen, h0, c0, output, hN, cN);");

@@ -87,6 +87,8 @@ internal static partial class Emitter
 
     private static string Inv(int v) => v.ToString(CultureInfo.InvariantCulture);
 
+    private static string Inv(long v) => v.ToString(CultureInfo.InvariantCulture);
+
     /// <summary><c>k * factors</c> as the generated code should read it: <c>0</c>, the factors alone, or the product.</summary>
     private static string Scaled(int k, string factors) => k switch
     {

@@ -124,10 +124,7 @@ public static partial class ModelSupport
         }
 
         // [T, B, F]: each step's run of the sub-batch's sequences.
-        for (int t = 0; t < seqLen; t++)
-        {
-            dense.Slice(((t * callerBatch) + first) * features, batch * features).CopyTo(rows.Slice(t * batch * features));
-        }
+        CopyRows(dense.Slice(first * features), callerBatch * features, rows, batch * features, batch * features, seqLen);
     }
 
     /// <summary>

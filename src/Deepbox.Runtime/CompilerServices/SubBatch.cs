@@ -129,13 +129,9 @@ public sealed class SubBatch
             return false;
         }
 
+        // Each block's run of this sub-batch's sequences: rows of Batch * width floats, CallerBatch * width apart there.
         ModelSupport.Ensure(ref mine, StateLength);
-        Span<float> to = mine.AsSpan(0, StateLength);
-        for (int i = 0; i < _blocks; i++)
-        {
-            states.Slice(((i * CallerBatch) + First) * _width, Batch * _width).CopyTo(to.Slice(i * Batch * _width));
-        }
-
+        ModelSupport.CopyRows(states.Slice(First * _width), CallerBatch * _width, mine.Span, Batch * _width, Batch * _width, _blocks);
         return true;
     }
 
@@ -146,10 +142,6 @@ public sealed class SubBatch
             return;
         }
 
-        ReadOnlySpan<float> from = mine.AsSpan(0, StateLength);
-        for (int i = 0; i < _blocks; i++)
-        {
-            from.Slice(i * Batch * _width, Batch * _width).CopyTo(states.Slice(((i * CallerBatch) + First) * _width));
-        }
+        ModelSupport.CopyRows(mine.Span, Batch * _width, states.Slice(First * _width), CallerBatch * _width, Batch * _width, _blocks);
     }
 }

@@ -212,7 +212,8 @@ public static class Workers
     public static void Wake(int threads)
     {
         Worker[] workers = s_workers;
-        for (int i = 0; i < Math.Min(threads - 1, workers.Length); i++)
+        int count = Math.Min(threads - 1, workers.Length);
+        for (int i = 0; i < count; i++)
         {
             workers[i].Wake();
         }
