@@ -157,16 +157,8 @@ public static class Program
         IEnumerable<Type> suites = Selected(options, method, method);
         foreach (Type suite in suites)
         {
-            Action call = Prepared(suite, method);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            long calls = 0;
-            while (clock.Elapsed.TotalSeconds < seconds)
-            {
-                call();
-                calls++;
-            }
-
-            Console.WriteLine($"loop: {suite.Name} {method}, {calls} calls in {clock.Elapsed.TotalSeconds:F1} s, {clock.Elapsed.TotalMilliseconds * 1000 / calls:F2} µs each");
+            (long calls, TimeSpan elapsed) = Repeat(Prepared(suite, method), seconds);
+            Console.WriteLine($"loop: {suite.Name} {method}, {calls} calls in {elapsed.TotalSeconds:F1} s, {elapsed.TotalMilliseconds * 1000 / calls:F2} µs each");
         }
 
         return 0;
@@ -195,8 +187,8 @@ public static class Program
             var ratios = new List<double>();
             for (int round = 1; round <= rounds; round++)
             {
-                double timeA = MeanMicroseconds(callA, seconds);
-                double timeB = MeanMicroseconds(callB, seconds);
+                double timeA = MeanMicroseconds(Repeat(callA, seconds));
+                double timeB = MeanMicroseconds(Repeat(callB, seconds));
                 ratios.Add(timeA / timeB);
                 Console.WriteLine(System.FormattableString.Invariant($"pair: {suite.Name} round {round}: {a} {timeA:F1} µs, {b} {timeB:F1} µs, {a} / {b} {timeA / timeB:F3}"));
             }
@@ -208,18 +200,21 @@ public static class Program
 
         return 0;
 
-        static double MeanMicroseconds(Action call, double seconds)
-        {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            long calls = 0;
-            while (clock.Elapsed.TotalSeconds < seconds)
-            {
-                call();
-                calls++;
-            }
+        static double MeanMicroseconds((long Calls, TimeSpan Elapsed) run) => run.Elapsed.TotalMilliseconds * 1000 / run.Calls;
+    }
 
-            return clock.Elapsed.TotalMilliseconds * 1000 / calls;
+    /// <summary>Calls <paramref name="call"/> until <paramref name="seconds"/> have passed: how many calls, in how long.</summary>
+    private static (long Calls, TimeSpan Elapsed) Repeat(Action call, double seconds)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long calls = 0;
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            call();
+            calls++;
         }
+
+        return (calls, clock.Elapsed);
     }
 
     /// <summary>The benchmark classes with both methods whose full name (with <paramref name="a"/>) the filters select, by name.</summary>
