@@ -19,8 +19,9 @@ public class EmitterTests
         int lines = model.Split('\n').Length;
         // The model's file is the model: its members and the orchestration of its layers; the kernels are shared files.
         // (749 lines since the lengths overloads of Forward and ForwardWithState and their ragged branches; 826 since
-        // evaluation passes run in sub-batches on several threads.)
-        Assert.True(lines < 850, $"Lstm(128, 256)'s model file has {lines} lines");
+        // evaluation passes run in sub-batches on several threads; 936 since training passes do too, their Backward with
+        // the weight gradients over the sub-batches' rows.)
+        Assert.True(lines < 960, $"Lstm(128, 256)'s model file has {lines} lines");
         string code = string.Join("\n", result.KernelSources.Values);
         int kernelLines = code.Split('\n').Length;
         // Forward, backward and streaming (at 256 and 512 bits, and again on the 128-bit ladder), with four-row variants

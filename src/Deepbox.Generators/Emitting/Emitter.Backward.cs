@@ -89,10 +89,12 @@ internal static partial class Emitter
         foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
         {
             int n = s.Layer.Gates * s.Padded;
-            yield return ($"_dG{s.Index}", $"rows * {Inv(n)}", $"({Inv(s.Index)}) gradients of the gate pre-activations, input side");
+            int sites = s.Layer.NumLayers * s.Layer.Directions;
+            string slots = HasTrainingSubBatches(plan) && sites > 1 ? $" * (_deferWeightGrads ? {Inv(sites)} : 1)" : string.Empty;
+            yield return ($"_dG{s.Index}", $"rows * {Inv(n)}{slots}", $"({Inv(s.Index)}) gradients of the gate pre-activations, input side{(slots.Length > 0 ? " (a slot per layer and direction in a sub-batch)" : string.Empty)}");
             if (s.Layer.Kind == LayerKind.Gru)
             {
-                yield return ($"_dGh{s.Index}", $"rows * {Inv(n)}", $"({Inv(s.Index)}) gradients of the gate pre-activations, hidden side (n differs: r * dn)");
+                yield return ($"_dGh{s.Index}", $"rows * {Inv(n)}{slots}", $"({Inv(s.Index)}) gradients of the gate pre-activations, hidden side (n differs: r * dn)");
             }
 
             yield return ($"_dh{s.Index}", $"batch * {Inv(s.Padded)}", $"({Inv(s.Index)}) gradient of the hidden state carried back through time");
@@ -151,18 +153,36 @@ internal static partial class Emitter
                 w.Line("_threads = threads;");
                 w.Line(plan.Embedding is null ? "_inputGrad = !gradInput.IsEmpty;" : "_inputGrad = true; // the table's gradient is made of the rows' gradients");
             }
+            if (HasTrainingSubBatches(plan))
+            {
+                using (w.Block("if (_subParts > 0) // the forward pass ran in sub-batches: so does this one"))
+                {
+                    w.Line("BackwardSubBatches(batch, seqLen, gradOutput, gradH, gradC, gradInput, gradH0, gradC0);");
+                    w.Line("return;");
+                }
+
+                w.Line();
+            }
+
             w.Line("int rows = _lengths.Rows; // as the forward pass laid them out");
             w.Line("EnsureBackwardWorkspace(batch, seqLen);");
             w.Line("PackTransposedWeights();");
-            RowSource o = plan.Output;
-            w.Line("// The output gradient as rows of the last stage's output layout.");
-            if (o.LastStepOnly)
+            WriteGradOutputIn(w, plan, subBatch: false);
+            w.Line("BackwardStages(batch, seqLen, gradH, gradC, gradH0, gradC0);");
+            RowSource input = plan.Stages[0].Input;
+            w.Line("// The input gradient in the caller's layout.");
+            using (w.Block("if (!gradInput.IsEmpty)"))
             {
-                w.Line($"{Grad(o)}.AsSpan(0, rows * {Inv(o.RowStride)}).Clear();");
+                w.Line($"if (_lengths.IsRagged) _lengths.FromRows({Grad(input)}, {Inv(GradStride(plan, input))}, {Inv(plan.InputSize)}, {Inv(plan.InputSize)}, 1, BatchFirst, gradInput, collapsed: false);");
+                w.Line($"else {S}.FromTimeMajor({Grad(input)}, {Inv(GradStride(plan, input))}, {Inv(plan.InputSize)}, {Inv(plan.InputSize)}, 1, batch, seqLen, BatchFirst, gradInput);");
             }
+        }
 
-            w.Line($"if (_lengths.IsRagged) _lengths.ToRows(gradOutput, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, BatchFirst, {GradSlice(o)}, collapsed: {(o.Collapsed ? "true" : "false")});");
-            w.Line($"else {S}.ToTimeMajorRows(gradOutput, {Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, {GradSlice(o)});");
+        w.Line();
+        w.Line("/// <summary>The stages' backward passes, last stage first, from the output gradient's rows; the input's gradient is left in its rows.</summary>");
+        using (w.Block($"private void BackwardStages(int batch, int seqLen, {RoSpan} gradH, {RoSpan} gradC, {Span} gradH0, {Span} gradC0)"))
+        {
+            w.Line("int rows = _lengths.Rows;");
             StagePlan? first = plan.FirstRecurrent;
             for (int i = plan.Stages.Count - 1; i >= 0; i--)
             {
@@ -179,23 +199,22 @@ internal static partial class Emitter
                         w.Line($"if (_lengths.IsRagged) _lengths.ScatterLast(_d_last, {Inv(s.Input.RowStride)}, {Grad(s.Input)});");
                         break;
                     case LayerKind.Linear:
-                        WriteLinearBackward(w, plan, s, k, v);
+                        WriteLinearBackward(w, plan, s, k);
                         break;
                     default:
                         w.Line(s == first ? $"BackwardStage{s.Index}(batch, seqLen, gradH, gradC, gradH0, gradC0);" : $"BackwardStage{s.Index}(batch, seqLen, default, default, default, default);");
                         break;
                 }
             }
-
-            RowSource input = plan.Stages[0].Input;
-            w.Line("// The input gradient in the caller's layout.");
-            using (w.Block("if (!gradInput.IsEmpty)"))
-            {
-                w.Line($"if (_lengths.IsRagged) _lengths.FromRows({Grad(input)}, {Inv(GradStride(plan, input))}, {Inv(plan.InputSize)}, {Inv(plan.InputSize)}, 1, BatchFirst, gradInput, collapsed: false);");
-                w.Line($"else {S}.FromTimeMajor({Grad(input)}, {Inv(GradStride(plan, input))}, {Inv(plan.InputSize)}, {Inv(plan.InputSize)}, 1, batch, seqLen, BatchFirst, gradInput);");
-            }
         }
 
+        w.Line();
+        foreach (StagePlan s in plan.Stages.Where(s => s.Layer.Kind == LayerKind.Linear))
+        {
+            WriteLinearWeightGrads(w, plan, s, k, v);
+        }
+
+        WriteBackwardSubBatches(w, plan);
         w.Line();
         foreach (StagePlan s in plan.Stages.Where(s => s.Layer.IsRecurrent))
         {
@@ -206,33 +225,43 @@ internal static partial class Emitter
         WritePackTransposed(w, plan);
     }
 
+    /// <summary>The output gradient as rows of the last stage's output layout (a sub-batch's: its sequences of the caller's).</summary>
+    private static void WriteGradOutputIn(SourceWriter w, ModelPlan plan, bool subBatch)
+    {
+        RowSource o = plan.Output;
+        w.Line("// The output gradient as rows of the last stage's output layout.");
+        if (o.LastStepOnly)
+        {
+            w.Line($"{Grad(o)}.AsSpan(0, rows * {Inv(o.RowStride)}).Clear();");
+        }
+
+        string layout = $"{Inv(o.RowStride)}, {Inv(o.SegmentWidth)}, {Inv(o.SegmentStride)}, {Inv(o.Segments)}";
+        if (subBatch)
+        {
+            w.Line($"{S}.ToTimeMajorRows(gradOutput, {layout}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, {GradSlice(o)}, _sub.CallerBatch, _sub.First);");
+            return;
+        }
+
+        w.Line($"if (_lengths.IsRagged) _lengths.ToRows(gradOutput, {layout}, BatchFirst, {GradSlice(o)}, collapsed: {(o.Collapsed ? "true" : "false")});");
+        w.Line($"else {S}.ToTimeMajorRows(gradOutput, {layout}, batch, {(o.Collapsed ? "1" : "seqLen")}, BatchFirst, {GradSlice(o)});");
+    }
+
     /// <summary>The gradient span of a source as its readers see it (from the last step's rows after <c>LastStep</c>).</summary>
     private static string GradSlice(RowSource src) => src.LastStepOnly
         ? $"(_lengths.IsRagged ? _d_last.AsSpan() : {Grad(src)}.AsSpan((seqLen - 1) * batch * {Inv(src.RowStride)}))"
         : Grad(src);
 
-    private static void WriteLinearBackward(SourceWriter w, ModelPlan plan, StagePlan s, string k, int v)
+    private static void WriteLinearBackward(SourceWriter w, ModelPlan plan, StagePlan s, string k)
     {
         LayerSpec l = s.Layer;
         RowSource src = s.Input;
         string rowsOut = s.Input.Collapsed ? "batch" : "rows";
-        Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
         if (l.Activation != Activation.None)
         {
             w.Line($"{S}.ActivationBackward(global::Deepbox.Activation.{l.Activation}, _y{s.Index}.AsSpan(0, {rowsOut} * {Inv(s.Padded)}), _d_y{s.Index}.AsSpan(0, {rowsOut} * {Inv(s.Padded)}));");
         }
 
-        int packed = src.PackedRows * s.Padded;
-        w.Line($"_gW.AsSpan(0, {Inv(packed)}).Clear();");
-        w.Line($"{k}.{WeightGradName(src, s.Padded)}({Slice(src)}, {Inv(src.RowStride)}, _d_y{s.Index}, _gW, {rowsOut}, 0, {Inv(s.Padded)});");
-        w.Line($"{S}.UnpackGateInterleavedAdd(_gW, 1, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight"]});");
-        if (l.Bias)
-        {
-            w.Line($"_gB.AsSpan(0, {Inv(s.Padded)}).Clear();");
-            w.Line($"{S}.AddColumnSums(_d_y{s.Index}, {rowsOut}, {Inv(s.Padded)}, _gB);");
-            w.Line($"{S}.UnpackGateBiasAdd(_gB, 1, {Inv(l.HiddenSize)}, {Inv(v)}, {p["bias"]});");
-        }
-
+        w.Line(HasTrainingSubBatches(plan) ? $"if (!_deferWeightGrads) LinearWeightGrads{s.Index}();" : $"LinearWeightGrads{s.Index}();");
         if (src.LastStepOnly)
         {
             w.Line($"{Grad(src)}.AsSpan(0, rows * {Inv(src.RowStride)}).Clear();");
@@ -240,6 +269,101 @@ internal static partial class Emitter
 
         RowSource gradRows = new("", s.Padded, s.Padded, s.Padded, 1);
         w.Line($"{k}.{DenseName(gradRows, plan.Isa.Pad(src.PackedRows), Activation.None, DenseInit.Zero)}(_d_y{s.Index}, {Inv(s.Padded)}, _wT{s.Index}, default, {GradSlice(src)}, {rowsOut});");
+    }
+
+    /// <summary>
+    /// A Linear stage's weight gradients: <c>LinearGradRows</c> sums the rows of this workspace's pass (or of each of its
+    /// sub-batches, in order) into the packed scratch, which is then added into the parameters' gradients.
+    /// </summary>
+    private static void WriteLinearWeightGrads(SourceWriter w, ModelPlan plan, StagePlan s, string k, int v)
+    {
+        LayerSpec l = s.Layer;
+        RowSource src = s.Input;
+        Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
+        int packed = src.PackedRows * s.Padded;
+        string bias = l.Bias ? "_gB" : "default";
+        w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) {s.Describe()}: its weight gradients, added into the parameters' gradients.</summary>");
+        using (w.Block($"private void LinearWeightGrads{s.Index}()"))
+        {
+            w.Line($"_gW.AsSpan(0, {Inv(packed)}).Clear();");
+            if (l.Bias)
+            {
+                w.Line($"_gB.AsSpan(0, {Inv(s.Padded)}).Clear();");
+            }
+
+            if (HasTrainingSubBatches(plan))
+            {
+                w.Line($"if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].LinearGradRows{s.Index}(_gW, {bias}); // the sub-batches in order: the rows in one thread's order");
+                w.Line($"else LinearGradRows{s.Index}(_gW, {bias});");
+            }
+            else
+            {
+                w.Line($"LinearGradRows{s.Index}(_gW, {bias});");
+            }
+
+            w.Line($"{S}.UnpackGateInterleavedAdd(_gW, 1, {Inv(l.HiddenSize)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight"]});");
+            if (l.Bias)
+            {
+                w.Line($"{S}.UnpackGateBiasAdd(_gB, 1, {Inv(l.HiddenSize)}, {Inv(v)}, {p["bias"]});");
+            }
+        }
+
+        w.Line();
+        w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) The sums over this workspace's rows of its weight (and bias) gradients, added into <paramref name=\"gW\"/> (and <paramref name=\"gB\"/>).</summary>");
+        using (w.Block($"private void LinearGradRows{s.Index}(global::System.Span<float> gW, global::System.Span<float> gB)"))
+        {
+            w.Line("int batch = _lengths.Batch;");
+            w.Line("int seqLen = _lengths.SeqLen;");
+            w.Line("int rows = _lengths.Rows;");
+            string kernel = $"{k}.{WeightGradName(src, s.Padded)}";
+            string stride = Inv(src.RowStride);
+            string width = Inv(s.Padded);
+            if (src.Collapsed)
+            {
+                w.Line("// One row a sequence, in order.");
+                w.Line($"{kernel}({Slice(src)}, {stride}, _d_y{s.Index}, gW, 1, batch, 0, 0, {width});");
+                if (l.Bias)
+                {
+                    w.Line($"{S}.AddColumnSums(_d_y{s.Index}, batch, {width}, gB, 0, {width});");
+                }
+            }
+            else
+            {
+                WriteGroupedRows(w, "rows", (x, dG, steps, groupRows, stepStride) =>
+                {
+                    w.Line($"{kernel}({src.Buffer}{x(stride)}, {stride}, _d_y{s.Index}{dG(width)}, gW, {steps}, {groupRows}, {stepStride}, 0, {width});");
+                    if (l.Bias)
+                    {
+                        w.Line($"{S}.AddColumnSums(_d_y{s.Index}{dG(width)}, {steps}, {groupRows}, {stepStride}, {width}, gB, 0, {width});");
+                    }
+                });
+            }
+        }
+
+        w.Line();
+    }
+
+    /// <summary>
+    /// The rows of a pass in the order its weight gradients sum them, the same on any number of threads: with lengths, the
+    /// packed rows in order; without, group by group of <c>KernelLayout.RowTile</c> sequences (the sub-batches' boundaries
+    /// fall between groups), each group step by step. <paramref name="body"/> writes the calls for one run of rows, from
+    /// the offsets of its first row (given a row's floats) and its steps, rows a step and step stride.
+    /// </summary>
+    private static void WriteGroupedRows(SourceWriter w, string rows, System.Action<System.Func<string, string>, System.Func<string, string>, string, string, string> body)
+    {
+        using (w.Block("if (_lengths.IsRagged)"))
+        {
+            body(_ => string.Empty, _ => string.Empty, "1", rows, "0");
+        }
+
+        using (w.Block("else"))
+        {
+            using (w.Block($"for (int q = 0; q < batch; q += {Inv(KernelLayout.RowTile)})"))
+            {
+                w.Line($"int group = global::System.Math.Min({Inv(KernelLayout.RowTile)}, batch - q);");
+                body(f => $".AsSpan(q * {f})", f => $".AsSpan(q * {f})", "seqLen", "group", "batch");
+            }
+        }
     }
 
     /// <summary>Vectors of weight-gradient columns a kernel call computes together; a thread's share of the columns is whole blocks of them.</summary>
@@ -294,8 +418,30 @@ internal static partial class Emitter
                         w.Line($"if (!gradC0.IsEmpty) _lengths.StatesOut(_dc{s.Index}, {Inv(hp)}, gradC0.Slice({Scaled(index, "batch * " + Inv(h))}), {Inv(h)});");
                     }
 
-                    w.Line("// Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then");
-                    w.Line($"// added into the parameters' gradients; split by columns (blocks of {Inv(WeightGradColumnVectors * v)}), each summed over the rows in order whichever");
+                    string weightGrads = $"WeightGrads{s.Index}_{Tag(layer, d)}(batch, seqLen);";
+                    w.Line(HasTrainingSubBatches(plan) ? $"if (!_deferWeightGrads) {weightGrads}" : weightGrads);
+                }
+
+                if (layer > 0 && HasDropout(l))
+                {
+                    w.Line($"// Through the dropout mask on layer {Inv(layer)}'s input.");
+                    w.Line($"{S}.Multiply({gradIn}.AsSpan(0, rows * {Inv(d2 * hp)}), _mask{s.Index}_{Inv(layer)}, {gradIn}.AsSpan(0, rows * {Inv(d2 * hp)}));");
+                }
+            }
+        }
+
+        w.Line();
+        for (int layer = l.NumLayers - 1; layer >= 0; layer--)
+        {
+            RowSource src = s.LayerInput(layer);
+            for (int d = 0; d < d2; d++)
+            {
+                int job = BackwardJobIndex(plan, s, layer, d);
+                w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: its weight gradients, added into the parameters' gradients.</summary>");
+                using (w.Block($"private void WeightGrads{s.Index}_{Tag(layer, d)}(int batch, int seqLen)"))
+                {
+                    w.Line("// W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into");
+                    w.Line($"// the parameters' gradients; split by columns (blocks of {Inv(WeightGradColumnVectors * v)}), each summed over the rows in one order whichever");
                     w.Line("// thread computes it.");
                     w.Line($"_gW.AsSpan(0, {Inv(src.PackedRows * n)}).Clear();");
                     w.Line($"_gWh.AsSpan(0, {Inv(h * n)}).Clear();");
@@ -313,10 +459,80 @@ internal static partial class Emitter
                     w.Line($"Fork({Inv(job + 1)}, batch, seqLen, rowWork: 2 * {Inv(n)} * ({Inv(src.PackedRows)} + {Inv(h)}), last: {(last ? "true" : "false")}, maxParts: {Inv(blocks)});");
                 }
 
-                if (layer > 0 && HasDropout(l))
+                w.Line();
+                WriteWeightGradRows(w, plan, s, layer, d, k);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A layer and direction's weight-gradient sums over this workspace's rows, columns [c0, c1): with lengths, over the
+    /// packed rows in order; without, group by group of <c>KernelLayout.RowTile</c> sequences, each group step by step.
+    /// A sub-batch's boundaries fall between groups, so its groups summed after the previous sub-batch's are the one-thread
+    /// order: the same sums on any number of threads.
+    /// </summary>
+    private static void WriteWeightGradRows(SourceWriter w, ModelPlan plan, StagePlan s, int layer, int d, string k)
+    {
+        LayerSpec l = s.Layer;
+        int d2 = l.Directions;
+        int hp = s.Padded;
+        int h = l.HiddenSize;
+        int n = l.Gates * hp;
+        int index = (layer * d2) + d;
+        bool gru = l.Kind == LayerKind.Gru;
+        RowSource src = s.LayerInput(layer);
+        string srcBuffer = layer > 0 && HasDropout(l) ? $"_drop{s.Index}_{Inv(layer)}" : src.Buffer;
+        string seq = $"_seq{s.Index}_{Inv(layer)}";
+        string stride = Inv(src.RowStride);
+        string dGh = gru ? $"_dGh{s.Index}" : $"_dG{s.Index}";
+        string inputGrad = $"{k}.{WeightGradName(src, n)}";
+        string hGrad = $"{k}.{WeightGradName(new RowSource(seq, d2 * hp, h, hp, 1), n)}";
+        string stateFirst = index == 0 ? "q * " + Inv(hp) : $"({Scaled(index, "batch * " + Inv(hp))}) + (q * {Inv(hp)})";
+        string span = "global::System.Span<float>";
+        w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>");
+        using (w.Block($"private void WeightGradRows{s.Index}_{Tag(layer, d)}({span} gW, {span} gWh, {span} gB, {(gru ? span + " gBh, " : string.Empty)}int c0, int c1)"))
+        {
+            w.Line("int batch = _lengths.Batch;");
+            w.Line("int seqLen = _lengths.SeqLen;");
+            w.Line("int rows = _lengths.Rows;");
+            using (w.Block("if (_lengths.IsRagged)"))
+            {
+                w.Line($"{inputGrad}({srcBuffer}, {stride}, _dG{s.Index}, gW, 1, rows, 0, c0, c1);");
+                w.Line("// A row's previous hidden state is a row of another step, a different number each step, or h0 where the sequence");
+                w.Line("// starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).");
+                w.Line($"{hGrad}(_gx{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(n))}), {Inv(n)}, {dGh}, gWh, 1, rows, 0, c0, c1);");
+                if (l.Bias)
                 {
-                    w.Line($"// Through the dropout mask on layer {Inv(layer)}'s input.");
-                    w.Line($"{S}.Multiply({gradIn}.AsSpan(0, rows * {Inv(d2 * hp)}), _mask{s.Index}_{Inv(layer)}, {gradIn}.AsSpan(0, rows * {Inv(d2 * hp)}));");
+                    w.Line($"{S}.AddColumnSums(_dG{s.Index}, rows, {Inv(n)}, gB, c0, c1);");
+                    if (gru)
+                    {
+                        w.Line($"{S}.AddColumnSums(_dGh{s.Index}, rows, {Inv(n)}, gBh, c0, c1);");
+                    }
+                }
+
+                w.Line("return;");
+            }
+
+            w.Line();
+            w.Line("// Group by group of sequences, each step by step; W_hh's rows pair each step's gate gradients with the step before's");
+            w.Line($"// hidden states{(d == 1 ? " (the step after's, in this reverse direction)" : string.Empty)}, then the first step's with the initial states.");
+            using (w.Block($"for (int q = 0; q < batch; q += {Inv(KernelLayout.RowTile)})"))
+            {
+                w.Line($"int group = global::System.Math.Min({Inv(KernelLayout.RowTile)}, batch - q);");
+                string slot = GateGradSlot(plan, s, index);
+                w.Line($"{inputGrad}({srcBuffer}.AsSpan(q * {stride}), {stride}, _dG{s.Index}.AsSpan({InSlot(slot, $"q * {Inv(n)}")}), gW, seqLen, group, batch, c0, c1);");
+                string prev = d == 0 ? $"{seq}.AsSpan(q * {Inv(d2 * hp)})" : $"{seq}.AsSpan(((batch + q) * {Inv(d2 * hp)}) + {Inv(d * hp)})";
+                string later = d == 0 ? $"{dGh}.AsSpan({InSlot(slot, $"(batch + q) * {Inv(n)}")})" : $"{dGh}.AsSpan({InSlot(slot, $"q * {Inv(n)}")})";
+                string firstGrads = d == 0 ? $"{dGh}.AsSpan({InSlot(slot, $"q * {Inv(n)}")})" : $"{dGh}.AsSpan({InSlot(slot, $"(((seqLen - 1) * batch) + q) * {Inv(n)}")})";
+                w.Line($"if (seqLen > 1) {hGrad}({prev}, {Inv(d2 * hp)}, {later}, gWh, seqLen - 1, group, batch, c0, c1);");
+                w.Line($"{hGrad}(_h0_{s.Index}.AsSpan({stateFirst}), {Inv(hp)}, {firstGrads}, gWh, 1, group, 0, c0, c1);");
+                if (l.Bias)
+                {
+                    w.Line($"{S}.AddColumnSums(_dG{s.Index}.AsSpan({InSlot(slot, $"q * {Inv(n)}")}), seqLen, group, batch, {Inv(n)}, gB, c0, c1);");
+                    if (gru)
+                    {
+                        w.Line($"{S}.AddColumnSums(_dGh{s.Index}.AsSpan({InSlot(slot, $"q * {Inv(n)}")}), seqLen, group, batch, {Inv(n)}, gBh, c0, c1);");
+                    }
                 }
             }
         }
@@ -354,11 +570,13 @@ internal static partial class Emitter
                 string gates = $"_gx{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(n))})";
                 string aux = $"_aux{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(hp))})";
                 string dSeq = $"_d{seq}.AsSpan({Inv(d * hp)})";
+                string dG = GateGrads(plan, s, index, $"_dG{s.Index}");
+                string slot = GateGradSlot(plan, s, index);
                 string call = l.Kind switch
                 {
-                    LayerKind.Lstm => $"{gates}, {aux}, _c{s.Index}.AsSpan({stateOffset}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dh{s.Index}, _dc{s.Index}",
-                    LayerKind.Gru => $"{gates}, {aux}, _h0_{s.Index}.AsSpan({stateOffset}), {seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dGh{s.Index}, _dh{s.Index}",
-                    _ => $"{seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, _dG{s.Index}, _dh{s.Index}",
+                    LayerKind.Lstm => $"{gates}, {aux}, _c{s.Index}.AsSpan({stateOffset}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, {dG}, _dh{s.Index}, _dc{s.Index}",
+                    LayerKind.Gru => $"{gates}, {aux}, _h0_{s.Index}.AsSpan({stateOffset}), {seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, {dG}, {GateGrads(plan, s, index, $"_dGh{s.Index}")}, _dh{s.Index}",
+                    _ => $"{seq}.AsSpan({Inv(d * hp)}), _wT{s.Index}_{tag}_hh, {dSeq}, {Inv(d2 * hp)}, {dG}, _dh{s.Index}",
                 };
                 w.Line($"{k}.{BackwardName(l, h)}({call}, batch, seqLen, reverse: {(d == 1 ? "true" : "false")}, b0, b1, _lengths.Steps);");
                 w.Line("// With lengths, the states each row started from go beside its gate gradients, over the gates just consumed (stride");
@@ -373,7 +591,7 @@ internal static partial class Emitter
                 {
                     using (w.Block("if (b1 - b0 == batch)"))
                     {
-                        w.Line($"{dense}(_dG{s.Index}, {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}, rows);");
+                        w.Line($"{dense}({dG}, {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}, rows);");
                     }
 
                     using (w.Block("else"))
@@ -382,7 +600,7 @@ internal static partial class Emitter
                         {
                             w.Line("int row = _lengths.Row(t) + b0;");
                             w.Line("int count = _lengths.End(t, b0, b1) - b0;");
-                            w.Line($"if (count > 0) {dense}(_dG{s.Index}.AsSpan(row * {Inv(n)}), {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}.AsSpan(row * {Inv(width)}), count);");
+                            w.Line($"if (count > 0) {dense}(_dG{s.Index}.AsSpan({InSlot(slot, $"row * {Inv(n)}")}), {Inv(n)}, _wT{s.Index}_{tag}_ih, default, {gradIn}.AsSpan(row * {Inv(width)}), count);");
                         }
                     }
                 }
@@ -395,32 +613,15 @@ internal static partial class Emitter
                 w.Line($"// Columns [c0, c1) of the {Inv(n)}, in whole blocks of {Inv(columnBlock)}.");
                 w.Line($"int c0 = {Inv((n + columnBlock - 1) / columnBlock)} * part / parts * {Inv(columnBlock)};");
                 w.Line($"int c1 = part + 1 == parts ? {Inv(n)} : {Inv((n + columnBlock - 1) / columnBlock)} * (part + 1) / parts * {Inv(columnBlock)};");
-                w.Line($"{k}.{WeightGradName(src, n)}({srcBuffer}, {Inv(src.RowStride)}, _dG{s.Index}, _gW, rows, c0, c1);");
-                string dGh = gru ? $"_dGh{s.Index}" : $"_dG{s.Index}";
-                var hSource = new RowSource(seq, d2 * hp, h, hp, 1);
-                string hGrad = WeightGradName(hSource, n);
-                string prevRows = d == 0 ? $"{seq}.AsSpan({Inv(d * hp)})" : $"{seq}.AsSpan((batch * {Inv(d2 * hp)}) + {Inv(d * hp)})";
-                string laterGrads = d == 0 ? $"{dGh}.AsSpan(batch * {Inv(n)})" : dGh;
-                using (w.Block("if (_lengths.IsRagged)"))
+                string rowsCall = $"WeightGradRows{s.Index}_{tag}(_gW, _gWh, _gB, {(gru ? "_gBh, " : string.Empty)}c0, c1);";
+                if (HasTrainingSubBatches(plan))
                 {
-                    w.Line("// With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the");
-                    w.Line("// sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).");
-                    w.Line($"{k}.{hGrad}(_gx{s.Index}.AsSpan({Scaled(index, "rows * " + Inv(n))}), {Inv(n)}, {dGh}, _gWh, rows, c0, c1);");
+                    w.Line($"if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].{rowsCall} // the sub-batches in order: the rows in one thread's order");
+                    w.Line($"else {rowsCall}");
                 }
-
-                using (w.Block("else"))
+                else
                 {
-                    w.Line($"if (seqLen > 1) {k}.{hGrad}({prevRows}, {Inv(d2 * hp)}, {laterGrads}, _gWh, (seqLen - 1) * batch, c0, c1);");
-                    string firstGrads = d == 0 ? dGh : $"{dGh}.AsSpan((seqLen - 1) * batch * {Inv(n)})";
-                    w.Line($"{k}.{hGrad}(_h0_{s.Index}.AsSpan({stateOffset}), {Inv(hp)}, {firstGrads}, _gWh, batch, c0, c1);");
-                }
-                if (l.Bias)
-                {
-                    w.Line($"{S}.AddColumnSums(_dG{s.Index}, rows, {Inv(n)}, _gB, c0, c1);");
-                    if (gru)
-                    {
-                        w.Line($"{S}.AddColumnSums(_dGh{s.Index}, rows, {Inv(n)}, _gBh, c0, c1);");
-                    }
+                    w.Line(rowsCall);
                 }
 
                 string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
@@ -445,14 +646,20 @@ internal static partial class Emitter
         using (w.Block("private void EnsureBackwardWorkspace(int batch, int seqLen)"))
         {
             w.Line("int rows = batch * seqLen;");
-            foreach ((string field, int length, string _) in TransposedBuffers(plan))
-            {
-                w.Line($"{S}.Ensure(ref {field}, {Inv(length)});");
-            }
-
+            w.Line("EnsureBackwardWeights();");
             foreach ((string field, string length, string _) in BackwardWorkspace(plan))
             {
                 w.Line($"{S}.Ensure(ref {field}, {length});");
+            }
+        }
+
+        w.Line();
+        w.Line("/// <summary>Allocates the output-major weights and the weight-gradient scratch, once.</summary>");
+        using (w.Block("private void EnsureBackwardWeights()"))
+        {
+            foreach ((string field, int length, string _) in TransposedBuffers(plan))
+            {
+                w.Line($"{S}.Ensure(ref {field}, {Inv(length)});");
             }
 
             w.Line($"{S}.Ensure(ref _gW, {Inv(WeightScratchLength(plan))});");
@@ -469,6 +676,125 @@ internal static partial class Emitter
         }
 
         w.Line();
+    }
+
+    /// <summary>
+    /// Where a layer and direction's gate gradients start in <c>_dG</c> (and <c>_dGh</c>), as the start of an offset
+    /// expression: every layer and direction shares the stage's buffer when its weight gradients follow its own
+    /// back-through-time job, but a sub-batch of a training pass leaves them to the parent (<c>_deferWeightGrads</c>),
+    /// after every layer has gone back through time, so each keeps its own slot.
+    /// </summary>
+    private static string GateGradSlot(ModelPlan plan, StagePlan s, int index) =>
+        HasTrainingSubBatches(plan) && index > 0 ? $"(_deferWeightGrads ? {Scaled(index, "rows * " + Inv(s.Layer.Gates * s.Padded))} : 0) + " : string.Empty;
+
+    /// <summary>An offset into a layer and direction's slot of gate gradients: <paramref name="offset"/> past the slot's start.</summary>
+    private static string InSlot(string slot, string offset) => slot.Length == 0 ? offset : $"{slot}({offset})";
+
+    /// <summary>A gate-gradient buffer from a layer and direction's slot (<see cref="GateGradSlot"/>).</summary>
+    private static string GateGrads(ModelPlan plan, StagePlan s, int index, string buffer) =>
+        GateGradSlot(plan, s, index) is { Length: > 0 } slot ? $"{buffer}.AsSpan({slot.Substring(1, slot.Length - 5)})" : buffer;
+
+    /// <summary>The job number of a sub-batch's whole backward pass in <c>RunPart</c>.</summary>
+    private const string SubBatchBackwardJob = "-2";
+
+    /// <summary>
+    /// Backward of a training pass that ran in sub-batches (<see cref="WriteSubBatches"/>): each thread takes its sub-batch
+    /// back through every stage in the workspace that kept its activations, then the weight gradients, split by columns,
+    /// sum the sub-batches' rows in order.
+    /// </summary>
+    private static void WriteBackwardSubBatches(SourceWriter w, ModelPlan plan)
+    {
+        if (!HasTrainingSubBatches(plan))
+        {
+            return;
+        }
+
+        StagePlan first = plan.FirstRecurrent!;
+        RowSource input = plan.Stages[0].Input;
+        string workers = "global::Deepbox.CompilerServices.Workers";
+        w.Lines($$"""
+            /// <summary>
+            /// Backward of a training pass that ran in sub-batches (ForwardSubBatches): each thread takes its sub-batch back through
+            /// every stage in the workspace that kept its activations; then the weight gradients, split by columns, sum the
+            /// sub-batches' rows in order, each group of sequences step by step: one thread's order, so the same gradients on any
+            /// number of threads.
+            /// </summary>
+            private void BackwardSubBatches(int batch, int seqLen, {{RoSpan}} gradOutput, {{RoSpan}} gradH, {{RoSpan}} gradC, {{Span}} gradInput, {{Span}} gradH0, {{Span}} gradC0)
+            {
+                int parts = _subParts;
+                {{workers}}.Wake(parts); // a blocked worker wakes while the caller copies the gradients
+                EnsureBackwardWeights();
+                PackTransposedWeights();
+                for (int p = 0; p < parts; p++)
+                {
+                    _subBatches[p].BeginBackwardSubBatch(this, gradOutput, gradH, gradC, !gradInput.IsEmpty, !gradH0.IsEmpty, !gradC0.IsEmpty);
+                }
+
+                _job = {{SubBatchBackwardJob}};
+                {{workers}}.RunPinned(this, parts, last: false); // each sub-batch on the thread that ran its forward pass
+                WeightGradients(batch, seqLen);
+                for (int p = 0; p < parts; p++)
+                {
+                    _subBatches[p].EndBackwardSubBatch(gradInput, gradH0, gradC0);
+                }
+            }
+
+            """);
+        w.Line("/// <summary>Takes this sub-batch's slices of the gradients Backward was given; the weights' output-major copies are the parent's.</summary>");
+        using (w.Block($"private void BeginBackwardSubBatch(Workspace parent, {RoSpan} gradOutput, {RoSpan} gradH, {RoSpan} gradC, bool wantGradInput, bool wantGradH0, bool wantGradC0)"))
+        {
+            w.Line("W = parent.W;");
+            w.Line("_threads = 1;");
+            w.Line("_inputGrad = wantGradInput;");
+            w.Line("_deferWeightGrads = true;");
+            w.Line("int batch = _sub.Batch;");
+            w.Line("int seqLen = _sub.SeqLen;");
+            w.Line("int rows = _lengths.Rows;");
+            foreach ((string field, int _, string _) in TransposedBuffers(plan))
+            {
+                w.Line($"{field} = parent.{field};");
+            }
+
+            w.Line("EnsureBackwardWorkspace(batch, seqLen);");
+            WriteGradOutputIn(w, plan, subBatch: true);
+            w.Line($"_subGrad.Begin(_sub.CallerBatch, _sub.First, batch, seqLen, {Inv(first.Layer.NumLayers * first.Layer.Directions)}, {Inv(first.Layer.HiddenSize)}, gradH, gradC, wantGradH0, wantGradC0);");
+        }
+
+        w.Lines($$"""
+
+            /// <summary>The sub-batch's backward pass through every stage, on the thread that took it (the weight gradients are left to the parent).</summary>
+            private void RunBackwardSubBatch() => BackwardStages(_sub.Batch, _sub.SeqLen, _subGrad.H0, _subGrad.C0, _subGrad.HN, _subGrad.CN);
+
+            /// <summary>The sub-batch's input gradient and initial states' gradients into the caller's.</summary>
+            private void EndBackwardSubBatch({{Span}} gradInput, {{Span}} gradH0, {{Span}} gradC0)
+            {
+                if (!gradInput.IsEmpty) {{S}}.FromTimeMajor({{Grad(input)}}, {{Inv(GradStride(plan, input))}}, {{Inv(plan.InputSize)}}, {{Inv(plan.InputSize)}}, 1, _sub.Batch, _sub.SeqLen, BatchFirst, gradInput, _sub.CallerBatch, _sub.First);
+                _subGrad.End(gradH0, gradC0);
+            }
+
+            /// <summary>Every weight gradient of the pass, over its sub-batches' rows (each layer's split across threads by columns).</summary>
+            """);
+        using (w.Block("private void WeightGradients(int batch, int seqLen)"))
+        {
+            for (int i = plan.Stages.Count - 1; i >= 0; i--)
+            {
+                StagePlan s = plan.Stages[i];
+                if (s.Layer.Kind == LayerKind.Linear)
+                {
+                    w.Line($"LinearWeightGrads{s.Index}();");
+                }
+                else if (s.Layer.IsRecurrent)
+                {
+                    for (int layer = s.Layer.NumLayers - 1; layer >= 0; layer--)
+                    {
+                        for (int d = 0; d < s.Layer.Directions; d++)
+                        {
+                            w.Line($"WeightGrads{s.Index}_{Tag(layer, d)}(batch, seqLen);");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     private static void WritePackTransposed(SourceWriter w, ModelPlan plan)

@@ -28,34 +28,41 @@ internal static partial class Emitter
         int passes = vectors / Chunk;
         int rest = vectors % Chunk;
         w.Line("/// <summary>");
-        w.Line($"/// dW[k, 0:{Inv(n)}] += sum over m in [0, rows) of x[m, k] * dG[m, 0:{Inv(n)}], for the {Inv(src.Width)} inputs k of the layout {src.Key}:");
+        w.Line($"/// dW[k, 0:{Inv(n)}] += sum over rows m of x[m, k] * dG[m, 0:{Inv(n)}], for the {Inv(src.Width)} inputs k of the layout {src.Key}:");
         w.Line("/// a weight gradient as one product over every step, row-major [input][gate-interleaved output] (ModelSupport.UnpackGateInterleavedAdd reads it).");
-        w.Line($"/// Tiles of {Inv(WeightGradInputs)} inputs by {Inv(Chunk)} vectors of outputs share each load of dG and of x; rows go in blocks of {Inv(WeightGradRowBlock)}, so a");
+        w.Line("/// The rows, in the order summed: m = t * stepStride + j for t in [0, steps), then j in [0, groupRows) (a group of sequences of");
+        w.Line("/// time-major rows, step by step; steps = 1 and groupRows = rows for rows in order).");
+        w.Line($"/// Tiles of {Inv(WeightGradInputs)} inputs by {Inv(Chunk)} vectors of outputs share each load of dG and of x; rows go in blocks of about {Inv(WeightGradRowBlock)}, so a");
         w.Line("/// block's slice of dG stays in cache for every tile, and the partial sums wait in dW between blocks (the order of the sum is unchanged).");
         w.Line($"/// Only columns [cFirst, cEnd) are computed (a thread's share): cFirst a multiple of {Inv(Chunk * v)}, cEnd one too or {Inv(n)}.");
         w.Line("/// </summary>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        using (KernelMethod(w, WeightGradName(src, n), "global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int rows, int cFirst, int cEnd"))
+        using (KernelMethod(w, WeightGradName(src, n), "global::System.ReadOnlySpan<float> x, int xStride, global::System.ReadOnlySpan<float> dG, global::System.Span<float> dW, int steps, int groupRows, int stepStride, int cFirst, int cEnd"))
         {
             w.Line("ref float x0 = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float g0 = ref MemoryMarshal.GetReference(dG);");
             w.Line("ref float w0 = ref MemoryMarshal.GetReference(dW);");
-            using (w.Block($"for (int m0 = 0; m0 < rows; m0 += {Inv(WeightGradRowBlock)})"))
+            w.Line($"int stepBlock = global::System.Math.Max(1, {Inv(WeightGradRowBlock)} / global::System.Math.Max(1, groupRows)); // steps a block");
+            using (w.Block("for (int t0 = 0; t0 < steps; t0 += stepBlock)"))
             {
-                w.Line($"int mEnd = global::System.Math.Min(rows, m0 + {Inv(WeightGradRowBlock)});");
-                if (passes > 0)
+                w.Line("int t1 = global::System.Math.Min(steps, t0 + stepBlock);");
+                using (w.Block($"for (int j0 = 0; j0 < groupRows; j0 += {Inv(WeightGradRowBlock)})"))
                 {
-                    using (w.Block($"for (int c = cFirst; c < global::System.Math.Min(cEnd, {Inv(passes * Chunk * v)}); c += {Inv(Chunk * v)})"))
+                    w.Line($"int j1 = global::System.Math.Min(groupRows, j0 + {Inv(WeightGradRowBlock)});");
+                    if (passes > 0)
                     {
-                        WriteWeightGradColumns(w, v, src, n, Chunk, "c");
+                        using (w.Block($"for (int c = cFirst; c < global::System.Math.Min(cEnd, {Inv(passes * Chunk * v)}); c += {Inv(Chunk * v)})"))
+                        {
+                            WriteWeightGradColumns(w, v, src, n, Chunk, "c");
+                        }
                     }
-                }
 
-                if (rest > 0)
-                {
-                    using (w.Block($"if (cEnd > {Inv(passes * Chunk * v)}) // columns [{Inv(passes * Chunk * v)}, {Inv(n)})"))
+                    if (rest > 0)
                     {
-                        WriteWeightGradColumns(w, v, src, n, rest, Inv(passes * Chunk * v));
+                        using (w.Block($"if (cEnd > {Inv(passes * Chunk * v)}) // columns [{Inv(passes * Chunk * v)}, {Inv(n)})"))
+                        {
+                            WriteWeightGradColumns(w, v, src, n, rest, Inv(passes * Chunk * v));
+                        }
                     }
                 }
             }
@@ -152,21 +159,24 @@ internal static partial class Emitter
             }
         }
 
-        using (w.Block("for (int m = m0; m < mEnd; m++)"))
+        using (w.Block("for (int t = t0; t < t1; t++)"))
         {
-            w.Line("ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);");
-            w.Line($"ref float gm = ref Unsafe.Add(ref g0, m * {Inv(n)});");
-            for (int i = 0; i < vectors; i++)
+            using (w.Block("for (int m = (t * stepStride) + j0, mEnd = (t * stepStride) + j1; m < mEnd; m++)"))
             {
-                w.Line($"{vec} gv{Inv(i)} = {ops}.LoadUnsafe(ref gm, {at(step * i)});");
-            }
-
-            for (int r = 0; r < inputs; r++)
-            {
-                w.Line($"{vec} xb{r} = {ops}.Create({(first + r == 0 ? "xm" : $"Unsafe.Add(ref xm, {Inv(first + r)})")});");
+                w.Line("ref float xm = ref Unsafe.Add(ref x0, (m * xStride) + k);");
+                w.Line($"ref float gm = ref Unsafe.Add(ref g0, m * {Inv(n)});");
                 for (int i = 0; i < vectors; i++)
                 {
-                    w.Line($"a{r}{Inv(i)} = {ops}.FusedMultiplyAdd(gv{Inv(i)}, xb{r}, a{r}{Inv(i)});");
+                    w.Line($"{vec} gv{Inv(i)} = {ops}.LoadUnsafe(ref gm, {at(step * i)});");
+                }
+
+                for (int r = 0; r < inputs; r++)
+                {
+                    w.Line($"{vec} xb{r} = {ops}.Create({(first + r == 0 ? "xm" : $"Unsafe.Add(ref xm, {Inv(first + r)})")});");
+                    for (int i = 0; i < vectors; i++)
+                    {
+                        w.Line($"a{r}{Inv(i)} = {ops}.FusedMultiplyAdd(gv{Inv(i)}, xb{r}, a{r}{Inv(i)});");
+                    }
                 }
             }
         }

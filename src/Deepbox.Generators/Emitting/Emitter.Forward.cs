@@ -409,11 +409,20 @@ internal static partial class Emitter
             }
 
             w.Line("_lengths.Set(lengths, batch, seqLen);");
+            if (HasTrainingSubBatches(plan))
+            {
+                w.Line("_subParts = 0;");
+            }
+
             if (HasSubBatches(plan))
             {
-                w.Line("// In evaluation, without lengths, on several threads: each thread takes whole sequences through every stage, in a");
-                w.Line("// workspace of its own (ForwardSubBatches).");
-                using (w.Block("if (!training && !_lengths.IsRagged)"))
+                w.Line(HasTrainingSubBatches(plan)
+                    ? "// Without lengths, on several threads: each thread takes whole sequences through every stage, in a workspace of its own"
+                    : "// In evaluation, without lengths, on several threads: each thread takes whole sequences through every stage, in a");
+                w.Line(HasTrainingSubBatches(plan)
+                    ? "// (ForwardSubBatches; in training, Backward then runs in the same sub-batches)."
+                    : "// workspace of its own (ForwardSubBatches; not in training: the dropout masks are drawn for the whole batch).");
+                using (w.Block(HasTrainingSubBatches(plan) ? "if (!_lengths.IsRagged)" : "if (!training && !_lengths.IsRagged)"))
                 {
                     w.Line($"int parts = global::Deepbox.CompilerServices.Workers.Parts(threads, batch, (long)batch * seqLen * {Inv(PassWork(plan))});");
                     using (w.Block("if (parts > 1)"))
@@ -496,6 +505,12 @@ internal static partial class Emitter
     /// <summary>Whether evaluation passes split into sub-batches (<see cref="WriteSubBatches"/>): models with a recurrent layer and float input.</summary>
     private static bool HasSubBatches(ModelPlan plan) => HasJobs(plan) && plan.Embedding is null;
 
+    /// <summary>
+    /// Whether training passes split into sub-batches too (their Backward in the same ones): unless a layer has dropout,
+    /// whose masks are drawn for the whole batch in its order of rows.
+    /// </summary>
+    private static bool HasTrainingSubBatches(ModelPlan plan) => HasSubBatches(plan) && !plan.Stages.Any(s => HasDropout(s.Layer));
+
     /// <summary>The job number of a sub-batch's whole pass in <c>RunPart</c>.</summary>
     private const string SubBatchJob = "-1";
 
@@ -519,10 +534,23 @@ internal static partial class Emitter
         RowSource o = plan.Output;
         string sub = "global::Deepbox.CompilerServices.SubBatch";
         string workers = "global::Deepbox.CompilerServices.Workers";
+        bool training = HasTrainingSubBatches(plan);
+        string trainingArg = training ? "_training, " : string.Empty;
+        string trainingParam = training ? "bool training, " : string.Empty;
+        string trainingValue = training ? "training" : "false";
+        string run = training
+            ? $"if (_training) {workers}.RunPinned(this, parts, last: false); // each sub-batch's Backward then runs on the thread that has its activations in cache\n    else {workers}.Run(this, parts, last: true);"
+            : $"{workers}.Run(this, parts, last: true);";
+        string remember = training ? "\n    _subParts = parts; // where Backward finds the activations" : string.Empty;
+        string intro = training
+            ? "/// A pass on <paramref name=\"parts\"/> threads, in sub-batches of whole sequences, each run through every stage\n" +
+              "/// as a one-thread pass in a workspace of its own (in training, Backward runs in the same sub-batches). Threads that\n" +
+              "/// split each layer's sequences write rows of the same"
+            : "/// An evaluation pass on <paramref name=\"parts\"/> threads, in sub-batches of whole sequences, each run through every stage\n" +
+              "/// as a one-thread pass in a workspace of its own. Threads that split each layer's sequences write rows of the same";
         w.Lines($$"""
             /// <summary>
-            /// An evaluation pass on <paramref name="parts"/> threads, in sub-batches of whole sequences, each run through every stage
-            /// as a one-thread pass in a workspace of its own. Threads that split each layer's sequences write rows of the same
+            {{intro}}
             /// buffers side by side, and their cores pass those cache lines back and forth: W1 (LSTM(16, 64), B = 32, T = 64) took
             /// 0.54 ms on 2 threads that way against 0.39 ms in sub-batches (one thread: 0.60 ms), on an AMD EPYC family 26 model 2
             /// (Zen 5, FMA peak 211-229 GFLOP/s). A sequence's numbers do not depend on its batch: the same bits.
@@ -534,11 +562,11 @@ internal static partial class Emitter
                 for (int p = 0; p < parts; p++)
                 {
                     int first = {{workers}}.Split(batch, p, parts);
-                    _subBatches[p].BeginSubBatch(W, input, batch, seqLen, first, {{workers}}.Split(batch, p + 1, parts) - first, h0, c0, !hN.IsEmpty, !cN.IsEmpty);
+                    _subBatches[p].BeginSubBatch(W, {{trainingArg}}input, batch, seqLen, first, {{workers}}.Split(batch, p + 1, parts) - first, h0, c0, !hN.IsEmpty, !cN.IsEmpty);
                 }
 
                 _job = {{SubBatchJob}};
-                {{workers}}.Run(this, parts, last: true);
+                {{run}}{{remember}}
                 for (int p = 0; p < parts; p++)
                 {
                     _subBatches[p].EndSubBatch(output, hN, cN);
@@ -546,10 +574,10 @@ internal static partial class Emitter
             }
 
             /// <summary>Takes sequences [first, first + batch) of the caller's <paramref name="callerBatch"/>: their input and initial states.</summary>
-            private void BeginSubBatch(Weights weights, {{RoSpan}} input, int callerBatch, int seqLen, int first, int batch, {{RoSpan}} h0, {{RoSpan}} c0, bool wantHN, bool wantCN)
+            private void BeginSubBatch(Weights weights, {{trainingParam}}{{RoSpan}} input, int callerBatch, int seqLen, int first, int batch, {{RoSpan}} h0, {{RoSpan}} c0, bool wantHN, bool wantCN)
             {
                 W = weights;
-                _training = false;
+                _training = {{trainingValue}};
                 _threads = 1;
                 EnsureWorkspace(batch, seqLen);
                 _lengths.Set(default, batch, seqLen);

@@ -84,6 +84,16 @@ internal static partial class Emitter
                 }
 
                 w.Line();
+                if (HasTrainingSubBatches(plan))
+                {
+                    using (w.Block($"if (_job == {SubBatchBackwardJob})"))
+                    {
+                        w.Line("_subBatches[part].RunBackwardSubBatch(); // a whole backward pass over one sub-batch (BackwardSubBatches)");
+                        w.Line("return;");
+                    }
+
+                    w.Line();
+                }
             }
 
             w.Line("int batch = _jobBatch;");

@@ -219,8 +219,14 @@ internal static partial class Emitter
 
             if (HasSubBatches(plan))
             {
-                w.Line("private Workspace[] _subBatches = []; // an evaluation pass's sub-batches on several threads (ForwardSubBatches)");
+                w.Line($"private Workspace[] _subBatches = []; // {(HasTrainingSubBatches(plan) ? "a pass's" : "an evaluation pass's")} sub-batches on several threads (ForwardSubBatches)");
                 w.Line("private readonly global::Deepbox.CompilerServices.SubBatch _sub = new(); // as a sub-batch: which sequences, its states");
+                if (HasTrainingSubBatches(plan))
+                {
+                    w.Line("private int _subParts; // the sub-batches the last pass ran in (0: none), which a training pass's Backward runs in too");
+                    w.Line("private readonly global::Deepbox.CompilerServices.SubBatch _subGrad = new(); // as a sub-batch in Backward: its final states' gradients in, its initial states' out");
+                    w.Line("private bool _deferWeightGrads; // as a sub-batch in Backward: the weight gradients are left to the pass that split it");
+                }
             }
 
             w.Line();

@@ -219,6 +219,34 @@ public static partial class ModelSupport
     }
 
     /// <summary>
+    /// <see cref="ToTimeMajorRows(ReadOnlySpan{float}, int, int, int, int, int, int, bool, Span{float})"/> for a
+    /// sub-batch: sequences <paramref name="first"/> to <paramref name="first"/> + <paramref name="batch"/> of the
+    /// caller's gradient of <paramref name="callerBatch"/> sequences, into the sub-batch's rows <c>[T, batch]</c>.
+    /// </summary>
+    /// <param name="dense">The caller's values.</param>
+    /// <param name="rowStride">Floats per time-major row.</param>
+    /// <param name="segmentWidth">Features per segment.</param>
+    /// <param name="segmentStride">Floats between segment starts in a row.</param>
+    /// <param name="segments">Segments per row.</param>
+    /// <param name="batch">Sequences of the sub-batch.</param>
+    /// <param name="seqLen">Time steps.</param>
+    /// <param name="batchFirst">The caller's layout.</param>
+    /// <param name="rows">The sub-batch's time-major rows; the padding between segments is cleared.</param>
+    /// <param name="callerBatch">Sequences of the caller's batch.</param>
+    /// <param name="first">The sub-batch's first sequence in the caller's batch.</param>
+    public static void ToTimeMajorRows(
+        ReadOnlySpan<float> dense, int rowStride, int segmentWidth, int segmentStride, int segments,
+        int batch, int seqLen, bool batchFirst, Span<float> rows, int callerBatch, int first)
+    {
+        if (segments * segmentWidth != rowStride || (segments > 1 && segmentStride != segmentWidth))
+        {
+            rows.Slice(0, batch * seqLen * rowStride).Clear();
+        }
+
+        new SequenceLayout(rowStride, segmentWidth, segmentStride, segments, batch, seqLen, batchFirst, callerBatch, first).Copy(dense, rows, toRows: true);
+    }
+
+    /// <summary>
     /// Draws an inverted-dropout mask: each value is <c>1 / (1 - p)</c> with probability <c>1 - p</c>, else 0
     /// (PyTorch's scaling; the mask itself comes from <paramref name="generator"/>, not PyTorch's stream).
     /// </summary>

@@ -231,11 +231,29 @@ public static partial class ModelSupport
     /// <param name="sums">Receives the sums (added to), <paramref name="width"/> of them.</param>
     /// <param name="first">The first column.</param>
     /// <param name="end">One past the last column.</param>
-    public static void AddColumnSums(ReadOnlySpan<float> values, int rows, int width, Span<float> sums, int first, int end)
+    public static void AddColumnSums(ReadOnlySpan<float> values, int rows, int width, Span<float> sums, int first, int end) =>
+        AddColumnSums(values, 1, rows, 0, width, sums, first, end);
+
+    /// <summary>
+    /// <see cref="AddColumnSums(ReadOnlySpan{float}, int, int, Span{float}, int, int)"/> over rows in groups: row
+    /// <c>t * stepStride + j</c> for each step <c>t</c> below <paramref name="steps"/>, then each <c>j</c> below
+    /// <paramref name="groupRows"/> (a group of sequences of time-major rows, step by step). Each column is summed in
+    /// that order onto what <paramref name="sums"/> holds.
+    /// </summary>
+    /// <param name="values">The rows.</param>
+    /// <param name="steps">Steps of the group.</param>
+    /// <param name="groupRows">Rows a step.</param>
+    /// <param name="stepStride">Rows from one step's first row to the next's.</param>
+    /// <param name="width">Floats per row.</param>
+    /// <param name="sums">Receives the sums (added to), <paramref name="width"/> of them.</param>
+    /// <param name="first">The first column.</param>
+    /// <param name="end">One past the last column.</param>
+    public static void AddColumnSums(ReadOnlySpan<float> values, int steps, int groupRows, int stepStride, int width, Span<float> sums, int first, int end)
     {
-        if ((uint)first > (uint)end || end > width || sums.Length < width || values.Length < rows * width)
+        long lastRow = steps <= 0 || groupRows <= 0 ? -1 : ((long)(steps - 1) * stepStride) + groupRows - 1;
+        if ((uint)first > (uint)end || end > width || sums.Length < width || steps < 0 || groupRows < 0 || stepStride < 0 || values.Length < (lastRow + 1) * width)
         {
-            throw new ArgumentOutOfRangeException(nameof(end), $"Expected columns within [0, {width}) of {rows} rows, got [{first}, {end}).");
+            throw new ArgumentOutOfRangeException(nameof(end), $"Expected columns within [0, {width}) of {steps} steps of {groupRows} rows {stepStride} apart, got [{first}, {end}) over {values.Length} floats.");
         }
 
         int c = first;
@@ -250,13 +268,16 @@ public static partial class ModelSupport
                 Vector256<float> a1 = Vector256.LoadUnsafe(ref s0, (nuint)(c + 8));
                 Vector256<float> a2 = Vector256.LoadUnsafe(ref s0, (nuint)(c + 16));
                 Vector256<float> a3 = Vector256.LoadUnsafe(ref s0, (nuint)(c + 24));
-                for (int r = 0; r < rows; r++)
+                for (int t = 0; t < steps; t++)
                 {
-                    ref float row = ref Unsafe.Add(ref v0, (r * width) + c);
-                    a0 += Vector256.LoadUnsafe(ref row);
-                    a1 += Vector256.LoadUnsafe(ref row, 8);
-                    a2 += Vector256.LoadUnsafe(ref row, 16);
-                    a3 += Vector256.LoadUnsafe(ref row, 24);
+                    for (int r = t * stepStride, rEnd = r + groupRows; r < rEnd; r++)
+                    {
+                        ref float row = ref Unsafe.Add(ref v0, (r * width) + c);
+                        a0 += Vector256.LoadUnsafe(ref row);
+                        a1 += Vector256.LoadUnsafe(ref row, 8);
+                        a2 += Vector256.LoadUnsafe(ref row, 16);
+                        a3 += Vector256.LoadUnsafe(ref row, 24);
+                    }
                 }
 
                 a0.StoreUnsafe(ref s0, (nuint)c);
@@ -269,9 +290,12 @@ public static partial class ModelSupport
         if (c < end)
         {
             Span<float> s = sums[c..end];
-            for (int r = 0; r < rows; r++)
+            for (int t = 0; t < steps; t++)
             {
-                TensorPrimitives.Add(s, values.Slice((r * width) + c, end - c), s);
+                for (int r = t * stepStride, rEnd = r + groupRows; r < rEnd; r++)
+                {
+                    TensorPrimitives.Add(s, values.Slice((r * width) + c, end - c), s);
+                }
             }
         }
     }

@@ -44,6 +44,7 @@ public static class Workers
     private static int s_parts;
     private static int s_next;
     private static bool s_last;
+    private static bool s_pinned;
     private static int s_pending;
     private static ExceptionDispatchInfo? s_failure;
     private static readonly ManualResetEventSlim Done = new(false, 2047);
@@ -131,6 +132,18 @@ public static class Workers
     public static void Run(IPartitioned work, int parts, bool last) => Run(work, parts, parts, last);
 
     /// <summary>
+    /// Runs <paramref name="work"/> in <paramref name="parts"/> parts, part 0 on the calling thread and part <c>p</c> on
+    /// worker <c>p</c>, every time: for regions whose part <c>p</c> reads what part <c>p</c> of an earlier region wrote
+    /// (a training pass's sub-batches, forward then backward), so that it reads from its own core's cache. A late worker
+    /// holds the region up rather than leave its part to another thread. As in <see cref="Run(IPartitioned, int, bool)"/>,
+    /// a region that cannot take the workers runs every part on the caller.
+    /// </summary>
+    /// <param name="work">The work.</param>
+    /// <param name="parts">How many parts, one a thread.</param>
+    /// <param name="last">Whether this is the pass's last region.</param>
+    public static void RunPinned(IPartitioned work, int parts, bool last) => Run(work, parts, parts, last, pinned: true);
+
+    /// <summary>
     /// Runs <paramref name="work"/> in <paramref name="parts"/> parts on the calling thread and <c>threads - 1</c>
     /// workers, each thread taking the next part no one has taken until none is left: a worker that starts late (a
     /// wake-up, a core busy with another process) leaves its parts to the others rather than hold the region up.
@@ -139,7 +152,9 @@ public static class Workers
     /// <param name="parts">How many parts.</param>
     /// <param name="threads">How many threads take parts (at most <paramref name="parts"/>); 1 runs the work on the caller alone.</param>
     /// <param name="last">Whether this is the pass's last region: the workers then block 50 µs after their parts are done, rather than spin for another region.</param>
-    public static void Run(IPartitioned work, int parts, int threads, bool last)
+    public static void Run(IPartitioned work, int parts, int threads, bool last) => Run(work, parts, threads, last, pinned: false);
+
+    private static void Run(IPartitioned work, int parts, int threads, bool last, bool pinned)
     {
         ArgumentNullException.ThrowIfNull(work);
         parts = Math.Max(1, parts);
@@ -163,6 +178,7 @@ public static class Workers
             s_work = work;
             s_parts = parts;
             s_next = 0;
+            s_pinned = pinned;
             s_last = last;
             s_failure = null;
             Done.Reset();
@@ -174,7 +190,7 @@ public static class Workers
 
             try
             {
-                RunParts(work, parts);
+                RunParts(work, parts, 0);
             }
             finally
             {
@@ -227,9 +243,19 @@ public static class Workers
     public static int Split(int count, int part, int parts) =>
         part >= parts ? count : Math.Min(count, (int)((long)count * part / parts) & ~(KernelLayout.RowTile - 1));
 
-    /// <summary>Takes parts of the running region until none is left.</summary>
-    private static void RunParts(IPartitioned work, int parts)
+    /// <summary>Takes parts of the running region until none is left; in a pinned region, runs the part of its thread (<paramref name="thread"/>: 0 the caller, <c>i</c> worker <c>i</c>).</summary>
+    private static void RunParts(IPartitioned work, int parts, int thread)
     {
+        if (s_pinned)
+        {
+            if (thread < parts)
+            {
+                work.RunPart(thread, parts);
+            }
+
+            return;
+        }
+
         int p;
         while ((p = Interlocked.Increment(ref s_next) - 1) < parts)
         {
@@ -270,10 +296,12 @@ public static class Workers
     private sealed class Worker
     {
         private readonly ManualResetEventSlim _go = new(false, 1);
+        private readonly int _number;
         private int _generation;
 
         public Worker(int number)
         {
+            _number = number;
             var thread = new Thread(Loop) { IsBackground = true, Name = $"Deepbox worker {number}" };
             thread.Start();
         }
@@ -330,7 +358,7 @@ public static class Workers
                 long allocated = GC.GetAllocatedBytesForCurrentThread();
                 try
                 {
-                    RunParts(s_work!, s_parts);
+                    RunParts(s_work!, s_parts, _number);
                 }
                 catch (Exception e)
                 {

@@ -471,8 +471,11 @@ namespace Snapshots
             private int _jobSeqLen;
             private int _jobThreads; // the threads that take its parts
             private global::Deepbox.CompilerServices.AlignedBuffer _jobInput = global::Deepbox.CompilerServices.AlignedBuffer.Empty;
-            private Workspace[] _subBatches = []; // an evaluation pass's sub-batches on several threads (ForwardSubBatches)
+            private Workspace[] _subBatches = []; // a pass's sub-batches on several threads (ForwardSubBatches)
             private readonly global::Deepbox.CompilerServices.SubBatch _sub = new(); // as a sub-batch: which sequences, its states
+            private int _subParts; // the sub-batches the last pass ran in (0: none), which a training pass's Backward runs in too
+            private readonly global::Deepbox.CompilerServices.SubBatch _subGrad = new(); // as a sub-batch in Backward: its final states' gradients in, its initial states' out
+            private bool _deferWeightGrads; // as a sub-batch in Backward: the weight gradients are left to the pass that split it
 
             // Forward.
             private global::Deepbox.CompilerServices.AlignedBuffer _x = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
@@ -494,7 +497,7 @@ namespace Snapshots
             private global::Deepbox.CompilerServices.AlignedBuffer _d_x = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // gradient of _x
             private global::Deepbox.CompilerServices.AlignedBuffer _d_seq0_0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // gradient of _seq0_0
             private global::Deepbox.CompilerServices.AlignedBuffer _d_seq0_1 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // gradient of _seq0_1
-            private global::Deepbox.CompilerServices.AlignedBuffer _dG0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
+            private global::Deepbox.CompilerServices.AlignedBuffer _dG0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side (a slot per layer and direction in a sub-batch)
             private global::Deepbox.CompilerServices.AlignedBuffer _dGh0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, hidden side (n differs: r * dn)
             private global::Deepbox.CompilerServices.AlignedBuffer _dh0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
             private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies
@@ -513,9 +516,10 @@ namespace Snapshots
                 _training = training;
                 _threads = threads;
                 _lengths.Set(lengths, batch, seqLen);
-                // In evaluation, without lengths, on several threads: each thread takes whole sequences through every stage, in a
-                // workspace of its own (ForwardSubBatches).
-                if (!training && !_lengths.IsRagged)
+                _subParts = 0;
+                // Without lengths, on several threads: each thread takes whole sequences through every stage, in a workspace of its own
+                // (ForwardSubBatches; in training, Backward then runs in the same sub-batches).
+                if (!_lengths.IsRagged)
                 {
                     int parts = global::Deepbox.CompilerServices.Workers.Parts(threads, batch, (long)batch * seqLen * 28224);
                     if (parts > 1)
@@ -542,8 +546,9 @@ namespace Snapshots
             }
 
             /// <summary>
-            /// An evaluation pass on <paramref name="parts"/> threads, in sub-batches of whole sequences, each run through every stage
-            /// as a one-thread pass in a workspace of its own. Threads that split each layer's sequences write rows of the same
+            /// A pass on <paramref name="parts"/> threads, in sub-batches of whole sequences, each run through every stage
+            /// as a one-thread pass in a workspace of its own (in training, Backward runs in the same sub-batches). Threads that
+            /// split each layer's sequences write rows of the same
             /// buffers side by side, and their cores pass those cache lines back and forth: W1 (LSTM(16, 64), B = 32, T = 64) took
             /// 0.54 ms on 2 threads that way against 0.39 ms in sub-batches (one thread: 0.60 ms), on an AMD EPYC family 26 model 2
             /// (Zen 5, FMA peak 211-229 GFLOP/s). A sequence's numbers do not depend on its batch: the same bits.
@@ -555,11 +560,13 @@ namespace Snapshots
                 for (int p = 0; p < parts; p++)
                 {
                     int first = global::Deepbox.CompilerServices.Workers.Split(batch, p, parts);
-                    _subBatches[p].BeginSubBatch(W, input, batch, seqLen, first, global::Deepbox.CompilerServices.Workers.Split(batch, p + 1, parts) - first, h0, c0, !hN.IsEmpty, !cN.IsEmpty);
+                    _subBatches[p].BeginSubBatch(W, _training, input, batch, seqLen, first, global::Deepbox.CompilerServices.Workers.Split(batch, p + 1, parts) - first, h0, c0, !hN.IsEmpty, !cN.IsEmpty);
                 }
 
                 _job = -1;
-                global::Deepbox.CompilerServices.Workers.Run(this, parts, last: true);
+                if (_training) global::Deepbox.CompilerServices.Workers.RunPinned(this, parts, last: false); // each sub-batch's Backward then runs on the thread that has its activations in cache
+                else global::Deepbox.CompilerServices.Workers.Run(this, parts, last: true);
+                _subParts = parts; // where Backward finds the activations
                 for (int p = 0; p < parts; p++)
                 {
                     _subBatches[p].EndSubBatch(output, hN, cN);
@@ -567,10 +574,10 @@ namespace Snapshots
             }
 
             /// <summary>Takes sequences [first, first + batch) of the caller's <paramref name="callerBatch"/>: their input and initial states.</summary>
-            private void BeginSubBatch(Weights weights, global::System.ReadOnlySpan<float> input, int callerBatch, int seqLen, int first, int batch, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, bool wantHN, bool wantCN)
+            private void BeginSubBatch(Weights weights, bool training, global::System.ReadOnlySpan<float> input, int callerBatch, int seqLen, int first, int batch, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, bool wantHN, bool wantCN)
             {
                 W = weights;
-                _training = false;
+                _training = training;
                 _threads = 1;
                 EnsureWorkspace(batch, seqLen);
                 _lengths.Set(default, batch, seqLen);
@@ -668,6 +675,12 @@ namespace Snapshots
                 if (_job == -1)
                 {
                     _subBatches[part].RunSubBatch(); // a whole pass over one sub-batch (ForwardSubBatches)
+                    return;
+                }
+
+                if (_job == -2)
+                {
+                    _subBatches[part].RunBackwardSubBatch(); // a whole backward pass over one sub-batch (BackwardSubBatches)
                     return;
                 }
 
@@ -836,20 +849,8 @@ namespace Snapshots
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
-                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows, c0, c1);
-                        if (_lengths.IsRagged)
-                        {
-                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
-                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(0), 72, _dGh0, _gWh, rows, c0, c1);
-                        }
-                        else
-                        {
-                            if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_0.AsSpan(0), 48, _dGh0.AsSpan(batch * 72), _gWh, (seqLen - 1) * batch, c0, c1);
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(0), 24, _dGh0, _gWh, batch, c0, c1);
-                        }
-                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB, c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gBh, c0, c1);
+                        if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].WeightGradRows0_0(_gW, _gWh, _gB, _gBh, c0, c1); // the sub-batches in order: the rows in one thread's order
+                        else WeightGradRows0_0(_gW, _gWh, _gB, _gBh, c0, c1);
                         // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
@@ -859,7 +860,7 @@ namespace Snapshots
                     }
                     case 6: // (0) layer 0, reverse, back through time
                     {
-                        global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(rows * 72), _aux0.AsSpan(rows * 24), _h0_0.AsSpan(batch * 24), _seq0_0.AsSpan(24), _wT0_0r_hh, _d_seq0_0.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true, b0, b1, _lengths.Steps);
+                        global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(rows * 72), _aux0.AsSpan(rows * 24), _h0_0.AsSpan(batch * 24), _seq0_0.AsSpan(24), _wT0_0r_hh, _d_seq0_0.AsSpan(24), 48, _dG0.AsSpan(_deferWeightGrads ? rows * 72 : 0), _dGh0.AsSpan(_deferWeightGrads ? rows * 72 : 0), _dh0, batch, seqLen, reverse: true, b0, b1, _lengths.Steps);
                         // With lengths, the states each row started from go beside its gate gradients, over the gates just consumed (stride
                         // 72, only this part's rows): the weight job's hidden-weight gradient is then one product over every row.
                         if (_lengths.IsRagged) _lengths.PreviousStates(_seq0_0.AsSpan(24), 48, _h0_0.AsSpan(batch * 24), 24, reverse: true, b0, b1, _gx0.AsSpan(rows * 72), 72);
@@ -867,7 +868,7 @@ namespace Snapshots
                         {
                             if (b1 - b0 == batch)
                             {
-                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N16_Accumulate(_dG0, 72, _wT0_0r_ih, default, _d_x, rows);
+                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N16_Accumulate(_dG0.AsSpan(_deferWeightGrads ? rows * 72 : 0), 72, _wT0_0r_ih, default, _d_x, rows);
                             }
                             else
                             {
@@ -875,7 +876,7 @@ namespace Snapshots
                                 {
                                     int row = _lengths.Row(t) + b0;
                                     int count = _lengths.End(t, b0, b1) - b0;
-                                    if (count > 0) global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N16_Accumulate(_dG0.AsSpan(row * 72), 72, _wT0_0r_ih, default, _d_x.AsSpan(row * 16), count);
+                                    if (count > 0) global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N16_Accumulate(_dG0.AsSpan((_deferWeightGrads ? rows * 72 : 0) + (row * 72)), 72, _wT0_0r_ih, default, _d_x.AsSpan(row * 16), count);
                                 }
                             }
                         }
@@ -886,20 +887,8 @@ namespace Snapshots
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
-                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K9_N72(_x, 9, _dG0, _gW, rows, c0, c1);
-                        if (_lengths.IsRagged)
-                        {
-                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
-                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(rows * 72), 72, _dGh0, _gWh, rows, c0, c1);
-                        }
-                        else
-                        {
-                            if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_0.AsSpan((batch * 48) + 24), 48, _dGh0, _gWh, (seqLen - 1) * batch, c0, c1);
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gWh, batch, c0, c1);
-                        }
-                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB, c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gBh, c0, c1);
+                        if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].WeightGradRows0_0r(_gW, _gWh, _gB, _gBh, c0, c1); // the sub-batches in order: the rows in one thread's order
+                        else WeightGradRows0_0r(_gW, _gWh, _gB, _gBh, c0, c1);
                         // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0_reverse.Grad.AsSpan(), c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0_reverse.Grad.AsSpan(), c0, c1);
@@ -909,7 +898,7 @@ namespace Snapshots
                     }
                     case 8: // (0) layer 1, forward, back through time
                     {
-                        global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(2 * rows * 72), _aux0.AsSpan(2 * rows * 24), _h0_0.AsSpan(2 * batch * 24), _seq0_1.AsSpan(0), _wT0_1_hh, _d_seq0_1.AsSpan(0), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: false, b0, b1, _lengths.Steps);
+                        global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(2 * rows * 72), _aux0.AsSpan(2 * rows * 24), _h0_0.AsSpan(2 * batch * 24), _seq0_1.AsSpan(0), _wT0_1_hh, _d_seq0_1.AsSpan(0), 48, _dG0.AsSpan(_deferWeightGrads ? 2 * rows * 72 : 0), _dGh0.AsSpan(_deferWeightGrads ? 2 * rows * 72 : 0), _dh0, batch, seqLen, reverse: false, b0, b1, _lengths.Steps);
                         // With lengths, the states each row started from go beside its gate gradients, over the gates just consumed (stride
                         // 72, only this part's rows): the weight job's hidden-weight gradient is then one product over every row.
                         if (_lengths.IsRagged) _lengths.PreviousStates(_seq0_1.AsSpan(0), 48, _h0_0.AsSpan(2 * batch * 24), 24, reverse: false, b0, b1, _gx0.AsSpan(2 * rows * 72), 72);
@@ -917,7 +906,7 @@ namespace Snapshots
                         {
                             if (b1 - b0 == batch)
                             {
-                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N48_Zero(_dG0, 72, _wT0_1_ih, default, _d_seq0_0, rows);
+                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N48_Zero(_dG0.AsSpan(_deferWeightGrads ? 2 * rows * 72 : 0), 72, _wT0_1_ih, default, _d_seq0_0, rows);
                             }
                             else
                             {
@@ -925,7 +914,7 @@ namespace Snapshots
                                 {
                                     int row = _lengths.Row(t) + b0;
                                     int count = _lengths.End(t, b0, b1) - b0;
-                                    if (count > 0) global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N48_Zero(_dG0.AsSpan(row * 72), 72, _wT0_1_ih, default, _d_seq0_0.AsSpan(row * 48), count);
+                                    if (count > 0) global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N48_Zero(_dG0.AsSpan((_deferWeightGrads ? 2 * rows * 72 : 0) + (row * 72)), 72, _wT0_1_ih, default, _d_seq0_0.AsSpan(row * 48), count);
                                 }
                             }
                         }
@@ -936,20 +925,8 @@ namespace Snapshots
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
-                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, _gW, rows, c0, c1);
-                        if (_lengths.IsRagged)
-                        {
-                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
-                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(2 * rows * 72), 72, _dGh0, _gWh, rows, c0, c1);
-                        }
-                        else
-                        {
-                            if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_1.AsSpan(0), 48, _dGh0.AsSpan(batch * 72), _gWh, (seqLen - 1) * batch, c0, c1);
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(2 * batch * 24), 24, _dGh0, _gWh, batch, c0, c1);
-                        }
-                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB, c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gBh, c0, c1);
+                        if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].WeightGradRows0_1(_gW, _gWh, _gB, _gBh, c0, c1); // the sub-batches in order: the rows in one thread's order
+                        else WeightGradRows0_1(_gW, _gWh, _gB, _gBh, c0, c1);
                         // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1.Grad.AsSpan(), c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1.Grad.AsSpan(), c0, c1);
@@ -959,7 +936,7 @@ namespace Snapshots
                     }
                     case 10: // (0) layer 1, reverse, back through time
                     {
-                        global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(3 * rows * 72), _aux0.AsSpan(3 * rows * 24), _h0_0.AsSpan(3 * batch * 24), _seq0_1.AsSpan(24), _wT0_1r_hh, _d_seq0_1.AsSpan(24), 48, _dG0, _dGh0, _dh0, batch, seqLen, reverse: true, b0, b1, _lengths.Steps);
+                        global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17(_gx0.AsSpan(3 * rows * 72), _aux0.AsSpan(3 * rows * 24), _h0_0.AsSpan(3 * batch * 24), _seq0_1.AsSpan(24), _wT0_1r_hh, _d_seq0_1.AsSpan(24), 48, _dG0.AsSpan(_deferWeightGrads ? 3 * rows * 72 : 0), _dGh0.AsSpan(_deferWeightGrads ? 3 * rows * 72 : 0), _dh0, batch, seqLen, reverse: true, b0, b1, _lengths.Steps);
                         // With lengths, the states each row started from go beside its gate gradients, over the gates just consumed (stride
                         // 72, only this part's rows): the weight job's hidden-weight gradient is then one product over every row.
                         if (_lengths.IsRagged) _lengths.PreviousStates(_seq0_1.AsSpan(24), 48, _h0_0.AsSpan(3 * batch * 24), 24, reverse: true, b0, b1, _gx0.AsSpan(3 * rows * 72), 72);
@@ -967,7 +944,7 @@ namespace Snapshots
                         {
                             if (b1 - b0 == batch)
                             {
-                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N48_Accumulate(_dG0, 72, _wT0_1r_ih, default, _d_seq0_0, rows);
+                                global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N48_Accumulate(_dG0.AsSpan(_deferWeightGrads ? 3 * rows * 72 : 0), 72, _wT0_1r_ih, default, _d_seq0_0, rows);
                             }
                             else
                             {
@@ -975,7 +952,7 @@ namespace Snapshots
                                 {
                                     int row = _lengths.Row(t) + b0;
                                     int count = _lengths.End(t, b0, b1) - b0;
-                                    if (count > 0) global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N48_Accumulate(_dG0.AsSpan(row * 72), 72, _wT0_1r_ih, default, _d_seq0_0.AsSpan(row * 48), count);
+                                    if (count > 0) global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N48_Accumulate(_dG0.AsSpan((_deferWeightGrads ? 3 * rows * 72 : 0) + (row * 72)), 72, _wT0_1r_ih, default, _d_seq0_0.AsSpan(row * 48), count);
                                 }
                             }
                         }
@@ -986,20 +963,8 @@ namespace Snapshots
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
-                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, _gW, rows, c0, c1);
-                        if (_lengths.IsRagged)
-                        {
-                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
-                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(3 * rows * 72), 72, _dGh0, _gWh, rows, c0, c1);
-                        }
-                        else
-                        {
-                            if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_1.AsSpan((batch * 48) + 24), 48, _dGh0, _gWh, (seqLen - 1) * batch, c0, c1);
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(3 * batch * 24), 24, _dGh0.AsSpan((seqLen - 1) * batch * 72), _gWh, batch, c0, c1);
-                        }
-                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, _gB, c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, _gBh, c0, c1);
+                        if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].WeightGradRows0_1r(_gW, _gWh, _gB, _gBh, c0, c1); // the sub-batches in order: the rows in one thread's order
+                        else WeightGradRows0_1r(_gW, _gWh, _gB, _gBh, c0, c1);
                         // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1_reverse.Grad.AsSpan(), c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1_reverse.Grad.AsSpan(), c0, c1);
@@ -1016,20 +981,102 @@ namespace Snapshots
                 W = weights;
                 _threads = threads;
                 _inputGrad = !gradInput.IsEmpty;
+                if (_subParts > 0) // the forward pass ran in sub-batches: so does this one
+                {
+                    BackwardSubBatches(batch, seqLen, gradOutput, gradH, gradC, gradInput, gradH0, gradC0);
+                    return;
+                }
+
                 int rows = _lengths.Rows; // as the forward pass laid them out
                 EnsureBackwardWorkspace(batch, seqLen);
                 PackTransposedWeights();
                 // The output gradient as rows of the last stage's output layout.
                 if (_lengths.IsRagged) _lengths.ToRows(gradOutput, 48, 17, 24, 2, BatchFirst, _d_seq0_1, collapsed: false);
                 else global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 48, 17, 24, 2, batch, seqLen, BatchFirst, _d_seq0_1);
-                // (0) GRU(9, 17, num_layers=2)
-                BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
+                BackwardStages(batch, seqLen, gradH, gradC, gradH0, gradC0);
                 // The input gradient in the caller's layout.
                 if (!gradInput.IsEmpty)
                 {
                     if (_lengths.IsRagged) _lengths.FromRows(_d_x, 16, 9, 9, 1, BatchFirst, gradInput, collapsed: false);
                     else global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_d_x, 16, 9, 9, 1, batch, seqLen, BatchFirst, gradInput);
                 }
+            }
+
+            /// <summary>The stages' backward passes, last stage first, from the output gradient's rows; the input's gradient is left in its rows.</summary>
+            private void BackwardStages(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                int rows = _lengths.Rows;
+                // (0) GRU(9, 17, num_layers=2)
+                BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
+            }
+
+            /// <summary>
+            /// Backward of a training pass that ran in sub-batches (ForwardSubBatches): each thread takes its sub-batch back through
+            /// every stage in the workspace that kept its activations; then the weight gradients, split by columns, sum the
+            /// sub-batches' rows in order, each group of sequences step by step: one thread's order, so the same gradients on any
+            /// number of threads.
+            /// </summary>
+            private void BackwardSubBatches(int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                int parts = _subParts;
+                global::Deepbox.CompilerServices.Workers.Wake(parts); // a blocked worker wakes while the caller copies the gradients
+                EnsureBackwardWeights();
+                PackTransposedWeights();
+                for (int p = 0; p < parts; p++)
+                {
+                    _subBatches[p].BeginBackwardSubBatch(this, gradOutput, gradH, gradC, !gradInput.IsEmpty, !gradH0.IsEmpty, !gradC0.IsEmpty);
+                }
+
+                _job = -2;
+                global::Deepbox.CompilerServices.Workers.RunPinned(this, parts, last: false); // each sub-batch on the thread that ran its forward pass
+                WeightGradients(batch, seqLen);
+                for (int p = 0; p < parts; p++)
+                {
+                    _subBatches[p].EndBackwardSubBatch(gradInput, gradH0, gradC0);
+                }
+            }
+
+            /// <summary>Takes this sub-batch's slices of the gradients Backward was given; the weights' output-major copies are the parent's.</summary>
+            private void BeginBackwardSubBatch(Workspace parent, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, bool wantGradInput, bool wantGradH0, bool wantGradC0)
+            {
+                W = parent.W;
+                _threads = 1;
+                _inputGrad = wantGradInput;
+                _deferWeightGrads = true;
+                int batch = _sub.Batch;
+                int seqLen = _sub.SeqLen;
+                int rows = _lengths.Rows;
+                _wT0_0_ih = parent._wT0_0_ih;
+                _wT0_0_hh = parent._wT0_0_hh;
+                _wT0_0r_ih = parent._wT0_0r_ih;
+                _wT0_0r_hh = parent._wT0_0r_hh;
+                _wT0_1_ih = parent._wT0_1_ih;
+                _wT0_1_hh = parent._wT0_1_hh;
+                _wT0_1r_ih = parent._wT0_1r_ih;
+                _wT0_1r_hh = parent._wT0_1r_hh;
+                EnsureBackwardWorkspace(batch, seqLen);
+                // The output gradient as rows of the last stage's output layout.
+                global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 48, 17, 24, 2, batch, seqLen, BatchFirst, _d_seq0_1, _sub.CallerBatch, _sub.First);
+                _subGrad.Begin(_sub.CallerBatch, _sub.First, batch, seqLen, 4, 17, gradH, gradC, wantGradH0, wantGradC0);
+            }
+
+            /// <summary>The sub-batch's backward pass through every stage, on the thread that took it (the weight gradients are left to the parent).</summary>
+            private void RunBackwardSubBatch() => BackwardStages(_sub.Batch, _sub.SeqLen, _subGrad.H0, _subGrad.C0, _subGrad.HN, _subGrad.CN);
+
+            /// <summary>The sub-batch's input gradient and initial states' gradients into the caller's.</summary>
+            private void EndBackwardSubBatch(global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                if (!gradInput.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_d_x, 16, 9, 9, 1, _sub.Batch, _sub.SeqLen, BatchFirst, gradInput, _sub.CallerBatch, _sub.First);
+                _subGrad.End(gradH0, gradC0);
+            }
+
+            /// <summary>Every weight gradient of the pass, over its sub-batches' rows (each layer's split across threads by columns).</summary>
+            private void WeightGradients(int batch, int seqLen)
+            {
+                WeightGrads0_1(batch, seqLen);
+                WeightGrads0_1r(batch, seqLen);
+                WeightGrads0_0(batch, seqLen);
+                WeightGrads0_0r(batch, seqLen);
             }
 
             /// <summary>(0) GRU(9, 17, num_layers=2) backward: layers top-down, each direction back through time, then its weight gradients.</summary>
@@ -1042,50 +1089,164 @@ namespace Snapshots
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input, split by sequences.
                 Fork(8, batch, seqLen, rowWork: 2 * 72 * 24 + 2 * 72 * 48, last: false, chunks: true);
                 if (!gradH0.IsEmpty) _lengths.StatesOut(_dh0, 24, gradH0.Slice(2 * batch * 17), 17);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
-                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
-                // thread computes it.
-                _gW.AsSpan(0, 2952).Clear();
-                _gWh.AsSpan(0, 1224).Clear();
-                _gB.AsSpan(0, 72).Clear();
-                _gBh.AsSpan(0, 72).Clear();
-                Fork(9, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
+                if (!_deferWeightGrads) WeightGrads0_1(batch, seqLen);
                 // Layer 1, reverse: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 24).Clear();
                 if (!gradH.IsEmpty) _lengths.StatesIn(gradH.Slice(3 * batch * 17), 17, _dh0, 24, 1);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input added to the forward direction's, split by sequences.
                 Fork(10, batch, seqLen, rowWork: 2 * 72 * 24 + 2 * 72 * 48, last: false, chunks: true);
                 if (!gradH0.IsEmpty) _lengths.StatesOut(_dh0, 24, gradH0.Slice(3 * batch * 17), 17);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
-                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
-                // thread computes it.
-                _gW.AsSpan(0, 2952).Clear();
-                _gWh.AsSpan(0, 1224).Clear();
-                _gB.AsSpan(0, 72).Clear();
-                _gBh.AsSpan(0, 72).Clear();
-                Fork(11, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
+                if (!_deferWeightGrads) WeightGrads0_1r(batch, seqLen);
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 24).Clear();
                 if (!gradH.IsEmpty) _lengths.StatesIn(gradH.Slice(0), 17, _dh0, 24, 1);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input, split by sequences.
                 Fork(4, batch, seqLen, rowWork: 2 * 72 * 24 + (_inputGrad ? 2 * 72 * 16 : 0), last: false, chunks: true);
                 if (!gradH0.IsEmpty) _lengths.StatesOut(_dh0, 24, gradH0.Slice(0), 17);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
-                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
-                // thread computes it.
-                _gW.AsSpan(0, 648).Clear();
-                _gWh.AsSpan(0, 1224).Clear();
-                _gB.AsSpan(0, 72).Clear();
-                _gBh.AsSpan(0, 72).Clear();
-                Fork(5, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: false, maxParts: 3);
+                if (!_deferWeightGrads) WeightGrads0_0(batch, seqLen);
                 // Layer 0, reverse: the final states' gradients in, back through time, the initial states' out.
                 _dh0.AsSpan(0, batch * 24).Clear();
                 if (!gradH.IsEmpty) _lengths.StatesIn(gradH.Slice(batch * 17), 17, _dh0, 24, 1);
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.GruBackward_H17), then the gradient of the layer's input added to the forward direction's, split by sequences.
                 Fork(6, batch, seqLen, rowWork: 2 * 72 * 24 + (_inputGrad ? 2 * 72 * 16 : 0), last: false, chunks: true);
                 if (!gradH0.IsEmpty) _lengths.StatesOut(_dh0, 24, gradH0.Slice(batch * 17), 17);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
-                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                if (!_deferWeightGrads) WeightGrads0_0r(batch, seqLen);
+            }
+
+            /// <summary>(0) layer 1, forward: its weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGrads0_1(int batch, int seqLen)
+            {
+                // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
+                // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
+                // thread computes it.
+                _gW.AsSpan(0, 2952).Clear();
+                _gWh.AsSpan(0, 1224).Clear();
+                _gB.AsSpan(0, 72).Clear();
+                _gBh.AsSpan(0, 72).Clear();
+                Fork(9, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
+            }
+
+            /// <summary>(0) layer 1, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
+            private void WeightGradRows0_1(global::System.Span<float> gW, global::System.Span<float> gWh, global::System.Span<float> gB, global::System.Span<float> gBh, int c0, int c1)
+            {
+                int batch = _lengths.Batch;
+                int seqLen = _lengths.SeqLen;
+                int rows = _lengths.Rows;
+                if (_lengths.IsRagged)
+                {
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, gW, 1, rows, 0, c0, c1);
+                    // A row's previous hidden state is a row of another step, a different number each step, or h0 where the sequence
+                    // starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(2 * rows * 72), 72, _dGh0, gWh, 1, rows, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, gB, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, gBh, c0, c1);
+                    return;
+                }
+
+                // Group by group of sequences, each step by step; W_hh's rows pair each step's gate gradients with the step before's
+                // hidden states, then the first step's with the initial states.
+                for (int q = 0; q < batch; q += 4)
+                {
+                    int group = global::System.Math.Min(4, batch - q);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17x2s24_N72(_seq0_0.AsSpan(q * 48), 48, _dG0.AsSpan((_deferWeightGrads ? 2 * rows * 72 : 0) + (q * 72)), gW, seqLen, group, batch, c0, c1);
+                    if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_1.AsSpan(q * 48), 48, _dGh0.AsSpan((_deferWeightGrads ? 2 * rows * 72 : 0) + ((batch + q) * 72)), gWh, seqLen - 1, group, batch, c0, c1);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan((2 * batch * 24) + (q * 24)), 24, _dGh0.AsSpan((_deferWeightGrads ? 2 * rows * 72 : 0) + (q * 72)), gWh, 1, group, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0.AsSpan((_deferWeightGrads ? 2 * rows * 72 : 0) + (q * 72)), seqLen, group, batch, 72, gB, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0.AsSpan((_deferWeightGrads ? 2 * rows * 72 : 0) + (q * 72)), seqLen, group, batch, 72, gBh, c0, c1);
+                }
+            }
+
+            /// <summary>(0) layer 1, reverse: its weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGrads0_1r(int batch, int seqLen)
+            {
+                // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
+                // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
+                // thread computes it.
+                _gW.AsSpan(0, 2952).Clear();
+                _gWh.AsSpan(0, 1224).Clear();
+                _gB.AsSpan(0, 72).Clear();
+                _gBh.AsSpan(0, 72).Clear();
+                Fork(11, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
+            }
+
+            /// <summary>(0) layer 1, reverse: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
+            private void WeightGradRows0_1r(global::System.Span<float> gW, global::System.Span<float> gWh, global::System.Span<float> gB, global::System.Span<float> gBh, int c0, int c1)
+            {
+                int batch = _lengths.Batch;
+                int seqLen = _lengths.SeqLen;
+                int rows = _lengths.Rows;
+                if (_lengths.IsRagged)
+                {
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17x2s24_N72(_seq0_0, 48, _dG0, gW, 1, rows, 0, c0, c1);
+                    // A row's previous hidden state is a row of another step, a different number each step, or h0 where the sequence
+                    // starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(3 * rows * 72), 72, _dGh0, gWh, 1, rows, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, gB, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, gBh, c0, c1);
+                    return;
+                }
+
+                // Group by group of sequences, each step by step; W_hh's rows pair each step's gate gradients with the step before's
+                // hidden states (the step after's, in this reverse direction), then the first step's with the initial states.
+                for (int q = 0; q < batch; q += 4)
+                {
+                    int group = global::System.Math.Min(4, batch - q);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17x2s24_N72(_seq0_0.AsSpan(q * 48), 48, _dG0.AsSpan((_deferWeightGrads ? 3 * rows * 72 : 0) + (q * 72)), gW, seqLen, group, batch, c0, c1);
+                    if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_1.AsSpan(((batch + q) * 48) + 24), 48, _dGh0.AsSpan((_deferWeightGrads ? 3 * rows * 72 : 0) + (q * 72)), gWh, seqLen - 1, group, batch, c0, c1);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan((3 * batch * 24) + (q * 24)), 24, _dGh0.AsSpan((_deferWeightGrads ? 3 * rows * 72 : 0) + ((((seqLen - 1) * batch) + q) * 72)), gWh, 1, group, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0.AsSpan((_deferWeightGrads ? 3 * rows * 72 : 0) + (q * 72)), seqLen, group, batch, 72, gB, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0.AsSpan((_deferWeightGrads ? 3 * rows * 72 : 0) + (q * 72)), seqLen, group, batch, 72, gBh, c0, c1);
+                }
+            }
+
+            /// <summary>(0) layer 0, forward: its weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGrads0_0(int batch, int seqLen)
+            {
+                // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
+                // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
+                // thread computes it.
+                _gW.AsSpan(0, 648).Clear();
+                _gWh.AsSpan(0, 1224).Clear();
+                _gB.AsSpan(0, 72).Clear();
+                _gBh.AsSpan(0, 72).Clear();
+                Fork(5, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: false, maxParts: 3);
+            }
+
+            /// <summary>(0) layer 0, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
+            private void WeightGradRows0_0(global::System.Span<float> gW, global::System.Span<float> gWh, global::System.Span<float> gB, global::System.Span<float> gBh, int c0, int c1)
+            {
+                int batch = _lengths.Batch;
+                int seqLen = _lengths.SeqLen;
+                int rows = _lengths.Rows;
+                if (_lengths.IsRagged)
+                {
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K9_N72(_x, 9, _dG0, gW, 1, rows, 0, c0, c1);
+                    // A row's previous hidden state is a row of another step, a different number each step, or h0 where the sequence
+                    // starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(0), 72, _dGh0, gWh, 1, rows, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, gB, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, gBh, c0, c1);
+                    return;
+                }
+
+                // Group by group of sequences, each step by step; W_hh's rows pair each step's gate gradients with the step before's
+                // hidden states, then the first step's with the initial states.
+                for (int q = 0; q < batch; q += 4)
+                {
+                    int group = global::System.Math.Min(4, batch - q);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K9_N72(_x.AsSpan(q * 9), 9, _dG0.AsSpan(q * 72), gW, seqLen, group, batch, c0, c1);
+                    if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_0.AsSpan(q * 48), 48, _dGh0.AsSpan((batch + q) * 72), gWh, seqLen - 1, group, batch, c0, c1);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan(q * 24), 24, _dGh0.AsSpan(q * 72), gWh, 1, group, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0.AsSpan(q * 72), seqLen, group, batch, 72, gB, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0.AsSpan(q * 72), seqLen, group, batch, 72, gBh, c0, c1);
+                }
+            }
+
+            /// <summary>(0) layer 0, reverse: its weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGrads0_0r(int batch, int seqLen)
+            {
+                // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
+                // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
                 _gW.AsSpan(0, 648).Clear();
                 _gWh.AsSpan(0, 1224).Clear();
@@ -1094,10 +1255,52 @@ namespace Snapshots
                 Fork(7, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: true, maxParts: 3);
             }
 
+            /// <summary>(0) layer 0, reverse: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
+            private void WeightGradRows0_0r(global::System.Span<float> gW, global::System.Span<float> gWh, global::System.Span<float> gB, global::System.Span<float> gBh, int c0, int c1)
+            {
+                int batch = _lengths.Batch;
+                int seqLen = _lengths.SeqLen;
+                int rows = _lengths.Rows;
+                if (_lengths.IsRagged)
+                {
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K9_N72(_x, 9, _dG0, gW, 1, rows, 0, c0, c1);
+                    // A row's previous hidden state is a row of another step, a different number each step, or h0 where the sequence
+                    // starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_gx0.AsSpan(rows * 72), 72, _dGh0, gWh, 1, rows, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 72, gB, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0, rows, 72, gBh, c0, c1);
+                    return;
+                }
+
+                // Group by group of sequences, each step by step; W_hh's rows pair each step's gate gradients with the step before's
+                // hidden states (the step after's, in this reverse direction), then the first step's with the initial states.
+                for (int q = 0; q < batch; q += 4)
+                {
+                    int group = global::System.Math.Min(4, batch - q);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K9_N72(_x.AsSpan(q * 9), 9, _dG0.AsSpan((_deferWeightGrads ? rows * 72 : 0) + (q * 72)), gW, seqLen, group, batch, c0, c1);
+                    if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_seq0_0.AsSpan(((batch + q) * 48) + 24), 48, _dGh0.AsSpan((_deferWeightGrads ? rows * 72 : 0) + (q * 72)), gWh, seqLen - 1, group, batch, c0, c1);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K17_N72(_h0_0.AsSpan((batch * 24) + (q * 24)), 24, _dGh0.AsSpan((_deferWeightGrads ? rows * 72 : 0) + ((((seqLen - 1) * batch) + q) * 72)), gWh, 1, group, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0.AsSpan((_deferWeightGrads ? rows * 72 : 0) + (q * 72)), seqLen, group, batch, 72, gB, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0.AsSpan((_deferWeightGrads ? rows * 72 : 0) + (q * 72)), seqLen, group, batch, 72, gBh, c0, c1);
+                }
+            }
+
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
             private void EnsureBackwardWorkspace(int batch, int seqLen)
             {
                 int rows = batch * seqLen;
+                EnsureBackwardWeights();
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_x, rows * 16);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_seq0_0, rows * 48);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_seq0_1, rows * 48);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dG0, rows * 72 * (_deferWeightGrads ? 4 : 1));
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dGh0, rows * 72 * (_deferWeightGrads ? 4 : 1));
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dh0, batch * 24);
+            }
+
+            /// <summary>Allocates the output-major weights and the weight-gradient scratch, once.</summary>
+            private void EnsureBackwardWeights()
+            {
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_ih, 1152);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_hh, 1728);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0r_ih, 1152);
@@ -1106,12 +1309,6 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1_hh, 1728);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1r_ih, 3456);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1r_hh, 1728);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_x, rows * 16);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_seq0_0, rows * 48);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_seq0_1, rows * 48);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dG0, rows * 72);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dGh0, rows * 72);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dh0, batch * 24);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gW, 2952);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gB, 72);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gWh, 1224);

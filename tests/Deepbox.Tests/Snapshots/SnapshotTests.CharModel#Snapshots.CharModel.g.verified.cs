@@ -716,19 +716,7 @@ namespace Snapshots
                         // Columns [c0, c1) of the 128, in whole blocks of 32.
                         int c0 = 4 * part / parts * 32;
                         int c1 = part + 1 == parts ? 128 : 4 * (part + 1) / parts * 32;
-                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K16_N128(_x, 16, _dG1, _gW, rows, c0, c1);
-                        if (_lengths.IsRagged)
-                        {
-                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
-                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_gx1.AsSpan(0), 128, _dG1, _gWh, rows, c0, c1);
-                        }
-                        else
-                        {
-                            if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq1_0.AsSpan(0), 32, _dG1.AsSpan(batch * 128), _gWh, (seqLen - 1) * batch, c0, c1);
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_1.AsSpan(0), 32, _dG1, _gWh, batch, c0, c1);
-                        }
-                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG1, rows, 128, _gB, c0, c1);
+                        WeightGradRows1_0(_gW, _gWh, _gB, c0, c1);
                         // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 16, 8, 16, 16, _model._p1_weight_ih_l0.Grad.AsSpan(), c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p1_weight_hh_l0.Grad.AsSpan(), c0, c1);
@@ -751,19 +739,7 @@ namespace Snapshots
                 // The output gradient as rows of the last stage's output layout.
                 if (_lengths.IsRagged) _lengths.ToRows(gradOutput, 72, 65, 72, 1, BatchFirst, _d_y2, collapsed: false);
                 else global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 72, 65, 72, 1, batch, seqLen, BatchFirst, _d_y2);
-                // (head) Linear(in_features=32, out_features=65, bias=true)
-                _gW.AsSpan(0, 2304).Clear();
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N72(_seq1_0, 32, _d_y2, _gW, rows, 0, 72);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 65, 32, 8, 32, 32, _model._p2_weight.Grad.AsSpan());
-                _gB.AsSpan(0, 72).Clear();
-                global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_d_y2, rows, 72, _gB);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 1, 65, 8, _model._p2_bias.Grad.AsSpan());
-                global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N32_Zero(_d_y2, 72, _wT2, default, _d_seq1_0, rows);
-                // (lstm) LSTM(16, 32, num_layers=1)
-                BackwardStage1(batch, seqLen, gradH, gradC, gradH0, gradC0);
-                // (embedding) Embedding(65, 16, padding_idx=0)
-                // Each row's gradient into its token's vector, except padding_idx 0's, which never learns (rows in order: the same sums on any number of threads).
-                global::Deepbox.CompilerServices.ModelSupport.EmbeddingBackward(_d_x, 16, EmbeddingDim, _tokens, rows, 0, _model._p0_weight.Grad.AsSpan());
+                BackwardStages(batch, seqLen, gradH, gradC, gradH0, gradC0);
                 // The input gradient in the caller's layout.
                 if (!gradInput.IsEmpty)
                 {
@@ -771,6 +747,53 @@ namespace Snapshots
                     else global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_d_x, 16, 16, 16, 1, batch, seqLen, BatchFirst, gradInput);
                 }
             }
+
+            /// <summary>The stages' backward passes, last stage first, from the output gradient's rows; the input's gradient is left in its rows.</summary>
+            private void BackwardStages(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                int rows = _lengths.Rows;
+                // (head) Linear(in_features=32, out_features=65, bias=true)
+                LinearWeightGrads2();
+                global::Deepbox.Generated.Snapshots.Kernels.Dense_K72_N32_Zero(_d_y2, 72, _wT2, default, _d_seq1_0, rows);
+                // (lstm) LSTM(16, 32, num_layers=1)
+                BackwardStage1(batch, seqLen, gradH, gradC, gradH0, gradC0);
+                // (embedding) Embedding(65, 16, padding_idx=0)
+                // Each row's gradient into its token's vector, except padding_idx 0's, which never learns (rows in order: the same sums on any number of threads).
+                global::Deepbox.CompilerServices.ModelSupport.EmbeddingBackward(_d_x, 16, EmbeddingDim, _tokens, rows, 0, _model._p0_weight.Grad.AsSpan());
+            }
+
+            /// <summary>(head) Linear(in_features=32, out_features=65, bias=true): its weight gradients, added into the parameters' gradients.</summary>
+            private void LinearWeightGrads2()
+            {
+                _gW.AsSpan(0, 2304).Clear();
+                _gB.AsSpan(0, 72).Clear();
+                LinearGradRows2(_gW, _gB);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 65, 32, 8, 32, 32, _model._p2_weight.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 1, 65, 8, _model._p2_bias.Grad.AsSpan());
+            }
+
+            /// <summary>(head) The sums over this workspace's rows of its weight (and bias) gradients, added into <paramref name="gW"/> (and <paramref name="gB"/>).</summary>
+            private void LinearGradRows2(global::System.Span<float> gW, global::System.Span<float> gB)
+            {
+                int batch = _lengths.Batch;
+                int seqLen = _lengths.SeqLen;
+                int rows = _lengths.Rows;
+                if (_lengths.IsRagged)
+                {
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N72(_seq1_0, 32, _d_y2, gW, 1, rows, 0, 0, 72);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_d_y2, 1, rows, 0, 72, gB, 0, 72);
+                }
+                else
+                {
+                    for (int q = 0; q < batch; q += 4)
+                    {
+                        int group = global::System.Math.Min(4, batch - q);
+                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N72(_seq1_0.AsSpan(q * 32), 32, _d_y2.AsSpan(q * 72), gW, seqLen, group, batch, 0, 72);
+                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_d_y2.AsSpan(q * 72), seqLen, group, batch, 72, gB, 0, 72);
+                    }
+                }
+            }
+
 
             /// <summary>(lstm) LSTM(16, 32, num_layers=1) backward: layers top-down, each direction back through time, then its weight gradients.</summary>
             private void BackwardStage1(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
@@ -785,8 +808,14 @@ namespace Snapshots
                 Fork(1, batch, seqLen, rowWork: 2 * 128 * 32 + (_inputGrad ? 2 * 128 * 16 : 0), last: false, chunks: true);
                 if (!gradH0.IsEmpty) _lengths.StatesOut(_dh1, 32, gradH0.Slice(0), 32);
                 if (!gradC0.IsEmpty) _lengths.StatesOut(_dc1, 32, gradC0.Slice(0), 32);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
-                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                WeightGrads1_0(batch, seqLen);
+            }
+
+            /// <summary>(lstm) layer 0, forward: its weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGrads1_0(int batch, int seqLen)
+            {
+                // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
+                // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
                 _gW.AsSpan(0, 2048).Clear();
                 _gWh.AsSpan(0, 4096).Clear();
@@ -794,19 +823,53 @@ namespace Snapshots
                 Fork(2, batch, seqLen, rowWork: 2 * 128 * (16 + 32), last: true, maxParts: 4);
             }
 
+            /// <summary>(lstm) layer 0, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
+            private void WeightGradRows1_0(global::System.Span<float> gW, global::System.Span<float> gWh, global::System.Span<float> gB, int c0, int c1)
+            {
+                int batch = _lengths.Batch;
+                int seqLen = _lengths.SeqLen;
+                int rows = _lengths.Rows;
+                if (_lengths.IsRagged)
+                {
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K16_N128(_x, 16, _dG1, gW, 1, rows, 0, c0, c1);
+                    // A row's previous hidden state is a row of another step, a different number each step, or h0 where the sequence
+                    // starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_gx1.AsSpan(0), 128, _dG1, gWh, 1, rows, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG1, rows, 128, gB, c0, c1);
+                    return;
+                }
+
+                // Group by group of sequences, each step by step; W_hh's rows pair each step's gate gradients with the step before's
+                // hidden states, then the first step's with the initial states.
+                for (int q = 0; q < batch; q += 4)
+                {
+                    int group = global::System.Math.Min(4, batch - q);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K16_N128(_x.AsSpan(q * 16), 16, _dG1.AsSpan(q * 128), gW, seqLen, group, batch, c0, c1);
+                    if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq1_0.AsSpan(q * 32), 32, _dG1.AsSpan((batch + q) * 128), gWh, seqLen - 1, group, batch, c0, c1);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_1.AsSpan(q * 32), 32, _dG1.AsSpan(q * 128), gWh, 1, group, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG1.AsSpan(q * 128), seqLen, group, batch, 128, gB, c0, c1);
+                }
+            }
+
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
             private void EnsureBackwardWorkspace(int batch, int seqLen)
             {
                 int rows = batch * seqLen;
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT1_0_ih, 2048);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT1_0_hh, 4096);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT2, 2304);
+                EnsureBackwardWeights();
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_x, rows * 16);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_seq1_0, rows * 32);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_y2, rows * 72);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dG1, rows * 128);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dh1, batch * 32);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dc1, batch * 32);
+            }
+
+            /// <summary>Allocates the output-major weights and the weight-gradient scratch, once.</summary>
+            private void EnsureBackwardWeights()
+            {
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT1_0_ih, 2048);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT1_0_hh, 4096);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT2, 2304);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gW, 4096);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gB, 128);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gWh, 4096);

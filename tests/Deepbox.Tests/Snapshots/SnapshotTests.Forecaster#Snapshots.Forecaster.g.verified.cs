@@ -579,7 +579,7 @@ namespace Snapshots
                 _threads = threads;
                 _lengths.Set(lengths, batch, seqLen);
                 // In evaluation, without lengths, on several threads: each thread takes whole sequences through every stage, in a
-                // workspace of its own (ForwardSubBatches).
+                // workspace of its own (ForwardSubBatches; not in training: the dropout masks are drawn for the whole batch).
                 if (!training && !_lengths.IsRagged)
                 {
                     int parts = global::Deepbox.CompilerServices.Workers.Parts(threads, batch, (long)batch * seqLen * 24832);
@@ -852,19 +852,7 @@ namespace Snapshots
                         // Columns [c0, c1) of the 128, in whole blocks of 32.
                         int c0 = 4 * part / parts * 32;
                         int c1 = part + 1 == parts ? 128 : 4 * (part + 1) / parts * 32;
-                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K1_N128(_x, 1, _dG0, _gW, rows, c0, c1);
-                        if (_lengths.IsRagged)
-                        {
-                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
-                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_gx0.AsSpan(0), 128, _dG0, _gWh, rows, c0, c1);
-                        }
-                        else
-                        {
-                            if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_0.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gWh, (seqLen - 1) * batch, c0, c1);
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(0), 32, _dG0, _gWh, batch, c0, c1);
-                        }
-                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB, c0, c1);
+                        WeightGradRows0_0(_gW, _gWh, _gB, c0, c1);
                         // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 1, 8, 1, 1, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
@@ -901,19 +889,7 @@ namespace Snapshots
                         // Columns [c0, c1) of the 128, in whole blocks of 32.
                         int c0 = 4 * part / parts * 32;
                         int c1 = part + 1 == parts ? 128 : 4 * (part + 1) / parts * 32;
-                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_drop0_1, 32, _dG0, _gW, rows, c0, c1);
-                        if (_lengths.IsRagged)
-                        {
-                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
-                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_gx0.AsSpan(rows * 128), 128, _dG0, _gWh, rows, c0, c1);
-                        }
-                        else
-                        {
-                            if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_1.AsSpan(0), 32, _dG0.AsSpan(batch * 128), _gWh, (seqLen - 1) * batch, c0, c1);
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(batch * 32), 32, _dG0, _gWh, batch, c0, c1);
-                        }
-                        global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, _gB, c0, c1);
+                        WeightGradRows0_1(_gW, _gWh, _gB, c0, c1);
                         // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_ih_l1.Grad.AsSpan(), c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l1.Grad.AsSpan(), c0, c1);
@@ -936,20 +912,7 @@ namespace Snapshots
                 // The output gradient as rows of the last stage's output layout.
                 if (_lengths.IsRagged) _lengths.ToRows(gradOutput, 8, 1, 8, 1, BatchFirst, _d_y2, collapsed: true);
                 else global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 8, 1, 8, 1, batch, 1, BatchFirst, _d_y2);
-                // (fc) Linear(in_features=32, out_features=1, bias=true)
-                _gW.AsSpan(0, 256).Clear();
-                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N8((_lengths.IsRagged ? _last.AsSpan() : _seq0_1.AsSpan((seqLen - 1) * batch * 32)), 32, _d_y2, _gW, batch, 0, 8);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 1, 32, 8, 32, 32, _model._p2_weight.Grad.AsSpan());
-                _gB.AsSpan(0, 8).Clear();
-                global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_d_y2, batch, 8, _gB);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 1, 1, 8, _model._p2_bias.Grad.AsSpan());
-                _d_seq0_1.AsSpan(0, rows * 32).Clear();
-                global::Deepbox.Generated.Snapshots.Kernels.Dense_K8_N32_Zero(_d_y2, 8, _wT2, default, (_lengths.IsRagged ? _d_last.AsSpan() : _d_seq0_1.AsSpan((seqLen - 1) * batch * 32)), batch);
-                // (1) LastStep()
-                // Only the last step's rows carry gradient (the rest were cleared); with lengths, each sequence's own last step.
-                if (_lengths.IsRagged) _lengths.ScatterLast(_d_last, 32, _d_seq0_1);
-                // (lstm) LSTM(1, 32, num_layers=2)
-                BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
+                BackwardStages(batch, seqLen, gradH, gradC, gradH0, gradC0);
                 // The input gradient in the caller's layout.
                 if (!gradInput.IsEmpty)
                 {
@@ -957,6 +920,43 @@ namespace Snapshots
                     else global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_d_x, 8, 1, 1, 1, batch, seqLen, BatchFirst, gradInput);
                 }
             }
+
+            /// <summary>The stages' backward passes, last stage first, from the output gradient's rows; the input's gradient is left in its rows.</summary>
+            private void BackwardStages(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                int rows = _lengths.Rows;
+                // (fc) Linear(in_features=32, out_features=1, bias=true)
+                LinearWeightGrads2();
+                _d_seq0_1.AsSpan(0, rows * 32).Clear();
+                global::Deepbox.Generated.Snapshots.Kernels.Dense_K8_N32_Zero(_d_y2, 8, _wT2, default, (_lengths.IsRagged ? _d_last.AsSpan() : _d_seq0_1.AsSpan((seqLen - 1) * batch * 32)), batch);
+                // (1) LastStep()
+                // Only the last step's rows carry gradient (the rest were cleared); with lengths, each sequence's own last step.
+                if (_lengths.IsRagged) _lengths.ScatterLast(_d_last, 32, _d_seq0_1);
+                // (lstm) LSTM(1, 32, num_layers=2)
+                BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
+            }
+
+            /// <summary>(fc) Linear(in_features=32, out_features=1, bias=true): its weight gradients, added into the parameters' gradients.</summary>
+            private void LinearWeightGrads2()
+            {
+                _gW.AsSpan(0, 256).Clear();
+                _gB.AsSpan(0, 8).Clear();
+                LinearGradRows2(_gW, _gB);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 1, 32, 8, 32, 32, _model._p2_weight.Grad.AsSpan());
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 1, 1, 8, _model._p2_bias.Grad.AsSpan());
+            }
+
+            /// <summary>(fc) The sums over this workspace's rows of its weight (and bias) gradients, added into <paramref name="gW"/> (and <paramref name="gB"/>).</summary>
+            private void LinearGradRows2(global::System.Span<float> gW, global::System.Span<float> gB)
+            {
+                int batch = _lengths.Batch;
+                int seqLen = _lengths.SeqLen;
+                int rows = _lengths.Rows;
+                // One row a sequence, in order.
+                global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N8((_lengths.IsRagged ? _last.AsSpan() : _seq0_1.AsSpan((seqLen - 1) * batch * 32)), 32, _d_y2, gW, 1, batch, 0, 0, 8);
+                global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_d_y2, batch, 8, gB, 0, 8);
+            }
+
 
             /// <summary>(lstm) LSTM(1, 32, num_layers=2) backward: layers top-down, each direction back through time, then its weight gradients.</summary>
             private void BackwardStage0(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
@@ -971,13 +971,7 @@ namespace Snapshots
                 Fork(4, batch, seqLen, rowWork: 2 * 128 * 32 + 2 * 128 * 32, last: false, chunks: true);
                 if (!gradH0.IsEmpty) _lengths.StatesOut(_dh0, 32, gradH0.Slice(batch * 32), 32);
                 if (!gradC0.IsEmpty) _lengths.StatesOut(_dc0, 32, gradC0.Slice(batch * 32), 32);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
-                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
-                // thread computes it.
-                _gW.AsSpan(0, 4096).Clear();
-                _gWh.AsSpan(0, 4096).Clear();
-                _gB.AsSpan(0, 128).Clear();
-                Fork(5, batch, seqLen, rowWork: 2 * 128 * (32 + 32), last: false, maxParts: 4);
+                WeightGrads0_1(batch, seqLen);
                 // Through the dropout mask on layer 1's input.
                 global::Deepbox.CompilerServices.ModelSupport.Multiply(_d_seq0_0.AsSpan(0, rows * 32), _mask0_1, _d_seq0_0.AsSpan(0, rows * 32));
                 // Layer 0, forward: the final states' gradients in, back through time, the initial states' out.
@@ -989,8 +983,54 @@ namespace Snapshots
                 Fork(2, batch, seqLen, rowWork: 2 * 128 * 32 + (_inputGrad ? 2 * 128 * 8 : 0), last: false, chunks: true);
                 if (!gradH0.IsEmpty) _lengths.StatesOut(_dh0, 32, gradH0.Slice(0), 32);
                 if (!gradC0.IsEmpty) _lengths.StatesOut(_dc0, 32, gradC0.Slice(0), 32);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
-                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                WeightGrads0_0(batch, seqLen);
+            }
+
+            /// <summary>(lstm) layer 1, forward: its weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGrads0_1(int batch, int seqLen)
+            {
+                // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
+                // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
+                // thread computes it.
+                _gW.AsSpan(0, 4096).Clear();
+                _gWh.AsSpan(0, 4096).Clear();
+                _gB.AsSpan(0, 128).Clear();
+                Fork(5, batch, seqLen, rowWork: 2 * 128 * (32 + 32), last: false, maxParts: 4);
+            }
+
+            /// <summary>(lstm) layer 1, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
+            private void WeightGradRows0_1(global::System.Span<float> gW, global::System.Span<float> gWh, global::System.Span<float> gB, int c0, int c1)
+            {
+                int batch = _lengths.Batch;
+                int seqLen = _lengths.SeqLen;
+                int rows = _lengths.Rows;
+                if (_lengths.IsRagged)
+                {
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_drop0_1, 32, _dG0, gW, 1, rows, 0, c0, c1);
+                    // A row's previous hidden state is a row of another step, a different number each step, or h0 where the sequence
+                    // starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_gx0.AsSpan(rows * 128), 128, _dG0, gWh, 1, rows, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, gB, c0, c1);
+                    return;
+                }
+
+                // Group by group of sequences, each step by step; W_hh's rows pair each step's gate gradients with the step before's
+                // hidden states, then the first step's with the initial states.
+                for (int q = 0; q < batch; q += 4)
+                {
+                    int group = global::System.Math.Min(4, batch - q);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_drop0_1.AsSpan(q * 32), 32, _dG0.AsSpan(q * 128), gW, seqLen, group, batch, c0, c1);
+                    if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_1.AsSpan(q * 32), 32, _dG0.AsSpan((batch + q) * 128), gWh, seqLen - 1, group, batch, c0, c1);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan((batch * 32) + (q * 32)), 32, _dG0.AsSpan(q * 128), gWh, 1, group, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0.AsSpan(q * 128), seqLen, group, batch, 128, gB, c0, c1);
+                }
+            }
+
+            /// <summary>(lstm) layer 0, forward: its weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGrads0_0(int batch, int seqLen)
+            {
+                // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
+                // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
                 _gW.AsSpan(0, 128).Clear();
                 _gWh.AsSpan(0, 4096).Clear();
@@ -998,15 +1038,39 @@ namespace Snapshots
                 Fork(3, batch, seqLen, rowWork: 2 * 128 * (1 + 32), last: true, maxParts: 4);
             }
 
+            /// <summary>(lstm) layer 0, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
+            private void WeightGradRows0_0(global::System.Span<float> gW, global::System.Span<float> gWh, global::System.Span<float> gB, int c0, int c1)
+            {
+                int batch = _lengths.Batch;
+                int seqLen = _lengths.SeqLen;
+                int rows = _lengths.Rows;
+                if (_lengths.IsRagged)
+                {
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K1_N128(_x, 1, _dG0, gW, 1, rows, 0, c0, c1);
+                    // A row's previous hidden state is a row of another step, a different number each step, or h0 where the sequence
+                    // starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_gx0.AsSpan(0), 128, _dG0, gWh, 1, rows, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0, rows, 128, gB, c0, c1);
+                    return;
+                }
+
+                // Group by group of sequences, each step by step; W_hh's rows pair each step's gate gradients with the step before's
+                // hidden states, then the first step's with the initial states.
+                for (int q = 0; q < batch; q += 4)
+                {
+                    int group = global::System.Math.Min(4, batch - q);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K1_N128(_x.AsSpan(q * 1), 1, _dG0.AsSpan(q * 128), gW, seqLen, group, batch, c0, c1);
+                    if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_seq0_0.AsSpan(q * 32), 32, _dG0.AsSpan((batch + q) * 128), gWh, seqLen - 1, group, batch, c0, c1);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(q * 32), 32, _dG0.AsSpan(q * 128), gWh, 1, group, 0, c0, c1);
+                    global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0.AsSpan(q * 128), seqLen, group, batch, 128, gB, c0, c1);
+                }
+            }
+
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
             private void EnsureBackwardWorkspace(int batch, int seqLen)
             {
                 int rows = batch * seqLen;
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_ih, 1024);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_hh, 4096);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1_ih, 4096);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1_hh, 4096);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT2, 256);
+                EnsureBackwardWeights();
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_x, rows * 8);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_seq0_0, rows * 32);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_seq0_1, rows * 32);
@@ -1015,6 +1079,16 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dG0, rows * 128);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dh0, batch * 32);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dc0, batch * 32);
+            }
+
+            /// <summary>Allocates the output-major weights and the weight-gradient scratch, once.</summary>
+            private void EnsureBackwardWeights()
+            {
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_ih, 1024);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_hh, 4096);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1_ih, 4096);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1_hh, 4096);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT2, 256);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gW, 4096);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gB, 128);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gWh, 4096);

@@ -429,8 +429,11 @@ namespace Snapshots
             private int _jobSeqLen;
             private int _jobThreads; // the threads that take its parts
             private global::Deepbox.CompilerServices.AlignedBuffer _jobInput = global::Deepbox.CompilerServices.AlignedBuffer.Empty;
-            private Workspace[] _subBatches = []; // an evaluation pass's sub-batches on several threads (ForwardSubBatches)
+            private Workspace[] _subBatches = []; // a pass's sub-batches on several threads (ForwardSubBatches)
             private readonly global::Deepbox.CompilerServices.SubBatch _sub = new(); // as a sub-batch: which sequences, its states
+            private int _subParts; // the sub-batches the last pass ran in (0: none), which a training pass's Backward runs in too
+            private readonly global::Deepbox.CompilerServices.SubBatch _subGrad = new(); // as a sub-batch in Backward: its final states' gradients in, its initial states' out
+            private bool _deferWeightGrads; // as a sub-batch in Backward: the weight gradients are left to the pass that split it
 
             // Forward.
             private global::Deepbox.CompilerServices.AlignedBuffer _x = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
@@ -460,9 +463,10 @@ namespace Snapshots
                 _training = training;
                 _threads = threads;
                 _lengths.Set(lengths, batch, seqLen);
-                // In evaluation, without lengths, on several threads: each thread takes whole sequences through every stage, in a
-                // workspace of its own (ForwardSubBatches).
-                if (!training && !_lengths.IsRagged)
+                _subParts = 0;
+                // Without lengths, on several threads: each thread takes whole sequences through every stage, in a workspace of its own
+                // (ForwardSubBatches; in training, Backward then runs in the same sub-batches).
+                if (!_lengths.IsRagged)
                 {
                     int parts = global::Deepbox.CompilerServices.Workers.Parts(threads, batch, (long)batch * seqLen * 176);
                     if (parts > 1)
@@ -489,8 +493,9 @@ namespace Snapshots
             }
 
             /// <summary>
-            /// An evaluation pass on <paramref name="parts"/> threads, in sub-batches of whole sequences, each run through every stage
-            /// as a one-thread pass in a workspace of its own. Threads that split each layer's sequences write rows of the same
+            /// A pass on <paramref name="parts"/> threads, in sub-batches of whole sequences, each run through every stage
+            /// as a one-thread pass in a workspace of its own (in training, Backward runs in the same sub-batches). Threads that
+            /// split each layer's sequences write rows of the same
             /// buffers side by side, and their cores pass those cache lines back and forth: W1 (LSTM(16, 64), B = 32, T = 64) took
             /// 0.54 ms on 2 threads that way against 0.39 ms in sub-batches (one thread: 0.60 ms), on an AMD EPYC family 26 model 2
             /// (Zen 5, FMA peak 211-229 GFLOP/s). A sequence's numbers do not depend on its batch: the same bits.
@@ -502,11 +507,13 @@ namespace Snapshots
                 for (int p = 0; p < parts; p++)
                 {
                     int first = global::Deepbox.CompilerServices.Workers.Split(batch, p, parts);
-                    _subBatches[p].BeginSubBatch(W, input, batch, seqLen, first, global::Deepbox.CompilerServices.Workers.Split(batch, p + 1, parts) - first, h0, c0, !hN.IsEmpty, !cN.IsEmpty);
+                    _subBatches[p].BeginSubBatch(W, _training, input, batch, seqLen, first, global::Deepbox.CompilerServices.Workers.Split(batch, p + 1, parts) - first, h0, c0, !hN.IsEmpty, !cN.IsEmpty);
                 }
 
                 _job = -1;
-                global::Deepbox.CompilerServices.Workers.Run(this, parts, last: true);
+                if (_training) global::Deepbox.CompilerServices.Workers.RunPinned(this, parts, last: false); // each sub-batch's Backward then runs on the thread that has its activations in cache
+                else global::Deepbox.CompilerServices.Workers.Run(this, parts, last: true);
+                _subParts = parts; // where Backward finds the activations
                 for (int p = 0; p < parts; p++)
                 {
                     _subBatches[p].EndSubBatch(output, hN, cN);
@@ -514,10 +521,10 @@ namespace Snapshots
             }
 
             /// <summary>Takes sequences [first, first + batch) of the caller's <paramref name="callerBatch"/>: their input and initial states.</summary>
-            private void BeginSubBatch(Weights weights, global::System.ReadOnlySpan<float> input, int callerBatch, int seqLen, int first, int batch, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, bool wantHN, bool wantCN)
+            private void BeginSubBatch(Weights weights, bool training, global::System.ReadOnlySpan<float> input, int callerBatch, int seqLen, int first, int batch, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, bool wantHN, bool wantCN)
             {
                 W = weights;
-                _training = false;
+                _training = training;
                 _threads = 1;
                 EnsureWorkspace(batch, seqLen);
                 _lengths.Set(default, batch, seqLen);
@@ -601,6 +608,12 @@ namespace Snapshots
                     return;
                 }
 
+                if (_job == -2)
+                {
+                    _subBatches[part].RunBackwardSubBatch(); // a whole backward pass over one sub-batch (BackwardSubBatches)
+                    return;
+                }
+
                 int batch = _jobBatch;
                 int seqLen = _jobSeqLen;
                 int rows = _lengths.Rows;
@@ -670,18 +683,8 @@ namespace Snapshots
                         // Columns [c0, c1) of the 8, in whole blocks of 32.
                         int c0 = 1 * part / parts * 32;
                         int c1 = part + 1 == parts ? 8 : 1 * (part + 1) / parts * 32;
-                        global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K3_N8(_x, 3, _dG0, _gW, rows, c0, c1);
-                        if (_lengths.IsRagged)
-                        {
-                            // With lengths, a row's previous hidden state is a row of another step, a different number each step, or h0 where the
-                            // sequence starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K5_N8(_gx0.AsSpan(0), 8, _dG0, _gWh, rows, c0, c1);
-                        }
-                        else
-                        {
-                            if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K5_N8(_seq0_0.AsSpan(0), 8, _dG0.AsSpan(batch * 8), _gWh, (seqLen - 1) * batch, c0, c1);
-                            global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K5_N8(_h0_0.AsSpan(0), 8, _dG0, _gWh, batch, c0, c1);
-                        }
+                        if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].WeightGradRows0_0(_gW, _gWh, _gB, c0, c1); // the sub-batches in order: the rows in one thread's order
+                        else WeightGradRows0_0(_gW, _gWh, _gB, c0, c1);
                         // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 1, 5, 3, 8, 3, 3, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
                         global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 1, 5, 5, 8, 5, 5, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
@@ -696,20 +699,93 @@ namespace Snapshots
                 W = weights;
                 _threads = threads;
                 _inputGrad = !gradInput.IsEmpty;
+                if (_subParts > 0) // the forward pass ran in sub-batches: so does this one
+                {
+                    BackwardSubBatches(batch, seqLen, gradOutput, gradH, gradC, gradInput, gradH0, gradC0);
+                    return;
+                }
+
                 int rows = _lengths.Rows; // as the forward pass laid them out
                 EnsureBackwardWorkspace(batch, seqLen);
                 PackTransposedWeights();
                 // The output gradient as rows of the last stage's output layout.
                 if (_lengths.IsRagged) _lengths.ToRows(gradOutput, 8, 5, 8, 1, BatchFirst, _d_seq0_0, collapsed: false);
                 else global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 8, 5, 8, 1, batch, seqLen, BatchFirst, _d_seq0_0);
-                // (0) RNN(3, 5, num_layers=1)
-                BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
+                BackwardStages(batch, seqLen, gradH, gradC, gradH0, gradC0);
                 // The input gradient in the caller's layout.
                 if (!gradInput.IsEmpty)
                 {
                     if (_lengths.IsRagged) _lengths.FromRows(_d_x, 8, 3, 3, 1, BatchFirst, gradInput, collapsed: false);
                     else global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_d_x, 8, 3, 3, 1, batch, seqLen, BatchFirst, gradInput);
                 }
+            }
+
+            /// <summary>The stages' backward passes, last stage first, from the output gradient's rows; the input's gradient is left in its rows.</summary>
+            private void BackwardStages(int batch, int seqLen, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                int rows = _lengths.Rows;
+                // (0) RNN(3, 5, num_layers=1)
+                BackwardStage0(batch, seqLen, gradH, gradC, gradH0, gradC0);
+            }
+
+            /// <summary>
+            /// Backward of a training pass that ran in sub-batches (ForwardSubBatches): each thread takes its sub-batch back through
+            /// every stage in the workspace that kept its activations; then the weight gradients, split by columns, sum the
+            /// sub-batches' rows in order, each group of sequences step by step: one thread's order, so the same gradients on any
+            /// number of threads.
+            /// </summary>
+            private void BackwardSubBatches(int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                int parts = _subParts;
+                global::Deepbox.CompilerServices.Workers.Wake(parts); // a blocked worker wakes while the caller copies the gradients
+                EnsureBackwardWeights();
+                PackTransposedWeights();
+                for (int p = 0; p < parts; p++)
+                {
+                    _subBatches[p].BeginBackwardSubBatch(this, gradOutput, gradH, gradC, !gradInput.IsEmpty, !gradH0.IsEmpty, !gradC0.IsEmpty);
+                }
+
+                _job = -2;
+                global::Deepbox.CompilerServices.Workers.RunPinned(this, parts, last: false); // each sub-batch on the thread that ran its forward pass
+                WeightGradients(batch, seqLen);
+                for (int p = 0; p < parts; p++)
+                {
+                    _subBatches[p].EndBackwardSubBatch(gradInput, gradH0, gradC0);
+                }
+            }
+
+            /// <summary>Takes this sub-batch's slices of the gradients Backward was given; the weights' output-major copies are the parent's.</summary>
+            private void BeginBackwardSubBatch(Workspace parent, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, bool wantGradInput, bool wantGradH0, bool wantGradC0)
+            {
+                W = parent.W;
+                _threads = 1;
+                _inputGrad = wantGradInput;
+                _deferWeightGrads = true;
+                int batch = _sub.Batch;
+                int seqLen = _sub.SeqLen;
+                int rows = _lengths.Rows;
+                _wT0_0_ih = parent._wT0_0_ih;
+                _wT0_0_hh = parent._wT0_0_hh;
+                EnsureBackwardWorkspace(batch, seqLen);
+                // The output gradient as rows of the last stage's output layout.
+                global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 8, 5, 8, 1, batch, seqLen, BatchFirst, _d_seq0_0, _sub.CallerBatch, _sub.First);
+                _subGrad.Begin(_sub.CallerBatch, _sub.First, batch, seqLen, 1, 5, gradH, gradC, wantGradH0, wantGradC0);
+            }
+
+            /// <summary>The sub-batch's backward pass through every stage, on the thread that took it (the weight gradients are left to the parent).</summary>
+            private void RunBackwardSubBatch() => BackwardStages(_sub.Batch, _sub.SeqLen, _subGrad.H0, _subGrad.C0, _subGrad.HN, _subGrad.CN);
+
+            /// <summary>The sub-batch's input gradient and initial states' gradients into the caller's.</summary>
+            private void EndBackwardSubBatch(global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            {
+                if (!gradInput.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_d_x, 8, 3, 3, 1, _sub.Batch, _sub.SeqLen, BatchFirst, gradInput, _sub.CallerBatch, _sub.First);
+                _subGrad.End(gradH0, gradC0);
+            }
+
+            /// <summary>Every weight gradient of the pass, over its sub-batches' rows (each layer's split across threads by columns).</summary>
+            private void WeightGradients(int batch, int seqLen)
+            {
+                WeightGrads0_0(batch, seqLen);
             }
 
             /// <summary>(0) RNN(3, 5, num_layers=1) backward: layers top-down, each direction back through time, then its weight gradients.</summary>
@@ -722,24 +798,62 @@ namespace Snapshots
                 // Back through time (global::Deepbox.Generated.Snapshots.Kernels.RnnReluBackward_H5), then the gradient of the layer's input, split by sequences.
                 Fork(1, batch, seqLen, rowWork: 2 * 8 * 8 + (_inputGrad ? 2 * 8 * 8 : 0), last: false, chunks: true);
                 if (!gradH0.IsEmpty) _lengths.StatesOut(_dh0, 8, gradH0.Slice(0), 5);
-                // Weight gradients: W_ih from the layer's input, W_hh from the previous hidden states, one product over all steps, then
-                // added into the parameters' gradients; split by columns (blocks of 32), each summed over the rows in order whichever
+                if (!_deferWeightGrads) WeightGrads0_0(batch, seqLen);
+            }
+
+            /// <summary>(0) layer 0, forward: its weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGrads0_0(int batch, int seqLen)
+            {
+                // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
+                // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
                 _gW.AsSpan(0, 24).Clear();
                 _gWh.AsSpan(0, 40).Clear();
                 Fork(2, batch, seqLen, rowWork: 2 * 8 * (3 + 5), last: true, maxParts: 1);
             }
 
+            /// <summary>(0) layer 0, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
+            private void WeightGradRows0_0(global::System.Span<float> gW, global::System.Span<float> gWh, global::System.Span<float> gB, int c0, int c1)
+            {
+                int batch = _lengths.Batch;
+                int seqLen = _lengths.SeqLen;
+                int rows = _lengths.Rows;
+                if (_lengths.IsRagged)
+                {
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K3_N8(_x, 3, _dG0, gW, 1, rows, 0, c0, c1);
+                    // A row's previous hidden state is a row of another step, a different number each step, or h0 where the sequence
+                    // starts: the back-through-time job put each beside its gate gradients (SequenceLengths.PreviousStates).
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K5_N8(_gx0.AsSpan(0), 8, _dG0, gWh, 1, rows, 0, c0, c1);
+                    return;
+                }
+
+                // Group by group of sequences, each step by step; W_hh's rows pair each step's gate gradients with the step before's
+                // hidden states, then the first step's with the initial states.
+                for (int q = 0; q < batch; q += 4)
+                {
+                    int group = global::System.Math.Min(4, batch - q);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K3_N8(_x.AsSpan(q * 3), 3, _dG0.AsSpan(q * 8), gW, seqLen, group, batch, c0, c1);
+                    if (seqLen > 1) global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K5_N8(_seq0_0.AsSpan(q * 8), 8, _dG0.AsSpan((batch + q) * 8), gWh, seqLen - 1, group, batch, c0, c1);
+                    global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K5_N8(_h0_0.AsSpan(q * 8), 8, _dG0.AsSpan(q * 8), gWh, 1, group, 0, c0, c1);
+                }
+            }
+
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
             private void EnsureBackwardWorkspace(int batch, int seqLen)
             {
                 int rows = batch * seqLen;
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_ih, 64);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_hh, 64);
+                EnsureBackwardWeights();
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_x, rows * 8);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _d_seq0_0, rows * 8);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dG0, rows * 8);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _dh0, batch * 8);
+            }
+
+            /// <summary>Allocates the output-major weights and the weight-gradient scratch, once.</summary>
+            private void EnsureBackwardWeights()
+            {
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_ih, 64);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_0_hh, 64);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gW, 40);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gB, 8);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gWh, 40);
