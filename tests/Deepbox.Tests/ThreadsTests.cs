@@ -102,6 +102,84 @@ public class ThreadsTests
     }
 
     /// <summary>
+    /// A training pass on several threads runs in sub-batches too, forward and back, each sub-batch's Backward on the
+    /// thread that ran its forward pass: the output, the final states, the input's and initial states' gradients and
+    /// every parameter's gradient are one thread's bits (the weight gradients sum the sub-batches' rows in one thread's
+    /// order), with h0, c0, gradH and gradC given; a NaN in one sequence's input reaches only that sequence's outputs and
+    /// input gradients, and every weight gradient (which sums over all sequences). Two regions forward and back: the
+    /// sub-batches' passes, then one per layer and direction for the weight gradients.
+    /// </summary>
+    [Theory]
+    [InlineData(13)]
+    [InlineData(32)]
+    public void TrainingInSubBatchesGivesOneThreadsGradients(int batch)
+    {
+        using IDisposable split = TestSupport.SplitSmallWork();
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases["Lstm1x33"]; // 2 layers, both directions, [T, B, I]
+        var rng = new Random(47);
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        const int T = 6;
+        Tensor x = Tensor.FromArray(TestSupport.RandomArray(rng, T * batch, 2.0), T, batch, 1);
+        Tensor h0 = Tensor.FromArray(TestSupport.RandomArray(rng, 4 * batch * 33), 4, batch, 33);
+        Tensor c0 = Tensor.FromArray(TestSupport.RandomArray(rng, 4 * batch * 33), 4, batch, 33);
+        Tensor gradOutput = Tensor.FromArray(TestSupport.RandomArray(rng, T * batch * 66), T, batch, 66);
+        Tensor gradH = Tensor.FromArray(TestSupport.RandomArray(rng, 4 * batch * 33), 4, batch, 33);
+        Tensor gradC = Tensor.FromArray(TestSupport.RandomArray(rng, 4 * batch * 33), 4, batch, 33);
+        const int Dirty = 5;
+        float[] clean = x.AsSpan().ToArray();
+        x.AsSpan()[(2 * batch) + Dirty] = float.NaN; // sequence 5, step 2
+        foreach (Tensor input in new[] { Tensor.FromArray(clean, T, batch, 1), x })
+        {
+            bool dirty = input == x;
+            (Tensor[] Results, float[][] Grads) Train(int threads)
+            {
+                var model = (Models.Lstm1x33)Create(c, weights, training: true, threads);
+                long regions = Workers.RegionsSplit;
+                (Tensor y, (Tensor h, Tensor cN)) = model.ForwardWithState(input, h0, c0);
+                model.ZeroGrad();
+                (Tensor gradInput, (Tensor gradH0, Tensor gradC0)) = model.BackwardWithState(gradOutput, gradH, gradC);
+                // Forward: the sub-batches; backward: the sub-batches, then the weight gradients of 4 layers and directions.
+                Assert.Equal(threads == 1 ? regions : regions + 6, Workers.RegionsSplit);
+                return ([y, h, cN, gradInput, gradH0, gradC0], model.Parameters().Select(p => p.Grad.AsSpan().ToArray()).ToArray());
+            }
+
+            (Tensor[] one, float[][] oneGrads) = Train(1);
+            foreach (int threads in new[] { 2, 3 })
+            {
+                (Tensor[] many, float[][] manyGrads) = Train(threads);
+                string what = $"B={batch} threads={threads} {(dirty ? "NaN in sequence 5" : "clean")}";
+                string[] names = ["output", "h_n", "c_n", "input gradient", "h0 gradient", "c0 gradient"];
+                for (int i = 0; i < one.Length; i++)
+                {
+                    Assert.True(one[i].AsSpan().SequenceEqual(many[i].AsSpan()), $"{what}: {names[i]}");
+                }
+
+                for (int i = 0; i < oneGrads.Length; i++)
+                {
+                    Assert.True(oneGrads[i].AsSpan().SequenceEqual(manyGrads[i]), $"{what}: parameter gradient {i}");
+                }
+            }
+
+            // Where the NaN went: the dirty sequence's outputs and input gradients only; every weight gradient.
+            for (int t = 0; t < T; t++)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    foreach (float v in one[0].AsSpan().Slice(((t * batch) + b) * 66, 66))
+                    {
+                        Assert.True(dirty && b == Dirty ? float.IsNaN(v) : float.IsFinite(v), $"{(dirty ? "dirty" : "clean")} output t={t} b={b}: {v}");
+                    }
+
+                    float g = one[3].AsSpan()[(t * batch) + b];
+                    Assert.True(dirty && b == Dirty ? float.IsNaN(g) : float.IsFinite(g), $"{(dirty ? "dirty" : "clean")} input gradient t={t} b={b}: {g}");
+                }
+            }
+
+            Assert.Equal(dirty, oneGrads.All(g => g.Any(float.IsNaN)));
+        }
+    }
+
+    /// <summary>
     /// As <see cref="SubBatchesTakeAndGiveBackTheirSlicesOfTheStates"/> for a GRU (no cell state): three layers,
     /// sequence-first, h0 given and h_n returned, with and without h0.
     /// </summary>
