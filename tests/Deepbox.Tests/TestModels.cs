@@ -52,6 +52,14 @@ public partial class Lstm33x17;
 [Lstm(5, 130)]
 public partial class Lstm5x130;
 
+/// <summary>Gate rows of 2 KB (4 x 128 floats): each block's update goes tile by tile over more than 32 sequences.</summary>
+[Lstm(3, 128)]
+public partial class Lstm3x128;
+
+/// <summary>Gate rows of 4 KB (4 x 256 floats), both directions: the update goes tile by tile over more than 16 sequences.</summary>
+[Lstm(2, 256, Bidirectional = true)]
+public partial class Lstm2x256;
+
 [Lstm(1, 33, NumLayers = 2, Bidirectional = true, Bias = false, BatchFirst = false)]
 public partial class Lstm1x33;
 

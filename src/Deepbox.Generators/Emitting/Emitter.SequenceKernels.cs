@@ -261,6 +261,34 @@ internal static partial class Emitter
         w.Line("int fresh = s == 0 ? bFirst : steps.IsEmpty ? bEnd : global::System.Math.Clamp(steps[tPrev + 1] - rowPrev, bFirst, bEnd);");
     }
 
+    /// <summary>The step's choice between a block's update tile by tile and over the whole batch (<see cref="UpdateByTileAbove"/>).</summary>
+    private static void WriteByTile(SourceWriter w, LayerSpec l, int hp)
+    {
+        int above = UpdateByTileAbove(l, hp);
+        if (above > 0)
+        {
+            w.Line($"// Gate rows of {Inv(l.Gates * hp * sizeof(float) / 1024)} KB put a block's slice of every row in one or two of L1's sets: over more than {Inv(above)} rows,");
+            w.Line("// each block's update goes tile by tile, right after the tile's sums, while they are still in L1.");
+            w.Line($"bool byTile = end - bFirst > {Inv(above)};");
+        }
+    }
+
+    /// <summary>
+    /// A block's (and the pair's second block's, <paramref name="second"/>) update over the whole batch after its products,
+    /// unless it went tile by tile (<see cref="UpdateByTileAbove"/>).
+    /// </summary>
+    private static void WriteBlockUpdate(SourceWriter w, LayerSpec l, int hp, string? second = null)
+    {
+        using (UpdateByTileAbove(l, hp) > 0 ? w.Block("if (!byTile)") : default(IDisposable?))
+        {
+            w.Line(UpdateCall(l));
+            if (second is not null)
+            {
+                w.Line(UpdateCall(l, second));
+            }
+        }
+    }
+
     /// <summary>The loop over the blocks of <paramref name="v"/> hidden units: each block's products for the whole batch, then its update.</summary>
     private static void WriteBlockLoop(SourceWriter w, LayerSpec l, int hp, int v, bool wide)
     {
@@ -268,7 +296,7 @@ internal static partial class Emitter
         {
             w.Line(l.Gates == 1 ? "int col = j;" : $"int col = j * {Inv(l.Gates)}; // this block's {Inv(l.Gates)} gates start here in gx and whh rows");
             WriteBlockProducts(w, l, hp, v, wide);
-            w.Line(UpdateCall(l));
+            WriteBlockUpdate(w, l, hp);
         }
     }
 
@@ -281,7 +309,8 @@ internal static partial class Emitter
     private static void WriteBlockProducts(SourceWriter w, LayerSpec l, int hp, int v, bool wide, bool v512 = false)
     {
         bool chunked = SequenceChunk(l.HiddenSize) < l.HiddenSize;
-        WriteChunkedRows(w, l, v, rows =>
+        Action<string, string>? tileDone = UpdateByTileAbove(l, hp) > 0 ? (from, to) => w.Line(UpdateCall(l, "j", from, to)) : null;
+        WriteChunkedRows(w, l, v, tileDone: tileDone, rows: rows =>
         {
             if (rows == 1)
             {
@@ -318,10 +347,22 @@ internal static partial class Emitter
     /// large for L1: <paramref name="rows"/>(<see cref="SequenceRows"/>) writes a whole tile from row <c>b</c>, then
     /// <paramref name="rows"/>(1) each sequence left.
     /// </summary>
-    private static void WriteChunkedRows(SourceWriter w, LayerSpec l, int v, Action<int> rows)
+    private static void WriteChunkedRows(SourceWriter w, LayerSpec l, int v, Action<int> rows, Action<string, string>? tileDone = null)
     {
         int h = l.HiddenSize;
         int chunk = SequenceChunk(h);
+        // After a tile's last chunk: its update, where the block's update goes tile by tile (UpdateByTileAbove).
+        void Done(string from, string to)
+        {
+            if (tileDone is not null)
+            {
+                using (w.Block(chunk < h ? $"if (byTile && kEnd == {Inv(h)})" : "if (byTile)"))
+                {
+                    tileDone(from, to);
+                }
+            }
+        }
+
         if (chunk < h)
         {
             w.Line($"// h in chunks of {Inv(chunk)}: a chunk of the block's weights ({Inv(chunk * l.Gates * v * 4 / 1024)} KB) stays in L1 across the batch, and the");
@@ -338,11 +379,13 @@ internal static partial class Emitter
             using (w.Block($"for (int b = bFirst; b + {Inv(SequenceRows)} <= end; b += {Inv(SequenceRows)})"))
             {
                 rows(SequenceRows);
+                Done("b", $"b + {Inv(SequenceRows)}");
             }
 
             using (w.Block($"for (int b = end - ((end - bFirst) % {Inv(SequenceRows)}); b < end; b++)"))
             {
                 rows(1);
+                Done("b", "b + 1");
             }
         }
     }
@@ -381,7 +424,14 @@ internal static partial class Emitter
             using (w.Block($"for (int j = 0; j + {Inv(2 * v)} <= {Inv(hp)}; j += {Inv(2 * v)})"))
             {
                 w.Line($"int col = j * {Inv(g)}; // the first block's {Inv(g)} gates start here in gx and whh rows, the second block's {Inv(g * v)} further");
-                WriteChunkedRows(w, l, v, rows =>
+                Action<string, string>? tileDone = UpdateByTileAbove(l, hp) > 0
+                    ? (from, to) =>
+                    {
+                        w.Line(UpdateCall(l, "j", from, to));
+                        w.Line(UpdateCall(l, $"j + {Inv(v)}", from, to));
+                    }
+                    : null;
+                WriteChunkedRows(w, l, v, tileDone: tileDone, rows: rows =>
                 {
                     if (gru)
                     {
@@ -392,8 +442,7 @@ internal static partial class Emitter
                         WriteLstmRowsPair(w, l, hp, v, rows, chunked);
                     }
                 });
-                w.Line(UpdateCall(l));
-                w.Line(UpdateCall(l, $"j + {Inv(v)}"));
+                WriteBlockUpdate(w, l, hp, $"j + {Inv(v)}");
             }
 
             if (hp / v % 2 == 1)
@@ -403,7 +452,7 @@ internal static partial class Emitter
                     w.Line($"const int j = {Inv(hp - v)};");
                     w.Line($"const int col = j * {Inv(g)};");
                     WriteBlockProducts(w, l, hp, v, wide: true, v512: true);
-                    w.Line(UpdateCall(l));
+                    WriteBlockUpdate(w, l, hp);
                 }
             }
         }
@@ -572,6 +621,7 @@ internal static partial class Emitter
                 w.Line("int t = reverse ? seqLen - 1 - s : s;");
                 w.Line("int tPrev = reverse ? t + 1 : t - 1;");
                 WriteStepRows(w);
+                WriteByTile(w, l, hp);
                 w.Line($"// Block by block of {Inv(v)} hidden units, so the block's slice of W_hh stays in cache across the batch;");
                 w.Line($"// {Inv(SequenceRows)} sequences at a time share each load of it, then one at a time.");
                 bool wide = l.Kind != LayerKind.Rnn && v == VectorIsa.V256.Width && w.Target == KernelTarget.Vector256;
