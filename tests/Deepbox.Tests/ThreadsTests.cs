@@ -416,6 +416,70 @@ public class ThreadsTests
         waker.Join();
     }
 
+    /// <summary>
+    /// A placed region (a training pass's sub-batches) runs each part exactly once, records the processor each part ran
+    /// on, and takes a part back to the processor it last ran on when that processor's thread comes for it; a region
+    /// started inside a part, which cannot take the workers, runs all its parts on its own thread; a bad placement is
+    /// refused before anything runs.
+    /// </summary>
+    [Fact]
+    public void APlacedRegionRunsEachPartOnceAndRemembersWhere()
+    {
+        int[] placement = [-1, -1];
+        for (int round = 0; round < 200; round++)
+        {
+            var parts = new PlacedParts(2);
+            Workers.RunPlaced(parts, 2, last: round % 10 == 9, placement);
+            Assert.Equal([1, 1], parts.Runs);
+            foreach (int processor in placement)
+            {
+                Assert.InRange(processor, 0, Environment.ProcessorCount - 1); // where each part ran, for the next region
+            }
+        }
+
+        // Inside a part of another region the workers are taken: the inner region runs on its caller alone.
+        var inner = new PlacedParts(3);
+        int[] innerPlacement = [-1, -1, -1];
+        var outer = new OuterParts(() => Workers.RunPlaced(inner, 3, last: false, innerPlacement));
+        Workers.Run(outer, parts: 2, last: true);
+        Assert.Equal([1, 1, 1], inner.Runs);
+        Assert.Single(inner.Threads.Distinct());
+
+        var refused = new PlacedParts(3);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Workers.RunPlaced(refused, 3, last: true, [-1, -1]));
+        Assert.Equal([0, 0, 0], refused.Runs);
+    }
+
+    private sealed class PlacedParts(int parts) : IPartitioned
+    {
+        public int[] Runs { get; } = new int[parts];
+
+        public int[] Threads { get; } = new int[parts];
+
+        public void RunPart(int part, int count)
+        {
+            System.Threading.Interlocked.Increment(ref Runs[part]);
+            Threads[part] = Environment.CurrentManagedThreadId;
+            System.Threading.Thread.SpinWait(500);
+        }
+    }
+
+    /// <summary>Part 0 runs <paramref name="inside"/>, part 1 waits a little: a region of two parts that holds the workers.</summary>
+    private sealed class OuterParts(Action inside) : IPartitioned
+    {
+        public void RunPart(int part, int parts)
+        {
+            if (part == 0)
+            {
+                inside();
+            }
+            else
+            {
+                System.Threading.Thread.SpinWait(500);
+            }
+        }
+    }
+
     private sealed class NestingParts(CountingParts inner) : IPartitioned
     {
         public int Done;

@@ -731,7 +731,7 @@ internal static partial class Emitter
                 }
 
                 _job = {{SubBatchBackwardJob}};
-                {{workers}}.RunPinned(this, parts, last: false); // each sub-batch on the thread that ran its forward pass
+                {{workers}}.RunPlaced(this, parts, last: false, _subPlacement); // each sub-batch on the core that ran its forward pass
                 WeightGradients(batch, seqLen);
                 for (int p = 0; p < parts; p++)
                 {

@@ -539,8 +539,9 @@ internal static partial class Emitter
         string trainingParam = training ? "bool training, " : string.Empty;
         string trainingValue = training ? "training" : "false";
         string run = training
-            ? $"if (_training) {workers}.RunPinned(this, parts, last: false); // each sub-batch's Backward then runs on the thread that has its activations in cache\n    else {workers}.Run(this, parts, last: true);"
+            ? $"// In training, each sub-batch's Backward then runs on the core that has its activations in cache (RunPlaced).\n    if (_training) {workers}.RunPlaced(this, parts, last: false, _subPlacement);\n    else {workers}.Run(this, parts, last: true);"
             : $"{workers}.Run(this, parts, last: true);";
+        string placement = training ? $"\n    {sub}.EnsurePlacement(ref _subPlacement, parts);" : string.Empty;
         string remember = training ? "\n    _subParts = parts; // where Backward finds the activations" : string.Empty;
         string intro = training
             ? "/// A pass on <paramref name=\"parts\"/> threads, in sub-batches of whole sequences, each run through every stage\n" +
@@ -558,7 +559,7 @@ internal static partial class Emitter
             private void ForwardSubBatches(int parts, {{RoSpan}} input, int batch, int seqLen, {{RoSpan}} h0, {{RoSpan}} c0, {{Span}} output, {{Span}} hN, {{Span}} cN)
             {
                 {{workers}}.Wake(parts); // a blocked worker wakes while the caller copies the inputs
-                {{sub}}.Ensure(ref _subBatches, parts, _model, static model => new Workspace(model));
+                {{sub}}.Ensure(ref _subBatches, parts, _model, static model => new Workspace(model));{{placement}}
                 for (int p = 0; p < parts; p++)
                 {
                     int first = {{workers}}.Split(batch, p, parts);

@@ -224,6 +224,7 @@ internal static partial class Emitter
                 if (HasTrainingSubBatches(plan))
                 {
                     w.Line("private int _subParts; // the sub-batches the last pass ran in (0: none), which a training pass's Backward runs in too");
+                    w.Line("private int[] _subPlacement = []; // the processor each sub-batch of a training pass last ran on (Workers.RunPlaced)");
                     w.Line("private readonly global::Deepbox.CompilerServices.SubBatch _subGrad = new(); // as a sub-batch in Backward: its final states' gradients in, its initial states' out");
                     w.Line("private bool _deferWeightGrads; // as a sub-batch in Backward: the weight gradients are left to the pass that split it");
                 }

@@ -77,6 +77,25 @@ public sealed class SubBatch
     }
 
     /// <summary>
+    /// Makes <paramref name="placement"/> hold the processor of <paramref name="count"/> sub-batches at least
+    /// (<see cref="Workers.RunPlaced"/>), -1 (none yet) for the new ones.
+    /// </summary>
+    /// <param name="placement">The processor each sub-batch last ran on.</param>
+    /// <param name="count">How many sub-batches the pass runs in.</param>
+    public static void EnsurePlacement(ref int[] placement, int count)
+    {
+        if (placement.Length >= count)
+        {
+            return;
+        }
+
+        var grown = new int[count];
+        grown.AsSpan().Fill(-1);
+        placement.CopyTo(grown, 0);
+        placement = grown;
+    }
+
+    /// <summary>
     /// Takes sequences <paramref name="first"/> to <paramref name="first"/> + <paramref name="batch"/> of the caller's
     /// <paramref name="callerBatch"/>: copies their initial states out of the caller's <c>[blocks, callerBatch, width]</c>.
     /// </summary>

@@ -44,7 +44,8 @@ public static class Workers
     private static int s_parts;
     private static int s_next;
     private static bool s_last;
-    private static bool s_pinned;
+    private static int[]? s_placement;
+    private static long s_claimed;
     private static int s_pending;
     private static ExceptionDispatchInfo? s_failure;
     private static readonly ManualResetEventSlim Done = new(false, 2047);
@@ -132,16 +133,27 @@ public static class Workers
     public static void Run(IPartitioned work, int parts, bool last) => Run(work, parts, parts, last);
 
     /// <summary>
-    /// Runs <paramref name="work"/> in <paramref name="parts"/> parts, part 0 on the calling thread and part <c>p</c> on
-    /// worker <c>p</c>, every time: for regions whose part <c>p</c> reads what part <c>p</c> of an earlier region wrote
-    /// (a training pass's sub-batches, forward then backward), so that it reads from its own core's cache. A late worker
-    /// holds the region up rather than leave its part to another thread. As in <see cref="Run(IPartitioned, int, bool)"/>,
-    /// a region that cannot take the workers runs every part on the caller.
+    /// Runs <paramref name="work"/> in <paramref name="parts"/> parts, each thread taking first a part that last ran on the
+    /// processor it is on (<paramref name="placement"/>: part <c>p</c>'s processor, updated here; -1 for none yet), then
+    /// any part left: for regions whose part <c>p</c> reads what part <c>p</c> of an earlier region wrote (a training
+    /// pass's sub-batches, forward then backward), so that it reads from that core's cache, wherever the operating system
+    /// has moved the threads in between. A thread that starts late still leaves its part to the others. As in
+    /// <see cref="Run(IPartitioned, int, bool)"/>, a region that cannot take the workers runs every part on the caller.
     /// </summary>
     /// <param name="work">The work.</param>
-    /// <param name="parts">How many parts, one a thread.</param>
+    /// <param name="parts">How many parts (at most 64), one a thread.</param>
     /// <param name="last">Whether this is the pass's last region.</param>
-    public static void RunPinned(IPartitioned work, int parts, bool last) => Run(work, parts, parts, last, pinned: true);
+    /// <param name="placement">The processor each part last ran on, <paramref name="parts"/> of them at least.</param>
+    public static void RunPlaced(IPartitioned work, int parts, bool last, int[] placement)
+    {
+        ArgumentNullException.ThrowIfNull(placement);
+        if (parts > 64 || placement.Length < parts)
+        {
+            throw new ArgumentOutOfRangeException(nameof(parts), parts, $"Expected at most 64 parts and a placement for each, got {placement.Length} placements.");
+        }
+
+        Run(work, parts, parts, last, placement);
+    }
 
     /// <summary>
     /// Runs <paramref name="work"/> in <paramref name="parts"/> parts on the calling thread and <c>threads - 1</c>
@@ -152,9 +164,9 @@ public static class Workers
     /// <param name="parts">How many parts.</param>
     /// <param name="threads">How many threads take parts (at most <paramref name="parts"/>); 1 runs the work on the caller alone.</param>
     /// <param name="last">Whether this is the pass's last region: the workers then block 50 µs after their parts are done, rather than spin for another region.</param>
-    public static void Run(IPartitioned work, int parts, int threads, bool last) => Run(work, parts, threads, last, pinned: false);
+    public static void Run(IPartitioned work, int parts, int threads, bool last) => Run(work, parts, threads, last, placement: null);
 
-    private static void Run(IPartitioned work, int parts, int threads, bool last, bool pinned)
+    private static void Run(IPartitioned work, int parts, int threads, bool last, int[]? placement)
     {
         ArgumentNullException.ThrowIfNull(work);
         parts = Math.Max(1, parts);
@@ -178,7 +190,8 @@ public static class Workers
             s_work = work;
             s_parts = parts;
             s_next = 0;
-            s_pinned = pinned;
+            s_claimed = 0;
+            s_placement = placement;
             s_last = last;
             s_failure = null;
             Done.Reset();
@@ -190,7 +203,7 @@ public static class Workers
 
             try
             {
-                RunParts(work, parts, 0);
+                RunParts(work, parts);
             }
             finally
             {
@@ -208,6 +221,7 @@ public static class Workers
                 }
 
                 s_work = null;
+                s_placement = null;
             }
 
             s_failure?.Throw();
@@ -243,23 +257,34 @@ public static class Workers
     public static int Split(int count, int part, int parts) =>
         part >= parts ? count : Math.Min(count, (int)((long)count * part / parts) & ~(KernelLayout.RowTile - 1));
 
-    /// <summary>Takes parts of the running region until none is left; in a pinned region, runs the part of its thread (<paramref name="thread"/>: 0 the caller, <c>i</c> worker <c>i</c>).</summary>
-    private static void RunParts(IPartitioned work, int parts, int thread)
+    /// <summary>Takes parts of the running region until none is left (in a placed region, this processor's first).</summary>
+    private static void RunParts(IPartitioned work, int parts)
     {
-        if (s_pinned)
+        if (s_placement is { } placement)
         {
-            if (thread < parts)
+            int cpu = Thread.GetCurrentProcessorId();
+            for (int pass = 0; pass < 2; pass++)
             {
-                work.RunPart(thread, parts);
+                for (int p = 0; p < parts; p++)
+                {
+                    long bit = 1L << p;
+                    if ((pass == 0 && Volatile.Read(ref placement[p]) != cpu) || (Interlocked.Or(ref s_claimed, bit) & bit) != 0)
+                    {
+                        continue;
+                    }
+
+                    Volatile.Write(ref placement[p], cpu);
+                    work.RunPart(p, parts);
+                }
             }
 
             return;
         }
 
-        int p;
-        while ((p = Interlocked.Increment(ref s_next) - 1) < parts)
+        int next;
+        while ((next = Interlocked.Increment(ref s_next) - 1) < parts)
         {
-            work.RunPart(p, parts);
+            work.RunPart(next, parts);
         }
     }
 
@@ -296,12 +321,10 @@ public static class Workers
     private sealed class Worker
     {
         private readonly ManualResetEventSlim _go = new(false, 1);
-        private readonly int _number;
         private int _generation;
 
         public Worker(int number)
         {
-            _number = number;
             var thread = new Thread(Loop) { IsBackground = true, Name = $"Deepbox worker {number}" };
             thread.Start();
         }
@@ -358,7 +381,7 @@ public static class Workers
                 long allocated = GC.GetAllocatedBytesForCurrentThread();
                 try
                 {
-                    RunParts(s_work!, s_parts, _number);
+                    RunParts(s_work!, s_parts);
                 }
                 catch (Exception e)
                 {

@@ -450,6 +450,7 @@ namespace Snapshots
             private Workspace[] _subBatches = []; // a pass's sub-batches on several threads (ForwardSubBatches)
             private readonly global::Deepbox.CompilerServices.SubBatch _sub = new(); // as a sub-batch: which sequences, its states
             private int _subParts; // the sub-batches the last pass ran in (0: none), which a training pass's Backward runs in too
+            private int[] _subPlacement = []; // the processor each sub-batch of a training pass last ran on (Workers.RunPlaced)
             private readonly global::Deepbox.CompilerServices.SubBatch _subGrad = new(); // as a sub-batch in Backward: its final states' gradients in, its initial states' out
             private bool _deferWeightGrads; // as a sub-batch in Backward: the weight gradients are left to the pass that split it
 
@@ -525,6 +526,7 @@ namespace Snapshots
             {
                 global::Deepbox.CompilerServices.Workers.Wake(parts); // a blocked worker wakes while the caller copies the inputs
                 global::Deepbox.CompilerServices.SubBatch.Ensure(ref _subBatches, parts, _model, static model => new Workspace(model));
+                global::Deepbox.CompilerServices.SubBatch.EnsurePlacement(ref _subPlacement, parts);
                 for (int p = 0; p < parts; p++)
                 {
                     int first = global::Deepbox.CompilerServices.Workers.Split(batch, p, parts);
@@ -532,7 +534,8 @@ namespace Snapshots
                 }
 
                 _job = -1;
-                if (_training) global::Deepbox.CompilerServices.Workers.RunPinned(this, parts, last: false); // each sub-batch's Backward then runs on the thread that has its activations in cache
+                // In training, each sub-batch's Backward then runs on the core that has its activations in cache (RunPlaced).
+                if (_training) global::Deepbox.CompilerServices.Workers.RunPlaced(this, parts, last: false, _subPlacement);
                 else global::Deepbox.CompilerServices.Workers.Run(this, parts, last: true);
                 _subParts = parts; // where Backward finds the activations
                 for (int p = 0; p < parts; p++)
@@ -777,7 +780,7 @@ namespace Snapshots
                 }
 
                 _job = -2;
-                global::Deepbox.CompilerServices.Workers.RunPinned(this, parts, last: false); // each sub-batch on the thread that ran its forward pass
+                global::Deepbox.CompilerServices.Workers.RunPlaced(this, parts, last: false, _subPlacement); // each sub-batch on the core that ran its forward pass
                 WeightGradients(batch, seqLen);
                 for (int p = 0; p < parts; p++)
                 {
