@@ -560,7 +560,6 @@ internal static partial class Emitter
             bool gru = l.Kind == LayerKind.Gru;
             string tag = Tag(layer, d);
             RowSource src = s.LayerInput(layer);
-            string srcBuffer = layer > 0 && HasDropout(l) ? $"_drop{s.Index}_{Inv(layer)}" : src.Buffer;
             string seq = $"_seq{s.Index}_{Inv(layer)}";
             string stateOffset = $"{Scaled(index, "batch * " + Inv(hp))}";
             string name = $"({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}";
