@@ -45,9 +45,11 @@ internal static partial class Emitter
     /// The batch above which a block's update runs tile by tile, right after each tile's sums, rather than over the whole
     /// batch after them; or 0 where it never does. A gate row of a multiple of 2 KB puts every row's slice of a block in
     /// one or two of L1's sets: over a batch of 64 rows of LSTM(128, 256)'s 4 KB gate rows, the update's loops found none
-    /// of the rows they had just read, and took 70 µs a step against 15 µs tile by tile (a 12-way, 48 KB L1: an AMD EPYC
-    /// family 26 model 2, Zen 5, FMA peak 214-232 GFLOP/s). Over 16 rows of 2 KB the whole batch was faster (1.3 µs
-    /// against 1.5), and 1 KB rows showed no difference at 64 rows.
+    /// of the rows they had just read. Tile by tile, W2 (that LSTM, B = 64, T = 128) took 4.8% less time on one thread
+    /// (6 rounds of the benchmarks' `loop` mode alternated with the whole-batch update; docs/benchmarks.md, session 14) on
+    /// an AMD EPYC family 26 model 2, Zen 5 (a 12-way, 48 KB L1), FMA peak 211-232 GFLOP/s. The thresholds come from a
+    /// throwaway kernel of the update's loops on that core (not kept): over 16 rows of 2 KB the whole batch was faster,
+    /// and 1 KB rows showed no difference at 64 rows.
     /// </summary>
     private static int UpdateByTileAbove(LayerSpec l, int hp)
     {
