@@ -180,6 +180,62 @@ public class ThreadsTests
     }
 
     /// <summary>
+    /// The threads of a pass in sub-batches copy their own rows of the caller's input in and output out: when the
+    /// caller's output overlaps its input (one buffer for both), or the input's gradient the output's, the caller copies
+    /// every row in before the sub-batches run and every row out after, so each thread still reads the input the caller
+    /// gave. Forward (evaluation and training) and Backward, on 1 to 3 threads, against separate buffers; NaN included.
+    /// </summary>
+    [Theory]
+    [InlineData(13)]
+    [InlineData(32)]
+    public void SubBatchesReadTheCallersInputWhenTheOutputOverlapsIt(int batch)
+    {
+        using IDisposable split = TestSupport.SplitSmallWork();
+        ForwardGridTests.ModelCase c = ForwardGridTests.Cases["Lstm9x8"]; // [B, T, 9] in, [B, T, 8] out
+        var rng = new Random(53);
+        Dictionary<string, float[]> weights = TestSupport.RandomWeights(c.Layers, rng);
+        const int T = 5;
+        float[] x = TestSupport.RandomArray(rng, batch * T * 9, 2.0);
+        x[(((3 * T) + 1) * 9) + 4] = float.NaN; // sequence 3, step 1
+        float[] gradOutput = TestSupport.RandomArray(rng, batch * T * 8);
+        foreach (bool training in new[] { false, true })
+        {
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                IModel apart = Create(c, weights, training, threads);
+                float[] y = new float[batch * T * 8];
+                apart.Forward(x, batch, T, y);
+                IModel shared = Create(c, weights, training, threads);
+                long regions = Workers.RegionsSplit;
+                // One buffer: the input at its start, the output over the input's first rows (offset by a row and a half).
+                float[] one = new float[x.Length + 12];
+                x.CopyTo(one, 0);
+                shared.Forward(one.AsSpan(0, x.Length), batch, T, one.AsSpan(12, y.Length));
+                string what = $"B={batch} threads={threads} {(training ? "train" : "eval")}";
+                Assert.Equal(threads == 1 ? regions : regions + 1, Workers.RegionsSplit);
+                Assert.True(y.AsSpan().SequenceEqual(one.AsSpan(12, y.Length)), $"{what}: output");
+                Assert.True(!float.IsNaN(y[3 * T * 8]) && float.IsNaN(y[((3 * T) + 1) * 8]) && !float.IsNaN(y[4 * T * 8]), $"{what}: NaN in sequence 3 from step 1 on, and only there");
+                if (!training)
+                {
+                    continue;
+                }
+
+                float[] gradInput = new float[x.Length];
+                apart.Backward(gradOutput, gradInput);
+                // The input's gradient over the output's: one buffer again, the gradients overlapping by all but 8 floats.
+                float[] grads = new float[x.Length + 8];
+                gradOutput.CopyTo(grads, 8);
+                shared.Backward(grads.AsSpan(8, gradOutput.Length), grads.AsSpan(0, x.Length));
+                Assert.True(gradInput.AsSpan().SequenceEqual(grads.AsSpan(0, x.Length)), $"{what}: input gradient");
+                for (int i = 0; i < apart.Parameters().Count(); i++)
+                {
+                    Assert.True(apart.Parameters().ElementAt(i).Grad.AsSpan().SequenceEqual(shared.Parameters().ElementAt(i).Grad.AsSpan()), $"{what}: parameter gradient {i}");
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// As <see cref="SubBatchesTakeAndGiveBackTheirSlicesOfTheStates"/> for a GRU (no cell state): three layers,
     /// sequence-first, h0 given and h_n returned, with and without h0.
     /// </summary>

@@ -721,26 +721,31 @@ internal static partial class Emitter
             private void BackwardSubBatches(int batch, int seqLen, {{RoSpan}} gradOutput, {{RoSpan}} gradH, {{RoSpan}} gradC, {{Span}} gradInput, {{Span}} gradH0, {{Span}} gradC0)
             {
                 int parts = _subParts;
-                {{workers}}.Wake(parts); // a blocked worker wakes while the caller copies the gradients
+                {{workers}}.Wake(parts); // a blocked worker wakes while the caller packs the weights
                 EnsureBackwardWeights();
                 PackTransposedWeights();
+                // Each thread copies its sub-batch's rows of the output's gradient in and of the input's out, unless the two overlap.
+                bool apart = !gradOutput.Overlaps(gradInput);
                 for (int p = 0; p < parts; p++)
                 {
-                    _subBatches[p].BeginBackwardSubBatch(this, gradOutput, gradH, gradC, !gradInput.IsEmpty, !gradH0.IsEmpty, !gradC0.IsEmpty);
+                    _subBatches[p].BeginBackwardSubBatch(this, gradH, gradC, !gradInput.IsEmpty, !gradH0.IsEmpty, !gradC0.IsEmpty);
+                    if (!apart) _subBatches[p].BackwardSubBatchIn(gradOutput);
                 }
 
                 _job = {{SubBatchBackwardJob}};
-                {{workers}}.RunPlaced(this, parts, last: false, _subPlacement); // each sub-batch on the core that ran its forward pass
+                _subApart = apart;
+                _callerSpans.Run(apart ? gradOutput : default, apart ? gradInput : default, this, parts, last: false, _subPlacement); // each sub-batch on the core that ran its forward pass
                 WeightGradients(batch, seqLen);
                 for (int p = 0; p < parts; p++)
                 {
-                    _subBatches[p].EndBackwardSubBatch(gradInput, gradH0, gradC0);
+                    if (!apart) _subBatches[p].BackwardSubBatchOut(gradInput);
+                    _subBatches[p].EndBackwardSubBatch(gradH0, gradC0);
                 }
             }
 
             """);
-        w.Line("/// <summary>Takes this sub-batch's slices of the gradients Backward was given; the weights' output-major copies are the parent's.</summary>");
-        using (w.Block($"private void BeginBackwardSubBatch(Workspace parent, {RoSpan} gradOutput, {RoSpan} gradH, {RoSpan} gradC, bool wantGradInput, bool wantGradH0, bool wantGradC0)"))
+        w.Line("/// <summary>Takes this sub-batch's slices of the final states' gradients Backward was given; the weights' output-major copies are the parent's.</summary>");
+        using (w.Block($"private void BeginBackwardSubBatch(Workspace parent, {RoSpan} gradH, {RoSpan} gradC, bool wantGradInput, bool wantGradH0, bool wantGradC0)"))
         {
             w.Line("W = parent.W;");
             w.Line("_threads = 1;");
@@ -748,15 +753,27 @@ internal static partial class Emitter
             w.Line("_deferWeightGrads = true;");
             w.Line("int batch = _sub.Batch;");
             w.Line("int seqLen = _sub.SeqLen;");
-            w.Line("int rows = _lengths.Rows;");
             foreach ((string field, int _, string _) in TransposedBuffers(plan))
             {
                 w.Line($"{field} = parent.{field};");
             }
 
             w.Line("EnsureBackwardWorkspace(batch, seqLen);");
-            WriteGradOutputIn(w, plan, subBatch: true);
             w.Line($"_subGrad.Begin(_sub.CallerBatch, _sub.First, batch, seqLen, {Inv(first.Layer.NumLayers * first.Layer.Directions)}, {Inv(first.Layer.HiddenSize)}, gradH, gradC, wantGradH0, wantGradC0);");
+        }
+
+        w.Line();
+        w.Line("/// <summary>The sub-batch's rows of the caller's output gradient, as rows of the last stage's output layout.</summary>");
+        using (w.Block($"private void BackwardSubBatchIn({RoSpan} gradOutput)"))
+        {
+            w.Line("int batch = _sub.Batch;");
+            w.Line("int seqLen = _sub.SeqLen;");
+            if (plan.Output.LastStepOnly)
+            {
+                w.Line("int rows = _lengths.Rows;");
+            }
+
+            WriteGradOutputIn(w, plan, subBatch: true);
         }
 
         w.Lines($$"""
@@ -764,12 +781,14 @@ internal static partial class Emitter
             /// <summary>The sub-batch's backward pass through every stage, on the thread that took it (the weight gradients are left to the parent).</summary>
             private void RunBackwardSubBatch() => BackwardStages(_sub.Batch, _sub.SeqLen, _subGrad.H0, _subGrad.C0, _subGrad.HN, _subGrad.CN);
 
-            /// <summary>The sub-batch's input gradient and initial states' gradients into the caller's.</summary>
-            private void EndBackwardSubBatch({{Span}} gradInput, {{Span}} gradH0, {{Span}} gradC0)
+            /// <summary>The sub-batch's rows of the input's gradient into the caller's, when the caller wants it.</summary>
+            private void BackwardSubBatchOut({{Span}} gradInput)
             {
                 if (!gradInput.IsEmpty) {{S}}.FromTimeMajor({{Grad(input)}}, {{Inv(GradStride(plan, input))}}, {{Inv(plan.InputSize)}}, {{Inv(plan.InputSize)}}, 1, _sub.Batch, _sub.SeqLen, BatchFirst, gradInput, _sub.CallerBatch, _sub.First);
-                _subGrad.End(gradH0, gradC0);
             }
+
+            /// <summary>The sub-batch's initial states' gradients into the caller's.</summary>
+            private void EndBackwardSubBatch({{Span}} gradH0, {{Span}} gradC0) => _subGrad.End(gradH0, gradC0);
 
             /// <summary>Every weight gradient of the pass, over its sub-batches' rows (each layer's split across threads by columns).</summary>
             """);

@@ -79,7 +79,11 @@ internal static partial class Emitter
             {
                 using (w.Block($"if (_job == {SubBatchJob})"))
                 {
-                    w.Line("_subBatches[part].RunSubBatch(); // a whole pass over one sub-batch (ForwardSubBatches)");
+                    w.Line("// A whole pass over one sub-batch (ForwardSubBatches), with its rows of the caller's input and output.");
+                    w.Line("Workspace sub = _subBatches[part];");
+                    w.Line("if (_subApart) sub.SubBatchIn(_callerSpans.Read);");
+                    w.Line("sub.RunSubBatch();");
+                    w.Line("if (_subApart) sub.SubBatchOut(_callerSpans.Write);");
                     w.Line("return;");
                 }
 
@@ -88,7 +92,11 @@ internal static partial class Emitter
                 {
                     using (w.Block($"if (_job == {SubBatchBackwardJob})"))
                     {
-                        w.Line("_subBatches[part].RunBackwardSubBatch(); // a whole backward pass over one sub-batch (BackwardSubBatches)");
+                        w.Line("// A whole backward pass over one sub-batch (BackwardSubBatches), with its rows of the output's and the input's gradients.");
+                        w.Line("Workspace sub = _subBatches[part];");
+                        w.Line("if (_subApart) sub.BackwardSubBatchIn(_callerSpans.Read);");
+                        w.Line("sub.RunBackwardSubBatch();");
+                        w.Line("if (_subApart) sub.BackwardSubBatchOut(_callerSpans.Write);");
                         w.Line("return;");
                     }
 

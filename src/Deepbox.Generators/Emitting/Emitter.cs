@@ -221,6 +221,8 @@ internal static partial class Emitter
             {
                 w.Line($"private Workspace[] _subBatches = []; // {(HasTrainingSubBatches(plan) ? "a pass's" : "an evaluation pass's")} sub-batches on several threads (ForwardSubBatches)");
                 w.Line("private readonly global::Deepbox.CompilerServices.SubBatch _sub = new(); // as a sub-batch: which sequences, its states");
+                w.Line("private readonly global::Deepbox.CompilerServices.CallerSpans _callerSpans = new(); // the caller's input and output while the sub-batches run");
+                w.Line("private bool _subApart; // whether each sub-batch copies its own rows in and out (the caller's spans do not overlap)");
                 if (HasTrainingSubBatches(plan))
                 {
                     w.Line("private int _subParts; // the sub-batches the last pass ran in (0: none), which a training pass's Backward runs in too");

@@ -449,6 +449,8 @@ namespace Snapshots
             private global::Deepbox.CompilerServices.AlignedBuffer _jobInput = global::Deepbox.CompilerServices.AlignedBuffer.Empty;
             private Workspace[] _subBatches = []; // a pass's sub-batches on several threads (ForwardSubBatches)
             private readonly global::Deepbox.CompilerServices.SubBatch _sub = new(); // as a sub-batch: which sequences, its states
+            private readonly global::Deepbox.CompilerServices.CallerSpans _callerSpans = new(); // the caller's input and output while the sub-batches run
+            private bool _subApart; // whether each sub-batch copies its own rows in and out (the caller's spans do not overlap)
             private int _subParts; // the sub-batches the last pass ran in (0: none), which a training pass's Backward runs in too
             private int[] _subPlacement = []; // the processor each sub-batch of a training pass last ran on (Workers.RunPlaced)
             private readonly global::Deepbox.CompilerServices.SubBatch _subGrad = new(); // as a sub-batch in Backward: its final states' gradients in, its initial states' out
@@ -521,52 +523,65 @@ namespace Snapshots
             /// buffers side by side, and their cores pass those cache lines back and forth: W1 (LSTM(16, 64), B = 32, T = 64) took
             /// 0.54 ms on 2 threads that way against 0.39 ms in sub-batches (one thread: 0.60 ms), on an AMD EPYC family 26 model 2
             /// (Zen 5, FMA peak 211-229 GFLOP/s). A sequence's numbers do not depend on its batch: the same bits.
+            /// Each thread copies its own sequences' input rows in and output rows out (the caller's spans pinned for the region:
+            /// CallerSpans), rather than the caller copying every sub-batch's before and after the region while the other threads
+            /// wait: W1 and W2 on 2 threads 3-4% faster (medians of 6-8 alternated runs on an AMD EPYC family 26 model 2, Zen 5,
+            /// FMA peak 209-225 GFLOP/s). When the output overlaps the input, the caller still copies them all, so that no thread
+            /// overwrites rows another has yet to read.
             /// </summary>
             private void ForwardSubBatches(int parts, global::System.ReadOnlySpan<float> input, int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN)
             {
-                global::Deepbox.CompilerServices.Workers.Wake(parts); // a blocked worker wakes while the caller copies the inputs
+                global::Deepbox.CompilerServices.Workers.Wake(parts); // a blocked worker wakes while the caller sets the sub-batches up
                 global::Deepbox.CompilerServices.SubBatch.Ensure(ref _subBatches, parts, _model, static model => new Workspace(model));
                 global::Deepbox.CompilerServices.SubBatch.EnsurePlacement(ref _subPlacement, parts);
+                bool apart = !input.Overlaps(output);
                 for (int p = 0; p < parts; p++)
                 {
                     int first = global::Deepbox.CompilerServices.Workers.Split(batch, p, parts);
-                    _subBatches[p].BeginSubBatch(W, _training, input, batch, seqLen, first, global::Deepbox.CompilerServices.Workers.Split(batch, p + 1, parts) - first, h0, c0, !hN.IsEmpty, !cN.IsEmpty);
+                    _subBatches[p].BeginSubBatch(W, _training, batch, seqLen, first, global::Deepbox.CompilerServices.Workers.Split(batch, p + 1, parts) - first, h0, c0, !hN.IsEmpty, !cN.IsEmpty);
+                    if (!apart) _subBatches[p].SubBatchIn(input);
                 }
 
                 _job = -1;
+                _subApart = apart;
                 // In training, each sub-batch's Backward then runs on the core that has its activations in cache (RunPlaced).
-                if (_training) global::Deepbox.CompilerServices.Workers.RunPlaced(this, parts, last: false, _subPlacement);
-                else global::Deepbox.CompilerServices.Workers.Run(this, parts, last: true);
+                _callerSpans.Run(apart ? input : default, apart ? output : default, this, parts, last: !_training, _training ? _subPlacement : null);
                 _subParts = parts; // where Backward finds the activations
                 for (int p = 0; p < parts; p++)
                 {
-                    _subBatches[p].EndSubBatch(output, hN, cN);
+                    if (!apart) _subBatches[p].SubBatchOut(output);
+                    _subBatches[p].EndSubBatch(hN, cN);
                 }
             }
 
-            /// <summary>Takes sequences [first, first + batch) of the caller's <paramref name="callerBatch"/>: their input and initial states.</summary>
-            private void BeginSubBatch(Weights weights, bool training, global::System.ReadOnlySpan<float> input, int callerBatch, int seqLen, int first, int batch, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, bool wantHN, bool wantCN)
+            /// <summary>Takes sequences [first, first + batch) of the caller's <paramref name="callerBatch"/> and their initial states.</summary>
+            private void BeginSubBatch(Weights weights, bool training, int callerBatch, int seqLen, int first, int batch, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, bool wantHN, bool wantCN)
             {
                 W = weights;
                 _training = training;
                 _threads = 1;
                 EnsureWorkspace(batch, seqLen);
                 _lengths.Set(default, batch, seqLen);
-                global::Deepbox.CompilerServices.ModelSupport.ToTimeMajor(input, InputSize, batch, seqLen, BatchFirst, _x, callerBatch, first);
                 _sub.Begin(callerBatch, first, batch, seqLen, 1, 8, h0, c0, wantHN, wantCN);
             }
+
+            /// <summary>The sub-batch's sequences of the caller's input, as its rows.</summary>
+            private void SubBatchIn(global::System.ReadOnlySpan<float> input) =>
+                global::Deepbox.CompilerServices.ModelSupport.ToTimeMajor(input, InputSize, _sub.Batch, _sub.SeqLen, BatchFirst, _x, _sub.CallerBatch, _sub.First);
 
             /// <summary>The sub-batch's pass, on the thread that took it.</summary>
             private void RunSubBatch() => Compute(_sub.Batch, _sub.SeqLen, _sub.H0, _sub.C0, _sub.HN, _sub.CN);
 
-            /// <summary>The sub-batch's output and final states into the caller's.</summary>
-            private void EndSubBatch(global::System.Span<float> output, global::System.Span<float> hN, global::System.Span<float> cN)
+            /// <summary>The sub-batch's output rows into the caller's output.</summary>
+            private void SubBatchOut(global::System.Span<float> output)
             {
                 int batch = _sub.Batch;
                 int seqLen = _sub.SeqLen;
                 global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_seq0_0, 8, 8, 8, 1, batch, seqLen, BatchFirst, output, _sub.CallerBatch, _sub.First);
-                _sub.End(hN, cN);
             }
+
+            /// <summary>The sub-batch's final states into the caller's.</summary>
+            private void EndSubBatch(global::System.Span<float> hN, global::System.Span<float> cN) => _sub.End(hN, cN);
 
             /// <summary>(0) LSTM(4, 8, num_layers=1): every layer and direction, input products first, then the recurrence.</summary>
             private void Stage0(int batch, int seqLen, global::System.ReadOnlySpan<float> h0, global::System.ReadOnlySpan<float> c0, global::System.Span<float> hN, global::System.Span<float> cN)
@@ -636,13 +651,21 @@ namespace Snapshots
             {
                 if (_job == -1)
                 {
-                    _subBatches[part].RunSubBatch(); // a whole pass over one sub-batch (ForwardSubBatches)
+                    // A whole pass over one sub-batch (ForwardSubBatches), with its rows of the caller's input and output.
+                    Workspace sub = _subBatches[part];
+                    if (_subApart) sub.SubBatchIn(_callerSpans.Read);
+                    sub.RunSubBatch();
+                    if (_subApart) sub.SubBatchOut(_callerSpans.Write);
                     return;
                 }
 
                 if (_job == -2)
                 {
-                    _subBatches[part].RunBackwardSubBatch(); // a whole backward pass over one sub-batch (BackwardSubBatches)
+                    // A whole backward pass over one sub-batch (BackwardSubBatches), with its rows of the output's and the input's gradients.
+                    Workspace sub = _subBatches[part];
+                    if (_subApart) sub.BackwardSubBatchIn(_callerSpans.Read);
+                    sub.RunBackwardSubBatch();
+                    if (_subApart) sub.BackwardSubBatchOut(_callerSpans.Write);
                     return;
                 }
 
@@ -771,25 +794,30 @@ namespace Snapshots
             private void BackwardSubBatches(int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
             {
                 int parts = _subParts;
-                global::Deepbox.CompilerServices.Workers.Wake(parts); // a blocked worker wakes while the caller copies the gradients
+                global::Deepbox.CompilerServices.Workers.Wake(parts); // a blocked worker wakes while the caller packs the weights
                 EnsureBackwardWeights();
                 PackTransposedWeights();
+                // Each thread copies its sub-batch's rows of the output's gradient in and of the input's out, unless the two overlap.
+                bool apart = !gradOutput.Overlaps(gradInput);
                 for (int p = 0; p < parts; p++)
                 {
-                    _subBatches[p].BeginBackwardSubBatch(this, gradOutput, gradH, gradC, !gradInput.IsEmpty, !gradH0.IsEmpty, !gradC0.IsEmpty);
+                    _subBatches[p].BeginBackwardSubBatch(this, gradH, gradC, !gradInput.IsEmpty, !gradH0.IsEmpty, !gradC0.IsEmpty);
+                    if (!apart) _subBatches[p].BackwardSubBatchIn(gradOutput);
                 }
 
                 _job = -2;
-                global::Deepbox.CompilerServices.Workers.RunPlaced(this, parts, last: false, _subPlacement); // each sub-batch on the core that ran its forward pass
+                _subApart = apart;
+                _callerSpans.Run(apart ? gradOutput : default, apart ? gradInput : default, this, parts, last: false, _subPlacement); // each sub-batch on the core that ran its forward pass
                 WeightGradients(batch, seqLen);
                 for (int p = 0; p < parts; p++)
                 {
-                    _subBatches[p].EndBackwardSubBatch(gradInput, gradH0, gradC0);
+                    if (!apart) _subBatches[p].BackwardSubBatchOut(gradInput);
+                    _subBatches[p].EndBackwardSubBatch(gradH0, gradC0);
                 }
             }
 
-            /// <summary>Takes this sub-batch's slices of the gradients Backward was given; the weights' output-major copies are the parent's.</summary>
-            private void BeginBackwardSubBatch(Workspace parent, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, bool wantGradInput, bool wantGradH0, bool wantGradC0)
+            /// <summary>Takes this sub-batch's slices of the final states' gradients Backward was given; the weights' output-major copies are the parent's.</summary>
+            private void BeginBackwardSubBatch(Workspace parent, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, bool wantGradInput, bool wantGradH0, bool wantGradC0)
             {
                 W = parent.W;
                 _threads = 1;
@@ -797,24 +825,32 @@ namespace Snapshots
                 _deferWeightGrads = true;
                 int batch = _sub.Batch;
                 int seqLen = _sub.SeqLen;
-                int rows = _lengths.Rows;
                 _wT0_0_ih = parent._wT0_0_ih;
                 _wT0_0_hh = parent._wT0_0_hh;
                 EnsureBackwardWorkspace(batch, seqLen);
+                _subGrad.Begin(_sub.CallerBatch, _sub.First, batch, seqLen, 1, 8, gradH, gradC, wantGradH0, wantGradC0);
+            }
+
+            /// <summary>The sub-batch's rows of the caller's output gradient, as rows of the last stage's output layout.</summary>
+            private void BackwardSubBatchIn(global::System.ReadOnlySpan<float> gradOutput)
+            {
+                int batch = _sub.Batch;
+                int seqLen = _sub.SeqLen;
                 // The output gradient as rows of the last stage's output layout.
                 global::Deepbox.CompilerServices.ModelSupport.ToTimeMajorRows(gradOutput, 8, 8, 8, 1, batch, seqLen, BatchFirst, _d_seq0_0, _sub.CallerBatch, _sub.First);
-                _subGrad.Begin(_sub.CallerBatch, _sub.First, batch, seqLen, 1, 8, gradH, gradC, wantGradH0, wantGradC0);
             }
 
             /// <summary>The sub-batch's backward pass through every stage, on the thread that took it (the weight gradients are left to the parent).</summary>
             private void RunBackwardSubBatch() => BackwardStages(_sub.Batch, _sub.SeqLen, _subGrad.H0, _subGrad.C0, _subGrad.HN, _subGrad.CN);
 
-            /// <summary>The sub-batch's input gradient and initial states' gradients into the caller's.</summary>
-            private void EndBackwardSubBatch(global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
+            /// <summary>The sub-batch's rows of the input's gradient into the caller's, when the caller wants it.</summary>
+            private void BackwardSubBatchOut(global::System.Span<float> gradInput)
             {
                 if (!gradInput.IsEmpty) global::Deepbox.CompilerServices.ModelSupport.FromTimeMajor(_d_x, 8, 4, 4, 1, _sub.Batch, _sub.SeqLen, BatchFirst, gradInput, _sub.CallerBatch, _sub.First);
-                _subGrad.End(gradH0, gradC0);
             }
+
+            /// <summary>The sub-batch's initial states' gradients into the caller's.</summary>
+            private void EndBackwardSubBatch(global::System.Span<float> gradH0, global::System.Span<float> gradC0) => _subGrad.End(gradH0, gradC0);
 
             /// <summary>Every weight gradient of the pass, over its sub-batches' rows (each layer's split across threads by columns).</summary>
             private void WeightGradients(int batch, int seqLen)
