@@ -20,8 +20,9 @@ public class EmitterTests
         // The model's file is the model: its members and the orchestration of its layers; the kernels are shared files.
         // (749 lines since the lengths overloads of Forward and ForwardWithState and their ragged branches; 826 since
         // evaluation passes run in sub-batches on several threads; 936 since training passes do too, their Backward with
-        // the weight gradients over the sub-batches' rows; 981 since each sub-batch copies its own rows in and out.)
-        Assert.True(lines < 1000, $"Lstm(128, 256)'s model file has {lines} lines");
+        // the weight gradients over the sub-batches' rows; 981 since each sub-batch copies its own rows in and out; 1020 since the
+        // weight gradients after sub-batches run as a pipeline, each sub-batch's rows on its own core.)
+        Assert.True(lines < 1040, $"Lstm(128, 256)'s model file has {lines} lines");
         string code = string.Join("\n", result.KernelSources.Values);
         int kernelLines = code.Split('\n').Length;
         // Forward, backward and streaming (at 256 and 512 bits, and again on the 128-bit ladder), with four-row variants

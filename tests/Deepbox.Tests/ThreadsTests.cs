@@ -506,6 +506,100 @@ public class ThreadsTests
         Assert.Equal([0, 0, 0], refused.Runs);
     }
 
+    /// <summary>
+    /// A pipelined region (the weight gradients after a pass in sub-batches): every part adds into every block, in part
+    /// order block by block, the parts running side by side on their threads; a part that fails holds no other up (its
+    /// exception is rethrown), and a region the workers cannot take runs its parts one after another on the caller.
+    /// </summary>
+    [Fact]
+    public void APipelinedRegionAddsInPartOrderBlockByBlock()
+    {
+        foreach (int count in new[] { 2, 3 })
+        {
+            int[] placement = Enumerable.Repeat(-1, count).ToArray();
+            bool sideBySide = false;
+            for (int round = 0; round < 50; round++)
+            {
+                var parts = new PipelinedParts(count, blocks: 6, failAt: -1);
+                parts.Pipeline.Begin(count);
+                Workers.RunPlaced(parts, count, last: round % 10 == 9, placement);
+                for (int b = 0; b < 6; b++)
+                {
+                    Assert.Equal(Enumerable.Range(0, count), parts.Order[b]); // block b: part 0's rows, then part 1's, ...
+                }
+
+                sideBySide |= parts.Threads.Distinct().Count() > 1;
+            }
+
+            Assert.True(sideBySide, "the parts always ran on one thread"); // a late worker leaves its part to the others, not every time
+
+            var failing = new PipelinedParts(count, blocks: 6, failAt: 0);
+            failing.Pipeline.Begin(count);
+            InvalidOperationException e = Assert.Throws<InvalidOperationException>(() => Workers.RunPlaced(failing, count, last: true, placement));
+            Assert.Equal("part 0 failed at block 2", e.Message);
+            Assert.Equal(Enumerable.Range(1, count - 1), failing.Order[5]); // the parts after it went on to the end
+        }
+
+        // Inside a part of another region: the inner pipeline runs on its caller alone, part after part.
+        var inner = new PipelinedParts(3, blocks: 4, failAt: -1);
+        var outer = new OuterParts(() =>
+        {
+            inner.Pipeline.Begin(3);
+            Workers.RunPlaced(inner, 3, last: false, [-1, -1, -1]);
+        });
+        Workers.Run(outer, parts: 2, last: true);
+        Assert.Equal([0, 1, 2], inner.Order[3]);
+        Assert.Single(inner.Threads.Distinct());
+    }
+
+    private sealed class PipelinedParts : IPartitioned
+    {
+        private readonly int _blocks;
+        private readonly int _failAt;
+
+        public PipelinedParts(int parts, int blocks, int failAt)
+        {
+            _blocks = blocks;
+            _failAt = failAt;
+            Threads = new int[parts];
+            Order = Enumerable.Range(0, blocks).Select(_ => new List<int>()).ToArray();
+        }
+
+        public Pipeline Pipeline { get; } = new();
+
+        public List<int>[] Order { get; }
+
+        public int[] Threads { get; }
+
+        public void RunPart(int part, int count)
+        {
+            Threads[part] = Environment.CurrentManagedThreadId;
+            try
+            {
+                for (int b = 0; b < _blocks; b++)
+                {
+                    Pipeline.WaitFor(part, b + 1);
+                    if (part == _failAt && b == 2)
+                    {
+                        throw new InvalidOperationException($"part {part} failed at block {b}");
+                    }
+
+                    lock (Order[b])
+                    {
+                        Order[b].Add(part);
+                    }
+
+                    System.Threading.Thread.SpinWait(200 * (count - part)); // the earlier parts slower: the later ones wait
+                    Pipeline.Done(part, b + 1);
+                }
+            }
+            finally
+            {
+                Pipeline.Finish(part);
+            }
+        }
+    }
+
     private sealed class PlacedParts(int parts) : IPartitioned
     {
         public int[] Runs { get; } = new int[parts];

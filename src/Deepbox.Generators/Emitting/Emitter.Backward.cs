@@ -456,13 +456,58 @@ internal static partial class Emitter
 
                     bool last = s == lastStage && layer == lastLayer && d == l.Directions - 1;
                     int blocks = (n + (WeightGradColumnVectors * v) - 1) / (WeightGradColumnVectors * v);
-                    w.Line($"Fork({Inv(job + 1)}, batch, seqLen, rowWork: 2 * {Inv(n)} * ({Inv(src.PackedRows)} + {Inv(h)}), last: {(last ? "true" : "false")}, maxParts: {Inv(blocks)});");
+                    string fork = $"Fork({Inv(job + 1)}, batch, seqLen, rowWork: 2 * {Inv(n)} * ({Inv(src.PackedRows)} + {Inv(h)}), last: {(last ? "true" : "false")}, maxParts: {Inv(blocks)});";
+                    if (HasTrainingSubBatches(plan))
+                    {
+                        w.Line("// After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once");
+                        w.Line("// the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.");
+                        using (w.Block("if (_subParts > 0)"))
+                        {
+                            w.Line($"_job = {Inv(job + 1)};");
+                            w.Line("_jobBatch = batch;");
+                            w.Line("_jobSeqLen = seqLen;");
+                            w.Line("_jobThreads = _subParts;");
+                            w.Line("_pipeline.Begin(_subParts);");
+                            w.Line($"global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: {(last ? "true" : "false")}, _subPlacement);");
+                        }
+
+                        w.Line($"else {fork}");
+                    }
+                    else
+                    {
+                        w.Line(fork);
+                    }
                 }
 
                 w.Line();
                 WriteWeightGradRows(w, plan, s, layer, d, k);
+                WriteWeightGradsInto(w, plan, s, layer, d, src, v);
             }
         }
+    }
+
+    /// <summary>A layer and direction's summed weight gradients, columns [c0, c1), added into its parameters' gradients.</summary>
+    private static void WriteWeightGradsInto(SourceWriter w, ModelPlan plan, StagePlan s, int layer, int d, RowSource src, int v)
+    {
+        LayerSpec l = s.Layer;
+        int h = l.HiddenSize;
+        bool gru = l.Kind == LayerKind.Gru;
+        string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
+        Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
+        w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: columns [c0, c1) of its summed weight gradients, added into the parameters' gradients.</summary>");
+        using (w.Block($"private void WeightGradsInto{s.Index}_{Tag(layer, d)}(int c0, int c1)"))
+        {
+            w.Line("// PyTorch's layout: these columns are these gate rows, which no other part touches.");
+            w.Line($"{S}.UnpackGateInterleavedAdd(_gW, {Inv(l.Gates)}, {Inv(h)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight_ih_l" + sfx]}, c0, c1);");
+            w.Line($"{S}.UnpackGateInterleavedAdd(_gWh, {Inv(l.Gates)}, {Inv(h)}, {Inv(h)}, {Inv(v)}, {Inv(h)}, {Inv(h)}, {p["weight_hh_l" + sfx]}, c0, c1);");
+            if (l.Bias)
+            {
+                w.Line($"{S}.UnpackGateBiasAdd(_gB, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_ih_l" + sfx]}, c0, c1);");
+                w.Line($"{S}.UnpackGateBiasAdd({(gru ? "_gBh" : "_gB")}, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_hh_l" + sfx]}, c0, c1);");
+            }
+        }
+
+        w.Line();
     }
 
     /// <summary>
@@ -609,31 +654,42 @@ internal static partial class Emitter
 
             using (w.Block($"case {Inv(job + 1)}: // {name}, weight gradients"))
             {
+                string rows = $"WeightGradRows{s.Index}_{tag}(_gW, _gWh, _gB, {(gru ? "_gBh, " : string.Empty)}";
+                if (HasTrainingSubBatches(plan))
+                {
+                    using (w.Block("if (_subParts > 0)"))
+                    {
+                        w.Line($"// Sub-batch `part`'s rows, block by block of {Inv(columnBlock)} columns, each once sub-batch part - 1 has added its rows into");
+                        w.Line("// the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last");
+                        w.Line("// sub-batch's thread then adds the block into the parameters' gradients.");
+                        using (w.Block("try"))
+                        {
+                            using (w.Block($"for (int cFirst = 0; cFirst < {Inv(n)}; cFirst += {Inv(columnBlock)})"))
+                            {
+                                w.Line($"int cEnd = global::System.Math.Min({Inv(n)}, cFirst + {Inv(columnBlock)});");
+                                w.Line("_pipeline.WaitFor(part, cEnd);");
+                                w.Line($"_subBatches[part].{rows}cFirst, cEnd);");
+                                w.Line($"if (part == parts - 1) WeightGradsInto{s.Index}_{tag}(cFirst, cEnd);");
+                                w.Line("_pipeline.Done(part, cEnd);");
+                            }
+                        }
+
+                        using (w.Block("finally"))
+                        {
+                            w.Line("_pipeline.Finish(part);");
+                        }
+
+                        w.Line("break;");
+                    }
+
+                    w.Line();
+                }
+
                 w.Line($"// Columns [c0, c1) of the {Inv(n)}, in whole blocks of {Inv(columnBlock)}.");
                 w.Line($"int c0 = {Inv((n + columnBlock - 1) / columnBlock)} * part / parts * {Inv(columnBlock)};");
                 w.Line($"int c1 = part + 1 == parts ? {Inv(n)} : {Inv((n + columnBlock - 1) / columnBlock)} * (part + 1) / parts * {Inv(columnBlock)};");
-                string rowsCall = $"WeightGradRows{s.Index}_{tag}(_gW, _gWh, _gB, {(gru ? "_gBh, " : string.Empty)}c0, c1);";
-                if (HasTrainingSubBatches(plan))
-                {
-                    w.Line($"if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].{rowsCall} // the sub-batches in order: the rows in one thread's order");
-                    w.Line($"else {rowsCall}");
-                }
-                else
-                {
-                    w.Line(rowsCall);
-                }
-
-                string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
-                Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
-                w.Line("// Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.");
-                w.Line($"{S}.UnpackGateInterleavedAdd(_gW, {Inv(l.Gates)}, {Inv(h)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight_ih_l" + sfx]}, c0, c1);");
-                w.Line($"{S}.UnpackGateInterleavedAdd(_gWh, {Inv(l.Gates)}, {Inv(h)}, {Inv(h)}, {Inv(v)}, {Inv(h)}, {Inv(h)}, {p["weight_hh_l" + sfx]}, c0, c1);");
-                if (l.Bias)
-                {
-                    w.Line($"{S}.UnpackGateBiasAdd(_gB, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_ih_l" + sfx]}, c0, c1);");
-                    w.Line($"{S}.UnpackGateBiasAdd({(gru ? "_gBh" : "_gB")}, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_hh_l" + sfx]}, c0, c1);");
-                }
-
+                w.Line($"{rows}c0, c1);");
+                w.Line($"WeightGradsInto{s.Index}_{tag}(c0, c1);");
                 w.Line("break;");
             }
         }

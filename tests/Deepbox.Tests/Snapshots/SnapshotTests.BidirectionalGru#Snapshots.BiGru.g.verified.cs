@@ -479,6 +479,7 @@ namespace Snapshots
             private int[] _subPlacement = []; // the processor each sub-batch of a training pass last ran on (Workers.RunPlaced)
             private readonly global::Deepbox.CompilerServices.SubBatch _subGrad = new(); // as a sub-batch in Backward: its final states' gradients in, its initial states' out
             private bool _deferWeightGrads; // as a sub-batch in Backward: the weight gradients are left to the pass that split it
+            private readonly global::Deepbox.CompilerServices.Pipeline _pipeline = new(); // the sub-batches' turns at each block of a weight gradient's columns
 
             // Forward.
             private global::Deepbox.CompilerServices.AlignedBuffer _x = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
@@ -872,16 +873,34 @@ namespace Snapshots
                     }
                     case 5: // (0) layer 0, forward, weight gradients
                     {
+                        if (_subParts > 0)
+                        {
+                            // Sub-batch `part`'s rows, block by block of 32 columns, each once sub-batch part - 1 has added its rows into
+                            // the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last
+                            // sub-batch's thread then adds the block into the parameters' gradients.
+                            try
+                            {
+                                for (int cFirst = 0; cFirst < 72; cFirst += 32)
+                                {
+                                    int cEnd = global::System.Math.Min(72, cFirst + 32);
+                                    _pipeline.WaitFor(part, cEnd);
+                                    _subBatches[part].WeightGradRows0_0(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
+                                    if (part == parts - 1) WeightGradsInto0_0(cFirst, cEnd);
+                                    _pipeline.Done(part, cEnd);
+                                }
+                            }
+                            finally
+                            {
+                                _pipeline.Finish(part);
+                            }
+                            break;
+                        }
+
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
-                        if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].WeightGradRows0_0(_gW, _gWh, _gB, _gBh, c0, c1); // the sub-batches in order: the rows in one thread's order
-                        else WeightGradRows0_0(_gW, _gWh, _gB, _gBh, c0, c1);
-                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
+                        WeightGradRows0_0(_gW, _gWh, _gB, _gBh, c0, c1);
+                        WeightGradsInto0_0(c0, c1);
                         break;
                     }
                     case 6: // (0) layer 0, reverse, back through time
@@ -910,16 +929,34 @@ namespace Snapshots
                     }
                     case 7: // (0) layer 0, reverse, weight gradients
                     {
+                        if (_subParts > 0)
+                        {
+                            // Sub-batch `part`'s rows, block by block of 32 columns, each once sub-batch part - 1 has added its rows into
+                            // the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last
+                            // sub-batch's thread then adds the block into the parameters' gradients.
+                            try
+                            {
+                                for (int cFirst = 0; cFirst < 72; cFirst += 32)
+                                {
+                                    int cEnd = global::System.Math.Min(72, cFirst + 32);
+                                    _pipeline.WaitFor(part, cEnd);
+                                    _subBatches[part].WeightGradRows0_0r(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
+                                    if (part == parts - 1) WeightGradsInto0_0r(cFirst, cEnd);
+                                    _pipeline.Done(part, cEnd);
+                                }
+                            }
+                            finally
+                            {
+                                _pipeline.Finish(part);
+                            }
+                            break;
+                        }
+
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
-                        if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].WeightGradRows0_0r(_gW, _gWh, _gB, _gBh, c0, c1); // the sub-batches in order: the rows in one thread's order
-                        else WeightGradRows0_0r(_gW, _gWh, _gB, _gBh, c0, c1);
-                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0_reverse.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0_reverse.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0_reverse.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0_reverse.Grad.AsSpan(), c0, c1);
+                        WeightGradRows0_0r(_gW, _gWh, _gB, _gBh, c0, c1);
+                        WeightGradsInto0_0r(c0, c1);
                         break;
                     }
                     case 8: // (0) layer 1, forward, back through time
@@ -948,16 +985,34 @@ namespace Snapshots
                     }
                     case 9: // (0) layer 1, forward, weight gradients
                     {
+                        if (_subParts > 0)
+                        {
+                            // Sub-batch `part`'s rows, block by block of 32 columns, each once sub-batch part - 1 has added its rows into
+                            // the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last
+                            // sub-batch's thread then adds the block into the parameters' gradients.
+                            try
+                            {
+                                for (int cFirst = 0; cFirst < 72; cFirst += 32)
+                                {
+                                    int cEnd = global::System.Math.Min(72, cFirst + 32);
+                                    _pipeline.WaitFor(part, cEnd);
+                                    _subBatches[part].WeightGradRows0_1(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
+                                    if (part == parts - 1) WeightGradsInto0_1(cFirst, cEnd);
+                                    _pipeline.Done(part, cEnd);
+                                }
+                            }
+                            finally
+                            {
+                                _pipeline.Finish(part);
+                            }
+                            break;
+                        }
+
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
-                        if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].WeightGradRows0_1(_gW, _gWh, _gB, _gBh, c0, c1); // the sub-batches in order: the rows in one thread's order
-                        else WeightGradRows0_1(_gW, _gWh, _gB, _gBh, c0, c1);
-                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l1.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l1.Grad.AsSpan(), c0, c1);
+                        WeightGradRows0_1(_gW, _gWh, _gB, _gBh, c0, c1);
+                        WeightGradsInto0_1(c0, c1);
                         break;
                     }
                     case 10: // (0) layer 1, reverse, back through time
@@ -986,16 +1041,34 @@ namespace Snapshots
                     }
                     case 11: // (0) layer 1, reverse, weight gradients
                     {
+                        if (_subParts > 0)
+                        {
+                            // Sub-batch `part`'s rows, block by block of 32 columns, each once sub-batch part - 1 has added its rows into
+                            // the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last
+                            // sub-batch's thread then adds the block into the parameters' gradients.
+                            try
+                            {
+                                for (int cFirst = 0; cFirst < 72; cFirst += 32)
+                                {
+                                    int cEnd = global::System.Math.Min(72, cFirst + 32);
+                                    _pipeline.WaitFor(part, cEnd);
+                                    _subBatches[part].WeightGradRows0_1r(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
+                                    if (part == parts - 1) WeightGradsInto0_1r(cFirst, cEnd);
+                                    _pipeline.Done(part, cEnd);
+                                }
+                            }
+                            finally
+                            {
+                                _pipeline.Finish(part);
+                            }
+                            break;
+                        }
+
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
-                        if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].WeightGradRows0_1r(_gW, _gWh, _gB, _gBh, c0, c1); // the sub-batches in order: the rows in one thread's order
-                        else WeightGradRows0_1r(_gW, _gWh, _gB, _gBh, c0, c1);
-                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1_reverse.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1_reverse.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l1_reverse.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l1_reverse.Grad.AsSpan(), c0, c1);
+                        WeightGradRows0_1r(_gW, _gWh, _gB, _gBh, c0, c1);
+                        WeightGradsInto0_1r(c0, c1);
                         break;
                     }
                 }
@@ -1162,7 +1235,18 @@ namespace Snapshots
                 _gWh.AsSpan(0, 1224).Clear();
                 _gB.AsSpan(0, 72).Clear();
                 _gBh.AsSpan(0, 72).Clear();
-                Fork(9, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
+                // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
+                // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
+                if (_subParts > 0)
+                {
+                    _job = 9;
+                    _jobBatch = batch;
+                    _jobSeqLen = seqLen;
+                    _jobThreads = _subParts;
+                    _pipeline.Begin(_subParts);
+                    global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: false, _subPlacement);
+                }
+                else Fork(9, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
             }
 
             /// <summary>(0) layer 1, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1195,6 +1279,16 @@ namespace Snapshots
                 }
             }
 
+            /// <summary>(0) layer 1, forward: columns [c0, c1) of its summed weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGradsInto0_1(int c0, int c1)
+            {
+                // PyTorch's layout: these columns are these gate rows, which no other part touches.
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l1.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l1.Grad.AsSpan(), c0, c1);
+            }
+
             /// <summary>(0) layer 1, reverse: its weight gradients, added into the parameters' gradients.</summary>
             private void WeightGrads0_1r(int batch, int seqLen)
             {
@@ -1205,7 +1299,18 @@ namespace Snapshots
                 _gWh.AsSpan(0, 1224).Clear();
                 _gB.AsSpan(0, 72).Clear();
                 _gBh.AsSpan(0, 72).Clear();
-                Fork(11, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
+                // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
+                // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
+                if (_subParts > 0)
+                {
+                    _job = 11;
+                    _jobBatch = batch;
+                    _jobSeqLen = seqLen;
+                    _jobThreads = _subParts;
+                    _pipeline.Begin(_subParts);
+                    global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: false, _subPlacement);
+                }
+                else Fork(11, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
             }
 
             /// <summary>(0) layer 1, reverse: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1238,6 +1343,16 @@ namespace Snapshots
                 }
             }
 
+            /// <summary>(0) layer 1, reverse: columns [c0, c1) of its summed weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGradsInto0_1r(int c0, int c1)
+            {
+                // PyTorch's layout: these columns are these gate rows, which no other part touches.
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l1_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l1_reverse.Grad.AsSpan(), c0, c1);
+            }
+
             /// <summary>(0) layer 0, forward: its weight gradients, added into the parameters' gradients.</summary>
             private void WeightGrads0_0(int batch, int seqLen)
             {
@@ -1248,7 +1363,18 @@ namespace Snapshots
                 _gWh.AsSpan(0, 1224).Clear();
                 _gB.AsSpan(0, 72).Clear();
                 _gBh.AsSpan(0, 72).Clear();
-                Fork(5, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: false, maxParts: 3);
+                // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
+                // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
+                if (_subParts > 0)
+                {
+                    _job = 5;
+                    _jobBatch = batch;
+                    _jobSeqLen = seqLen;
+                    _jobThreads = _subParts;
+                    _pipeline.Begin(_subParts);
+                    global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: false, _subPlacement);
+                }
+                else Fork(5, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: false, maxParts: 3);
             }
 
             /// <summary>(0) layer 0, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1281,6 +1407,16 @@ namespace Snapshots
                 }
             }
 
+            /// <summary>(0) layer 0, forward: columns [c0, c1) of its summed weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGradsInto0_0(int c0, int c1)
+            {
+                // PyTorch's layout: these columns are these gate rows, which no other part touches.
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
+            }
+
             /// <summary>(0) layer 0, reverse: its weight gradients, added into the parameters' gradients.</summary>
             private void WeightGrads0_0r(int batch, int seqLen)
             {
@@ -1291,7 +1427,18 @@ namespace Snapshots
                 _gWh.AsSpan(0, 1224).Clear();
                 _gB.AsSpan(0, 72).Clear();
                 _gBh.AsSpan(0, 72).Clear();
-                Fork(7, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: true, maxParts: 3);
+                // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
+                // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
+                if (_subParts > 0)
+                {
+                    _job = 7;
+                    _jobBatch = batch;
+                    _jobSeqLen = seqLen;
+                    _jobThreads = _subParts;
+                    _pipeline.Begin(_subParts);
+                    global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: true, _subPlacement);
+                }
+                else Fork(7, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: true, maxParts: 3);
             }
 
             /// <summary>(0) layer 0, reverse: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1322,6 +1469,16 @@ namespace Snapshots
                     global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0.AsSpan((_deferWeightGrads ? rows * 72 : 0) + (q * 72)), seqLen, group, batch, 72, gB, c0, c1);
                     global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0.AsSpan((_deferWeightGrads ? rows * 72 : 0) + (q * 72)), seqLen, group, batch, 72, gBh, c0, c1);
                 }
+            }
+
+            /// <summary>(0) layer 0, reverse: columns [c0, c1) of its summed weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGradsInto0_0r(int c0, int c1)
+            {
+                // PyTorch's layout: these columns are these gate rows, which no other part touches.
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0_reverse.Grad.AsSpan(), c0, c1);
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>

@@ -717,11 +717,7 @@ namespace Snapshots
                         int c0 = 4 * part / parts * 32;
                         int c1 = part + 1 == parts ? 128 : 4 * (part + 1) / parts * 32;
                         WeightGradRows1_0(_gW, _gWh, _gB, c0, c1);
-                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 16, 8, 16, 16, _model._p1_weight_ih_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p1_weight_hh_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p1_bias_ih_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p1_bias_hh_l0.Grad.AsSpan(), c0, c1);
+                        WeightGradsInto1_0(c0, c1);
                         break;
                     }
                 }
@@ -849,6 +845,16 @@ namespace Snapshots
                     global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_1.AsSpan(q * 32), 32, _dG1.AsSpan(q * 128), gWh, 1, group, 0, c0, c1);
                     global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG1.AsSpan(q * 128), seqLen, group, batch, 128, gB, c0, c1);
                 }
+            }
+
+            /// <summary>(lstm) layer 0, forward: columns [c0, c1) of its summed weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGradsInto1_0(int c0, int c1)
+            {
+                // PyTorch's layout: these columns are these gate rows, which no other part touches.
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 16, 8, 16, 16, _model._p1_weight_ih_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p1_weight_hh_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p1_bias_ih_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p1_bias_hh_l0.Grad.AsSpan(), c0, c1);
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>

@@ -873,11 +873,7 @@ namespace Snapshots
                         int c0 = 4 * part / parts * 32;
                         int c1 = part + 1 == parts ? 128 : 4 * (part + 1) / parts * 32;
                         WeightGradRows0_0(_gW, _gWh, _gB, c0, c1);
-                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 1, 8, 1, 1, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
+                        WeightGradsInto0_0(c0, c1);
                         break;
                     }
                     case 4: // (lstm) layer 1, forward, back through time
@@ -910,11 +906,7 @@ namespace Snapshots
                         int c0 = 4 * part / parts * 32;
                         int c1 = part + 1 == parts ? 128 : 4 * (part + 1) / parts * 32;
                         WeightGradRows0_1(_gW, _gWh, _gB, c0, c1);
-                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_ih_l1.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l1.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l1.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l1.Grad.AsSpan(), c0, c1);
+                        WeightGradsInto0_1(c0, c1);
                         break;
                     }
                 }
@@ -1046,6 +1038,16 @@ namespace Snapshots
                 }
             }
 
+            /// <summary>(lstm) layer 1, forward: columns [c0, c1) of its summed weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGradsInto0_1(int c0, int c1)
+            {
+                // PyTorch's layout: these columns are these gate rows, which no other part touches.
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 32, 8, 32, 32, _model._p0_weight_ih_l1.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l1.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l1.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l1.Grad.AsSpan(), c0, c1);
+            }
+
             /// <summary>(lstm) layer 0, forward: its weight gradients, added into the parameters' gradients.</summary>
             private void WeightGrads0_0(int batch, int seqLen)
             {
@@ -1084,6 +1086,16 @@ namespace Snapshots
                     global::Deepbox.Generated.Snapshots.Kernels.WeightGrad_K32_N128(_h0_0.AsSpan(q * 32), 32, _dG0.AsSpan(q * 128), gWh, 1, group, 0, c0, c1);
                     global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0.AsSpan(q * 128), seqLen, group, batch, 128, gB, c0, c1);
                 }
+            }
+
+            /// <summary>(lstm) layer 0, forward: columns [c0, c1) of its summed weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGradsInto0_0(int c0, int c1)
+            {
+                // PyTorch's layout: these columns are these gate rows, which no other part touches.
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 4, 32, 1, 8, 1, 1, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 4, 32, 32, 8, 32, 32, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 4, 32, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>

@@ -448,6 +448,7 @@ namespace Snapshots
             private int[] _subPlacement = []; // the processor each sub-batch of a training pass last ran on (Workers.RunPlaced)
             private readonly global::Deepbox.CompilerServices.SubBatch _subGrad = new(); // as a sub-batch in Backward: its final states' gradients in, its initial states' out
             private bool _deferWeightGrads; // as a sub-batch in Backward: the weight gradients are left to the pass that split it
+            private readonly global::Deepbox.CompilerServices.Pipeline _pipeline = new(); // the sub-batches' turns at each block of a weight gradient's columns
 
             // Forward.
             private global::Deepbox.CompilerServices.AlignedBuffer _x = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
@@ -721,16 +722,34 @@ namespace Snapshots
                     }
                     case 2: // (0) layer 0, forward, weight gradients
                     {
+                        if (_subParts > 0)
+                        {
+                            // Sub-batch `part`'s rows, block by block of 32 columns, each once sub-batch part - 1 has added its rows into
+                            // the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last
+                            // sub-batch's thread then adds the block into the parameters' gradients.
+                            try
+                            {
+                                for (int cFirst = 0; cFirst < 24; cFirst += 32)
+                                {
+                                    int cEnd = global::System.Math.Min(24, cFirst + 32);
+                                    _pipeline.WaitFor(part, cEnd);
+                                    _subBatches[part].WeightGradRows0_0(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
+                                    if (part == parts - 1) WeightGradsInto0_0(cFirst, cEnd);
+                                    _pipeline.Done(part, cEnd);
+                                }
+                            }
+                            finally
+                            {
+                                _pipeline.Finish(part);
+                            }
+                            break;
+                        }
+
                         // Columns [c0, c1) of the 24, in whole blocks of 32.
                         int c0 = 1 * part / parts * 32;
                         int c1 = part + 1 == parts ? 24 : 1 * (part + 1) / parts * 32;
-                        if (_subParts > 0) for (int p = 0; p < _subParts; p++) _subBatches[p].WeightGradRows0_0(_gW, _gWh, _gB, _gBh, c0, c1); // the sub-batches in order: the rows in one thread's order
-                        else WeightGradRows0_0(_gW, _gWh, _gB, _gBh, c0, c1);
-                        // Into the parameters' gradients (PyTorch's layout): these columns are these gate rows, which no other part touches.
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 8, 4, 8, 4, 4, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 8, 8, 8, 8, 8, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 8, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
-                        global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 8, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
+                        WeightGradRows0_0(_gW, _gWh, _gB, _gBh, c0, c1);
+                        WeightGradsInto0_0(c0, c1);
                         break;
                     }
                 }
@@ -867,7 +886,18 @@ namespace Snapshots
                 _gWh.AsSpan(0, 192).Clear();
                 _gB.AsSpan(0, 24).Clear();
                 _gBh.AsSpan(0, 24).Clear();
-                Fork(2, batch, seqLen, rowWork: 2 * 24 * (4 + 8), last: true, maxParts: 1);
+                // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
+                // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
+                if (_subParts > 0)
+                {
+                    _job = 2;
+                    _jobBatch = batch;
+                    _jobSeqLen = seqLen;
+                    _jobThreads = _subParts;
+                    _pipeline.Begin(_subParts);
+                    global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: true, _subPlacement);
+                }
+                else Fork(2, batch, seqLen, rowWork: 2 * 24 * (4 + 8), last: true, maxParts: 1);
             }
 
             /// <summary>(0) layer 0, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -898,6 +928,16 @@ namespace Snapshots
                     global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dG0.AsSpan(q * 24), seqLen, group, batch, 24, gB, c0, c1);
                     global::Deepbox.CompilerServices.ModelSupport.AddColumnSums(_dGh0.AsSpan(q * 24), seqLen, group, batch, 24, gBh, c0, c1);
                 }
+            }
+
+            /// <summary>(0) layer 0, forward: columns [c0, c1) of its summed weight gradients, added into the parameters' gradients.</summary>
+            private void WeightGradsInto0_0(int c0, int c1)
+            {
+                // PyTorch's layout: these columns are these gate rows, which no other part touches.
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 8, 4, 8, 4, 4, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 8, 8, 8, 8, 8, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 8, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 8, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
