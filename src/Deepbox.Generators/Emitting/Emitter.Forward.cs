@@ -541,7 +541,9 @@ internal static partial class Emitter
         string run = training
             ? "// In training, each sub-batch's Backward then runs on the core that has its activations in cache (RunPlaced).\n    _callerSpans.Run(apart ? input : default, apart ? output : default, this, parts, last: !_training, _training ? _subPlacement : null);"
             : "_callerSpans.Run(apart ? input : default, apart ? output : default, this, parts, last: true, placement: null);";
-        string placement = training ? $"\n    {sub}.EnsurePlacement(ref _subPlacement, parts);" : string.Empty;
+        string placement = training
+            ? $"\n    {sub}.EnsurePlacement(ref _subPlacement, parts);\n    if (_training) EnsureBackwardWeights(); // the first thread done packs the transposed weights into them\n    _packClaim = _training ? 0 : 1;"
+            : string.Empty;
         string remember = training ? "\n    _subParts = parts; // where Backward finds the activations" : string.Empty;
         string intro = training
             ? "/// A pass on <paramref name=\"parts\"/> threads, in sub-batches of whole sequences, each run through every stage\n" +

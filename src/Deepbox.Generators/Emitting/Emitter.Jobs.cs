@@ -84,6 +84,12 @@ internal static partial class Emitter
                     w.Line("if (_subApart) sub.SubBatchIn(_callerSpans.Read);");
                     w.Line("sub.RunSubBatch();");
                     w.Line("if (_subApart) sub.SubBatchOut(_callerSpans.Write);");
+                    if (HasTrainingSubBatches(plan))
+                    {
+                        w.Line("// In training, the first thread done packs the weights Backward reads (PackTransposedWeights), while the others still run.");
+                        w.Line("if (global::System.Threading.Interlocked.Exchange(ref _packClaim, 1) == 0) PackTransposedWeights();");
+                    }
+
                     w.Line("return;");
                 }
 

@@ -230,6 +230,7 @@ internal static partial class Emitter
                     w.Line("private readonly global::Deepbox.CompilerServices.SubBatch _subGrad = new(); // as a sub-batch in Backward: its final states' gradients in, its initial states' out");
                     w.Line("private bool _deferWeightGrads; // as a sub-batch in Backward: the weight gradients are left to the pass that split it");
                     w.Line("private readonly global::Deepbox.CompilerServices.Pipeline _pipeline = new(); // the sub-batches' turns at each block of a weight gradient's columns");
+                    w.Line("private int _packClaim; // 0 while a training pass's sub-batches run and no thread has taken the transposed weights' packing");
                 }
             }
 

@@ -447,6 +447,7 @@ namespace Snapshots
             private readonly global::Deepbox.CompilerServices.SubBatch _subGrad = new(); // as a sub-batch in Backward: its final states' gradients in, its initial states' out
             private bool _deferWeightGrads; // as a sub-batch in Backward: the weight gradients are left to the pass that split it
             private readonly global::Deepbox.CompilerServices.Pipeline _pipeline = new(); // the sub-batches' turns at each block of a weight gradient's columns
+            private int _packClaim; // 0 while a training pass's sub-batches run and no thread has taken the transposed weights' packing
 
             // Forward.
             private global::Deepbox.CompilerServices.AlignedBuffer _x = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // the input as time-major rows [T, B, I]
@@ -523,6 +524,8 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.Workers.Wake(parts); // a blocked worker wakes while the caller sets the sub-batches up
                 global::Deepbox.CompilerServices.SubBatch.Ensure(ref _subBatches, parts, _model, static model => new Workspace(model));
                 global::Deepbox.CompilerServices.SubBatch.EnsurePlacement(ref _subPlacement, parts);
+                if (_training) EnsureBackwardWeights(); // the first thread done packs the transposed weights into them
+                _packClaim = _training ? 0 : 1;
                 bool apart = !input.Overlaps(output);
                 for (int p = 0; p < parts; p++)
                 {
@@ -637,6 +640,8 @@ namespace Snapshots
                     if (_subApart) sub.SubBatchIn(_callerSpans.Read);
                     sub.RunSubBatch();
                     if (_subApart) sub.SubBatchOut(_callerSpans.Write);
+                    // In training, the first thread done packs the weights Backward reads (PackTransposedWeights), while the others still run.
+                    if (global::System.Threading.Interlocked.Exchange(ref _packClaim, 1) == 0) PackTransposedWeights();
                     return;
                 }
 
