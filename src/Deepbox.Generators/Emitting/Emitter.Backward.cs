@@ -777,7 +777,7 @@ internal static partial class Emitter
             private void BackwardSubBatches(int batch, int seqLen, {{RoSpan}} gradOutput, {{RoSpan}} gradH, {{RoSpan}} gradC, {{Span}} gradInput, {{Span}} gradH0, {{Span}} gradC0)
             {
                 int parts = _subParts;
-                {{workers}}.Wake(parts); // a blocked worker wakes while the caller packs the weights
+                {{workers}}.Wake(parts); // a blocked worker wakes while the caller sets the sub-batches up
                 EnsureBackwardWeights();
                 PackTransposedWeights();
                 // Each thread copies its sub-batch's rows of the output's gradient in and of the input's out, unless the two overlap.

@@ -789,7 +789,7 @@ namespace Snapshots
             private void BackwardSubBatches(int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
             {
                 int parts = _subParts;
-                global::Deepbox.CompilerServices.Workers.Wake(parts); // a blocked worker wakes while the caller packs the weights
+                global::Deepbox.CompilerServices.Workers.Wake(parts); // a blocked worker wakes while the caller sets the sub-batches up
                 EnsureBackwardWeights();
                 PackTransposedWeights();
                 // Each thread copies its sub-batch's rows of the output's gradient in and of the input's out, unless the two overlap.
