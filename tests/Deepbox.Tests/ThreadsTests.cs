@@ -552,6 +552,74 @@ public class ThreadsTests
         Assert.Single(inner.Threads.Distinct());
     }
 
+    /// <summary>
+    /// The caller's spans, pinned for a region: every part reads the span read and writes its own slice of the span
+    /// written, on its own thread; overlapping spans are refused before anything runs, and so is a second region on the
+    /// same instance from another thread while the first holds them (it would swap the spans under the first's parts).
+    /// </summary>
+    [Fact]
+    public void CallerSpansHoldTheCallersSpansForOneRegionAtATime()
+    {
+        var spans = new CallerSpans();
+        float[] input = Enumerable.Range(0, 64).Select(i => (float)i).ToArray();
+        input[17] = float.NaN;
+        float[] output = new float[64];
+        var copy = new SpanCopy(spans, 4);
+        spans.Run(input, output, copy, 4, last: true, placement: null);
+        Assert.True(input.AsSpan().SequenceEqual(output), "each part copied its quarter"); // NaN included (SequenceEqual compares bits)
+        Assert.True(spans.Read.IsEmpty && spans.Write.IsEmpty, "the spans are let go after the region");
+
+        float[] shared = new float[80];
+        Assert.Throws<ArgumentException>(() => spans.Run(shared.AsSpan(0, 64), shared.AsSpan(16, 64), copy, 4, last: true, placement: null));
+
+        // A second thread's region on the same instance while the first's parts run.
+        using var started = new System.Threading.ManualResetEventSlim();
+        using var release = new System.Threading.ManualResetEventSlim();
+        var holding = new HoldingPart(started, release);
+        Exception? second = null;
+        var other = new System.Threading.Thread(() =>
+        {
+            started.Wait();
+            try
+            {
+                spans.Run(input, new float[64], copy, 4, last: true, placement: null);
+            }
+            catch (InvalidOperationException e)
+            {
+                second = e;
+            }
+            finally
+            {
+                release.Set();
+            }
+        });
+        other.Start();
+        spans.Run(input, output, holding, 1, last: true, placement: null);
+        other.Join();
+        Assert.IsType<InvalidOperationException>(second);
+        Array.Clear(output);
+        spans.Run(input, output, copy, 4, last: true, placement: null); // free again once the first region is over
+        Assert.True(input.AsSpan().SequenceEqual(output));
+    }
+
+    private sealed class SpanCopy(CallerSpans spans, int parts) : IPartitioned
+    {
+        public void RunPart(int part, int count)
+        {
+            int n = spans.Read.Length / parts;
+            spans.Read.Slice(part * n, n).CopyTo(spans.Write.Slice(part * n, n));
+        }
+    }
+
+    private sealed class HoldingPart(System.Threading.ManualResetEventSlim started, System.Threading.ManualResetEventSlim release) : IPartitioned
+    {
+        public void RunPart(int part, int count)
+        {
+            started.Set();
+            release.Wait();
+        }
+    }
+
     private sealed class PipelinedParts : IPartitioned
     {
         private readonly int _blocks;

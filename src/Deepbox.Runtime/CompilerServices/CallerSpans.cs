@@ -13,6 +13,7 @@ namespace Deepbox.CompilerServices;
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed unsafe class CallerSpans
 {
+    private int _running; // 1 while Run holds the spans: a second Run on the same instance would replace them under the first
     private float* _read;
     private int _readLength;
     private float* _write;
@@ -28,7 +29,8 @@ public sealed unsafe class CallerSpans
     /// Runs <paramref name="work"/> in <paramref name="parts"/> parts (<see cref="Workers.Run(IPartitioned, int, bool)"/>,
     /// or <see cref="Workers.RunPlaced"/> when <paramref name="placement"/> is given) with <paramref name="read"/> and
     /// <paramref name="write"/> pinned and readable from <see cref="Read"/> and <see cref="Write"/> on any thread until
-    /// it returns. The spans must not overlap: a part writes its rows while another may still read its own.
+    /// it returns. The spans must not overlap: a part writes its rows while another may still read its own. One region at
+    /// a time on an instance (each workspace has its own): a second <see cref="Run"/> while one runs is refused.
     /// </summary>
     /// <param name="read">What the parts read.</param>
     /// <param name="write">Where the parts write.</param>
@@ -41,6 +43,11 @@ public sealed unsafe class CallerSpans
         if (read.Overlaps(write))
         {
             throw new ArgumentException("The span read and the span written overlap: the parts of a region would overwrite each other's input.", nameof(write));
+        }
+
+        if (System.Threading.Interlocked.Exchange(ref _running, 1) != 0)
+        {
+            throw new InvalidOperationException("These spans are held by a region already running: one region at a time on a CallerSpans.");
         }
 
         fixed (float* r = read)
@@ -67,6 +74,7 @@ public sealed unsafe class CallerSpans
                 _readLength = 0;
                 _write = null;
                 _writeLength = 0;
+                System.Threading.Volatile.Write(ref _running, 0);
             }
         }
     }
