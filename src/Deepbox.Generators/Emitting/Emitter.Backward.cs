@@ -279,7 +279,7 @@ internal static partial class Emitter
     {
         LayerSpec l = s.Layer;
         RowSource src = s.Input;
-        Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
+        Dictionary<string, string> p = GradSpans(s);
         int packed = src.PackedRows * s.Padded;
         string bias = l.Bias ? "_gB" : "default";
         w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) {s.Describe()}: its weight gradients, added into the parameters' gradients.</summary>");
@@ -486,6 +486,10 @@ internal static partial class Emitter
         }
     }
 
+    /// <summary>Each parameter of a stage (by its name past the stage's prefix) as the span of its gradient.</summary>
+    private static Dictionary<string, string> GradSpans(StagePlan s) =>
+        s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
+
     /// <summary>A layer and direction's summed weight gradients, columns [c0, c1), added into its parameters' gradients.</summary>
     private static void WriteWeightGradsInto(SourceWriter w, ModelPlan plan, StagePlan s, int layer, int d, RowSource src, int v)
     {
@@ -493,7 +497,7 @@ internal static partial class Emitter
         int h = l.HiddenSize;
         bool gru = l.Kind == LayerKind.Gru;
         string sfx = Inv(layer) + (d == 1 ? "_reverse" : string.Empty);
-        Dictionary<string, string> p = s.Parameters.ToDictionary(x => x.Name.Substring(s.Prefix.Length), x => "_model." + x.Field + ".Grad.AsSpan()");
+        Dictionary<string, string> p = GradSpans(s);
         w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: columns [c0, c1) of its summed weight gradients, added into the parameters' gradients.</summary>");
         using (w.Block($"private void WeightGradsInto{s.Index}_{Tag(layer, d)}(int c0, int c1)"))
         {
