@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Deepbox.CompilerServices;
 
@@ -35,14 +36,44 @@ public static partial class ModelSupport
         int blocks = (hidden + vectorWidth - 1) / vectorWidth;
         int rowLength = blocks * gates * vectorWidth;
         int rows = destination.Length / rowLength;
+        CheckSegments(weight.Length, gates, hidden, cols, segmentWidth, segmentStride, rows, nameof(destination));
         destination.Clear();
+        int panelWidth = gates * vectorWidth;
         for (int g = 0; g < gates; g++)
         {
-            for (int j = 0; j < hidden; j++)
+            int j = 0;
+            if (Avx.IsSupported && vectorWidth % 8 == 0)
+            {
+                // Eight units at a time: their lanes sit side by side in one panel, so eight columns of their eight PyTorch
+                // rows are one 8 x 8 transpose into eight packed rows.
+                for (; j + 8 <= hidden; j += 8)
+                {
+                    ref float src = ref Unsafe.Add(ref MemoryMarshal.GetReference(weight), ((g * hidden) + j) * cols);
+                    ref float column = ref Unsafe.Add(ref MemoryMarshal.GetReference(destination), PanelIndex(0, Lane(g, j, gates, vectorWidth), rows, panelWidth));
+                    for (int first = 0, row = 0; first < cols; first += segmentWidth, row += segmentStride)
+                    {
+                        int count = Math.Min(segmentWidth, cols - first);
+                        int c = 0;
+                        for (; c + 8 <= count; c += 8)
+                        {
+                            Transpose8x8(ref Unsafe.Add(ref src, first + c), cols, ref Unsafe.Add(ref column, (row + c) * panelWidth), panelWidth, add: false);
+                        }
+
+                        for (; c < count; c++)
+                        {
+                            for (int k = 0; k < 8; k++)
+                            {
+                                Unsafe.Add(ref column, ((row + c) * panelWidth) + k) = Unsafe.Add(ref src, (k * cols) + first + c);
+                            }
+                        }
+                    }
+                }
+            }
+
+            for (; j < hidden; j++)
             {
                 ReadOnlySpan<float> src = weight.Slice(((g * hidden) + j) * cols, cols);
                 int lane = Lane(g, j, gates, vectorWidth);
-                int panelWidth = gates * vectorWidth;
                 Span<float> column = destination.Slice(PanelIndex(0, lane, rows, panelWidth)); // row r at r * panelWidth
                 for (int first = 0, row = 0; first < cols; first += segmentWidth, row += segmentStride)
                 {
@@ -53,6 +84,66 @@ public static partial class ModelSupport
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Checks that a PyTorch weight <c>[gates * hidden, cols]</c> holds that many floats and that its columns' packed
+    /// rows (<c>(c / segmentWidth) * segmentStride + c % segmentWidth</c>) fall below <paramref name="rows"/>, before the
+    /// packing loops read and write without bounds checks.
+    /// </summary>
+    private static void CheckSegments(int weightLength, int gates, int hidden, int cols, int segmentWidth, int segmentStride, int rows, string name)
+    {
+        if (gates <= 0 || hidden <= 0 || cols <= 0 || segmentWidth <= 0 || segmentStride < Math.Min(segmentWidth, cols))
+        {
+            throw new ArgumentOutOfRangeException(name, $"Expected positive gates, units, columns and segment width and a stride of a segment at least, got {gates}, {hidden}, {cols}, {segmentWidth} and {segmentStride}.");
+        }
+
+        long lastRow = ((long)((cols - 1) / segmentWidth) * segmentStride) + ((cols - 1) % segmentWidth);
+        if ((long)gates * hidden * cols > weightLength || lastRow >= rows)
+        {
+            throw new ArgumentException($"Expected a weight of {(long)gates * hidden * cols} floats and {lastRow + 1} packed rows, got {weightLength} floats and {rows} rows.", name);
+        }
+    }
+
+    /// <summary>
+    /// Transposes the 8 x 8 floats at <paramref name="source"/> (8 rows <paramref name="sourceStride"/> floats apart) into
+    /// the 8 rows at <paramref name="destination"/> (<paramref name="destinationStride"/> apart), or adds the transpose
+    /// into them (<paramref name="add"/>: one addition an element, as the scalar loops do, so the same bits). AVX only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(ref float source, int sourceStride, ref float destination, int destinationStride, bool add)
+    {
+        Vector256<float> r0 = Vector256.LoadUnsafe(ref source);
+        Vector256<float> r1 = Vector256.LoadUnsafe(ref source, (nuint)sourceStride);
+        Vector256<float> r2 = Vector256.LoadUnsafe(ref source, (nuint)(2 * sourceStride));
+        Vector256<float> r3 = Vector256.LoadUnsafe(ref source, (nuint)(3 * sourceStride));
+        Vector256<float> r4 = Vector256.LoadUnsafe(ref source, (nuint)(4 * sourceStride));
+        Vector256<float> r5 = Vector256.LoadUnsafe(ref source, (nuint)(5 * sourceStride));
+        Vector256<float> r6 = Vector256.LoadUnsafe(ref source, (nuint)(6 * sourceStride));
+        Vector256<float> r7 = Vector256.LoadUnsafe(ref source, (nuint)(7 * sourceStride));
+        // Pairs of rows interleaved, then pairs of pairs, then the 128-bit halves swapped across.
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Store(Avx.Permute2x128(u0, u4, 0x20), ref destination, 0, add);
+        Store(Avx.Permute2x128(u1, u5, 0x20), ref destination, destinationStride, add);
+        Store(Avx.Permute2x128(u2, u6, 0x20), ref destination, 2 * destinationStride, add);
+        Store(Avx.Permute2x128(u3, u7, 0x20), ref destination, 3 * destinationStride, add);
+        Store(Avx.Permute2x128(u0, u4, 0x31), ref destination, 4 * destinationStride, add);
+        Store(Avx.Permute2x128(u1, u5, 0x31), ref destination, 5 * destinationStride, add);
+        Store(Avx.Permute2x128(u2, u6, 0x31), ref destination, 6 * destinationStride, add);
+        Store(Avx.Permute2x128(u3, u7, 0x31), ref destination, 7 * destinationStride, add);
+
+        static void Store(Vector256<float> value, ref float destination, int offset, bool add)
+        {
+            if (add)
+            {
+                value = Vector256.LoadUnsafe(ref destination, (nuint)offset) + value; // the gradient first, as in the scalar loops
+            }
+
+            value.StoreUnsafe(ref destination, (nuint)offset);
         }
     }
 
@@ -135,7 +226,33 @@ public static partial class ModelSupport
                 {
                     int count = Math.Min(segmentWidth, cols - first);
                     int panel = at / vectorWidth, within = at % vectorWidth; // of column at + c, stepped without dividing
-                    for (int c = 0; c < count; c++)
+                    int c = 0;
+                    if (vectorWidth % 8 == 0)
+                    {
+                        // A lane's columns are a run of its PyTorch row: once a panel's 8-float boundary is reached, 8 at a time.
+                        for (; c < count && within % 8 != 0; c++)
+                        {
+                            destination[(((panel * lanes) + lane) * vectorWidth) + within] = src[first + c];
+                            if (++within == vectorWidth)
+                            {
+                                within = 0;
+                                panel++;
+                            }
+                        }
+
+                        for (; c + 8 <= count; c += 8)
+                        {
+                            Vector256.Create(src.Slice(first + c, 8)).CopyTo(destination.Slice((((panel * lanes) + lane) * vectorWidth) + within, 8));
+                            within += 8;
+                            if (within == vectorWidth)
+                            {
+                                within = 0;
+                                panel++;
+                            }
+                        }
+                    }
+
+                    for (; c < count; c++)
                     {
                         destination[(((panel * lanes) + lane) * vectorWidth) + within] = src[first + c];
                         if (++within == vectorWidth)
@@ -188,9 +305,50 @@ public static partial class ModelSupport
     {
         int blocks = (hidden + vectorWidth - 1) / vectorWidth;
         int rowLength = blocks * gates * vectorWidth;
+        CheckSegments(gradient.Length, gates, hidden, cols, segmentWidth, segmentStride, packed.Length / rowLength, nameof(packed));
         for (int g = 0; g < gates; g++)
         {
-            for (int j = 0; j < hidden; j++)
+            int j = 0;
+            if (Avx.IsSupported && vectorWidth % 8 == 0)
+            {
+                // Eight units whose lanes are all in the range at a time: their lanes sit side by side in each packed row, so
+                // eight packed rows are one 8 x 8 transpose into eight columns of their eight PyTorch rows.
+                for (; j + 8 <= hidden; j += 8)
+                {
+                    int lane0 = Lane(g, j, gates, vectorWidth);
+                    if (lane0 < laneFirst || lane0 + 8 > laneEnd)
+                    {
+                        if (lane0 + 8 <= laneFirst || lane0 >= laneEnd)
+                        {
+                            continue;
+                        }
+
+                        break; // partly in the range: the scalar loop below takes these units
+                    }
+
+                    ref float src = ref Unsafe.Add(ref MemoryMarshal.GetReference(packed), lane0);
+                    ref float dst = ref Unsafe.Add(ref MemoryMarshal.GetReference(gradient), ((g * hidden) + j) * cols);
+                    for (int first = 0, row = 0; first < cols; first += segmentWidth, row += segmentStride)
+                    {
+                        int count = Math.Min(segmentWidth, cols - first);
+                        int c = 0;
+                        for (; c + 8 <= count; c += 8)
+                        {
+                            Transpose8x8(ref Unsafe.Add(ref src, (row + c) * rowLength), rowLength, ref Unsafe.Add(ref dst, first + c), cols, add: true);
+                        }
+
+                        for (; c < count; c++)
+                        {
+                            for (int k = 0; k < 8; k++)
+                            {
+                                Unsafe.Add(ref dst, (k * cols) + first + c) += Unsafe.Add(ref src, ((row + c) * rowLength) + k);
+                            }
+                        }
+                    }
+                }
+            }
+
+            for (; j < hidden; j++)
             {
                 int lane = Lane(g, j, gates, vectorWidth);
                 if (lane < laneFirst || lane >= laneEnd)
