@@ -11,7 +11,8 @@ namespace Deepbox.Tests;
 /// moves eight units and eight columns at a time through an 8 x 8 transpose where it can and one float at a time where it
 /// cannot (units past a multiple of 8, columns past one, a lane range that cuts a group of 8): each is checked here, bit for
 /// bit, against the layout's definition written out element by element, on sizes of both kinds, with a NaN and an
-/// infinity among the values.
+/// infinity among the values. <see cref="ModelSupport.UnpackGateBiasAdd(ReadOnlySpan{float}, int, int, int, Span{float}, int, int)"/>
+/// walks a lane range by runs of a gate's units: checked the same way, with ranges that cut a run.
 /// </summary>
 public class PackingTests
 {
@@ -116,6 +117,38 @@ public class PackingTests
                     for (int c = 0; c < cols; c++)
                     {
                         expected[(((g * hidden) + j) * cols) + c] += packed[(RowOf(c, segmentWidth, segmentStride) * lanes) + lane];
+                    }
+                }
+            }
+
+            AssertBits(expected, gradient);
+        }
+    }
+
+    [Theory]
+    [InlineData(4, 64, 8)]
+    [InlineData(4, 64, 16)]
+    [InlineData(3, 13, 8)]
+    [InlineData(3, 13, 16)]
+    [InlineData(1, 5, 4)]
+    public void UnpackGateBiasAddAddsEachLaneOfTheRangeIntoItsBias(int gates, int hidden, int vectorWidth)
+    {
+        int lanes = Blocks(hidden, vectorWidth) * gates * vectorWidth;
+        float[] packed = Values(lanes, seed: 6);
+        float[] start = Values(gates * hidden, seed: 7);
+        foreach ((int first, int end) in new[] { (0, int.MaxValue), (0, 32), (32, 64), (8, 20), (3, lanes - 5), (-4, 6), (lanes, lanes) })
+        {
+            float[] gradient = (float[])start.Clone();
+            ModelSupport.UnpackGateBiasAdd(packed, gates, hidden, vectorWidth, gradient, first, end);
+            float[] expected = (float[])start.Clone();
+            for (int g = 0; g < gates; g++)
+            {
+                for (int j = 0; j < hidden; j++)
+                {
+                    int lane = Lane(g, j, gates, vectorWidth);
+                    if (lane >= first && lane < end)
+                    {
+                        expected[(g * hidden) + j] += packed[lane];
                     }
                 }
             }

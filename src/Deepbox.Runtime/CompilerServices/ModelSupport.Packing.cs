@@ -480,14 +480,21 @@ public static partial class ModelSupport
     /// <param name="laneEnd">One past the last lane.</param>
     public static void UnpackGateBiasAdd(ReadOnlySpan<float> packed, int gates, int hidden, int vectorWidth, Span<float> gradient, int laneFirst, int laneEnd)
     {
-        for (int g = 0; g < gates; g++)
+        // Block by block of units and gate by gate: a gate's units of a block are a run of lanes, skipped whole outside
+        // the range (a thread's share is one block of columns: no division a unit).
+        for (int j0 = 0, lane0 = 0; j0 < hidden; j0 += vectorWidth)
         {
-            for (int j = 0; j < hidden; j++)
+            int units = Math.Min(vectorWidth, hidden - j0);
+            for (int g = 0; g < gates; g++, lane0 += vectorWidth)
             {
-                int lane = Lane(g, j, gates, vectorWidth);
-                if (lane >= laneFirst && lane < laneEnd)
+                if (lane0 >= laneEnd || lane0 + units <= laneFirst)
                 {
-                    gradient[(g * hidden) + j] += packed[lane];
+                    continue;
+                }
+
+                for (int u = Math.Max(0, laneFirst - lane0); u < units && lane0 + u < laneEnd; u++)
+                {
+                    gradient[(g * hidden) + j0 + u] += packed[lane0 + u];
                 }
             }
         }
