@@ -443,21 +443,17 @@ internal static partial class Emitter
                     w.Line("// W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into");
                     w.Line($"// the parameters' gradients; split by columns (blocks of {Inv(WeightGradColumnVectors * v)}), each summed over the rows in one order whichever");
                     w.Line("// thread computes it.");
-                    w.Line($"_gW.AsSpan(0, {Inv(src.PackedRows * n)}).Clear();");
-                    w.Line($"_gWh.AsSpan(0, {Inv(h * n)}).Clear();");
-                    if (l.Bias)
-                    {
-                        w.Line($"_gB.AsSpan(0, {Inv(n)}).Clear();");
-                        if (gru)
-                        {
-                            w.Line($"_gBh.AsSpan(0, {Inv(n)}).Clear();");
-                        }
-                    }
+                    w.Line($"ClearWeightGrads{s.Index}_{Tag(layer, d)}();");
 
                     bool last = s == lastStage && layer == lastLayer && d == l.Directions - 1;
                     int blocks = (n + (WeightGradColumnVectors * v) - 1) / (WeightGradColumnVectors * v);
                     string fork = $"Fork({Inv(job + 1)}, batch, seqLen, rowWork: 2 * {Inv(n)} * ({Inv(src.PackedRows)} + {Inv(h)}), last: {(last ? "true" : "false")}, maxParts: {Inv(blocks)});";
-                    if (HasTrainingSubBatches(plan))
+                    if (MergedWeightGradSite(plan) is not null)
+                    {
+                        w.Line($"// (After a pass in sub-batches, the backward passes' region sums them: WeightGradPipeline{s.Index}_{Tag(layer, d)}.)");
+                        w.Line(fork);
+                    }
+                    else if (HasTrainingSubBatches(plan))
                     {
                         w.Line("// After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once");
                         w.Line("// the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.");
@@ -480,10 +476,85 @@ internal static partial class Emitter
                 }
 
                 w.Line();
+                w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: zeros its weight gradients' packed scratch, which the sums add into.</summary>");
+                using (w.Block($"private void ClearWeightGrads{s.Index}_{Tag(layer, d)}()"))
+                {
+                    w.Line($"_gW.AsSpan(0, {Inv(src.PackedRows * n)}).Clear();");
+                    w.Line($"_gWh.AsSpan(0, {Inv(h * n)}).Clear();");
+                    if (l.Bias)
+                    {
+                        w.Line($"_gB.AsSpan(0, {Inv(n)}).Clear();");
+                        if (gru)
+                        {
+                            w.Line($"_gBh.AsSpan(0, {Inv(n)}).Clear();");
+                        }
+                    }
+                }
+
+                w.Line();
                 WriteWeightGradRows(w, plan, s, layer, d, k);
                 WriteWeightGradsInto(w, plan, s, layer, d, src, v);
+                if (HasTrainingSubBatches(plan))
+                {
+                    WriteWeightGradPipeline(w, plan, s, layer, d);
+                }
             }
         }
+    }
+
+    /// <summary>
+    /// A layer and direction's weight gradients after a training pass in sub-batches: part <c>p</c> adds sub-batch <c>p</c>'s
+    /// rows block by block of columns, each once part <c>p - 1</c> has finished the block (<c>Pipeline</c>), and the last part
+    /// adds each finished block into the parameters' gradients.
+    /// </summary>
+    private static void WriteWeightGradPipeline(SourceWriter w, ModelPlan plan, StagePlan s, int layer, int d)
+    {
+        LayerSpec l = s.Layer;
+        int n = l.Gates * s.Padded;
+        int columnBlock = WeightGradColumnVectors * plan.Isa.Width;
+        bool gru = l.Kind == LayerKind.Gru;
+        string tag = Tag(layer, d);
+        w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: sub-batch <paramref name=\"part\"/>'s rows of its weight gradients, in the pipeline of the sub-batches.</summary>");
+        using (w.Block($"private void WeightGradPipeline{s.Index}_{tag}(int part, int parts)"))
+        {
+            w.Line($"// Block by block of {Inv(columnBlock)} columns, each once sub-batch part - 1 has added its rows into the block: every sum in one");
+            w.Line("// thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the");
+            w.Line("// block into the parameters' gradients.");
+            using (w.Block("try"))
+            {
+                using (w.Block($"for (int cFirst = 0; cFirst < {Inv(n)}; cFirst += {Inv(columnBlock)})"))
+                {
+                    w.Line($"int cEnd = global::System.Math.Min({Inv(n)}, cFirst + {Inv(columnBlock)});");
+                    w.Line("_pipeline.WaitFor(part, cEnd);");
+                    w.Line($"_subBatches[part].WeightGradRows{s.Index}_{tag}(_gW, _gWh, _gB, {(gru ? "_gBh, " : string.Empty)}cFirst, cEnd);");
+                    w.Line($"if (part == parts - 1) WeightGradsInto{s.Index}_{tag}(cFirst, cEnd);");
+                    w.Line("_pipeline.Done(part, cEnd);");
+                }
+            }
+
+            using (w.Block("finally"))
+            {
+                w.Line("_pipeline.Finish(part); // a part that failed holds no other up");
+            }
+        }
+
+        w.Line();
+    }
+
+    /// <summary>
+    /// The one recurrent layer and direction of a model that trains in sub-batches and has no other, whose weight
+    /// gradients follow each sub-batch's backward pass in the same region (<c>BackwardSubBatches</c>); null for models
+    /// with several (each takes a region of its own after the backward passes: they share the packed scratch).
+    /// </summary>
+    private static (StagePlan Stage, int Layer, int Direction)? MergedWeightGradSite(ModelPlan plan)
+    {
+        if (!HasTrainingSubBatches(plan))
+        {
+            return null;
+        }
+
+        var sites = JobSites(plan).Take(2).ToList();
+        return sites.Count == 1 ? sites[0] : null;
     }
 
     /// <summary>Each parameter of a stage (by its name past the stage's prefix) as the span of its gradient.</summary>
@@ -659,30 +730,11 @@ internal static partial class Emitter
             using (w.Block($"case {Inv(job + 1)}: // {name}, weight gradients"))
             {
                 string rows = $"WeightGradRows{s.Index}_{tag}(_gW, _gWh, _gB, {(gru ? "_gBh, " : string.Empty)}";
-                if (HasTrainingSubBatches(plan))
+                if (HasTrainingSubBatches(plan) && MergedWeightGradSite(plan) is null) // else the backward passes' region runs the pipeline
                 {
                     using (w.Block("if (_subParts > 0)"))
                     {
-                        w.Line($"// Sub-batch `part`'s rows, block by block of {Inv(columnBlock)} columns, each once sub-batch part - 1 has added its rows into");
-                        w.Line("// the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last");
-                        w.Line("// sub-batch's thread then adds the block into the parameters' gradients.");
-                        using (w.Block("try"))
-                        {
-                            using (w.Block($"for (int cFirst = 0; cFirst < {Inv(n)}; cFirst += {Inv(columnBlock)})"))
-                            {
-                                w.Line($"int cEnd = global::System.Math.Min({Inv(n)}, cFirst + {Inv(columnBlock)});");
-                                w.Line("_pipeline.WaitFor(part, cEnd);");
-                                w.Line($"_subBatches[part].{rows}cFirst, cEnd);");
-                                w.Line($"if (part == parts - 1) WeightGradsInto{s.Index}_{tag}(cFirst, cEnd);");
-                                w.Line("_pipeline.Done(part, cEnd);");
-                            }
-                        }
-
-                        using (w.Block("finally"))
-                        {
-                            w.Line("_pipeline.Finish(part);");
-                        }
-
+                        w.Line($"WeightGradPipeline{s.Index}_{tag}(part, parts);");
                         w.Line("break;");
                     }
 
@@ -771,6 +823,15 @@ internal static partial class Emitter
         StagePlan first = plan.FirstRecurrent!;
         RowSource input = plan.Stages[0].Input;
         string workers = "global::Deepbox.CompilerServices.Workers";
+        var merged = MergedWeightGradSite(plan);
+        // With one recurrent layer, the region of the backward passes goes on into its weight gradients (after the line
+        // that sets _subApart): the scratch zeroed and the pipeline started before it.
+        string regionStart = merged is { } m
+            ? "\n    // The layer's weight gradients follow each sub-batch's backward pass in the same region (WeightGradPipeline" + $"{m.Stage.Index}_{Tag(m.Layer, m.Direction)}" + "):" +
+              "\n    // the first sub-batch's thread starts on them while the others still go back through time." +
+              $"\n    ClearWeightGrads{m.Stage.Index}_{Tag(m.Layer, m.Direction)}();" +
+              "\n    _pipeline.Begin(parts);"
+            : string.Empty;
         w.Lines($$"""
             /// <summary>
             /// Backward of a training pass that ran in sub-batches (ForwardSubBatches): each thread takes its sub-batch back through
@@ -793,8 +854,8 @@ internal static partial class Emitter
                 }
 
                 _job = {{SubBatchBackwardJob}};
-                _subApart = apart;
-                _callerSpans.Run(apart ? gradOutput : default, apart ? gradInput : default, this, parts, last: false, _subPlacement); // each sub-batch on the core that ran its forward pass
+                _subApart = apart;{{regionStart}}
+                _callerSpans.Run(apart ? gradOutput : default, apart ? gradInput : default, this, parts, last: {{(merged is null ? "false" : "true")}}, _subPlacement); // each sub-batch on the core that ran its forward pass
                 WeightGradients(batch, seqLen);
                 for (int p = 0; p < parts; p++)
                 {
@@ -854,6 +915,11 @@ internal static partial class Emitter
             """);
         using (w.Block("private void WeightGradients(int batch, int seqLen)"))
         {
+            if (merged is { } site)
+            {
+                w.Line($"// ({(site.Stage.Layer.Name ?? Inv(site.Stage.Index))}) layer {Inv(site.Layer)}: summed in the backward passes' region (WeightGradPipeline{site.Stage.Index}_{Tag(site.Layer, site.Direction)}).");
+            }
+
             for (int i = plan.Stages.Count - 1; i >= 0; i--)
             {
                 StagePlan s = plan.Stages[i];
@@ -867,7 +933,10 @@ internal static partial class Emitter
                     {
                         for (int d = 0; d < s.Layer.Directions; d++)
                         {
-                            w.Line($"WeightGrads{s.Index}_{Tag(layer, d)}(batch, seqLen);");
+                            if (merged is null)
+                            {
+                                w.Line($"WeightGrads{s.Index}_{Tag(layer, d)}(batch, seqLen);");
+                            }
                         }
                     }
                 }

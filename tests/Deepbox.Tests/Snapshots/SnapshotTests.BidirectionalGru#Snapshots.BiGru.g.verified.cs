@@ -880,24 +880,7 @@ namespace Snapshots
                     {
                         if (_subParts > 0)
                         {
-                            // Sub-batch `part`'s rows, block by block of 32 columns, each once sub-batch part - 1 has added its rows into
-                            // the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last
-                            // sub-batch's thread then adds the block into the parameters' gradients.
-                            try
-                            {
-                                for (int cFirst = 0; cFirst < 72; cFirst += 32)
-                                {
-                                    int cEnd = global::System.Math.Min(72, cFirst + 32);
-                                    _pipeline.WaitFor(part, cEnd);
-                                    _subBatches[part].WeightGradRows0_0(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
-                                    if (part == parts - 1) WeightGradsInto0_0(cFirst, cEnd);
-                                    _pipeline.Done(part, cEnd);
-                                }
-                            }
-                            finally
-                            {
-                                _pipeline.Finish(part);
-                            }
+                            WeightGradPipeline0_0(part, parts);
                             break;
                         }
 
@@ -936,24 +919,7 @@ namespace Snapshots
                     {
                         if (_subParts > 0)
                         {
-                            // Sub-batch `part`'s rows, block by block of 32 columns, each once sub-batch part - 1 has added its rows into
-                            // the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last
-                            // sub-batch's thread then adds the block into the parameters' gradients.
-                            try
-                            {
-                                for (int cFirst = 0; cFirst < 72; cFirst += 32)
-                                {
-                                    int cEnd = global::System.Math.Min(72, cFirst + 32);
-                                    _pipeline.WaitFor(part, cEnd);
-                                    _subBatches[part].WeightGradRows0_0r(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
-                                    if (part == parts - 1) WeightGradsInto0_0r(cFirst, cEnd);
-                                    _pipeline.Done(part, cEnd);
-                                }
-                            }
-                            finally
-                            {
-                                _pipeline.Finish(part);
-                            }
+                            WeightGradPipeline0_0r(part, parts);
                             break;
                         }
 
@@ -992,24 +958,7 @@ namespace Snapshots
                     {
                         if (_subParts > 0)
                         {
-                            // Sub-batch `part`'s rows, block by block of 32 columns, each once sub-batch part - 1 has added its rows into
-                            // the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last
-                            // sub-batch's thread then adds the block into the parameters' gradients.
-                            try
-                            {
-                                for (int cFirst = 0; cFirst < 72; cFirst += 32)
-                                {
-                                    int cEnd = global::System.Math.Min(72, cFirst + 32);
-                                    _pipeline.WaitFor(part, cEnd);
-                                    _subBatches[part].WeightGradRows0_1(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
-                                    if (part == parts - 1) WeightGradsInto0_1(cFirst, cEnd);
-                                    _pipeline.Done(part, cEnd);
-                                }
-                            }
-                            finally
-                            {
-                                _pipeline.Finish(part);
-                            }
+                            WeightGradPipeline0_1(part, parts);
                             break;
                         }
 
@@ -1048,24 +997,7 @@ namespace Snapshots
                     {
                         if (_subParts > 0)
                         {
-                            // Sub-batch `part`'s rows, block by block of 32 columns, each once sub-batch part - 1 has added its rows into
-                            // the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last
-                            // sub-batch's thread then adds the block into the parameters' gradients.
-                            try
-                            {
-                                for (int cFirst = 0; cFirst < 72; cFirst += 32)
-                                {
-                                    int cEnd = global::System.Math.Min(72, cFirst + 32);
-                                    _pipeline.WaitFor(part, cEnd);
-                                    _subBatches[part].WeightGradRows0_1r(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
-                                    if (part == parts - 1) WeightGradsInto0_1r(cFirst, cEnd);
-                                    _pipeline.Done(part, cEnd);
-                                }
-                            }
-                            finally
-                            {
-                                _pipeline.Finish(part);
-                            }
+                            WeightGradPipeline0_1r(part, parts);
                             break;
                         }
 
@@ -1236,10 +1168,7 @@ namespace Snapshots
                 // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
-                _gW.AsSpan(0, 2952).Clear();
-                _gWh.AsSpan(0, 1224).Clear();
-                _gB.AsSpan(0, 72).Clear();
-                _gBh.AsSpan(0, 72).Clear();
+                ClearWeightGrads0_1();
                 // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
                 // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
                 if (_subParts > 0)
@@ -1252,6 +1181,15 @@ namespace Snapshots
                     global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: false, _subPlacement);
                 }
                 else Fork(9, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
+            }
+
+            /// <summary>(0) layer 1, forward: zeros its weight gradients' packed scratch, which the sums add into.</summary>
+            private void ClearWeightGrads0_1()
+            {
+                _gW.AsSpan(0, 2952).Clear();
+                _gWh.AsSpan(0, 1224).Clear();
+                _gB.AsSpan(0, 72).Clear();
+                _gBh.AsSpan(0, 72).Clear();
             }
 
             /// <summary>(0) layer 1, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1294,16 +1232,36 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l1.Grad.AsSpan(), c0, c1);
             }
 
+            /// <summary>(0) layer 1, forward: sub-batch <paramref name="part"/>'s rows of its weight gradients, in the pipeline of the sub-batches.</summary>
+            private void WeightGradPipeline0_1(int part, int parts)
+            {
+                // Block by block of 32 columns, each once sub-batch part - 1 has added its rows into the block: every sum in one
+                // thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the
+                // block into the parameters' gradients.
+                try
+                {
+                    for (int cFirst = 0; cFirst < 72; cFirst += 32)
+                    {
+                        int cEnd = global::System.Math.Min(72, cFirst + 32);
+                        _pipeline.WaitFor(part, cEnd);
+                        _subBatches[part].WeightGradRows0_1(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
+                        if (part == parts - 1) WeightGradsInto0_1(cFirst, cEnd);
+                        _pipeline.Done(part, cEnd);
+                    }
+                }
+                finally
+                {
+                    _pipeline.Finish(part); // a part that failed holds no other up
+                }
+            }
+
             /// <summary>(0) layer 1, reverse: its weight gradients, added into the parameters' gradients.</summary>
             private void WeightGrads0_1r(int batch, int seqLen)
             {
                 // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
-                _gW.AsSpan(0, 2952).Clear();
-                _gWh.AsSpan(0, 1224).Clear();
-                _gB.AsSpan(0, 72).Clear();
-                _gBh.AsSpan(0, 72).Clear();
+                ClearWeightGrads0_1r();
                 // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
                 // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
                 if (_subParts > 0)
@@ -1316,6 +1274,15 @@ namespace Snapshots
                     global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: false, _subPlacement);
                 }
                 else Fork(11, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
+            }
+
+            /// <summary>(0) layer 1, reverse: zeros its weight gradients' packed scratch, which the sums add into.</summary>
+            private void ClearWeightGrads0_1r()
+            {
+                _gW.AsSpan(0, 2952).Clear();
+                _gWh.AsSpan(0, 1224).Clear();
+                _gB.AsSpan(0, 72).Clear();
+                _gBh.AsSpan(0, 72).Clear();
             }
 
             /// <summary>(0) layer 1, reverse: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1358,16 +1325,36 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l1_reverse.Grad.AsSpan(), c0, c1);
             }
 
+            /// <summary>(0) layer 1, reverse: sub-batch <paramref name="part"/>'s rows of its weight gradients, in the pipeline of the sub-batches.</summary>
+            private void WeightGradPipeline0_1r(int part, int parts)
+            {
+                // Block by block of 32 columns, each once sub-batch part - 1 has added its rows into the block: every sum in one
+                // thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the
+                // block into the parameters' gradients.
+                try
+                {
+                    for (int cFirst = 0; cFirst < 72; cFirst += 32)
+                    {
+                        int cEnd = global::System.Math.Min(72, cFirst + 32);
+                        _pipeline.WaitFor(part, cEnd);
+                        _subBatches[part].WeightGradRows0_1r(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
+                        if (part == parts - 1) WeightGradsInto0_1r(cFirst, cEnd);
+                        _pipeline.Done(part, cEnd);
+                    }
+                }
+                finally
+                {
+                    _pipeline.Finish(part); // a part that failed holds no other up
+                }
+            }
+
             /// <summary>(0) layer 0, forward: its weight gradients, added into the parameters' gradients.</summary>
             private void WeightGrads0_0(int batch, int seqLen)
             {
                 // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
-                _gW.AsSpan(0, 648).Clear();
-                _gWh.AsSpan(0, 1224).Clear();
-                _gB.AsSpan(0, 72).Clear();
-                _gBh.AsSpan(0, 72).Clear();
+                ClearWeightGrads0_0();
                 // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
                 // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
                 if (_subParts > 0)
@@ -1380,6 +1367,15 @@ namespace Snapshots
                     global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: false, _subPlacement);
                 }
                 else Fork(5, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: false, maxParts: 3);
+            }
+
+            /// <summary>(0) layer 0, forward: zeros its weight gradients' packed scratch, which the sums add into.</summary>
+            private void ClearWeightGrads0_0()
+            {
+                _gW.AsSpan(0, 648).Clear();
+                _gWh.AsSpan(0, 1224).Clear();
+                _gB.AsSpan(0, 72).Clear();
+                _gBh.AsSpan(0, 72).Clear();
             }
 
             /// <summary>(0) layer 0, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1422,16 +1418,36 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
             }
 
+            /// <summary>(0) layer 0, forward: sub-batch <paramref name="part"/>'s rows of its weight gradients, in the pipeline of the sub-batches.</summary>
+            private void WeightGradPipeline0_0(int part, int parts)
+            {
+                // Block by block of 32 columns, each once sub-batch part - 1 has added its rows into the block: every sum in one
+                // thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the
+                // block into the parameters' gradients.
+                try
+                {
+                    for (int cFirst = 0; cFirst < 72; cFirst += 32)
+                    {
+                        int cEnd = global::System.Math.Min(72, cFirst + 32);
+                        _pipeline.WaitFor(part, cEnd);
+                        _subBatches[part].WeightGradRows0_0(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
+                        if (part == parts - 1) WeightGradsInto0_0(cFirst, cEnd);
+                        _pipeline.Done(part, cEnd);
+                    }
+                }
+                finally
+                {
+                    _pipeline.Finish(part); // a part that failed holds no other up
+                }
+            }
+
             /// <summary>(0) layer 0, reverse: its weight gradients, added into the parameters' gradients.</summary>
             private void WeightGrads0_0r(int batch, int seqLen)
             {
                 // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
-                _gW.AsSpan(0, 648).Clear();
-                _gWh.AsSpan(0, 1224).Clear();
-                _gB.AsSpan(0, 72).Clear();
-                _gBh.AsSpan(0, 72).Clear();
+                ClearWeightGrads0_0r();
                 // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
                 // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
                 if (_subParts > 0)
@@ -1444,6 +1460,15 @@ namespace Snapshots
                     global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: true, _subPlacement);
                 }
                 else Fork(7, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: true, maxParts: 3);
+            }
+
+            /// <summary>(0) layer 0, reverse: zeros its weight gradients' packed scratch, which the sums add into.</summary>
+            private void ClearWeightGrads0_0r()
+            {
+                _gW.AsSpan(0, 648).Clear();
+                _gWh.AsSpan(0, 1224).Clear();
+                _gB.AsSpan(0, 72).Clear();
+                _gBh.AsSpan(0, 72).Clear();
             }
 
             /// <summary>(0) layer 0, reverse: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1484,6 +1509,29 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0_reverse.Grad.AsSpan(), c0, c1);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0_reverse.Grad.AsSpan(), c0, c1);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0_reverse.Grad.AsSpan(), c0, c1);
+            }
+
+            /// <summary>(0) layer 0, reverse: sub-batch <paramref name="part"/>'s rows of its weight gradients, in the pipeline of the sub-batches.</summary>
+            private void WeightGradPipeline0_0r(int part, int parts)
+            {
+                // Block by block of 32 columns, each once sub-batch part - 1 has added its rows into the block: every sum in one
+                // thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the
+                // block into the parameters' gradients.
+                try
+                {
+                    for (int cFirst = 0; cFirst < 72; cFirst += 32)
+                    {
+                        int cEnd = global::System.Math.Min(72, cFirst + 32);
+                        _pipeline.WaitFor(part, cEnd);
+                        _subBatches[part].WeightGradRows0_0r(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
+                        if (part == parts - 1) WeightGradsInto0_0r(cFirst, cEnd);
+                        _pipeline.Done(part, cEnd);
+                    }
+                }
+                finally
+                {
+                    _pipeline.Finish(part); // a part that failed holds no other up
+                }
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>

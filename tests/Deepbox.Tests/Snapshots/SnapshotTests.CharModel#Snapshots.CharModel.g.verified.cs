@@ -813,10 +813,16 @@ namespace Snapshots
                 // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
+                ClearWeightGrads1_0();
+                Fork(2, batch, seqLen, rowWork: 2 * 128 * (16 + 32), last: true, maxParts: 4);
+            }
+
+            /// <summary>(lstm) layer 0, forward: zeros its weight gradients' packed scratch, which the sums add into.</summary>
+            private void ClearWeightGrads1_0()
+            {
                 _gW.AsSpan(0, 2048).Clear();
                 _gWh.AsSpan(0, 4096).Clear();
                 _gB.AsSpan(0, 128).Clear();
-                Fork(2, batch, seqLen, rowWork: 2 * 128 * (16 + 32), last: true, maxParts: 4);
             }
 
             /// <summary>(lstm) layer 0, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>

@@ -1004,10 +1004,16 @@ namespace Snapshots
                 // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
+                ClearWeightGrads0_1();
+                Fork(5, batch, seqLen, rowWork: 2 * 128 * (32 + 32), last: false, maxParts: 4);
+            }
+
+            /// <summary>(lstm) layer 1, forward: zeros its weight gradients' packed scratch, which the sums add into.</summary>
+            private void ClearWeightGrads0_1()
+            {
                 _gW.AsSpan(0, 4096).Clear();
                 _gWh.AsSpan(0, 4096).Clear();
                 _gB.AsSpan(0, 128).Clear();
-                Fork(5, batch, seqLen, rowWork: 2 * 128 * (32 + 32), last: false, maxParts: 4);
             }
 
             /// <summary>(lstm) layer 1, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1054,10 +1060,16 @@ namespace Snapshots
                 // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
+                ClearWeightGrads0_0();
+                Fork(3, batch, seqLen, rowWork: 2 * 128 * (1 + 32), last: true, maxParts: 4);
+            }
+
+            /// <summary>(lstm) layer 0, forward: zeros its weight gradients' packed scratch, which the sums add into.</summary>
+            private void ClearWeightGrads0_0()
+            {
                 _gW.AsSpan(0, 128).Clear();
                 _gWh.AsSpan(0, 4096).Clear();
                 _gB.AsSpan(0, 128).Clear();
-                Fork(3, batch, seqLen, rowWork: 2 * 128 * (1 + 32), last: true, maxParts: 4);
             }
 
             /// <summary>(lstm) layer 0, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>

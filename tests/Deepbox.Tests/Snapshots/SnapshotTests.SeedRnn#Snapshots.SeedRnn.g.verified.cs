@@ -649,9 +649,19 @@ namespace Snapshots
                 {
                     // A whole backward pass over one sub-batch (BackwardSubBatches), with its rows of the output's and the input's gradients.
                     Workspace sub = _subBatches[part];
-                    if (_subApart) sub.BackwardSubBatchIn(_callerSpans.Read);
-                    sub.RunBackwardSubBatch();
-                    if (_subApart) sub.BackwardSubBatchOut(_callerSpans.Write);
+                    // Then its rows of the layer's weight gradients, in turn after the sub-batch before (WeightGradPipeline0_0).
+                    try
+                    {
+                        if (_subApart) sub.BackwardSubBatchIn(_callerSpans.Read);
+                        sub.RunBackwardSubBatch();
+                        if (_subApart) sub.BackwardSubBatchOut(_callerSpans.Write);
+                        WeightGradPipeline0_0(part, parts);
+                    }
+                    finally
+                    {
+                        _pipeline.Finish(part); // a failed backward pass holds the next sub-batch's thread up no longer
+                    }
+
                     return;
                 }
 
@@ -721,29 +731,6 @@ namespace Snapshots
                     }
                     case 2: // (0) layer 0, forward, weight gradients
                     {
-                        if (_subParts > 0)
-                        {
-                            // Sub-batch `part`'s rows, block by block of 32 columns, each once sub-batch part - 1 has added its rows into
-                            // the block: every sum in one thread's order, each sub-batch's rows read on the core that wrote them. The last
-                            // sub-batch's thread then adds the block into the parameters' gradients.
-                            try
-                            {
-                                for (int cFirst = 0; cFirst < 8; cFirst += 32)
-                                {
-                                    int cEnd = global::System.Math.Min(8, cFirst + 32);
-                                    _pipeline.WaitFor(part, cEnd);
-                                    _subBatches[part].WeightGradRows0_0(_gW, _gWh, _gB, cFirst, cEnd);
-                                    if (part == parts - 1) WeightGradsInto0_0(cFirst, cEnd);
-                                    _pipeline.Done(part, cEnd);
-                                }
-                            }
-                            finally
-                            {
-                                _pipeline.Finish(part);
-                            }
-                            break;
-                        }
-
                         // Columns [c0, c1) of the 8, in whole blocks of 32.
                         int c0 = 1 * part / parts * 32;
                         int c1 = part + 1 == parts ? 8 : 1 * (part + 1) / parts * 32;
@@ -811,7 +798,11 @@ namespace Snapshots
 
                 _job = -2;
                 _subApart = apart;
-                _callerSpans.Run(apart ? gradOutput : default, apart ? gradInput : default, this, parts, last: false, _subPlacement); // each sub-batch on the core that ran its forward pass
+                // The layer's weight gradients follow each sub-batch's backward pass in the same region (WeightGradPipeline0_0):
+                // the first sub-batch's thread starts on them while the others still go back through time.
+                ClearWeightGrads0_0();
+                _pipeline.Begin(parts);
+                _callerSpans.Run(apart ? gradOutput : default, apart ? gradInput : default, this, parts, last: true, _subPlacement); // each sub-batch on the core that ran its forward pass
                 WeightGradients(batch, seqLen);
                 for (int p = 0; p < parts; p++)
                 {
@@ -859,7 +850,7 @@ namespace Snapshots
             /// <summary>Every weight gradient of the pass, over its sub-batches' rows (each layer's split across threads by columns).</summary>
             private void WeightGradients(int batch, int seqLen)
             {
-                WeightGrads0_0(batch, seqLen);
+                // (0) layer 0: summed in the backward passes' region (WeightGradPipeline0_0).
             }
 
             /// <summary>(0) RNN(4, 8, num_layers=1) backward: layers top-down, each direction back through time, then its weight gradients.</summary>
@@ -881,21 +872,17 @@ namespace Snapshots
                 // W_ih from the layer's input, W_hh from the previous hidden states, each one product over all steps, then added into
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
+                ClearWeightGrads0_0();
+                // (After a pass in sub-batches, the backward passes' region sums them: WeightGradPipeline0_0.)
+                Fork(2, batch, seqLen, rowWork: 2 * 8 * (4 + 8), last: true, maxParts: 1);
+            }
+
+            /// <summary>(0) layer 0, forward: zeros its weight gradients' packed scratch, which the sums add into.</summary>
+            private void ClearWeightGrads0_0()
+            {
                 _gW.AsSpan(0, 32).Clear();
                 _gWh.AsSpan(0, 64).Clear();
                 _gB.AsSpan(0, 8).Clear();
-                // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
-                // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
-                if (_subParts > 0)
-                {
-                    _job = 2;
-                    _jobBatch = batch;
-                    _jobSeqLen = seqLen;
-                    _jobThreads = _subParts;
-                    _pipeline.Begin(_subParts);
-                    global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: true, _subPlacement);
-                }
-                else Fork(2, batch, seqLen, rowWork: 2 * 8 * (4 + 8), last: true, maxParts: 1);
             }
 
             /// <summary>(0) layer 0, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -934,6 +921,29 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 1, 8, 8, 8, 8, 8, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 1, 8, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
                 global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 1, 8, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
+            }
+
+            /// <summary>(0) layer 0, forward: sub-batch <paramref name="part"/>'s rows of its weight gradients, in the pipeline of the sub-batches.</summary>
+            private void WeightGradPipeline0_0(int part, int parts)
+            {
+                // Block by block of 32 columns, each once sub-batch part - 1 has added its rows into the block: every sum in one
+                // thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the
+                // block into the parameters' gradients.
+                try
+                {
+                    for (int cFirst = 0; cFirst < 8; cFirst += 32)
+                    {
+                        int cEnd = global::System.Math.Min(8, cFirst + 32);
+                        _pipeline.WaitFor(part, cEnd);
+                        _subBatches[part].WeightGradRows0_0(_gW, _gWh, _gB, cFirst, cEnd);
+                        if (part == parts - 1) WeightGradsInto0_0(cFirst, cEnd);
+                        _pipeline.Done(part, cEnd);
+                    }
+                }
+                finally
+                {
+                    _pipeline.Finish(part); // a part that failed holds no other up
+                }
             }
 
             /// <summary>Grows the backward workspace to a batch of <paramref name="batch"/> sequences of <paramref name="seqLen"/> steps.</summary>
