@@ -196,6 +196,74 @@ public class OptimizerTests
         Assert.True(expected.Zip(other, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
     }
 
+    /// <summary>
+    /// Adam and AdamW without AMSGrad update each parameter in one pass (Adam.UpdateInOnePass); the result must be the
+    /// bits of the operations PyTorch's step is written as, one TensorPrimitives call each over the whole parameter (each
+    /// product rounded before its sum), on lengths around the vector width, with a NaN and an infinity in the gradient.
+    /// </summary>
+    [Theory]
+    [InlineData(0f, false)]
+    [InlineData(0.1f, false)]
+    [InlineData(0.1f, true)]
+    public void AdamInOnePassGivesTheBitsOfItsOperationsOneByOne(float weightDecay, bool decoupled)
+    {
+        const float lr = 0.01f, beta1 = 0.8f, beta2 = 0.6f, eps = 1e-3f;
+        foreach (int length in new[] { 1, 7, 8, 9, 31, 1100 })
+        {
+            var parameter = new Parameter("w", length);
+            var rng = new Random(length);
+            float[] p = Enumerable.Range(0, length).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
+            p.CopyTo(parameter.Value.AsSpan());
+            Optimizer adam = decoupled ? new AdamW([parameter], lr, beta1, beta2, eps, weightDecay) : new Adam([parameter], lr, beta1, beta2, eps, weightDecay);
+            float[] m = new float[length], v = new float[length];
+            for (int step = 1; step <= 3; step++)
+            {
+                float[] g = Enumerable.Range(0, length).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
+                if (length > 5 && step == 3)
+                {
+                    g[2] = float.NaN;
+                    g[4] = float.PositiveInfinity;
+                }
+
+                g.CopyTo(parameter.Grad.AsSpan());
+                adam.Step();
+
+                // The same step as one operation at a time over the whole parameter.
+                float shrink = decoupled ? (float)(1.0 - (lr * weightDecay)) : 1f;
+                float l2 = decoupled ? 0f : weightDecay;
+                float negStepSize = (float)-(lr / (1 - Math.Pow(beta1, step)));
+                float bc2Sqrt = (float)Math.Sqrt(1 - Math.Pow(beta2, step));
+                float[] t1 = new float[length], t2 = new float[length];
+                if (shrink != 1)
+                {
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(p, shrink, p);
+                }
+
+                if (l2 != 0)
+                {
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(p, l2, g, g);
+                }
+
+                System.Numerics.Tensors.TensorPrimitives.Subtract(g, m, t2);
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(t2, (float)(1.0 - beta1), m, m);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(v, beta2, v);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(g, (float)(1.0 - beta2), t2);
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(t2, g, v, v);
+                System.Numerics.Tensors.TensorPrimitives.Sqrt(v, t2);
+                System.Numerics.Tensors.TensorPrimitives.Divide(t2, bc2Sqrt, t2);
+                System.Numerics.Tensors.TensorPrimitives.Add(t2, eps, t2);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(m, negStepSize, t1);
+                System.Numerics.Tensors.TensorPrimitives.Divide(t1, t2, t1);
+                System.Numerics.Tensors.TensorPrimitives.Add(p, t1, p);
+                float[] actual = parameter.Value.ToArray();
+                for (int i = 0; i < length; i++)
+                {
+                    Assert.True(BitConverter.SingleToInt32Bits(p[i]) == BitConverter.SingleToInt32Bits(actual[i]), $"length {length}, step {step}, element {i}: expected {p[i]:R}, got {actual[i]:R}");
+                }
+            }
+        }
+    }
+
     [Theory]
     [InlineData(0.1f, false)]
     [InlineData(0.1f, true)]
