@@ -784,6 +784,21 @@ public class ThreadsTests
             model.Backward(gy, default);
         }));
         Assert.True(Workers.RegionsSplit >= regions + (3 * 20), "forward, back through time and the weight gradients each ran on the workers");
+
+        // One recurrent layer: its weight gradients follow the backward passes in their region (two regions a step).
+        var single = new Models.Lstm33x17 { Threads = 2 };
+        single.Train();
+        float[] x1 = TestSupport.RandomArray(rng, T * B * 33);
+        var y1 = new float[T * B * 17];
+        float[] gy1 = TestSupport.RandomArray(rng, y1.Length);
+        regions = Workers.RegionsSplit;
+        Assert.Equal(0, QuietestAllocation(() =>
+        {
+            single.Forward(x1, B, T, y1);
+            single.ZeroGrad();
+            single.Backward(gy1, default);
+        }));
+        Assert.True(Workers.RegionsSplit >= regions + (2 * 20), "the forward pass and the backward passes with the weight gradients each ran on the workers");
     }
 
     [Fact]
