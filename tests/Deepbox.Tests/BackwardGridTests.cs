@@ -127,6 +127,13 @@ public class BackwardGridTests
     internal static void AssertGradClose(double[] expected, ReadOnlySpan<float> actual, string what)
     {
         Assert.True(expected.Length == actual.Length, $"{what}: expected {expected.Length} values, got {actual.Length}");
+        (double worst, int at) = GradExcess(expected, actual);
+        Assert.True(worst <= 1, $"{what}: [{at}] expected {(at >= 0 ? expected[at] : 0):R}, got {(at >= 0 ? actual[at] : 0):R} ({worst:F1} x the tolerance)");
+    }
+
+    /// <summary>The worst element's error over <see cref="AssertGradClose"/>'s tolerance (at most 1 passes), and where it is.</summary>
+    internal static (double Worst, int At) GradExcess(double[] expected, ReadOnlySpan<float> actual)
+    {
         double scale = expected.Length == 0 ? 1 : Math.Max(1, Math.Sqrt(expected.Sum(e => e * e) / expected.Length));
         double worst = 0;
         int at = -1;
@@ -140,6 +147,6 @@ public class BackwardGridTests
             }
         }
 
-        Assert.True(worst <= 1, $"{what}: [{at}] expected {(at >= 0 ? expected[at] : 0):R}, got {(at >= 0 ? actual[at] : 0):R} ({worst:F1} x the tolerance)");
+        return (worst, at);
     }
 }

@@ -85,6 +85,23 @@ public class PropertyTests
                 model.ZeroGrad();
                 Tensor gradInput = model.Backward(Tensor.FromArray(gradOutput, [.. output.Shape]));
                 RefGradients grads = ReferenceModel.Backward(layers[m], weights, x, shape, draws[m].BatchFirst, gradOutput);
+                if (draws[m].HasRelu && Excess(grads, gradInput, model) > 1)
+                {
+                    // A relu's input within float rounding of 0 (drawn about once in a few hundred CI runs): float may take the
+                    // other side of the kink than the oracle's doubles. Where the oracle's own gradients jump under a
+                    // millionth's change of the input, the side float took is as right: take the oracle's gradients there.
+                    foreach (double eps in new[] { 1e-6, -1e-6, 1e-5, -1e-5 })
+                    {
+                        float[] moved = x.Select((v, i) => (float)(v * (1 + (eps * ((i % 3) - 1))))).ToArray();
+                        RefGradients near = ReferenceModel.Backward(layers[m], weights, moved, shape, draws[m].BatchFirst, gradOutput);
+                        if (Jumps(grads, near) && Excess(near, gradInput, model) <= 1)
+                        {
+                            grads = near;
+                            break;
+                        }
+                    }
+                }
+
                 BackwardGridTests.AssertGradClose(grads.Input, gradInput.AsSpan(), $"M{m} T={t} B={b} input: {draws[m]}");
                 foreach ((string name, Parameter p) in model.NamedParameters())
                 {
@@ -104,6 +121,17 @@ public class PropertyTests
         }
     }
 
+    /// <summary>The worst error over the tolerance of the model's input and parameter gradients against <paramref name="expected"/>.</summary>
+    private static double Excess(RefGradients expected, Tensor gradInput, IModel model) =>
+        model.NamedParameters().Select(np => BackwardGridTests.GradExcess(expected.Parameters[np.Name], np.Parameter.Grad.AsSpan()).Worst)
+            .Append(BackwardGridTests.GradExcess(expected.Input, gradInput.AsSpan()).Worst)
+            .Max();
+
+    /// <summary>Whether two of the oracle's gradients differ by more than the tolerance somewhere (a kink between their inputs).</summary>
+    private static bool Jumps(RefGradients a, RefGradients b) =>
+        BackwardGridTests.GradExcess(a.Input, Array.ConvertAll(b.Input, v => (float)v)).Worst > 1
+        || a.Parameters.Any(kv => BackwardGridTests.GradExcess(kv.Value, Array.ConvertAll(b.Parameters[kv.Key], v => (float)v)).Worst > 1);
+
     internal sealed record RecurrentDraw(RefCell Cell, int Input, int Hidden, int Layers, bool Bias, bool Bidirectional, bool Relu);
 
     internal sealed record LinearDraw(int Output, bool Bias, RefActivation Activation);
@@ -111,6 +139,9 @@ public class PropertyTests
     internal sealed record ModelDraw(bool BatchFirst, LinearDraw? LeadingLinear, RecurrentDraw First, RecurrentDraw? Second, bool LastStep, LinearDraw? Head)
     {
         public int InputSize => LeadingLinear is null ? First.Input : First.Input + 1;
+
+        /// <summary>Whether a relu is on the path (a relu RNN or a relu head): its kink at 0 can fall between float and double.</summary>
+        public bool HasRelu => First.Relu || Second?.Relu == true || LeadingLinear?.Activation == RefActivation.Relu || Head?.Activation == RefActivation.Relu;
 
         /// <summary>The C# declaration and the oracle's description of the same model, widths chained.</summary>
         public (string Declaration, RefLayer[] Layers) Declare(string name)

@@ -100,15 +100,20 @@ internal static partial class Emitter
                     {
                         w.Line("// A whole backward pass over one sub-batch (BackwardSubBatches), with its rows of the output's and the input's gradients.");
                         w.Line("Workspace sub = _subBatches[part];");
+                        void BackwardPass()
+                        {
+                            w.Line("if (_subApart) sub.BackwardSubBatchIn(_callerSpans.Read);");
+                            w.Line("sub.RunBackwardSubBatch();");
+                            w.Line("if (_subApart) sub.BackwardSubBatchOut(_callerSpans.Write);");
+                        }
+
                         if (MergedWeightGradSite(plan) is { } site)
                         {
                             string tag = $"{site.Stage.Index}_{Tag(site.Layer, site.Direction)}";
                             w.Line($"// Then its rows of the layer's weight gradients, in turn after the sub-batch before (WeightGradPipeline{tag}).");
                             using (w.Block("try"))
                             {
-                                w.Line("if (_subApart) sub.BackwardSubBatchIn(_callerSpans.Read);");
-                                w.Line("sub.RunBackwardSubBatch();");
-                                w.Line("if (_subApart) sub.BackwardSubBatchOut(_callerSpans.Write);");
+                                BackwardPass();
                                 w.Line($"WeightGradPipeline{tag}(part, parts);");
                             }
 
@@ -121,9 +126,7 @@ internal static partial class Emitter
                         }
                         else
                         {
-                            w.Line("if (_subApart) sub.BackwardSubBatchIn(_callerSpans.Read);");
-                            w.Line("sub.RunBackwardSubBatch();");
-                            w.Line("if (_subApart) sub.BackwardSubBatchOut(_callerSpans.Write);");
+                            BackwardPass();
                         }
 
                         w.Line("return;");
