@@ -448,45 +448,27 @@ internal static partial class Emitter
                     bool last = s == lastStage && layer == lastLayer && d == l.Directions - 1;
                     int blocks = (n + (WeightGradColumnVectors * v) - 1) / (WeightGradColumnVectors * v);
                     string fork = $"Fork({Inv(job + 1)}, batch, seqLen, rowWork: 2 * {Inv(n)} * ({Inv(src.PackedRows)} + {Inv(h)}), last: {(last ? "true" : "false")}, maxParts: {Inv(blocks)});";
-                    if (MergedWeightGradSite(plan) is not null)
+                    if (HasTrainingSubBatches(plan))
                     {
                         w.Line($"// (After a pass in sub-batches, the backward passes' region sums them: WeightGradPipeline{s.Index}_{Tag(layer, d)}.)");
-                        w.Line(fork);
                     }
-                    else if (HasTrainingSubBatches(plan))
-                    {
-                        w.Line("// After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once");
-                        w.Line("// the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.");
-                        using (w.Block("if (_subParts > 0)"))
-                        {
-                            w.Line($"_job = {Inv(job + 1)};");
-                            w.Line("_jobBatch = batch;");
-                            w.Line("_jobSeqLen = seqLen;");
-                            w.Line("_jobThreads = _subParts;");
-                            w.Line("_pipeline.Begin(_subParts);");
-                            w.Line($"global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: {(last ? "true" : "false")}, _subPlacement);");
-                        }
 
-                        w.Line($"else {fork}");
-                    }
-                    else
-                    {
-                        w.Line(fork);
-                    }
+                    w.Line(fork);
                 }
 
                 w.Line();
                 w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: zeros its weight gradients' packed scratch, which the sums add into.</summary>");
+                ScratchSlot slot = Slot(plan, s, layer, d);
                 using (w.Block($"private void ClearWeightGrads{s.Index}_{Tag(layer, d)}()"))
                 {
-                    w.Line($"_gW.AsSpan(0, {Inv(src.PackedRows * n)}).Clear();");
-                    w.Line($"_gWh.AsSpan(0, {Inv(h * n)}).Clear();");
+                    w.Line($"_gW.AsSpan({Inv(slot.W)}, {Inv(src.PackedRows * n)}).Clear();");
+                    w.Line($"_gWh.AsSpan({Inv(slot.Wh)}, {Inv(h * n)}).Clear();");
                     if (l.Bias)
                     {
-                        w.Line($"_gB.AsSpan(0, {Inv(n)}).Clear();");
+                        w.Line($"_gB.AsSpan({Inv(slot.B)}, {Inv(n)}).Clear();");
                         if (gru)
                         {
-                            w.Line($"_gBh.AsSpan(0, {Inv(n)}).Clear();");
+                            w.Line($"_gBh.AsSpan({Inv(slot.B)}, {Inv(n)}).Clear();");
                         }
                     }
                 }
@@ -504,37 +486,32 @@ internal static partial class Emitter
 
     /// <summary>
     /// A layer and direction's weight gradients after a training pass in sub-batches: part <c>p</c> adds sub-batch <c>p</c>'s
-    /// rows block by block of columns, each once part <c>p - 1</c> has finished the block (<c>Pipeline</c>), and the last part
-    /// adds each finished block into the parameters' gradients.
+    /// rows block by block of columns, each once part <c>p - 1</c> has finished the block (<c>Pipeline</c>, its progress
+    /// counted over every layer's columns in <see cref="WeightGradSites"/>' order), and the last part adds each finished
+    /// block into the parameters' gradients. The caller of it marks the part finished (<c>Pipeline.Finish</c>) after the
+    /// last layer, or when it fails.
     /// </summary>
     private static void WriteWeightGradPipeline(SourceWriter w, ModelPlan plan, StagePlan s, int layer, int d)
     {
         LayerSpec l = s.Layer;
         int n = l.Gates * s.Padded;
         int columnBlock = WeightGradColumnVectors * plan.Isa.Width;
-        bool gru = l.Kind == LayerKind.Gru;
         string tag = Tag(layer, d);
+        ScratchSlot slot = Slot(plan, s, layer, d);
+        string done = slot.Progress == 0 ? "cEnd" : $"{Inv(slot.Progress)} + cEnd";
         w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: sub-batch <paramref name=\"part\"/>'s rows of its weight gradients, in the pipeline of the sub-batches.</summary>");
         using (w.Block($"private void WeightGradPipeline{s.Index}_{tag}(int part, int parts)"))
         {
             w.Line($"// Block by block of {Inv(columnBlock)} columns, each once sub-batch part - 1 has added its rows into the block: every sum in one");
             w.Line("// thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the");
             w.Line("// block into the parameters' gradients.");
-            using (w.Block("try"))
+            using (w.Block($"for (int cFirst = 0; cFirst < {Inv(n)}; cFirst += {Inv(columnBlock)})"))
             {
-                using (w.Block($"for (int cFirst = 0; cFirst < {Inv(n)}; cFirst += {Inv(columnBlock)})"))
-                {
-                    w.Line($"int cEnd = global::System.Math.Min({Inv(n)}, cFirst + {Inv(columnBlock)});");
-                    w.Line("_pipeline.WaitFor(part, cEnd);");
-                    w.Line($"_subBatches[part].WeightGradRows{s.Index}_{tag}(_gW, _gWh, _gB, {(gru ? "_gBh, " : string.Empty)}cFirst, cEnd);");
-                    w.Line($"if (part == parts - 1) WeightGradsInto{s.Index}_{tag}(cFirst, cEnd);");
-                    w.Line("_pipeline.Done(part, cEnd);");
-                }
-            }
-
-            using (w.Block("finally"))
-            {
-                w.Line("_pipeline.Finish(part); // a part that failed holds no other up");
+                w.Line($"int cEnd = global::System.Math.Min({Inv(n)}, cFirst + {Inv(columnBlock)});");
+                w.Line($"_pipeline.WaitFor(part, {done});");
+                w.Line($"_subBatches[part].WeightGradRows{s.Index}_{tag}({ScratchArgs(plan, s, layer, d)}cFirst, cEnd);");
+                w.Line($"if (part == parts - 1) WeightGradsInto{s.Index}_{tag}(cFirst, cEnd);");
+                w.Line($"_pipeline.Done(part, {done});");
             }
         }
 
@@ -542,20 +519,79 @@ internal static partial class Emitter
     }
 
     /// <summary>
-    /// The one recurrent layer and direction of a model that trains in sub-batches and has no other, whose weight
-    /// gradients follow each sub-batch's backward pass in the same region (<c>BackwardSubBatches</c>); null for models
-    /// with several (each takes a region of its own after the backward passes: they share the packed scratch).
+    /// Every recurrent layer and direction whose weight gradients a training pass sums, in the order it sums them (stages
+    /// last to first, layers top-down).
     /// </summary>
-    private static (StagePlan Stage, int Layer, int Direction)? MergedWeightGradSite(ModelPlan plan)
+    private static IEnumerable<(StagePlan Stage, int Layer, int Direction)> WeightGradSites(ModelPlan plan) =>
+        from s in Enumerable.Reverse(plan.Stages)
+        where s.Layer.IsRecurrent
+        from layer in Enumerable.Range(0, s.Layer.NumLayers).Reverse()
+        from d in Enumerable.Range(0, s.Layer.Directions)
+        select (s, layer, d);
+
+    /// <summary>
+    /// Where a layer and direction's packed weight-gradient sums start in the scratch (<c>_gW</c>, <c>_gWh</c>, <c>_gB</c> and
+    /// <c>_gBh</c>), and the pipeline's progress before its columns.
+    /// </summary>
+    private sealed record ScratchSlot(int W, int Wh, int B, int Progress);
+
+    /// <summary>
+    /// A layer and direction's <see cref="ScratchSlot"/>. After a training pass in sub-batches every layer's weight
+    /// gradients run in the backward passes' region, the first sub-batch's thread adding into one layer while the last
+    /// one's still unpacks another: each layer has a slice of the scratch of its own, one after another in
+    /// <see cref="WeightGradSites"/>' order. Otherwise a layer's sums are unpacked before the next layer's start: all at 0.
+    /// </summary>
+    private static ScratchSlot Slot(ModelPlan plan, StagePlan stage, int layer, int direction)
     {
         if (!HasTrainingSubBatches(plan))
         {
-            return null;
+            return new ScratchSlot(0, 0, 0, 0);
         }
 
-        var sites = JobSites(plan).Take(2).ToList();
-        return sites.Count == 1 ? sites[0] : null;
+        int w = 0, wh = 0, b = 0;
+        foreach ((StagePlan s, int l, int d) in WeightGradSites(plan))
+        {
+            if (s == stage && l == layer && d == direction)
+            {
+                return new ScratchSlot(w, wh, b, b);
+            }
+
+            int n = s.Layer.Gates * s.Padded;
+            w += s.LayerInput(l).PackedRows * n;
+            wh += s.Layer.HiddenSize * n;
+            b += n;
+        }
+
+        throw new System.ArgumentException("Not a recurrent layer and direction of the plan.", nameof(stage));
     }
+
+    /// <summary>The scratch lengths a plan's weight gradients take: the largest one layer's, or, with a slice each (<see cref="Slot"/>), their sum.</summary>
+    private static (int W, int Wh, int B) ScratchLengths(ModelPlan plan)
+    {
+        int w = WeightScratchLength(plan);
+        int b = BiasScratchLength(plan);
+        int wh = plan.Stages.Where(s => s.Layer.IsRecurrent).Select(s => s.Layer.HiddenSize * s.Layer.Gates * s.Padded).DefaultIfEmpty(0).Max();
+        if (HasTrainingSubBatches(plan))
+        {
+            var sites = WeightGradSites(plan).ToList();
+            w = System.Math.Max(w, sites.Sum(x => x.Stage.LayerInput(x.Layer).PackedRows * x.Stage.Layer.Gates * x.Stage.Padded));
+            wh = System.Math.Max(wh, sites.Sum(x => x.Stage.Layer.HiddenSize * x.Stage.Layer.Gates * x.Stage.Padded));
+            b = System.Math.Max(b, sites.Sum(x => x.Stage.Layer.Gates * x.Stage.Padded));
+        }
+
+        return (w, wh, b);
+    }
+
+    /// <summary>The scratch arguments of a layer and direction's <c>WeightGradRows</c>: its slices of <c>_gW</c>, <c>_gWh</c>, <c>_gB</c> (and <c>_gBh</c>), each followed by ", ".</summary>
+    private static string ScratchArgs(ModelPlan plan, StagePlan s, int layer, int d)
+    {
+        ScratchSlot slot = Slot(plan, s, layer, d);
+        string args = $"{At("_gW", slot.W)}, {At("_gWh", slot.Wh)}, {At("_gB", slot.B)}, ";
+        return s.Layer.Kind == LayerKind.Gru ? args + $"{At("_gBh", slot.B)}, " : args;
+    }
+
+    /// <summary><paramref name="field"/> from <paramref name="offset"/>: the array itself at 0.</summary>
+    private static string At(string field, int offset) => offset == 0 ? field : $"{field}.AsSpan({Inv(offset)})";
 
     /// <summary>Each parameter of a stage (by its name past the stage's prefix) as the span of its gradient.</summary>
     private static Dictionary<string, string> GradSpans(StagePlan s) =>
@@ -573,12 +609,13 @@ internal static partial class Emitter
         using (w.Block($"private void WeightGradsInto{s.Index}_{Tag(layer, d)}(int c0, int c1)"))
         {
             w.Line("// PyTorch's layout: these columns are these gate rows, which no other part touches.");
-            w.Line($"{S}.UnpackGateInterleavedAdd(_gW, {Inv(l.Gates)}, {Inv(h)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight_ih_l" + sfx]}, c0, c1);");
-            w.Line($"{S}.UnpackGateInterleavedAdd(_gWh, {Inv(l.Gates)}, {Inv(h)}, {Inv(h)}, {Inv(v)}, {Inv(h)}, {Inv(h)}, {p["weight_hh_l" + sfx]}, c0, c1);");
+            ScratchSlot slot = Slot(plan, s, layer, d);
+            w.Line($"{S}.UnpackGateInterleavedAdd({At("_gW", slot.W)}, {Inv(l.Gates)}, {Inv(h)}, {Inv(src.Width)}, {Inv(v)}, {Inv(src.SegmentWidth)}, {Inv(src.SegmentStride)}, {p["weight_ih_l" + sfx]}, c0, c1);");
+            w.Line($"{S}.UnpackGateInterleavedAdd({At("_gWh", slot.Wh)}, {Inv(l.Gates)}, {Inv(h)}, {Inv(h)}, {Inv(v)}, {Inv(h)}, {Inv(h)}, {p["weight_hh_l" + sfx]}, c0, c1);");
             if (l.Bias)
             {
-                w.Line($"{S}.UnpackGateBiasAdd(_gB, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_ih_l" + sfx]}, c0, c1);");
-                w.Line($"{S}.UnpackGateBiasAdd({(gru ? "_gBh" : "_gB")}, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_hh_l" + sfx]}, c0, c1);");
+                w.Line($"{S}.UnpackGateBiasAdd({At("_gB", slot.B)}, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_ih_l" + sfx]}, c0, c1);");
+                w.Line($"{S}.UnpackGateBiasAdd({At(gru ? "_gBh" : "_gB", slot.B)}, {Inv(l.Gates)}, {Inv(h)}, {Inv(v)}, {p["bias_hh_l" + sfx]}, c0, c1);");
             }
         }
 
@@ -729,18 +766,7 @@ internal static partial class Emitter
 
             using (w.Block($"case {Inv(job + 1)}: // {name}, weight gradients"))
             {
-                string rows = $"WeightGradRows{s.Index}_{tag}(_gW, _gWh, _gB, {(gru ? "_gBh, " : string.Empty)}";
-                if (HasTrainingSubBatches(plan) && MergedWeightGradSite(plan) is null) // else the backward passes' region runs the pipeline
-                {
-                    using (w.Block("if (_subParts > 0)"))
-                    {
-                        w.Line($"WeightGradPipeline{s.Index}_{tag}(part, parts);");
-                        w.Line("break;");
-                    }
-
-                    w.Line();
-                }
-
+                string rows = $"WeightGradRows{s.Index}_{tag}({ScratchArgs(plan, s, layer, d)}";
                 w.Line($"// Columns [c0, c1) of the {Inv(n)}, in whole blocks of {Inv(columnBlock)}.");
                 w.Line($"int c0 = {Inv((n + columnBlock - 1) / columnBlock)} * part / parts * {Inv(columnBlock)};");
                 w.Line($"int c1 = part + 1 == parts ? {Inv(n)} : {Inv((n + columnBlock - 1) / columnBlock)} * (part + 1) / parts * {Inv(columnBlock)};");
@@ -773,15 +799,15 @@ internal static partial class Emitter
                 w.Line($"{S}.Ensure(ref {field}, {Inv(length)});");
             }
 
-            w.Line($"{S}.Ensure(ref _gW, {Inv(WeightScratchLength(plan))});");
-            w.Line($"{S}.Ensure(ref _gB, {Inv(BiasScratchLength(plan))});");
+            (int weight, int hidden, int bias) = ScratchLengths(plan);
+            w.Line($"{S}.Ensure(ref _gW, {Inv(weight)});");
+            w.Line($"{S}.Ensure(ref _gB, {Inv(bias)});");
             if (HasJobs(plan))
             {
-                int hidden = plan.Stages.Where(s => s.Layer.IsRecurrent).Max(s => s.Layer.HiddenSize * s.Layer.Gates * s.Padded);
                 w.Line($"{S}.Ensure(ref _gWh, {Inv(hidden)});");
                 if (plan.Stages.Any(s => s.Layer.Kind == LayerKind.Gru))
                 {
-                    w.Line($"{S}.Ensure(ref _gBh, {Inv(BiasScratchLength(plan))});");
+                    w.Line($"{S}.Ensure(ref _gBh, {Inv(bias)});");
                 }
             }
         }
@@ -810,8 +836,8 @@ internal static partial class Emitter
 
     /// <summary>
     /// Backward of a training pass that ran in sub-batches (<see cref="WriteSubBatches"/>): each thread takes its sub-batch
-    /// back through every stage in the workspace that kept its activations, then the weight gradients, split by columns,
-    /// sum the sub-batches' rows in order.
+    /// back through every stage in the workspace that kept its activations, then goes on, in the same region, into its
+    /// rows of every recurrent layer's weight gradients, block by block after the sub-batch before (the pipeline).
     /// </summary>
     private static void WriteBackwardSubBatches(SourceWriter w, ModelPlan plan)
     {
@@ -823,21 +849,21 @@ internal static partial class Emitter
         StagePlan first = plan.FirstRecurrent!;
         RowSource input = plan.Stages[0].Input;
         string workers = "global::Deepbox.CompilerServices.Workers";
-        var merged = MergedWeightGradSite(plan);
-        // With one recurrent layer, the region of the backward passes goes on into its weight gradients (after the line
-        // that sets _subApart): the scratch zeroed and the pipeline started before it.
-        string regionStart = merged is { } m
-            ? "\n    // The layer's weight gradients follow each sub-batch's backward pass in the same region (WeightGradPipeline" + $"{m.Stage.Index}_{Tag(m.Layer, m.Direction)}" + "):" +
-              "\n    // the first sub-batch's thread starts on them while the others still go back through time." +
-              $"\n    ClearWeightGrads{m.Stage.Index}_{Tag(m.Layer, m.Direction)}();" +
-              "\n    _pipeline.Begin(parts);"
-            : string.Empty;
+        // The region of the backward passes goes on into every layer's weight gradients (after the line that sets
+        // _subApart): their scratch zeroed and the pipeline started before it.
+        var sites = WeightGradSites(plan).ToList();
+        string regionStart =
+            "\n    // Every layer's weight gradients follow each sub-batch's backward pass in the same region (WeightGradPipeline):" +
+            "\n    // the first sub-batch's thread starts on them while the others still go back through time." +
+            string.Concat(sites.Select(x => $"\n    ClearWeightGrads{x.Stage.Index}_{Tag(x.Layer, x.Direction)}();")) +
+            "\n    _pipeline.Begin(parts);";
         w.Lines($$"""
             /// <summary>
             /// Backward of a training pass that ran in sub-batches (ForwardSubBatches): each thread takes its sub-batch back through
-            /// every stage in the workspace that kept its activations; then the weight gradients, split by columns, sum the
-            /// sub-batches' rows in order, each group of sequences step by step: one thread's order, so the same gradients on any
-            /// number of threads.
+            /// every stage in the workspace that kept its activations, then adds its rows into every recurrent layer's weight
+            /// gradients, each block of columns once the sub-batch before has: the sub-batches' rows in order, each group of
+            /// sequences step by step, one thread's order, so the same gradients on any number of threads. A Linear head's
+            /// weight gradients follow on the caller.
             /// </summary>
             private void BackwardSubBatches(int batch, int seqLen, {{RoSpan}} gradOutput, {{RoSpan}} gradH, {{RoSpan}} gradC, {{Span}} gradInput, {{Span}} gradH0, {{Span}} gradC0)
             {
@@ -855,7 +881,7 @@ internal static partial class Emitter
 
                 _job = {{SubBatchBackwardJob}};
                 _subApart = apart;{{regionStart}}
-                _callerSpans.Run(apart ? gradOutput : default, apart ? gradInput : default, this, parts, last: {{(merged is null ? "false" : "true")}}, _subPlacement); // each sub-batch on the core that ran its forward pass
+                _callerSpans.Run(apart ? gradOutput : default, apart ? gradInput : default, this, parts, last: true, _subPlacement); // each sub-batch on the core that ran its forward pass
                 WeightGradients(batch, seqLen);
                 for (int p = 0; p < parts; p++)
                 {
@@ -915,31 +941,10 @@ internal static partial class Emitter
             """);
         using (w.Block("private void WeightGradients(int batch, int seqLen)"))
         {
-            if (merged is { } site)
+            w.Line("// Every recurrent layer's: summed in the backward passes' region (WeightGradPipeline).");
+            foreach (StagePlan s in Enumerable.Reverse(plan.Stages).Where(s => s.Layer.Kind == LayerKind.Linear))
             {
-                w.Line($"// ({(site.Stage.Layer.Name ?? Inv(site.Stage.Index))}) layer {Inv(site.Layer)}: summed in the backward passes' region (WeightGradPipeline{site.Stage.Index}_{Tag(site.Layer, site.Direction)}).");
-            }
-
-            for (int i = plan.Stages.Count - 1; i >= 0; i--)
-            {
-                StagePlan s = plan.Stages[i];
-                if (s.Layer.Kind == LayerKind.Linear)
-                {
-                    w.Line($"LinearWeightGrads{s.Index}();");
-                }
-                else if (s.Layer.IsRecurrent)
-                {
-                    for (int layer = s.Layer.NumLayers - 1; layer >= 0; layer--)
-                    {
-                        for (int d = 0; d < s.Layer.Directions; d++)
-                        {
-                            if (merged is null)
-                            {
-                                w.Line($"WeightGrads{s.Index}_{Tag(layer, d)}(batch, seqLen);");
-                            }
-                        }
-                    }
-                }
+                w.Line($"LinearWeightGrads{s.Index}();");
             }
         }
     }

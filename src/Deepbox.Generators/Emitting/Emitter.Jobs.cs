@@ -100,35 +100,24 @@ internal static partial class Emitter
                     {
                         w.Line("// A whole backward pass over one sub-batch (BackwardSubBatches), with its rows of the output's and the input's gradients.");
                         w.Line("Workspace sub = _subBatches[part];");
-                        void BackwardPass()
+                        w.Line("// Then its rows of every layer's weight gradients, each block in turn after the sub-batch before (WeightGradPipeline).");
+                        using (w.Block("try"))
                         {
                             w.Line("if (_subApart) sub.BackwardSubBatchIn(_callerSpans.Read);");
                             w.Line("sub.RunBackwardSubBatch();");
                             w.Line("if (_subApart) sub.BackwardSubBatchOut(_callerSpans.Write);");
-                        }
-
-                        if (MergedWeightGradSite(plan) is { } site)
-                        {
-                            string tag = $"{site.Stage.Index}_{Tag(site.Layer, site.Direction)}";
-                            w.Line($"// Then its rows of the layer's weight gradients, in turn after the sub-batch before (WeightGradPipeline{tag}).");
-                            using (w.Block("try"))
+                            foreach ((StagePlan s, int layer, int d) in WeightGradSites(plan))
                             {
-                                BackwardPass();
-                                w.Line($"WeightGradPipeline{tag}(part, parts);");
+                                w.Line($"WeightGradPipeline{s.Index}_{Tag(layer, d)}(part, parts);");
                             }
-
-                            using (w.Block("finally"))
-                            {
-                                w.Line("_pipeline.Finish(part); // a failed backward pass holds the next sub-batch's thread up no longer");
-                            }
-
-                            w.Line();
                         }
-                        else
+
+                        using (w.Block("finally"))
                         {
-                            BackwardPass();
+                            w.Line("_pipeline.Finish(part); // done, or failed: the next sub-batch's thread waits for it no longer");
                         }
 
+                        w.Line();
                         w.Line("return;");
                     }
 

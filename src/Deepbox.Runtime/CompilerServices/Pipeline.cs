@@ -9,6 +9,8 @@ namespace Deepbox.CompilerServices;
 /// weight gradients of a training pass in sub-batches: part <c>p</c> adds sub-batch <c>p</c>'s rows, which only its core
 /// has in cache, and the sums must be one thread's, sub-batch after sub-batch). Part <c>p</c> adds into a block of
 /// columns once part <c>p - 1</c> has finished it, so the parts run side by side one block apart, like a pipeline.
+/// Progress is one count that only grows: the columns a part has finished, counted over several matrices one after
+/// another when a region sums several (every layer's weight gradients, each layer's columns after the layer before's).
 /// For generated code.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]

@@ -710,9 +710,22 @@ namespace Snapshots
                 {
                     // A whole backward pass over one sub-batch (BackwardSubBatches), with its rows of the output's and the input's gradients.
                     Workspace sub = _subBatches[part];
-                    if (_subApart) sub.BackwardSubBatchIn(_callerSpans.Read);
-                    sub.RunBackwardSubBatch();
-                    if (_subApart) sub.BackwardSubBatchOut(_callerSpans.Write);
+                    // Then its rows of every layer's weight gradients, each block in turn after the sub-batch before (WeightGradPipeline).
+                    try
+                    {
+                        if (_subApart) sub.BackwardSubBatchIn(_callerSpans.Read);
+                        sub.RunBackwardSubBatch();
+                        if (_subApart) sub.BackwardSubBatchOut(_callerSpans.Write);
+                        WeightGradPipeline0_1(part, parts);
+                        WeightGradPipeline0_1r(part, parts);
+                        WeightGradPipeline0_0(part, parts);
+                        WeightGradPipeline0_0r(part, parts);
+                    }
+                    finally
+                    {
+                        _pipeline.Finish(part); // done, or failed: the next sub-batch's thread waits for it no longer
+                    }
+
                     return;
                 }
 
@@ -878,16 +891,10 @@ namespace Snapshots
                     }
                     case 5: // (0) layer 0, forward, weight gradients
                     {
-                        if (_subParts > 0)
-                        {
-                            WeightGradPipeline0_0(part, parts);
-                            break;
-                        }
-
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
-                        WeightGradRows0_0(_gW, _gWh, _gB, _gBh, c0, c1);
+                        WeightGradRows0_0(_gW.AsSpan(5904), _gWh.AsSpan(2448), _gB.AsSpan(144), _gBh.AsSpan(144), c0, c1);
                         WeightGradsInto0_0(c0, c1);
                         break;
                     }
@@ -917,16 +924,10 @@ namespace Snapshots
                     }
                     case 7: // (0) layer 0, reverse, weight gradients
                     {
-                        if (_subParts > 0)
-                        {
-                            WeightGradPipeline0_0r(part, parts);
-                            break;
-                        }
-
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
-                        WeightGradRows0_0r(_gW, _gWh, _gB, _gBh, c0, c1);
+                        WeightGradRows0_0r(_gW.AsSpan(6552), _gWh.AsSpan(3672), _gB.AsSpan(216), _gBh.AsSpan(216), c0, c1);
                         WeightGradsInto0_0r(c0, c1);
                         break;
                     }
@@ -956,12 +957,6 @@ namespace Snapshots
                     }
                     case 9: // (0) layer 1, forward, weight gradients
                     {
-                        if (_subParts > 0)
-                        {
-                            WeightGradPipeline0_1(part, parts);
-                            break;
-                        }
-
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
@@ -995,16 +990,10 @@ namespace Snapshots
                     }
                     case 11: // (0) layer 1, reverse, weight gradients
                     {
-                        if (_subParts > 0)
-                        {
-                            WeightGradPipeline0_1r(part, parts);
-                            break;
-                        }
-
                         // Columns [c0, c1) of the 72, in whole blocks of 32.
                         int c0 = 3 * part / parts * 32;
                         int c1 = part + 1 == parts ? 72 : 3 * (part + 1) / parts * 32;
-                        WeightGradRows0_1r(_gW, _gWh, _gB, _gBh, c0, c1);
+                        WeightGradRows0_1r(_gW.AsSpan(2952), _gWh.AsSpan(1224), _gB.AsSpan(72), _gBh.AsSpan(72), c0, c1);
                         WeightGradsInto0_1r(c0, c1);
                         break;
                     }
@@ -1048,9 +1037,10 @@ namespace Snapshots
 
             /// <summary>
             /// Backward of a training pass that ran in sub-batches (ForwardSubBatches): each thread takes its sub-batch back through
-            /// every stage in the workspace that kept its activations; then the weight gradients, split by columns, sum the
-            /// sub-batches' rows in order, each group of sequences step by step: one thread's order, so the same gradients on any
-            /// number of threads.
+            /// every stage in the workspace that kept its activations, then adds its rows into every recurrent layer's weight
+            /// gradients, each block of columns once the sub-batch before has: the sub-batches' rows in order, each group of
+            /// sequences step by step, one thread's order, so the same gradients on any number of threads. A Linear head's
+            /// weight gradients follow on the caller.
             /// </summary>
             private void BackwardSubBatches(int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
             {
@@ -1068,7 +1058,14 @@ namespace Snapshots
 
                 _job = -2;
                 _subApart = apart;
-                _callerSpans.Run(apart ? gradOutput : default, apart ? gradInput : default, this, parts, last: false, _subPlacement); // each sub-batch on the core that ran its forward pass
+                // Every layer's weight gradients follow each sub-batch's backward pass in the same region (WeightGradPipeline):
+                // the first sub-batch's thread starts on them while the others still go back through time.
+                ClearWeightGrads0_1();
+                ClearWeightGrads0_1r();
+                ClearWeightGrads0_0();
+                ClearWeightGrads0_0r();
+                _pipeline.Begin(parts);
+                _callerSpans.Run(apart ? gradOutput : default, apart ? gradInput : default, this, parts, last: true, _subPlacement); // each sub-batch on the core that ran its forward pass
                 WeightGradients(batch, seqLen);
                 for (int p = 0; p < parts; p++)
                 {
@@ -1122,10 +1119,7 @@ namespace Snapshots
             /// <summary>Every weight gradient of the pass, over its sub-batches' rows (each layer's split across threads by columns).</summary>
             private void WeightGradients(int batch, int seqLen)
             {
-                WeightGrads0_1(batch, seqLen);
-                WeightGrads0_1r(batch, seqLen);
-                WeightGrads0_0(batch, seqLen);
-                WeightGrads0_0r(batch, seqLen);
+                // Every recurrent layer's: summed in the backward passes' region (WeightGradPipeline).
             }
 
             /// <summary>(0) GRU(9, 17, num_layers=2) backward: layers top-down, each direction back through time, then its weight gradients.</summary>
@@ -1169,18 +1163,8 @@ namespace Snapshots
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
                 ClearWeightGrads0_1();
-                // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
-                // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
-                if (_subParts > 0)
-                {
-                    _job = 9;
-                    _jobBatch = batch;
-                    _jobSeqLen = seqLen;
-                    _jobThreads = _subParts;
-                    _pipeline.Begin(_subParts);
-                    global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: false, _subPlacement);
-                }
-                else Fork(9, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
+                // (After a pass in sub-batches, the backward passes' region sums them: WeightGradPipeline0_1.)
+                Fork(9, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
             }
 
             /// <summary>(0) layer 1, forward: zeros its weight gradients' packed scratch, which the sums add into.</summary>
@@ -1238,20 +1222,13 @@ namespace Snapshots
                 // Block by block of 32 columns, each once sub-batch part - 1 has added its rows into the block: every sum in one
                 // thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the
                 // block into the parameters' gradients.
-                try
+                for (int cFirst = 0; cFirst < 72; cFirst += 32)
                 {
-                    for (int cFirst = 0; cFirst < 72; cFirst += 32)
-                    {
-                        int cEnd = global::System.Math.Min(72, cFirst + 32);
-                        _pipeline.WaitFor(part, cEnd);
-                        _subBatches[part].WeightGradRows0_1(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
-                        if (part == parts - 1) WeightGradsInto0_1(cFirst, cEnd);
-                        _pipeline.Done(part, cEnd);
-                    }
-                }
-                finally
-                {
-                    _pipeline.Finish(part); // a part that failed holds no other up
+                    int cEnd = global::System.Math.Min(72, cFirst + 32);
+                    _pipeline.WaitFor(part, cEnd);
+                    _subBatches[part].WeightGradRows0_1(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
+                    if (part == parts - 1) WeightGradsInto0_1(cFirst, cEnd);
+                    _pipeline.Done(part, cEnd);
                 }
             }
 
@@ -1262,27 +1239,17 @@ namespace Snapshots
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
                 ClearWeightGrads0_1r();
-                // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
-                // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
-                if (_subParts > 0)
-                {
-                    _job = 11;
-                    _jobBatch = batch;
-                    _jobSeqLen = seqLen;
-                    _jobThreads = _subParts;
-                    _pipeline.Begin(_subParts);
-                    global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: false, _subPlacement);
-                }
-                else Fork(11, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
+                // (After a pass in sub-batches, the backward passes' region sums them: WeightGradPipeline0_1r.)
+                Fork(11, batch, seqLen, rowWork: 2 * 72 * (41 + 17), last: false, maxParts: 3);
             }
 
             /// <summary>(0) layer 1, reverse: zeros its weight gradients' packed scratch, which the sums add into.</summary>
             private void ClearWeightGrads0_1r()
             {
-                _gW.AsSpan(0, 2952).Clear();
-                _gWh.AsSpan(0, 1224).Clear();
-                _gB.AsSpan(0, 72).Clear();
-                _gBh.AsSpan(0, 72).Clear();
+                _gW.AsSpan(2952, 2952).Clear();
+                _gWh.AsSpan(1224, 1224).Clear();
+                _gB.AsSpan(72, 72).Clear();
+                _gBh.AsSpan(72, 72).Clear();
             }
 
             /// <summary>(0) layer 1, reverse: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1319,10 +1286,10 @@ namespace Snapshots
             private void WeightGradsInto0_1r(int c0, int c1)
             {
                 // PyTorch's layout: these columns are these gate rows, which no other part touches.
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1_reverse.Grad.AsSpan(), c0, c1);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1_reverse.Grad.AsSpan(), c0, c1);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l1_reverse.Grad.AsSpan(), c0, c1);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l1_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW.AsSpan(2952), 3, 17, 34, 8, 17, 24, _model._p0_weight_ih_l1_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh.AsSpan(1224), 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l1_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB.AsSpan(72), 3, 17, 8, _model._p0_bias_ih_l1_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh.AsSpan(72), 3, 17, 8, _model._p0_bias_hh_l1_reverse.Grad.AsSpan(), c0, c1);
             }
 
             /// <summary>(0) layer 1, reverse: sub-batch <paramref name="part"/>'s rows of its weight gradients, in the pipeline of the sub-batches.</summary>
@@ -1331,20 +1298,13 @@ namespace Snapshots
                 // Block by block of 32 columns, each once sub-batch part - 1 has added its rows into the block: every sum in one
                 // thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the
                 // block into the parameters' gradients.
-                try
+                for (int cFirst = 0; cFirst < 72; cFirst += 32)
                 {
-                    for (int cFirst = 0; cFirst < 72; cFirst += 32)
-                    {
-                        int cEnd = global::System.Math.Min(72, cFirst + 32);
-                        _pipeline.WaitFor(part, cEnd);
-                        _subBatches[part].WeightGradRows0_1r(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
-                        if (part == parts - 1) WeightGradsInto0_1r(cFirst, cEnd);
-                        _pipeline.Done(part, cEnd);
-                    }
-                }
-                finally
-                {
-                    _pipeline.Finish(part); // a part that failed holds no other up
+                    int cEnd = global::System.Math.Min(72, cFirst + 32);
+                    _pipeline.WaitFor(part, 72 + cEnd);
+                    _subBatches[part].WeightGradRows0_1r(_gW.AsSpan(2952), _gWh.AsSpan(1224), _gB.AsSpan(72), _gBh.AsSpan(72), cFirst, cEnd);
+                    if (part == parts - 1) WeightGradsInto0_1r(cFirst, cEnd);
+                    _pipeline.Done(part, 72 + cEnd);
                 }
             }
 
@@ -1355,27 +1315,17 @@ namespace Snapshots
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
                 ClearWeightGrads0_0();
-                // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
-                // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
-                if (_subParts > 0)
-                {
-                    _job = 5;
-                    _jobBatch = batch;
-                    _jobSeqLen = seqLen;
-                    _jobThreads = _subParts;
-                    _pipeline.Begin(_subParts);
-                    global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: false, _subPlacement);
-                }
-                else Fork(5, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: false, maxParts: 3);
+                // (After a pass in sub-batches, the backward passes' region sums them: WeightGradPipeline0_0.)
+                Fork(5, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: false, maxParts: 3);
             }
 
             /// <summary>(0) layer 0, forward: zeros its weight gradients' packed scratch, which the sums add into.</summary>
             private void ClearWeightGrads0_0()
             {
-                _gW.AsSpan(0, 648).Clear();
-                _gWh.AsSpan(0, 1224).Clear();
-                _gB.AsSpan(0, 72).Clear();
-                _gBh.AsSpan(0, 72).Clear();
+                _gW.AsSpan(5904, 648).Clear();
+                _gWh.AsSpan(2448, 1224).Clear();
+                _gB.AsSpan(144, 72).Clear();
+                _gBh.AsSpan(144, 72).Clear();
             }
 
             /// <summary>(0) layer 0, forward: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1412,10 +1362,10 @@ namespace Snapshots
             private void WeightGradsInto0_0(int c0, int c1)
             {
                 // PyTorch's layout: these columns are these gate rows, which no other part touches.
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW.AsSpan(5904), 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh.AsSpan(2448), 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB.AsSpan(144), 3, 17, 8, _model._p0_bias_ih_l0.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh.AsSpan(144), 3, 17, 8, _model._p0_bias_hh_l0.Grad.AsSpan(), c0, c1);
             }
 
             /// <summary>(0) layer 0, forward: sub-batch <paramref name="part"/>'s rows of its weight gradients, in the pipeline of the sub-batches.</summary>
@@ -1424,20 +1374,13 @@ namespace Snapshots
                 // Block by block of 32 columns, each once sub-batch part - 1 has added its rows into the block: every sum in one
                 // thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the
                 // block into the parameters' gradients.
-                try
+                for (int cFirst = 0; cFirst < 72; cFirst += 32)
                 {
-                    for (int cFirst = 0; cFirst < 72; cFirst += 32)
-                    {
-                        int cEnd = global::System.Math.Min(72, cFirst + 32);
-                        _pipeline.WaitFor(part, cEnd);
-                        _subBatches[part].WeightGradRows0_0(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
-                        if (part == parts - 1) WeightGradsInto0_0(cFirst, cEnd);
-                        _pipeline.Done(part, cEnd);
-                    }
-                }
-                finally
-                {
-                    _pipeline.Finish(part); // a part that failed holds no other up
+                    int cEnd = global::System.Math.Min(72, cFirst + 32);
+                    _pipeline.WaitFor(part, 144 + cEnd);
+                    _subBatches[part].WeightGradRows0_0(_gW.AsSpan(5904), _gWh.AsSpan(2448), _gB.AsSpan(144), _gBh.AsSpan(144), cFirst, cEnd);
+                    if (part == parts - 1) WeightGradsInto0_0(cFirst, cEnd);
+                    _pipeline.Done(part, 144 + cEnd);
                 }
             }
 
@@ -1448,27 +1391,17 @@ namespace Snapshots
                 // the parameters' gradients; split by columns (blocks of 32), each summed over the rows in one order whichever
                 // thread computes it.
                 ClearWeightGrads0_0r();
-                // After a pass in sub-batches: one part a sub-batch, on the core that holds its rows, adding them block by block once
-                // the sub-batch before has (Pipeline): one thread's order, and no core reads the rows another core wrote.
-                if (_subParts > 0)
-                {
-                    _job = 7;
-                    _jobBatch = batch;
-                    _jobSeqLen = seqLen;
-                    _jobThreads = _subParts;
-                    _pipeline.Begin(_subParts);
-                    global::Deepbox.CompilerServices.Workers.RunPlaced(this, _subParts, last: true, _subPlacement);
-                }
-                else Fork(7, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: true, maxParts: 3);
+                // (After a pass in sub-batches, the backward passes' region sums them: WeightGradPipeline0_0r.)
+                Fork(7, batch, seqLen, rowWork: 2 * 72 * (9 + 17), last: true, maxParts: 3);
             }
 
             /// <summary>(0) layer 0, reverse: zeros its weight gradients' packed scratch, which the sums add into.</summary>
             private void ClearWeightGrads0_0r()
             {
-                _gW.AsSpan(0, 648).Clear();
-                _gWh.AsSpan(0, 1224).Clear();
-                _gB.AsSpan(0, 72).Clear();
-                _gBh.AsSpan(0, 72).Clear();
+                _gW.AsSpan(6552, 648).Clear();
+                _gWh.AsSpan(3672, 1224).Clear();
+                _gB.AsSpan(216, 72).Clear();
+                _gBh.AsSpan(216, 72).Clear();
             }
 
             /// <summary>(0) layer 0, reverse: its weight gradients' sums over this workspace's rows, columns [c0, c1), added into the scratch.</summary>
@@ -1505,10 +1438,10 @@ namespace Snapshots
             private void WeightGradsInto0_0r(int c0, int c1)
             {
                 // PyTorch's layout: these columns are these gate rows, which no other part touches.
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW, 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0_reverse.Grad.AsSpan(), c0, c1);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh, 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0_reverse.Grad.AsSpan(), c0, c1);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB, 3, 17, 8, _model._p0_bias_ih_l0_reverse.Grad.AsSpan(), c0, c1);
-                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh, 3, 17, 8, _model._p0_bias_hh_l0_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gW.AsSpan(6552), 3, 17, 9, 8, 9, 9, _model._p0_weight_ih_l0_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateInterleavedAdd(_gWh.AsSpan(3672), 3, 17, 17, 8, 17, 17, _model._p0_weight_hh_l0_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gB.AsSpan(216), 3, 17, 8, _model._p0_bias_ih_l0_reverse.Grad.AsSpan(), c0, c1);
+                global::Deepbox.CompilerServices.ModelSupport.UnpackGateBiasAdd(_gBh.AsSpan(216), 3, 17, 8, _model._p0_bias_hh_l0_reverse.Grad.AsSpan(), c0, c1);
             }
 
             /// <summary>(0) layer 0, reverse: sub-batch <paramref name="part"/>'s rows of its weight gradients, in the pipeline of the sub-batches.</summary>
@@ -1517,20 +1450,13 @@ namespace Snapshots
                 // Block by block of 32 columns, each once sub-batch part - 1 has added its rows into the block: every sum in one
                 // thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the
                 // block into the parameters' gradients.
-                try
+                for (int cFirst = 0; cFirst < 72; cFirst += 32)
                 {
-                    for (int cFirst = 0; cFirst < 72; cFirst += 32)
-                    {
-                        int cEnd = global::System.Math.Min(72, cFirst + 32);
-                        _pipeline.WaitFor(part, cEnd);
-                        _subBatches[part].WeightGradRows0_0r(_gW, _gWh, _gB, _gBh, cFirst, cEnd);
-                        if (part == parts - 1) WeightGradsInto0_0r(cFirst, cEnd);
-                        _pipeline.Done(part, cEnd);
-                    }
-                }
-                finally
-                {
-                    _pipeline.Finish(part); // a part that failed holds no other up
+                    int cEnd = global::System.Math.Min(72, cFirst + 32);
+                    _pipeline.WaitFor(part, 216 + cEnd);
+                    _subBatches[part].WeightGradRows0_0r(_gW.AsSpan(6552), _gWh.AsSpan(3672), _gB.AsSpan(216), _gBh.AsSpan(216), cFirst, cEnd);
+                    if (part == parts - 1) WeightGradsInto0_0r(cFirst, cEnd);
+                    _pipeline.Done(part, 216 + cEnd);
                 }
             }
 
@@ -1558,10 +1484,10 @@ namespace Snapshots
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1_hh, 1728);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1r_ih, 3456);
                 global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _wT0_1r_hh, 1728);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gW, 2952);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gB, 72);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gWh, 1224);
-                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gBh, 72);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gW, 7200);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gB, 288);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gWh, 4896);
+                global::Deepbox.CompilerServices.ModelSupport.Ensure(ref _gBh, 288);
             }
 
             /// <summary>

@@ -649,7 +649,7 @@ namespace Snapshots
                 {
                     // A whole backward pass over one sub-batch (BackwardSubBatches), with its rows of the output's and the input's gradients.
                     Workspace sub = _subBatches[part];
-                    // Then its rows of the layer's weight gradients, in turn after the sub-batch before (WeightGradPipeline0_0).
+                    // Then its rows of every layer's weight gradients, each block in turn after the sub-batch before (WeightGradPipeline).
                     try
                     {
                         if (_subApart) sub.BackwardSubBatchIn(_callerSpans.Read);
@@ -659,7 +659,7 @@ namespace Snapshots
                     }
                     finally
                     {
-                        _pipeline.Finish(part); // a failed backward pass holds the next sub-batch's thread up no longer
+                        _pipeline.Finish(part); // done, or failed: the next sub-batch's thread waits for it no longer
                     }
 
                     return;
@@ -778,9 +778,10 @@ namespace Snapshots
 
             /// <summary>
             /// Backward of a training pass that ran in sub-batches (ForwardSubBatches): each thread takes its sub-batch back through
-            /// every stage in the workspace that kept its activations; then the weight gradients, split by columns, sum the
-            /// sub-batches' rows in order, each group of sequences step by step: one thread's order, so the same gradients on any
-            /// number of threads.
+            /// every stage in the workspace that kept its activations, then adds its rows into every recurrent layer's weight
+            /// gradients, each block of columns once the sub-batch before has: the sub-batches' rows in order, each group of
+            /// sequences step by step, one thread's order, so the same gradients on any number of threads. A Linear head's
+            /// weight gradients follow on the caller.
             /// </summary>
             private void BackwardSubBatches(int batch, int seqLen, global::System.ReadOnlySpan<float> gradOutput, global::System.ReadOnlySpan<float> gradH, global::System.ReadOnlySpan<float> gradC, global::System.Span<float> gradInput, global::System.Span<float> gradH0, global::System.Span<float> gradC0)
             {
@@ -798,7 +799,7 @@ namespace Snapshots
 
                 _job = -2;
                 _subApart = apart;
-                // The layer's weight gradients follow each sub-batch's backward pass in the same region (WeightGradPipeline0_0):
+                // Every layer's weight gradients follow each sub-batch's backward pass in the same region (WeightGradPipeline):
                 // the first sub-batch's thread starts on them while the others still go back through time.
                 ClearWeightGrads0_0();
                 _pipeline.Begin(parts);
@@ -850,7 +851,7 @@ namespace Snapshots
             /// <summary>Every weight gradient of the pass, over its sub-batches' rows (each layer's split across threads by columns).</summary>
             private void WeightGradients(int batch, int seqLen)
             {
-                // (0) layer 0: summed in the backward passes' region (WeightGradPipeline0_0).
+                // Every recurrent layer's: summed in the backward passes' region (WeightGradPipeline).
             }
 
             /// <summary>(0) RNN(4, 8, num_layers=1) backward: layers top-down, each direction back through time, then its weight gradients.</summary>
@@ -929,20 +930,13 @@ namespace Snapshots
                 // Block by block of 32 columns, each once sub-batch part - 1 has added its rows into the block: every sum in one
                 // thread's order, each sub-batch's rows read on the core that wrote them. The last sub-batch's thread then adds the
                 // block into the parameters' gradients.
-                try
+                for (int cFirst = 0; cFirst < 8; cFirst += 32)
                 {
-                    for (int cFirst = 0; cFirst < 8; cFirst += 32)
-                    {
-                        int cEnd = global::System.Math.Min(8, cFirst + 32);
-                        _pipeline.WaitFor(part, cEnd);
-                        _subBatches[part].WeightGradRows0_0(_gW, _gWh, _gB, cFirst, cEnd);
-                        if (part == parts - 1) WeightGradsInto0_0(cFirst, cEnd);
-                        _pipeline.Done(part, cEnd);
-                    }
-                }
-                finally
-                {
-                    _pipeline.Finish(part); // a part that failed holds no other up
+                    int cEnd = global::System.Math.Min(8, cFirst + 32);
+                    _pipeline.WaitFor(part, cEnd);
+                    _subBatches[part].WeightGradRows0_0(_gW, _gWh, _gB, cFirst, cEnd);
+                    if (part == parts - 1) WeightGradsInto0_0(cFirst, cEnd);
+                    _pipeline.Done(part, cEnd);
                 }
             }
 
