@@ -197,15 +197,18 @@ public class OptimizerTests
     }
 
     /// <summary>
-    /// Adam and AdamW without AMSGrad update each parameter in one pass (Adam.UpdateInOnePass); the result must be the
-    /// bits of the operations PyTorch's step is written as, one TensorPrimitives call each over the whole parameter (each
-    /// product rounded before its sum), on lengths around the vector width, with a NaN and an infinity in the gradient.
+    /// Adam and AdamW update each parameter in one pass (Adam.UpdateInOnePass); the result must be the bits of the
+    /// operations PyTorch's step is written as, one TensorPrimitives call each over the whole parameter (each product
+    /// rounded before its sum), with and without AMSGrad, on lengths around the vector width, with a NaN and an infinity
+    /// in the gradient.
     /// </summary>
     [Theory]
-    [InlineData(0f, false)]
-    [InlineData(0.1f, false)]
-    [InlineData(0.1f, true)]
-    public void AdamInOnePassGivesTheBitsOfItsOperationsOneByOne(float weightDecay, bool decoupled)
+    [InlineData(0f, false, false)]
+    [InlineData(0.1f, false, false)]
+    [InlineData(0.1f, true, false)]
+    [InlineData(0f, false, true)]
+    [InlineData(0.1f, true, true)]
+    public void AdamInOnePassGivesTheBitsOfItsOperationsOneByOne(float weightDecay, bool decoupled, bool amsgrad)
     {
         const float lr = 0.01f, beta1 = 0.8f, beta2 = 0.6f, eps = 1e-3f;
         foreach (int length in new[] { 1, 7, 8, 9, 31, 1100 })
@@ -214,8 +217,8 @@ public class OptimizerTests
             var rng = new Random(length);
             float[] p = Enumerable.Range(0, length).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
             p.CopyTo(parameter.Value.AsSpan());
-            Optimizer adam = decoupled ? new AdamW([parameter], lr, beta1, beta2, eps, weightDecay) : new Adam([parameter], lr, beta1, beta2, eps, weightDecay);
-            float[] m = new float[length], v = new float[length];
+            Optimizer adam = decoupled ? new AdamW([parameter], lr, beta1, beta2, eps, weightDecay, amsgrad) : new Adam([parameter], lr, beta1, beta2, eps, weightDecay, amsgrad);
+            float[] m = new float[length], v = new float[length], vMax = new float[length];
             for (int step = 1; step <= 3; step++)
             {
                 float[] g = Enumerable.Range(0, length).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
@@ -249,7 +252,14 @@ public class OptimizerTests
                 System.Numerics.Tensors.TensorPrimitives.Multiply(v, beta2, v);
                 System.Numerics.Tensors.TensorPrimitives.Multiply(g, (float)(1.0 - beta2), t2);
                 System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(t2, g, v, v);
-                System.Numerics.Tensors.TensorPrimitives.Sqrt(v, t2);
+                float[] second = v;
+                if (amsgrad)
+                {
+                    System.Numerics.Tensors.TensorPrimitives.Max(vMax, v, vMax);
+                    second = vMax;
+                }
+
+                System.Numerics.Tensors.TensorPrimitives.Sqrt(second, t2);
                 System.Numerics.Tensors.TensorPrimitives.Divide(t2, bc2Sqrt, t2);
                 System.Numerics.Tensors.TensorPrimitives.Add(t2, eps, t2);
                 System.Numerics.Tensors.TensorPrimitives.Multiply(m, negStepSize, t1);
