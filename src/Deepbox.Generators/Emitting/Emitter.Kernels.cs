@@ -232,6 +232,11 @@ internal static partial class Emitter
         w.Line("    using Act = global::Deepbox.Activations;");
         if (target == KernelTarget.Vector256)
         {
+            if (kernels.Any(k => k.Contains("Avx512F.")))
+            {
+                w.Line("    using Avx512F = global::System.Runtime.Intrinsics.X86.Avx512F;");
+            }
+
             w.Line("    using KernelPaths = global::Deepbox.CompilerServices.KernelPaths;");
         }
 
@@ -264,7 +269,7 @@ internal static partial class Emitter
         bool first = true;
         if (flush)
         {
-            WriteFlush(body);
+            WriteFlush(body, target);
             first = false;
         }
 
@@ -292,7 +297,7 @@ internal static partial class Emitter
     }
 
     /// <summary>The state flush the recurrent kernels call (once per class: in the common part, and in the 512-bit class).</summary>
-    private static void WriteFlush(SourceWriter body)
+    private static void WriteFlush(SourceWriter body, KernelTarget target)
     {
         body.Line("/// <summary>");
         body.Line($"/// Sets state values smaller than {FlushBelow} in magnitude to zero. A state that decays (input going quiet for");
@@ -301,5 +306,12 @@ internal static partial class Emitter
         body.Line("/// </summary>");
         body.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
         body.Line($"private static Vec Flush(Vec x) => V.AndNot(x, V.LessThan(V.Abs(x), V.Create({FlushBelow})));");
+        if (target == KernelTarget.Vector256)
+        {
+            body.Line();
+            body.Line("/// <summary>The same flush on 16 floats, for the Vector512 paths of the 8-float kernels.</summary>");
+            body.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+            body.Line($"private static global::System.Runtime.Intrinsics.Vector512<float> Flush(global::System.Runtime.Intrinsics.Vector512<float> x) => V512.AndNot(x, V512.LessThan(V512.Abs(x), V512.Create({FlushBelow})));");
+        }
     }
 }

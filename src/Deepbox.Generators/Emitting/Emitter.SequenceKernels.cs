@@ -277,10 +277,16 @@ internal static partial class Emitter
     /// A block's (and the pair's second block's, <paramref name="second"/>) update over the whole batch after its products,
     /// unless it went tile by tile (<see cref="UpdateByTileAbove"/>).
     /// </summary>
-    private static void WriteBlockUpdate(SourceWriter w, LayerSpec l, int hp, string? second = null)
+    private static void WriteBlockUpdate(SourceWriter w, LayerSpec l, int hp, string? second = null, bool pair = false)
     {
         using (UpdateByTileAbove(l, hp) > 0 ? w.Block("if (!byTile)") : default(IDisposable?))
         {
+            if (pair)
+            {
+                w.Line(UpdateCall(l).Replace(UpdateName(l), UpdatePairName(l)));
+                return;
+            }
+
             w.Line(UpdateCall(l));
             if (second is not null)
             {
@@ -427,8 +433,15 @@ internal static partial class Emitter
                 Action<string, string>? tileDone = UpdateByTileAbove(l, hp) > 0
                     ? (from, to) =>
                     {
-                        w.Line(UpdateCall(l, "j", from, to));
-                        w.Line(UpdateCall(l, $"j + {Inv(v)}", from, to));
+                        if (HasPairUpdate(l, hp, v))
+                        {
+                            w.Line(UpdateCall(l, "j", from, to).Replace(UpdateName(l), UpdatePairName(l)));
+                        }
+                        else
+                        {
+                            w.Line(UpdateCall(l, "j", from, to));
+                            w.Line(UpdateCall(l, $"j + {Inv(v)}", from, to));
+                        }
                     }
                     : null;
                 WriteChunkedRows(w, l, v, tileDone: tileDone, rows: rows =>
@@ -442,7 +455,7 @@ internal static partial class Emitter
                         WriteLstmRowsPair(w, l, hp, v, rows, chunked);
                     }
                 });
-                WriteBlockUpdate(w, l, hp, $"j + {Inv(v)}");
+                WriteBlockUpdate(w, l, hp, $"j + {Inv(v)}", pair: HasPairUpdate(l, hp, v));
             }
 
             if (hp / v % 2 == 1)

@@ -29,6 +29,70 @@ internal static partial class Emitter
             w.Line(l.Gates == 1 ? "int col = j;" : $"int col = j * {Inv(l.Gates)};");
             WriteSequenceUpdateLoop(w, l, hp, v, row);
         }
+
+        if (HasPairUpdate(l, hp, v) && w.Target == KernelTarget.Vector256)
+        {
+            w.Line();
+            WriteLstmUpdatePair(w, l, hp, v);
+        }
+    }
+
+    /// <summary>Whether the LSTM sequence kernel's pairs of blocks (<c>WriteBlockPairs</c>) update both blocks in one call of 16-float vectors.</summary>
+    private static bool HasPairUpdate(LayerSpec l, int hp, int v) => l.Kind == LayerKind.Lstm && v == VectorIsa.V256.Width && hp >= 2 * v;
+
+    private static string UpdatePairName(LayerSpec l) => UpdateName(l).Replace("Update", "UpdatePair");
+
+    /// <summary>
+    /// The LSTM cell update of two neighbouring blocks (16 hidden units at j) on 16-float vectors, where Vector512 is
+    /// accelerated: each block's i|f and g|o activated in place as <see cref="WriteSequenceUpdateLoop"/> does, then c and
+    /// h of the 16 units at once, i, f, g and o of both blocks gathered into 16-float vectors by one 128-bit-lane shuffle
+    /// each. Lane by lane the operations of the 8-float update (the activations give the same bits at every width): the
+    /// same bits, with half its instructions for tanh(c) and one call for the pair instead of two.
+    /// </summary>
+    private static void WriteLstmUpdatePair(SourceWriter w, LayerSpec l, int hp, int v)
+    {
+        int row = l.Gates * hp;
+        string gRow = $"ref float gRow0 = ref Unsafe.Add(ref gx0, (row0 + b) * {Inv(row)});";
+        string v512 = "global::System.Runtime.Intrinsics.Vector512<float>";
+        w.Line("/// <summary>");
+        w.Line($"/// The cell update of the two blocks of {Inv(v)} hidden units at j and j + {Inv(v)} on 16-float vectors (Vector512 accelerated), for");
+        w.Line("/// sequences bFirst to bEnd of a step: the same bits as the update of each block on its own, half its instructions for tanh(c).");
+        w.Line("/// </summary>");
+        w.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
+        using (w.Block($"private static void {UpdatePairName(l)}(ref float gx0, ref float aux0, ref float seq0, ref float c00, int seqStride, int row0, int rowPrev, int fresh, int j, int bFirst, int bEnd)"))
+        {
+            w.Line($"int col = j * {Inv(l.Gates)}; // the first block's i|f, g|o, then the second block's");
+            w.Line("// The gates, activated in place (Backward reads them there): i|f through the gates' sigmoid, g|o through tanh and the sigmoid.");
+            foreach ((int gate, string act) in new[] { (0, "Act.GateSigmoid"), (2, "Act.TanhAndGateSigmoid") })
+            {
+                using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
+                {
+                    w.Line(gRow);
+                    foreach (int block in new[] { 0, 1 })
+                    {
+                        int offset = (block * l.Gates + gate) * v;
+                        string slot = offset == 0 ? "ref gRow0, (nuint)col" : $"ref gRow0, (nuint)(col + {Inv(offset)})";
+                        w.Line($"V512.StoreUnsafe({act}(V512.LoadUnsafe({slot})), {slot});");
+                    }
+                }
+            }
+
+            using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
+            {
+                w.Line($"ref float hNext0 = ref Unsafe.Add(ref seq0, (row0 + b) * seqStride);");
+                w.Line(gRow);
+                w.Line($"ref float auxRow0 = ref Unsafe.Add(ref aux0, (row0 + b) * {Inv(hp)});");
+                w.Line($"ref float cPrev0 = ref (b >= fresh ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref aux0, (rowPrev + b) * {Inv(hp)}));");
+                w.Line($"{v512} ifA = V512.LoadUnsafe(ref gRow0, (nuint)col), goA = V512.LoadUnsafe(ref gRow0, (nuint)(col + {Inv(2 * v)}));");
+                w.Line($"{v512} ifB = V512.LoadUnsafe(ref gRow0, (nuint)(col + {Inv(4 * v)})), goB = V512.LoadUnsafe(ref gRow0, (nuint)(col + {Inv(6 * v)}));");
+                w.Line("// The lower halves of i|f and g|o hold i and g, the upper f and o: 0x44 takes both blocks' lower halves, 0xEE the upper.");
+                w.Line($"{v512} i = Avx512F.Shuffle4x128(ifA, ifB, 0x44), f = Avx512F.Shuffle4x128(ifA, ifB, 0xEE);");
+                w.Line($"{v512} g = Avx512F.Shuffle4x128(goA, goB, 0x44), o = Avx512F.Shuffle4x128(goA, goB, 0xEE);");
+                w.Line($"{v512} cNext = Flush(V512.FusedMultiplyAdd(f, V512.LoadUnsafe(ref cPrev0, (nuint)j), i * g));");
+                w.Line("V512.StoreUnsafe(cNext, ref auxRow0, (nuint)j);");
+                w.Line("V512.StoreUnsafe(Flush(o * Act.Tanh(cNext)), ref hNext0, (nuint)j);");
+            }
+        }
     }
 
     private static string UpdateName(LayerSpec l) => SequenceName(l, l.HiddenSize).Replace("Sequence", "Update");
