@@ -187,8 +187,10 @@ public static partial class Activations
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> TanhAndGateSigmoid512(Vector512<float> x)
     {
-        Vector512<float> scale = Vector512.Create(Vector256<float>.One, Vector256.Create(0.5f));
-        Vector512<float> offset = Vector512.Create(Vector256.Create(-0f), Vector256.Create(0.5f));
+        // Constants lane by lane (the JIT loads them from data once; built from two halves, they were rebuilt in every
+        // iteration of a loop that calls this).
+        Vector512<float> scale = Vector512.Create(1f, 1f, 1f, 1f, 1f, 1f, 1f, 1f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f);
+        Vector512<float> offset = Vector512.Create(-0f, -0f, -0f, -0f, -0f, -0f, -0f, -0f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f);
         return Vector512.MultiplyAddEstimate(TanhOperator.Invoke(x * scale), scale, offset);
     }
 
