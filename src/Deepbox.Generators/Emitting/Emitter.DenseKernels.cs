@@ -86,6 +86,16 @@ internal static partial class Emitter
     private static void WriteDenseRows(SourceWriter w, int v, int p, RowSource src, int n, int count, string col, Activation act, DenseInit init)
     {
         w.Line("int m = m0;");
+        if (DenseWide(w, v, p, count) && count / 2 * DenseWideRows <= 16 && src.PackedRows >= DenseWideMinK)
+        {
+            w.Line($"// Where Vector512 is accelerated, {Inv(DenseWideRows)} rows at a time: {Inv(count / 2 * DenseWideRows)} sums keep both multiply-add units of a core with");
+            w.Line("// full-rate 512-bit units busy (the 8 sums of 4 rows only just cover their latency).");
+            using (w.Block($"for (; V512.IsHardwareAccelerated && m + {Inv(DenseWideRows)} <= mEnd; m += {Inv(DenseWideRows)})"))
+            {
+                WriteDensePassWide(w, v, p, src, n, count, col, act, init, DenseWideRows);
+            }
+        }
+
         using (w.Block($"for (; m + {Inv(DenseRows)} <= mEnd; m += {Inv(DenseRows)})"))
         {
             if (DenseWide(w, v, p, count))
@@ -217,6 +227,19 @@ internal static partial class Emitter
 
     /// <summary>Rows of a dense kernel computed together: each weight vector loaded once serves all of them.</summary>
     private const int DenseRows = KernelLayout.RowTile;
+
+    /// <summary>
+    /// Rows per tile of the 16-float passes (<see cref="WriteDensePassWide"/>) before the tiles of <see cref="DenseRows"/>,
+    /// over at least <see cref="DenseWideMinK"/> inputs: 16 sums where 4 rows hold 8, which only just cover the latency of
+    /// two full-rate 512-bit FMA units. W2's input products (K = 128, N = 1024) took 11% less time against the recurrence
+    /// kernel's beside them (perf samples, 0.53 against 0.60 of its own, two `loop 6` runs of each), on an AMD EPYC family
+    /// 26 model 2 (Zen 5, FMA peak 224-231 GFLOP/s); W1's (K = 16) took 8% more, its short k loop not paying for the larger
+    /// tile's loads and stores of sums (docs/benchmarks.md, session 17).
+    /// </summary>
+    private const int DenseWideRows = 8;
+
+    /// <summary>The fewest inputs (k) for the 8-row tiles of <see cref="DenseWideRows"/>.</summary>
+    private const int DenseWideMinK = 64;
 
     /// <summary>
     /// Rows of a tile of <paramref name="vectors"/> sums per row that a core without AVX-512 holds in registers: at most
