@@ -100,10 +100,10 @@ internal static partial class Emitter
         {
             if (DenseWide(w, v, p, count))
             {
-                w.Line(p == v
-                    ? "// The pass's 8-float vectors in pairs are 16-float vectors (two panels' rows, loaded into one): where Vector512 is"
+                w.Line(p == v || PerVectorPanels(v, p)
+                    ? $"// The pass's 8-float vectors in pairs are 16-float vectors ({(p == v ? "two panels' rows" : "each from its place in panels of " + Inv(p / v))}, loaded into one): where Vector512 is"
                     : "// The pass's 8-float vectors side by side in pairs are 16-float vectors: where Vector512 is accelerated the tile runs on");
-                w.Line(p == v
+                w.Line(p == v || PerVectorPanels(v, p)
                     ? "// accelerated the tile runs on those (on a core with full-rate 512-bit FMA units, twice the FMAs), the same bits."
                     : "// those (half the instructions; on a core with full-width 512-bit FMA units, twice the FMAs), the same bits.");
                 using (w.Block("if (V512.IsHardwareAccelerated)"))
@@ -130,11 +130,13 @@ internal static partial class Emitter
 
     /// <summary>
     /// Whether a pass of <paramref name="count"/> vectors runs on 16-float vectors where Vector512 is accelerated: on the
-    /// 256-bit kernels, when the pass's vectors sit side by side in one panel row (a recurrent layer's input products,
-    /// whose panels hold a block's gates) and pair up.
+    /// 256-bit kernels, when the pass's vectors pair up; each pair loads as one 16-float vector where it sits side by side in
+    /// one panel row (an LSTM's input products, whose panels hold a block's gates), else as two 8-float halves. GRU's input
+    /// products (panels of 3 vectors) took the 8-float path before: W4's (GRU(32, 128)) ran at half the recurrence's rate
+    /// against the FMA peak of an AMD EPYC family 26 model 2 (Zen 5, full-rate 512-bit units; docs/benchmarks.md, session 17).
     /// </summary>
     private static bool DenseWide(SourceWriter w, int v, int p, int count) =>
-        w.Target == KernelTarget.Vector256 && v == VectorIsa.V256.Width && (p == DenseVectors * v || p == v) && count % 2 == 0;
+        w.Target == KernelTarget.Vector256 && v == VectorIsa.V256.Width && p % v == 0 && count % 2 == 0;
 
     /// <summary>
     /// <see cref="WriteDensePass"/> on 16-float vectors (<see cref="DenseWide"/>): vectors <c>2i</c> and <c>2i + 1</c>
@@ -165,17 +167,21 @@ internal static partial class Emitter
         }
 
         int k = src.PackedRows;
-        w.Line($"ref float wp = ref {PanelStart("w0", col, k)};");
+        bool perVector = PerVectorPanels(v, p);
+        WritePanelPointers(w, v, p, k, count, col);
         for (int s = 0; s < src.Segments; s++)
         {
             int from = s * src.SegmentStride;
             using (w.Block($"for (int k = {Inv(from)}; k < {Inv(from + src.SegmentWidth)}; k++)"))
             {
-                w.Line($"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(p)});");
+                w.Line(perVector ? $"nuint kp = (nuint)(k * {Inv(p)});" : $"ref float wk = ref Unsafe.Add(ref wp, k * {Inv(p)});");
                 for (int i = 0; i < pairs; i++)
                 {
-                    // Side by side in one panel (a recurrent layer's gates), or two panels of one vector each, k * v floats apart.
-                    w.Line(p == v
+                    // Side by side in one panel (a recurrent layer's gates), two panels of one vector each, k * v floats apart,
+                    // or each vector from its own place in panels of 3 (GRU's gates).
+                    w.Line(perVector
+                        ? $"var wv{Inv(i)} = V512.Create(V.LoadUnsafe(ref wp{Inv(2 * i)}, kp), V.LoadUnsafe(ref wp{Inv((2 * i) + 1)}, kp));"
+                        : p == v
                         ? $"var wv{Inv(i)} = V512.Create(V.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(2 * i * k * v))}), V.LoadUnsafe(ref wk, {Inv(((2 * i) + 1) * k * v)}));"
                         : $"var wv{Inv(i)} = V512.LoadUnsafe(ref wk{(i == 0 ? string.Empty : ", " + Inv(i * 2 * v))});");
                 }
@@ -286,29 +292,8 @@ internal static partial class Emitter
         }
 
         int k = src.PackedRows;
-        // Where the pass's vectors sit: one panel per vector (their panels rows * v floats apart), the whole pass in one
-        // panel (side by side), or a pass straddling panels of 3 vectors (GRU), each vector from its own panel.
-        bool perVector = p != v && p != DenseVectors * v;
-        if (perVector)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                if (col == "n")
-                {
-                    string c = i == 0 ? "n" : $"(n + {Inv(i * v)})";
-                    w.Line($"ref float wp{Inv(i)} = ref Unsafe.Add(ref w0, (({c} / {Inv(p)}) * {Inv(k * p)}) + ({c} % {Inv(p)}));");
-                }
-                else
-                {
-                    int c = int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + (i * v);
-                    w.Line($"ref float wp{Inv(i)} = ref Unsafe.Add(ref w0, {Inv(((c / p) * k * p) + (c % p))});");
-                }
-            }
-        }
-        else
-        {
-            w.Line($"ref float wp = ref {PanelStart("w0", col, k)};");
-        }
+        bool perVector = PerVectorPanels(v, p);
+        WritePanelPointers(w, v, p, k, count, col);
 
         for (int s = 0; s < src.Segments; s++)
         {
@@ -347,6 +332,39 @@ internal static partial class Emitter
             for (int i = 0; i < count; i++)
             {
                 w.Line($"V.StoreUnsafe({DenseActivation(act, $"a{r}{Inv(i)}", wide: false)}, ref ym{r}, {Offset(col, i * v)});");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where a pass's vectors sit: one panel per vector (their panels rows * v floats apart), the whole pass in one panel
+    /// (side by side), or, when this is true, a pass straddling panels of 3 vectors (GRU), each vector from its own panel.
+    /// </summary>
+    private static bool PerVectorPanels(int v, int p) => p != v && p != DenseVectors * v;
+
+    /// <summary>
+    /// The pass's weight pointers: <c>wp</c> at its panel, or (<see cref="PerVectorPanels"/>) <c>wp0</c> to
+    /// <c>wp{count - 1}</c> at each vector's place in its own panel.
+    /// </summary>
+    private static void WritePanelPointers(SourceWriter w, int v, int p, int k, int count, string col)
+    {
+        if (!PerVectorPanels(v, p))
+        {
+            w.Line($"ref float wp = ref {PanelStart("w0", col, k)};");
+            return;
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            if (col == "n")
+            {
+                string c = i == 0 ? "n" : $"(n + {Inv(i * v)})";
+                w.Line($"ref float wp{Inv(i)} = ref Unsafe.Add(ref w0, (({c} / {Inv(p)}) * {Inv(k * p)}) + ({c} % {Inv(p)}));");
+            }
+            else
+            {
+                int c = int.Parse(col, System.Globalization.CultureInfo.InvariantCulture) + (i * v);
+                w.Line($"ref float wp{Inv(i)} = ref Unsafe.Add(ref w0, {Inv(((c / p) * k * p) + (c % p))});");
             }
         }
     }
