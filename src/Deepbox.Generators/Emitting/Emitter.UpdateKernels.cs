@@ -47,7 +47,10 @@ internal static partial class Emitter
     /// accelerated: each block's i|f and g|o activated in place as <see cref="WriteSequenceUpdateLoop"/> does, then c and
     /// h of the 16 units at once, i, f, g and o of both blocks gathered into 16-float vectors by one 128-bit-lane shuffle
     /// each. Lane by lane the operations of the 8-float update (the activations give the same bits at every width): the
-    /// same bits, with half its instructions for tanh(c) and one call for the pair instead of two.
+    /// same bits, with half its instructions for tanh(c) and one call for the pair instead of two. Alternated with the two
+    /// calls (medians of 6 rounds of the benchmarks' `loop` mode, old/new): W2 1.028, W1 1.024, W1 on 2 threads 1.054, on an
+    /// AMD EPYC family 26 model 2 (Zen 5, FMA peak 227-231 GFLOP/s; docs/benchmarks.md, session 17). Not measured on a core
+    /// with half-rate 512-bit units.
     /// </summary>
     private static void WriteLstmUpdatePair(SourceWriter w, LayerSpec l, int hp, int v)
     {
