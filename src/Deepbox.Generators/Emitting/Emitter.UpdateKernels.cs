@@ -82,10 +82,7 @@ internal static partial class Emitter
 
             using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
             {
-                w.Line($"ref float hNext0 = ref Unsafe.Add(ref seq0, (row0 + b) * seqStride);");
-                w.Line(gRow);
-                w.Line($"ref float auxRow0 = ref Unsafe.Add(ref aux0, (row0 + b) * {Inv(hp)});");
-                w.Line($"ref float cPrev0 = ref (b >= fresh ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref aux0, (rowPrev + b) * {Inv(hp)}));");
+                WriteUpdateRowRefs(w, l, hp, gRow, 0);
                 w.Line($"{v512} ifA = V512.LoadUnsafe(ref gRow0, (nuint)col), goA = V512.LoadUnsafe(ref gRow0, (nuint)(col + {Inv(2 * v)}));");
                 w.Line($"{v512} ifB = V512.LoadUnsafe(ref gRow0, (nuint)(col + {Inv(4 * v)})), goB = V512.LoadUnsafe(ref gRow0, (nuint)(col + {Inv(6 * v)}));");
                 w.Line("// The lower halves of i|f and g|o hold i and g, the upper f and o: 0x44 takes both blocks' lower halves, 0xEE the upper.");
@@ -185,22 +182,7 @@ internal static partial class Emitter
 
         using (w.Block($"for (int b = {from}; b < bEnd; b++)"))
         {
-            w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, (row0 + b) * seqStride);");
-            if (l.Kind != LayerKind.Rnn)
-            {
-                w.Line(gRow);
-                w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, (row0 + b) * {Inv(hp)});");
-            }
-
-            if (l.Kind == LayerKind.Lstm)
-            {
-                w.Line($"ref float cPrev{r} = ref (b >= fresh ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref aux0, (rowPrev + b) * {Inv(hp)}));");
-            }
-            else if (l.Kind == LayerKind.Gru)
-            {
-                w.Line($"ref float hPrev{r} = ref (b >= fresh ? ref Unsafe.Add(ref h00, b * {Inv(hp)}) : ref Unsafe.Add(ref seq0, (rowPrev + b) * seqStride));");
-            }
-
+            WriteUpdateRowRefs(w, l, hp, gRow, r);
             switch (l.Kind)
             {
                 case LayerKind.Lstm:
@@ -218,6 +200,30 @@ internal static partial class Emitter
                     w.Line($"V.StoreUnsafe(Flush({(l.Relu ? "V.Max" : "Act.Tanh")}(V.LoadUnsafe({SumSlot(l, r, 0, v)}){(l.Relu ? ", Vec.Zero" : string.Empty)})), ref hNext{r}, (nuint)j);");
                     break;
             }
+        }
+    }
+
+    /// <summary>
+    /// The references a cell update takes for sequence <c>b</c> as row <paramref name="r"/>: the new h (hNext), the gate
+    /// row (<paramref name="gRow"/>), aux's row (the new c of an LSTM, W_hn h + b_hn of a GRU), and the previous c
+    /// (LSTM) or h (GRU): the initial state's row for sequences from <c>fresh</c> on, else the step before's.
+    /// </summary>
+    private static void WriteUpdateRowRefs(SourceWriter w, LayerSpec l, int hp, string gRow, int r)
+    {
+        w.Line($"ref float hNext{r} = ref Unsafe.Add(ref seq0, (row0 + b) * seqStride);");
+        if (l.Kind != LayerKind.Rnn)
+        {
+            w.Line(gRow);
+            w.Line($"ref float auxRow{r} = ref Unsafe.Add(ref aux0, (row0 + b) * {Inv(hp)});");
+        }
+
+        if (l.Kind == LayerKind.Lstm)
+        {
+            w.Line($"ref float cPrev{r} = ref (b >= fresh ? ref Unsafe.Add(ref c00, b * {Inv(hp)}) : ref Unsafe.Add(ref aux0, (rowPrev + b) * {Inv(hp)}));");
+        }
+        else if (l.Kind == LayerKind.Gru)
+        {
+            w.Line($"ref float hPrev{r} = ref (b >= fresh ? ref Unsafe.Add(ref h00, b * {Inv(hp)}) : ref Unsafe.Add(ref seq0, (rowPrev + b) * seqStride));");
         }
     }
 
