@@ -274,8 +274,9 @@ internal static partial class Emitter
     }
 
     /// <summary>
-    /// A block's (and the pair's second block's, <paramref name="second"/>) update over the whole batch after its products,
-    /// unless it went tile by tile (<see cref="UpdateByTileAbove"/>).
+    /// A block's (and the pair's second block's, <paramref name="second"/>; or both blocks of a pair in one call,
+    /// <paramref name="pair"/>) update over the whole batch after its products, unless it went tile by tile
+    /// (<see cref="UpdateByTileAbove"/>).
     /// </summary>
     private static void WriteBlockUpdate(SourceWriter w, LayerSpec l, int hp, string? second = null, bool pair = false)
     {
@@ -283,7 +284,7 @@ internal static partial class Emitter
         {
             if (pair)
             {
-                w.Line(UpdateCall(l).Replace(UpdateName(l), UpdatePairName(l)));
+                w.Line(UpdateCall(l, pair: true));
                 return;
             }
 
@@ -435,7 +436,7 @@ internal static partial class Emitter
                     {
                         if (HasPairUpdate(l, hp, v))
                         {
-                            w.Line(UpdateCall(l, "j", from, to).Replace(UpdateName(l), UpdatePairName(l)));
+                            w.Line(UpdateCall(l, "j", from, to, pair: true));
                         }
                         else
                         {

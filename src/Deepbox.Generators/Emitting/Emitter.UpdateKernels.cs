@@ -97,12 +97,12 @@ internal static partial class Emitter
 
     private static string UpdateName(LayerSpec l) => SequenceName(l, l.HiddenSize).Replace("Sequence", "Update");
 
-    /// <summary>The call of <see cref="WriteSequenceUpdate"/>'s method from the sequence kernel.</summary>
-    private static string UpdateCall(LayerSpec l, string j = "j", string from = "bFirst", string to = "end")
+    /// <summary>The call of <see cref="WriteSequenceUpdate"/>'s method (or, <paramref name="pair"/>, of <see cref="WriteLstmUpdatePair"/>'s) from the sequence kernel.</summary>
+    private static string UpdateCall(LayerSpec l, string j = "j", string from = "bFirst", string to = "end", bool pair = false)
     {
         bool lstm = l.Kind == LayerKind.Lstm;
         bool gru = l.Kind == LayerKind.Gru;
-        return $"{UpdateName(l)}(ref gx0, " + (lstm || gru ? "ref aux0, " : string.Empty) + "ref seq0, " + (gru ? "ref h00, " : lstm ? "ref c00, " : string.Empty) + $"seqStride, row0, rowPrev, fresh, {j}, {from}, {to});";
+        return $"{(pair ? UpdatePairName(l) : UpdateName(l))}(ref gx0, " + (lstm || gru ? "ref aux0, " : string.Empty) + "ref seq0, " + (gru ? "ref h00, " : lstm ? "ref c00, " : string.Empty) + $"seqStride, row0, rowPrev, fresh, {j}, {from}, {to});";
     }
 
     /// <summary>
