@@ -21,8 +21,8 @@ public class EmitterTests
         // (749 lines since the lengths overloads of Forward and ForwardWithState and their ragged branches; 826 since
         // evaluation passes run in sub-batches on several threads; 936 since training passes do too, their Backward with
         // the weight gradients over the sub-batches' rows; 981 since each sub-batch copies its own rows in and out; 1020 since the
-        // weight gradients after sub-batches run as a pipeline, each sub-batch's rows on its own core; 1036 since a one-layer
-        // model's pipeline follows the backward passes in their region.)
+        // weight gradients after sub-batches run as a pipeline, each sub-batch's rows on its own core; 1036 since the pipeline
+        // follows the backward passes in their region.)
         Assert.True(lines < 1040, $"Lstm(128, 256)'s model file has {lines} lines");
         string code = string.Join("\n", result.KernelSources.Values);
         int kernelLines = code.Split('\n').Length;

@@ -497,8 +497,10 @@ internal static partial class Emitter
         int n = l.Gates * s.Padded;
         int columnBlock = WeightGradColumnVectors * plan.Isa.Width;
         string tag = Tag(layer, d);
+        // The pipeline's progress counts columns over the layers before this one too: their gate columns, as many as their
+        // biases' slices of the scratch hold, so this layer's first column is its bias slice's offset.
         ScratchSlot slot = Slot(plan, s, layer, d);
-        string done = slot.Progress == 0 ? "cEnd" : $"{Inv(slot.Progress)} + cEnd";
+        string done = slot.B == 0 ? "cEnd" : $"{Inv(slot.B)} + cEnd";
         w.Line($"/// <summary>({(l.Name ?? Inv(s.Index))}) layer {Inv(layer)}, {(d == 0 ? "forward" : "reverse")}: sub-batch <paramref name=\"part\"/>'s rows of its weight gradients, in the pipeline of the sub-batches.</summary>");
         using (w.Block($"private void WeightGradPipeline{s.Index}_{tag}(int part, int parts)"))
         {
@@ -531,38 +533,40 @@ internal static partial class Emitter
 
     /// <summary>
     /// Where a layer and direction's packed weight-gradient sums start in the scratch (<c>_gW</c>, <c>_gWh</c>, <c>_gB</c> and
-    /// <c>_gBh</c>), and the pipeline's progress before its columns.
+    /// <c>_gBh</c>).
     /// </summary>
-    private sealed record ScratchSlot(int W, int Wh, int B, int Progress);
+    private sealed record ScratchSlot(int W, int Wh, int B);
 
     /// <summary>
     /// A layer and direction's <see cref="ScratchSlot"/>. After a training pass in sub-batches every layer's weight
     /// gradients run in the backward passes' region, the first sub-batch's thread adding into one layer while the last
     /// one's still unpacks another: each layer has a slice of the scratch of its own, one after another in
-    /// <see cref="WeightGradSites"/>' order. Otherwise a layer's sums are unpacked before the next layer's start: all at 0.
+    /// <see cref="WeightGradSites"/>' order (<see cref="Slices"/>). Otherwise a layer's sums are unpacked before the next
+    /// layer's start: all at 0.
     /// </summary>
-    private static ScratchSlot Slot(ModelPlan plan, StagePlan stage, int layer, int direction)
-    {
-        if (!HasTrainingSubBatches(plan))
-        {
-            return new ScratchSlot(0, 0, 0, 0);
-        }
+    private static ScratchSlot Slot(ModelPlan plan, StagePlan stage, int layer, int direction) =>
+        !HasTrainingSubBatches(plan)
+            ? new ScratchSlot(0, 0, 0)
+            : Slices(plan).FirstOrDefault(x => x.Stage == stage && x.Layer == layer && x.Direction == direction).Slot
+              ?? throw new System.ArgumentException("Not a recurrent layer and direction of the plan.", nameof(stage));
 
+    /// <summary>
+    /// Each layer and direction's slice of the scratch, one after another in <see cref="WeightGradSites"/>' order, then
+    /// (as a last element with no stage) where the slices end: their total lengths.
+    /// </summary>
+    private static IEnumerable<(StagePlan? Stage, int Layer, int Direction, ScratchSlot Slot)> Slices(ModelPlan plan)
+    {
         int w = 0, wh = 0, b = 0;
         foreach ((StagePlan s, int l, int d) in WeightGradSites(plan))
         {
-            if (s == stage && l == layer && d == direction)
-            {
-                return new ScratchSlot(w, wh, b, b);
-            }
-
+            yield return (s, l, d, new ScratchSlot(w, wh, b));
             int n = s.Layer.Gates * s.Padded;
             w += s.LayerInput(l).PackedRows * n;
             wh += s.Layer.HiddenSize * n;
             b += n;
         }
 
-        throw new System.ArgumentException("Not a recurrent layer and direction of the plan.", nameof(stage));
+        yield return (null, -1, -1, new ScratchSlot(w, wh, b));
     }
 
     /// <summary>The scratch lengths a plan's weight gradients take: the largest one layer's, or, with a slice each (<see cref="Slot"/>), their sum.</summary>
@@ -573,10 +577,8 @@ internal static partial class Emitter
         int wh = plan.Stages.Where(s => s.Layer.IsRecurrent).Select(s => s.Layer.HiddenSize * s.Layer.Gates * s.Padded).DefaultIfEmpty(0).Max();
         if (HasTrainingSubBatches(plan))
         {
-            var sites = WeightGradSites(plan).ToList();
-            w = System.Math.Max(w, sites.Sum(x => x.Stage.LayerInput(x.Layer).PackedRows * x.Stage.Layer.Gates * x.Stage.Padded));
-            wh = System.Math.Max(wh, sites.Sum(x => x.Stage.Layer.HiddenSize * x.Stage.Layer.Gates * x.Stage.Padded));
-            b = System.Math.Max(b, sites.Sum(x => x.Stage.Layer.Gates * x.Stage.Padded));
+            ScratchSlot end = Slices(plan).Last().Slot;
+            (w, wh, b) = (System.Math.Max(w, end.W), System.Math.Max(wh, end.Wh), System.Math.Max(b, end.B));
         }
 
         return (w, wh, b);
