@@ -66,19 +66,7 @@ internal static partial class Emitter
         {
             w.Line($"int col = j * {Inv(l.Gates)}; // the first block's i|f, g|o, then the second block's");
             w.Line("// The gates, activated in place (Backward reads them there): i|f through the gates' sigmoid, g|o through tanh and the sigmoid.");
-            foreach ((int gate, string act) in new[] { (0, "Act.GateSigmoid"), (2, "Act.TanhAndGateSigmoid") })
-            {
-                using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
-                {
-                    w.Line(gRow);
-                    foreach (int block in new[] { 0, 1 })
-                    {
-                        int offset = (block * l.Gates + gate) * v;
-                        string slot = offset == 0 ? "ref gRow0, (nuint)col" : $"ref gRow0, (nuint)(col + {Inv(offset)})";
-                        w.Line($"V512.StoreUnsafe({act}(V512.LoadUnsafe({slot})), {slot});");
-                    }
-                }
-            }
+            WriteWideGateActivations(w, l, v, gRow, "bFirst", blocks: 2);
 
             using (w.Block("for (int b = bFirst; b < bEnd; b++)"))
             {
@@ -158,15 +146,7 @@ internal static partial class Emitter
                         w.Line("// peak 117 GFLOP/s: docs/benchmarks.md, session 11).");
                     }
 
-                    for (int gate = 0; gate < (lstm ? 4 : 2); gate += 2)
-                    {
-                        using (w.Block($"for (int b = {from}; b < bEnd; b++)"))
-                        {
-                            w.Line(gRow);
-                            string act = gate == 0 ? "Act.GateSigmoid" : "Act.TanhAndGateSigmoid";
-                            w.Line($"V512.StoreUnsafe({act}(V512.LoadUnsafe({SumSlot(l, r, gate, v)})), {SumSlot(l, r, gate, v)});");
-                        }
-                    }
+                    WriteWideGateActivations(w, l, v, gRow, from, blocks: 1);
                 }
             }
 
@@ -199,6 +179,30 @@ internal static partial class Emitter
                 default:
                     w.Line($"V.StoreUnsafe(Flush({(l.Relu ? "V.Max" : "Act.Tanh")}(V.LoadUnsafe({SumSlot(l, r, 0, v)}){(l.Relu ? ", Vec.Zero" : string.Empty)})), ref hNext{r}, (nuint)j);");
                     break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The gates that need nothing else, activated in place on 16-float vectors (Vector512 accelerated): LSTM's i|f through
+    /// the gates' sigmoid and g|o through tanh and the sigmoid, GRU's r|z through the sigmoid; a loop for each pair of gates
+    /// over the sequences from <paramref name="from"/>, each iteration taking <paramref name="blocks"/> neighbouring blocks
+    /// of <paramref name="v"/> units (row 0's gate row, <paramref name="gRow"/>).
+    /// </summary>
+    private static void WriteWideGateActivations(SourceWriter w, LayerSpec l, int v, string gRow, string from, int blocks)
+    {
+        for (int gate = 0; gate < (l.Kind == LayerKind.Lstm ? 4 : 2); gate += 2)
+        {
+            string act = gate == 0 ? "Act.GateSigmoid" : "Act.TanhAndGateSigmoid";
+            using (w.Block($"for (int b = {from}; b < bEnd; b++)"))
+            {
+                w.Line(gRow);
+                for (int block = 0; block < blocks; block++)
+                {
+                    int offset = ((block * l.Gates) + gate) * v;
+                    string slot = offset == 0 ? "ref gRow0, (nuint)col" : $"ref gRow0, (nuint)(col + {Inv(offset)})";
+                    w.Line($"V512.StoreUnsafe({act}(V512.LoadUnsafe({slot})), {slot});");
+                }
             }
         }
     }
