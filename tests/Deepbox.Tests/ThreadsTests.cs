@@ -878,7 +878,7 @@ public class ThreadsTests
     /// process's total also counts the test host's threads, which allocate while a loaded machine runs the windows). An
     /// allocation by the pass itself would show in every window.
     /// </summary>
-    private static long QuietestAllocation(Action call)
+    internal static long QuietestAllocation(Action call)
     {
         for (int i = 0; i < 5; i++)
         {

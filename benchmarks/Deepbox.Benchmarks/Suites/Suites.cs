@@ -248,7 +248,7 @@ public class W3_Lstm : TrainingSuite
         _output = new float[w.Batch * w.SeqLen * w.HiddenSize];
         _gradOutput = new float[_output.Length];
         _model.Forward(_input, _batch, _seqLen, _output);
-        float loss = Losses.Mse(_output, _target, _gradOutput);
+        float loss = Losses.Mse(_output, _target, _gradOutput, threads: threads);
         _model.ZeroGrad();
         _model.Backward(_gradOutput, default);
         string label = $"{w.Name}/{(threads == 1 ? Peer.Deepbox : Peer.Deepbox2)}";
@@ -273,7 +273,7 @@ public class W3_Lstm : TrainingSuite
     private void TrainingStep()
     {
         _model.Forward(_input, _batch, _seqLen, _output);
-        Losses.Mse(_output, _target, _gradOutput);
+        Losses.Mse(_output, _target, _gradOutput, threads: _model.Threads); // on two threads, each half on the core that wrote it
         _optimizer.ZeroGrad();
         _model.Backward(_gradOutput, default);
         _optimizer.Step();

@@ -32,7 +32,7 @@ public enum Reduction
 /// elements is NaN, as in PyTorch.
 /// </para>
 /// </remarks>
-public static class Losses
+public static partial class Losses
 {
     private const int BlockSize = 256;
 
@@ -47,14 +47,20 @@ public static class Losses
     /// <param name="target">The targets, as many as the predictions.</param>
     /// <param name="gradient">Receives dloss/dprediction, as many values as the predictions; empty for the loss alone.</param>
     /// <param name="reduction">Mean (the default) or sum over the elements.</param>
+    /// <param name="threads">How many threads may share the work (the caller and the process's workers, as a model's
+    /// <see cref="IModel.Threads"/>; pass the model's): a training step then reads each half of a batch's outputs on the
+    /// core that wrote them. The loss and the gradient have the same bits on any number of threads. Long inputs only
+    /// split (<see cref="MinElementsPerThread"/> a thread at least).</param>
     /// <returns>The loss.</returns>
     /// <exception cref="ArgumentException">A length differs from the prediction's.</exception>
-    public static float Mse(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, Reduction reduction = Reduction.Mean)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is less than 1.</exception>
+    public static float Mse(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, Reduction reduction = Reduction.Mean, int threads = 1)
     {
         CheckLength(nameof(target), prediction.Length, target.Length);
         CheckGradient(gradient, prediction.Length);
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         double scale = Scale(reduction, prediction.Length);
-        double sum = SquaredDifferences(prediction, target, gradient, (float)(2 * scale), 0, prediction.Length);
+        double sum = SquaredDifferenceChunks(prediction, target, gradient, (float)(2 * scale), threads);
         return (float)(sum * scale);
     }
 
@@ -209,15 +215,17 @@ public static class Losses
     /// <param name="prediction">The predictions.</param>
     /// <param name="target">The targets, of the prediction's shape.</param>
     /// <param name="reduction">Mean (the default) or sum over the elements.</param>
+    /// <param name="threads">How many threads may share the work, as in the span form (the same bits on any number).</param>
     /// <returns>The loss and a new tensor of dloss/dprediction, of the prediction's shape.</returns>
     /// <exception cref="ArgumentException">The shapes differ: <c>Expected target [8, 1], got [8]</c>.</exception>
-    public static (float Loss, Tensor Gradient) Mse(Tensor prediction, Tensor target, Reduction reduction = Reduction.Mean)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is less than 1.</exception>
+    public static (float Loss, Tensor Gradient) Mse(Tensor prediction, Tensor target, Reduction reduction = Reduction.Mean, int threads = 1)
     {
         ArgumentNullException.ThrowIfNull(prediction);
         ArgumentNullException.ThrowIfNull(target);
         CheckSameShape(nameof(target), prediction.Shape, target.Shape);
         Tensor gradient = NewLike(prediction);
-        float loss = Mse(prediction.AsSpan(), target.AsSpan(), gradient.AsSpan(), reduction);
+        float loss = Mse(prediction.AsSpan(), target.AsSpan(), gradient.AsSpan(), reduction, threads);
         return (loss, gradient);
     }
 

@@ -1,0 +1,160 @@
+using System;
+using System.Linq;
+using System.Threading;
+using Deepbox.CompilerServices;
+using Xunit;
+
+namespace Deepbox.Tests;
+
+/// <summary>
+/// <c>Losses.Mse</c> with <c>threads</c>: long inputs split across the workers, the loss and the gradient the same bits
+/// on any number of threads (the sum goes chunk by chunk whatever the threads), NaN kept where it is, callers on several
+/// threads at once each getting their own answer, and nothing allocated. In the threads' collection: it counts the
+/// regions split and the workers' allocations, which are the whole process's.
+/// </summary>
+[Collection(nameof(ThreadsTests))]
+public class LossThreadsTests
+{
+    /// <summary>Lengths around the chunk (16384) and the share a thread takes at least (32768), and short ones that never split.</summary>
+    public static TheoryData<int> Lengths => new(1, 777, (2 * Losses.MinElementsPerThread) - 1, 2 * Losses.MinElementsPerThread, (16_384 * 5) + 7, 131_072, 200_003);
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void MseOnThreadsGivesTheBitsOfOneThread(int length)
+    {
+        var rng = new Random(length);
+        float[] p = TestSupport.RandomArray(rng, length, 3);
+        float[] t = TestSupport.RandomArray(rng, length, 3);
+        foreach (Reduction reduction in new[] { Reduction.Mean, Reduction.Sum })
+        {
+            var g1 = new float[length];
+            float one = Losses.Mse(p, t, g1, reduction);
+
+            // Against PyTorch's formula in double: each difference rounded to float first, as float32 p - t is.
+            double scale = reduction == Reduction.Mean ? 1.0 / length : 1.0;
+            double expected = p.Zip(t, (a, b) => (double)(a - b) * (a - b)).Sum() * scale;
+            Assert.Equal(expected, one, Math.Abs(expected) * 1e-6);
+            Assert.Equal(p.Zip(t, (a, b) => (a - b) * (float)(2 * scale)).ToArray(), g1);
+
+            foreach (int threads in new[] { 2, 3, 8 })
+            {
+                var g = new float[length];
+                long regions = Workers.RegionsSplit;
+                float many = Losses.Mse(p, t, g, reduction, threads);
+                // Split when each thread gets MinElementsPerThread at least; short inputs run on the caller.
+                Assert.Equal(length >= 2 * Losses.MinElementsPerThread, Workers.RegionsSplit > regions);
+                Assert.Equal(BitConverter.SingleToInt32Bits(one), BitConverter.SingleToInt32Bits(many));
+                Assert.True(g1.AsSpan().SequenceEqual(g), $"length {length}, {threads} threads: gradient");
+                Assert.Equal(one, Losses.Mse(p, t, Span<float>.Empty, reduction, threads)); // the loss alone
+            }
+        }
+    }
+
+    [Fact]
+    public void TheChunksAddInTheOrderOfTheData()
+    {
+        // Squared differences whose sum rounds one way added in order and another way in any other: chunk 0 sums to
+        // 2^53 + 2^29 (two differences of 2^26 and two of 2^14), chunks 2 and 3 to 1 each. In order, each 1 falls on a tie in
+        // double and rounds back to 2^53 + 2^29, a tie in float that rounds to 2^53; last chunk first, the two 1s make
+        // 2 first, and 2^53 + 2^29 + 2 rounds up to 2^53 + 2^30. The second thread's chunks are 2 and 3.
+        const int Length = 4 * 16_384;
+        var p = new float[Length];
+        var t = new float[Length];
+        p[0] = p[1] = 1 << 26;
+        p[2] = p[3] = 1 << 14;
+        p[2 * 16_384] = 1;
+        p[3 * 16_384] = 1;
+        float one = Losses.Mse(p, t, Span<float>.Empty, Reduction.Sum);
+        Assert.Equal(MathF.Pow(2, 53), one);
+        Assert.Equal(one, Losses.Mse(p, t, Span<float>.Empty, Reduction.Sum, threads: 2));
+    }
+
+    [Fact]
+    public void NaNStaysWhereItIsOnEveryThread()
+    {
+        const int Length = 131_072;
+        var rng = new Random(5);
+        float[] p = TestSupport.RandomArray(rng, Length);
+        float[] t = TestSupport.RandomArray(rng, Length);
+        int[] dirty = [3, Length - 5]; // one in each thread's half
+        foreach (int at in dirty)
+        {
+            float[] q = (float[])p.Clone();
+            q[at] = float.NaN;
+            var g = new float[Length];
+            Assert.True(float.IsNaN(Losses.Mse(q, t, g, threads: 2)));
+            for (int i = 0; i < Length; i++)
+            {
+                Assert.True(i == at ? float.IsNaN(g[i]) : float.IsFinite(g[i]), $"NaN at {at}: gradient {i} is {g[i]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void CallersOnSeveralThreadsEachGetTheirOwn()
+    {
+        // Four threads at once, each with its own data of a length that splits: one region at a time takes the workers, the
+        // others run their parts themselves; every answer is the one-thread answer.
+        const int Length = 100_003;
+        const int Callers = 4;
+        float[][] p = new float[Callers][];
+        float[][] t = new float[Callers][];
+        float[] expected = new float[Callers];
+        float[][] expectedGrad = new float[Callers][];
+        for (int c = 0; c < Callers; c++)
+        {
+            var rng = new Random(100 + c);
+            p[c] = TestSupport.RandomArray(rng, Length, c + 1);
+            t[c] = TestSupport.RandomArray(rng, Length);
+            expectedGrad[c] = new float[Length];
+            expected[c] = Losses.Mse(p[c], t[c], expectedGrad[c]);
+        }
+
+        string?[] failures = new string?[Callers];
+        using var start = new Barrier(Callers);
+        Thread[] threads = Enumerable.Range(0, Callers).Select(c => new Thread(() =>
+        {
+            var g = new float[Length];
+            start.SignalAndWait();
+            for (int i = 0; i < 50 && failures[c] is null; i++)
+            {
+                float loss = Losses.Mse(p[c], t[c], g, threads: 2);
+                if (BitConverter.SingleToInt32Bits(loss) != BitConverter.SingleToInt32Bits(expected[c]) || !g.AsSpan().SequenceEqual(expectedGrad[c]))
+                {
+                    failures[c] = $"caller {c}, call {i}: loss {loss} against {expected[c]}";
+                }
+            }
+        })).ToArray();
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+
+        Assert.All(failures, f => Assert.Null(f));
+    }
+
+    [Fact]
+    public void MseOnThreadsAllocatesNothing()
+    {
+        var rng = new Random(9);
+        float[] p = TestSupport.RandomArray(rng, 131_072);
+        float[] t = TestSupport.RandomArray(rng, 131_072);
+        var g = new float[131_072];
+        long regions = Workers.RegionsSplit;
+        Assert.Equal(0, ThreadsTests.QuietestAllocation(() => Losses.Mse(p, t, g, threads: 2)));
+        Assert.True(Workers.RegionsSplit > regions); // it did split
+    }
+
+    [Fact]
+    public void ThreadsBelowOneAreRefused()
+    {
+        ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(() => Losses.Mse(new float[3], new float[3], Span<float>.Empty, threads: 0));
+        Assert.Equal("threads", e.ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Losses.Mse(Tensor.Zeros(3), Tensor.Zeros(3), threads: -1));
+    }
+}
