@@ -454,9 +454,12 @@ namespace Snapshots
             private global::Deepbox.CompilerServices.AlignedBuffer _dG0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradients of the gate pre-activations, input side
             private global::Deepbox.CompilerServices.AlignedBuffer _dh0 = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // (0) gradient of the hidden state carried back through time
             private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies
-            private float[] _gW = []; // one weight gradient in the packed layout (a layer's W_ih, or a Linear's weight)
-            private float[] _gB = []; // one bias gradient in the packed layout
-            private float[] _gWh = []; // a recurrent layer's W_hh gradient in the packed layout
+            // The packed weight-gradient sums start on a 64-byte boundary: after a pass in sub-batches two threads add into
+            // neighbouring blocks of columns at once (WeightGradPipeline), and a cache line two blocks shared would pass between
+            // their cores at every store.
+            private global::Deepbox.CompilerServices.AlignedBuffer _gW = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // one weight gradient in the packed layout (a layer's W_ih, or a Linear's weight)
+            private global::Deepbox.CompilerServices.AlignedBuffer _gB = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // one bias gradient in the packed layout
+            private global::Deepbox.CompilerServices.AlignedBuffer _gWh = global::Deepbox.CompilerServices.AlignedBuffer.Empty; // a recurrent layer's W_hh gradient in the packed layout
             private bool _inputGrad; // whether the running Backward computes the model input's gradient
 
             public Workspace(ReluRnn model) => _model = model;
