@@ -69,6 +69,51 @@ public class LossThreadsTests
         Assert.Equal(one, Losses.Mse(p, t, Span<float>.Empty, Reduction.Sum, threads: 2));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void MseByLengthsOnThreadsGivesTheBitsOfOneThread(bool batchFirst)
+    {
+        // B = 32 sequences of lengths 1 to 64, F = 96: about 100,000 valid values, which split; NaN in the padding of one
+        // sequence (left out, as boolean indexing leaves it out) and, in a second round, in a valid step of another.
+        const int B = 32, T = 64, F = 96;
+        var rng = new Random(batchFirst ? 1 : 2);
+        int[] lengths = Enumerable.Range(0, B).Select(b => b == 0 ? T : rng.Next(1, T + 1)).ToArray();
+        lengths[3] = 10;
+        float[] p = TestSupport.RandomArray(rng, B * T * F, 2);
+        float[] t = TestSupport.RandomArray(rng, B * T * F);
+        int At(int b, int step) => (batchFirst ? (b * T) + step : (step * B) + b) * F;
+        p[At(3, 20) + 5] = float.NaN; // past sequence 3's length
+        foreach (bool dirtyValid in new[] { false, true })
+        {
+            if (dirtyValid)
+            {
+                p[At(0, 63) + 1] = float.NaN; // sequence 0's last step, in the second thread's half time-major, the first's batch-first
+            }
+
+            var g1 = new float[p.Length];
+            float one = Losses.Mse(p, t, g1, lengths, T, batchFirst);
+            Assert.Equal(dirtyValid, float.IsNaN(one));
+            Assert.Equal(0, g1[At(3, 20) + 5]);
+            foreach (int threads in new[] { 2, 3 })
+            {
+                var g = new float[p.Length];
+                long regions = Workers.RegionsSplit;
+                float many = Losses.Mse(p, t, g, lengths, T, batchFirst, threads: threads);
+                Assert.True(Workers.RegionsSplit > regions, "split");
+                Assert.Equal(BitConverter.SingleToInt32Bits(one), BitConverter.SingleToInt32Bits(many));
+                Assert.True(g1.AsSpan().SequenceEqual(g), $"batchFirst {batchFirst}, {threads} threads: gradient");
+            }
+        }
+
+        // Short inputs run on the caller, with the same answer.
+        long before = Workers.RegionsSplit;
+        Assert.Equal(
+            Losses.Mse(p.AsSpan(0, 2 * T * F), t.AsSpan(0, 2 * T * F), Span<float>.Empty, lengths.AsSpan(0, 2), T, batchFirst: true),
+            Losses.Mse(p.AsSpan(0, 2 * T * F), t.AsSpan(0, 2 * T * F), Span<float>.Empty, lengths.AsSpan(0, 2), T, batchFirst: true, threads: 2));
+        Assert.Equal(before, Workers.RegionsSplit);
+    }
+
     [Fact]
     public void NaNStaysWhereItIsOnEveryThread()
     {
@@ -156,5 +201,6 @@ public class LossThreadsTests
         ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(() => Losses.Mse(new float[3], new float[3], Span<float>.Empty, threads: 0));
         Assert.Equal("threads", e.ParamName);
         Assert.Throws<ArgumentOutOfRangeException>(() => Losses.Mse(Tensor.Zeros(3), Tensor.Zeros(3), threads: -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Losses.Mse(new float[3], new float[3], Span<float>.Empty, [3], 3, threads: 0));
     }
 }

@@ -237,7 +237,7 @@ public abstract class LengthsTrainingSuite
 
 /// <summary>
 /// One training step as the lengths suites time it: the span <c>Forward</c> (with lengths, or padded without),
-/// <c>Losses.Mse</c> (masked by the lengths, or over every step), <c>Adam.ZeroGrad</c>, the span <c>Backward</c> (no input
+/// <c>Losses.Mse</c> (masked by the lengths, or over every step; on the model's threads), <c>Adam.ZeroGrad</c>, the span <c>Backward</c> (no input
 /// gradient) and <c>Adam.Step</c> (lr 1e-3), on buffers allocated once.
 /// </summary>
 internal sealed class LengthsTrainingStep
@@ -272,11 +272,11 @@ internal sealed class LengthsTrainingStep
         if (_lengths is null)
         {
             _model.Forward(_input, _batch, _seqLen, _output);
-            return Losses.Mse(_output, _target, _gradOutput);
+            return Losses.Mse(_output, _target, _gradOutput, threads: _model.Threads);
         }
 
         _model.Forward(_input, _batch, _seqLen, _lengths, _output);
-        return Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen);
+        return Losses.Mse(_output, _target, _gradOutput, _lengths, _seqLen, threads: _model.Threads);
     }
 
     /// <summary>The gradients of the last <see cref="Loss"/> into the parameters (added to what they hold).</summary>

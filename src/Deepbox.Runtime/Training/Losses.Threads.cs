@@ -3,7 +3,11 @@ using Deepbox.CompilerServices;
 
 namespace Deepbox;
 
-/// <summary>The mean squared error on several threads: the sum in fixed chunks, so that any number of threads gives the same bits.</summary>
+/// <summary>
+/// The mean squared error on several threads: the squared differences summed run by run (fixed chunks, or each
+/// sequence's valid steps), each run's sum from zero, and the runs' sums added in order, so that any number of threads
+/// gives the same bits.
+/// </summary>
 public static partial class Losses
 {
     /// <summary>
@@ -19,65 +23,105 @@ public static partial class Losses
     /// </summary>
     private const int SumChunk = 16_384;
 
-    /// <summary>
-    /// The sum of squared differences over the whole span, chunk by chunk of <see cref="SumChunk"/> elements, each
-    /// chunk's sum added in order; with a gradient, <c>(p - t) * gradScale</c> written into it. The chunks are split
-    /// across up to <paramref name="threads"/> threads in contiguous runs (each thread a run, in the order of the data).
-    /// </summary>
-    private static double SquaredDifferenceChunks(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, int threads)
+    /// <summary>How a span of squared differences is cut into runs, each summed on its own.</summary>
+    private enum RunKind
     {
-        int count = prediction.Length;
-        int chunks = (int)(((long)count + SumChunk - 1) / SumChunk);
-        int parts = Math.Min(Math.Min(threads, count / MinElementsPerThread), chunks);
+        /// <summary>Run <c>i</c>: elements <c>[i * SumChunk, (i + 1) * SumChunk)</c>, the last one shorter.</summary>
+        Chunks,
+
+        /// <summary>Run <c>b</c> (batch-first <c>[B, T, F]</c>): sequence b's valid steps, <c>lengths[b] * F</c> values from <c>b * T * F</c>.</summary>
+        Sequences,
+
+        /// <summary>Run <c>t * B + b</c> (time-major <c>[T, B, F]</c>): the row of sequence b at step t, F values, or none past its length.</summary>
+        Steps,
+    }
+
+    /// <summary>The runs of a span: their kind, how many, and the sizes the kind needs.</summary>
+    private readonly record struct Runs(RunKind Kind, int Count, int Length, int Batch, int SeqLen, int Features)
+    {
+        /// <summary>Run <paramref name="i"/>'s first element and its length (0 for a step past its sequence's length).</summary>
+        public (int Start, int Count) Run(int i, ReadOnlySpan<int> lengths)
+        {
+            switch (Kind)
+            {
+                case RunKind.Chunks:
+                    int start = i * SumChunk;
+                    return (start, Math.Min(SumChunk, Length - start));
+                case RunKind.Sequences:
+                    return (i * SeqLen * Features, lengths[i] * Features);
+                default:
+                    (int t, int b) = Math.DivRem(i, Batch);
+                    return (i * Features, t < lengths[b] ? Features : 0);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The sum of squared differences over <paramref name="runs"/>, each run's sum added in order; with a gradient,
+    /// <c>(p - t) * gradScale</c> written over every run. The runs are split across up to <paramref name="threads"/>
+    /// threads in contiguous ranges (each thread a range, in the order of the data) when the
+    /// <paramref name="elements"/> they cover give each thread <see cref="MinElementsPerThread"/>.
+    /// </summary>
+    private static double SquaredDifferenceRuns(
+        ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, Runs runs, ReadOnlySpan<int> lengths, long elements, int threads)
+    {
+        int parts = (int)Math.Min(Math.Min(threads, elements / MinElementsPerThread), runs.Count);
         if (parts <= 1)
         {
             double sum = 0;
-            for (int c = 0; c < chunks; c++)
+            for (int i = 0; i < runs.Count; i++)
             {
-                int start = c * SumChunk;
-                sum += SquaredDifferences(prediction, target, gradient, gradScale, start, Math.Min(SumChunk, count - start));
+                (int start, int count) = runs.Run(i, lengths);
+                if (count > 0)
+                {
+                    sum += SquaredDifferences(prediction, target, gradient, gradScale, start, count);
+                }
             }
 
             return sum;
         }
 
-        return (t_chunks ??= new ChunkedSquaredDifferences()).Run(prediction, target, gradient, gradScale, chunks, parts);
+        return (t_split ??= new SplitSquaredDifferences()).Run(prediction, target, gradient, gradScale, runs, lengths, parts);
     }
 
     /// <summary>This thread's split sum (a region's parts read the caller's spans through it: one per calling thread).</summary>
     [ThreadStatic]
-    private static ChunkedSquaredDifferences? t_chunks;
+    private static SplitSquaredDifferences? t_split;
 
     /// <summary>
-    /// One split sum of squared differences: the caller's spans pinned for the region, each part summing a run of whole
-    /// chunks into the chunks' sums, which the caller then adds in order.
+    /// One split sum of squared differences: the caller's spans pinned for the region, each part summing a range of
+    /// runs into the runs' sums, which the caller then adds in order.
     /// </summary>
-    private sealed unsafe class ChunkedSquaredDifferences : IPartitioned
+    private sealed unsafe class SplitSquaredDifferences : IPartitioned
     {
         private float* _prediction;
         private float* _target;
         private float* _gradient;
-        private int _count;
+        private int* _lengths;
+        private int _length;
+        private int _lengthCount;
         private bool _hasGradient;
         private float _gradScale;
-        private int _chunks;
+        private Runs _runs;
         private double[] _sums = [];
 
-        public double Run(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, int chunks, int parts)
+        public double Run(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, Runs runs, ReadOnlySpan<int> lengths, int parts)
         {
-            if (_sums.Length < chunks)
+            if (_sums.Length < runs.Count)
             {
-                _sums = new double[chunks];
+                _sums = new double[runs.Count];
             }
 
             fixed (float* p = prediction)
             fixed (float* t = target)
             fixed (float* g = gradient)
+            fixed (int* l = lengths)
             {
                 _prediction = p;
                 _target = t;
                 _gradient = g;
-                (_count, _hasGradient, _gradScale, _chunks) = (prediction.Length, !gradient.IsEmpty, gradScale, chunks);
+                _lengths = l;
+                (_length, _lengthCount, _hasGradient, _gradScale, _runs) = (prediction.Length, lengths.Length, !gradient.IsEmpty, gradScale, runs);
                 try
                 {
                     Workers.Run(this, parts, last: true);
@@ -87,13 +131,14 @@ public static partial class Losses
                     _prediction = null;
                     _target = null;
                     _gradient = null;
+                    _lengths = null;
                 }
             }
 
             double sum = 0;
-            for (int c = 0; c < chunks; c++)
+            for (int i = 0; i < runs.Count; i++)
             {
-                sum += _sums[c];
+                sum += _sums[i];
             }
 
             return sum;
@@ -101,15 +146,16 @@ public static partial class Losses
 
         public void RunPart(int part, int parts)
         {
-            var prediction = new ReadOnlySpan<float>(_prediction, _count);
-            var target = new ReadOnlySpan<float>(_target, _count);
-            Span<float> gradient = _hasGradient ? new Span<float>(_gradient, _count) : default;
-            int first = (int)((long)_chunks * part / parts);
-            int end = (int)((long)_chunks * (part + 1) / parts);
-            for (int c = first; c < end; c++)
+            var prediction = new ReadOnlySpan<float>(_prediction, _length);
+            var target = new ReadOnlySpan<float>(_target, _length);
+            Span<float> gradient = _hasGradient ? new Span<float>(_gradient, _length) : default;
+            var lengths = new ReadOnlySpan<int>(_lengths, _lengthCount);
+            int first = (int)((long)_runs.Count * part / parts);
+            int end = (int)((long)_runs.Count * (part + 1) / parts);
+            for (int i = first; i < end; i++)
             {
-                int start = c * SumChunk;
-                _sums[c] = SquaredDifferences(prediction, target, gradient, _gradScale, start, Math.Min(SumChunk, _count - start));
+                (int start, int count) = _runs.Run(i, lengths);
+                _sums[i] = count > 0 ? SquaredDifferences(prediction, target, gradient, _gradScale, start, count) : 0;
             }
         }
     }

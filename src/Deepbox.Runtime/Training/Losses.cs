@@ -60,7 +60,9 @@ public static partial class Losses
         CheckGradient(gradient, prediction.Length);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         double scale = Scale(reduction, prediction.Length);
-        double sum = SquaredDifferenceChunks(prediction, target, gradient, (float)(2 * scale), threads);
+        int count = prediction.Length;
+        var runs = new Runs(RunKind.Chunks, (int)(((long)count + SumChunk - 1) / SumChunk), count, 0, 0, 0);
+        double sum = SquaredDifferenceRuns(prediction, target, gradient, (float)(2 * scale), runs, default, count, threads);
         return (float)(sum * scale);
     }
 
@@ -77,12 +79,16 @@ public static partial class Losses
     /// <param name="seqLen">T, the padded length.</param>
     /// <param name="batchFirst">Whether the layout is <c>[B, T, F]</c> (the default) or <c>[T, B, F]</c>.</param>
     /// <param name="reduction">Mean over the valid elements (the default) or sum.</param>
+    /// <param name="threads">How many threads may share the work, as in the form without lengths (the same bits on any
+    /// number).</param>
     /// <returns>The loss.</returns>
     /// <exception cref="ArgumentException">A length is out of range (named with its index), or a buffer's length is not
     /// <c>B * T * F</c>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is less than 1.</exception>
     public static float Mse(
-        ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, ReadOnlySpan<int> lengths, int seqLen, bool batchFirst = true, Reduction reduction = Reduction.Mean)
+        ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, ReadOnlySpan<int> lengths, int seqLen, bool batchFirst = true, Reduction reduction = Reduction.Mean, int threads = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         int batch = lengths.Length;
         if (batch == 0 || seqLen <= 0 || prediction.Length == 0 || prediction.Length % (batch * seqLen) != 0)
         {
@@ -111,31 +117,13 @@ public static partial class Losses
             Deepbox.CompilerServices.SequenceLengths.ClearPadding(gradient, lengths, seqLen, features, batchFirst);
         }
 
-        float gradScale = (float)(2 * scale);
-        double sum = 0;
-        if (batchFirst)
-        {
-            // Sequence b's valid steps are one run of lengths[b] * F values.
-            for (int b = 0; b < batch; b++)
-            {
-                sum += SquaredDifferences(prediction, target, gradient, gradScale, b * seqLen * features, lengths[b] * features);
-            }
-        }
-        else
-        {
-            // Step t holds a row of F values per sequence; those of the sequences still running count.
-            for (int t = 0; t < seqLen; t++)
-            {
-                for (int b = 0; b < batch; b++)
-                {
-                    if (t < lengths[b])
-                    {
-                        sum += SquaredDifferences(prediction, target, gradient, gradScale, ((t * batch) + b) * features, features);
-                    }
-                }
-            }
-        }
-
+        // Batch-first, sequence b's valid steps are one run of lengths[b] * F values; time-major, step t holds a row of F
+        // values per sequence, and those of the sequences still running count. Each run is summed on its own and the runs'
+        // sums added in order, on any number of threads.
+        var runs = batchFirst
+            ? new Runs(RunKind.Sequences, batch, prediction.Length, batch, seqLen, features)
+            : new Runs(RunKind.Steps, batch * seqLen, prediction.Length, batch, seqLen, features);
+        double sum = SquaredDifferenceRuns(prediction, target, gradient, (float)(2 * scale), runs, lengths, valid * features, threads);
         return (float)(sum * scale);
     }
 
