@@ -138,21 +138,31 @@ public class LossThreadsTests
     [Fact]
     public void CallersOnSeveralThreadsEachGetTheirOwn()
     {
-        // Four threads at once, each with its own data of a length that splits: one region at a time takes the workers, the
-        // others run their parts themselves; every answer is the one-thread answer.
-        const int Length = 100_003;
+        // Four threads at once, each with its own data of a length that splits, every other call with lengths (time-major,
+        // 50 sequences of 125 steps and 16 values, one of length 1 and the others 90 to 125: over 65,536 valid values, which
+        // split): one region at a time takes the workers, the others
+        // run their parts themselves; every answer is the one-thread answer.
+        const int Length = 100_000;
         const int Callers = 4;
+        const int B = 50, T = 125;
         float[][] p = new float[Callers][];
         float[][] t = new float[Callers][];
+        int[][] lengths = new int[Callers][];
         float[] expected = new float[Callers];
         float[][] expectedGrad = new float[Callers][];
+        float[] expectedByLengths = new float[Callers];
+        float[][] expectedGradByLengths = new float[Callers][];
         for (int c = 0; c < Callers; c++)
         {
             var rng = new Random(100 + c);
             p[c] = TestSupport.RandomArray(rng, Length, c + 1);
             t[c] = TestSupport.RandomArray(rng, Length);
+            lengths[c] = Enumerable.Range(0, B).Select(_ => rng.Next(90, T + 1)).ToArray();
+            lengths[c][c] = 1;
             expectedGrad[c] = new float[Length];
             expected[c] = Losses.Mse(p[c], t[c], expectedGrad[c]);
+            expectedGradByLengths[c] = new float[Length];
+            expectedByLengths[c] = Losses.Mse(p[c], t[c], expectedGradByLengths[c], lengths[c], T, batchFirst: false);
         }
 
         string?[] failures = new string?[Callers];
@@ -163,10 +173,12 @@ public class LossThreadsTests
             start.SignalAndWait();
             for (int i = 0; i < 50 && failures[c] is null; i++)
             {
-                float loss = Losses.Mse(p[c], t[c], g, threads: 2);
-                if (BitConverter.SingleToInt32Bits(loss) != BitConverter.SingleToInt32Bits(expected[c]) || !g.AsSpan().SequenceEqual(expectedGrad[c]))
+                bool byLengths = i % 2 == 1;
+                float loss = byLengths ? Losses.Mse(p[c], t[c], g, lengths[c], T, batchFirst: false, threads: 2) : Losses.Mse(p[c], t[c], g, threads: 2);
+                float want = byLengths ? expectedByLengths[c] : expected[c];
+                if (BitConverter.SingleToInt32Bits(loss) != BitConverter.SingleToInt32Bits(want) || !g.AsSpan().SequenceEqual(byLengths ? expectedGradByLengths[c] : expectedGrad[c]))
                 {
-                    failures[c] = $"caller {c}, call {i}: loss {loss} against {expected[c]}";
+                    failures[c] = $"caller {c}, call {i}{(byLengths ? " (lengths)" : string.Empty)}: loss {loss} against {want}";
                 }
             }
         })).ToArray();
@@ -181,6 +193,52 @@ public class LossThreadsTests
         }
 
         Assert.All(failures, f => Assert.Null(f));
+    }
+
+    [Fact]
+    public void ATrainingStepWithTheLossOnThreadsGivesTheBitsOfOneThread()
+    {
+        // The step as a training loop on Threads = 2 runs it: the split forward pass, the loss on the model's threads (B = 64,
+        // T = 64, 18 outputs a step: 73,728 values, which split), the split backward pass; against the same step on one
+        // thread. A NaN target in one sequence's last step turns the loss NaN, and the gradients it reaches (the top layer's
+        // reverse direction reads that step first), the same on both.
+        const int B = 64, T = 64;
+        var rng = new Random(8);
+        float[] x = TestSupport.RandomArray(rng, B * T * 17);
+        float[] target = TestSupport.RandomArray(rng, B * T * 18);
+        foreach (bool dirty in new[] { false, true })
+        {
+            if (dirty)
+            {
+                target[target.Length - 3] = float.NaN;
+            }
+
+            (float Loss, float[][] Grads) one = Step(threads: 1);
+            long regions = Workers.RegionsSplit;
+            (float Loss, float[][] Grads) two = Step(threads: 2);
+            Assert.True(Workers.RegionsSplit >= regions + 3, "the forward pass, the loss and the backward pass each split");
+            Assert.Equal(dirty, float.IsNaN(one.Loss));
+            Assert.Equal(BitConverter.SingleToInt32Bits(one.Loss), BitConverter.SingleToInt32Bits(two.Loss));
+            for (int i = 0; i < one.Grads.Length; i++)
+            {
+                Assert.True(one.Grads[i].AsSpan().SequenceEqual(two.Grads[i]), $"dirty {dirty}: parameter gradient {i}");
+            }
+
+            Assert.Equal(dirty, one.Grads.Any(g => g.Any(float.IsNaN)));
+        }
+
+        (float, float[][]) Step(int threads)
+        {
+            var model = new Models.Lstm17x9 { Threads = threads };
+            model.Train();
+            var y = new float[B * T * 18];
+            var gy = new float[y.Length];
+            model.Forward(x, B, T, y);
+            float loss = Losses.Mse(y, target, gy, threads: model.Threads);
+            model.ZeroGrad();
+            model.Backward(gy, default);
+            return (loss, model.Parameters().Select(p => p.Grad.AsSpan().ToArray()).ToArray());
+        }
     }
 
     [Fact]
