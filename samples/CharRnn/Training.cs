@@ -80,7 +80,7 @@ public static class Training
                 Span<float> logits = buffers.Logits.AsSpan(0, b * seqLen * Corpus.Vocabulary);
                 Span<float> grad = buffers.Gradient.AsSpan(0, logits.Length);
                 model.Forward(buffers.Inputs.AsSpan(0, b * seqLen), b, seqLen, buffers.Lengths.AsSpan(0, b), logits);
-                sum += Losses.CrossEntropy(logits, buffers.Targets.AsSpan(0, b * seqLen), grad);
+                sum += Losses.CrossEntropy(logits, buffers.Targets.AsSpan(0, b * seqLen), grad, threads: model.Threads);
                 adam.ZeroGrad();
                 model.Backward(grad, default);
                 Gradients.ClipGradNorm(model, 1);
@@ -121,7 +121,7 @@ public static class Training
             int b = which.Length;
             Span<float> logits = buffers.Logits.AsSpan(0, b * seqLen * Corpus.Vocabulary);
             model.Forward(buffers.Inputs.AsSpan(0, b * seqLen), b, seqLen, buffers.Lengths.AsSpan(0, b), logits);
-            total += Losses.CrossEntropy(logits, buffers.Targets.AsSpan(0, b * seqLen), default, Reduction.Sum);
+            total += Losses.CrossEntropy(logits, buffers.Targets.AsSpan(0, b * seqLen), default, Reduction.Sum, threads: model.Threads);
             foreach (int steps in buffers.Lengths.AsSpan(0, b))
             {
                 targets += steps; // a line of n characters has n + 1 targets, the line break last

@@ -115,6 +115,66 @@ public class LossThreadsTests
     }
 
     [Fact]
+    public void CrossEntropyOnThreadsGivesTheBitsOfOneThread()
+    {
+        // 2,000 rows of 65 classes (130,000 logits, which split), every 7th row left out (ignore index), and in a second round
+        // a NaN logit in one row of the second half: the loss turns NaN, the gradient only in that row.
+        const int Rows = 2_000, Classes = 65;
+        var rng = new Random(17);
+        float[] logits = TestSupport.RandomArray(rng, Rows * Classes, 4);
+        int[] targets = Enumerable.Range(0, Rows).Select(i => i % 7 == 3 ? -100 : rng.Next(Classes)).ToArray();
+        foreach (bool dirty in new[] { false, true })
+        {
+            if (dirty)
+            {
+                logits[(1_500 * Classes) + 11] = float.NaN;
+            }
+
+            foreach (Reduction reduction in new[] { Reduction.Mean, Reduction.Sum })
+            {
+                var g1 = new float[logits.Length];
+                float one = Losses.CrossEntropy(logits, targets, g1, reduction);
+                Assert.Equal(dirty, float.IsNaN(one));
+                foreach (int threads in new[] { 2, 3 })
+                {
+                    var g = new float[logits.Length];
+                    long regions = Workers.RegionsSplit;
+                    float many = Losses.CrossEntropy(logits, targets, g, reduction, threads: threads);
+                    Assert.True(Workers.RegionsSplit > regions, "split");
+                    Assert.Equal(BitConverter.SingleToInt32Bits(one), BitConverter.SingleToInt32Bits(many));
+                    Assert.True(g1.AsSpan().SequenceEqual(g), $"{reduction}, {threads} threads: gradient");
+                    Assert.Equal(BitConverter.SingleToInt32Bits(one), BitConverter.SingleToInt32Bits(Losses.CrossEntropy(logits, targets, Span<float>.Empty, reduction, threads: threads)));
+                }
+
+                for (int i = 0; i < g1.Length; i++)
+                {
+                    Assert.True(dirty && i / Classes == 1_500 ? float.IsNaN(g1[i]) : float.IsFinite(g1[i]), $"gradient {i}: {g1[i]}");
+                }
+            }
+        }
+
+        // The rows' losses add in the order of the rows on any number of threads. Two classes, the second the target: a row of
+        // logits [0, -L] with L >= 110 loses exactly L. Rows of 2^60 and 2^36 first, two of 128 last, zeros between: in order,
+        // each 128 is a tie in double that rounds back, and 2^60 + 2^36 a tie in float that rounds to 2^60; the last rows
+        // first would make 2^60 + 2^36 + 256, which rounds up to 2^60 + 2^37.
+        const int Many = 40_000;
+        var x = new float[Many * 2];
+        var y = new int[Many];
+        for (int i = 0; i < Many; i++)
+        {
+            (x[2 * i], x[(2 * i) + 1], y[i]) = (0, -1000, 0); // loss 0: exp(-1000) is 0 in float
+        }
+
+        (x[1], y[0]) = (-MathF.Pow(2, 60), 1);
+        (x[3], y[1]) = (-MathF.Pow(2, 36), 1);
+        (x[(2 * Many) - 3], y[Many - 2]) = (-128, 1);
+        (x[(2 * Many) - 1], y[Many - 1]) = (-128, 1);
+        float ordered = Losses.CrossEntropy(x, y, Span<float>.Empty, Reduction.Sum);
+        Assert.Equal(MathF.Pow(2, 60), ordered);
+        Assert.Equal(ordered, Losses.CrossEntropy(x, y, Span<float>.Empty, Reduction.Sum, threads: 2));
+    }
+
+    [Fact]
     public void NaNStaysWhereItIsOnEveryThread()
     {
         const int Length = 131_072;
@@ -260,5 +320,6 @@ public class LossThreadsTests
         Assert.Equal("threads", e.ParamName);
         Assert.Throws<ArgumentOutOfRangeException>(() => Losses.Mse(Tensor.Zeros(3), Tensor.Zeros(3), threads: -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => Losses.Mse(new float[3], new float[3], Span<float>.Empty, [3], 3, threads: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Losses.CrossEntropy(new float[3], [1], Span<float>.Empty, threads: 0));
     }
 }

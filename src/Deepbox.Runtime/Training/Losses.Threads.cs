@@ -4,16 +4,17 @@ using Deepbox.CompilerServices;
 namespace Deepbox;
 
 /// <summary>
-/// The mean squared error on several threads: the squared differences summed run by run (fixed chunks, or each
-/// sequence's valid steps), each run's sum from zero, and the runs' sums added in order, so that any number of threads
-/// gives the same bits.
+/// The losses on several threads: the work in units (the squared differences run by run, fixed chunks or each sequence's
+/// valid steps; cross-entropy row by row), each unit's sum from zero, and the units' sums added in order, so that any
+/// number of threads gives the same bits.
 /// </summary>
 public static partial class Losses
 {
     /// <summary>
-    /// The elements a thread takes at least when <see cref="Mse(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Reduction, int)"/>
-    /// splits its work: below about this many (a few microseconds on one core), waking a worker and joining it costs more
-    /// than the second core gives.
+    /// The elements (values, or logits) a thread takes at least when a loss given <c>threads</c> splits its work
+    /// (<see cref="Mse(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Reduction, int)"/>, <see cref="CrossEntropy(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, Reduction, int, int)"/>):
+    /// below about this many (a few microseconds on one core), waking a worker and joining it costs more than the second
+    /// core gives.
     /// </summary>
     public const int MinElementsPerThread = 32_768;
 
@@ -84,15 +85,54 @@ public static partial class Losses
         return (t_split ??= new SplitSquaredDifferences()).Run(prediction, target, gradient, gradScale, runs, lengths, parts);
     }
 
-    /// <summary>This thread's split sum (a region's parts read the caller's spans through it: one per calling thread).</summary>
+    /// <summary>This thread's split sums of squared differences and of cross-entropy rows (a region's parts read the caller's spans through them: one each per calling thread).</summary>
     [ThreadStatic]
     private static SplitSquaredDifferences? t_split;
 
+    [ThreadStatic]
+    private static SplitCrossEntropy? t_splitCrossEntropy;
+
     /// <summary>
-    /// One split sum of squared differences: the caller's spans pinned for the region, each part summing a range of
-    /// runs into the runs' sums, which the caller then adds in order.
+    /// A sum split in units (runs of squared differences, rows of cross-entropy): each part computes a range of units'
+    /// sums (each from zero) into <c>Sums</c>, and the caller adds them in order, as one thread adds them.
     /// </summary>
-    private sealed unsafe class SplitSquaredDifferences : IPartitioned
+    private abstract class SplitSum : IPartitioned
+    {
+        private double[] _sums = [];
+        private int _units;
+
+        /// <summary>Runs the units in <paramref name="parts"/> parts (the spans pinned by the caller meanwhile) and adds their sums in order.</summary>
+        protected double RunUnits(int units, int parts)
+        {
+            if (_sums.Length < units)
+            {
+                _sums = new double[units];
+            }
+
+            _units = units;
+            Workers.Run(this, parts, last: true);
+            double sum = 0;
+            for (int i = 0; i < units; i++)
+            {
+                sum += _sums[i];
+            }
+
+            return sum;
+        }
+
+        public void RunPart(int part, int parts)
+        {
+            int first = (int)((long)_units * part / parts);
+            int end = (int)((long)_units * (part + 1) / parts);
+            RunRange(first, end, _sums);
+        }
+
+        /// <summary>Units [first, end)'s sums into <paramref name="sums"/>, on the thread of the part that has them.</summary>
+        protected abstract void RunRange(int first, int end, double[] sums);
+    }
+
+    /// <summary>A split sum of squared differences: the caller's spans pinned for the region, each part summing a range of runs.</summary>
+    private sealed unsafe class SplitSquaredDifferences : SplitSum
     {
         private float* _prediction;
         private float* _target;
@@ -103,15 +143,9 @@ public static partial class Losses
         private bool _hasGradient;
         private float _gradScale;
         private Runs _runs;
-        private double[] _sums = [];
 
         public double Run(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, Runs runs, ReadOnlySpan<int> lengths, int parts)
         {
-            if (_sums.Length < runs.Count)
-            {
-                _sums = new double[runs.Count];
-            }
-
             fixed (float* p = prediction)
             fixed (float* t = target)
             fixed (float* g = gradient)
@@ -124,7 +158,7 @@ public static partial class Losses
                 (_length, _lengthCount, _hasGradient, _gradScale, _runs) = (prediction.Length, lengths.Length, !gradient.IsEmpty, gradScale, runs);
                 try
                 {
-                    Workers.Run(this, parts, last: true);
+                    return RunUnits(runs.Count, parts);
                 }
                 finally
                 {
@@ -134,28 +168,66 @@ public static partial class Losses
                     _lengths = null;
                 }
             }
-
-            double sum = 0;
-            for (int i = 0; i < runs.Count; i++)
-            {
-                sum += _sums[i];
-            }
-
-            return sum;
         }
 
-        public void RunPart(int part, int parts)
+        protected override void RunRange(int first, int end, double[] sums)
         {
             var prediction = new ReadOnlySpan<float>(_prediction, _length);
             var target = new ReadOnlySpan<float>(_target, _length);
             Span<float> gradient = _hasGradient ? new Span<float>(_gradient, _length) : default;
             var lengths = new ReadOnlySpan<int>(_lengths, _lengthCount);
-            int first = (int)((long)_runs.Count * part / parts);
-            int end = (int)((long)_runs.Count * (part + 1) / parts);
             for (int i = first; i < end; i++)
             {
                 (int start, int count) = _runs.Run(i, lengths);
-                _sums[i] = count > 0 ? SquaredDifferences(prediction, target, gradient, _gradScale, start, count) : 0;
+                sums[i] = count > 0 ? SquaredDifferences(prediction, target, gradient, _gradScale, start, count) : 0;
+            }
+        }
+    }
+
+    /// <summary>A split cross-entropy: the caller's spans pinned for the region, each part computing a range of rows.</summary>
+    private sealed unsafe class SplitCrossEntropy : SplitSum
+    {
+        private float* _logits;
+        private int* _targets;
+        private float* _gradient;
+        private int _rows;
+        private int _classes;
+        private bool _hasGradient;
+        private double _scale;
+        private int _ignoreIndex;
+
+        public double Run(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, double scale, int ignoreIndex, int parts)
+        {
+            fixed (float* l = logits)
+            fixed (int* t = targets)
+            fixed (float* g = gradient)
+            {
+                _logits = l;
+                _targets = t;
+                _gradient = g;
+                (_rows, _classes, _hasGradient, _scale, _ignoreIndex) = (targets.Length, logits.Length / targets.Length, !gradient.IsEmpty, scale, ignoreIndex);
+                try
+                {
+                    return RunUnits(_rows, parts);
+                }
+                finally
+                {
+                    _logits = null;
+                    _targets = null;
+                    _gradient = null;
+                }
+            }
+        }
+
+        protected override void RunRange(int first, int end, double[] sums)
+        {
+            var logits = new ReadOnlySpan<float>(_logits, _rows * _classes);
+            var targets = new ReadOnlySpan<int>(_targets, _rows);
+            Span<float> gradient = _hasGradient ? new Span<float>(_gradient, _rows * _classes) : default;
+            Span<float> scratch = stackalloc float[BlockSize];
+            for (int i = first; i < end; i++)
+            {
+                sums[i] = CrossEntropyRow(logits, targets, gradient, i, _classes, _scale, _ignoreIndex, scratch);
             }
         }
     }

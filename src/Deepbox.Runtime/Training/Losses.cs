@@ -233,11 +233,15 @@ public static partial class Losses
     /// <param name="ignoreIndex">A class id that marks a row to leave out (padding, PyTorch's <c>ignore_index</c>, default
     /// -100): it adds nothing to the loss, gets a zero gradient, and Mean divides by the rows not left out (NaN when all
     /// are, as PyTorch gives).</param>
+    /// <param name="threads">How many threads may share the work, as in <see cref="Mse(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Reduction, int)"/>:
+    /// rows split across the workers when the logits give each thread <see cref="MinElementsPerThread"/>; each row's loss
+    /// is its own and the rows' losses are added in order, so the same bits on any number of threads.</param>
     /// <returns>The loss.</returns>
     /// <exception cref="ArgumentException">The logits are not a whole, non-empty number of rows per class id, or the gradient's length differs.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A class id is neither in <c>[0, C)</c> nor <paramref name="ignoreIndex"/>.</exception>
-    public static float CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, Reduction reduction = Reduction.Mean, int ignoreIndex = -100)
+    /// <exception cref="ArgumentOutOfRangeException">A class id is neither in <c>[0, C)</c> nor <paramref name="ignoreIndex"/>, or <paramref name="threads"/> is less than 1.</exception>
+    public static float CrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, Reduction reduction = Reduction.Mean, int ignoreIndex = -100, int threads = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         int rows = targets.Length;
         if (rows == 0 ? logits.Length != 0 : logits.Length == 0 || logits.Length % rows != 0)
         {
@@ -271,56 +275,73 @@ public static partial class Losses
 
         double scale = Scale(reduction, counted); // Mean over the rows that count: 1 / 0 = infinity, and 0 * infinity = NaN when none does
 
+        // Each row's loss from the row alone, the rows' losses added in order: on one thread as on several.
+        int parts = Math.Min(Math.Min(threads, logits.Length / MinElementsPerThread), rows);
+        if (parts > 1)
+        {
+            return (float)((t_splitCrossEntropy ??= new SplitCrossEntropy()).Run(logits, targets, gradient, scale, ignoreIndex, parts) * scale);
+        }
+
         Span<float> scratch = stackalloc float[BlockSize];
-        float gradScale = (float)scale;
         double sum = 0;
         for (int i = 0; i < rows; i++)
         {
-            if (targets[i] == ignoreIndex)
-            {
-                if (!gradient.IsEmpty)
-                {
-                    gradient.Slice(i * classes, classes).Clear();
-                }
-
-                continue;
-            }
-
-            ReadOnlySpan<float> row = logits.Slice(i * classes, classes);
-            float max = TensorPrimitives.Max(row);
-            double sumExp = 0;
-            if (gradient.IsEmpty)
-            {
-                for (int start = 0; start < classes; start += BlockSize)
-                {
-                    int n = Math.Min(BlockSize, classes - start);
-                    Span<float> e = scratch[..n];
-                    TensorPrimitives.Subtract(row.Slice(start, n), max, e);
-                    TensorPrimitives.Exp(e, e);
-                    sumExp += DoubleSums.Sum(e);
-                }
-            }
-            else
-            {
-                Span<float> g = gradient.Slice(i * classes, classes);
-                TensorPrimitives.Subtract(row, max, g);
-                TensorPrimitives.Exp(g, g);
-                sumExp = DoubleSums.Sum(g);
-                TensorPrimitives.Multiply(g, (float)(scale / sumExp), g);
-                g[targets[i]] -= gradScale;
-            }
-
-            sum += (double)max + Math.Log(sumExp) - row[targets[i]];
+            sum += CrossEntropyRow(logits, targets, gradient, i, classes, scale, ignoreIndex, scratch);
         }
 
         return (float)(sum * scale);
     }
 
     /// <summary>
+    /// Row <paramref name="i"/>'s cross-entropy, <c>M + log(sum_j exp(x_j - M)) - x_y</c>, and, with a gradient, its row
+    /// <c>softmax(x) * scale</c> less <c>scale</c> at the class; a row left out (<paramref name="ignoreIndex"/>) adds 0 and
+    /// gets zeros. <paramref name="scratch"/> holds a block of exponentials when there is no gradient to hold them.
+    /// </summary>
+    private static double CrossEntropyRow(
+        ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, int i, int classes, double scale, int ignoreIndex, Span<float> scratch)
+    {
+        if (targets[i] == ignoreIndex)
+        {
+            if (!gradient.IsEmpty)
+            {
+                gradient.Slice(i * classes, classes).Clear();
+            }
+
+            return 0;
+        }
+
+        ReadOnlySpan<float> row = logits.Slice(i * classes, classes);
+        float max = TensorPrimitives.Max(row);
+        double sumExp = 0;
+        if (gradient.IsEmpty)
+        {
+            for (int start = 0; start < classes; start += BlockSize)
+            {
+                int n = Math.Min(BlockSize, classes - start);
+                Span<float> e = scratch[..n];
+                TensorPrimitives.Subtract(row.Slice(start, n), max, e);
+                TensorPrimitives.Exp(e, e);
+                sumExp += DoubleSums.Sum(e);
+            }
+        }
+        else
+        {
+            Span<float> g = gradient.Slice(i * classes, classes);
+            TensorPrimitives.Subtract(row, max, g);
+            TensorPrimitives.Exp(g, g);
+            sumExp = DoubleSums.Sum(g);
+            TensorPrimitives.Multiply(g, (float)(scale / sumExp), g);
+            g[targets[i]] -= (float)scale;
+        }
+
+        return (double)max + Math.Log(sumExp) - row[targets[i]];
+    }
+
+    /// <summary>
     /// The cross-entropy of logits against class ids, <c>torch.nn.CrossEntropyLoss</c>, with the classes along the last
     /// dimension: <c>[N, C]</c>, or a sequence model's <c>[B, T, C]</c> against <c>B * T</c> ids (PyTorch's
     /// <c>loss(logits.reshape(-1, C), targets.reshape(-1))</c>); see
-    /// <see cref="CrossEntropy(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, Reduction, int)"/>:
+    /// <see cref="CrossEntropy(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, Reduction, int, int)"/>:
     /// <c>loss_i = logsumexp(x) - x_y</c>, <c>gradient = (softmax(x) - onehot(y)) / N</c> (Sum: no division), rows whose
     /// id is <paramref name="ignoreIndex"/> left out.
     /// </summary>
@@ -328,10 +349,11 @@ public static partial class Losses
     /// <param name="targets">The class id of each row, each in <c>[0, C)</c> or <paramref name="ignoreIndex"/>.</param>
     /// <param name="reduction">Mean over the rows that count (the default) or sum.</param>
     /// <param name="ignoreIndex">The id of rows to leave out (padding; PyTorch's default -100).</param>
+    /// <param name="threads">How many threads may share the work, as in the span form (the same bits on any number).</param>
     /// <returns>The loss and a new tensor of dloss/dlogits, shaped as the logits.</returns>
     /// <exception cref="ArgumentException">The logits have no class dimension or the number of class ids is not the number of rows: <c>Expected targets [8], got [5]</c>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A class id is neither in <c>[0, C)</c> nor <paramref name="ignoreIndex"/>.</exception>
-    public static (float Loss, Tensor Gradient) CrossEntropy(Tensor logits, ReadOnlySpan<int> targets, Reduction reduction = Reduction.Mean, int ignoreIndex = -100)
+    /// <exception cref="ArgumentOutOfRangeException">A class id is neither in <c>[0, C)</c> nor <paramref name="ignoreIndex"/>, or <paramref name="threads"/> is less than 1.</exception>
+    public static (float Loss, Tensor Gradient) CrossEntropy(Tensor logits, ReadOnlySpan<int> targets, Reduction reduction = Reduction.Mean, int ignoreIndex = -100, int threads = 1)
     {
         ArgumentNullException.ThrowIfNull(logits);
         if (logits.Rank < 2 || logits.Shape[^1] < 1)
@@ -348,7 +370,7 @@ public static partial class Losses
         }
 
         Tensor gradient = NewLike(logits);
-        float loss = CrossEntropy(logits.AsSpan(), targets, gradient.AsSpan(), reduction, ignoreIndex);
+        float loss = CrossEntropy(logits.AsSpan(), targets, gradient.AsSpan(), reduction, ignoreIndex, threads);
         return (loss, gradient);
     }
 
