@@ -94,7 +94,7 @@ public static partial class Losses
 
     /// <summary>
     /// A sum split in units (runs of squared differences, rows of cross-entropy): each part computes a range of units'
-    /// sums (each from zero) into <c>Sums</c>, and the caller adds them in order, as one thread adds them.
+    /// sums (each from zero) into the unit sums, and the caller adds them in order, as one thread adds them.
     /// </summary>
     private abstract class SplitSum : IPartitioned
     {
