@@ -67,21 +67,6 @@ public static partial class Losses
         ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, Runs runs, ReadOnlySpan<int> lengths, long elements, int threads)
     {
         int parts = (int)Math.Min(Math.Min(threads, elements / MinElementsPerThread), runs.Count);
-        if (parts <= 1)
-        {
-            double sum = 0;
-            for (int i = 0; i < runs.Count; i++)
-            {
-                (int start, int count) = runs.Run(i, lengths);
-                if (count > 0)
-                {
-                    sum += SquaredDifferences(prediction, target, gradient, gradScale, start, count);
-                }
-            }
-
-            return sum;
-        }
-
         return (t_split ??= new SplitSquaredDifferences()).Run(prediction, target, gradient, gradScale, runs, lengths, parts);
     }
 
@@ -93,28 +78,70 @@ public static partial class Losses
     private static SplitCrossEntropy? t_splitCrossEntropy;
 
     /// <summary>
-    /// A sum split in units (runs of squared differences, rows of cross-entropy): each part computes a range of units'
-    /// sums (each from zero) into the unit sums, and the caller adds them in order, as one thread adds them.
+    /// A loss's sum in units (runs of squared differences, rows of cross-entropy), over the caller's spans, pinned for
+    /// the region and read back by its parts: each part computes a range of units' sums (each from zero), and the caller
+    /// adds them in order. One thread runs every part itself, so the sum is the same on any number of threads.
     /// </summary>
-    private abstract class SplitSum : IPartitioned
+    private abstract unsafe class SplitSum : IPartitioned
     {
         private double[] _sums = [];
         private int _units;
+        private float* _values;
+        private int _valueCount;
+        private float* _targets;
+        private int _targetCount;
+        private int* _ints;
+        private int _intCount;
+        private float* _gradient;
+        private int _gradientCount;
 
-        /// <summary>Runs the units in <paramref name="parts"/> parts (the spans pinned by the caller meanwhile) and adds their sums in order.</summary>
-        protected double RunUnits(int units, int parts)
+        /// <summary>The predictions or logits.</summary>
+        protected ReadOnlySpan<float> Values => new(_values, _valueCount);
+
+        /// <summary>The float targets (empty where the targets are class ids).</summary>
+        protected ReadOnlySpan<float> Targets => new(_targets, _targetCount);
+
+        /// <summary>The lengths or the class ids.</summary>
+        protected ReadOnlySpan<int> Ints => new(_ints, _intCount);
+
+        /// <summary>Where the gradient goes (empty for the loss alone).</summary>
+        protected Span<float> Gradient => new(_gradient, _gradientCount);
+
+        /// <summary>Runs <paramref name="units"/> units in <paramref name="parts"/> parts with the spans pinned and adds their sums in order.</summary>
+        protected double Run(ReadOnlySpan<float> values, ReadOnlySpan<float> targets, ReadOnlySpan<int> ints, Span<float> gradient, int units, int parts)
         {
             if (_sums.Length < units)
             {
                 _sums = new double[units];
             }
 
-            _units = units;
-            Workers.Run(this, parts, last: true);
-            double sum = 0;
-            for (int i = 0; i < units; i++)
+            fixed (float* v = values)
+            fixed (float* t = targets)
+            fixed (int* i = ints)
+            fixed (float* g = gradient)
             {
-                sum += _sums[i];
+                _values = v;
+                _targets = t;
+                _ints = i;
+                _gradient = g;
+                (_valueCount, _targetCount, _intCount, _gradientCount, _units) = (values.Length, targets.Length, ints.Length, gradient.Length, units);
+                try
+                {
+                    Workers.Run(this, Math.Max(1, parts), last: true);
+                }
+                finally
+                {
+                    _values = null;
+                    _targets = null;
+                    _ints = null;
+                    _gradient = null;
+                }
+            }
+
+            double sum = 0;
+            for (int u = 0; u < units; u++)
+            {
+                sum += _sums[u];
             }
 
             return sum;
@@ -131,103 +158,47 @@ public static partial class Losses
         protected abstract void RunRange(int first, int end, double[] sums);
     }
 
-    /// <summary>A split sum of squared differences: the caller's spans pinned for the region, each part summing a range of runs.</summary>
-    private sealed unsafe class SplitSquaredDifferences : SplitSum
+    /// <summary>A sum of squared differences, run by run.</summary>
+    private sealed class SplitSquaredDifferences : SplitSum
     {
-        private float* _prediction;
-        private float* _target;
-        private float* _gradient;
-        private int* _lengths;
-        private int _length;
-        private int _lengthCount;
-        private bool _hasGradient;
         private float _gradScale;
         private Runs _runs;
 
         public double Run(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, Runs runs, ReadOnlySpan<int> lengths, int parts)
         {
-            fixed (float* p = prediction)
-            fixed (float* t = target)
-            fixed (float* g = gradient)
-            fixed (int* l = lengths)
-            {
-                _prediction = p;
-                _target = t;
-                _gradient = g;
-                _lengths = l;
-                (_length, _lengthCount, _hasGradient, _gradScale, _runs) = (prediction.Length, lengths.Length, !gradient.IsEmpty, gradScale, runs);
-                try
-                {
-                    return RunUnits(runs.Count, parts);
-                }
-                finally
-                {
-                    _prediction = null;
-                    _target = null;
-                    _gradient = null;
-                    _lengths = null;
-                }
-            }
+            (_gradScale, _runs) = (gradScale, runs);
+            return Run(prediction, target, lengths, gradient, runs.Count, parts);
         }
 
         protected override void RunRange(int first, int end, double[] sums)
         {
-            var prediction = new ReadOnlySpan<float>(_prediction, _length);
-            var target = new ReadOnlySpan<float>(_target, _length);
-            Span<float> gradient = _hasGradient ? new Span<float>(_gradient, _length) : default;
-            var lengths = new ReadOnlySpan<int>(_lengths, _lengthCount);
             for (int i = first; i < end; i++)
             {
-                (int start, int count) = _runs.Run(i, lengths);
-                sums[i] = count > 0 ? SquaredDifferences(prediction, target, gradient, _gradScale, start, count) : 0;
+                (int start, int count) = _runs.Run(i, Ints);
+                sums[i] = count > 0 ? SquaredDifferences(Values, Targets, Gradient, _gradScale, start, count) : 0;
             }
         }
     }
 
-    /// <summary>A split cross-entropy: the caller's spans pinned for the region, each part computing a range of rows.</summary>
-    private sealed unsafe class SplitCrossEntropy : SplitSum
+    /// <summary>A cross-entropy, row by row.</summary>
+    private sealed class SplitCrossEntropy : SplitSum
     {
-        private float* _logits;
-        private int* _targets;
-        private float* _gradient;
-        private int _rows;
-        private int _classes;
-        private bool _hasGradient;
         private double _scale;
+        private int _classes;
         private int _ignoreIndex;
 
         public double Run(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, double scale, int ignoreIndex, int parts)
         {
-            fixed (float* l = logits)
-            fixed (int* t = targets)
-            fixed (float* g = gradient)
-            {
-                _logits = l;
-                _targets = t;
-                _gradient = g;
-                (_rows, _classes, _hasGradient, _scale, _ignoreIndex) = (targets.Length, logits.Length / targets.Length, !gradient.IsEmpty, scale, ignoreIndex);
-                try
-                {
-                    return RunUnits(_rows, parts);
-                }
-                finally
-                {
-                    _logits = null;
-                    _targets = null;
-                    _gradient = null;
-                }
-            }
+            (_scale, _classes, _ignoreIndex) = (scale, logits.Length / targets.Length, ignoreIndex);
+            return Run(logits, default, targets, gradient, targets.Length, parts);
         }
 
         protected override void RunRange(int first, int end, double[] sums)
         {
-            var logits = new ReadOnlySpan<float>(_logits, _rows * _classes);
-            var targets = new ReadOnlySpan<int>(_targets, _rows);
-            Span<float> gradient = _hasGradient ? new Span<float>(_gradient, _rows * _classes) : default;
             Span<float> scratch = stackalloc float[BlockSize];
             for (int i = first; i < end; i++)
             {
-                sums[i] = CrossEntropyRow(logits, targets, gradient, i, _classes, _scale, _ignoreIndex, scratch);
+                sums[i] = CrossEntropyRow(Values, Ints, Gradient, i, _classes, _scale, _ignoreIndex, scratch);
             }
         }
     }

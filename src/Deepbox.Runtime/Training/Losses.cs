@@ -277,18 +277,7 @@ public static partial class Losses
 
         // Each row's loss from the row alone, the rows' losses added in order: on one thread as on several.
         int parts = Math.Min(Math.Min(threads, logits.Length / MinElementsPerThread), rows);
-        if (parts > 1)
-        {
-            return (float)((t_splitCrossEntropy ??= new SplitCrossEntropy()).Run(logits, targets, gradient, scale, ignoreIndex, parts) * scale);
-        }
-
-        Span<float> scratch = stackalloc float[BlockSize];
-        double sum = 0;
-        for (int i = 0; i < rows; i++)
-        {
-            sum += CrossEntropyRow(logits, targets, gradient, i, classes, scale, ignoreIndex, scratch);
-        }
-
+        double sum = (t_splitCrossEntropy ??= new SplitCrossEntropy()).Run(logits, targets, gradient, scale, ignoreIndex, parts);
         return (float)(sum * scale);
     }
 
