@@ -125,10 +125,10 @@ internal static partial class Emitter
         }
 
         w.Line("private long _packedTransposedVersion = -1; // the Version of the weights in the transposed copies");
-        // Measured on W3 (LSTM(16, 64), B = 32, T = 64) on 2 threads of an AMD EPYC family 26 model 2 (Zen 5, FMA peak about
-        // 230 GFLOP/s): float arrays here, a block's first cache line shared with the block before, the weight-gradient
-        // product ran at 1.3-1.4 times half its one-thread time on each thread; aligned, W3 on 2 threads median 1.12 times
-        // faster (alternated rounds), its one-thread time unchanged.
+        // Measured on W3 (LSTM(16, 64), B = 32, T = 64) on 2 threads of an AMD EPYC family 26 model 2 (Zen 5, FMA peak
+        // 218 GFLOP/s in the session's benchmark run): float arrays here, a block's first cache line shared with the block
+        // before, the weight-gradient product ran at 1.3-1.4 times half its one-thread time on each thread; aligned, W3 on
+        // 2 threads median 1.12 times faster (alternated rounds), its one-thread time unchanged.
         w.Line("// The packed weight-gradient sums start on a 64-byte boundary: after a pass in sub-batches two threads add into");
         w.Line("// neighbouring blocks of columns at once (WeightGradPipeline), and a cache line two blocks shared would pass between");
         w.Line("// their cores at every store.");
