@@ -198,10 +198,10 @@ public class LossThreadsTests
     [Fact]
     public void CallersOnSeveralThreadsEachGetTheirOwn()
     {
-        // Four threads at once, each with its own data of a length that splits, every other call with lengths (time-major,
+        // Four threads at once, each with its own data of a length that splits, in turn plain, with lengths (time-major,
         // 50 sequences of 125 steps and 16 values, one of length 1 and the others 90 to 125: over 65,536 valid values, which
-        // split): one region at a time takes the workers, the others
-        // run their parts themselves; every answer is the one-thread answer.
+        // split) and as cross-entropy logits: one region at a time takes the workers, the others run their parts themselves;
+        // every answer is the one-thread answer.
         const int Length = 100_000;
         const int Callers = 4;
         const int B = 50, T = 125;
@@ -212,6 +212,9 @@ public class LossThreadsTests
         float[][] expectedGrad = new float[Callers][];
         float[] expectedByLengths = new float[Callers];
         float[][] expectedGradByLengths = new float[Callers][];
+        int[][] classes = new int[Callers][]; // the values also as logits of 6,250 rows of 16 classes
+        float[] expectedCrossEntropy = new float[Callers];
+        float[][] expectedGradCrossEntropy = new float[Callers][];
         for (int c = 0; c < Callers; c++)
         {
             var rng = new Random(100 + c);
@@ -223,6 +226,9 @@ public class LossThreadsTests
             expected[c] = Losses.Mse(p[c], t[c], expectedGrad[c]);
             expectedGradByLengths[c] = new float[Length];
             expectedByLengths[c] = Losses.Mse(p[c], t[c], expectedGradByLengths[c], lengths[c], T, batchFirst: false);
+            classes[c] = Enumerable.Range(0, Length / 16).Select(_ => rng.Next(16)).ToArray();
+            expectedGradCrossEntropy[c] = new float[Length];
+            expectedCrossEntropy[c] = Losses.CrossEntropy(p[c], classes[c], expectedGradCrossEntropy[c]);
         }
 
         string?[] failures = new string?[Callers];
@@ -233,12 +239,18 @@ public class LossThreadsTests
             start.SignalAndWait();
             for (int i = 0; i < 50 && failures[c] is null; i++)
             {
-                bool byLengths = i % 2 == 1;
-                float loss = byLengths ? Losses.Mse(p[c], t[c], g, lengths[c], T, batchFirst: false, threads: 2) : Losses.Mse(p[c], t[c], g, threads: 2);
-                float want = byLengths ? expectedByLengths[c] : expected[c];
-                if (BitConverter.SingleToInt32Bits(loss) != BitConverter.SingleToInt32Bits(want) || !g.AsSpan().SequenceEqual(byLengths ? expectedGradByLengths[c] : expectedGrad[c]))
+                int form = i % 3; // Mse, Mse with lengths, cross-entropy
+                float loss = form switch
                 {
-                    failures[c] = $"caller {c}, call {i}{(byLengths ? " (lengths)" : string.Empty)}: loss {loss} against {want}";
+                    0 => Losses.Mse(p[c], t[c], g, threads: 2),
+                    1 => Losses.Mse(p[c], t[c], g, lengths[c], T, batchFirst: false, threads: 2),
+                    _ => Losses.CrossEntropy(p[c], classes[c], g, threads: 2),
+                };
+                float want = form switch { 0 => expected[c], 1 => expectedByLengths[c], _ => expectedCrossEntropy[c] };
+                float[] wantGrad = form switch { 0 => expectedGrad[c], 1 => expectedGradByLengths[c], _ => expectedGradCrossEntropy[c] };
+                if (BitConverter.SingleToInt32Bits(loss) != BitConverter.SingleToInt32Bits(want) || !g.AsSpan().SequenceEqual(wantGrad))
+                {
+                    failures[c] = $"caller {c}, call {i}, form {form}: loss {loss} against {want}";
                 }
             }
         })).ToArray();
