@@ -37,9 +37,24 @@ public static partial class Losses
         Steps,
     }
 
-    /// <summary>The runs of a span: their kind, how many, and the sizes the kind needs.</summary>
-    private readonly record struct Runs(RunKind Kind, int Count, int Length, int Batch, int SeqLen, int Features)
+    /// <summary>The runs of a span: their kind and the sizes the kind needs (how many runs follows from them).</summary>
+    private readonly record struct Runs(RunKind Kind, int Length, int Batch, int SeqLen, int Features)
     {
+        /// <summary>Fixed chunks over <paramref name="length"/> values.</summary>
+        public static Runs Chunks(int length) => new(RunKind.Chunks, length, 0, 0, 0);
+
+        /// <summary>Each sequence's valid steps (batch-first), or each step's rows of the sequences still running (time-major).</summary>
+        public static Runs ByLengths(bool batchFirst, int batch, int seqLen, int features) =>
+            new(batchFirst ? RunKind.Sequences : RunKind.Steps, 0, batch, seqLen, features);
+
+        /// <summary>How many runs.</summary>
+        public int Count => Kind switch
+        {
+            RunKind.Chunks => (int)(((long)Length + SumChunk - 1) / SumChunk),
+            RunKind.Sequences => Batch,
+            _ => Batch * SeqLen,
+        };
+
         /// <summary>Run <paramref name="i"/>'s first element and its length (0 for a step past its sequence's length).</summary>
         public (int Start, int Count) Run(int i, ReadOnlySpan<int> lengths)
         {
@@ -59,16 +74,12 @@ public static partial class Losses
 
     /// <summary>
     /// The sum of squared differences over <paramref name="runs"/>, each run's sum added in order; with a gradient,
-    /// <c>(p - t) * gradScale</c> written over every run. The runs are split across up to <paramref name="threads"/>
-    /// threads in contiguous ranges (each thread a range, in the order of the data) when the
-    /// <paramref name="elements"/> they cover give each thread <see cref="MinElementsPerThread"/>.
+    /// <c>(p - t) * gradScale</c> written over every run; on up to <paramref name="threads"/> threads
+    /// (<see cref="SplitSum"/>), by the <paramref name="elements"/> the runs cover.
     /// </summary>
     private static double SquaredDifferenceRuns(
-        ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, Runs runs, ReadOnlySpan<int> lengths, long elements, int threads)
-    {
-        int parts = (int)Math.Min(Math.Min(threads, elements / MinElementsPerThread), runs.Count);
-        return (t_split ??= new SplitSquaredDifferences()).Run(prediction, target, gradient, gradScale, runs, lengths, parts);
-    }
+        ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, Runs runs, ReadOnlySpan<int> lengths, long elements, int threads) =>
+        (t_split ??= new SplitSquaredDifferences()).Run(prediction, target, gradient, gradScale, runs, lengths, elements, threads);
 
     /// <summary>This thread's split sums of squared differences and of cross-entropy rows (a region's parts read the caller's spans through them: one each per calling thread).</summary>
     [ThreadStatic]
@@ -107,9 +118,14 @@ public static partial class Losses
         /// <summary>Where the gradient goes (empty for the loss alone).</summary>
         protected Span<float> Gradient => new(_gradient, _gradientCount);
 
-        /// <summary>Runs <paramref name="units"/> units in <paramref name="parts"/> parts with the spans pinned and adds their sums in order.</summary>
-        protected double Run(ReadOnlySpan<float> values, ReadOnlySpan<float> targets, ReadOnlySpan<int> ints, Span<float> gradient, int units, int parts)
+        /// <summary>
+        /// Runs <paramref name="units"/> units with the spans pinned and adds their sums in order: in contiguous ranges on up
+        /// to <paramref name="threads"/> threads, each thread given <see cref="MinElementsPerThread"/> of the
+        /// <paramref name="elements"/> the units cover at least, and no more parts than units.
+        /// </summary>
+        protected double Run(ReadOnlySpan<float> values, ReadOnlySpan<float> targets, ReadOnlySpan<int> ints, Span<float> gradient, int units, long elements, int threads)
         {
+            int parts = (int)Math.Max(1, Math.Min(Math.Min(threads, elements / MinElementsPerThread), units));
             if (_sums.Length < units)
             {
                 _sums = new double[units];
@@ -127,7 +143,7 @@ public static partial class Losses
                 (_valueCount, _targetCount, _intCount, _gradientCount, _units) = (values.Length, targets.Length, ints.Length, gradient.Length, units);
                 try
                 {
-                    Workers.Run(this, Math.Max(1, parts), last: true);
+                    Workers.Run(this, parts, last: true);
                 }
                 finally
                 {
@@ -164,10 +180,10 @@ public static partial class Losses
         private float _gradScale;
         private Runs _runs;
 
-        public double Run(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, Runs runs, ReadOnlySpan<int> lengths, int parts)
+        public double Run(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient, float gradScale, Runs runs, ReadOnlySpan<int> lengths, long elements, int threads)
         {
             (_gradScale, _runs) = (gradScale, runs);
-            return Run(prediction, target, lengths, gradient, runs.Count, parts);
+            return Run(prediction, target, lengths, gradient, runs.Count, elements, threads);
         }
 
         protected override void RunRange(int first, int end, double[] sums)
@@ -187,10 +203,10 @@ public static partial class Losses
         private int _classes;
         private int _ignoreIndex;
 
-        public double Run(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, double scale, int ignoreIndex, int parts)
+        public double Run(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> gradient, double scale, int ignoreIndex, int threads)
         {
             (_scale, _classes, _ignoreIndex) = (scale, logits.Length / targets.Length, ignoreIndex);
-            return Run(logits, default, targets, gradient, targets.Length, parts);
+            return Run(logits, default, targets, gradient, targets.Length, logits.Length, threads);
         }
 
         protected override void RunRange(int first, int end, double[] sums)

@@ -60,9 +60,7 @@ public static partial class Losses
         CheckGradient(gradient, prediction.Length);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         double scale = Scale(reduction, prediction.Length);
-        int count = prediction.Length;
-        var runs = new Runs(RunKind.Chunks, (int)(((long)count + SumChunk - 1) / SumChunk), count, 0, 0, 0);
-        double sum = SquaredDifferenceRuns(prediction, target, gradient, (float)(2 * scale), runs, default, count, threads);
+        double sum = SquaredDifferenceRuns(prediction, target, gradient, (float)(2 * scale), Runs.Chunks(prediction.Length), default, prediction.Length, threads);
         return (float)(sum * scale);
     }
 
@@ -120,9 +118,7 @@ public static partial class Losses
         // Batch-first, sequence b's valid steps are one run of lengths[b] * F values; time-major, step t holds a row of F
         // values per sequence, and those of the sequences still running count. Each run is summed on its own and the runs'
         // sums added in order, on any number of threads.
-        var runs = batchFirst
-            ? new Runs(RunKind.Sequences, batch, prediction.Length, batch, seqLen, features)
-            : new Runs(RunKind.Steps, batch * seqLen, prediction.Length, batch, seqLen, features);
+        Runs runs = Runs.ByLengths(batchFirst, batch, seqLen, features);
         double sum = SquaredDifferenceRuns(prediction, target, gradient, (float)(2 * scale), runs, lengths, valid * features, threads);
         return (float)(sum * scale);
     }
@@ -276,8 +272,7 @@ public static partial class Losses
         double scale = Scale(reduction, counted); // Mean over the rows that count: 1 / 0 = infinity, and 0 * infinity = NaN when none does
 
         // Each row's loss from the row alone, the rows' losses added in order: on one thread as on several.
-        int parts = Math.Min(Math.Min(threads, logits.Length / MinElementsPerThread), rows);
-        double sum = (t_splitCrossEntropy ??= new SplitCrossEntropy()).Run(logits, targets, gradient, scale, ignoreIndex, parts);
+        double sum = (t_splitCrossEntropy ??= new SplitCrossEntropy()).Run(logits, targets, gradient, scale, ignoreIndex, threads);
         return (float)(sum * scale);
     }
 
